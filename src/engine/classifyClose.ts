@@ -1,0 +1,122 @@
+import type { CloseClassification, CloseKind, CloseSignal, Closer } from '../model/result.js';
+import type { ConnEvent } from '../model/timeline.js';
+import { formatDuration } from '../util/duration.js';
+
+type EndEvent = Extract<ConnEvent, { kind: 'peer-fin' | 'error' | 'local-close' | 'timeout' | 'closed' }>;
+
+/**
+ * Works out how a connection ended from its events alone: the first of peer FIN, socket
+ * error, local close or deadline decides who closed first; what was outstanding at that
+ * moment (a request without a complete response, a half-read response) decides the kind.
+ */
+export function classifyClose(events: readonly ConnEvent[]): CloseClassification {
+  const responses = events.filter((e) => e.kind === 'response-complete').length;
+  const first = events.find(isEndEvent);
+  if (first === undefined) {
+    return { kind: 'open', closedBy: 'none', signal: null, idleMs: null, responses, summary: 'still open', evidence: [] };
+  }
+  const before = events.slice(0, events.indexOf(first));
+  const outstanding = outstandingRequest(before);
+  const lastActivity = lastActivityTime(before);
+
+  switch (first.kind) {
+    case 'local-close':
+      return result('client-close', 'client', first.how, null, responses, [first.t], `probe closed the connection (${first.how.toUpperCase()}, ${first.reason})`);
+    case 'timeout':
+      return result('timeout', 'client', 'rst', null, responses, [first.t], `probe gave up: ${first.deadline} deadline of ${formatDuration(first.limitMs)} expired`);
+    case 'closed':
+      return result('open', 'none', null, null, responses, [first.t], 'socket closed without FIN or error');
+    case 'error':
+      return classifyError(first, outstanding, lastActivity, responses);
+    case 'peer-fin':
+      return classifyFin(first, before, outstanding, lastActivity, responses);
+  }
+}
+
+function classifyFin(
+  fin: Extract<ConnEvent, { kind: 'peer-fin' }>,
+  before: readonly ConnEvent[],
+  outstanding: Outstanding | null,
+  lastActivity: number,
+  responses: number,
+): CloseClassification {
+  if (outstanding !== null) {
+    if (outstanding.headSeen || before.some((e) => e.kind === 'protocol-error' && e.index === outstanding.index)) {
+      return result('truncated-response', 'server', 'fin', null, responses, [outstanding.t, fin.t], `server closed (FIN) in the middle of response #${outstanding.index}`);
+    }
+    return result('premature-close', 'server', 'fin', null, responses, [outstanding.t, fin.t], `server closed (FIN) ${formatDuration(fin.t - outstanding.t)} after request #${outstanding.index} was sent, before any response byte`);
+  }
+  const idleMs = round(fin.t - lastActivity);
+  const lastHead = [...before].reverse().find((e) => e.kind === 'response-head');
+  if (lastHead !== undefined && !lastHead.keepAlive) {
+    return result('server-close-after-response', 'server', 'fin', idleMs, responses, [lastActivity, fin.t], `server closed (FIN) after response #${lastHead.index}, which said the connection would not persist`);
+  }
+  const what = responses === 0 ? 'connection before any request' : 'idle connection';
+  return result('server-idle-close', 'server', 'fin', idleMs, responses, [lastActivity, fin.t], `server closed the ${what} (FIN) after ${formatDuration(idleMs)}`);
+}
+
+function classifyError(
+  error: Extract<ConnEvent, { kind: 'error' }>,
+  outstanding: Outstanding | null,
+  lastActivity: number,
+  responses: number,
+): CloseClassification {
+  if (error.code === 'EPIPE' || error.syscall === 'write') {
+    return result('write-epipe', 'server', 'rst', null, responses, [error.t], `writing failed with ${error.code}: the server had already reset the connection`);
+  }
+  if (error.code === 'ECONNRESET') {
+    if (outstanding !== null) {
+      return result('reset-on-read', 'server', 'rst', null, responses, [outstanding.t, error.t], `server reset the connection (RST, ECONNRESET on ${error.syscall ?? 'read'}) while request #${outstanding.index} was outstanding`);
+    }
+    const idleMs = round(error.t - lastActivity);
+    return result('server-reset', 'server', 'rst', idleMs, responses, [lastActivity, error.t], `server reset the idle connection (RST) after ${formatDuration(idleMs)}`);
+  }
+  return result('open', 'none', null, null, responses, [error.t], `socket error ${error.code}${error.syscall ? ` on ${error.syscall}` : ''}`);
+}
+
+interface Outstanding {
+  readonly index: number;
+  readonly t: number;
+  readonly headSeen: boolean;
+}
+
+/** The last request written whose response did not complete, if any. */
+function outstandingRequest(events: readonly ConnEvent[]): Outstanding | null {
+  let current: Outstanding | null = null;
+  for (const e of events) {
+    if (e.kind === 'request') current = { index: e.index, t: e.t, headSeen: false };
+    else if (e.kind === 'response-head' && current !== null && current.index === e.index) current = { index: current.index, t: current.t, headSeen: true };
+    else if (e.kind === 'response-complete' && current?.index === e.index) current = null;
+    else if ((e.kind === 'protocol-error' || e.kind === 'timeout') && current !== null && e.index === current.index) current = null;
+  }
+  return current;
+}
+
+/** When the connection last became idle: the last complete response, else the connect. */
+function lastActivityTime(events: readonly ConnEvent[]): number {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i];
+    if (e !== undefined && (e.kind === 'response-complete' || e.kind === 'connect' || e.kind === 'tls')) return e.t;
+  }
+  return events[0]?.t ?? 0;
+}
+
+function isEndEvent(e: ConnEvent): e is EndEvent {
+  return e.kind === 'peer-fin' || e.kind === 'error' || e.kind === 'local-close' || e.kind === 'timeout' || e.kind === 'closed';
+}
+
+function result(
+  kind: CloseKind,
+  closedBy: Closer,
+  signal: CloseSignal | null,
+  idleMs: number | null,
+  responses: number,
+  evidence: readonly number[],
+  summary: string,
+): CloseClassification {
+  return { kind, closedBy, signal, idleMs, responses, summary, evidence };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

@@ -1,0 +1,429 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import type { ConnEvent, DeadlineName, Endpoint, LocalCloseReason } from '../model/timeline.js';
+import { ParseError, ResponseParser } from '../http/responseParser.js';
+import type { ParseEvent, ResponseHead } from '../http/responseParser.js';
+import { serializeRequest, sentConnectionHeader } from '../http/request.js';
+import type { RequestSpec } from '../http/request.js';
+import { isPersistent, tokenize } from '../http/persistence.js';
+import { headerValue } from '../http/keepAliveHeader.js';
+import type { Clock } from './clock.js';
+import { ProbeError, connectError } from './probeError.js';
+
+/** Where and how to connect. */
+export interface ConnectOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  /** Skip certificate verification (`--insecure`). */
+  readonly insecure: boolean;
+  readonly connectTimeoutMs: number;
+}
+
+/** Per-exchange deadlines. socket.setTimeout alone is not enough: a trickling server never trips it. */
+export interface ExchangeDeadlines {
+  /** From the request written to the first response byte. */
+  readonly firstByteMs: number;
+  /** From the request written to the end of the response head. */
+  readonly headersMs: number;
+  /** From the end of the head to the end of the body. */
+  readonly bodyMs: number;
+}
+
+/** What one request on a connection came to. */
+export type ExchangeOutcome =
+  | {
+      readonly kind: 'response';
+      readonly index: number;
+      readonly head: ResponseHead;
+      readonly keepAlive: boolean;
+      readonly bodyBytes: number;
+    }
+  /** The peer closed (FIN) after the request was sent and before any response byte. */
+  | { readonly kind: 'premature-close'; readonly index: number; readonly peerClosedBeforeWrite: boolean }
+  /** A socket error: ECONNRESET on read, EPIPE on write, and the like. */
+  | { readonly kind: 'socket-error'; readonly index: number; readonly code: string; readonly syscall: string | null }
+  | { readonly kind: 'truncated'; readonly index: number; readonly code: string; readonly message: string }
+  | { readonly kind: 'protocol-error'; readonly index: number; readonly code: string; readonly message: string }
+  | { readonly kind: 'timeout'; readonly index: number; readonly deadline: DeadlineName; readonly limitMs: number }
+  /** The socket was already destroyed: nothing could be written. */
+  | { readonly kind: 'not-sent'; readonly index: number };
+
+/** How long a request written after the peer's FIN waits for anything (RST, a response) before it counts as a premature close. */
+const STALE_WRITE_SETTLE_MS = 250;
+/** How long a FIN close waits for the peer's FIN before the socket is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+/** Bytes of unsolicited data kept as a preview. */
+const PREVIEW_BYTES = 64;
+
+interface PendingExchange {
+  readonly index: number;
+  readonly spec: RequestSpec;
+  readonly deadlines: ExchangeDeadlines;
+  readonly parser: ResponseParser;
+  readonly timers: Set<NodeJS.Timeout>;
+  readonly resolve: (outcome: ExchangeOutcome) => void;
+  firstByteSeen: boolean;
+  head: ResponseHead | null;
+  keepAlive: boolean;
+}
+
+/**
+ * One probe connection over a raw socket (allowHalfOpen, so the probe, not Node, decides
+ * when to answer the server's FIN). It records every event with the run's monotonic clock.
+ */
+export class ProbeConnection {
+  readonly id: string;
+  private readonly socket: net.Socket;
+  private readonly clock: Clock;
+  private readonly eventLog: ConnEvent[] = [];
+  private pending: PendingExchange | null = null;
+  private requestCount = 0;
+  private peerFin = false;
+  private closedFlag = false;
+  private closeOnPeerFin = true;
+  private localClosed = false;
+  private readonly closeWaiters = new Set<() => void>();
+  private readonly closed: Promise<void>;
+  private localEndpoint: Endpoint | null = null;
+  private remoteEndpoint: Endpoint | null = null;
+
+  private constructor(id: string, socket: net.Socket, clock: Clock) {
+    this.id = id;
+    this.socket = socket;
+    this.clock = clock;
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
+    socket.on('close', () => this.onClose());
+  }
+
+  /** Connects (and completes TLS), bounded by the connect deadline. Throws ProbeError. */
+  static open(id: string, options: ConnectOptions, clock: Clock): Promise<ProbeConnection> {
+    const socket = options.tls
+      ? tls.connect(tlsOptions(options))
+      : net.connect({ host: options.host, port: options.port, allowHalfOpen: true });
+    const conn = new ProbeConnection(id, socket, clock);
+    const where = `${options.host}:${options.port}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        conn.push({ kind: 'timeout', t: clock.now(), deadline: 'connect', limitMs: options.connectTimeoutMs, index: null });
+        socket.destroy();
+        reject(new ProbeError('connect-timeout', `connect timed out to ${where} after ${options.connectTimeoutMs} ms`, 'ETIMEDOUT', 'connect'));
+      }, options.connectTimeoutMs);
+      const fail = (err: Error): void => {
+        clearTimeout(timer);
+        reject(connectError(err, where));
+      };
+      socket.once('error', fail);
+      socket.once('connect', () => conn.onConnect());
+      socket.once(options.tls ? 'secureConnect' : 'connect', () => {
+        clearTimeout(timer);
+        socket.off('error', fail);
+        if (options.tls) {
+          const tlsSocket = socket as tls.TLSSocket;
+          const alpn = tlsSocket.alpnProtocol;
+          conn.push({
+            kind: 'tls',
+            t: clock.now(),
+            protocol: tlsSocket.getProtocol(),
+            alpn: typeof alpn === 'string' ? alpn : null,
+          });
+        }
+        resolve(conn);
+      });
+    });
+  }
+
+  /** The events so far. */
+  get events(): readonly ConnEvent[] {
+    return this.eventLog;
+  }
+
+  get local(): Endpoint | null {
+    return this.localEndpoint;
+  }
+
+  get remote(): Endpoint | null {
+    return this.remoteEndpoint;
+  }
+
+  get bytesIn(): number {
+    return this.socket.bytesRead;
+  }
+
+  get bytesOut(): number {
+    return this.socket.bytesWritten;
+  }
+
+  /** True once the peer has sent FIN or RST, or the socket is gone. */
+  get peerClosed(): boolean {
+    return this.peerFin || this.closedFlag;
+  }
+
+  /** True once the socket is fully closed. */
+  get isClosed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Keep the socket half-open after the peer's FIN (to reuse it as a stale-pool client would). */
+  keepHalfOpen(): void {
+    this.closeOnPeerFin = false;
+  }
+
+  /** Writes one request and reads its response, within the deadlines. Never throws. */
+  send(spec: RequestSpec, deadlines: ExchangeDeadlines): Promise<ExchangeOutcome> {
+    const index = ++this.requestCount;
+    if (this.socket.destroyed || this.localClosed) return Promise.resolve({ kind: 'not-sent', index });
+    const bytes = serializeRequest(spec);
+    const peerClosedBeforeWrite = this.peerFin;
+    return new Promise((resolve) => {
+      const pending: PendingExchange = {
+        index,
+        spec,
+        deadlines,
+        parser: new ResponseParser({ method: spec.method }),
+        timers: new Set(),
+        resolve: (outcome) => {
+          for (const timer of pending.timers) clearTimeout(timer);
+          if (this.pending === pending) this.pending = null;
+          resolve(outcome);
+        },
+        firstByteSeen: false,
+        head: null,
+        keepAlive: false,
+      };
+      this.pending = pending;
+      this.push({
+        kind: 'request',
+        t: this.clock.now(),
+        index,
+        method: spec.method,
+        path: spec.path,
+        version: spec.version,
+        connection: sentConnectionHeader(spec),
+        bytes: bytes.length,
+      });
+      this.socket.write(bytes);
+      if (peerClosedBeforeWrite) {
+        // The stream is already at EOF: a client reading now sees the end before any response
+        // byte. Wait briefly for what the server does with the bytes (RST, or an answer from
+        // a server that only half-closed) before calling it a premature close.
+        this.arm(pending, STALE_WRITE_SETTLE_MS, () =>
+          pending.resolve({ kind: 'premature-close', index, peerClosedBeforeWrite: true }),
+        );
+        return;
+      }
+      this.arm(pending, deadlines.firstByteMs, () => {
+        if (!pending.firstByteSeen) this.expire(pending, 'first-byte', deadlines.firstByteMs);
+      });
+      this.arm(pending, deadlines.headersMs, () => {
+        if (pending.parser.phase === 'idle' || pending.parser.phase === 'head') {
+          this.expire(pending, 'headers', deadlines.headersMs);
+        }
+      });
+    });
+  }
+
+  /** Waits until the peer closes (FIN or RST) or `maxMs` passes. Resolves true if it closed. */
+  waitForPeerClose(maxMs: number): Promise<boolean> {
+    if (this.peerClosed) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.closeWaiters.delete(done);
+        resolve(this.peerClosed);
+      };
+      const timer = setTimeout(done, maxMs);
+      this.closeWaiters.add(done);
+    });
+  }
+
+  /** Closes the probe's side: FIN (then waits briefly for the peer's), or RST. */
+  async close(how: 'fin' | 'rst', reason: LocalCloseReason): Promise<void> {
+    if (this.closedFlag) return;
+    if (!this.localClosed) {
+      this.localClosed = true;
+      this.push({ kind: 'local-close', t: this.clock.now(), how, reason });
+      if (how === 'rst') this.socket.resetAndDestroy();
+      else this.socket.end();
+    }
+    const grace = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
+    await this.closed;
+    clearTimeout(grace);
+  }
+
+  private onConnect(): void {
+    const s = this.socket;
+    this.localEndpoint = { address: s.localAddress ?? '', port: s.localPort ?? 0 };
+    this.remoteEndpoint = { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 };
+    this.push({ kind: 'connect', t: this.clock.now(), local: this.localEndpoint, remote: this.remoteEndpoint });
+  }
+
+  private onData(chunk: Buffer): void {
+    const pending = this.pending;
+    if (pending === null) {
+      this.push({
+        kind: 'unsolicited',
+        t: this.clock.now(),
+        bytes: chunk.length,
+        preview: chunk.subarray(0, PREVIEW_BYTES).toString('latin1'),
+      });
+      return;
+    }
+    pending.firstByteSeen = true;
+    const excessBefore = pending.parser.excessBytes;
+    try {
+      this.handleParse(pending, pending.parser.push(chunk));
+    } catch (err) {
+      this.failParse(pending, err);
+      return;
+    }
+    const excess = pending.parser.excessBytes - excessBefore;
+    if (excess > 0) {
+      this.push({
+        kind: 'unsolicited',
+        t: this.clock.now(),
+        bytes: excess,
+        preview: chunk.subarray(chunk.length - excess, chunk.length - excess + PREVIEW_BYTES).toString('latin1'),
+      });
+    }
+  }
+
+  private handleParse(pending: PendingExchange, events: readonly ParseEvent[]): void {
+    for (const event of events) {
+      if (event.type === 'head') {
+        const head = event.head;
+        const connectionHeader = joinedHeader(head.headers, 'connection');
+        const keepAlive = isPersistent({
+          requestVersion: pending.spec.version,
+          requestTokens: tokenize(sentConnectionHeader(pending.spec)),
+          responseVersionMinor: head.versionMinor,
+          responseTokens: tokenize(connectionHeader),
+          framing: event.framing,
+        });
+        pending.head = head;
+        pending.keepAlive = keepAlive;
+        this.push({
+          kind: 'response-head',
+          t: this.clock.now(),
+          index: pending.index,
+          status: head.status,
+          version: head.versionMinor === 1 ? '1.1' : '1.0',
+          keepAlive,
+          connectionHeader,
+          keepAliveHeader: joinedHeader(head.headers, 'keep-alive'),
+          informational: head.informational,
+        });
+        if (event.framing.kind !== 'none') {
+          const limit = pending.deadlines.bodyMs;
+          this.arm(pending, limit, () => {
+            if (pending.parser.phase === 'body') this.expire(pending, 'body', limit);
+          });
+        }
+      } else if (event.type === 'complete') {
+        this.push({ kind: 'response-complete', t: this.clock.now(), index: pending.index, bodyBytes: event.bodyBytes });
+        if (pending.head === null) continue;
+        pending.resolve({
+          kind: 'response',
+          index: pending.index,
+          head: pending.head,
+          keepAlive: pending.keepAlive,
+          bodyBytes: event.bodyBytes,
+        });
+      }
+    }
+  }
+
+  private failParse(pending: PendingExchange, err: unknown): void {
+    const code = err instanceof ParseError ? err.code : 'parse-failure';
+    const message = err instanceof Error ? err.message : String(err);
+    this.push({ kind: 'protocol-error', t: this.clock.now(), index: pending.index, code, message });
+    const truncated = code === 'truncated-headers' || code === 'truncated-body';
+    pending.resolve({ kind: truncated ? 'truncated' : 'protocol-error', index: pending.index, code, message });
+    // A response we cannot frame leaves the connection unusable.
+    if (!truncated) void this.close('rst', 'protocol-error');
+  }
+
+  private onEnd(): void {
+    this.peerFin = true;
+    this.push({ kind: 'peer-fin', t: this.clock.now() });
+    const pending = this.pending;
+    if (pending !== null) {
+      if (pending.parser.phase === 'idle' && !pending.firstByteSeen) {
+        pending.resolve({ kind: 'premature-close', index: pending.index, peerClosedBeforeWrite: false });
+      } else {
+        try {
+          this.handleParse(pending, pending.parser.end());
+        } catch (err) {
+          this.failParse(pending, err);
+        }
+        if (this.pending === pending) {
+          pending.resolve({ kind: 'premature-close', index: pending.index, peerClosedBeforeWrite: false });
+        }
+      }
+    }
+    this.notifyCloseWaiters();
+    if (this.closeOnPeerFin) void this.close('fin', 'after-peer-fin');
+  }
+
+  private onError(err: NodeJS.ErrnoException): void {
+    const code = typeof err.code === 'string' ? err.code : 'UNKNOWN';
+    const syscall = typeof err.syscall === 'string' ? err.syscall : null;
+    this.push({ kind: 'error', t: this.clock.now(), code, syscall, message: err.message });
+    const pending = this.pending;
+    if (pending !== null) pending.resolve({ kind: 'socket-error', index: pending.index, code, syscall });
+    this.notifyCloseWaiters();
+  }
+
+  private onClose(): void {
+    this.closedFlag = true;
+    this.push({ kind: 'closed', t: this.clock.now() });
+    const pending = this.pending;
+    if (pending !== null) pending.resolve({ kind: 'premature-close', index: pending.index, peerClosedBeforeWrite: false });
+    this.notifyCloseWaiters();
+  }
+
+  private notifyCloseWaiters(): void {
+    for (const waiter of [...this.closeWaiters]) waiter();
+  }
+
+  private arm(pending: PendingExchange, ms: number, fire: () => void): void {
+    const timer = setTimeout(() => {
+      pending.timers.delete(timer);
+      if (this.pending === pending) fire();
+    }, ms);
+    pending.timers.add(timer);
+  }
+
+  private expire(pending: PendingExchange, deadline: DeadlineName, limitMs: number): void {
+    this.push({ kind: 'timeout', t: this.clock.now(), deadline, limitMs, index: pending.index });
+    pending.resolve({ kind: 'timeout', index: pending.index, deadline, limitMs });
+    void this.close('rst', 'deadline');
+  }
+
+  private push(event: ConnEvent): void {
+    this.eventLog.push(event);
+  }
+}
+
+/** All values of a header joined with ", " (RFC 9110 §5.3), or null when absent. */
+function joinedHeader(headers: ResponseHead['headers'], name: string): string | null {
+  const values = headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
+  if (values.length === 0) return headerValue(headers, name);
+  return values.join(', ');
+}
+
+/** tls.connect honours allowHalfOpen (lib/_tls_wrap.js passes it to the TLSSocket) but its types omit it. */
+function tlsOptions(options: ConnectOptions): tls.ConnectionOptions {
+  const opts: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
+    host: options.host,
+    port: options.port,
+    servername: net.isIP(options.host) === 0 ? options.host : undefined,
+    rejectUnauthorized: !options.insecure,
+    ALPNProtocols: ['http/1.1'],
+    allowHalfOpen: true,
+  };
+  return opts;
+}

@@ -1,0 +1,114 @@
+import type { ProbeErrorInfo } from '../model/result.js';
+
+/**
+ * Stable codes for "the target could not be probed". Users and tests match on the code,
+ * never on the message; the raw errno and syscall are kept beside it.
+ */
+export type ProbeErrorCode =
+  | 'dns-not-found'
+  | 'dns-temporary'
+  | 'connect-refused'
+  | 'connect-unreachable'
+  | 'connect-timeout'
+  | 'connect-reset'
+  | 'connect-failed'
+  | 'tls-failed'
+  | 'not-http'
+  | 'protocol-error'
+  | 'no-response'
+  | 'closed-before-response'
+  | 'scenario-timeout';
+
+/** A failure to reach or understand the target. */
+export class ProbeError extends Error {
+  readonly code: ProbeErrorCode;
+  readonly errno: string | null;
+  readonly syscall: string | null;
+
+  constructor(code: ProbeErrorCode, message: string, errno: string | null = null, syscall: string | null = null) {
+    super(message);
+    this.name = 'ProbeError';
+    this.code = code;
+    this.errno = errno;
+    this.syscall = syscall;
+  }
+
+  toInfo(): ProbeErrorInfo {
+    return { code: this.code, message: this.message, errno: this.errno, syscall: this.syscall };
+  }
+}
+
+interface SystemErrorLike {
+  readonly code?: unknown;
+  readonly syscall?: unknown;
+  readonly address?: unknown;
+  readonly port?: unknown;
+  readonly message?: unknown;
+  readonly errors?: unknown;
+}
+
+/**
+ * Turns a connect-phase error from node:net / node:tls into a ProbeError. With
+ * autoSelectFamily (default on Node 20) a host with several addresses fails with an
+ * AggregateError whose message is empty; its per-address errors carry the detail.
+ */
+export function connectError(err: unknown, where: string): ProbeError {
+  const e = (err ?? {}) as SystemErrorLike;
+  const parts = Array.isArray(e.errors) ? (e.errors as SystemErrorLike[]) : [e];
+  const first = parts[0] ?? e;
+  const errno = typeof e.code === 'string' ? e.code : typeof first.code === 'string' ? first.code : null;
+  const syscall = typeof first.syscall === 'string' ? first.syscall : null;
+  const addresses = parts
+    .map((p) => (typeof p.address === 'string' ? `${p.address}:${String(p.port ?? '')}` : null))
+    .filter((a): a is string => a !== null);
+  const at = addresses.length > 0 ? `${where} (${addresses.join(', ')})` : where;
+  const code = codeForErrno(errno);
+  const text = typeof first.message === 'string' && first.message !== '' ? first.message : String(errno);
+  return new ProbeError(code, `${describe(code)} ${at}: ${text}`, errno, syscall);
+}
+
+function codeForErrno(errno: string | null): ProbeErrorCode {
+  switch (errno) {
+    case 'ENOTFOUND':
+      return 'dns-not-found';
+    case 'EAI_AGAIN':
+      return 'dns-temporary';
+    case 'ECONNREFUSED':
+      return 'connect-refused';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+      return 'connect-unreachable';
+    case 'ETIMEDOUT':
+    case 'ERR_SOCKET_CONNECTION_TIMEOUT':
+      return 'connect-timeout';
+    case 'ECONNRESET':
+      return 'connect-reset';
+    default:
+      if (errno !== null && (errno.startsWith('ERR_SSL') || errno.includes('CERT') || errno.startsWith('ERR_TLS'))) {
+        return 'tls-failed';
+      }
+      return 'connect-failed';
+  }
+}
+
+function describe(code: ProbeErrorCode): string {
+  switch (code) {
+    case 'dns-not-found':
+      return 'cannot resolve';
+    case 'dns-temporary':
+      return 'temporary DNS failure for';
+    case 'connect-refused':
+      return 'connection refused by';
+    case 'connect-unreachable':
+      return 'cannot reach';
+    case 'connect-timeout':
+      return 'connect timed out to';
+    case 'connect-reset':
+      return 'connection reset while connecting to';
+    case 'tls-failed':
+      return 'TLS handshake failed with';
+    default:
+      return 'cannot connect to';
+  }
+}

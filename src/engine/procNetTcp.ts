@@ -1,0 +1,126 @@
+import { readFile } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import type { Endpoint } from '../model/timeline.js';
+
+/** One socket from /proc/net/tcp or /proc/net/tcp6. */
+export interface TcpRow {
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Kernel state name, for example `TIME_WAIT`. */
+  readonly state: string;
+  /** The line as the kernel wrote it (evidence). */
+  readonly line: string;
+}
+
+// include/net/tcp_states.h
+const STATES: Readonly<Record<string, string>> = {
+  '01': 'ESTABLISHED',
+  '02': 'SYN_SENT',
+  '03': 'SYN_RECV',
+  '04': 'FIN_WAIT1',
+  '05': 'FIN_WAIT2',
+  '06': 'TIME_WAIT',
+  '07': 'CLOSE',
+  '08': 'CLOSE_WAIT',
+  '09': 'LAST_ACK',
+  '0A': 'LISTEN',
+  '0B': 'CLOSING',
+  '0C': 'NEW_SYN_RECV',
+};
+
+const TABLES = ['/proc/net/tcp', '/proc/net/tcp6'];
+
+/** Parses the text of /proc/net/tcp or /proc/net/tcp6 (header line skipped, bad lines ignored). */
+export function parseProcNetTcp(text: string, littleEndian = endianness() === 'LE'): TcpRow[] {
+  const rows: TcpRow[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 4) continue;
+    const local = parseHexEndpoint(fields[1] as string, littleEndian);
+    const remote = parseHexEndpoint(fields[2] as string, littleEndian);
+    if (local === null || remote === null) continue;
+    const code = (fields[3] as string).toUpperCase();
+    rows.push({
+      localAddress: local.address,
+      localPort: local.port,
+      remoteAddress: remote.address,
+      remotePort: remote.port,
+      state: STATES[code] ?? `UNKNOWN_${code}`,
+      line: line.trim(),
+    });
+  }
+  return rows;
+}
+
+/** Reads both socket tables; an empty list where they do not exist (not Linux). */
+export async function readTcpTable(): Promise<TcpRow[]> {
+  const texts = await Promise.all(TABLES.map((file) => readFile(file, 'utf8').catch(() => '')));
+  return texts.flatMap((text) => parseProcNetTcp(text));
+}
+
+/** Rows of the connection seen from `a` (local a, remote b) and from `b` (local b, remote a). */
+export function rowsForConnection(
+  rows: readonly TcpRow[],
+  a: Endpoint,
+  b: Endpoint,
+): { aSide: TcpRow[]; bSide: TcpRow[] } {
+  const matches = (row: TcpRow, local: Endpoint, remote: Endpoint): boolean =>
+    row.localPort === local.port &&
+    row.remotePort === remote.port &&
+    addressKey(row.localAddress) === addressKey(local.address) &&
+    addressKey(row.remoteAddress) === addressKey(remote.address);
+  return {
+    aSide: rows.filter((row) => matches(row, a, b)),
+    bSide: rows.filter((row) => matches(row, b, a)),
+  };
+}
+
+/** A comparable form of an address: IPv4 dotted, IPv6 as 32 hex digits, IPv4-mapped IPv6 as IPv4. */
+export function addressKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped !== null) return mapped[1] as string;
+  if (!address.includes(':')) return address;
+  const [head = '', tail = ''] = address.toLowerCase().split('::');
+  const h = head === '' ? [] : head.split(':');
+  const t = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h;
+  return groups.map((g) => g.padStart(4, '0')).join('');
+}
+
+function parseHexEndpoint(field: string, littleEndian: boolean): Endpoint | null {
+  const [hex, portHex] = field.split(':');
+  if (hex === undefined || portHex === undefined || !/^[0-9A-Fa-f]{4}$/.test(portHex)) return null;
+  if (!/^([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32})$/.test(hex)) return null;
+  // The kernel prints each 32-bit word of the address in host byte order.
+  const bytes: number[] = [];
+  for (let w = 0; w < hex.length; w += 8) {
+    const word = [0, 2, 4, 6].map((i) => parseInt(hex.slice(w + i, w + i + 2), 16));
+    bytes.push(...(littleEndian ? word.reverse() : word));
+  }
+  const port = parseInt(portHex, 16);
+  if (bytes.length === 4) return { address: bytes.join('.'), port };
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
+  const v6 = groups.join(':');
+  if (v6.startsWith('0:0:0:0:0:ffff:')) return { address: `::ffff:${bytes.slice(12).join('.')}`, port };
+  return { address: compressV6(groups), port };
+}
+
+/** RFC 5952 text form: the longest run of zero groups becomes `::`. */
+function compressV6(groups: readonly string[]): string {
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < groups.length; ) {
+    let j = i;
+    while (j < groups.length && groups[j] === '0') j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j === i ? i + 1 : j;
+  }
+  if (best === -1) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+}

@@ -1,0 +1,78 @@
+import type { LabProfileReport, RunResult, ScenarioResult } from '../model/result.js';
+import type { Scenario } from '../scenario/model.js';
+import { headerValue } from '../http/keepAliveHeader.js';
+import { VERSION } from '../version.js';
+import { startClock } from './clock.js';
+import { ProbeConnection } from './connection.js';
+import { firstRequestError } from './firstRequestError.js';
+import { runScenario } from './runScenario.js';
+import type { RunContext } from './runScenario.js';
+import { isLocalAddress } from './target.js';
+
+/** Run options without the clock, which the run starts itself. */
+export type ProbeOptions = Omit<RunContext, 'clock'> & {
+  readonly lab: LabProfileReport | null;
+  /** Called when a scenario finishes (progress on a TTY). */
+  readonly onScenarioDone?: (result: ScenarioResult) => void;
+};
+
+/**
+ * Probes the target: one preflight request (to fail fast, with one clear error, when the
+ * target cannot be probed at all, and to learn its Server header), then every scenario
+ * concurrently, each on its own connections, so a run takes about as long as its slowest
+ * scenario. Throws ProbeError only for the preflight.
+ */
+export async function runProbe(scenarios: readonly Scenario[], options: ProbeOptions): Promise<RunResult> {
+  const startedAt = new Date();
+  const clock = startClock();
+  const ctx: RunContext = { ...options, clock };
+  const preflight = await preflightRequest(ctx);
+  const scenarioResults = await Promise.all(
+    scenarios.map(async (scenario) => {
+      const result = await runScenario(scenario, ctx);
+      options.onScenarioDone?.(result);
+      return result;
+    }),
+  );
+  return {
+    schemaVersion: 1,
+    tool: { name: 'keepalive-probe', version: VERSION },
+    target: {
+      url: options.target.url,
+      host: options.target.host,
+      port: options.target.port,
+      tls: options.target.tls,
+      server: preflight.server,
+      lab: options.lab,
+      local: preflight.local,
+    },
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(clock.now()),
+    options: {
+      maxIdleMs: options.maxIdleMs,
+      maxRequests: options.maxRequests,
+      connectTimeoutMs: options.connectTimeoutMs,
+      firstByteTimeoutMs: options.deadlines.firstByteMs,
+      headersTimeoutMs: options.deadlines.headersMs,
+      bodyTimeoutMs: options.deadlines.bodyMs,
+      scenarioTimeoutMs: options.scenarioTimeoutMs,
+    },
+    scenarios: scenarioResults,
+  };
+}
+
+async function preflightRequest(ctx: RunContext): Promise<{ server: string | null; local: boolean }> {
+  const { target } = ctx;
+  const conn = await ProbeConnection.open('preflight', { ...target, insecure: ctx.insecure, connectTimeoutMs: ctx.connectTimeoutMs }, ctx.clock);
+  try {
+    const outcome = await conn.send(
+      { method: ctx.method, path: target.path, version: '1.1', host: target.hostHeader, connection: 'close', headers: ctx.headers, userAgent: ctx.userAgent },
+      ctx.deadlines,
+    );
+    const error = firstRequestError(outcome, target);
+    if (error !== null || outcome.kind !== 'response') throw error;
+    return { server: headerValue(outcome.head.headers, 'server'), local: conn.remote !== null && isLocalAddress(conn.remote.address) };
+  } finally {
+    await conn.close('fin', 'cleanup');
+  }
+}

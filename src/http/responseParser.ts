@@ -1,0 +1,414 @@
+/**
+ * A strict, incremental HTTP/1.x response parser (RFC 9112). It frames responses so the
+ * probe knows exactly when one ends and whether the connection can carry another; bodies
+ * are counted and discarded, never buffered.
+ */
+
+/** How the body of a response is delimited (RFC 9112 §6.3). */
+export type BodyFraming =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'length'; readonly length: number }
+  | { readonly kind: 'chunked' }
+  /** Read until the server closes: such a response can never be followed by another. */
+  | { readonly kind: 'close' };
+
+/** A parsed final response head. */
+export interface ResponseHead {
+  readonly versionMinor: 0 | 1;
+  readonly status: number;
+  readonly reason: string;
+  /** Header fields in wire order, names as sent (latin1). */
+  readonly headers: readonly (readonly [string, string])[];
+  /** Status codes of interim 1xx responses skipped before this one. */
+  readonly informational: readonly number[];
+  /** Bytes of this head, interim responses included. */
+  readonly headBytes: number;
+  /** Tolerated oddities worth reporting (for example `lf-line-endings`, `obs-fold`). */
+  readonly flags: readonly string[];
+}
+
+export type ParseEvent =
+  | { readonly type: 'informational'; readonly status: number }
+  | { readonly type: 'head'; readonly head: ResponseHead; readonly framing: BodyFraming }
+  | { readonly type: 'complete'; readonly bodyBytes: number };
+
+export type ParseErrorCode =
+  | 'not-http'
+  | 'bad-status-line'
+  | 'bad-version'
+  | 'bad-header'
+  | 'bare-cr'
+  | 'headers-too-large'
+  | 'too-many-headers'
+  | 'too-many-informational'
+  | 'bad-content-length'
+  | 'conflicting-content-length'
+  | 'te-cl-conflict'
+  | 'bad-transfer-encoding'
+  | 'invalid-chunk'
+  | 'truncated-headers'
+  | 'truncated-body';
+
+/** A response the parser refuses; the connection cannot be used after it. */
+export class ParseError extends Error {
+  readonly code: ParseErrorCode;
+  readonly detail: string;
+
+  constructor(code: ParseErrorCode, detail: string) {
+    super(`${code}: ${detail}`);
+    this.name = 'ParseError';
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+export interface ParserLimits {
+  /** Bytes of one head (status line and fields), 1xx heads counted separately. */
+  readonly maxHeadBytes: number;
+  readonly maxHeaders: number;
+  readonly maxInformational: number;
+  /** Bytes of one chunk-size line, extensions included. */
+  readonly maxChunkLine: number;
+}
+
+export const DEFAULT_LIMITS: ParserLimits = {
+  maxHeadBytes: 64 * 1024,
+  maxHeaders: 200,
+  maxInformational: 16,
+  maxChunkLine: 4096,
+};
+
+export type ParserPhase = 'idle' | 'head' | 'body' | 'complete';
+
+type ChunkState =
+  | { readonly at: 'size'; line: string }
+  | { readonly at: 'data'; remaining: number }
+  | { readonly at: 'data-crlf'; seen: number; sawCr: boolean }
+  | { readonly at: 'trailer'; line: string; bytes: number };
+
+const HTTP_PREFIX = 'HTTP/';
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const STATUS_LINE = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/;
+/** 13 hex digits stay below 2^53, so chunk arithmetic stays exact. */
+const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(;.*)?$/;
+
+/** Parses one response (interim 1xx included) for a request with the given method. */
+export class ResponseParser {
+  private readonly method: string;
+  private readonly limits: ParserLimits;
+  private state: ParserPhase = 'idle';
+  private headBuf: Buffer = Buffer.alloc(0);
+  private headTotal = 0;
+  private informational: number[] = [];
+  private framing: BodyFraming = { kind: 'none' };
+  private remaining = 0;
+  private chunk: ChunkState = { at: 'size', line: '' };
+  private body = 0;
+  private received = 0;
+  private excess = 0;
+
+  constructor(options: { readonly method: string; readonly limits?: Partial<ParserLimits> }) {
+    this.method = options.method.toUpperCase();
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+  }
+
+  get phase(): ParserPhase {
+    return this.state;
+  }
+
+  /** Body bytes counted so far (chunked: payload only). */
+  get bodyBytes(): number {
+    return this.body;
+  }
+
+  get receivedBytes(): number {
+    return this.received;
+  }
+
+  /** Bytes that arrived after the response was complete (nobody asked for them). */
+  get excessBytes(): number {
+    return this.excess;
+  }
+
+  /** Feeds bytes; returns what they completed. Throws ParseError on a malformed response. */
+  push(chunk: Buffer): ParseEvent[] {
+    this.received += chunk.length;
+    const events: ParseEvent[] = [];
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.state === 'complete') {
+        this.excess += chunk.length - offset;
+        break;
+      }
+      if (this.state === 'idle' || this.state === 'head') {
+        offset = this.pushHead(chunk, offset, events);
+      } else {
+        offset = this.pushBody(chunk, offset, events);
+      }
+    }
+    return events;
+  }
+
+  /** The peer closed. Completes a close-delimited body; throws ParseError if a response was cut short. */
+  end(): ParseEvent[] {
+    if (this.state === 'idle' || this.state === 'complete') return [];
+    if (this.state === 'head') {
+      throw new ParseError('truncated-headers', `connection closed after ${this.headBuf.length} bytes of a response head`);
+    }
+    if (this.framing.kind === 'close') return [this.finish()];
+    const expected = this.framing.kind === 'length' ? ` of ${this.framing.length}` : ' (chunked)';
+    throw new ParseError('truncated-body', `connection closed after ${this.body}${expected} body bytes`);
+  }
+
+  private pushHead(chunk: Buffer, offset: number, events: ParseEvent[]): number {
+    const start = this.headBuf.length;
+    this.headBuf = Buffer.concat([this.headBuf, chunk.subarray(offset)]);
+    this.state = 'head';
+    this.checkPrefix();
+    const end = findHeadEnd(this.headBuf, Math.max(0, start - 3));
+    if (end === -1) {
+      if (this.headBuf.length > this.limits.maxHeadBytes) {
+        throw new ParseError('headers-too-large', `response head exceeds ${this.limits.maxHeadBytes} bytes`);
+      }
+      return chunk.length;
+    }
+    if (end > this.limits.maxHeadBytes) {
+      throw new ParseError('headers-too-large', `response head exceeds ${this.limits.maxHeadBytes} bytes`);
+    }
+    const consumed = end - start;
+    const headText = this.headBuf.subarray(0, end).toString('latin1');
+    this.headBuf = Buffer.alloc(0);
+    this.headTotal += end;
+    this.onHead(headText, events);
+    return offset + consumed;
+  }
+
+  /** Fails fast on a peer that is not speaking HTTP (an SSH banner, a TLS alert, a Redis reply). */
+  private checkPrefix(): void {
+    const n = Math.min(this.headBuf.length, HTTP_PREFIX.length);
+    const seen = this.headBuf.subarray(0, n).toString('latin1');
+    if (seen !== HTTP_PREFIX.slice(0, n)) {
+      throw new ParseError('not-http', `response does not start with "HTTP/" (got ${JSON.stringify(this.headBuf.subarray(0, 16).toString('latin1'))})`);
+    }
+  }
+
+  private onHead(text: string, events: ParseEvent[]): void {
+    const flags: string[] = [];
+    const lines = splitLines(text, flags);
+    const statusLine = lines.shift() ?? '';
+    const match = STATUS_LINE.exec(statusLine);
+    if (match === null) {
+      if (/^HTTP\/\d+(\.\d+)? /.test(statusLine)) {
+        throw new ParseError('bad-version', `unsupported version in status line ${JSON.stringify(statusLine.slice(0, 40))}`);
+      }
+      throw new ParseError('bad-status-line', `malformed status line ${JSON.stringify(statusLine.slice(0, 80))}`);
+    }
+    if (match[1] !== '1') {
+      throw new ParseError('bad-version', `HTTP/${match[1]}.${match[2]} is not HTTP/1.x`);
+    }
+    const status = Number(match[3]);
+    if (status < 100) throw new ParseError('bad-status-line', `status code ${match[3]} out of range`);
+    // RFC 9110 §2.5: a higher 1.x minor version is treated as the highest one we support.
+    const versionMinor: 0 | 1 = match[2] === '0' ? 0 : 1;
+    const headers = parseFields(lines, this.limits.maxHeaders, flags);
+
+    if (status >= 100 && status < 200 && status !== 101) {
+      // Interim response (RFC 9110 §15.2): skip it and wait for the final one.
+      this.informational.push(status);
+      if (this.informational.length > this.limits.maxInformational) {
+        throw new ParseError('too-many-informational', `more than ${this.limits.maxInformational} interim 1xx responses`);
+      }
+      events.push({ type: 'informational', status });
+      this.state = 'idle';
+      return;
+    }
+    const framing = this.decideFraming(status, versionMinor, headers, flags);
+    const head: ResponseHead = {
+      versionMinor,
+      status,
+      reason: match[4] ?? '',
+      headers,
+      informational: this.informational,
+      headBytes: this.headTotal,
+      flags,
+    };
+    this.framing = framing;
+    events.push({ type: 'head', head, framing });
+    if (framing.kind === 'none' || (framing.kind === 'length' && framing.length === 0)) {
+      events.push(this.finish());
+      return;
+    }
+    this.remaining = framing.kind === 'length' ? framing.length : 0;
+    this.state = 'body';
+  }
+
+  /** RFC 9112 §6.3, in its order. */
+  private decideFraming(
+    status: number,
+    versionMinor: 0 | 1,
+    headers: readonly (readonly [string, string])[],
+    flags: string[],
+  ): BodyFraming {
+    if (this.method === 'HEAD' || status === 204 || status === 304 || status < 200) return { kind: 'none' };
+    const te = headers.filter(([n]) => n.toLowerCase() === 'transfer-encoding').map(([, v]) => v);
+    const cl = headers.filter(([n]) => n.toLowerCase() === 'content-length').map(([, v]) => v);
+    if (te.length > 0) {
+      if (cl.length > 0) {
+        // §6.3 rule 3: both present may be a smuggling attempt and "ought to be handled as an error".
+        throw new ParseError('te-cl-conflict', 'response has both Transfer-Encoding and Content-Length');
+      }
+      if (versionMinor === 0) flags.push('transfer-encoding-in-http10');
+      const codings = te
+        .join(',')
+        .split(',')
+        .map((c) => c.trim().toLowerCase())
+        .filter((c) => c.length > 0);
+      const chunkedAt = codings.indexOf('chunked');
+      if (chunkedAt === codings.length - 1 && codings.indexOf('chunked') === codings.lastIndexOf('chunked')) {
+        return { kind: 'chunked' };
+      }
+      if (chunkedAt !== -1) {
+        throw new ParseError('bad-transfer-encoding', `"chunked" must be the final coding, once (got ${JSON.stringify(te.join(', '))})`);
+      }
+      // §6.3 rule 4: a response whose final coding is not chunked is read until close.
+      return { kind: 'close' };
+    }
+    if (cl.length > 0) {
+      const values = cl.join(',').split(',').map((v) => v.trim());
+      if (values.some((v) => !/^\d{1,15}$/.test(v))) {
+        throw new ParseError('bad-content-length', `invalid Content-Length ${JSON.stringify(cl.join(', '))}`);
+      }
+      if (new Set(values.map(Number)).size > 1) {
+        throw new ParseError('conflicting-content-length', `differing Content-Length values ${JSON.stringify(cl.join(', '))}`);
+      }
+      return { kind: 'length', length: Number(values[0]) };
+    }
+    return { kind: 'close' };
+  }
+
+  private pushBody(chunk: Buffer, offset: number, events: ParseEvent[]): number {
+    if (this.framing.kind === 'close') {
+      this.body += chunk.length - offset;
+      return chunk.length;
+    }
+    if (this.framing.kind === 'length') {
+      const take = Math.min(this.remaining, chunk.length - offset);
+      this.remaining -= take;
+      this.body += take;
+      if (this.remaining === 0) events.push(this.finish());
+      return offset + take;
+    }
+    return this.pushChunked(chunk, offset, events);
+  }
+
+  private pushChunked(chunk: Buffer, offset: number, events: ParseEvent[]): number {
+    let i = offset;
+    while (i < chunk.length && this.state === 'body') {
+      const c = this.chunk;
+      if (c.at === 'data') {
+        const take = Math.min(c.remaining, chunk.length - i);
+        c.remaining -= take;
+        this.body += take;
+        i += take;
+        if (c.remaining === 0) this.chunk = { at: 'data-crlf', seen: 0, sawCr: false };
+        continue;
+      }
+      const byte = chunk[i] as number;
+      i += 1;
+      if (c.at === 'data-crlf') {
+        if (byte === 0x0d && !c.sawCr) {
+          c.sawCr = true;
+        } else if (byte === 0x0a) {
+          this.chunk = { at: 'size', line: '' };
+        } else {
+          throw new ParseError('invalid-chunk', 'chunk data not followed by CRLF');
+        }
+        continue;
+      }
+      if (byte !== 0x0a) {
+        c.line += String.fromCharCode(byte);
+        if (c.at === 'trailer') c.bytes += 1;
+        if (c.line.length > this.limits.maxChunkLine || (c.at === 'trailer' && c.bytes > this.limits.maxHeadBytes)) {
+          throw new ParseError('invalid-chunk', 'chunk-size line or trailer section too long');
+        }
+        continue;
+      }
+      const line = stripCr(c.line);
+      if (c.at === 'size') {
+        const m = CHUNK_SIZE.exec(line);
+        if (m === null) throw new ParseError('invalid-chunk', `invalid chunk-size line ${JSON.stringify(line.slice(0, 40))}`);
+        const size = parseInt(m[1] as string, 16);
+        this.chunk = size === 0 ? { at: 'trailer', line: '', bytes: 0 } : { at: 'data', remaining: size };
+      } else if (line.length === 0) {
+        events.push(this.finish());
+      } else {
+        if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:/.test(line)) {
+          throw new ParseError('invalid-chunk', `invalid trailer field ${JSON.stringify(line.slice(0, 40))}`);
+        }
+        this.chunk = { at: 'trailer', line: '', bytes: c.bytes };
+      }
+    }
+    return i;
+  }
+
+  private finish(): ParseEvent {
+    this.state = 'complete';
+    return { type: 'complete', bodyBytes: this.body };
+  }
+}
+
+/** Index just past the empty line ending a head (CRLF CRLF, or bare LFs), or -1. */
+function findHeadEnd(buf: Buffer, from: number): number {
+  for (let i = from; i < buf.length; i++) {
+    if (buf[i] !== 0x0a) continue;
+    if (buf[i + 1] === 0x0a) return i + 2;
+    if (buf[i + 1] === 0x0d && buf[i + 2] === 0x0a) return i + 3;
+  }
+  return -1;
+}
+
+/**
+ * Splits a head into lines. RFC 9112 §2.2 lets a recipient accept a bare LF as a line
+ * terminator (flagged); a CR anywhere else is rejected, as the RFC requires.
+ */
+function splitLines(text: string, flags: string[]): string[] {
+  const lines = text.split('\n');
+  lines.pop(); // what follows the final LF: nothing
+  let bareLf = lines.pop() === ''; // the empty line ending the head
+  const out: string[] = [];
+  for (const raw of lines) {
+    if (!raw.endsWith('\r')) bareLf = true;
+    const line = stripCr(raw);
+    if (line.includes('\r')) throw new ParseError('bare-cr', 'bare CR inside a response head');
+    out.push(line);
+  }
+  if (bareLf) flags.push('lf-line-endings');
+  return out;
+}
+
+function stripCr(line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
+}
+
+function parseFields(lines: readonly string[], maxHeaders: number, flags: string[]): [string, string][] {
+  const headers: [string, string][] = [];
+  for (const line of lines) {
+    if (line.startsWith(' ') || line.startsWith('\t')) {
+      // obs-fold (RFC 9112 §5.2): a user agent replaces it with a space.
+      const last = headers[headers.length - 1];
+      if (last === undefined) throw new ParseError('bad-header', 'header continuation line before any field');
+      last[1] = `${last[1]} ${line.trim()}`;
+      if (!flags.includes('obs-fold')) flags.push('obs-fold');
+      continue;
+    }
+    const colon = line.indexOf(':');
+    const name = colon === -1 ? '' : line.slice(0, colon);
+    // RFC 9112 §5.1: no whitespace between field name and colon.
+    if (!TOKEN.test(name)) throw new ParseError('bad-header', `malformed header line ${JSON.stringify(line.slice(0, 60))}`);
+    const value = line.slice(colon + 1).trim();
+    if (value.includes('\0')) throw new ParseError('bad-header', `NUL in value of header ${name}`);
+    headers.push([name, value]);
+    if (headers.length > maxHeaders) throw new ParseError('too-many-headers', `more than ${maxHeaders} header fields`);
+  }
+  return headers;
+}

@@ -1,0 +1,205 @@
+import net from 'node:net';
+import { VERSION } from '../version.js';
+
+/**
+ * The embedded lab server: a small HTTP/1.x server whose keep-alive behaviour is set by
+ * flags, so a production misconfiguration can be reproduced on a laptop and tests have a
+ * controllable target. It is written on node:net, not node:http, because node:http decides
+ * HTTP/1.0 handling, request caps (it answers 503 past maxRequestsPerSocket) and FIN/RST by
+ * itself, and those are exactly the behaviours the lab must set.
+ */
+export interface LabProfile {
+  /** Close a connection after this long without a request in progress; 0 = never. */
+  readonly idleTimeoutMs: number;
+  /** Close after this many responses on one connection; 0 = no cap. */
+  readonly maxRequests: number;
+  /** Whether an HTTP/1.0 request with `Connection: keep-alive` is kept alive. */
+  readonly http10: 'keep-alive' | 'close';
+  /** How the server closes: FIN (graceful) or RST (abortive). */
+  readonly close: 'fin' | 'rst';
+  /** Send `Keep-Alive: timeout=..., max=...` on persistent responses. */
+  readonly advertise: boolean;
+  /** Say `Connection: close` on the last response before the cap; false closes silently. */
+  readonly announceLast: boolean;
+}
+
+/** The profile `keepalive-probe run` uses with no target: every scenario has something real to show. */
+export const DEMO_PROFILE: LabProfile = {
+  idleTimeoutMs: 2000,
+  maxRequests: 5,
+  http10: 'close',
+  close: 'fin',
+  advertise: true,
+  announceLast: true,
+};
+
+/** Defaults of `keepalive-probe serve`. */
+export const SERVE_DEFAULTS: LabProfile = {
+  idleTimeoutMs: 5000,
+  maxRequests: 100,
+  http10: 'keep-alive',
+  close: 'fin',
+  advertise: false,
+  announceLast: true,
+};
+
+/** A running lab server. */
+export interface LabServer {
+  readonly host: string;
+  readonly port: number;
+  readonly url: string;
+  readonly profile: LabProfile;
+  /** Connections accepted so far. */
+  readonly accepted: () => number;
+  /** Stops listening and destroys every open connection. */
+  close(): Promise<void>;
+}
+
+/** A request head cannot exceed this; beyond it the lab answers 431 and closes. */
+const MAX_REQUEST_HEAD = 16 * 1024;
+/** The lab's own guard against clients that never finish a request head. */
+const REQUEST_HEAD_TIMEOUT_MS = 30_000;
+
+/** Starts a lab server; `port` 0 picks a free port. */
+export function startLabServer(profile: LabProfile, host = '127.0.0.1', port = 0): Promise<LabServer> {
+  const sockets = new Set<net.Socket>();
+  let accepted = 0;
+  const server = net.createServer({ allowHalfOpen: false }, (socket) => {
+    accepted += 1;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    serveConnection(socket, profile, accepted);
+  });
+  server.maxConnections = 512;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address() as net.AddressInfo;
+      const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      resolve({
+        host: address.address,
+        port: address.port,
+        url: `http://${shownHost}:${address.port}/`,
+        profile,
+        accepted: () => accepted,
+        close: () =>
+          new Promise<void>((done) => {
+            for (const s of sockets) s.destroy();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}
+
+/** One accepted connection: parse request heads, answer, and close as the profile says. */
+function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumber: number): void {
+  // A client reset must never crash the lab (an unhandled 'error' on an accepted socket does).
+  socket.on('error', () => undefined);
+  let buffered = Buffer.alloc(0);
+  let served = 0;
+  let closing = false;
+  let idleTimer: NodeJS.Timeout | null = null;
+  const headGuard = setTimeout(() => socket.destroy(), REQUEST_HEAD_TIMEOUT_MS);
+
+  const shut = (): void => {
+    if (closing) return;
+    closing = true;
+    if (idleTimer !== null) clearTimeout(idleTimer);
+    clearTimeout(headGuard);
+    if (profile.close === 'rst') socket.resetAndDestroy();
+    // end() then destroy once flushed: a full close, as nginx and Apache do, so bytes that
+    // arrive afterwards (a stale client's request) are answered by the kernel with RST.
+    else socket.destroySoon();
+  };
+  const armIdle = (): void => {
+    if (idleTimer !== null) clearTimeout(idleTimer);
+    if (profile.idleTimeoutMs > 0) idleTimer = setTimeout(shut, profile.idleTimeoutMs);
+  };
+  armIdle();
+
+  socket.on('data', (chunk: Buffer) => {
+    if (closing) return;
+    if (idleTimer !== null) clearTimeout(idleTimer);
+    buffered = Buffer.concat([buffered, chunk]);
+    for (;;) {
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end === -1) {
+        if (buffered.length > MAX_REQUEST_HEAD) {
+          socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+          closing = true;
+        }
+        return;
+      }
+      const head = parseRequestHead(buffered.subarray(0, end).toString('latin1'));
+      buffered = buffered.subarray(end + 4 + Math.min(head.contentLength, buffered.length - end - 4));
+      served += 1;
+      const keepAlive = respond(socket, head, profile, served, connectionNumber);
+      if (!keepAlive) {
+        shut();
+        return;
+      }
+      if (buffered.length === 0) {
+        armIdle();
+        return;
+      }
+    }
+  });
+  socket.on('close', () => {
+    clearTimeout(headGuard);
+    if (idleTimer !== null) clearTimeout(idleTimer);
+  });
+}
+
+interface RequestHead {
+  readonly method: string;
+  readonly path: string;
+  readonly versionMinor: 0 | 1;
+  readonly connectionTokens: readonly string[];
+  readonly contentLength: number;
+}
+
+function parseRequestHead(text: string): RequestHead {
+  const [requestLine = '', ...fields] = text.split('\r\n');
+  const [method = 'GET', path = '/', version = 'HTTP/1.1'] = requestLine.split(' ');
+  let connectionTokens: string[] = [];
+  let contentLength = 0;
+  for (const field of fields) {
+    const colon = field.indexOf(':');
+    if (colon === -1) continue;
+    const name = field.slice(0, colon).trim().toLowerCase();
+    const value = field.slice(colon + 1).trim();
+    if (name === 'connection') connectionTokens = connectionTokens.concat(value.toLowerCase().split(',').map((t) => t.trim()));
+    if (name === 'content-length') contentLength = Number.parseInt(value, 10) || 0;
+  }
+  return { method, path, versionMinor: version === 'HTTP/1.0' ? 0 : 1, connectionTokens, contentLength };
+}
+
+/** Writes one response; returns whether the connection stays open after it. */
+function respond(socket: net.Socket, req: RequestHead, profile: LabProfile, served: number, connectionNumber: number): boolean {
+  const wantsKeepAlive =
+    req.versionMinor === 1
+      ? !req.connectionTokens.includes('close')
+      : req.connectionTokens.includes('keep-alive') && profile.http10 === 'keep-alive';
+  const capReached = profile.maxRequests > 0 && served >= profile.maxRequests;
+  const keepAlive = wantsKeepAlive && !capReached;
+  const announceClose = !keepAlive && (!capReached || profile.announceLast || !wantsKeepAlive);
+  const body = `keepalive-probe lab: response ${served} on connection ${connectionNumber}\n`;
+  const lines = [
+    `HTTP/1.${req.versionMinor} 200 OK`,
+    `Server: keepalive-probe-lab/${VERSION}`,
+    `Date: ${new Date().toUTCString()}`,
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+  ];
+  if (announceClose) lines.push('Connection: close');
+  else if (req.versionMinor === 0 || profile.advertise) lines.push('Connection: keep-alive');
+  if (keepAlive && profile.advertise) {
+    const params = [`timeout=${Math.floor(profile.idleTimeoutMs / 1000)}`];
+    if (profile.maxRequests > 0) params.push(`max=${profile.maxRequests - served}`);
+    lines.push(`Keep-Alive: ${params.join(', ')}`);
+  }
+  socket.write(`${lines.join('\r\n')}\r\n\r\n${req.method === 'HEAD' ? '' : body}`);
+  return keepAlive;
+}

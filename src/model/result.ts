@@ -1,0 +1,170 @@
+import type { ConnEvent, Endpoint } from './timeline.js';
+
+/** Who sent the first FIN or RST on a connection. */
+export type Closer = 'server' | 'client' | 'none';
+
+/** How the first close travelled. */
+export type CloseSignal = 'fin' | 'rst';
+
+/** Which end of a connection is left in TIME_WAIT, and how we know. */
+export interface TimeWaitFinding {
+  readonly side: 'server' | 'client' | 'none' | 'unknown';
+  /** 'proc-net-tcp' when read from this host's socket table; 'inferred' when derived from the timeline. */
+  readonly source: 'proc-net-tcp' | 'inferred';
+  /** The socket-table rows seen for this connection, or the reasoning used. */
+  readonly evidence: readonly string[];
+}
+
+/**
+ * How a connection ended, derived from its events (see engine/classifyClose.ts).
+ * - server-idle-close: the server closed a connection with no request outstanding.
+ * - server-close-after-response: as above, right after a response that announced `Connection: close`.
+ * - premature-close: the peer closed (FIN) after a request was sent and before any response byte.
+ * - truncated-response: the peer closed mid-headers or mid-body.
+ * - reset-on-read: ECONNRESET while a request was outstanding.
+ * - server-reset: RST with no request outstanding.
+ * - write-epipe: writing a request failed with EPIPE (the peer had reset the connection).
+ * - client-close: the probe closed first.
+ * - timeout: a deadline expired and the probe gave up.
+ * - open: nothing closed it before the run ended (should not remain after cleanup).
+ */
+export type CloseKind =
+  | 'server-idle-close'
+  | 'server-close-after-response'
+  | 'premature-close'
+  | 'truncated-response'
+  | 'reset-on-read'
+  | 'server-reset'
+  | 'write-epipe'
+  | 'client-close'
+  | 'timeout'
+  | 'open';
+
+/** The end of one connection, with the events that prove it. */
+export interface CloseClassification {
+  readonly kind: CloseKind;
+  readonly closedBy: Closer;
+  readonly signal: CloseSignal | null;
+  /** Idle time between the last complete response (or connect) and the server's close, when the server closed an idle connection. */
+  readonly idleMs: number | null;
+  /** Responses completed on the connection before it ended. */
+  readonly responses: number;
+  /** Plain words, e.g. "server closed the idle connection (FIN) after 3001 ms". */
+  readonly summary: string;
+  /** Timestamps (ms) of the events the classification rests on. */
+  readonly evidence: readonly number[];
+}
+
+/** One probe connection as reported. */
+export interface ConnectionRecord {
+  readonly id: string;
+  readonly local: Endpoint | null;
+  readonly remote: Endpoint | null;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly events: readonly ConnEvent[];
+  readonly end: CloseClassification;
+  readonly timeWait: TimeWaitFinding;
+}
+
+/** A metric value as it appears in JSON. */
+export type MetricValue = number | string | boolean | null;
+
+/** A statement about the target, with the evidence behind it. */
+export interface Finding {
+  readonly text: string;
+  readonly evidence: readonly Evidence[];
+}
+
+/** Where a finding comes from: a connection, optionally an event time and request index. */
+export interface Evidence {
+  readonly connection: string;
+  readonly localPort: number | null;
+  readonly t: number | null;
+  readonly requestIndex: number | null;
+  readonly detail: string;
+}
+
+/** pass: as expected; warn: a finding users should act on; fail: an expectation failed; error: could not run. */
+export type ScenarioStatus = 'pass' | 'warn' | 'fail' | 'error';
+
+/** The outcome of an `expect` step. */
+export interface ExpectationResult {
+  readonly expression: string;
+  readonly severity: 'warn' | 'fail';
+  readonly ok: boolean;
+  readonly measured: MetricValue | undefined;
+  readonly message: string;
+}
+
+/** One scenario's result. */
+export interface ScenarioResult {
+  readonly id: string;
+  readonly title: string;
+  readonly source: string;
+  /** The metric the summary table shows as the key figure. */
+  readonly headline: string | null;
+  readonly status: ScenarioStatus;
+  readonly startedAtMs: number;
+  readonly durationMs: number;
+  readonly metrics: Readonly<Record<string, MetricValue>>;
+  readonly findings: readonly Finding[];
+  readonly expectations: readonly ExpectationResult[];
+  readonly advice: readonly string[];
+  readonly error: ProbeErrorInfo | null;
+  readonly connections: readonly ConnectionRecord[];
+}
+
+/** A failure to probe, with a stable code (see engine/probeError.ts). */
+export interface ProbeErrorInfo {
+  readonly code: string;
+  readonly message: string;
+  readonly errno: string | null;
+  readonly syscall: string | null;
+}
+
+/** The whole run. */
+export interface RunResult {
+  readonly schemaVersion: 1;
+  readonly tool: { readonly name: 'keepalive-probe'; readonly version: string };
+  readonly target: TargetInfo;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly options: RunOptionsReport;
+  readonly scenarios: readonly ScenarioResult[];
+}
+
+/** The target as probed. */
+export interface TargetInfo {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  /** The Server header of the first response, escaped later by renderers. */
+  readonly server: string | null;
+  /** True when the target is this tool's embedded lab server (`run` with no URL). */
+  readonly lab: LabProfileReport | null;
+  /** True when the target address is on this host, so /proc/net/tcp shows both ends. */
+  readonly local: boolean;
+}
+
+/** The lab profile used when no target was given. */
+export interface LabProfileReport {
+  readonly idleTimeoutMs: number;
+  readonly maxRequests: number;
+  readonly http10: 'keep-alive' | 'close';
+  readonly close: 'fin' | 'rst';
+  readonly advertise: boolean;
+  readonly announceLast: boolean;
+}
+
+/** The bounds the run used, reported so figures can be read against them. */
+export interface RunOptionsReport {
+  readonly maxIdleMs: number;
+  readonly maxRequests: number;
+  readonly connectTimeoutMs: number;
+  readonly firstByteTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  readonly scenarioTimeoutMs: number;
+}

@@ -1,0 +1,65 @@
+/**
+ * What happened on one probe connection, as a list of timestamped events.
+ * Everything the report says about a connection (reused or not, who closed, FIN or RST,
+ * idle time before the close) is derived from these events by small pure functions.
+ * Times are milliseconds on the run's monotonic clock (performance.now() minus the run origin).
+ */
+
+/** A TCP endpoint. */
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** Why the probe itself closed a connection. */
+export type LocalCloseReason = 'step' | 'after-peer-fin' | 'cleanup' | 'deadline' | 'protocol-error';
+
+/** Which per-exchange deadline expired. */
+export type DeadlineName = 'connect' | 'tls' | 'first-byte' | 'headers' | 'body';
+
+/** One thing that happened on a connection. */
+export type ConnEvent =
+  | { readonly kind: 'connect'; readonly t: number; readonly local: Endpoint; readonly remote: Endpoint }
+  | { readonly kind: 'tls'; readonly t: number; readonly protocol: string | null; readonly alpn: string | null }
+  | {
+      readonly kind: 'request';
+      readonly t: number;
+      readonly index: number;
+      readonly method: string;
+      readonly path: string;
+      readonly version: HttpVersion;
+      readonly connection: string | null;
+      readonly bytes: number;
+    }
+  | {
+      readonly kind: 'response-head';
+      readonly t: number;
+      readonly index: number;
+      readonly status: number;
+      readonly version: HttpVersion;
+      /** Persistence decided per RFC 9112 §9.3 for this exchange. */
+      readonly keepAlive: boolean;
+      readonly connectionHeader: string | null;
+      readonly keepAliveHeader: string | null;
+      readonly informational: readonly number[];
+    }
+  | { readonly kind: 'response-complete'; readonly t: number; readonly index: number; readonly bodyBytes: number }
+  /** Bytes that arrived while no request was outstanding (RFC 9112 §9.2: not a valid response). */
+  | { readonly kind: 'unsolicited'; readonly t: number; readonly bytes: number; readonly preview: string }
+  | { readonly kind: 'peer-fin'; readonly t: number }
+  | {
+      readonly kind: 'error';
+      readonly t: number;
+      readonly code: string;
+      readonly syscall: string | null;
+      readonly message: string;
+    }
+  | { readonly kind: 'protocol-error'; readonly t: number; readonly index: number; readonly code: string; readonly message: string }
+  | { readonly kind: 'timeout'; readonly t: number; readonly deadline: DeadlineName; readonly limitMs: number; readonly index: number | null }
+  | { readonly kind: 'local-close'; readonly t: number; readonly how: 'fin' | 'rst'; readonly reason: LocalCloseReason }
+  | { readonly kind: 'closed'; readonly t: number };
+
+/** HTTP/1.x version as written on the wire. */
+export type HttpVersion = '1.0' | '1.1';
+
+export type ConnEventKind = ConnEvent['kind'];

@@ -1,0 +1,22 @@
+import type { RunResult } from '../model/result.js';
+
+/** Documented exit codes (docs/exit-codes.md). Each means one thing. */
+export const EXIT = {
+  /** Every scenario ran and nothing failed (warnings included). */
+  ok: 0,
+  /** A scenario failed: an expectation with severity "fail" did not hold. */
+  failed: 1,
+  /** Usage error or invalid scenario file: nothing was probed. */
+  usage: 2,
+  /** The target could not be probed (DNS, refused, unreachable, not HTTP, TLS, no answer), or a scenario could not run. */
+  unprobeable: 3,
+  /** Interrupted (SIGINT). */
+  interrupted: 130,
+} as const;
+
+/** The exit code a finished run stands for: could-not-run outranks failed, failed outranks ok. */
+export function exitCodeFor(result: RunResult): number {
+  if (result.scenarios.some((s) => s.status === 'error')) return EXIT.unprobeable;
+  if (result.scenarios.some((s) => s.status === 'fail')) return EXIT.failed;
+  return EXIT.ok;
+}

@@ -1,0 +1,31 @@
+/**
+ * Server-provided text (headers, reason phrases, banners) is hostile: it can carry escape
+ * sequences that rewrite the terminal, or bidi overrides that reorder what is shown.
+ */
+
+// C0 controls except nothing (tab included: it breaks table layout), DEL, C1 controls,
+// and the Unicode bidi/format characters used in "Trojan Source" attacks.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060-\u2064\u2066-\u206f\ufeff]/gu;
+
+/** Escapes control, C1 and bidi characters as `\xNN`/`\uNNNN` and caps the length. */
+export function escapeForTerminal(text: string, maxLength = 200): string {
+  const escaped = text.replace(UNSAFE, (ch) => {
+    const code = ch.codePointAt(0) as number;
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+  if (escaped.length <= maxLength) return escaped;
+  return `${escaped.slice(0, maxLength)}… (${escaped.length - maxLength} more)`;
+}
+
+const HTML_ENTITIES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+/** Escapes text for HTML element content and quoted attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (ch) => HTML_ENTITIES[ch] as string);
+}

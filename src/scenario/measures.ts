@@ -1,0 +1,184 @@
+import type { ConnectionRecord, Evidence, Finding, MetricValue } from '../model/result.js';
+import type { ConnEvent } from '../model/timeline.js';
+import type { ExchangeOutcome } from '../engine/connection.js';
+import { parseKeepAlive } from '../http/keepAliveHeader.js';
+import { formatDuration } from '../util/duration.js';
+import type { MeasureName } from './model.js';
+
+/** What a scenario run left behind: its connections (with labels) and every exchange. */
+export interface Trace {
+  readonly connections: readonly { readonly label: string; readonly record: ConnectionRecord }[];
+  readonly exchanges: readonly { readonly label: string; readonly outcome: ExchangeOutcome }[];
+}
+
+/** The bounds a measure may cite ("no close within 90 s"). */
+export interface MeasureContext {
+  readonly maxIdleMs: number;
+  readonly maxRequests: number;
+}
+
+/** A metric value and, where it says something about the target, a finding with evidence. */
+export interface Measured {
+  readonly value: MetricValue;
+  readonly finding: Finding | null;
+}
+
+/** Outcomes of a request as a client experiences them. */
+export type RequestOutcome =
+  | 'ok'
+  | 'premature-close'
+  | 'ECONNRESET'
+  | 'EPIPE'
+  | 'socket-error'
+  | 'timeout'
+  | 'truncated'
+  | 'protocol-error'
+  | 'not-sent';
+
+/** Derives one metric from the trace. `on` is a connection label (the last connection with it), or null for all. */
+export function measure(name: MeasureName, on: string | null, trace: Trace, ctx: MeasureContext): Measured {
+  const conn = on === null ? null : lastWithLabel(trace, on);
+  const events = conn?.events ?? [];
+  switch (name) {
+    case 'connections':
+      return plain(trace.connections.length);
+    case 'responses': {
+      const list = conn === null ? trace.connections.map((c) => c.record) : [conn];
+      return plain(list.reduce((n, c) => n + c.end.responses, 0));
+    }
+    case 'reused': {
+      if (conn === null) return plain(null);
+      const n = responsesOf(events);
+      const reused = n >= 2;
+      const text = reused
+        ? `${n} responses on one connection (local port ${conn.local?.port ?? '?'}): the connection was reused`
+        : `only ${n} response on connection ${conn.id} before it ended: ${conn.end.summary}`;
+      return { value: reused, finding: { text, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.summary)] } };
+    }
+    case 'closedBy': {
+      if (conn === null) return plain(null);
+      const by = closedDuringScenario(conn) ? conn.end.closedBy : 'none';
+      return { value: by, finding: { text: conn.end.summary, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.kind)] } };
+    }
+    case 'closeKind':
+      if (conn === null) return plain(null);
+      return plain(conn.end.closedBy === 'server' ? conn.end.signal : null);
+    case 'timeWaitSide': {
+      if (conn === null) return plain(null);
+      const tw = conn.timeWait;
+      const how = tw.source === 'proc-net-tcp' ? 'seen in /proc/net/tcp' : 'inferred from the timeline';
+      const text = tw.side === 'none' ? `no side is left in TIME_WAIT (${how})` : `${tw.side} side left in TIME_WAIT (${how})`;
+      return { value: tw.side, finding: { text, evidence: tw.evidence.map((row) => evidence(conn, null, null, row)) } };
+    }
+    case 'idleBeforeClose': {
+      if (conn === null) return plain(null);
+      const idle = conn.end.kind === 'server-idle-close' || conn.end.kind === 'server-reset' ? conn.end.idleMs : null;
+      if (conn.end.kind === 'server-close-after-response') {
+        return { value: null, finding: { text: `the server does not keep this connection alive: ${conn.end.summary}`, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.kind)] } };
+      }
+      if (idle === null) {
+        const text = `the server did not close the idle connection within ${formatDuration(ctx.maxIdleMs)} (--max-idle)`;
+        return { value: null, finding: { text, evidence: [evidence(conn, null, null, conn.end.summary)] } };
+      }
+      return { value: idle, finding: { text: conn.end.summary, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.kind)] } };
+    }
+    case 'advertisedTimeout':
+    case 'advertisedMax': {
+      const head = events.find((e): e is Extract<ConnEvent, { kind: 'response-head' }> => e.kind === 'response-head');
+      if (conn === null || head === undefined || head.keepAliveHeader === null) return plain(null);
+      const params = parseKeepAlive([['Keep-Alive', head.keepAliveHeader]]);
+      const value = name === 'advertisedTimeout' ? (params?.timeoutS ?? null) : (params?.max ?? null);
+      return { value, finding: { text: `the server advertises "Keep-Alive: ${head.keepAliveHeader}"`, evidence: [evidence(conn, head.t, head.index, `Keep-Alive: ${head.keepAliveHeader}`)] } };
+    }
+    case 'requestsBeforeClose': {
+      if (conn === null) return plain(null);
+      if (!closedDuringScenario(conn) || conn.end.closedBy !== 'server') {
+        const text = `the server answered ${conn.end.responses} requests on one connection without closing it (--max-requests ${ctx.maxRequests})`;
+        return { value: null, finding: { text, evidence: [evidence(conn, null, null, conn.end.summary)] } };
+      }
+      return { value: conn.end.responses, finding: { text: `the server closed the connection after ${conn.end.responses} responses: ${conn.end.summary}`, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, conn.end.responses, conn.end.kind)] } };
+    }
+    case 'closeSignalled': {
+      const head = [...events].reverse().find((e): e is Extract<ConnEvent, { kind: 'response-head' }> => e.kind === 'response-head');
+      if (conn === null || head === undefined) return plain(null);
+      if (!closedDuringScenario(conn) || conn.end.closedBy !== 'server') return plain(null);
+      const said = (head.connectionHeader ?? '').toLowerCase().includes('close');
+      return { value: said, finding: { text: said ? `response #${head.index} said "Connection: close" before the server closed` : `the last response (#${head.index}) did not say "Connection: close"`, evidence: [evidence(conn, head.t, head.index, `Connection: ${head.connectionHeader ?? '(none)'}`)] } };
+    }
+    case 'lastOutcome': {
+      const exchange = [...trace.exchanges].reverse().find((x) => on === null || x.label === on);
+      if (exchange === undefined || conn === null) return plain(null);
+      const outcome = outcomeOf(exchange.outcome);
+      return { value: outcome, finding: { text: describeOutcome(exchange.outcome), evidence: [evidence(conn, null, exchange.outcome.index, outcome)] } };
+    }
+    case 'clientIdle': {
+      if (conn === null) return plain(null);
+      const idle = idleBeforeLastRequest(events);
+      return plain(idle === null ? null : Math.round(idle));
+    }
+  }
+}
+
+/** Maps an exchange to what a client would report. */
+export function outcomeOf(outcome: ExchangeOutcome): RequestOutcome {
+  switch (outcome.kind) {
+    case 'response':
+      return 'ok';
+    case 'socket-error':
+      return outcome.code === 'EPIPE' || outcome.code === 'ECONNRESET' ? outcome.code : 'socket-error';
+    default:
+      return outcome.kind;
+  }
+}
+
+function describeOutcome(outcome: ExchangeOutcome): string {
+  switch (outcome.kind) {
+    case 'response':
+      return `request #${outcome.index} was answered (${outcome.head.status})`;
+    case 'premature-close':
+      return outcome.peerClosedBeforeWrite
+        ? `request #${outcome.index} was written on a connection the server had already closed: no response, the stream was at its end (a client sees "socket hang up" / premature close)`
+        : `the server closed the connection after request #${outcome.index} was sent, before any response byte`;
+    case 'socket-error':
+      return `request #${outcome.index} failed with ${outcome.code}${outcome.syscall ? ` on ${outcome.syscall}` : ''}`;
+    case 'timeout':
+      return `request #${outcome.index}: no ${outcome.deadline} within ${formatDuration(outcome.limitMs)}`;
+    case 'truncated':
+    case 'protocol-error':
+      return `request #${outcome.index}: ${outcome.message}`;
+    case 'not-sent':
+      return `request #${outcome.index} could not be written: the socket was already closed`;
+  }
+}
+
+function idleBeforeLastRequest(events: readonly ConnEvent[]): number | null {
+  let lastComplete: number | null = null;
+  let idle: number | null = null;
+  for (const e of events) {
+    if (e.kind === 'response-complete') lastComplete = e.t;
+    if (e.kind === 'request' && lastComplete !== null) idle = e.t - lastComplete;
+  }
+  return idle;
+}
+
+function responsesOf(events: readonly ConnEvent[]): number {
+  return events.filter((e) => e.kind === 'response-complete').length;
+}
+
+/** A close the probe made only to clean up at the end does not count as "the client closed". */
+function closedDuringScenario(conn: ConnectionRecord): boolean {
+  const close = conn.events.find((e) => e.kind === 'local-close');
+  return !(conn.end.kind === 'client-close' && close?.kind === 'local-close' && close.reason === 'cleanup');
+}
+
+function lastWithLabel(trace: Trace, label: string): ConnectionRecord | null {
+  return [...trace.connections].reverse().find((c) => c.label === label)?.record ?? null;
+}
+
+function evidence(conn: ConnectionRecord, t: number | null, requestIndex: number | null, detail: string): Evidence {
+  return { connection: conn.id, localPort: conn.local?.port ?? null, t, requestIndex, detail };
+}
+
+function plain(value: MetricValue): Measured {
+  return { value, finding: null };
+}

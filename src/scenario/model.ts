@@ -1,0 +1,93 @@
+import type { HttpVersion } from '../model/timeline.js';
+
+/**
+ * A scenario as written in scenarios/*.yaml, after validation (see scenario/schema.ts and
+ * docs/scenarios.md). Bounds may name a run option (`$maxIdle`, `$maxRequests`) so the
+ * same file adapts to `--max-idle` and `--max-requests`.
+ */
+export interface Scenario {
+  readonly id: string;
+  readonly title: string;
+  readonly description: string;
+  /** The file it came from. */
+  readonly source: string;
+  readonly steps: readonly Step[];
+  /** Metric name → how to derive it from the trace. */
+  readonly metrics: Readonly<Record<string, MetricSpec>>;
+  /** The metric shown as the scenario's key figure in the summary table. */
+  readonly headline: string | null;
+}
+
+/** A duration in ms, or the name of a run option that holds one. */
+export type DurationRef = number | '$maxIdle';
+/** A count, or the name of a run option that holds one. */
+export type CountRef = number | '$maxRequests';
+
+/** One step of the script. `line` points back into the scenario file. */
+export type Step =
+  | { readonly type: 'open'; readonly line: number; readonly as: string }
+  | {
+      readonly type: 'request';
+      readonly line: number;
+      readonly on: string;
+      readonly version: HttpVersion;
+      readonly method: string | null;
+      readonly path: string | null;
+      /** `none` sends no Connection header. */
+      readonly connection: 'keep-alive' | 'close' | 'none';
+      readonly headers: readonly (readonly [string, string])[];
+      /** Skip the request when the connection is closed or its last response said it would not persist. */
+      readonly ifOpen: boolean;
+    }
+  | { readonly type: 'wait'; readonly line: number; readonly ms: DurationRef }
+  | {
+      readonly type: 'wait-close';
+      readonly line: number;
+      readonly on: string;
+      readonly max: DurationRef;
+      /** Wait this much longer after the close (or the bound), still idle. */
+      readonly extra: number;
+      /** After the peer's FIN: close our side at once, or keep it half-open to write on it later. */
+      readonly then: 'close' | 'keep-open';
+    }
+  | { readonly type: 'close'; readonly line: number; readonly on: string; readonly how: 'fin' | 'rst' }
+  | {
+      readonly type: 'repeat';
+      readonly line: number;
+      readonly on: string;
+      readonly max: CountRef;
+      readonly until: 'closed';
+      readonly steps: readonly Step[];
+    }
+  | {
+      readonly type: 'expect';
+      readonly line: number;
+      readonly that: string;
+      readonly severity: 'warn' | 'fail';
+      readonly message: string | null;
+    };
+
+/** The measures a metric can use (scenario/measures.ts implements each). */
+export const MEASURES = [
+  'reused',
+  'responses',
+  'connections',
+  'closedBy',
+  'closeKind',
+  'timeWaitSide',
+  'idleBeforeClose',
+  'advertisedTimeout',
+  'advertisedMax',
+  'requestsBeforeClose',
+  'closeSignalled',
+  'lastOutcome',
+  'clientIdle',
+] as const;
+
+export type MeasureName = (typeof MEASURES)[number];
+
+/** How a metric is derived: a measure applied to one connection of the scenario (or all). */
+export interface MetricSpec {
+  readonly measure: MeasureName;
+  readonly on: string | null;
+}
