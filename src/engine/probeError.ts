@@ -61,7 +61,8 @@ export function connectError(err: unknown, where: string): ProbeError {
   const addresses = parts
     .map((p) => (typeof p.address === 'string' ? `${p.address}:${String(p.port ?? '')}` : null))
     .filter((a): a is string => a !== null);
-  const at = addresses.length > 0 ? `${where} (${addresses.join(', ')})` : where;
+  const resolved = addresses.filter((a) => a !== where);
+  const at = resolved.length > 0 ? `${where} (${resolved.join(', ')})` : where;
   const code = codeForErrno(errno);
   const text = typeof first.message === 'string' && first.message !== '' ? first.message : String(errno);
   return new ProbeError(code, `${describe(code)} ${at}: ${text}`, errno, syscall);

@@ -194,11 +194,12 @@ function respond(socket: net.Socket, req: RequestHead, profile: LabProfile, serv
     `Content-Length: ${Buffer.byteLength(body)}`,
   ];
   if (announceClose) lines.push('Connection: close');
-  else if (req.versionMinor === 0 || profile.advertise) lines.push('Connection: keep-alive');
+  else if (keepAlive && (req.versionMinor === 0 || profile.advertise)) lines.push('Connection: keep-alive');
   if (keepAlive && profile.advertise) {
-    const params = [`timeout=${Math.floor(profile.idleTimeoutMs / 1000)}`];
+    const params: string[] = [];
+    if (profile.idleTimeoutMs > 0) params.push(`timeout=${Math.floor(profile.idleTimeoutMs / 1000)}`);
     if (profile.maxRequests > 0) params.push(`max=${profile.maxRequests - served}`);
-    lines.push(`Keep-Alive: ${params.join(', ')}`);
+    if (params.length > 0) lines.push(`Keep-Alive: ${params.join(', ')}`);
   }
   socket.write(`${lines.join('\r\n')}\r\n\r\n${req.method === 'HEAD' ? '' : body}`);
   return keepAlive;

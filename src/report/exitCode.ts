@@ -10,6 +10,8 @@ export const EXIT = {
   usage: 2,
   /** The target could not be probed (DNS, refused, unreachable, not HTTP, TLS, no answer), or a scenario could not run. */
   unprobeable: 3,
+  /** Internal error: a bug in keepalive-probe. */
+  internal: 4,
   /** Interrupted (SIGINT). */
   interrupted: 130,
 } as const;

@@ -28,7 +28,7 @@ export function formatDuration(ms: number): string {
   if (Math.abs(rounded) < 1000) return `${rounded} ms`;
   if (Math.abs(rounded) < 60_000) {
     const s = rounded / 1000;
-    return `${Number.isInteger(s) ? s : s.toFixed(Math.abs(s) < 10 ? 2 : 1).replace(/0+$/, '')} s`;
+    return `${Number(s.toFixed(Math.abs(s) < 10 ? 2 : 1))} s`;
   }
   const minutes = Math.trunc(rounded / 60_000);
   const seconds = Math.round((rounded - minutes * 60_000) / 1000);

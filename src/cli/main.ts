@@ -1,0 +1,105 @@
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT } from '../report/exitCode.js';
+import { VERSION } from '../version.js';
+import { runCommand } from './runCommand.js';
+import type { RunFlags } from './runCommand.js';
+import { serveCommand } from './serveCommand.js';
+import type { ServeFlags } from './serveCommand.js';
+import { listCommand } from './listCommand.js';
+import { collect, durationArg, headerArg, integerArg, methodArg, portArg, positiveDurationArg } from './options.js';
+import { UsageError, writeError } from './io.js';
+
+/**
+ * The CLI: parse options, run, render, compute the exit code. The only module (with the
+ * commands it calls) that touches `process`; it returns the exit code instead of exiting so
+ * output streams drain.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  const outcome: Outcome = { code: EXIT.ok };
+  const program = buildProgram(outcome);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return outcome.code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander already printed its one-line message; help and version are not errors.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof UsageError) {
+      writeError(err.message);
+      return EXIT.usage;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    writeError(`internal error: ${message} (this is a bug; set KEEPALIVE_PROBE_DEBUG=1 for a stack trace)`);
+    if (process.env.KEEPALIVE_PROBE_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
+    return EXIT.internal;
+  }
+}
+
+/** Where a command's action leaves its exit code. */
+interface Outcome {
+  code: number;
+}
+
+function buildProgram(outcome: Outcome): Command {
+  const program = new Command('keepalive-probe')
+    .description('Tells the truth about HTTP keep-alive between a client and a server.')
+    .version(VERSION)
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+  const color = new Option('--color <when>', 'colour on the terminal: auto, always, never (NO_COLOR is honoured)')
+    .choices(['auto', 'always', 'never'])
+    .default('auto');
+
+  program
+    .command('run')
+    .description('probe a server (or, with no URL, the embedded lab server) and report its keep-alive behaviour')
+    .argument('[url]', 'http:// or https:// URL to probe; omitted: the embedded lab server with a demo profile')
+    .option('--json', 'print the JSON report (docs/json-report.md) on stdout instead of the terminal report')
+    .option('-s, --scenario <id|file>', 'run only this scenario: a built-in id or a scenario file (repeatable)', collect, [])
+    .option('--max-idle <duration>', 'longest wait for the server to close an idle connection', positiveDurationArg, 90_000)
+    .option('--max-requests <n>', 'most requests sent on one connection looking for a cap', integerArg(1, 100_000), 1000)
+    .option('--connect-timeout <duration>', 'deadline for TCP connect and TLS handshake', positiveDurationArg, 5000)
+    .option('--response-timeout <duration>', 'deadline from a request to the first response byte', positiveDurationArg, 10_000)
+    .option('--headers-timeout <duration>', 'deadline from a request to the end of the response head', positiveDurationArg, 15_000)
+    .option('--body-timeout <duration>', 'deadline from the response head to the end of the body', positiveDurationArg, 30_000)
+    .option('--scenario-timeout <duration>', 'deadline for a whole scenario (default: --max-idle plus 2 min)', positiveDurationArg)
+    .option('-X, --method <method>', 'request method', methodArg, 'GET')
+    .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', headerArg, [])
+    .option('-k, --insecure', 'do not verify the TLS certificate')
+    .addOption(color)
+    .action(async (url: string | undefined, opts: RunFlags) => {
+      outcome.code = await runCommand(url, opts);
+    });
+
+  program
+    .command('serve')
+    .description('run the embedded lab server with the keep-alive behaviour set by flags (Ctrl-C stops it)')
+    .option('--port <port>', 'TCP port; 0 picks a free one (printed)', portArg, 8080)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--idle-timeout <duration>', 'close connections idle this long (0s = never)', durationArg, 5000)
+    .option('--max-requests <n>', 'close a connection after this many responses (0 = no cap)', integerArg(0, 1_000_000), 100)
+    .addOption(new Option('--http10 <mode>', 'HTTP/1.0 with "Connection: keep-alive": keep-alive or close').choices(['keep-alive', 'close']).default('keep-alive'))
+    .addOption(new Option('--close <how>', 'how the server closes: fin (graceful) or rst (abortive)').choices(['fin', 'rst']).default('fin'))
+    .option('--advertise', 'send "Keep-Alive: timeout=..., max=..." on persistent responses')
+    .option('--no-announce-last', 'close after the last request without "Connection: close"')
+    .action(async (opts: ServeFlags) => {
+      outcome.code = await serveCommand(opts);
+    });
+
+  program
+    .command('list')
+    .description('list the scenarios (built-in, and files given with --scenario)')
+    .option('-s, --scenario <file>', 'also list this scenario file (repeatable)', collect, [])
+    .action(async (opts: { scenario: string[] }) => {
+      outcome.code = await listCommand(opts.scenario);
+    });
+
+  for (const command of program.commands) {
+    command.exitOverride().showHelpAfterError('(run with --help for usage)');
+    command.configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  }
+  return program;
+}

@@ -1,0 +1,112 @@
+import { DEMO_PROFILE, startLabServer } from '../lab/labServer.js';
+import type { LabServer } from '../lab/labServer.js';
+import { runProbe } from '../engine/runProbe.js';
+import { ProbeError } from '../engine/probeError.js';
+import { TargetError, parseTarget } from '../engine/target.js';
+import type { Target } from '../engine/target.js';
+import type { ScenarioResult } from '../model/result.js';
+import { EXIT, exitCodeFor } from '../report/exitCode.js';
+import { renderJson } from '../report/json.js';
+import { renderTerminal } from '../report/terminal.js';
+import { escapeForTerminal } from '../report/sanitize.js';
+import { ScenarioFileError } from '../scenario/load.js';
+import { formatDuration } from '../util/duration.js';
+import { USER_AGENT } from '../version.js';
+import { UsageError, writeError } from './io.js';
+import { selectScenarios } from './selectScenarios.js';
+import { useColor } from './terminalStyle.js';
+import type { ColorChoice } from './terminalStyle.js';
+
+/** Flags of `keepalive-probe run`, as commander parsed them. */
+export interface RunFlags {
+  readonly json?: boolean;
+  readonly scenario: readonly string[];
+  readonly maxIdle: number;
+  readonly maxRequests: number;
+  readonly connectTimeout: number;
+  readonly responseTimeout: number;
+  readonly headersTimeout: number;
+  readonly bodyTimeout: number;
+  readonly scenarioTimeout?: number;
+  readonly method: string;
+  readonly header: readonly (readonly [string, string])[];
+  readonly insecure?: boolean;
+  readonly color: ColorChoice;
+}
+
+/** Room for the non-idle parts of a scenario (requests, the close, TIME_WAIT polling) beyond --max-idle. */
+const SCENARIO_SLACK_MS = 120_000;
+
+/** `keepalive-probe run [url]`: probe, render, return the exit code. */
+export async function runCommand(url: string | undefined, flags: RunFlags): Promise<number> {
+  let scenarios;
+  try {
+    scenarios = await selectScenarios(flags.scenario, false);
+  } catch (err) {
+    if (err instanceof ScenarioFileError) {
+      writeError(`invalid scenario file ${err.message}`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+  let target: Target;
+  let lab: LabServer | null = null;
+  if (url === undefined) {
+    lab = await startLabServer(DEMO_PROFILE);
+    target = parseTarget(lab.url);
+  } else {
+    try {
+      target = parseTarget(url);
+    } catch (err) {
+      if (err instanceof TargetError) throw new UsageError(err.message);
+      throw err;
+    }
+  }
+
+  const stopOnSigint = (): void => {
+    writeError('interrupted');
+    process.exit(EXIT.interrupted);
+  };
+  process.once('SIGINT', stopOnSigint);
+  const progress = !flags.json && process.stderr.isTTY === true;
+  if (progress) {
+    process.stderr.write(
+      `Probing ${escapeForTerminal(target.url)} with ${scenarios.length} scenarios at once; idle waits are bounded by ${formatDuration(flags.maxIdle)} (--max-idle)…\n`,
+    );
+  }
+  try {
+    const result = await runProbe(scenarios, {
+      target,
+      insecure: flags.insecure === true,
+      connectTimeoutMs: flags.connectTimeout,
+      deadlines: { firstByteMs: flags.responseTimeout, headersMs: flags.headersTimeout, bodyMs: flags.bodyTimeout },
+      maxIdleMs: flags.maxIdle,
+      maxRequests: flags.maxRequests,
+      scenarioTimeoutMs: flags.scenarioTimeout ?? flags.maxIdle + SCENARIO_SLACK_MS,
+      method: flags.method,
+      headers: flags.header,
+      userAgent: USER_AGENT,
+      lab: lab === null ? null : { ...lab.profile },
+      onScenarioDone: progress ? (s) => process.stderr.write(progressLine(s)) : undefined,
+    });
+    if (flags.json === true) {
+      process.stdout.write(renderJson(result));
+    } else {
+      process.stdout.write(renderTerminal(result, { color: useColor(flags.color, process.stdout.isTTY === true, process.env) }));
+    }
+    return exitCodeFor(result);
+  } catch (err) {
+    if (err instanceof ProbeError) {
+      writeError(`cannot probe ${escapeForTerminal(target.url)}: ${escapeForTerminal(err.message, 400)} [${err.code}]`);
+      return EXIT.unprobeable;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', stopOnSigint);
+    await lab?.close();
+  }
+}
+
+function progressLine(s: ScenarioResult): string {
+  return `  ${s.id}: ${s.status} after ${formatDuration(s.durationMs)}\n`;
+}

@@ -1,0 +1,51 @@
+import { EXIT } from '../report/exitCode.js';
+import { startLabServer } from '../lab/labServer.js';
+import type { LabProfile } from '../lab/labServer.js';
+import { formatDuration } from '../util/duration.js';
+import { writeError } from './io.js';
+
+/** Flags of `keepalive-probe serve`, as commander parsed them. */
+export interface ServeFlags {
+  readonly port: number;
+  readonly host: string;
+  readonly idleTimeout: number;
+  readonly maxRequests: number;
+  readonly http10: 'keep-alive' | 'close';
+  readonly close: 'fin' | 'rst';
+  readonly advertise?: boolean;
+  readonly announceLast: boolean;
+}
+
+/** `keepalive-probe serve`: runs the lab server until SIGINT or SIGTERM. */
+export async function serveCommand(flags: ServeFlags): Promise<number> {
+  const profile: LabProfile = {
+    idleTimeoutMs: flags.idleTimeout,
+    maxRequests: flags.maxRequests,
+    http10: flags.http10,
+    close: flags.close,
+    advertise: flags.advertise === true,
+    announceLast: flags.announceLast,
+  };
+  let lab;
+  try {
+    lab = await startLabServer(profile, flags.host, flags.port);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    writeError(`cannot listen on ${flags.host}:${flags.port}: ${e.code ?? e.message}`);
+    return EXIT.usage;
+  }
+  const idle = profile.idleTimeoutMs === 0 ? 'no idle timeout' : `idle timeout ${formatDuration(profile.idleTimeoutMs)}`;
+  const cap = profile.maxRequests === 0 ? 'no request cap' : `max ${profile.maxRequests} requests per connection${profile.announceLast ? '' : ' (closes without Connection: close)'}`;
+  // The URL goes to stdout, alone on its line, so scripts can read it when --port 0 picked one.
+  process.stdout.write(`${lab.url}\n`);
+  process.stderr.write(
+    `keepalive-probe lab listening on ${lab.url} (${idle}, ${cap}, HTTP/1.0 keep-alive: ${profile.http10}, closes with ${profile.close.toUpperCase()}${profile.advertise ? ', advertises Keep-Alive' : ''}); Ctrl-C stops it\n`,
+  );
+  // Stopping the server is its normal end, so either signal exits 0.
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await lab.close();
+  return EXIT.ok;
+}
