@@ -9,6 +9,7 @@ import { isPersistent, tokenize } from '../http/persistence.js';
 import { headerValue } from '../http/keepAliveHeader.js';
 import type { Clock } from './clock.js';
 import { ProbeError, connectError } from './probeError.js';
+import { readTcpTableSync, rowsForConnection } from './procNetTcp.js';
 
 /** Where and how to connect. */
 export interface ConnectOptions {
@@ -347,6 +348,14 @@ export class ProbeConnection {
   }
 
   private onEnd(): void {
+    if (this.resetSeenAsEnd()) {
+      const err: NodeJS.ErrnoException = new Error('read ECONNRESET (the RST arrived with response bytes still unread: Node reported it as end of stream; /proc/net/tcp shows the socket already torn down)');
+      err.code = 'ECONNRESET';
+      err.syscall = 'read';
+      this.onError(err);
+      this.socket.destroy();
+      return;
+    }
     this.peerFin = true;
     this.push({ kind: 'peer-fin', t: this.clock.now() });
     const pending = this.pending;
@@ -366,6 +375,20 @@ export class ProbeConnection {
     }
     this.notifyCloseWaiters();
     if (this.closeOnPeerFin) void this.close('fin', 'after-peer-fin');
+  }
+
+  /**
+   * libuv reports a hang-up that arrives after a partial read as end of stream (uv__stream_io:
+   * POLLHUP with UV_HANDLE_READ_PARTIAL), so an RST sent right behind a response looks like a
+   * FIN to Node. After a real FIN our socket sits in CLOSE_WAIT; after an RST the kernel has
+   * already unhashed it. On Linux, read our own row to tell the two apart.
+   */
+  private resetSeenAsEnd(): boolean {
+    if (this.localEndpoint === null || this.remoteEndpoint === null) return false;
+    const rows = readTcpTableSync();
+    if (rows.length === 0) return false; // no /proc/net/tcp here: keep what Node said
+    const own = rowsForConnection(rows, this.localEndpoint, this.remoteEndpoint).aSide;
+    return own.length === 0 || own.every((row) => row.state === 'CLOSE');
   }
 
   private onError(err: NodeJS.ErrnoException): void {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import type { Endpoint } from '../model/timeline.js';
@@ -58,6 +59,20 @@ export function parseProcNetTcp(text: string, littleEndian = endianness() === 'L
 export async function readTcpTable(): Promise<TcpRow[]> {
   const texts = await Promise.all(TABLES.map((file) => readFile(file, 'utf8').catch(() => '')));
   return texts.flatMap((text) => parseProcNetTcp(text));
+}
+
+/**
+ * The same, read synchronously: for the one moment the socket's state must be read before
+ * the event loop moves on (see ProbeConnection.resetSeenAsEnd).
+ */
+export function readTcpTableSync(): TcpRow[] {
+  return TABLES.flatMap((file) => {
+    try {
+      return parseProcNetTcp(readFileSync(file, 'utf8'));
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** Rows of the connection seen from `a` (local a, remote b) and from `b` (local b, remote a). */

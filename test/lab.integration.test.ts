@@ -1,0 +1,166 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEMO_PROFILE, SERVE_DEFAULTS, startLabServer } from '../src/lab/labServer.js';
+import type { LabProfile, LabServer } from '../src/lab/labServer.js';
+import { metric, probe, scenario } from './support/probe.js';
+
+/**
+ * The lab server in many configurations, probed over real loopback sockets: each flag must
+ * change what the probe reports, and the configured value must come back.
+ *
+ * Idle-timeout tolerance: the lab arms setTimeout(idle) when it has written a response, and
+ * Node timers never fire early, so the probe (which starts counting when the response has
+ * arrived, a loopback hop later) can read at most a few ms less than configured; on a busy
+ * 2-core CI machine a timer or the probe's event loop may run a few hundred ms late.
+ */
+const EARLY_MS = 20;
+const LATE_MS = 400;
+
+const servers: LabServer[] = [];
+async function lab(overrides: Partial<LabProfile>): Promise<string> {
+  const server = await startLabServer({ ...SERVE_DEFAULTS, ...overrides });
+  servers.push(server);
+  return server.url;
+}
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+function expectIdleNear(value: unknown, configuredMs: number): void {
+  expect(typeof value).toBe('number');
+  expect(value as number).toBeGreaterThanOrEqual(configuredMs - EARLY_MS);
+  expect(value as number).toBeLessThanOrEqual(configuredMs + LATE_MS);
+}
+
+describe('the demo profile (what `keepalive-probe run` shows with no target)', () => {
+  it('reports every scenario with its configured values', async () => {
+    const url = await lab(DEMO_PROFILE);
+    const result = await probe(url);
+    expect(result.scenarios.map((s) => s.id)).toEqual([
+      'http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch',
+    ]);
+    expect(result.target.server).toMatch(/^keepalive-probe-lab\//);
+    expect(metric(result, 'http11-reuse', 'reused')).toBe(true);
+    expect(metric(result, 'http11-reuse', 'connections')).toBe(1);
+    expect(metric(result, 'http10-keepalive', 'plainClosedBy')).toBe('server');
+    expect(metric(result, 'http10-keepalive', 'keepAliveHonoured')).toBe(false);
+    expect(scenario(result, 'http10-keepalive').status).toBe('warn');
+    expect(metric(result, 'connection-close', 'closedBy')).toBe('server');
+    expect(metric(result, 'connection-close', 'closeKind')).toBe('fin');
+    expectIdleNear(metric(result, 'idle-timeout', 'idleTimeoutMs'), DEMO_PROFILE.idleTimeoutMs);
+    expect(metric(result, 'idle-timeout', 'advertisedTimeoutS')).toBe(2);
+    expect(metric(result, 'request-cap', 'maxRequests')).toBe(5);
+    expect(metric(result, 'request-cap', 'signalled')).toBe(true);
+    expect(metric(result, 'timeout-mismatch', 'outcome')).not.toBe('ok');
+    // Scenarios run concurrently: the run takes about as long as the slowest one, not the sum.
+    const slowest = Math.max(...result.scenarios.map((s) => s.durationMs));
+    const sum = result.scenarios.reduce((n, s) => n + s.durationMs, 0);
+    expect(result.durationMs).toBeLessThan(slowest + 1000);
+    expect(sum).toBeGreaterThan(slowest);
+  });
+});
+
+describe('--idle-timeout', () => {
+  for (const idle of [700, 1500]) {
+    it(`measures an idle timeout of ${idle} ms`, async () => {
+      const url = await lab({ idleTimeoutMs: idle });
+      const result = await probe(url, ['idle-timeout']);
+      expectIdleNear(metric(result, 'idle-timeout', 'idleTimeoutMs'), idle);
+      expect(metric(result, 'idle-timeout', 'closeKind')).toBe('fin');
+      expect(scenario(result, 'idle-timeout').findings.map((f) => f.text).join('\n')).toMatch(/server closed the idle connection \(FIN\)/);
+    });
+  }
+
+  it('says there was no close within --max-idle instead of inventing a timeout', async () => {
+    const url = await lab({ idleTimeoutMs: 0 });
+    const result = await probe(url, ['idle-timeout'], { maxIdleMs: 1200 });
+    expect(metric(result, 'idle-timeout', 'idleTimeoutMs')).toBeNull();
+    expect(scenario(result, 'idle-timeout').findings.map((f) => f.text).join('\n')).toContain('did not close the idle connection within 1.2 s');
+  });
+});
+
+describe('--close', () => {
+  it('rst: the idle close is reported as a reset and leaves no TIME_WAIT', async () => {
+    const url = await lab({ idleTimeoutMs: 600, close: 'rst' });
+    const result = await probe(url, ['idle-timeout', 'connection-close']);
+    expect(metric(result, 'idle-timeout', 'closeKind')).toBe('rst');
+    expectIdleNear(metric(result, 'idle-timeout', 'idleTimeoutMs'), 600);
+    expect(metric(result, 'connection-close', 'closeKind')).toBe('rst');
+    expect(metric(result, 'connection-close', 'timeWaitSide')).toBe('none');
+  });
+
+  it('fin: the server closes first and holds TIME_WAIT (read from /proc/net/tcp on Linux)', async () => {
+    const url = await lab({ close: 'fin' });
+    const result = await probe(url, ['connection-close']);
+    expect(metric(result, 'connection-close', 'closeKind')).toBe('fin');
+    expect(metric(result, 'connection-close', 'timeWaitSide')).toBe('server');
+    const record = scenario(result, 'connection-close').connections[0];
+    expect(record?.timeWait.source).toBe(process.platform === 'linux' ? 'proc-net-tcp' : 'inferred');
+  });
+});
+
+describe('--max-requests and --no-announce-last', () => {
+  it('counts the cap exactly and sees the announcement', async () => {
+    const url = await lab({ maxRequests: 7, announceLast: true });
+    const result = await probe(url, ['request-cap']);
+    expect(metric(result, 'request-cap', 'maxRequests')).toBe(7);
+    expect(metric(result, 'request-cap', 'signalled')).toBe(true);
+    expect(scenario(result, 'request-cap').status).toBe('pass');
+  });
+
+  it('a silent close at the cap is a warning', async () => {
+    const url = await lab({ maxRequests: 3, announceLast: false });
+    const result = await probe(url, ['request-cap']);
+    expect(metric(result, 'request-cap', 'maxRequests')).toBe(3);
+    expect(metric(result, 'request-cap', 'signalled')).toBe(false);
+    expect(scenario(result, 'request-cap').status).toBe('warn');
+  });
+
+  it('no cap: reports none found within --max-requests', async () => {
+    const url = await lab({ maxRequests: 0 });
+    const result = await probe(url, ['request-cap'], { maxRequests: 25 });
+    expect(metric(result, 'request-cap', 'maxRequests')).toBeNull();
+    expect(scenario(result, 'request-cap').findings.map((f) => f.text).join('\n')).toContain('answered 25 requests on one connection without closing it');
+  });
+});
+
+describe('--http10 and --advertise', () => {
+  it('keep-alive: HTTP/1.0 with Connection: keep-alive is honoured', async () => {
+    const url = await lab({ http10: 'keep-alive' });
+    const result = await probe(url, ['http10-keepalive']);
+    expect(metric(result, 'http10-keepalive', 'keepAliveHonoured')).toBe(true);
+    expect(metric(result, 'http10-keepalive', 'plainClosedBy')).toBe('server');
+    expect(scenario(result, 'http10-keepalive').status).toBe('pass');
+  });
+
+  it('close: HTTP/1.0 keep-alive is refused', async () => {
+    const url = await lab({ http10: 'close' });
+    const result = await probe(url, ['http10-keepalive']);
+    expect(metric(result, 'http10-keepalive', 'keepAliveHonoured')).toBe(false);
+  });
+
+  it('the Keep-Alive header is reported only when advertised', async () => {
+    const plain = await probe(await lab({ advertise: false, idleTimeoutMs: 1000 }), ['idle-timeout']);
+    expect(metric(plain, 'idle-timeout', 'advertisedTimeoutS')).toBeNull();
+    const advertised = await probe(await lab({ advertise: true, idleTimeoutMs: 3000, maxRequests: 9 }), ['idle-timeout', 'request-cap']);
+    expect(metric(advertised, 'idle-timeout', 'advertisedTimeoutS')).toBe(3);
+    expect(metric(advertised, 'request-cap', 'advertisedMax')).toBe(8);
+  });
+});
+
+describe('timeout-mismatch', () => {
+  it('a client idling past a FIN-closing server gets no response on its next request', async () => {
+    const url = await lab({ idleTimeoutMs: 500, close: 'fin' });
+    const result = await probe(url, ['timeout-mismatch']);
+    expect(metric(result, 'timeout-mismatch', 'outcome')).toBe('premature-close');
+    expect(metric(result, 'timeout-mismatch', 'clientIdleMs') as number).toBeGreaterThanOrEqual(500 + 200 - EARLY_MS);
+    expectIdleNear(metric(result, 'timeout-mismatch', 'serverIdleTimeoutMs'), 500);
+    expect(scenario(result, 'timeout-mismatch').status).toBe('warn');
+  });
+
+  it('a server without an idle timeout keeps the client working', async () => {
+    const url = await lab({ idleTimeoutMs: 0 });
+    const result = await probe(url, ['timeout-mismatch'], { maxIdleMs: 800 });
+    expect(metric(result, 'timeout-mismatch', 'outcome')).toBe('ok');
+    expect(scenario(result, 'timeout-mismatch').status).toBe('pass');
+  });
+});

@@ -1,0 +1,45 @@
+import { runProbe } from '../../src/engine/runProbe.js';
+import { parseTarget } from '../../src/engine/target.js';
+import type { MetricValue, RunResult, ScenarioResult } from '../../src/model/result.js';
+import { loadBuiltinScenarios } from '../../src/scenario/load.js';
+import type { Scenario } from '../../src/scenario/model.js';
+
+/** Bounds small enough for tests; each test states the ones it depends on. */
+export interface ProbeBounds {
+  readonly maxIdleMs?: number;
+  readonly maxRequests?: number;
+  readonly firstByteMs?: number;
+  readonly insecure?: boolean;
+}
+
+/** Probes `url` with the named built-in scenarios (all when empty) through the engine's public entry. */
+export async function probe(url: string, ids: readonly string[] = [], bounds: ProbeBounds = {}, extra: readonly Scenario[] = []): Promise<RunResult> {
+  const builtins = await loadBuiltinScenarios();
+  const scenarios = [...(ids.length === 0 ? builtins : builtins.filter((s) => ids.includes(s.id))), ...extra];
+  const maxIdleMs = bounds.maxIdleMs ?? 5000;
+  return runProbe(scenarios, {
+    target: parseTarget(url),
+    insecure: bounds.insecure ?? false,
+    connectTimeoutMs: 3000,
+    deadlines: { firstByteMs: bounds.firstByteMs ?? 3000, headersMs: 4000, bodyMs: 4000 },
+    maxIdleMs,
+    maxRequests: bounds.maxRequests ?? 50,
+    scenarioTimeoutMs: maxIdleMs + 20_000,
+    method: 'GET',
+    headers: [],
+    userAgent: 'keepalive-probe-test',
+    lab: null,
+  });
+}
+
+/** The scenario with this id; fails the test if it did not run. */
+export function scenario(result: RunResult, id: string): ScenarioResult {
+  const found = result.scenarios.find((s) => s.id === id);
+  if (found === undefined) throw new Error(`scenario ${id} missing from the result`);
+  return found;
+}
+
+/** One metric of one scenario. */
+export function metric(result: RunResult, id: string, name: string): MetricValue | undefined {
+  return scenario(result, id).metrics[name];
+}
