@@ -357,21 +357,21 @@ export class ProbeConnection {
       return;
     }
     this.peerFin = true;
-    this.push({ kind: 'peer-fin', t: this.clock.now() });
     const pending = this.pending;
-    if (pending !== null) {
-      if (pending.parser.phase === 'idle' && !pending.firstByteSeen) {
-        pending.resolve({ kind: 'premature-close', index: pending.index, peerClosedBeforeWrite: false });
-      } else {
-        try {
-          this.handleParse(pending, pending.parser.end());
-        } catch (err) {
-          this.failParse(pending, err);
-        }
-        if (this.pending === pending) {
-          pending.resolve({ kind: 'premature-close', index: pending.index, peerClosedBeforeWrite: false });
-        }
+    // A close-delimited body ends with the FIN: record the response complete first, so the
+    // FIN reads as the end of that response and not as a close in the middle of it.
+    let parseError: unknown = null;
+    if (pending !== null && pending.firstByteSeen) {
+      try {
+        this.handleParse(pending, pending.parser.end());
+      } catch (err) {
+        parseError = err;
       }
+    }
+    this.push({ kind: 'peer-fin', t: this.clock.now() });
+    if (pending !== null && parseError !== null) this.failParse(pending, parseError);
+    if (pending !== null && this.pending === pending) {
+      pending.resolve({ kind: 'premature-close', index: pending.index, peerClosedBeforeWrite: false });
     }
     this.notifyCloseWaiters();
     if (this.closeOnPeerFin) void this.close('fin', 'after-peer-fin');

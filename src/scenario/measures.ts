@@ -92,18 +92,26 @@ export function measure(name: MeasureName, on: string | null, trace: Trace, ctx:
     }
     case 'requestsBeforeClose': {
       if (conn === null) return plain(null);
-      if (!closedDuringScenario(conn) || conn.end.closedBy !== 'server') {
+      const last = lastHead(events);
+      const serverClosed = closedDuringScenario(conn) && conn.end.closedBy === 'server';
+      if (last !== undefined && !last.keepAlive) {
+        // The cap is where keep-alive ended: announced by the response, whether or not the
+        // server then closed (Node's maxRequestsPerSocket says "close" and leaves it open).
+        const after = serverClosed ? conn.end.summary : 'but the server left the connection open: the client has to close it';
+        return { value: last.index, finding: { text: `the server ended keep-alive after ${last.index} responses: response #${last.index} said it would not persist, ${after}`, evidence: [evidence(conn, last.t, last.index, `Connection: ${last.connectionHeader ?? '(none)'}`)] } };
+      }
+      if (!serverClosed) {
         const text = `the server answered ${conn.end.responses} requests on one connection without closing it (--max-requests ${ctx.maxRequests})`;
         return { value: null, finding: { text, evidence: [evidence(conn, null, null, conn.end.summary)] } };
       }
       return { value: conn.end.responses, finding: { text: `the server closed the connection after ${conn.end.responses} responses: ${conn.end.summary}`, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, conn.end.responses, conn.end.kind)] } };
     }
     case 'closeSignalled': {
-      const head = [...events].reverse().find((e): e is Extract<ConnEvent, { kind: 'response-head' }> => e.kind === 'response-head');
+      const head = lastHead(events);
       if (conn === null || head === undefined) return plain(null);
-      if (!closedDuringScenario(conn) || conn.end.closedBy !== 'server') return plain(null);
-      const said = (head.connectionHeader ?? '').toLowerCase().includes('close');
-      return { value: said, finding: { text: said ? `response #${head.index} said "Connection: close" before the server closed` : `the last response (#${head.index}) did not say "Connection: close"`, evidence: [evidence(conn, head.t, head.index, `Connection: ${head.connectionHeader ?? '(none)'}`)] } };
+      const said = !head.keepAlive;
+      if (!said && !(closedDuringScenario(conn) && conn.end.closedBy === 'server')) return plain(null);
+      return { value: said, finding: { text: said ? `response #${head.index} said "Connection: ${head.connectionHeader ?? ''}" before keep-alive ended` : `the server closed without warning: the last response (#${head.index}) did not say "Connection: close"`, evidence: [evidence(conn, head.t, head.index, `Connection: ${head.connectionHeader ?? '(none)'}`)] } };
     }
     case 'lastOutcome': {
       const exchange = [...trace.exchanges].reverse().find((x) => on === null || x.label === on);
@@ -159,6 +167,10 @@ function idleBeforeLastRequest(events: readonly ConnEvent[]): number | null {
     if (e.kind === 'request' && lastComplete !== null) idle = e.t - lastComplete;
   }
   return idle;
+}
+
+function lastHead(events: readonly ConnEvent[]): Extract<ConnEvent, { kind: 'response-head' }> | undefined {
+  return [...events].reverse().find((e): e is Extract<ConnEvent, { kind: 'response-head' }> => e.kind === 'response-head');
 }
 
 function responsesOf(events: readonly ConnEvent[]): number {

@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { metric, probe, scenario } from './support/probe.js';
+import { startServerProcess } from './support/process.js';
+import type { ServerProcess } from './support/process.js';
+
+/**
+ * Real servers started by the tests: Node's http.createServer and Python's http.server.
+ * Idle-timeout tolerance as in lab.integration.test.ts: timers never fire early, and on a
+ * busy CI machine may run a few hundred ms late.
+ */
+const EARLY_MS = 20;
+const LATE_MS = 400;
+const FIXTURES = path.resolve(import.meta.dirname, 'fixtures');
+
+const running: ServerProcess[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.stop()));
+});
+
+async function start(command: string, args: readonly string[]): Promise<string> {
+  const server = await startServerProcess(command, args);
+  running.push(server);
+  return server.url;
+}
+
+describe("Node's http.createServer", () => {
+  const node = (keepAliveTimeoutMs: number, maxRequests: number): Promise<string> =>
+    start(process.execPath, [path.join(FIXTURES, 'node-server.mjs'), String(keepAliveTimeoutMs), String(maxRequests)]);
+
+  it('keepAliveTimeout: the idle close comes about 1 s after the configured value (Node adds a 1 s buffer), with FIN', async () => {
+    const url = await node(600, 0);
+    const result = await probe(url, ['idle-timeout', 'http11-reuse']);
+    const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
+    // lib/_http_server.js arms the socket timeout at keepAliveTimeout + 1000 ms (the buffer
+    // later exposed as server.keepAliveTimeoutBuffer), so clients trusting the advertised
+    // value do not race the server.
+    expect(idle).toBeGreaterThanOrEqual(600 + 1000 - EARLY_MS);
+    expect(idle).toBeLessThanOrEqual(600 + 1000 + LATE_MS);
+    expect(metric(result, 'idle-timeout', 'closeKind')).toBe('fin');
+    // Node advertises Keep-Alive: timeout=floor(keepAliveTimeout / 1000).
+    expect(metric(result, 'idle-timeout', 'advertisedTimeoutS')).toBe(0);
+    expect(metric(result, 'http11-reuse', 'reused')).toBe(true);
+  });
+
+  it('maxRequestsPerSocket: the last response says Connection: close, and Node leaves the socket open', async () => {
+    const url = await node(5000, 4);
+    const result = await probe(url, ['request-cap']);
+    expect(metric(result, 'request-cap', 'maxRequests')).toBe(4);
+    expect(metric(result, 'request-cap', 'signalled')).toBe(true);
+    expect(metric(result, 'request-cap', 'closeKind')).toBeNull();
+    expect(scenario(result, 'request-cap').findings.map((f) => f.text).join('\n')).toContain('left the connection open');
+  });
+
+  it('answers HTTP/1.0 with HTTP/1.1 and Connection: close, even when keep-alive is asked for', async () => {
+    const url = await node(5000, 0);
+    const result = await probe(url, ['http10-keepalive', 'connection-close']);
+    expect(metric(result, 'http10-keepalive', 'keepAliveHonoured')).toBe(false);
+    expect(metric(result, 'http10-keepalive', 'plainClosedBy')).toBe('server');
+    expect(metric(result, 'connection-close', 'closedBy')).toBe('server');
+    expect(metric(result, 'connection-close', 'timeWaitSide')).toBe('server');
+  });
+});
+
+describe("Python's http.server", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kap-py-'));
+  writeFileSync(path.join(dir, 'index.html'), 'hello from python\n');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const python = (protocol: string): Promise<string> => start('python3', [path.join(FIXTURES, 'python-server.py'), protocol, dir]);
+
+  it('protocol_version HTTP/1.0: closes after every response, never reused', async () => {
+    const url = await python('HTTP/1.0');
+    const result = await probe(url, ['http11-reuse', 'http10-keepalive', 'idle-timeout', 'request-cap']);
+    expect(result.target.server).toMatch(/^SimpleHTTP\/.* Python\//);
+    expect(metric(result, 'http11-reuse', 'reused')).toBe(false);
+    expect(scenario(result, 'http11-reuse').status).toBe('warn');
+    expect(metric(result, 'http10-keepalive', 'keepAliveHonoured')).toBe(false);
+    expect(metric(result, 'idle-timeout', 'idleTimeoutMs')).toBeNull();
+    expect(scenario(result, 'idle-timeout').findings.map((f) => f.text).join('\n')).toContain('does not keep this connection alive');
+    expect(metric(result, 'request-cap', 'maxRequests')).toBe(1);
+  });
+
+  it('protocol_version HTTP/1.1: reused, no idle timeout within --max-idle, no request cap', async () => {
+    const url = await python('HTTP/1.1');
+    const result = await probe(url, ['http11-reuse', 'idle-timeout', 'request-cap', 'http10-keepalive'], { maxIdleMs: 1500, maxRequests: 30 });
+    expect(metric(result, 'http11-reuse', 'reused')).toBe(true);
+    expect(metric(result, 'idle-timeout', 'idleTimeoutMs')).toBeNull();
+    expect(scenario(result, 'idle-timeout').findings.map((f) => f.text).join('\n')).toContain('did not close the idle connection within 1.5 s');
+    expect(metric(result, 'request-cap', 'maxRequests')).toBeNull();
+    // BaseHTTPRequestHandler keeps an HTTP/1.0 "Connection: keep-alive" request open when protocol_version is HTTP/1.1.
+    expect(metric(result, 'http10-keepalive', 'keepAliveHonoured')).toBe(true);
+  });
+});
