@@ -18,15 +18,16 @@ export class TargetError extends Error {}
 
 /** Parses `http://host[:port]/path` or `https://...`. */
 export function parseTarget(text: string): Target {
+  // `localhost:8080` parses as a URL with scheme "localhost:", so both errors offer the hint.
+  const hint = /^[\w.-]+(:\d+)?(\/.*)?$/.test(text) ? ` (did you mean http://${text} ?)` : '';
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    const hint = /^[\w.-]+(:\d+)?(\/.*)?$/.test(text) ? ` (did you mean http://${text} ?)` : '';
     throw new TargetError(`invalid URL "${text}": expected http://host[:port]/path or https://host[:port]/path${hint}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TargetError(`unsupported scheme "${url.protocol}" in "${text}": keepalive-probe speaks HTTP/1.x over http:// or https://`);
+    throw new TargetError(`unsupported scheme "${url.protocol}" in "${text}": keepalive-probe speaks HTTP/1.x over http:// or https://${hint}`);
   }
   if (url.hostname === '') throw new TargetError(`invalid URL "${text}": no host`);
   if (url.username !== '' || url.password !== '') {

@@ -17,16 +17,30 @@ export interface RequestSpec {
 export function serializeRequest(spec: RequestSpec): Buffer {
   const overridden = new Set(spec.headers.map(([name]) => name.toLowerCase()));
   const lines = [`${spec.method} ${spec.path} HTTP/${spec.version}`];
-  if (!overridden.has('host')) lines.push(`Host: ${spec.host}`);
-  if (!overridden.has('user-agent')) lines.push(`User-Agent: ${spec.userAgent}`);
-  if (!overridden.has('accept')) lines.push('Accept: */*');
+  // An explicit Host, User-Agent or Accept takes the default's place rather than moving to
+  // the end: Host stays the first field after the request line (RFC 9112 §3.2).
+  const placed = new Set<number>();
+  for (const [name, value] of [['Host', spec.host], ['User-Agent', spec.userAgent], ['Accept', '*/*']] as const) {
+    const i = spec.headers.findIndex(([n]) => n.toLowerCase() === name.toLowerCase());
+    const header = spec.headers[i];
+    if (header === undefined) {
+      lines.push(`${name}: ${value}`);
+      continue;
+    }
+    placed.add(i);
+    lines.push(`${header[0]}: ${header[1]}`);
+  }
   if (spec.connection !== null && !overridden.has('connection')) lines.push(`Connection: ${spec.connection}`);
-  for (const [name, value] of spec.headers) lines.push(`${name}: ${value}`);
+  spec.headers.forEach(([name, value], i) => {
+    if (!placed.has(i)) lines.push(`${name}: ${value}`);
+  });
   return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
 }
 
-/** The Connection header value actually sent (explicit header wins over the spec field). */
+/** The Connection header value actually sent (explicit headers win over the spec field). */
 export function sentConnectionHeader(spec: RequestSpec): string | null {
-  const explicit = spec.headers.find(([name]) => name.toLowerCase() === 'connection');
-  return explicit ? explicit[1] : spec.connection;
+  // Every explicit Connection field is sent, so all count: RFC 9110 §5.3 combines repeated
+  // fields into one list (a "close" in the second one still closes).
+  const explicit = spec.headers.filter(([name]) => name.toLowerCase() === 'connection').map(([, value]) => value);
+  return explicit.length > 0 ? explicit.join(', ') : spec.connection;
 }

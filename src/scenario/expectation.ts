@@ -28,14 +28,21 @@ export function parseExpectation(text: string): Expectation {
 }
 
 function literal(raw: string, op: Operator, text: string): MetricValue {
-  if (raw === 'null') return null;
-  if (raw === 'true') return true;
-  if (raw === 'false') return false;
-  if (/^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);
-  if (/^\d+(\.\d+)?(ms|s|m|h)$/.test(raw)) return parseDuration(raw);
-  if (op !== '=' && op !== '!=') {
+  // `a ==b`, `a =<5`, `a !==false` would otherwise compare against the string "=b", "<5", "=false".
+  if (/^[=<>!]/.test(raw)) {
+    throw new ExpectationSyntaxError(`cannot read expectation "${text}": unexpected "${raw[0] ?? ''}" after "${op}"; op is one of = != < <= > >=`);
+  }
+  const value = raw === 'null' ? null : raw === 'true' ? true : raw === 'false' ? false : numberOrText(raw);
+  // `< null` or `>= true` would never hold; say so instead of failing quietly at run time.
+  if (op !== '=' && op !== '!=' && typeof value !== 'number') {
     throw new ExpectationSyntaxError(`cannot read expectation "${text}": ${op} needs a number or a duration, got "${raw}"`);
   }
+  return value;
+}
+
+function numberOrText(raw: string): number | string {
+  if (/^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);
+  if (/^\d+(\.\d+)?(ms|s|m|h)$/.test(raw)) return parseDuration(raw);
   return raw;
 }
 

@@ -172,7 +172,7 @@ function toStep(
       try {
         parseExpectation(spec.that);
       } catch (err) {
-        if (err instanceof ExpectationSyntaxError) throw new ScenarioFileError(file, line, field('that'), err.message);
+        if (err instanceof ExpectationSyntaxError) throw new ScenarioFileError(file, locate([...at, type, 'that']) ?? line, field('that'), err.message);
         throw err;
       }
       return { type: 'expect', line, that: spec.that, severity: spec.severity ?? 'fail', message: spec.message ?? null };
@@ -225,7 +225,9 @@ function explain(err: ErrorObject): string {
   if (err.keyword === 'additionalProperties') return `unknown field "${params.additionalProperty ?? ''}"`;
   if (err.keyword === 'required') return `missing required field "${params.missingProperty ?? ''}"`;
   if (err.keyword === 'enum') return `must be one of ${(params.allowedValues ?? []).map((v) => JSON.stringify(v)).join(', ')}`;
-  if (err.keyword === 'pattern' && err.instancePath.endsWith('max')) return 'must be a duration such as 1500ms, 2s, 1.5s, or $maxIdle';
+  // Any failure inside the duration definition (a bare number, a typo, a missing unit) gets the same hint.
+  if (err.schemaPath.startsWith('#/definitions/duration/')) return 'must be a duration such as 1500ms, 2s, 1.5s, or $maxIdle';
+  if (err.keyword === 'pattern' && err.instancePath.endsWith('/extra')) return 'must be a duration such as 200ms, 2s or 1.5s';
   return err.message ?? 'invalid';
 }
 

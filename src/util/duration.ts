@@ -26,11 +26,12 @@ export function parseDuration(input: string): number {
 export function formatDuration(ms: number): string {
   const rounded = Math.round(ms);
   if (Math.abs(rounded) < 1000) return `${rounded} ms`;
-  if (Math.abs(rounded) < 60_000) {
-    const s = rounded / 1000;
-    return `${Number(s.toFixed(Math.abs(s) < 10 ? 2 : 1))} s`;
-  }
-  const minutes = Math.trunc(rounded / 60_000);
-  const seconds = Math.round((rounded - minutes * 60_000) / 1000);
+  const s = Number((rounded / 1000).toFixed(Math.abs(rounded) < 10_000 ? 2 : 1));
+  // Round before splitting into minutes, so 59 999 ms reads "1 min", not "60 s", and
+  // 119 600 ms reads "2 min", not "1 min 60 s".
+  if (Math.abs(s) < 60) return `${s} s`;
+  const wholeSeconds = Math.round(rounded / 1000);
+  const minutes = Math.trunc(wholeSeconds / 60);
+  const seconds = wholeSeconds - minutes * 60;
   return seconds === 0 ? `${minutes} min` : `${minutes} min ${seconds} s`;
 }

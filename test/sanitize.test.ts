@@ -1,0 +1,66 @@
+import { describe, expect, test } from 'vitest';
+import { escapeForTerminal, escapeHtml } from '../src/report/sanitize.js';
+
+describe('escapeForTerminal', () => {
+  test('CSI colour sequences are shown, not obeyed', () => {
+    expect(escapeForTerminal('\u001b[31mred\u001b[0m')).toBe('\\x1b[31mred\\x1b[0m');
+  });
+
+  test('an OSC 8 hyperlink with a BEL terminator is shown, not obeyed', () => {
+    expect(escapeForTerminal('\u001b]8;;http://x\u0007click\u001b]8;;\u0007')).toBe('\\x1b]8;;http://x\\x07click\\x1b]8;;\\x07');
+  });
+
+  test('C1 controls (single-byte CSI, NEL) and DEL are escaped', () => {
+    expect(escapeForTerminal('a\u009b2Jb')).toBe('a\\x9b2Jb');
+    expect(escapeForTerminal('\u0085\u0080\u009f')).toBe('\\x85\\x80\\x9f');
+    expect(escapeForTerminal('x\u007fy')).toBe('x\\x7fy');
+  });
+
+  test('bidi overrides, isolates and invisible format characters are escaped (Trojan Source)', () => {
+    expect(escapeForTerminal('abc\u202edcba')).toBe('abc\\u202edcba');
+    expect(escapeForTerminal('\u2066x\u2069')).toBe('\\u2066x\\u2069');
+    expect(escapeForTerminal('\u202a\u202b\u202c\u202d')).toBe('\\u202a\\u202b\\u202c\\u202d');
+    expect(escapeForTerminal('\u200e\u200f\u061c\u200b\ufeff\u2028\u2029\u2060')).toBe(
+      '\\u200e\\u200f\\u061c\\u200b\\ufeff\\u2028\\u2029\\u2060',
+    );
+  });
+
+  test('NUL, CR, LF and TAB are escaped (they would break or forge table rows)', () => {
+    expect(escapeForTerminal('a\u0000b')).toBe('a\\x00b');
+    expect(escapeForTerminal('OK\r\nX-Forged: 1\tz')).toBe('OK\\x0d\\x0aX-Forged: 1\\x09z');
+  });
+
+  test('printable ASCII and ordinary Unicode pass unchanged', () => {
+    const text = 'nginx/1.25.3 (Ubuntu) — café 日本 😀 ÿ\u00a0end ~!@#$%^&*()';
+    expect(escapeForTerminal(text)).toBe(text);
+    expect(escapeForTerminal('')).toBe('');
+  });
+
+  test('text up to maxLength is kept whole; longer text is cut and says how much was left out', () => {
+    expect(escapeForTerminal('abcdef', 6)).toBe('abcdef');
+    expect(escapeForTerminal('abcdef', 3)).toBe('abc… (3 more)');
+    expect(escapeForTerminal('a'.repeat(200))).toBe('a'.repeat(200));
+    expect(escapeForTerminal('a'.repeat(250))).toBe(`${'a'.repeat(200)}… (50 more)`);
+  });
+
+  test('the length limit applies to the escaped text', () => {
+    expect(escapeForTerminal('\u001b', 4)).toBe('\\x1b');
+    expect(escapeForTerminal('ab\u001bcd', 6)).toBe('ab\\x1b… (2 more)');
+  });
+});
+
+describe('escapeHtml', () => {
+  test('escapes & < > " and \'', () => {
+    expect(escapeHtml(`<a href="x" title='y'>Tom & Jerry</a>`)).toBe(
+      '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;Tom &amp; Jerry&lt;/a&gt;',
+    );
+  });
+
+  test('escapes an existing entity again rather than trusting it', () => {
+    expect(escapeHtml('&amp; &#39;')).toBe('&amp;amp; &amp;#39;');
+  });
+
+  test('leaves other text, including non-ASCII, unchanged', () => {
+    expect(escapeHtml('timeout=5, max=100 — 日本')).toBe('timeout=5, max=100 — 日本');
+  });
+});

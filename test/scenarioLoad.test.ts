@@ -1,0 +1,399 @@
+import path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { BUILTIN_ORDER, SCENARIO_DIR, ScenarioFileError, loadBuiltinScenarios, loadScenarioFile, parseScenario } from '../src/scenario/load.js';
+
+/** Joins lines with \n; line N of the file is element N-1, so the line numbers below can be read off. */
+const lines = (...text: string[]): string => `${text.join('\n')}\n`;
+
+/** The ScenarioFileError that parsing `text` as `file` throws. */
+async function failure(text: string, file = 'custom.yaml'): Promise<ScenarioFileError> {
+  const err = await parseScenario(text, file).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ScenarioFileError);
+  return err as ScenarioFileError;
+}
+
+/** file, line, field and the start of the reason, as the error carries them and as its message shows them. */
+function expectError(err: ScenarioFileError, file: string, line: number | null, field: string | null, reason: string): void {
+  expect({ file: err.file, line: err.line, field: err.field, reason: err.reason }).toEqual({ file, line, field, reason });
+  expect(err.message).toBe(`${file}${line === null ? '' : `:${line}`}: ${field === null ? '' : `${field}: `}${reason}`);
+}
+
+describe('loadBuiltinScenarios', () => {
+  test('returns the six built-ins in run order', async () => {
+    const scenarios = await loadBuiltinScenarios();
+    expect(scenarios.map((s) => s.id)).toEqual([
+      'http11-reuse',
+      'http10-keepalive',
+      'connection-close',
+      'idle-timeout',
+      'request-cap',
+      'timeout-mismatch',
+    ]);
+    expect(BUILTIN_ORDER).toEqual(scenarios.map((s) => s.id));
+    expect(scenarios.map((s) => s.source)).toEqual(scenarios.map((s) => path.join(SCENARIO_DIR, `${s.id}.yaml`)));
+  });
+});
+
+describe('parseScenario', () => {
+  test('a valid scenario with every step kind becomes the typed model, each step with its line', async () => {
+    const text = lines(
+      'id: all-steps', // 1
+      'title: Every step', // 2
+      'description: |', // 3
+      '  Two lines', // 4
+      '  of text.', // 5
+      'headline: reused', // 6
+      'steps:', // 7
+      '  - open: a', // 8
+      '  - open: { as: b }', // 9
+      '  - request: { on: a, version: "1.0", method: HEAD, path: /x?y=1, connection: keep-alive, headers: { X-A: "1", X-B: "2" }, if-open: true }', // 10
+      '  - wait: 1.5s', // 11
+      '  - wait: $maxIdle', // 12
+      '  - wait-close: { on: a, max: 2s, extra: 200ms, then: keep-open }', // 13
+      '  - wait-close: { on: b, max: $maxIdle }', // 14
+      '  - repeat:', // 15
+      '      on: b', // 16
+      '      max: $maxRequests', // 17
+      '      until: closed', // 18
+      '      steps:', // 19
+      '        - request: { on: b }', // 20
+      '        - expect: reused', // 21
+      '  - close: { on: a, how: rst }', // 22
+      '  - close: { on: b }', // 23
+      '  - expect:', // 24
+      '      that: idle >= 60s', // 25
+      '      severity: warn', // 26
+      '      message: too short', // 27
+      'metrics:', // 28
+      '  reused: { measure: reused, on: a }', // 29
+      '  idle: { measure: idleBeforeClose, on: b }', // 30
+      '  total: { measure: connections }', // 31
+    );
+    expect(await parseScenario(text, 'all.yaml')).toEqual({
+      id: 'all-steps',
+      title: 'Every step',
+      description: 'Two lines\nof text.',
+      source: 'all.yaml',
+      headline: 'reused',
+      steps: [
+        { type: 'open', line: 8, as: 'a' },
+        { type: 'open', line: 9, as: 'b' },
+        {
+          type: 'request',
+          line: 10,
+          on: 'a',
+          version: '1.0',
+          method: 'HEAD',
+          path: '/x?y=1',
+          connection: 'keep-alive',
+          headers: [
+            ['X-A', '1'],
+            ['X-B', '2'],
+          ],
+          ifOpen: true,
+        },
+        { type: 'wait', line: 11, ms: 1500 },
+        { type: 'wait', line: 12, ms: '$maxIdle' },
+        { type: 'wait-close', line: 13, on: 'a', max: 2000, extra: 200, then: 'keep-open' },
+        { type: 'wait-close', line: 14, on: 'b', max: '$maxIdle', extra: 0, then: 'close' },
+        {
+          type: 'repeat',
+          line: 15,
+          on: 'b',
+          max: '$maxRequests',
+          until: 'closed',
+          steps: [
+            { type: 'request', line: 20, on: 'b', version: '1.1', method: null, path: null, connection: 'none', headers: [], ifOpen: false },
+            { type: 'expect', line: 21, that: 'reused', severity: 'fail', message: null },
+          ],
+        },
+        { type: 'close', line: 22, on: 'a', how: 'rst' },
+        { type: 'close', line: 23, on: 'b', how: 'fin' },
+        { type: 'expect', line: 24, that: 'idle >= 60s', severity: 'warn', message: 'too short' },
+      ],
+      metrics: {
+        reused: { measure: 'reused', on: 'a' },
+        idle: { measure: 'idleBeforeClose', on: 'b' },
+        total: { measure: 'connections', on: null },
+      },
+    });
+  });
+
+  test('an unknown step type names the step and its line', async () => {
+    const err = await failure(
+      lines(
+        'id: t', // 1
+        'title: T', // 2
+        'steps:', // 3
+        '  - open: main', // 4
+        '  - request: { on: main }', // 5
+        '  - sleep: 1s', // 6
+      ),
+    );
+    expectError(err, 'custom.yaml', 6, 'steps[2].sleep', 'unknown field "sleep"');
+  });
+
+  test('a request without `on` names the request step', async () => {
+    const err = await failure(
+      lines(
+        'id: t', // 1
+        'title: T', // 2
+        'steps:', // 3
+        '  - open: main', // 4
+        '  - request:', // 5
+        '      version: "1.0"', // 6
+      ),
+    );
+    expectError(err, 'custom.yaml', 6, 'steps[1].request', 'missing required field "on"');
+  });
+
+  test.each([
+    ['a bare number', '5'],
+    ['a quoted bare number', '"5"'],
+    ['a space before the unit', '"2 s"'],
+    ['an unknown unit', '2sec'],
+  ])('a wait of %s is not a duration, and the message shows one', async (_, value) => {
+    const err = await failure(
+      lines(
+        'id: t', // 1
+        'title: T', // 2
+        'steps:', // 3
+        '  - open: main', // 4
+        `  - wait: ${value}`, // 5
+      ),
+    );
+    expectError(err, 'custom.yaml', 5, 'steps[1].wait', 'must be a duration such as 1500ms, 2s, 1.5s, or $maxIdle');
+  });
+
+  test('a bad wait-close max or extra points at that field', async () => {
+    const text = (field: string): string =>
+      lines(
+        'id: t', // 1
+        'title: T', // 2
+        'steps:', // 3
+        '  - open: main', // 4
+        '  - wait-close:', // 5
+        '      on: main', // 6
+        field, // 7
+      );
+    expectError(await failure(text('      max: 5')), 'custom.yaml', 7, 'steps[1].wait-close.max', 'must be a duration such as 1500ms, 2s, 1.5s, or $maxIdle');
+    expectError(
+      await failure(`${text('      max: 1s')}      extra: "5"\n`),
+      'custom.yaml',
+      8,
+      'steps[1].wait-close.extra',
+      'must be a duration such as 200ms, 2s or 1.5s',
+    );
+  });
+
+  test('a YAML syntax error gives the line of the mistake', async () => {
+    const duplicate = lines(
+      'id: t', // 1
+      'title: T', // 2
+      'steps:', // 3
+      '  - open: main', // 4
+      'title: U', // 5
+    );
+    expectError(await failure(duplicate), 'custom.yaml', 5, null, 'not valid YAML: Map keys must be unique');
+    const tab = lines(
+      'id: t', // 1
+      'title: T', // 2
+      'steps:', // 3
+      '  - open: main', // 4
+      '\t- close: { on: main }', // 5
+    );
+    expectError(await failure(tab), 'custom.yaml', 5, null, 'not valid YAML: Tabs are not allowed as indentation');
+  });
+
+  test('an unknown measure lists the known ones', async () => {
+    const err = await failure(
+      lines(
+        'id: t', // 1
+        'title: T', // 2
+        'steps:', // 3
+        '  - open: main', // 4
+        'metrics:', // 5
+        '  reused: { measure: reused, on: main }', // 6
+        '  latency:', // 7
+        '    measure: latency', // 8
+      ),
+    );
+    expectError(
+      err,
+      'custom.yaml',
+      8,
+      'metrics.latency.measure',
+      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "requestsBeforeClose", "closeSignalled", "lastOutcome", "clientIdle"',
+    );
+  });
+
+  test('a connection used before its `open` step', async () => {
+    const err = await failure(
+      lines(
+        'id: t', // 1
+        'title: T', // 2
+        'steps:', // 3
+        '  - request:', // 4
+        '      path: /', // 5
+        '      on: main', // 6
+        '  - open: main', // 7
+      ),
+    );
+    expectError(err, 'custom.yaml', 6, 'steps[0].request.on', 'connection "main" is used before an "open" step opens it');
+  });
+
+  test('a connection used inside a repeat before it is opened', async () => {
+    const err = await failure(
+      lines(
+        'id: t', // 1
+        'title: T', // 2
+        'steps:', // 3
+        '  - open: main', // 4
+        '  - repeat:', // 5
+        '      on: main', // 6
+        '      max: 3', // 7
+        '      until: closed', // 8
+        '      steps:', // 9
+        '        - close: { on: other }', // 10
+      ),
+    );
+    expectError(err, 'custom.yaml', 10, 'steps[1].repeat.steps[0].close.on', 'connection "other" is used before an "open" step opens it');
+  });
+
+  test('a metric on a connection that no step opens', async () => {
+    const err = await failure(
+      lines(
+        'id: t', // 1
+        'title: T', // 2
+        'steps:', // 3
+        '  - open: main', // 4
+        'metrics:', // 5
+        '  closeKind:', // 6
+        '    measure: closeKind', // 7
+        '    on: mian', // 8
+      ),
+    );
+    expectError(err, 'custom.yaml', 8, 'metrics.closeKind.on', 'no step opens a connection "mian"');
+  });
+
+  test('an expectation that does not parse points at its `that`', async () => {
+    const short = await failure(
+      lines(
+        'id: t', // 1
+        'title: T', // 2
+        'steps:', // 3
+        '  - open: main', // 4
+        '  - expect: reused >', // 5
+        'metrics:', // 6
+        '  reused: { measure: reused }', // 7
+      ),
+    );
+    expectError(
+      short,
+      'custom.yaml',
+      5,
+      'steps[1].expect.that',
+      'cannot read expectation "reused >": expected "<metric>" or "<metric> <op> <value>" with op one of = != < <= > >=',
+    );
+    const long = await failure(
+      lines(
+        'id: t', // 1
+        'title: T', // 2
+        'steps:', // 3
+        '  - open: main', // 4
+        '  - expect:', // 5
+        '      severity: warn', // 6
+        '      that: idle < fast', // 7
+        'metrics:', // 8
+        '  idle: { measure: idleBeforeClose }', // 9
+      ),
+    );
+    expectError(long, 'custom.yaml', 7, 'steps[1].expect.that', 'cannot read expectation "idle < fast": < needs a number or a duration, got "fast"');
+  });
+
+  test('an expectation on a metric the scenario does not define lists the metrics', async () => {
+    const err = await failure(
+      lines(
+        'id: t', // 1
+        'title: T', // 2
+        'steps:', // 3
+        '  - open: main', // 4
+        '  - expect: reused', // 5
+        'metrics:', // 6
+        '  reuse: { measure: reused }', // 7
+        '  total: { measure: connections }', // 8
+      ),
+    );
+    expectError(err, 'custom.yaml', 5, 'expect.that', '"reused" is not a metric of this scenario (metrics: reuse, total)');
+  });
+
+  test('a headline that is not a metric', async () => {
+    const err = await failure(lines('id: t', 'title: T', 'headline: speed', 'steps:', '  - open: main'));
+    expectError(err, 'custom.yaml', 3, 'headline', '"speed" is not one of the metrics');
+  });
+
+  test('an empty file or a list instead of a mapping', async () => {
+    expectError(await failure(''), 'custom.yaml', null, '(top level)', 'must be object');
+    expectError(await failure(lines('- open: main')), 'custom.yaml', 1, '(top level)', 'must be object');
+  });
+
+  test('JSON is read too, with line numbers for both syntax and schema errors', async () => {
+    const valid = lines(
+      '{', // 1
+      '  "id": "json-one",', // 2
+      '  "title": "From JSON",', // 3
+      '  "steps": [', // 4
+      '    { "open": "main" },', // 5
+      '    { "request": { "on": "main", "connection": "close" } }', // 6
+      '  ]', // 7
+      '}', // 8
+    );
+    const scenario = await parseScenario(valid, 'one.json');
+    expect(scenario.steps).toEqual([
+      { type: 'open', line: 5, as: 'main' },
+      { type: 'request', line: 6, on: 'main', version: '1.1', method: null, path: null, connection: 'close', headers: [], ifOpen: false },
+    ]);
+    expect([scenario.id, scenario.title, scenario.description, scenario.headline, scenario.metrics]).toEqual(['json-one', 'From JSON', '', null, {}]);
+
+    const missingComma = lines(
+      '{', // 1
+      '  "id": "t",', // 2
+      '  "title": "T"', // 3
+      '  "steps": []', // 4
+      '}', // 5
+    );
+    expectError(await failure(missingComma, 'bad.json'), 'bad.json', 4, null, 'not valid YAML: Missing , between flow map items');
+
+    const badVersion = lines(
+      '{', // 1
+      '  "id": "t",', // 2
+      '  "title": "T",', // 3
+      '  "steps": [', // 4
+      '    { "open": "main" },', // 5
+      '    {', // 6
+      '      "request": {', // 7
+      '        "on": "main",', // 8
+      '        "version": "2"', // 9
+      '      }', // 10
+      '    }', // 11
+      '  ]', // 12
+      '}', // 13
+    );
+    expectError(await failure(badVersion, 'bad.json'), 'bad.json', 9, 'steps[1].request.version', 'must be one of "1.0", "1.1"');
+  });
+});
+
+describe('loadScenarioFile', () => {
+  test('a file that cannot be read is a ScenarioFileError with the errno code', async () => {
+    const file = path.join(SCENARIO_DIR, 'does-not-exist.yaml');
+    const err = await loadScenarioFile(file).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ScenarioFileError);
+    expectError(err as ScenarioFileError, file, null, null, 'cannot read the file (ENOENT)');
+  });
+});
