@@ -1,0 +1,265 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SERVE_DEFAULTS, startLabServer } from '../src/lab/labServer.js';
+import type { LabServer } from '../src/lab/labServer.js';
+import { BIN, runCli } from './support/cli.js';
+import { startServerProcess } from './support/process.js';
+
+/** The built binary, run as users run it: stdout, stderr and exit code. */
+const ANSI = /\u001b\[/;
+const dir = mkdtempSync(path.join(tmpdir(), 'kap-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+async function lab(overrides: Partial<typeof SERVE_DEFAULTS> = {}): Promise<LabServer> {
+  const server = await startLabServer({ ...SERVE_DEFAULTS, ...overrides });
+  cleanups.push(() => server.close());
+  return server;
+}
+
+/** A raw TCP server that does `onConnection` with each socket. */
+async function rawServer(onConnection: (socket: net.Socket) => void): Promise<string> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    onConnection(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+}
+
+function expectOneErrorLine(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^keepalive-probe: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(stderr).not.toMatch(/\n\s+at /); // never a stack trace
+}
+
+describe('run with no target: the embedded lab server', () => {
+  it('--json prints one JSON document on stdout and nothing on stderr', async () => {
+    const { code, stdout, stderr } = await runCli(['run', '--json']);
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    const report = JSON.parse(stdout) as { schemaVersion: number; target: { lab: unknown; url: string }; scenarios: { id: string; status: string; durationMs: number; metrics: Record<string, unknown>; connections: { events: unknown[] }[] }[] };
+    expect(report.schemaVersion).toBe(1);
+    expect(report.target.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(report.target.lab).toMatchObject({ idleTimeoutMs: 2000, maxRequests: 5, http10: 'close' });
+    expect(report.scenarios.map((s) => s.id)).toEqual(['http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch']);
+    const byId = Object.fromEntries(report.scenarios.map((s) => [s.id, s]));
+    expect(byId['request-cap']?.metrics.maxRequests).toBe(5);
+    expect(byId['http10-keepalive']?.metrics.keepAliveHonoured).toBe(false);
+    expect(byId['idle-timeout']?.metrics.idleTimeoutMs).toBeGreaterThanOrEqual(1980);
+    for (const s of report.scenarios) expect(s.connections.every((c) => c.events.length > 0)).toBe(true);
+  });
+
+  it('the terminal report names the target, tabulates the scenarios and draws timelines, without colour off a TTY', async () => {
+    const { code, stdout, stderr } = await runCli(['run']);
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    expect(stdout).toMatch(/keepalive-probe \S+ → http:\/\/127\.0\.0\.1:\d+\/ \(Server: keepalive-probe-lab\//);
+    expect(stdout).toContain('the embedded lab server (idle timeout 2 s, closes after 5 requests');
+    expect(stdout).toMatch(/│ idle-timeout\s+│ pass\s+│ idleTimeoutMs 2(\.\d+)? s/);
+    expect(stdout).toMatch(/\+\d+(\.\d)?ms\s+connect :\d+/);
+    expect(stdout).toMatch(/→ GET \/ HTTP\/1\.1/);
+    expect(stdout).toMatch(/← FIN \(server closed the idle connection \(FIN\) after 2(\.\d+)? s\)/);
+    expect(stdout).toContain("Go's http.DefaultTransport");
+    expect(stdout).not.toMatch(ANSI);
+  });
+
+  it('--color always colours; NO_COLOR wins over auto', async () => {
+    const always = await runCli(['run', '-s', 'http11-reuse', '--color', 'always']);
+    expect(always.stdout).toMatch(ANSI);
+    const noColor = await runCli(['run', '-s', 'http11-reuse'], { env: { NO_COLOR: '1' } });
+    expect(noColor.stdout).not.toMatch(ANSI);
+  });
+});
+
+describe('exit codes and one-line errors', () => {
+  it('2: invalid URL', async () => {
+    const { code, stdout, stderr } = await runCli(['run', 'not a url']);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expectOneErrorLine(stderr, /invalid URL "not a url"/);
+  });
+
+  it('2: unsupported scheme', async () => {
+    const { code, stderr } = await runCli(['run', 'ftp://example.test/']);
+    expect(code).toBe(2);
+    expectOneErrorLine(stderr, /unsupported scheme "ftp:"/);
+  });
+
+  it('2: unknown scenario id, listing the built-ins', async () => {
+    const { code, stderr } = await runCli(['run', '--scenario', 'nope']);
+    expect(code).toBe(2);
+    expectOneErrorLine(stderr, /unknown scenario "nope": built-in scenarios are http11-reuse, /);
+  });
+
+  it('2: a bad duration is a usage error', async () => {
+    const { code, stderr } = await runCli(['run', '--max-idle', '30']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/invalid duration "30"/);
+  });
+
+  it('3: connection refused, with the errno', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const { code, stdout, stderr } = await runCli(['run', `http://127.0.0.1:${port}/`]);
+    expect(code).toBe(3);
+    expect(stdout).toBe('');
+    expectOneErrorLine(stderr, /connection refused by 127\.0\.0\.1:\d+: .*ECONNREFUSED.*\[connect-refused\]/);
+  });
+
+  it('3: a host that does not resolve', async () => {
+    const { code, stderr } = await runCli(['run', 'http://no-such-host.invalid/']);
+    expect(code).toBe(3);
+    expectOneErrorLine(stderr, /no-such-host\.invalid.*\[dns-(not-found|temporary)\]/);
+  });
+
+  it('3: a peer that does not speak HTTP', async () => {
+    const url = await rawServer((socket) => socket.write('SSH-2.0-OpenSSH_9.6\r\n'));
+    const { code, stderr } = await runCli(['run', url]);
+    expect(code).toBe(3);
+    expectOneErrorLine(stderr, /not.*HTTP.*SSH-2\.0/);
+  });
+
+  it('3: a server that accepts and never answers, within the response deadline', async () => {
+    const url = await rawServer(() => undefined);
+    const started = performance.now();
+    const { code, stderr } = await runCli(['run', url, '--response-timeout', '700ms']);
+    expect(code).toBe(3);
+    expectOneErrorLine(stderr, /no response within 700 ms/);
+    expect(performance.now() - started).toBeLessThan(15_000);
+  });
+
+  it('3: a broken response (invalid Content-Length), with escaped server text', async () => {
+    const url = await rawServer((socket) =>
+      socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\nServer: evil\u001b[31m\r\nContent-Length: abc\r\n\r\n')),
+    );
+    const { code, stderr } = await runCli(['run', url]);
+    expect(code).toBe(3);
+    expectOneErrorLine(stderr, /bad-content-length/);
+    expect(stderr).not.toMatch(ANSI);
+  });
+
+  it('1: a scenario file whose fail-severity expectation does not hold', async () => {
+    const server = await lab({ idleTimeoutMs: 500 });
+    const file = path.join(dir, 'gate.yaml');
+    writeFileSync(
+      file,
+      [
+        'id: idle-gate',
+        'title: Idle timeout at least 60 s',
+        'steps:',
+        '  - open: main',
+        '  - request: { on: main }',
+        '  - wait-close: { on: main, max: 3s }',
+        '  - expect: { that: idleTimeoutMs >= 60s, severity: fail }',
+        'metrics:',
+        '  idleTimeoutMs: { measure: idleBeforeClose, on: main }',
+        '',
+      ].join('\n'),
+    );
+    const { code, stdout } = await runCli(['run', server.url, '--scenario', file, '--json']);
+    expect(code).toBe(1);
+    const report = JSON.parse(stdout) as { scenarios: { id: string; status: string; expectations: { expression: string; holds: boolean }[] }[] };
+    expect(report.scenarios).toHaveLength(1);
+    expect(report.scenarios[0]).toMatchObject({ id: 'idle-gate', status: 'fail' });
+  });
+
+  it('2: an invalid scenario file, naming file, line and field', async () => {
+    const file = path.join(dir, 'bad.yaml');
+    writeFileSync(file, ['id: bad', 'title: Bad', 'steps:', '  - open: main', '  - wait-close: { on: main, max: 5 }', ''].join('\n'));
+    const { code, stdout, stderr } = await runCli(['run', '--scenario', file]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expectOneErrorLine(stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5: .*max`));
+  });
+});
+
+describe('https', () => {
+  let url = '';
+  beforeAll(async () => {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
+      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    const server = https.createServer(
+      { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) },
+      (_req, res) => res.end('tls\n'),
+    );
+    server.keepAliveTimeout = 800;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `https://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+    return () => {
+      server.closeAllConnections();
+      server.close();
+    };
+  });
+
+  it('3: a self-signed certificate is refused by default', async () => {
+    const { code, stderr } = await runCli(['run', url]);
+    expect(code).toBe(3);
+    expectOneErrorLine(stderr, /TLS handshake failed .*\[tls-failed\]/);
+  });
+
+  it('--insecure probes it over TLS', async () => {
+    const { code, stdout } = await runCli(['run', url, '--insecure', '--json', '-s', 'http11-reuse', '-s', 'idle-timeout']);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as { target: { tls: boolean }; scenarios: { metrics: Record<string, unknown>; connections: { events: { kind: string }[] }[] }[] };
+    expect(report.target.tls).toBe(true);
+    expect(report.scenarios[0]?.metrics.reused).toBe(true);
+    expect(report.scenarios[0]?.connections[0]?.events.map((e) => e.kind)).toContain('tls');
+    expect(report.scenarios[1]?.metrics.idleTimeoutMs).toBeGreaterThanOrEqual(1800 - 20);
+  });
+});
+
+describe('serve and list', () => {
+  it('serve --port 0 prints its URL, serves the configured profile, and stops on SIGTERM', async () => {
+    const server = await startServerProcess(process.execPath, [BIN, 'serve', '--port', '0', '--idle-timeout', '800ms', '--max-requests', '3', '--close', 'rst']);
+    cleanups.push(() => server.stop());
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const { code, stdout } = await runCli(['run', server.url, '--json', '-s', 'idle-timeout', '-s', 'request-cap']);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as { scenarios: { metrics: Record<string, unknown> }[] };
+    expect(report.scenarios[0]?.metrics.closeKind).toBe('rst');
+    expect(report.scenarios[0]?.metrics.idleTimeoutMs).toBeGreaterThanOrEqual(800 - 20);
+    expect(report.scenarios[1]?.metrics.maxRequests).toBe(3);
+    const exited = new Promise<number | null>((resolve) => server.child.once('exit', (c) => resolve(c)));
+    server.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  it('list shows one line per built-in scenario', async () => {
+    const { code, stdout } = await runCli(['list']);
+    expect(code).toBe(0);
+    expect(stdout.trimEnd().split('\n').map((l) => l.split(/\s+/)[0])).toEqual([
+      'http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch',
+    ]);
+  });
+
+  it('--help exits 0', async () => {
+    const { code, stdout } = await runCli(['run', '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('--max-idle <duration>');
+  });
+});
