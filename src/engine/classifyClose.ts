@@ -29,19 +29,26 @@ export function classifyClose(events: readonly ConnEvent[]): CloseClassification
     case 'error':
       return classifyError(first, outstanding, lastActivity, responses);
     case 'peer-fin':
-      return classifyFin(first, before, outstanding, lastActivity, responses);
+      return classifyFin(first, before, events.slice(events.indexOf(first) + 1), outstanding, lastActivity, responses);
   }
 }
 
 function classifyFin(
   fin: Extract<ConnEvent, { kind: 'peer-fin' }>,
   before: readonly ConnEvent[],
+  after: readonly ConnEvent[],
   outstanding: Outstanding | null,
   lastActivity: number,
   responses: number,
 ): CloseClassification {
   if (outstanding !== null) {
-    if (outstanding.headSeen || before.some((e) => e.kind === 'protocol-error' && e.index === outstanding.index)) {
+    // connection.ts records what the parser made of the FIN after the FIN itself: the end of a
+    // close-delimited body (RFC 9112 §6.3 rule 8), or a truncated head or body.
+    const verdict = after.find((e) => (e.kind === 'response-complete' || e.kind === 'protocol-error') && e.index === outstanding.index);
+    if (verdict?.kind === 'response-complete') {
+      return result('server-close-after-response', 'server', 'fin', 0, responses, [outstanding.t, fin.t], `server closed (FIN) to end response #${outstanding.index}, whose body ran until the close`);
+    }
+    if (outstanding.headSeen || verdict?.kind === 'protocol-error') {
       return result('truncated-response', 'server', 'fin', null, responses, [outstanding.t, fin.t], `server closed (FIN) in the middle of response #${outstanding.index}`);
     }
     return result('premature-close', 'server', 'fin', null, responses, [outstanding.t, fin.t], `server closed (FIN) ${formatDuration(fin.t - outstanding.t)} after request #${outstanding.index} was sent, before any response byte`);
