@@ -140,18 +140,22 @@ export class ResponseParser {
         this.excess += chunk.length - offset;
         break;
       }
-      if (this.state === 'idle' || this.state === 'head') {
-        offset = this.pushHead(chunk, offset, events);
-      } else {
-        offset = this.pushBody(chunk, offset, events);
-      }
+      const next = this.state === 'idle' || this.state === 'head' ? this.pushHead(chunk, offset, events) : this.pushBody(chunk, offset, events);
+      // Every step consumes at least one byte; a step that does not would spin forever.
+      if (next <= offset) throw new Error(`response parser made no progress at byte ${offset} in phase ${this.state}`);
+      offset = next;
     }
     return events;
   }
 
   /** The peer closed. Completes a close-delimited body; throws ParseError if a response was cut short. */
   end(): ParseEvent[] {
-    if (this.state === 'idle' || this.state === 'complete') return [];
+    if (this.state === 'complete') return [];
+    if (this.state === 'idle') {
+      if (this.informational.length === 0) return [];
+      // Interim 1xx responses only announce the final one; closing before it cuts the response short.
+      throw new ParseError('truncated-headers', `connection closed after ${this.informational.length} interim response(s), before the final response`);
+    }
     if (this.state === 'head') {
       throw new ParseError('truncated-headers', `connection closed after ${this.headBuf.length} bytes of a response head`);
     }
@@ -198,7 +202,8 @@ export class ResponseParser {
     const statusLine = lines.shift() ?? '';
     const match = STATUS_LINE.exec(statusLine);
     if (match === null) {
-      if (/^HTTP\/\d+(\.\d+)? /.test(statusLine)) {
+      // A well-formed 1.x version means the fault lies in the rest of the line ("HTTP/1.1 OK").
+      if (/^HTTP\/\d+(\.\d+)? /.test(statusLine) && !/^HTTP\/1\.\d /.test(statusLine)) {
         throw new ParseError('bad-version', `unsupported version in status line ${JSON.stringify(statusLine.slice(0, 40))}`);
       }
       throw new ParseError('bad-status-line', `malformed status line ${JSON.stringify(statusLine.slice(0, 80))}`);
@@ -261,10 +266,10 @@ export class ResponseParser {
       const codings = te
         .join(',')
         .split(',')
-        .map((c) => c.trim().toLowerCase())
+        .map((c) => trimOws(c).toLowerCase())
         .filter((c) => c.length > 0);
       const chunkedAt = codings.indexOf('chunked');
-      if (chunkedAt === codings.length - 1 && codings.indexOf('chunked') === codings.lastIndexOf('chunked')) {
+      if (chunkedAt !== -1 && chunkedAt === codings.length - 1 && codings.indexOf('chunked') === codings.lastIndexOf('chunked')) {
         return { kind: 'chunked' };
       }
       if (chunkedAt !== -1) {
@@ -274,7 +279,7 @@ export class ResponseParser {
       return { kind: 'close' };
     }
     if (cl.length > 0) {
-      const values = cl.join(',').split(',').map((v) => v.trim());
+      const values = cl.join(',').split(',').map(trimOws);
       if (values.some((v) => !/^\d{1,15}$/.test(v))) {
         throw new ParseError('bad-content-length', `invalid Content-Length ${JSON.stringify(cl.join(', '))}`);
       }
@@ -386,6 +391,20 @@ function splitLines(text: string, flags: string[]): string[] {
   return out;
 }
 
+/**
+ * Strips OWS (RFC 9110 §5.6.3: SP and HTAB only). String.prototype.trim would also strip
+ * VT, FF and NBSP (0xA0, valid obs-text), accepting `Content-Length: 5\x0b` as 5.
+ */
+function trimOws(text: string): string {
+  // A loop, not /[ \t]+$/: that regex is quadratic on a long run of spaces from a hostile server.
+  const ows = (i: number): boolean => text[i] === ' ' || text[i] === '\t';
+  let start = 0;
+  let end = text.length;
+  while (start < end && ows(start)) start += 1;
+  while (end > start && ows(end - 1)) end -= 1;
+  return text.slice(start, end);
+}
+
 function stripCr(line: string): string {
   return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
@@ -397,7 +416,7 @@ function parseFields(lines: readonly string[], maxHeaders: number, flags: string
       // obs-fold (RFC 9112 §5.2): a user agent replaces it with a space.
       const last = headers[headers.length - 1];
       if (last === undefined) throw new ParseError('bad-header', 'header continuation line before any field');
-      last[1] = `${last[1]} ${line.trim()}`;
+      last[1] = `${last[1]} ${trimOws(line)}`;
       if (!flags.includes('obs-fold')) flags.push('obs-fold');
       continue;
     }
@@ -405,7 +424,7 @@ function parseFields(lines: readonly string[], maxHeaders: number, flags: string
     const name = colon === -1 ? '' : line.slice(0, colon);
     // RFC 9112 §5.1: no whitespace between field name and colon.
     if (!TOKEN.test(name)) throw new ParseError('bad-header', `malformed header line ${JSON.stringify(line.slice(0, 60))}`);
-    const value = line.slice(colon + 1).trim();
+    const value = trimOws(line.slice(colon + 1));
     if (value.includes('\0')) throw new ParseError('bad-header', `NUL in value of header ${name}`);
     headers.push([name, value]);
     if (headers.length > maxHeaders) throw new ParseError('too-many-headers', `more than ${maxHeaders} header fields`);
