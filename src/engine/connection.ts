@@ -384,7 +384,8 @@ export class ProbeConnection {
    * already unhashed it. On Linux, read our own row to tell the two apart.
    */
   private resetSeenAsEnd(): boolean {
-    if (this.localEndpoint === null || this.remoteEndpoint === null) return false;
+    // Once we have sent our FIN, crossing FINs move the socket on (TIME_WAIT) by themselves.
+    if (this.localClosed || this.localEndpoint === null || this.remoteEndpoint === null) return false;
     const rows = readTcpTableSync();
     if (rows.length === 0) return false; // no /proc/net/tcp here: keep what Node said
     const own = rowsForConnection(rows, this.localEndpoint, this.remoteEndpoint).aSide;

@@ -40,12 +40,16 @@ interface LiveConnection {
 export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<ScenarioResult> {
   const startedAtMs = ctx.clock.now();
   const live: LiveConnection[] = [];
-  const exchanges: { label: string; outcome: ExchangeOutcome }[] = [];
+  const exchanges: { label: string; connection: string; outcome: ExchangeOutcome }[] = [];
   const abort = new AbortController();
   let error: ProbeError | null = null;
   const deadline = setTimeout(() => abort.abort(), ctx.scenarioTimeoutMs);
+  // The race makes --scenario-timeout interrupt any step (a wait-close, a slow request):
+  // the cleanup below then closes the connections, which ends whatever was still pending.
+  const aborted = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+  aborted.catch(() => undefined);
   try {
-    await runSteps(scenario.steps, { ctx, live, exchanges, signal: abort.signal });
+    await Promise.race([runSteps(scenario.steps, { ctx, live, exchanges, signal: abort.signal }), aborted]);
   } catch (err) {
     error = abort.signal.aborted
       ? new ProbeError('scenario-timeout', `scenario "${scenario.id}" did not finish within ${formatDuration(ctx.scenarioTimeoutMs)}`)
@@ -54,6 +58,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
         : new ProbeError('connect-failed', err instanceof Error ? err.message : String(err));
   } finally {
     clearTimeout(deadline);
+    abort.abort(); // steps still running after a timeout stop at their next step
   }
   await Promise.all(live.map(({ conn }) => conn.close(error === null ? 'fin' : 'rst', 'cleanup')));
   const connections = await Promise.all(live.map(({ label, conn }) => finishRecord(label, conn)));
@@ -87,7 +92,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
 interface StepState {
   readonly ctx: RunContext;
   readonly live: LiveConnection[];
-  readonly exchanges: { label: string; outcome: ExchangeOutcome }[];
+  readonly exchanges: { label: string; connection: string; outcome: ExchangeOutcome }[];
   readonly signal: AbortSignal;
 }
 
@@ -110,7 +115,7 @@ async function runStep(step: Step, state: StepState): Promise<void> {
     }
     case 'request': {
       const conn = connection(state, step.on);
-      if (step.ifOpen && !isUsable(conn, state, step.on)) return;
+      if (step.ifOpen && !isUsable(conn, state)) return;
       const outcome = await conn.send(
         {
           method: step.method ?? ctx.method,
@@ -123,7 +128,7 @@ async function runStep(step: Step, state: StepState): Promise<void> {
         },
         ctx.deadlines,
       );
-      state.exchanges.push({ label: step.on, outcome });
+      state.exchanges.push({ label: step.on, connection: conn.id, outcome });
       const error = outcome.index === 1 ? firstRequestError(outcome, ctx.target) : null;
       if (error !== null) throw error;
       return;
@@ -148,7 +153,7 @@ async function runStep(step: Step, state: StepState): Promise<void> {
         // Yield once so a FIN or RST that arrived with the last response is seen before the
         // next write (undici does the same before reusing a socket).
         await new Promise((resolve) => setImmediate(resolve));
-        if (!isUsable(conn, state, step.on)) return;
+        if (!isUsable(conn, state)) return;
         await runSteps(step.steps, state);
       }
       return;
@@ -159,9 +164,9 @@ async function runStep(step: Step, state: StepState): Promise<void> {
 }
 
 /** Open, not half-closed by the peer, and its last response did not end persistence. */
-function isUsable(conn: ProbeConnection, state: StepState, label: string): boolean {
+function isUsable(conn: ProbeConnection, state: StepState): boolean {
   if (conn.peerClosed || conn.isClosed) return false;
-  const last = [...state.exchanges].reverse().find((x) => x.label === label);
+  const last = [...state.exchanges].reverse().find((x) => x.connection === conn.id);
   return last === undefined || (last.outcome.kind === 'response' && last.outcome.keepAlive);
 }
 

@@ -30,7 +30,7 @@ export async function observeTimeWait(
     const found = seen !== null && seen.aSide.length + seen.bSide.length > 0;
     if (seen !== null && (found || end.signal === 'rst')) return fromRows(seen.aSide, seen.bSide);
   }
-  return infer(end);
+  return infer(end, targetIsLocal);
 }
 
 async function pollRows(local: Endpoint, remote: Endpoint): Promise<{ aSide: readonly TcpRow[]; bSide: readonly TcpRow[] } | null> {
@@ -64,7 +64,7 @@ function describe(row: TcpRow): string {
   return `${row.localAddress}:${row.localPort} -> ${row.remoteAddress}:${row.remotePort} ${row.state}`;
 }
 
-function infer(end: CloseClassification): TimeWaitFinding {
+function infer(end: CloseClassification, targetIsLocal: boolean): TimeWaitFinding {
   if (end.signal === 'rst') {
     return { side: 'none', source: 'inferred', evidence: ['closed by RST: no TIME_WAIT on either side'] };
   }
@@ -72,6 +72,8 @@ function infer(end: CloseClassification): TimeWaitFinding {
   return {
     side: end.closedBy,
     source: 'inferred',
-    evidence: [`the ${end.closedBy} sent the first FIN, so it holds TIME_WAIT (the target is not on this host: not read from /proc/net/tcp)`],
+    evidence: [
+      `the ${end.closedBy} sent the first FIN, so it holds TIME_WAIT (${targetIsLocal ? 'no row for this connection was found in /proc/net/tcp' : 'the target is not on this host: not read from /proc/net/tcp'})`,
+    ],
   };
 }

@@ -8,7 +8,7 @@ import type { MeasureName } from './model.js';
 /** What a scenario run left behind: its connections (with labels) and every exchange. */
 export interface Trace {
   readonly connections: readonly { readonly label: string; readonly record: ConnectionRecord }[];
-  readonly exchanges: readonly { readonly label: string; readonly outcome: ExchangeOutcome }[];
+  readonly exchanges: readonly { readonly label: string; readonly connection: string; readonly outcome: ExchangeOutcome }[];
 }
 
 /** The bounds a measure may cite ("no close within 90 s"). */
@@ -100,7 +100,8 @@ export function measure(name: MeasureName, on: string | null, trace: Trace, ctx:
         const after = serverClosed ? conn.end.summary : 'but the server left the connection open: the client has to close it';
         return { value: last.index, finding: { text: `the server ended keep-alive after ${last.index} responses: response #${last.index} said it would not persist, ${after}`, evidence: [evidence(conn, last.t, last.index, `Connection: ${last.connectionHeader ?? '(none)'}`)] } };
       }
-      if (!serverClosed) {
+      // A close only after --max-requests answers may be the idle timeout, not a cap.
+      if (!serverClosed || conn.end.responses >= ctx.maxRequests) {
         const text = `the server answered ${conn.end.responses} requests on one connection without closing it (--max-requests ${ctx.maxRequests})`;
         return { value: null, finding: { text, evidence: [evidence(conn, null, null, conn.end.summary)] } };
       }

@@ -10,6 +10,7 @@ export interface ProbeBounds {
   readonly maxRequests?: number;
   readonly firstByteMs?: number;
   readonly insecure?: boolean;
+  readonly scenarioTimeoutMs?: number;
 }
 
 /** Probes `url` with the named built-in scenarios (all when empty) through the engine's public entry. */
@@ -24,7 +25,7 @@ export async function probe(url: string, ids: readonly string[] = [], bounds: Pr
     deadlines: { firstByteMs: bounds.firstByteMs ?? 3000, headersMs: 4000, bodyMs: 4000 },
     maxIdleMs,
     maxRequests: bounds.maxRequests ?? 50,
-    scenarioTimeoutMs: maxIdleMs + 20_000,
+    scenarioTimeoutMs: bounds.scenarioTimeoutMs ?? maxIdleMs + 20_000,
     method: 'GET',
     headers: [],
     userAgent: 'keepalive-probe-test',

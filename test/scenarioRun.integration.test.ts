@@ -1,0 +1,61 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { SERVE_DEFAULTS, startLabServer } from '../src/lab/labServer.js';
+import type { LabProfile, LabServer } from '../src/lab/labServer.js';
+import { parseScenario } from '../src/scenario/load.js';
+import { metric, probe, scenario } from './support/probe.js';
+
+/** The step language over real sockets: bounds, labels, custom scenarios. */
+const servers: LabServer[] = [];
+async function lab(overrides: Partial<LabProfile>): Promise<string> {
+  const server = await startLabServer({ ...SERVE_DEFAULTS, ...overrides });
+  servers.push(server);
+  return server.url;
+}
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+describe('running scenarios', () => {
+  it('--scenario-timeout interrupts a long wait-close and reports scenario-timeout', async () => {
+    const url = await lab({ idleTimeoutMs: 0 });
+    const started = performance.now();
+    const result = await probe(url, ['idle-timeout'], { maxIdleMs: 20_000, scenarioTimeoutMs: 700 });
+    const s = scenario(result, 'idle-timeout');
+    expect(s.status).toBe('error');
+    expect(s.error?.code).toBe('scenario-timeout');
+    // Bounded by the 700 ms scenario deadline plus cleanup, far below the 20 s --max-idle.
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  it('if-open looks at the connection itself, not at an earlier connection with the same label', async () => {
+    const url = await lab({});
+    const custom = await parseScenario(
+      [
+        'id: relabel',
+        'title: Re-open a label',
+        'steps:',
+        '  - open: a',
+        '  - request: { on: a, connection: close }',
+        '  - wait-close: { on: a, max: 1s }',
+        '  - open: a',
+        '  - request: { on: a, if-open: true }',
+        '  - request: { on: a, if-open: true }',
+        'metrics:',
+        '  responses: { measure: responses, on: a }',
+        '  connections: { measure: connections }',
+        '',
+      ].join('\n'),
+      'relabel.yaml',
+    );
+    const result = await probe(url, ['http11-reuse'], {}, [custom]);
+    expect(metric(result, 'relabel', 'connections')).toBe(2);
+    expect(metric(result, 'relabel', 'responses')).toBe(2);
+  });
+
+  it('a connection closed by the probe after crossing FINs is not mistaken for a reset', async () => {
+    const url = await lab({ http10: 'close' });
+    const result = await probe(url, ['http10-keepalive']);
+    const events = scenario(result, 'http10-keepalive').connections.flatMap((c) => c.events);
+    expect(events.filter((e) => e.kind === 'error')).toEqual([]);
+  });
+});
