@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { DEMO_PROFILE, SERVE_DEFAULTS, startLabServer } from '../src/lab/labServer.js';
-import type { LabProfile, LabServer } from '../src/lab/labServer.js';
+import { describe, expect, it } from 'vitest';
+import { DEMO_PROFILE } from '../src/lab/labServer.js';
+import type { LabProfile } from '../src/lab/labServer.js';
+import { useLab } from './support/lab.js';
 import { metric, probe, scenario } from './support/probe.js';
 
 /**
@@ -15,15 +16,10 @@ import { metric, probe, scenario } from './support/probe.js';
 const EARLY_MS = 20;
 const LATE_MS = 400;
 
-const servers: LabServer[] = [];
+const startLab = useLab();
 async function lab(overrides: Partial<LabProfile>): Promise<string> {
-  const server = await startLabServer({ ...SERVE_DEFAULTS, ...overrides });
-  servers.push(server);
-  return server.url;
+  return (await startLab(overrides)).url;
 }
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
 
 function expectIdleNear(value: unknown, configuredMs: number): void {
   expect(typeof value).toBe('number');

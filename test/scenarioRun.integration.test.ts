@@ -1,19 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { SERVE_DEFAULTS, startLabServer } from '../src/lab/labServer.js';
-import type { LabProfile, LabServer } from '../src/lab/labServer.js';
+import { describe, expect, it } from 'vitest';
+import type { LabProfile } from '../src/lab/labServer.js';
 import { parseScenario } from '../src/scenario/load.js';
+import { useLab } from './support/lab.js';
 import { metric, probe, scenario } from './support/probe.js';
 
 /** The step language over real sockets: bounds, labels, custom scenarios. */
-const servers: LabServer[] = [];
+const startLab = useLab();
 async function lab(overrides: Partial<LabProfile>): Promise<string> {
-  const server = await startLabServer({ ...SERVE_DEFAULTS, ...overrides });
-  servers.push(server);
-  return server.url;
+  return (await startLab(overrides)).url;
 }
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
 
 describe('running scenarios', () => {
   it('--scenario-timeout interrupts a long wait-close and reports scenario-timeout', async () => {

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type { LabProfileReport } from '../model/result.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -8,20 +9,7 @@ import { VERSION } from '../version.js';
  * HTTP/1.0 handling, request caps (it answers 503 past maxRequestsPerSocket) and FIN/RST by
  * itself, and those are exactly the behaviours the lab must set.
  */
-export interface LabProfile {
-  /** Close a connection after this long without a request in progress; 0 = never. */
-  readonly idleTimeoutMs: number;
-  /** Close after this many responses on one connection; 0 = no cap. */
-  readonly maxRequests: number;
-  /** Whether an HTTP/1.0 request with `Connection: keep-alive` is kept alive. */
-  readonly http10: 'keep-alive' | 'close';
-  /** How the server closes: FIN (graceful) or RST (abortive). */
-  readonly close: 'fin' | 'rst';
-  /** Send `Keep-Alive: timeout=..., max=...` on persistent responses. */
-  readonly advertise: boolean;
-  /** Say `Connection: close` on the last response before the cap; false closes silently. */
-  readonly announceLast: boolean;
-}
+export type LabProfile = LabProfileReport;
 
 /** The profile `keepalive-probe run` uses with no target: every scenario has something real to show. */
 export const DEMO_PROFILE: LabProfile = {

@@ -148,13 +148,19 @@ export interface TargetInfo {
   readonly local: boolean;
 }
 
-/** The lab profile used when no target was given. */
+/** The embedded lab server's keep-alive behaviour (`serve` flags; the demo profile when `run` has no URL). */
 export interface LabProfileReport {
+  /** Close a connection after this long without a request in progress; 0 = never. */
   readonly idleTimeoutMs: number;
+  /** Close after this many responses on one connection; 0 = no cap. */
   readonly maxRequests: number;
+  /** Whether an HTTP/1.0 request with `Connection: keep-alive` is kept alive. */
   readonly http10: 'keep-alive' | 'close';
+  /** How the server closes: FIN (graceful) or RST (abortive). */
   readonly close: 'fin' | 'rst';
+  /** Send `Keep-Alive: timeout=..., max=...` on persistent responses. */
   readonly advertise: boolean;
+  /** Say `Connection: close` on the last response before the cap; false closes silently. */
   readonly announceLast: boolean;
 }
 
