@@ -4,7 +4,6 @@ import { runProbe } from '../engine/runProbe.js';
 import { ProbeError } from '../engine/probeError.js';
 import { TargetError, parseTarget } from '../engine/target.js';
 import type { Target } from '../engine/target.js';
-import type { ScenarioResult } from '../model/result.js';
 import { EXIT, exitCodeFor } from '../report/exitCode.js';
 import { renderJson } from '../report/json.js';
 import { renderTerminal } from '../report/terminal.js';
@@ -14,6 +13,7 @@ import { formatDuration } from '../util/duration.js';
 import { USER_AGENT } from '../version.js';
 import { UsageError, writeError } from './io.js';
 import { selectScenarios } from './selectScenarios.js';
+import { Progress } from './progress.js';
 import { useColor } from './terminalStyle.js';
 import type { ColorChoice } from './terminalStyle.js';
 
@@ -68,11 +68,10 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
     process.exit(EXIT.interrupted);
   };
   process.once('SIGINT', stopOnSigint);
-  const progress = !flags.json && process.stderr.isTTY === true;
-  if (progress) {
-    process.stderr.write(
-      `Probing ${escapeForTerminal(target.url)} with ${scenarios.length} scenarios at once; idle waits are bounded by ${formatDuration(flags.maxIdle)} (--max-idle)…\n`,
-    );
+  const write = (text: string): void => void process.stderr.write(text);
+  const progress = !flags.json && process.stderr.isTTY === true ? new Progress(scenarios.map((s) => s.id), flags.maxIdle, write) : null;
+  if (progress !== null) {
+    write(`Probing ${escapeForTerminal(target.url)} with ${scenarios.length} scenarios at once; idle waits are bounded by ${formatDuration(flags.maxIdle)} (--max-idle)…\n`);
   }
   try {
     const result = await runProbe(scenarios, {
@@ -87,7 +86,7 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
       headers: flags.header,
       userAgent: USER_AGENT,
       lab: lab === null ? null : { ...lab.profile },
-      onScenarioDone: progress ? (s) => process.stderr.write(progressLine(s)) : undefined,
+      onScenarioDone: progress === null ? undefined : (s) => progress.done(s),
     });
     if (flags.json === true) {
       process.stdout.write(renderJson(result));
@@ -103,10 +102,7 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
     throw err;
   } finally {
     process.off('SIGINT', stopOnSigint);
+    progress?.stop();
     await lab?.close();
   }
-}
-
-function progressLine(s: ScenarioResult): string {
-  return `  ${s.id}: ${s.status} after ${formatDuration(s.durationMs)}\n`;
 }
