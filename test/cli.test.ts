@@ -161,6 +161,30 @@ describe('exit codes and one-line errors', () => {
     expect(stderr).not.toMatch(ANSI);
   });
 
+  it('hostile server text is escaped in the terminal report and in JSON', async () => {
+    // Header bytes are latin1: ESC sequences, BEL, an 8-bit CSI, and the UTF-8 bytes of U+202E (RLO).
+    const hostile = 'evil\u001b]8;;http://x\u0007\u001b[2J\u009b31m\u00e2\u0080\u00aegnp.exe';
+    const url = await rawServer((socket) => {
+      let buffered = '';
+      socket.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('latin1');
+        while (buffered.includes('\r\n\r\n')) {
+          buffered = buffered.slice(buffered.indexOf('\r\n\r\n') + 4);
+          socket.write(Buffer.from(`HTTP/1.1 200 OK\r\nServer: ${hostile}\r\nKeep-Alive: timeout=1, ${hostile}\r\nContent-Length: 2\r\n\r\nok`, 'latin1'));
+        }
+      });
+    });
+    const terminal = await runCli(['run', url, '-s', 'http11-reuse', '--color', 'never']);
+    expect(terminal.code).toBe(0);
+    expect(terminal.stdout).toContain('Server: evil\\x1b]8;;http://x\\x07\\x1b[2J\\x9b31mâ\\x80®gnp.exe');
+    expect(terminal.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    const json = await runCli(['run', url, '-s', 'http11-reuse', '--json']);
+    expect(json.stdout).not.toMatch(/[\u007f-\u009f\u202a-\u202e]/);
+    const report = JSON.parse(json.stdout) as { target: { server: string } };
+    // JSON keeps the value as sent (latin1-decoded), only escaped.
+    expect(report.target.server).toBe(hostile);
+  });
+
   it('1: a scenario file whose fail-severity expectation does not hold', async () => {
     const server = await lab({ idleTimeoutMs: 500 });
     const file = path.join(dir, 'gate.yaml');

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { DEMO_PROFILE } from '../src/lab/labServer.js';
 import type { LabProfile } from '../src/lab/labServer.js';
@@ -158,5 +159,21 @@ describe('timeout-mismatch', () => {
     const result = await probe(url, ['timeout-mismatch'], { maxIdleMs: 800 });
     expect(metric(result, 'timeout-mismatch', 'outcome')).toBe('ok');
     expect(scenario(result, 'timeout-mismatch').status).toBe('pass');
+  });
+});
+
+describe('robustness', () => {
+  it('a client reset in the middle of a request does not bring the lab down', async () => {
+    const url = await lab({});
+    const { port } = new URL(url);
+    for (let i = 0; i < 5; i++) {
+      const socket = net.connect({ host: '127.0.0.1', port: Number(port) });
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\n'); // half a request head
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      socket.resetAndDestroy();
+    }
+    const result = await probe(url, ['http11-reuse']);
+    expect(metric(result, 'http11-reuse', 'reused')).toBe(true);
   });
 });
