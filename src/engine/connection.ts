@@ -88,6 +88,7 @@ export class ProbeConnection {
   private readonly closed: Promise<void>;
   private localEndpoint: Endpoint | null = null;
   private remoteEndpoint: Endpoint | null = null;
+  private frozenNow: number | null = null;
 
   private constructor(id: string, socket: net.Socket, clock: Clock) {
     this.id = id;
@@ -198,7 +199,7 @@ export class ProbeConnection {
       this.pending = pending;
       this.push({
         kind: 'request',
-        t: this.clock.now(),
+        t: this.now(),
         index,
         method: spec.method,
         path: spec.path,
@@ -246,7 +247,7 @@ export class ProbeConnection {
     if (this.closedFlag) return;
     if (!this.localClosed) {
       this.localClosed = true;
-      this.push({ kind: 'local-close', t: this.clock.now(), how, reason });
+      this.push({ kind: 'local-close', t: this.now(), how, reason });
       if (how === 'rst') this.socket.resetAndDestroy();
       else this.socket.end();
     }
@@ -259,7 +260,7 @@ export class ProbeConnection {
     const s = this.socket;
     this.localEndpoint = { address: s.localAddress ?? '', port: s.localPort ?? 0 };
     this.remoteEndpoint = { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 };
-    this.push({ kind: 'connect', t: this.clock.now(), local: this.localEndpoint, remote: this.remoteEndpoint });
+    this.push({ kind: 'connect', t: this.now(), local: this.localEndpoint, remote: this.remoteEndpoint });
   }
 
   private onData(chunk: Buffer): void {
@@ -267,7 +268,7 @@ export class ProbeConnection {
     if (pending === null) {
       this.push({
         kind: 'unsolicited',
-        t: this.clock.now(),
+        t: this.now(),
         bytes: chunk.length,
         preview: chunk.subarray(0, PREVIEW_BYTES).toString('latin1'),
       });
@@ -285,7 +286,7 @@ export class ProbeConnection {
     if (excess > 0) {
       this.push({
         kind: 'unsolicited',
-        t: this.clock.now(),
+        t: this.now(),
         bytes: excess,
         preview: chunk.subarray(chunk.length - excess, chunk.length - excess + PREVIEW_BYTES).toString('latin1'),
       });
@@ -308,7 +309,7 @@ export class ProbeConnection {
         pending.keepAlive = keepAlive;
         this.push({
           kind: 'response-head',
-          t: this.clock.now(),
+          t: this.now(),
           index: pending.index,
           status: head.status,
           version: head.versionMinor === 1 ? '1.1' : '1.0',
@@ -324,7 +325,7 @@ export class ProbeConnection {
           });
         }
       } else if (event.type === 'complete') {
-        this.push({ kind: 'response-complete', t: this.clock.now(), index: pending.index, bodyBytes: event.bodyBytes });
+        this.push({ kind: 'response-complete', t: this.now(), index: pending.index, bodyBytes: event.bodyBytes });
         if (pending.head === null) continue;
         pending.resolve({
           kind: 'response',
@@ -340,7 +341,7 @@ export class ProbeConnection {
   private failParse(pending: PendingExchange, err: unknown): void {
     const code = err instanceof ParseError ? err.code : 'parse-failure';
     const message = err instanceof Error ? err.message : String(err);
-    this.push({ kind: 'protocol-error', t: this.clock.now(), index: pending.index, code, message });
+    this.push({ kind: 'protocol-error', t: this.now(), index: pending.index, code, message });
     const truncated = code === 'truncated-headers' || code === 'truncated-body';
     pending.resolve({ kind: truncated ? 'truncated' : 'protocol-error', index: pending.index, code, message });
     // A response we cannot frame leaves the connection unusable.
@@ -348,6 +349,17 @@ export class ProbeConnection {
   }
 
   private onEnd(): void {
+    // Everything recorded for this FIN carries the moment it arrived, not the moment after
+    // the /proc/net/tcp read below.
+    this.frozenNow = this.clock.now();
+    try {
+      this.handleEnd();
+    } finally {
+      this.frozenNow = null;
+    }
+  }
+
+  private handleEnd(): void {
     if (this.resetSeenAsEnd()) {
       const err: NodeJS.ErrnoException = new Error('read ECONNRESET (the RST arrived with response bytes still unread: Node reported it as end of stream; /proc/net/tcp shows the socket already torn down)');
       err.code = 'ECONNRESET';
@@ -368,7 +380,7 @@ export class ProbeConnection {
         parseError = err;
       }
     }
-    this.push({ kind: 'peer-fin', t: this.clock.now() });
+    this.push({ kind: 'peer-fin', t: this.now() });
     if (pending !== null && parseError !== null) this.failParse(pending, parseError);
     if (pending !== null && this.pending === pending) {
       pending.resolve({ kind: 'premature-close', index: pending.index, peerClosedBeforeWrite: false });
@@ -395,7 +407,7 @@ export class ProbeConnection {
   private onError(err: NodeJS.ErrnoException): void {
     const code = typeof err.code === 'string' ? err.code : 'UNKNOWN';
     const syscall = typeof err.syscall === 'string' ? err.syscall : null;
-    this.push({ kind: 'error', t: this.clock.now(), code, syscall, message: err.message });
+    this.push({ kind: 'error', t: this.now(), code, syscall, message: err.message });
     const pending = this.pending;
     if (pending !== null) pending.resolve({ kind: 'socket-error', index: pending.index, code, syscall });
     this.notifyCloseWaiters();
@@ -403,7 +415,7 @@ export class ProbeConnection {
 
   private onClose(): void {
     this.closedFlag = true;
-    this.push({ kind: 'closed', t: this.clock.now() });
+    this.push({ kind: 'closed', t: this.now() });
     const pending = this.pending;
     if (pending !== null) pending.resolve({ kind: 'premature-close', index: pending.index, peerClosedBeforeWrite: false });
     this.notifyCloseWaiters();
@@ -422,9 +434,13 @@ export class ProbeConnection {
   }
 
   private expire(pending: PendingExchange, deadline: DeadlineName, limitMs: number): void {
-    this.push({ kind: 'timeout', t: this.clock.now(), deadline, limitMs, index: pending.index });
+    this.push({ kind: 'timeout', t: this.now(), deadline, limitMs, index: pending.index });
     pending.resolve({ kind: 'timeout', index: pending.index, deadline, limitMs });
     void this.close('rst', 'deadline');
+  }
+
+  private now(): number {
+    return this.frozenNow ?? this.clock.now();
   }
 
   private push(event: ConnEvent): void {

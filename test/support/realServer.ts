@@ -1,0 +1,119 @@
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { it } from 'vitest';
+
+/**
+ * Harness for real servers (nginx, Apache httpd, HAProxy, Tomcat, Go): find the binary,
+ * start it in the foreground with a config the test wrote, wait until it answers, stop it by
+ * process group. Never systemd, never the package's default config.
+ */
+
+/**
+ * The path of a server binary, or null. A missing binary skips that server's tests with a
+ * loud message naming the install command; under CI=true it is a failing test instead, so a
+ * skip can never hide a broken install.
+ */
+export function serverBinary(name: string, candidates: readonly string[], install: string): string | null {
+  const found = candidates.find((p) => existsSync(p)) ?? which(name);
+  if (found !== null) return found;
+  if (process.env.CI === 'true') {
+    it(`${name} is installed`, () => {
+      throw new Error(`${name} is missing on this CI machine: ${install}`);
+    });
+  } else {
+    process.stderr.write(`\n*** SKIPPING the ${name} tests: ${name} is not installed. Install it with: ${install} ***\n\n`);
+  }
+  return null;
+}
+
+function which(name: string): string | null {
+  const out = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  const path = out.stdout.trim();
+  return out.status === 0 && path !== '' ? path : null;
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface RunningServer {
+  readonly child: ChildProcess;
+  /** What the server wrote on stdout and stderr so far (for failure messages). */
+  output(): string;
+  /** Stops the whole process group (SIGTERM, then SIGKILL after 5 s). Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** A URL that answers once the server is ready. */
+  readonly readyUrl: string;
+  readonly readyTimeoutMs?: number;
+}
+
+/** Starts a server in the foreground in its own process group and waits (bounded) until `readyUrl` answers. */
+export async function startServer(command: string, args: readonly string[], options: StartOptions): Promise<RunningServer> {
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stopped = false;
+  const server: RunningServer = {
+    child,
+    output: () => output,
+    stop: async () => {
+      if (stopped) return exited;
+      stopped = true;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      signalGroup(child, 'SIGTERM');
+      const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+      signalGroup(child, 'SIGKILL'); // workers a master left behind
+    },
+  };
+  const deadline = performance.now() + (options.readyTimeoutMs ?? 30_000);
+  while (performance.now() < deadline) {
+    if (child.exitCode !== null) break;
+    if (await answers(options.readyUrl)) return server;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await server.stop();
+  throw new Error(`${command} ${args.join(' ')} did not answer ${options.readyUrl}:\n${output}`);
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** One GET with Connection: close; true on any HTTP response within 1 s. */
+function answers(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false, headers: { connection: 'close' }, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
