@@ -397,3 +397,21 @@ describe('loadScenarioFile', () => {
     expectError(err as ScenarioFileError, file, null, null, 'cannot read the file (ENOENT)');
   });
 });
+
+describe('a top-level expect section', () => {
+  test('becomes expect steps after the script, each with its line', async () => {
+    const scenario = await parseScenario(
+      ['id: t', 'title: T', 'steps:', '  - open: main', 'metrics:', '  reused: { measure: reused, on: main }', 'expect:', '  - reused', '  - { that: reused = true, severity: warn }', ''].join('\n'),
+      'top.yaml',
+    );
+    expect(scenario.steps.slice(1)).toEqual([
+      { type: 'expect', line: 8, that: 'reused', severity: 'fail', message: null },
+      { type: 'expect', line: 9, that: 'reused = true', severity: 'warn', message: null },
+    ]);
+  });
+
+  test('a bad entry names its field and line', async () => {
+    const err = await failure(['id: t', 'title: T', 'steps:', '  - open: main', 'expect:', '  - reused >'].join('\n'));
+    expect({ line: err.line, field: err.field }).toEqual({ line: 6, field: 'expect[0].that' });
+  });
+});

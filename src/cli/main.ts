@@ -68,6 +68,8 @@ function buildProgram(outcome: Outcome): Command {
     .option('--scenario-timeout <duration>', 'deadline for a whole scenario (default: --max-idle plus 2 min)', positiveDurationArg)
     .option('-X, --method <method>', 'request method', methodArg, 'GET')
     .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', headerArg, [])
+    .option('-e, --expect <expectation>', 'fail (exit 1) unless this holds, e.g. "idle-timeout>=60s", "reuse", "timeout-mismatch.outcome=ok" (repeatable; docs/expectations.md)', collect, [])
+    .option('--behind <preset>', 'gate for the hop in front of the server: aws-alb, nginx-upstream (repeatable)', collect, [])
     .option('-k, --insecure', 'do not verify the TLS certificate')
     .addOption(color)
     .action(async (url: string | undefined, opts: RunFlags) => {

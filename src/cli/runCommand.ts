@@ -9,6 +9,8 @@ import { renderJson } from '../report/json.js';
 import { renderTerminal } from '../report/terminal.js';
 import { escapeForTerminal } from '../report/sanitize.js';
 import { ScenarioFileError } from '../scenario/load.js';
+import { GateError, applyGates, resolveGates } from '../scenario/gates.js';
+import type { Gate } from '../scenario/gates.js';
 import { formatDuration } from '../util/duration.js';
 import { USER_AGENT } from '../version.js';
 import { UsageError, writeError } from './io.js';
@@ -32,6 +34,8 @@ export interface RunFlags {
   readonly header: readonly (readonly [string, string])[];
   readonly insecure?: boolean;
   readonly color: ColorChoice;
+  readonly expect: readonly string[];
+  readonly behind: readonly string[];
 }
 
 /** Room for the non-idle parts of a scenario (requests, the close, TIME_WAIT polling) beyond --max-idle. */
@@ -47,6 +51,13 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
       writeError(`invalid scenario file ${err.message}`);
       return EXIT.usage;
     }
+    throw err;
+  }
+  let gates: Gate[];
+  try {
+    gates = resolveGates(flags.expect, flags.behind, scenarios, flags.maxIdle);
+  } catch (err) {
+    if (err instanceof GateError) throw new UsageError(err.message);
     throw err;
   }
   let target: Target;
@@ -74,7 +85,7 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
     write(`Probing ${escapeForTerminal(target.url)} with ${scenarios.length} scenarios at once; idle waits are bounded by ${formatDuration(flags.maxIdle)} (--max-idle)…\n`);
   }
   try {
-    const result = await runProbe(scenarios, {
+    const measured = await runProbe(scenarios, {
       target,
       insecure: flags.insecure === true,
       connectTimeoutMs: flags.connectTimeout,
@@ -88,6 +99,7 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
       lab: lab === null ? null : { ...lab.profile },
       onScenarioDone: progress === null ? undefined : (s) => progress.done(s),
     });
+    const result = applyGates(measured, gates);
     if (flags.json === true) {
       process.stdout.write(renderJson(result));
     } else {

@@ -204,6 +204,8 @@ function evaluateExpectations(steps: readonly Step[], metrics: Record<string, Me
     const ok = holds(expectation, measured ?? null);
     results.push({
       expression: step.that,
+      metric: expectation.metric,
+      origin: 'scenario',
       severity: step.severity,
       ok,
       measured,

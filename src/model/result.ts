@@ -91,6 +91,10 @@ export type ScenarioStatus = 'pass' | 'warn' | 'fail' | 'error';
 /** The outcome of an `expect` step. */
 export interface ExpectationResult {
   readonly expression: string;
+  /** The metric it reads (in its scenario's `metrics`). */
+  readonly metric: string;
+  /** `scenario`: an expect step of the scenario file; `cli`: --expect or a --behind preset. */
+  readonly origin: 'scenario' | 'cli';
   readonly severity: 'warn' | 'fail';
   readonly ok: boolean;
   readonly measured: MetricValue | undefined;

@@ -76,8 +76,10 @@ function scenarioSection(s: ScenarioResult, c: ChalkInstance): string {
   const metrics = Object.entries(s.metrics).map(([k, v]) => `${k}=${formatMetric(k, v)}`);
   if (metrics.length > 0) lines.push(`  ${c.dim('metrics:')} ${metrics.join('  ')}`);
   for (const f of s.findings) lines.push(`  • ${escapeForTerminal(f.text, 400)}`);
-  for (const e of s.expectations.filter((x) => !x.ok)) {
-    lines.push(`  ${e.severity === 'fail' ? c.red('✗') : c.yellow('!')} ${escapeForTerminal(e.message, 400)} (expected ${escapeForTerminal(e.expression)}, measured ${formatMetric(e.expression.split(/\s/)[0] ?? '', e.measured ?? null)})`);
+  // Failed expectations, and the user's own gates whatever their outcome.
+  for (const e of s.expectations.filter((x) => !x.ok || x.origin === 'cli')) {
+    const mark = e.ok ? c.green('✓') : e.severity === 'fail' ? c.red('✗') : c.yellow('!');
+    lines.push(`  ${mark} ${escapeForTerminal(e.message, 400)} (expected ${escapeForTerminal(e.expression)}, measured ${formatMetric(e.metric, e.measured ?? null)})`);
   }
   for (const conn of s.connections) lines.push(...timeline(conn, c));
   if (s.advice.length > 0) {

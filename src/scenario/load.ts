@@ -81,6 +81,8 @@ export async function parseScenario(text: string, file: string): Promise<Scenari
   const locate = (p: (string | number)[]): number | null => lineOf(doc, lines, p);
   const opened = new Set<string>();
   const steps = raw.steps.map((s, i) => toStep(s, ['steps', i], opened, file, locate));
+  // A top-level `expect:` list reads as expect steps after the script.
+  (raw.expect ?? []).forEach((e, i) => steps.push(expectStep(e, ['expect', i], locate(['expect', i]) ?? 0, file, locate)));
   const metrics: Record<string, MetricSpec> = {};
   for (const [name, spec] of Object.entries(raw.metrics ?? {})) {
     if (spec.on !== undefined && !opened.has(spec.on)) {
@@ -110,6 +112,7 @@ interface RawScenario {
   headline?: string;
   steps: RawStep[];
   metrics?: Record<string, { measure: MeasureName; on?: string }>;
+  expect?: unknown[];
 }
 
 type RawStep = Record<string, unknown>;
@@ -167,19 +170,26 @@ function toStep(
       const inner = (v.steps as RawStep[]).map((s, i) => toStep(s, [...at, 'repeat', 'steps', i], opened, file, locate));
       return { type: 'repeat', line, on, max: countRef(v.max), until: 'closed', steps: inner };
     }
-    case 'expect': {
-      const spec = typeof value === 'string' ? { that: value } : (v as { that: string; severity?: 'warn' | 'fail'; message?: string });
-      try {
-        parseExpectation(spec.that);
-      } catch (err) {
-        if (err instanceof ExpectationSyntaxError) throw new ScenarioFileError(file, locate([...at, type, 'that']) ?? line, field('that'), err.message);
-        throw err;
-      }
-      return { type: 'expect', line, that: spec.that, severity: spec.severity ?? 'fail', message: spec.message ?? null };
-    }
+    case 'expect':
+      return expectStep(value, [...at, type], line, file, locate);
     default:
       throw new ScenarioFileError(file, line, fieldName(at), `unknown step "${type}"`);
   }
+}
+
+/** An expect step from `expect: "..."` or `expect: { that, severity, message }`; `at` is the path of that value. */
+function expectStep(value: unknown, at: (string | number)[], line: number, file: string, locate: (p: (string | number)[]) => number | null): Step {
+  const spec = typeof value === 'string' ? { that: value } : (value as { that: string; severity?: 'warn' | 'fail'; message?: string });
+  try {
+    parseExpectation(spec.that);
+  } catch (err) {
+    if (err instanceof ExpectationSyntaxError) {
+      const thatAt = typeof value === 'string' ? at : [...at, 'that'];
+      throw new ScenarioFileError(file, locate(thatAt) ?? line, `${fieldName(at)}.that`, err.message);
+    }
+    throw err;
+  }
+  return { type: 'expect', line, that: spec.that, severity: spec.severity ?? 'fail', message: spec.message ?? null };
 }
 
 function checkExpectations(steps: readonly Step[], metrics: Record<string, MetricSpec>, file: string): void {
