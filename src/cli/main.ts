@@ -18,7 +18,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const outcome: Outcome = { code: EXIT.ok };
   const program = buildProgram(outcome);
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(jsonBeforeUrl(argv), { from: 'user' });
     return outcome.code;
   } catch (err) {
     if (err instanceof CommanderError) {
@@ -34,6 +34,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (process.env.KEEPALIVE_PROBE_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
     return EXIT.internal;
   }
+}
+
+/**
+ * `run --json https://host` means JSON on stdout for that URL, not a file named after it:
+ * `--json` takes an optional file, so spell out the stdout choice before a URL.
+ */
+function jsonBeforeUrl(argv: readonly string[]): string[] {
+  return argv.flatMap((arg, i) => (arg === '--json' && /^https?:\/\//i.test(argv[i + 1] ?? '') ? [arg, '-'] : [arg]));
 }
 
 /** Where a command's action leaves its exit code. */
@@ -57,7 +65,8 @@ function buildProgram(outcome: Outcome): Command {
     .command('run')
     .description('probe a server (or, with no URL, the embedded lab server) and report its keep-alive behaviour')
     .argument('[url]', 'http:// or https:// URL to probe; omitted: the embedded lab server with a demo profile')
-    .option('--json', 'print the JSON report (docs/json-report.md) on stdout instead of the terminal report')
+    .option('--json [file]', 'write the JSON report (docs/json-report.md) to a file, or to stdout (no value or -) instead of the terminal report')
+    .option('--junit <file>', 'write a JUnit XML report (one test case per scenario) to a file, or - for stdout')
     .option('-s, --scenario <id|file>', 'run only this scenario: a built-in id or a scenario file (repeatable)', collect, [])
     .option('--max-idle <duration>', 'longest wait for the server to close an idle connection', positiveDurationArg, 90_000)
     .option('--max-requests <n>', 'most requests sent on one connection looking for a cap', integerArg(1, 100_000), 1000)

@@ -5,8 +5,6 @@ import { ProbeError } from '../engine/probeError.js';
 import { TargetError, parseTarget } from '../engine/target.js';
 import type { Target } from '../engine/target.js';
 import { EXIT, exitCodeFor } from '../report/exitCode.js';
-import { renderJson } from '../report/json.js';
-import { renderTerminal } from '../report/terminal.js';
 import { escapeForTerminal } from '../report/sanitize.js';
 import { ScenarioFileError } from '../scenario/load.js';
 import { GateError, applyGates, resolveGates } from '../scenario/gates.js';
@@ -15,13 +13,15 @@ import { formatDuration } from '../util/duration.js';
 import { USER_AGENT } from '../version.js';
 import { UsageError, writeError } from './io.js';
 import { selectScenarios } from './selectScenarios.js';
+import { closeOutputs, openOutputs, writeOutputs } from './outputs.js';
 import { Progress } from './progress.js';
 import { useColor } from './terminalStyle.js';
 import type { ColorChoice } from './terminalStyle.js';
 
 /** Flags of `keepalive-probe run`, as commander parsed them. */
 export interface RunFlags {
-  readonly json?: boolean;
+  readonly json?: string | boolean;
+  readonly junit?: string;
   readonly scenario: readonly string[];
   readonly maxIdle: number;
   readonly maxRequests: number;
@@ -60,6 +60,7 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
     if (err instanceof GateError) throw new UsageError(err.message);
     throw err;
   }
+  const outputs = openOutputs(flags.json, flags.junit);
   let target: Target;
   let lab: LabServer | null = null;
   if (url === undefined) {
@@ -80,7 +81,7 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
   };
   process.once('SIGINT', stopOnSigint);
   const write = (text: string): void => void process.stderr.write(text);
-  const progress = !flags.json && process.stderr.isTTY === true ? new Progress(scenarios.map((s) => s.id), flags.maxIdle, write) : null;
+  const progress = outputs.terminal && process.stderr.isTTY === true ? new Progress(scenarios.map((s) => s.id), flags.maxIdle, write) : null;
   if (progress !== null) {
     write(`Probing ${escapeForTerminal(target.url)} with ${scenarios.length} scenarios at once; idle waits are bounded by ${formatDuration(flags.maxIdle)} (--max-idle)…\n`);
   }
@@ -100,13 +101,10 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
       onScenarioDone: progress === null ? undefined : (s) => progress.done(s),
     });
     const result = applyGates(measured, gates);
-    if (flags.json === true) {
-      process.stdout.write(renderJson(result));
-    } else {
-      process.stdout.write(renderTerminal(result, { color: useColor(flags.color, process.stdout.isTTY === true, process.env) }));
-    }
+    writeOutputs(outputs, result, useColor(flags.color, process.stdout.isTTY === true, process.env));
     return exitCodeFor(result);
   } catch (err) {
+    closeOutputs(outputs);
     if (err instanceof ProbeError) {
       writeError(`cannot probe ${escapeForTerminal(target.url)}: ${escapeForTerminal(err.message, 400)} [${err.code}]`);
       return EXIT.unprobeable;

@@ -1,0 +1,53 @@
+import type { RunResult, ScenarioResult } from '../model/result.js';
+import { escapeXml } from './xml.js';
+
+/**
+ * JUnit XML for CI test-report plugins (GitHub Actions, GitLab, Jenkins): one test case per
+ * scenario; a failed expectation is a <failure>, a scenario that could not run an <error>
+ * (the same split as exit codes 1 and 3). Warnings pass and are listed in system-out.
+ */
+export function renderJunit(result: RunResult): string {
+  const failures = result.scenarios.filter((s) => s.status === 'fail').length;
+  const errors = result.scenarios.filter((s) => s.status === 'error').length;
+  const tests = result.scenarios.length;
+  const time = seconds(result.durationMs);
+  const suite = `keepalive-probe ${result.target.url}`;
+  const lines = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="keepalive-probe" tests="${tests}" failures="${failures}" errors="${errors}" time="${time}">`,
+    `  <testsuite name="${escapeXml(suite)}" tests="${tests}" failures="${failures}" errors="${errors}" skipped="0" time="${time}" timestamp="${escapeXml(result.startedAt)}">`,
+    '    <properties>',
+    `      <property name="target" value="${escapeXml(result.target.url)}"/>`,
+    `      <property name="server" value="${escapeXml(result.target.server ?? '')}"/>`,
+    `      <property name="version" value="${escapeXml(result.tool.version)}"/>`,
+    '    </properties>',
+    ...result.scenarios.flatMap((s) => testCase(s)),
+    '  </testsuite>',
+    '</testsuites>',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function testCase(s: ScenarioResult): string[] {
+  const open = `    <testcase classname="keepalive-probe.${escapeXml(s.id)}" name="${escapeXml(`${s.id}: ${s.title}`)}" time="${seconds(s.durationMs)}">`;
+  const body: string[] = [];
+  if (s.error !== null) {
+    body.push(`      <error type="${escapeXml(s.error.code)}" message="${escapeXml(s.error.message)}">${escapeXml(s.error.message)}</error>`);
+  } else if (s.status === 'fail') {
+    const failed = s.expectations.filter((e) => !e.ok && e.severity === 'fail');
+    const text = failed.map((e) => `${e.message} (expected ${e.expression}, measured ${JSON.stringify(e.measured ?? null)})`).join('\n');
+    body.push(`      <failure type="expectation" message="${escapeXml(failed.map((e) => e.expression).join('; '))}">${escapeXml(text)}</failure>`);
+  }
+  const out = [
+    ...Object.entries(s.metrics).map(([k, v]) => `${k} = ${JSON.stringify(v)}`),
+    ...s.findings.map((f) => `- ${f.text}`),
+    ...s.expectations.filter((e) => !e.ok && e.severity === 'warn').map((e) => `warning: ${e.message}`),
+    ...s.advice.map((a) => `advice: ${a}`),
+  ];
+  if (out.length > 0) body.push(`      <system-out>${escapeXml(out.join('\n'))}</system-out>`);
+  return [open, ...body, '    </testcase>'];
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(3);
+}
