@@ -287,3 +287,20 @@ describe('serve and list', () => {
     expect(stdout).toContain('--max-idle <duration>');
   });
 });
+
+describe('explain', () => {
+  it('explains an error text pasted from a client log', async () => {
+    const { code, stdout } = await runCli(['explain', 'Error: socket hang up']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^socket hang up — seen in Node http\.Agent/);
+    expect(stdout).toContain('scenario: timeout-mismatch');
+    const alb = await runCli(['explain', '502', 'Bad', 'Gateway']);
+    expect(alb.stdout).toContain('--behind aws-alb');
+  });
+
+  it('an unknown text lists the known ones (exit 2)', async () => {
+    const { code, stderr } = await runCli(['explain', 'EWHATEVER']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('known errors are ECONNRESET, EPIPE, socket hang up');
+  });
+});

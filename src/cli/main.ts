@@ -6,6 +6,7 @@ import type { RunFlags } from './runCommand.js';
 import { serveCommand } from './serveCommand.js';
 import type { ServeFlags } from './serveCommand.js';
 import { listCommand } from './listCommand.js';
+import { explainCommand } from './explainCommand.js';
 import { collect, durationArg, headerArg, integerArg, methodArg, portArg, positiveDurationArg } from './options.js';
 import { UsageError, writeError } from './io.js';
 
@@ -106,6 +107,14 @@ function buildProgram(outcome: Outcome): Command {
     .option('-s, --scenario <file>', 'also list this scenario file (repeatable)', collect, [])
     .action(async (opts: { scenario: string[] }) => {
       outcome.code = await listCommand(opts.scenario);
+    });
+
+  program
+    .command('explain')
+    .description('explain an error text (ECONNRESET, EPIPE, "socket hang up", NoHttpResponseException, "other side closed", PrematureCloseException, 502)')
+    .argument('<error...>', 'the error text, as your client printed it')
+    .action((words: string[]) => {
+      outcome.code = explainCommand(words);
     });
 
   for (const command of program.commands) {
