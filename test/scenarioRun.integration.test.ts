@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { LabProfile } from '../src/lab/labServer.js';
 import { parseScenario } from '../src/scenario/load.js';
@@ -52,5 +53,28 @@ describe('running scenarios', () => {
     const result = await probe(url, ['http10-keepalive']);
     const events = scenario(result, 'http10-keepalive').connections.flatMap((c) => c.events);
     expect(events.filter((e) => e.kind === 'error')).toEqual([]);
+  });
+});
+
+describe('after a response that ends the connection', () => {
+  it('the close step lets the server close first, so the report names the server (Go, Python HTTP/1.0 race)', async () => {
+    // Answers every request with Connection: close and sends its FIN 50 ms later.
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+        setTimeout(() => socket.end(), 50);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const result = await probe(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`, ['http11-reuse']);
+      const end = scenario(result, 'http11-reuse').connections[0]?.end;
+      expect(end?.kind).toBe('server-close-after-response');
+      expect(end?.closedBy).toBe('server');
+      expect(metric(result, 'http11-reuse', 'reused')).toBe(false);
+    } finally {
+      server.close();
+    }
   });
 });
