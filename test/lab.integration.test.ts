@@ -152,6 +152,13 @@ describe('timeout-mismatch', () => {
     expect(metric(result, 'timeout-mismatch', 'clientIdleMs') as number).toBeGreaterThanOrEqual(500 + 200 - EARLY_MS);
     expectIdleNear(metric(result, 'timeout-mismatch', 'serverIdleTimeoutMs'), 500);
     expect(scenario(result, 'timeout-mismatch').status).toBe('warn');
+    // The lab closed the socket fully: the late request drew an RST, which Node does not
+    // report after end of stream; the probe reads it off /proc/net/tcp (Linux).
+    if (process.platform === 'linux') {
+      const conn = scenario(result, 'timeout-mismatch').connections[0];
+      expect(conn?.events.some((e) => e.kind === 'error' && e.code === 'ECONNRESET')).toBe(true);
+      expect(conn?.timeWait.side).toBe('none');
+    }
   });
 
   it('a server without an idle timeout keeps the client working', async () => {

@@ -212,9 +212,10 @@ export class ProbeConnection {
         // The stream is already at EOF: a client reading now sees the end before any response
         // byte. Wait briefly for what the server does with the bytes (RST, or an answer from
         // a server that only half-closed) before calling it a premature close.
-        this.arm(pending, STALE_WRITE_SETTLE_MS, () =>
-          pending.resolve({ kind: 'premature-close', index, peerClosedBeforeWrite: true }),
-        );
+        this.arm(pending, STALE_WRITE_SETTLE_MS, () => {
+          this.recordSilentReset();
+          pending.resolve({ kind: 'premature-close', index, peerClosedBeforeWrite: true });
+        });
         return;
       }
       this.arm(pending, deadlines.firstByteMs, () => {
@@ -402,6 +403,25 @@ export class ProbeConnection {
     if (rows.length === 0) return false; // no /proc/net/tcp here: keep what Node said
     const own = rowsForConnection(rows, this.localEndpoint, this.remoteEndpoint).aSide;
     return own.length === 0 || own.every((row) => row.state === 'CLOSE');
+  }
+
+  /**
+   * A server that fully closed answers bytes written after its FIN with an RST, but Node
+   * reports nothing once the read side has ended. Our own socket shows it: in CLOSE_WAIT it
+   * is listed in /proc/net/tcp, after the RST the kernel has unhashed it.
+   */
+  private recordSilentReset(): void {
+    if (this.localEndpoint === null || this.remoteEndpoint === null || this.socket.destroyed) return;
+    const rows = readTcpTableSync();
+    if (rows.length === 0) return;
+    if (rowsForConnection(rows, this.localEndpoint, this.remoteEndpoint).aSide.length > 0) return;
+    this.push({
+      kind: 'error',
+      t: this.now(),
+      code: 'ECONNRESET',
+      syscall: 'read',
+      message: 'the server answered the request written after its FIN with an RST (Node reports nothing after end of stream; /proc/net/tcp shows the socket torn down)',
+    });
   }
 
   private onError(err: NodeJS.ErrnoException): void {

@@ -202,7 +202,8 @@ function resolveDuration(ref: number | '$maxIdle', ctx: RunContext): number {
 async function finishRecord(label: string, conn: ProbeConnection): Promise<{ label: string; record: ConnectionRecord }> {
   const end = classifyClose(conn.events);
   const local = conn.remote !== null && isLocalAddress(conn.remote.address);
-  const timeWait = await observeTimeWait(conn.local, conn.remote, end, local);
+  const resetSeen = conn.events.some((e) => e.kind === 'error' && (e.code === 'ECONNRESET' || e.code === 'EPIPE'));
+  const timeWait = await observeTimeWait(conn.local, conn.remote, end, local, resetSeen);
   return {
     label,
     record: { id: conn.id, local: conn.local, remote: conn.remote, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut, events: conn.events, end, timeWait },

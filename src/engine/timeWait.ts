@@ -19,6 +19,8 @@ export async function observeTimeWait(
   remote: Endpoint | null,
   end: CloseClassification,
   targetIsLocal: boolean,
+  /** An RST was seen at any point (for example in answer to a write after the server's FIN). */
+  resetSeen = false,
 ): Promise<TimeWaitFinding> {
   if (local === null || remote === null) {
     return { side: 'unknown', source: 'inferred', evidence: ['the connection never completed'] };
@@ -28,9 +30,9 @@ export async function observeTimeWait(
     // No row at all after a FIN close means the sockets are not visible here (another
     // network namespace, a NAT in between): fall back to the timeline.
     const found = seen !== null && seen.aSide.length + seen.bSide.length > 0;
-    if (seen !== null && (found || end.signal === 'rst')) return fromRows(seen.aSide, seen.bSide);
+    if (seen !== null && (found || end.signal === 'rst' || resetSeen)) return fromRows(seen.aSide, seen.bSide);
   }
-  return infer(end, targetIsLocal);
+  return infer(end, targetIsLocal, resetSeen);
 }
 
 async function pollRows(local: Endpoint, remote: Endpoint): Promise<{ aSide: readonly TcpRow[]; bSide: readonly TcpRow[] } | null> {
@@ -64,8 +66,8 @@ function describe(row: TcpRow): string {
   return `${row.localAddress}:${row.localPort} -> ${row.remoteAddress}:${row.remotePort} ${row.state}`;
 }
 
-function infer(end: CloseClassification, targetIsLocal: boolean): TimeWaitFinding {
-  if (end.signal === 'rst') {
+function infer(end: CloseClassification, targetIsLocal: boolean, resetSeen: boolean): TimeWaitFinding {
+  if (end.signal === 'rst' || resetSeen) {
     return { side: 'none', source: 'inferred', evidence: ['closed by RST: no TIME_WAIT on either side'] };
   }
   if (end.closedBy === 'none') return { side: 'unknown', source: 'inferred', evidence: ['no close was observed'] };

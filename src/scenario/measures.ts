@@ -118,7 +118,9 @@ export function measure(name: MeasureName, on: string | null, trace: Trace, ctx:
       const exchange = [...trace.exchanges].reverse().find((x) => on === null || x.label === on);
       if (exchange === undefined || conn === null) return plain(null);
       const outcome = outcomeOf(exchange.outcome);
-      return { value: outcome, finding: { text: describeOutcome(exchange.outcome), evidence: [evidence(conn, null, exchange.outcome.index, outcome)] } };
+      const reset = exchange.outcome.kind === 'premature-close' ? events.find((e) => e.kind === 'error' && e.code === 'ECONNRESET') : undefined;
+      const text = `${describeOutcome(exchange.outcome)}${reset === undefined ? '' : '; the server answered it with an RST (it had fully closed the socket), so a client writing again gets EPIPE'}`;
+      return { value: outcome, finding: { text, evidence: [evidence(conn, reset?.t ?? null, exchange.outcome.index, outcome)] } };
     }
     case 'clientIdle': {
       if (conn === null) return plain(null);
