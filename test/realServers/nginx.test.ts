@@ -1,0 +1,186 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { connectionSegments, wireClose } from '../support/capture.js';
+import { metric } from '../support/probe.js';
+import { freePort, serverBinary, startServer } from '../support/realServer.js';
+import { captureOrSkip, connection, probeCli, responseHeads, useServerDirs, whileCapturing, writeAfterCapScenario } from './support.js';
+
+/**
+ * nginx, started in the foreground with a config written here, probed through the built CLI.
+ *
+ * Idle-timeout tolerance. ngx_http_set_keepalive arms a fresh read timer of keepalive_timeout
+ * ms, keyed on ngx_current_msec: the millisecond clock cached once per event-loop iteration
+ * (timer_resolution is unset, so it is refreshed after every epoll_wait), and epoll_wait is
+ * given the distance to the nearest timer in whole ms. On the wire the close therefore comes
+ * about 1 ms early to 2 ms late: measured 2001.2-2003.3 ms for 2 s over 10 captured runs.
+ * The probe stamps both ends in its own event loop, so its figure also carries that loop's
+ * delays: over 62 runs of this file's configs, -3.3 ms to +16.7 ms (the larger ones with
+ * several scenarios' connections closing at once, or with other processes on the 2 cores).
+ * The bounds leave room for a loaded CI machine and still tell 2 s from 3 s.
+ */
+const EARLY_MS = 25;
+const LATE_MS = 250;
+/**
+ * Probe vs wire: the probe times response-complete → peer-fin, tshark the same two segments
+ * on lo, so they differ only by the delay before Node handles each segment. Measured -0.1 to
+ * -1.2 ms (the probe stamps the response about 1 ms after it crosses lo) over 16 runs; with
+ * five scenarios' connections in one probe process it reached 16 ms, hence idle-timeout runs
+ * alone in the capture test, and:
+ */
+const WIRE_MS = 5;
+
+const bin = serverBinary('nginx', ['/usr/sbin/nginx'], 'apt-get install nginx-light (or nginx)');
+const { dir: tempDir, keep } = useServerDirs();
+
+interface Nginx {
+  readonly url: string;
+  readonly port: number;
+  readonly dir: string;
+}
+
+/** Starts nginx with `keepalive` directives in the http block; everything it writes stays in its temp dir. */
+async function nginx(keepalive: string): Promise<Nginx> {
+  const dir = tempDir('kap-nginx-');
+  const port = await freePort();
+  const conf = path.join(dir, 'nginx.conf');
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${path.join(dir, t)};`).join('\n');
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+pid ${path.join(dir, 'nginx.pid')};
+error_log ${path.join(dir, 'error.log')} warn;
+events { worker_connections 64; }
+http {
+  access_log ${path.join(dir, 'access.log')};
+${temp}
+  ${keepalive}
+  server {
+    listen 127.0.0.1:${port};
+    location / { return 200 "ok\\n"; }
+  }
+}
+`,
+  );
+  const url = `http://127.0.0.1:${port}/`;
+  // -e: nginx opens its compiled-in error log before it reads the config.
+  const args = ['-c', conf, '-p', `${dir}/`, '-e', path.join(dir, 'error.log'), '-g', 'daemon off; master_process on;'];
+  keep(await startServer(bin ?? 'nginx', args, { cwd: dir, readyUrl: url }));
+  return { url, port, dir };
+}
+
+describe.skipIf(bin === null)('nginx', () => {
+  it('keepalive_timeout 2s; keepalive_requests 5: idle FIN after 2 s with no Keep-Alive header, Connection: close on request 5, HTTP/1.0 keep-alive honoured', async () => {
+    const server = await nginx('keepalive_timeout 2s; keepalive_requests 5;');
+    const afterCap = writeAfterCapScenario(server.dir);
+    const result = await probeCli(server.url, ['http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', afterCap]);
+    expect(result.target.server).toMatch(/^nginx\/\d/);
+
+    expect(metric(result, 'http11-reuse', 'reused')).toBe(true);
+    expect(metric(result, 'http11-reuse', 'requests')).toBe(3);
+
+    const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
+    expect(idle).toBeGreaterThanOrEqual(2000 - EARLY_MS);
+    expect(idle).toBeLessThanOrEqual(2000 + LATE_MS);
+    expect(metric(result, 'idle-timeout', 'closeKind')).toBe('fin');
+    // One-argument keepalive_timeout: no Keep-Alive header at all (keepalive_header unset).
+    expect(metric(result, 'idle-timeout', 'advertisedTimeoutS')).toBeNull();
+    expect(metric(result, 'idle-timeout', 'timeWaitSide')).toBe('server');
+    expect(connection(result, 'idle-timeout').end).toMatchObject({ kind: 'server-idle-close', closedBy: 'server', signal: 'fin' });
+
+    // The 5th response is the last: r->keepalive is cleared once connection->requests reaches
+    // keepalive_requests, so it says Connection: close and nginx closes right after (FIN).
+    expect(metric(result, 'request-cap', 'maxRequests')).toBe(5);
+    expect(metric(result, 'request-cap', 'signalled')).toBe(true);
+    expect(metric(result, 'request-cap', 'advertisedMax')).toBeNull();
+    expect(metric(result, 'request-cap', 'closeKind')).toBe('fin');
+    const heads = responseHeads(connection(result, 'request-cap'));
+    expect(heads.map((h) => h.connectionHeader)).toEqual(['keep-alive', 'keep-alive', 'keep-alive', 'keep-alive', 'close']);
+    expect(heads.every((h) => h.keepAliveHeader === null)).toBe(true);
+    expect(connection(result, 'request-cap').end).toMatchObject({ kind: 'server-close-after-response', closedBy: 'server', signal: 'fin', responses: 5 });
+
+    // Asking with Connection: keep-alive changes neither the count nor the headers; the
+    // request after the cap meets the FIN that came with response 5: a reading client sees EOF.
+    expect(metric(result, 'after-cap', 'maxRequests')).toBe(5);
+    expect(metric(result, 'after-cap', 'signalled')).toBe(true);
+    expect(metric(result, 'after-cap', 'advertisedTimeoutS')).toBeNull();
+    expect(metric(result, 'after-cap', 'lateOutcome')).toBe('premature-close');
+
+    expect(metric(result, 'http10-keepalive', 'keepAliveHonoured')).toBe(true);
+    expect(metric(result, 'http10-keepalive', 'plainClosedBy')).toBe('server');
+    expect(responseHeads(connection(result, 'http10-keepalive', 'ka')).map((h) => [h.version, h.connectionHeader])).toEqual([
+      ['1.1', 'keep-alive'],
+      ['1.1', 'keep-alive'],
+    ]);
+    expect(responseHeads(connection(result, 'http10-keepalive', 'plain'))[0]?.connectionHeader).toBe('close');
+
+    expect(metric(result, 'connection-close', 'closedBy')).toBe('server');
+    expect(metric(result, 'connection-close', 'closeKind')).toBe('fin');
+    expect(metric(result, 'connection-close', 'timeWaitSide')).toBe('server');
+  });
+
+  it('keepalive_timeout 3s 3s; keepalive_requests 8: advertises Keep-Alive: timeout=3 (not on the last response) and closes after 3 s', async () => {
+    const server = await nginx('keepalive_timeout 3s 3s; keepalive_requests 8;');
+    const result = await probeCli(server.url, ['idle-timeout', 'request-cap']);
+
+    const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
+    expect(idle).toBeGreaterThanOrEqual(3000 - EARLY_MS);
+    expect(idle).toBeLessThanOrEqual(3000 + LATE_MS);
+    expect(metric(result, 'idle-timeout', 'closeKind')).toBe('fin');
+    expect(metric(result, 'idle-timeout', 'advertisedTimeoutS')).toBe(3);
+    expect(metric(result, 'idle-timeout', 'timeWaitSide')).toBe('server');
+
+    expect(metric(result, 'request-cap', 'maxRequests')).toBe(8);
+    expect(metric(result, 'request-cap', 'signalled')).toBe(true);
+    // nginx has no max= in its Keep-Alive header.
+    expect(metric(result, 'request-cap', 'advertisedMax')).toBeNull();
+    expect(metric(result, 'request-cap', 'closeKind')).toBe('fin');
+    const heads = responseHeads(connection(result, 'request-cap'));
+    expect(heads.map((h) => h.keepAliveHeader)).toEqual([...Array<string>(7).fill('timeout=3'), null]);
+    expect(heads.map((h) => h.connectionHeader)).toEqual([...Array<string>(7).fill('keep-alive'), 'close']);
+  });
+
+  it('a request written after nginx closed is answered with RST by the kernel: neither side is left in TIME_WAIT', async () => {
+    const server = await nginx('keepalive_timeout 2s; keepalive_requests 5;');
+    const result = await probeCli(server.url, [writeAfterCapScenario(server.dir)]);
+    expect(metric(result, 'after-cap', 'lateOutcome')).toBe('premature-close');
+    // nginx close()d the socket after response 5 (no lingering close for a GET without a
+    // body), so the 6th request reaches an orphaned FIN_WAIT2 socket and the server kernel
+    // answers RST (seen on the wire in the capture test). The RST destroys both ends: no
+    // TIME_WAIT anywhere (ss shows no row for the pair afterwards).
+    expect(connection(result, 'after-cap').timeWait.side).toBe('none');
+  });
+
+  it('tshark agrees: idle close timed within a few ms, the server sends the first FIN, and the late request is reset', async (ctx) => {
+    const server = await nginx('keepalive_timeout 2s; keepalive_requests 5;');
+    const capture = await captureOrSkip(ctx, server.port);
+    // idle-timeout alone in its run: no other connection of the probe's can delay its stamps.
+    const { value, segments } = await whileCapturing(capture, async () => ({
+      idle: await probeCli(server.url, ['idle-timeout']),
+      rest: await probeCli(server.url, ['connection-close', writeAfterCapScenario(server.dir)]),
+    }));
+    const { idle: result, rest } = value;
+
+    const idleConn = connection(result, 'idle-timeout');
+    const idleWire = wireClose(segments, server.port, idleConn.local?.port ?? -1);
+    expect(idleWire).toMatchObject({ firstCloser: 'server', how: 'fin' });
+    expect(idleConn.end.closedBy).toBe(idleWire.firstCloser);
+    const probeIdle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
+    console.info(`nginx idle close: probe ${probeIdle} ms, wire ${idleWire.serverIdleMs?.toFixed(3)} ms`);
+    expect(Math.abs(probeIdle - (idleWire.serverIdleMs ?? Infinity))).toBeLessThanOrEqual(WIRE_MS);
+
+    const closeConn = connection(rest, 'connection-close');
+    expect(wireClose(segments, server.port, closeConn.local?.port ?? -1)).toMatchObject({ firstCloser: 'server', how: 'fin' });
+    expect(metric(rest, 'connection-close', 'closedBy')).toBe('server');
+
+    const capConn = connection(rest, 'after-cap');
+    const capPort = capConn.local?.port ?? -1;
+    expect(wireClose(segments, server.port, capPort)).toMatchObject({ firstCloser: 'server', how: 'fin' });
+    const seg = connectionSegments(segments, capPort);
+    const lastClientData = seg.filter((s) => s.srcPort === capPort && s.payload > 0).pop();
+    const resets = seg.filter((s) => s.rst && s.srcPort === server.port);
+    expect(lastClientData).toBeDefined();
+    expect(resets.length).toBe(1);
+    expect(resets[0]?.time ?? 0).toBeGreaterThanOrEqual(lastClientData?.time ?? Infinity);
+  });
+});

@@ -1,0 +1,117 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach } from 'vitest';
+import type { TestContext } from 'vitest';
+import type { ConnectionRecord, RunResult } from '../../src/model/result.js';
+import type { ConnEvent } from '../../src/model/timeline.js';
+import { startCapture } from '../support/capture.js';
+import type { Capture, Segment } from '../support/capture.js';
+import { runCli } from '../support/cli.js';
+import { scenario } from '../support/probe.js';
+import type { RunningServer } from '../support/realServer.js';
+
+/**
+ * What the nginx and Apache tests share: a temp dir per server (stopped and removed after
+ * each test, also on failure), the built CLI run as users run it, and the scenario that
+ * writes one more request after the server's request cap.
+ */
+
+/** Registers afterEach cleanup for the calling file; returns `dir` (a fresh temp dir) and `keep` (a server to stop). */
+export function useServerDirs(): { dir(prefix: string): string; keep(server: RunningServer): RunningServer } {
+  const dirs: string[] = [];
+  const servers: RunningServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    dir: (prefix) => {
+      const d = mkdtempSync(path.join(tmpdir(), prefix));
+      // Run as root, both servers serve from unprivileged workers (nobody / www-data).
+      chmodSync(d, 0o755);
+      dirs.push(d);
+      return d;
+    },
+    keep: (server) => {
+      servers.push(server);
+      return server;
+    },
+  };
+}
+
+/** `keepalive-probe run <url> --json -s … --max-idle 10s` on the built CLI; the parsed report, or a throw with stderr. */
+export async function probeCli(url: string, scenarios: readonly string[]): Promise<RunResult> {
+  const args = ['run', url, '--json', ...scenarios.flatMap((s) => ['-s', s]), '--max-idle', '10s', '--max-requests', '50'];
+  const { code, stdout, stderr } = await runCli(args, { timeoutMs: 40_000 });
+  if (code !== 0) throw new Error(`keepalive-probe ${args.join(' ')} exited ${code}:\n${stderr}\n${stdout.slice(0, 2000)}`);
+  return JSON.parse(stdout) as RunResult;
+}
+
+/** The newest connection labelled `id` (default main) of one scenario. */
+export function connection(result: RunResult, scenarioId: string, id = 'main'): ConnectionRecord {
+  const found = scenario(result, scenarioId).connections.filter((c) => c.id === id || c.id.startsWith(`${id}#`)).pop();
+  if (found === undefined) throw new Error(`connection ${id} missing from scenario ${scenarioId}`);
+  return found;
+}
+
+type ResponseHead = Extract<ConnEvent, { kind: 'response-head' }>;
+
+/** The response heads of a connection, in order. */
+export function responseHeads(conn: ConnectionRecord): ResponseHead[] {
+  return conn.events.filter((e): e is ResponseHead => e.kind === 'response-head');
+}
+
+/**
+ * A client that ignores the last response's `Connection: close` (or a pool that missed the
+ * FIN) and writes one more request: keep-open before the first request so the probe does not
+ * answer the server's FIN itself, HTTP/1.1 requests with `Connection: keep-alive` (Apache
+ * only sends `Keep-Alive: timeout, max` when asked), until the server ends keep-alive, then
+ * one more request on the same socket.
+ */
+const AFTER_CAP = `id: after-cap
+title: One request after the request cap
+steps:
+  - open: main
+  - wait-close: { on: main, max: 1ms, then: keep-open }
+  - repeat:
+      on: main
+      max: $maxRequests
+      until: closed
+      steps:
+        - request: { on: main, connection: keep-alive }
+  - wait-close: { on: main, max: 1s, extra: 100ms }
+  - request: { on: main, connection: keep-alive }
+metrics:
+  maxRequests: { measure: requestsBeforeClose, on: main }
+  signalled: { measure: closeSignalled, on: main }
+  advertisedTimeoutS: { measure: advertisedTimeout, on: main }
+  advertisedMax: { measure: advertisedMax, on: main }
+  closeKind: { measure: closeKind, on: main }
+  lateOutcome: { measure: lastOutcome, on: main }
+`;
+
+/** Writes the after-cap scenario into `dir`; returns its path (scenario id `after-cap`). */
+export function writeAfterCapScenario(dir: string): string {
+  const file = path.join(dir, 'after-cap.yaml');
+  writeFileSync(file, AFTER_CAP);
+  return file;
+}
+
+/** Starts tshark on `port`, or skips the test loudly with the reason (never a silent pass). */
+export async function captureOrSkip(ctx: TestContext, port: number): Promise<Capture> {
+  const capture = await startCapture(port);
+  if ('unavailable' in capture) {
+    console.warn(`*** SKIPPING the packet-capture check: ${capture.unavailable} ***`);
+    ctx.skip(capture.unavailable);
+  }
+  return capture;
+}
+
+/** Runs `fn` while `capture` records; the capture is stopped (once) whether or not `fn` succeeded. */
+export async function whileCapturing<T>(capture: Capture, fn: () => Promise<T>): Promise<{ value: T; segments: Segment[] }> {
+  const [outcome] = await Promise.allSettled([fn()]);
+  const segments = await capture.stop();
+  if (outcome.status === 'rejected') throw outcome.reason;
+  return { value: outcome.value, segments };
+}
