@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { connectionSegments, wireClose } from '../support/capture.js';
 import { metric } from '../support/probe.js';
 import { freePort, serverBinary, startServer } from '../support/realServer.js';
-import { captureOrSkip, connection, probeCli, responseHeads, useServerDirs, whileCapturing, writeAfterCapScenario } from './support.js';
+import { checkIdleAndCloseOnWire, connection, probeCli, responseHeads, useServerDirs, writeAfterCapScenario } from './support.js';
 
 /**
  * nginx, started in the foreground with a config written here, probed through the built CLI.
@@ -156,25 +156,7 @@ describe.skipIf(bin === null)('nginx', () => {
 
   it('tshark agrees: idle close timed within a few ms, the server sends the first FIN, and the late request is reset', async (ctx) => {
     const server = await nginx('keepalive_timeout 2s; keepalive_requests 5;');
-    const capture = await captureOrSkip(ctx, server.port);
-    // idle-timeout alone in its run: no other connection of the probe's can delay its stamps.
-    const { value, segments } = await whileCapturing(capture, async () => ({
-      idle: await probeCli(server.url, ['idle-timeout']),
-      rest: await probeCli(server.url, ['connection-close', writeAfterCapScenario(server.dir)]),
-    }));
-    const { idle: result, rest } = value;
-
-    const idleConn = connection(result, 'idle-timeout');
-    const idleWire = wireClose(segments, server.port, idleConn.local?.port ?? -1);
-    expect(idleWire).toMatchObject({ firstCloser: 'server', how: 'fin' });
-    expect(idleConn.end.closedBy).toBe(idleWire.firstCloser);
-    const probeIdle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
-    console.info(`nginx idle close: probe ${probeIdle} ms, wire ${idleWire.serverIdleMs?.toFixed(3)} ms`);
-    expect(Math.abs(probeIdle - (idleWire.serverIdleMs ?? Infinity))).toBeLessThanOrEqual(WIRE_MS);
-
-    const closeConn = connection(rest, 'connection-close');
-    expect(wireClose(segments, server.port, closeConn.local?.port ?? -1)).toMatchObject({ firstCloser: 'server', how: 'fin' });
-    expect(metric(rest, 'connection-close', 'closedBy')).toBe('server');
+    const { rest, segments } = await checkIdleAndCloseOnWire(ctx, server, WIRE_MS);
 
     const capConn = connection(rest, 'after-cap');
     const capPort = capConn.local?.port ?? -1;

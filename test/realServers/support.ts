@@ -1,14 +1,14 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import type { TestContext } from 'vitest';
 import type { ConnectionRecord, RunResult } from '../../src/model/result.js';
 import type { ConnEvent } from '../../src/model/timeline.js';
-import { startCapture } from '../support/capture.js';
+import { startCapture, wireClose } from '../support/capture.js';
 import type { Capture, Segment } from '../support/capture.js';
 import { runCli } from '../support/cli.js';
-import { scenario } from '../support/probe.js';
+import { metric, scenario } from '../support/probe.js';
 import type { RunningServer } from '../support/realServer.js';
 
 /**
@@ -114,4 +114,33 @@ export async function whileCapturing<T>(capture: Capture, fn: () => Promise<T>):
   const segments = await capture.stop();
   if (outcome.status === 'rejected') throw outcome.reason;
   return { value: outcome.value, segments };
+}
+
+/**
+ * The wire check nginx and Apache share: idle-timeout alone in one CLI run (no other
+ * connection of the probe's can delay its stamps), then connection-close and the after-cap
+ * request in a second, all under one capture. Asserts the idle close is timed within
+ * `wireMs` of the wire and that the server sent the first FIN on both connections.
+ */
+export async function checkIdleAndCloseOnWire(
+  ctx: TestContext,
+  server: { readonly url: string; readonly port: number; readonly dir: string },
+  wireMs: number,
+): Promise<{ rest: RunResult; segments: Segment[] }> {
+  const capture = await captureOrSkip(ctx, server.port);
+  const { value, segments } = await whileCapturing(capture, async () => ({
+    idle: await probeCli(server.url, ['idle-timeout']),
+    rest: await probeCli(server.url, ['connection-close', writeAfterCapScenario(server.dir)]),
+  }));
+  const idleConn = connection(value.idle, 'idle-timeout');
+  const idleWire = wireClose(segments, server.port, idleConn.local?.port ?? -1);
+  expect(idleWire).toMatchObject({ firstCloser: 'server', how: 'fin' });
+  expect(idleConn.end.closedBy).toBe(idleWire.firstCloser);
+  const probeIdle = metric(value.idle, 'idle-timeout', 'idleTimeoutMs') as number;
+  console.info(`${server.url} idle close: probe ${probeIdle} ms, wire ${idleWire.serverIdleMs?.toFixed(3)} ms`);
+  expect(Math.abs(probeIdle - (idleWire.serverIdleMs ?? Infinity))).toBeLessThanOrEqual(wireMs);
+  const closeConn = connection(value.rest, 'connection-close');
+  expect(wireClose(segments, server.port, closeConn.local?.port ?? -1)).toMatchObject({ firstCloser: 'server', how: 'fin' });
+  expect(metric(value.rest, 'connection-close', 'closedBy')).toBe('server');
+  return { rest: value.rest, segments };
 }
