@@ -2,12 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { metric, probe, scenario } from './support/probe.js';
+import { metric, probeCli as probe, scenario } from './support/probe.js';
 import { startServerProcess } from './support/process.js';
 import type { ServerProcess } from './support/process.js';
 
 /**
- * Real servers started by the tests: Node's http.createServer and Python's http.server.
+ * Real servers started by the tests: Node's http.createServer and Python's http.server,
+ * probed by the built CLI with --json, as users run it.
  * Idle-timeout tolerance as in lab.integration.test.ts: timers never fire early, and on a
  * busy CI machine may run a few hundred ms late.
  */

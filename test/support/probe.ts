@@ -1,4 +1,5 @@
 import { runProbe } from '../../src/engine/runProbe.js';
+import { runCli } from './cli.js';
 import { parseTarget } from '../../src/engine/target.js';
 import type { MetricValue, RunResult, ScenarioResult } from '../../src/model/result.js';
 import { loadBuiltinScenarios } from '../../src/scenario/load.js';
@@ -43,4 +44,16 @@ export function scenario(result: RunResult, id: string): ScenarioResult {
 /** One metric of one scenario. */
 export function metric(result: RunResult, id: string, name: string): MetricValue | undefined {
   return scenario(result, id).metrics[name];
+}
+
+/** The same probe run as users run it: the built CLI with --json, its document parsed. */
+export async function probeCli(url: string, ids: readonly string[] = [], bounds: ProbeBounds = {}): Promise<RunResult> {
+  const maxIdleMs = bounds.maxIdleMs ?? 5000;
+  const args = ['run', url, '--json', '--max-idle', `${maxIdleMs}ms`, '--max-requests', String(bounds.maxRequests ?? 50)];
+  args.push('--response-timeout', `${bounds.firstByteMs ?? 3000}ms`, '--scenario-timeout', `${bounds.scenarioTimeoutMs ?? maxIdleMs + 20_000}ms`);
+  for (const id of ids) args.push('--scenario', id);
+  if (bounds.insecure === true) args.push('--insecure');
+  const { code, stdout, stderr } = await runCli(args, { timeoutMs: maxIdleMs + 60_000 });
+  if (code !== 0 && code !== 1) throw new Error(`keepalive-probe exited ${String(code)}: ${stderr}`);
+  return JSON.parse(stdout) as RunResult;
 }
