@@ -6,7 +6,7 @@ import type { ParseEvent, ResponseHead } from '../http/responseParser.js';
 import { serializeRequest, sentConnectionHeader } from '../http/request.js';
 import type { RequestSpec } from '../http/request.js';
 import { isPersistent, tokenize } from '../http/persistence.js';
-import { headerValue } from '../http/keepAliveHeader.js';
+import { joinedValue } from '../http/keepAliveHeader.js';
 import type { Clock } from './clock.js';
 import { ProbeError, connectError } from './probeError.js';
 import { readTcpTableSync, rowsForConnection } from './procNetTcp.js';
@@ -52,6 +52,8 @@ export type ExchangeOutcome =
 
 /** How long a request written after the peer's FIN waits for anything (RST, a response) before it counts as a premature close. */
 const STALE_WRITE_SETTLE_MS = 250;
+/** How long a FIN close after a response that ended persistence waits for the server's own close. */
+const SERVER_CLOSE_GRACE_MS = 1000;
 /** How long a FIN close waits for the peer's FIN before the socket is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 /** Bytes of unsolicited data kept as a preview. */
@@ -89,6 +91,8 @@ export class ProbeConnection {
   private localEndpoint: Endpoint | null = null;
   private remoteEndpoint: Endpoint | null = null;
   private frozenNow: number | null = null;
+  /** The last complete response said the connection would not persist. */
+  private persistenceEnded = false;
 
   private constructor(id: string, socket: net.Socket, clock: Clock) {
     this.id = id;
@@ -243,8 +247,17 @@ export class ProbeConnection {
     });
   }
 
-  /** Closes the probe's side: FIN (then waits briefly for the peer's), or RST. */
+  /**
+   * Closes the probe's side: FIN (then waits briefly for the peer's), or RST. After a
+   * response that said the connection ends, the server closes next: a FIN close first gives
+   * the server's FIN the chance to arrive, or the probe would be named as the closer of a
+   * connection the server was already closing (seen with Go, Python HTTP/1.0, HAProxy).
+   */
   async close(how: 'fin' | 'rst', reason: LocalCloseReason): Promise<void> {
+    if (this.closedFlag) return;
+    if (how === 'fin' && this.persistenceEnded && !this.localClosed && !this.peerClosed) {
+      await this.waitForPeerClose(SERVER_CLOSE_GRACE_MS);
+    }
     if (this.closedFlag) return;
     if (!this.localClosed) {
       this.localClosed = true;
@@ -298,7 +311,7 @@ export class ProbeConnection {
     for (const event of events) {
       if (event.type === 'head') {
         const head = event.head;
-        const connectionHeader = joinedHeader(head.headers, 'connection');
+        const connectionHeader = joinedValue(head.headers, 'connection');
         const keepAlive = isPersistent({
           requestVersion: pending.spec.version,
           requestTokens: tokenize(sentConnectionHeader(pending.spec)),
@@ -316,7 +329,7 @@ export class ProbeConnection {
           version: head.versionMinor === 1 ? '1.1' : '1.0',
           keepAlive,
           connectionHeader,
-          keepAliveHeader: joinedHeader(head.headers, 'keep-alive'),
+          keepAliveHeader: joinedValue(head.headers, 'keep-alive'),
           informational: head.informational,
         });
         if (event.framing.kind !== 'none') {
@@ -327,6 +340,7 @@ export class ProbeConnection {
         }
       } else if (event.type === 'complete') {
         this.push({ kind: 'response-complete', t: this.now(), index: pending.index, bodyBytes: event.bodyBytes });
+        this.persistenceEnded = !pending.keepAlive;
         if (pending.head === null) continue;
         pending.resolve({
           kind: 'response',
@@ -398,11 +412,7 @@ export class ProbeConnection {
    */
   private resetSeenAsEnd(): boolean {
     // Once we have sent our FIN, crossing FINs move the socket on (TIME_WAIT) by themselves.
-    if (this.localClosed || this.localEndpoint === null || this.remoteEndpoint === null) return false;
-    const rows = readTcpTableSync();
-    if (rows.length === 0) return false; // no /proc/net/tcp here: keep what Node said
-    const own = rowsForConnection(rows, this.localEndpoint, this.remoteEndpoint).aSide;
-    return own.length === 0 || own.every((row) => row.state === 'CLOSE');
+    return !this.localClosed && this.ownSocketGone() === true;
   }
 
   /**
@@ -411,10 +421,7 @@ export class ProbeConnection {
    * is listed in /proc/net/tcp, after the RST the kernel has unhashed it.
    */
   private recordSilentReset(): void {
-    if (this.localEndpoint === null || this.remoteEndpoint === null || this.socket.destroyed) return;
-    const rows = readTcpTableSync();
-    if (rows.length === 0) return;
-    if (rowsForConnection(rows, this.localEndpoint, this.remoteEndpoint).aSide.length > 0) return;
+    if (this.socket.destroyed || this.ownSocketGone() !== true) return;
     this.push({
       kind: 'error',
       t: this.now(),
@@ -422,6 +429,21 @@ export class ProbeConnection {
       syscall: 'read',
       message: 'the server answered the request written after its FIN with an RST (Node reports nothing after end of stream; /proc/net/tcp shows the socket torn down)',
     });
+    // The kernel socket is gone: no FIN of ours will reach the wire, so do not record one.
+    this.localClosed = true;
+    this.socket.destroy();
+  }
+
+  /**
+   * Whether the kernel has torn down our socket (unhashed after an RST, or left in CLOSE),
+   * read from /proc/net/tcp{,6}; null where there is no such table (not Linux).
+   */
+  private ownSocketGone(): boolean | null {
+    if (this.localEndpoint === null || this.remoteEndpoint === null) return null;
+    const rows = readTcpTableSync();
+    if (rows.length === 0) return null;
+    const own = rowsForConnection(rows, this.localEndpoint, this.remoteEndpoint).aSide;
+    return own.every((row) => row.state === 'CLOSE');
   }
 
   private onError(err: NodeJS.ErrnoException): void {
@@ -466,13 +488,6 @@ export class ProbeConnection {
   private push(event: ConnEvent): void {
     this.eventLog.push(event);
   }
-}
-
-/** All values of a header joined with ", " (RFC 9110 §5.3), or null when absent. */
-function joinedHeader(headers: ResponseHead['headers'], name: string): string | null {
-  const values = headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
-  if (values.length === 0) return headerValue(headers, name);
-  return values.join(', ');
 }
 
 /** tls.connect honours allowHalfOpen (lib/_tls_wrap.js passes it to the TLSSocket) but its types omit it. */

@@ -31,9 +31,6 @@ export interface RunContext {
   readonly userAgent: string;
 }
 
-/** How long a close step waits for the server's own close after a response that ended persistence. */
-const SERVER_CLOSE_GRACE_MS = 1000;
-
 interface LiveConnection {
   readonly label: string;
   readonly conn: ProbeConnection;
@@ -146,15 +143,9 @@ async function runStep(step: Step, state: StepState): Promise<void> {
       if (step.extra > 0) await sleep(step.extra, undefined, { signal: state.signal });
       return;
     }
-    case 'close': {
-      const conn = connection(state, step.on);
-      // After a response that said the connection ends, the server closes next: give its FIN
-      // the chance to arrive first, or the report would name the probe as the closer of a
-      // connection the server was already closing (seen with Go and Python HTTP/1.0).
-      if (!conn.peerClosed && endedPersistence(conn, state)) await conn.waitForPeerClose(SERVER_CLOSE_GRACE_MS);
-      await conn.close(step.how, 'step');
+    case 'close':
+      await connection(state, step.on).close(step.how, 'step');
       return;
-    }
     case 'repeat': {
       const max = step.max === '$maxRequests' ? ctx.maxRequests : step.max;
       for (let i = 0; i < max; i++) {
@@ -170,12 +161,6 @@ async function runStep(step: Step, state: StepState): Promise<void> {
     case 'expect':
       return; // checked when the scenario ends, over the final metrics
   }
-}
-
-/** The last response on this connection said it would not persist. */
-function endedPersistence(conn: ProbeConnection, state: StepState): boolean {
-  const last = [...state.exchanges].reverse().find((x) => x.connection === conn.id);
-  return last?.outcome.kind === 'response' && !last.outcome.keepAlive;
 }
 
 /** Open, not half-closed by the peer, and its last response did not end persistence. */

@@ -1,3 +1,5 @@
+import { tokenize } from './persistence.js';
+
 /** Header fields as parsed: name as sent, value trimmed. */
 export type HeaderList = readonly (readonly [string, string])[];
 
@@ -19,20 +21,22 @@ export function headerValue(headers: HeaderList, name: string): string | null {
   return null;
 }
 
+/** All values of a header joined with ", " (RFC 9110 §5.3), or null when absent. */
+export function joinedValue(headers: HeaderList, name: string): string | null {
+  const lower = name.toLowerCase();
+  const values = headers.filter(([n]) => n.toLowerCase() === lower).map(([, v]) => v);
+  return values.length === 0 ? null : values.join(', ');
+}
+
 /** Lower-cased tokens of every Connection header field. */
 export function connectionTokens(headers: HeaderList): string[] {
-  return headers
-    .filter(([n]) => n.toLowerCase() === 'connection')
-    .flatMap(([, v]) => v.split(','))
-    .map((t) => t.trim().toLowerCase())
-    .filter((t) => t.length > 0);
+  return tokenize(joinedValue(headers, 'connection'));
 }
 
 /** Parses `Keep-Alive: timeout=5, max=100` (all fields joined), or null when there is none. */
 export function parseKeepAlive(headers: HeaderList): KeepAliveParams | null {
-  const values = headers.filter(([n]) => n.toLowerCase() === 'keep-alive').map(([, v]) => v);
-  if (values.length === 0) return null;
-  const raw = values.join(', ');
+  const raw = joinedValue(headers, 'keep-alive');
+  if (raw === null) return null;
   let timeoutS: number | null = null;
   let max: number | null = null;
   const invalid: string[] = [];

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { tokenize } from '../http/persistence.js';
 import type { LabProfileReport } from '../model/result.js';
 import { VERSION } from '../version.js';
 
@@ -158,7 +159,7 @@ function parseRequestHead(text: string): RequestHead {
     if (colon === -1) continue;
     const name = field.slice(0, colon).trim().toLowerCase();
     const value = field.slice(colon + 1).trim();
-    if (name === 'connection') connectionTokens = connectionTokens.concat(value.toLowerCase().split(',').map((t) => t.trim()));
+    if (name === 'connection') connectionTokens = connectionTokens.concat(tokenize(value));
     if (name === 'content-length') contentLength = Number.parseInt(value, 10) || 0;
   }
   return { method, path, versionMinor: version === 'HTTP/1.0' ? 0 : 1, connectionTokens, contentLength };
