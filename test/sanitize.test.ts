@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { escapeForTerminal, escapeHtml } from '../src/report/sanitize.js';
+import { escapeForTerminal } from '../src/report/sanitize.js';
 
 describe('escapeForTerminal', () => {
   test('CSI colour sequences are shown, not obeyed', () => {
@@ -46,21 +46,5 @@ describe('escapeForTerminal', () => {
   test('the length limit applies to the escaped text', () => {
     expect(escapeForTerminal('\u001b', 4)).toBe('\\x1b');
     expect(escapeForTerminal('ab\u001bcd', 6)).toBe('ab\\x1b… (2 more)');
-  });
-});
-
-describe('escapeHtml', () => {
-  test('escapes & < > " and \'', () => {
-    expect(escapeHtml(`<a href="x" title='y'>Tom & Jerry</a>`)).toBe(
-      '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;Tom &amp; Jerry&lt;/a&gt;',
-    );
-  });
-
-  test('escapes an existing entity again rather than trusting it', () => {
-    expect(escapeHtml('&amp; &#39;')).toBe('&amp;amp; &amp;#39;');
-  });
-
-  test('leaves other text, including non-ASCII, unchanged', () => {
-    expect(escapeHtml('timeout=5, max=100 — 日本')).toBe('timeout=5, max=100 — 日本');
   });
 });

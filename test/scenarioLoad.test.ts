@@ -415,3 +415,14 @@ describe('a top-level expect section', () => {
     expect({ line: err.line, field: err.field }).toEqual({ line: 6, field: 'expect[0].that' });
   });
 });
+
+describe('the schema and the engine agree', () => {
+  test('every measure the schema allows is one the engine implements, and no other', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { MEASURES } = await import('../src/scenario/model.js');
+    const schema = JSON.parse(await readFile(path.join(SCENARIO_DIR, 'schema.json'), 'utf8')) as {
+      properties: { metrics: { additionalProperties: { properties: { measure: { enum: string[] } } } } };
+    };
+    expect([...schema.properties.metrics.additionalProperties.properties.measure.enum].sort()).toEqual([...MEASURES].sort());
+  });
+});

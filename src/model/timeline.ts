@@ -62,4 +62,3 @@ export type ConnEvent =
 /** HTTP/1.x version as written on the wire. */
 export type HttpVersion = '1.0' | '1.1';
 
-export type ConnEventKind = ConnEvent['kind'];

@@ -1,9 +1,10 @@
 /**
  * Server-provided text (headers, reason phrases, banners) is hostile: it can carry escape
  * sequences that rewrite the terminal, or bidi overrides that reorder what is shown.
+ * (Markup escaping for XML and HTML reports is escapeXml in xml.ts.)
  */
 
-// C0 controls except nothing (tab included: it breaks table layout), DEL, C1 controls,
+// All C0 controls (tab included: it breaks table layout), DEL, C1 controls,
 // and the Unicode bidi/format characters used in "Trojan Source" attacks.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060-\u2064\u2066-\u206f\ufeff]/gu;
 
@@ -15,17 +16,4 @@ export function escapeForTerminal(text: string, maxLength = 200): string {
   });
   if (escaped.length <= maxLength) return escaped;
   return `${escaped.slice(0, maxLength)}… (${escaped.length - maxLength} more)`;
-}
-
-const HTML_ENTITIES: Readonly<Record<string, string>> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-/** Escapes text for HTML element content and quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => HTML_ENTITIES[ch] as string);
 }

@@ -115,7 +115,8 @@ export function measure(name: MeasureName, on: string | null, trace: Trace, ctx:
       return { value: said, finding: { text: said ? `response #${head.index} said "Connection: ${head.connectionHeader ?? ''}" before keep-alive ended` : `the server closed without warning: the last response (#${head.index}) did not say "Connection: close"`, evidence: [evidence(conn, head.t, head.index, `Connection: ${head.connectionHeader ?? '(none)'}`)] } };
     }
     case 'lastOutcome': {
-      const exchange = [...trace.exchanges].reverse().find((x) => on === null || x.label === on);
+      // Per connection label: without `on` there is no connection to read (the schema allows it; the value is null).
+      const exchange = conn === null ? undefined : [...trace.exchanges].reverse().find((x) => x.connection === conn.id);
       if (exchange === undefined || conn === null) return plain(null);
       const outcome = outcomeOf(exchange.outcome);
       const reset = exchange.outcome.kind === 'premature-close' ? events.find((e) => e.kind === 'error' && e.code === 'ECONNRESET') : undefined;
