@@ -47,12 +47,12 @@ describe('the demo profile (what `keepalive-probe run` shows with no target)', (
     expect(metric(result, 'idle-timeout', 'advertisedTimeoutS')).toBe(2);
     expect(metric(result, 'request-cap', 'maxRequests')).toBe(5);
     expect(metric(result, 'request-cap', 'signalled')).toBe(true);
-    expect(metric(result, 'timeout-mismatch', 'outcome')).not.toBe('ok');
+    expect(metric(result, 'timeout-mismatch', 'outcome')).toBe('premature-close');
     // Scenarios run concurrently: the run takes about as long as the slowest one, not the sum.
     const slowest = Math.max(...result.scenarios.map((s) => s.durationMs));
     const sum = result.scenarios.reduce((n, s) => n + s.durationMs, 0);
     expect(result.durationMs).toBeLessThan(slowest + 1000);
-    expect(sum).toBeGreaterThan(slowest);
+    expect(result.durationMs).toBeLessThan(sum); // run one after another, it would take at least the sum
   });
 });
 

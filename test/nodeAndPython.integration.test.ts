@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { metric, probeCli as probe, scenario } from './support/probe.js';
-import { startServerProcess } from './support/process.js';
-import type { ServerProcess } from './support/process.js';
+import { useServerProcesses } from './support/process.js';
 
 /**
  * Real servers started by the tests: Node's http.createServer and Python's http.server,
@@ -16,16 +15,7 @@ const EARLY_MS = 20;
 const LATE_MS = 400;
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures');
 
-const running: ServerProcess[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((s) => s.stop()));
-});
-
-async function start(command: string, args: readonly string[]): Promise<string> {
-  const server = await startServerProcess(command, args);
-  running.push(server);
-  return server.url;
-}
+const start = useServerProcesses();
 
 describe("Node's http.createServer", () => {
   const node = (keepAliveTimeoutMs: number, maxRequests: number): Promise<string> =>

@@ -83,7 +83,7 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
   const write = (text: string): void => void process.stderr.write(text);
   const progress = outputs.terminal && process.stderr.isTTY === true ? new Progress(scenarios.map((s) => s.id), flags.maxIdle, write) : null;
   if (progress !== null) {
-    write(`Probing ${escapeForTerminal(target.url)} with ${scenarios.length} scenarios at once; idle waits are bounded by ${formatDuration(flags.maxIdle)} (--max-idle)…\n`);
+    write(`Probing ${escapeForTerminal(target.url)} with ${scenarios.length === 1 ? '1 scenario' : `${scenarios.length} scenarios at once`}; idle waits are bounded by ${formatDuration(flags.maxIdle)} (--max-idle)…\n`);
   }
   try {
     const measured = await runProbe(scenarios, {

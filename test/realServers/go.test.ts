@@ -3,15 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ConnectionRecord, RunResult } from '../../src/model/result.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunResult } from '../../src/model/result.js';
 import type { ConnEvent } from '../../src/model/timeline.js';
-import { startCapture, wireClose } from '../support/capture.js';
-import { runCli } from '../support/cli.js';
+import { wireClose } from '../support/capture.js';
 import { metric, scenario } from '../support/probe.js';
-import { startServerProcess } from '../support/process.js';
-import type { ServerProcess } from '../support/process.js';
+import { useServerProcesses } from '../support/process.js';
 import { serverBinary } from '../support/realServer.js';
+import { connection, probeCli, probeOnWire } from './support.js';
 
 /**
  * Go's net/http server (test/fixtures/go-server, standard library only), built once with the
@@ -42,7 +41,7 @@ const ALL = ['http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeo
 const go = serverBinary('go', ['/usr/bin/go', '/usr/lib/go/bin/go'], 'apt-get install golang-go');
 
 describe.skipIf(go === null)("Go's net/http server", () => {
-  const running: ServerProcess[] = [];
+  const startProcess = useServerProcesses();
   let dir = '';
   let binary = '';
 
@@ -54,21 +53,14 @@ describe.skipIf(go === null)("Go's net/http server", () => {
     const env = { ...process.env, GOCACHE: path.join(dir, 'cache'), GOPATH: path.join(dir, 'gopath'), GOFLAGS: '-mod=mod', GO111MODULE: 'on', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' };
     await promisify(execFile)(go as string, ['build', '-o', binary, '.'], { cwd: FIXTURE, env, timeout: 120_000, killSignal: 'SIGKILL' });
   }, 130_000);
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((s) => s.stop()));
-  });
   afterAll(() => {
     if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(...flags: string[]): Promise<string> {
-    const server = await startServerProcess(binary, flags);
-    running.push(server);
-    return server.url;
-  }
+  const start = (...flags: string[]): Promise<string> => startProcess(binary, flags);
 
   it('IdleTimeout 1500ms: FIN about 1.5 s after the response, no Keep-Alive header; HTTP/1.0 keep-alive honoured; Connection: close leaves TIME_WAIT on the server', async () => {
-    const result = await probeCli(await start('-idle', '1500ms'), ALL, '10s');
+    const result = await probeCli(await start('-idle', '1500ms'), ALL);
     const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
     expect(idle).toBeGreaterThanOrEqual(1500 - EARLY_MS);
     expect(idle).toBeLessThanOrEqual(1500 + LATE_MS);
@@ -93,7 +85,7 @@ describe.skipIf(go === null)("Go's net/http server", () => {
   });
 
   it('IdleTimeout 3s: FIN about 3 s after the response', async () => {
-    const result = await probeCli(await start('-idle', '3s'), ['idle-timeout'], '10s');
+    const result = await probeCli(await start('-idle', '3s'), ['idle-timeout']);
     const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
     expect(idle).toBeGreaterThanOrEqual(3000 - EARLY_MS);
     expect(idle).toBeLessThanOrEqual(3000 + LATE_MS);
@@ -102,7 +94,7 @@ describe.skipIf(go === null)("Go's net/http server", () => {
   });
 
   it('IdleTimeout 0 and no ReadTimeout: no idle close within --max-idle, and no request cap within --max-requests', async () => {
-    const result = await probeCli(await start('-idle', '0'), ['idle-timeout', 'request-cap'], '2s', ['--max-requests', '30']);
+    const result = await probeCli(await start('-idle', '0'), ['idle-timeout', 'request-cap'], { maxIdleMs: 2000, maxRequests: 30 });
     expect(metric(result, 'idle-timeout', 'idleTimeoutMs')).toBeNull();
     expect(metric(result, 'idle-timeout', 'closeKind')).toBeNull();
     expect(texts(result, 'idle-timeout')).toContain('the server did not close the idle connection within 2 s (--max-idle)');
@@ -115,7 +107,7 @@ describe.skipIf(go === null)("Go's net/http server", () => {
   });
 
   it('ReadTimeout 1s with IdleTimeout 0: ReadTimeout serves as the idle timeout (Server.idleTimeout())', async () => {
-    const result = await probeCli(await start('-idle', '0', '-read-timeout', '1s'), ['idle-timeout'], '10s');
+    const result = await probeCli(await start('-idle', '0', '-read-timeout', '1s'), ['idle-timeout']);
     const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
     expect(idle).toBeGreaterThanOrEqual(1000 - EARLY_MS);
     expect(idle).toBeLessThanOrEqual(1000 + LATE_MS);
@@ -123,7 +115,7 @@ describe.skipIf(go === null)("Go's net/http server", () => {
   });
 
   it('SetKeepAlivesEnabled(false): every HTTP/1.1 response says Connection: close and the server closes with FIN', async () => {
-    const result = await probeCli(await start('-keepalives=false'), [...ALL, 'request-cap'], '10s', ['--max-requests', '30']);
+    const result = await probeCli(await start('-keepalives=false'), [...ALL, 'request-cap'], { maxRequests: 30 });
     expect(metric(result, 'http11-reuse', 'reused')).toBe(false);
     expect(metric(result, 'http11-reuse', 'requests')).toBe(1);
     expect(metric(result, 'idle-timeout', 'idleTimeoutMs')).toBeNull();
@@ -152,7 +144,7 @@ describe.skipIf(go === null)("Go's net/http server", () => {
     // probe reads itself from /proc/net/tcp, so its closer must agree with it on every run.
     const disagreements: string[] = [];
     for (let run = 0; run < 5; run++) {
-      const main = connection(await probeCli(url, ['http11-reuse'], '10s'), 'http11-reuse', 'main');
+      const main = connection(await probeCli(url, ['http11-reuse']), 'http11-reuse', 'main');
       const side = main.timeWait.side;
       if (main.timeWait.source === 'proc-net-tcp' && (side === 'server' || side === 'client') && main.end.closedBy !== side) {
         disagreements.push(`port ${main.local?.port}: ${side} in TIME_WAIT, but the probe says "${main.end.summary}"`);
@@ -163,14 +155,7 @@ describe.skipIf(go === null)("Go's net/http server", () => {
 
   it('tshark: the wire agrees with the probe on who closed, how, and the idle time (IdleTimeout 1500ms)', async (ctx) => {
     const url = await start('-idle', '1500ms');
-    const port = Number(new URL(url).port);
-    const capture = await startCapture(port);
-    if ('unavailable' in capture) {
-      process.stderr.write(`\n*** SKIPPING the Go capture test: ${capture.unavailable} ***\n\n`);
-      return ctx.skip(capture.unavailable);
-    }
-    const result = await probeCli(url, ['idle-timeout'], '10s');
-    const segments = await capture.stop();
+    const { result, segments, port } = await probeOnWire(ctx, url, ['idle-timeout']);
     const main = connection(result, 'idle-timeout', 'main');
     const wire = wireClose(segments, port, main.local?.port ?? -1);
     expect(main.end.closedBy).toBe('server');
@@ -183,19 +168,6 @@ describe.skipIf(go === null)("Go's net/http server", () => {
     expect(Math.abs(idle - (wire.serverIdleMs as number))).toBeLessThanOrEqual(WIRE_AGREE_MS);
   });
 });
-
-/** Runs the built CLI with --json on the given scenarios and parses the report. */
-async function probeCli(url: string, ids: readonly string[], maxIdle: string, extra: readonly string[] = []): Promise<RunResult> {
-  const out = await runCli(['run', url, '--json', ...ids.flatMap((id) => ['-s', id]), '--max-idle', maxIdle, ...extra], { timeoutMs: 25_000 });
-  expect(out.code, out.stderr).toBe(0);
-  return JSON.parse(out.stdout) as RunResult;
-}
-
-function connection(result: RunResult, id: string, label: string): ConnectionRecord {
-  const found = scenario(result, id).connections.find((c) => c.id === label);
-  if (found === undefined) throw new Error(`no connection ${label} in ${id}`);
-  return found;
-}
 
 type Head = Extract<ConnEvent, { kind: 'response-head' }>;
 

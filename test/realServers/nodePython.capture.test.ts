@@ -1,15 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { TestContext } from 'vitest';
-import type { ConnectionRecord, RunResult } from '../../src/model/result.js';
-import { startCapture, wireClose } from '../support/capture.js';
-import type { Segment } from '../support/capture.js';
-import { runCli } from '../support/cli.js';
-import { metric, scenario } from '../support/probe.js';
-import { startServerProcess } from '../support/process.js';
-import type { ServerProcess } from '../support/process.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { wireClose } from '../support/capture.js';
+import { metric } from '../support/probe.js';
+import { useServerProcesses } from '../support/process.js';
+import { connection, probeOnWire } from './support.js';
 
 /**
  * The probe against the wire (tshark on lo) for the servers of nodeAndPython.integration.test.ts,
@@ -26,16 +22,7 @@ const WIRE_AGREE_MS = 10;
 const LATE_MS = 250;
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures');
 
-const running: ServerProcess[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((s) => s.stop()));
-});
-
-async function start(command: string, args: readonly string[]): Promise<string> {
-  const server = await startServerProcess(command, args);
-  running.push(server);
-  return server.url;
-}
+const start = useServerProcesses();
 
 describe("tshark: Node's http.createServer", () => {
   it('keepAliveTimeout 600: the server FIN on the wire comes ~1.6 s after the response, as the probe measures', async (ctx) => {
@@ -79,23 +66,3 @@ describe("tshark: Python's http.server", () => {
     }
   });
 });
-
-/** Captures tcp port <server port> on lo while the built CLI probes `url`; skips (loudly) where tshark cannot capture. */
-async function probeOnWire(ctx: TestContext, url: string, ids: readonly string[]): Promise<{ result: RunResult; segments: Segment[]; port: number }> {
-  const port = Number(new URL(url).port);
-  const capture = await startCapture(port);
-  if ('unavailable' in capture) {
-    process.stderr.write(`\n*** SKIPPING a capture test: ${capture.unavailable} ***\n\n`);
-    return ctx.skip(capture.unavailable);
-  }
-  const out = await runCli(['run', url, '--json', ...ids.flatMap((id) => ['-s', id]), '--max-idle', '10s'], { timeoutMs: 25_000 });
-  const segments = await capture.stop();
-  expect(out.code, out.stderr).toBe(0);
-  return { result: JSON.parse(out.stdout) as RunResult, segments, port };
-}
-
-function connection(result: RunResult, id: string, label: string): ConnectionRecord {
-  const found = scenario(result, id).connections.find((c) => c.id === label);
-  if (found === undefined) throw new Error(`no connection ${label} in ${id}`);
-  return found;
-}

@@ -7,8 +7,8 @@ import type { ConnectionRecord, RunResult } from '../../src/model/result.js';
 import type { ConnEvent } from '../../src/model/timeline.js';
 import { startCapture, wireClose } from '../support/capture.js';
 import type { Capture, Segment } from '../support/capture.js';
-import { runCli } from '../support/cli.js';
-import { metric, scenario } from '../support/probe.js';
+import { metric, probeCli as probeBuiltCli, scenario } from '../support/probe.js';
+import type { ProbeBounds } from '../support/probe.js';
 import type { RunningServer } from '../support/realServer.js';
 
 /**
@@ -40,12 +40,9 @@ export function useServerDirs(): { dir(prefix: string): string; keep(server: Run
   };
 }
 
-/** `keepalive-probe run <url> --json -s … --max-idle 10s` on the built CLI; the parsed report, or a throw with stderr. */
-export async function probeCli(url: string, scenarios: readonly string[]): Promise<RunResult> {
-  const args = ['run', url, '--json', ...scenarios.flatMap((s) => ['-s', s]), '--max-idle', '10s', '--max-requests', '50'];
-  const { code, stdout, stderr } = await runCli(args, { timeoutMs: 40_000 });
-  if (code !== 0) throw new Error(`keepalive-probe ${args.join(' ')} exited ${code}:\n${stderr}\n${stdout.slice(0, 2000)}`);
-  return JSON.parse(stdout) as RunResult;
+/** The built CLI with --json on these scenarios (built-in ids or files): --max-idle 10s and --max-requests 50 unless given. */
+export function probeCli(url: string, scenarios: readonly string[], bounds: ProbeBounds = {}): Promise<RunResult> {
+  return probeBuiltCli(url, scenarios, { maxIdleMs: 10_000, maxRequests: 50, ...bounds });
 }
 
 /** The newest connection labelled `id` (default main) of one scenario. */
@@ -143,4 +140,12 @@ export async function checkIdleAndCloseOnWire(
   expect(wireClose(segments, server.port, closeConn.local?.port ?? -1)).toMatchObject({ firstCloser: 'server', how: 'fin' });
   expect(metric(value.rest, 'connection-close', 'closedBy')).toBe('server');
   return { rest: value.rest, segments };
+}
+
+/** Probes `url` with the built CLI while tshark records its port; skips loudly where capture is not permitted. */
+export async function probeOnWire(ctx: TestContext, url: string, scenarios: readonly string[]): Promise<{ result: RunResult; segments: Segment[]; port: number }> {
+  const port = Number(new URL(url).port);
+  const capture = await captureOrSkip(ctx, port);
+  const { value: result, segments } = await whileCapturing(capture, () => probeCli(url, scenarios));
+  return { result, segments, port };
 }

@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 
@@ -44,4 +45,20 @@ export function startServerProcess(command: string, args: readonly string[], wai
       }
     });
   });
+}
+
+/**
+ * For a test file: `start(command, args)` launches a URL-printing server (startServerProcess)
+ * and every server started in a test is stopped after it, also when the test fails.
+ */
+export function useServerProcesses(): (command: string, args: readonly string[]) => Promise<string> {
+  const running: ServerProcess[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((s) => s.stop()));
+  });
+  return async (command, args) => {
+    const server = await startServerProcess(command, args);
+    running.push(server);
+    return server.url;
+  };
 }
