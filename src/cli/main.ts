@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT } from '../report/exitCode.js';
 import { VERSION } from '../version.js';
+import { LAB_CLOSE_MODES } from '../model/result.js';
 import { runCommand } from './runCommand.js';
 import type { RunFlags } from './runCommand.js';
 import { serveCommand } from './serveCommand.js';
@@ -94,7 +95,11 @@ function buildProgram(outcome: Outcome): Command {
     .option('--idle-timeout <duration>', 'close connections idle this long (0s = never)', durationArg, 5000)
     .option('--max-requests <n>', 'close a connection after this many responses (0 = no cap)', integerArg(0, 1_000_000), 100)
     .addOption(new Option('--http10 <mode>', 'HTTP/1.0 with "Connection: keep-alive": keep-alive or close').choices(['keep-alive', 'close']).default('keep-alive'))
-    .addOption(new Option('--close <how>', 'how the server closes: fin (graceful) or rst (abortive)').choices(['fin', 'rst']).default('fin'))
+    .addOption(
+      new Option('--close <how>', 'how the server closes: fin (full close), rst (abortive), half (FIN, keeps reading), drop (idle close without telling the client)')
+        .choices([...LAB_CLOSE_MODES])
+        .default('fin'),
+    )
     .option('--advertise', 'send "Keep-Alive: timeout=..., max=..." on persistent responses')
     .option('--no-announce-last', 'close after the last request without "Connection: close"')
     .action(async (opts: ServeFlags) => {

@@ -1,6 +1,7 @@
 import { EXIT } from '../report/exitCode.js';
 import { startLabServer } from '../lab/labServer.js';
 import type { LabProfile } from '../lab/labServer.js';
+import type { LabCloseMode } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { writeError } from './io.js';
 
@@ -11,7 +12,7 @@ export interface ServeFlags {
   readonly idleTimeout: number;
   readonly maxRequests: number;
   readonly http10: 'keep-alive' | 'close';
-  readonly close: 'fin' | 'rst';
+  readonly close: LabCloseMode;
   readonly advertise?: boolean;
   readonly announceLast: boolean;
 }

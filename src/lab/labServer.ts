@@ -92,23 +92,45 @@ function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumb
   let idleTimer: NodeJS.Timeout | null = null;
   const headGuard = setTimeout(() => socket.destroy(), REQUEST_HEAD_TIMEOUT_MS);
 
-  const shut = (): void => {
+  let dropped = false;
+  const shut = (why: 'idle' | 'done'): void => {
     if (closing) return;
     closing = true;
     if (idleTimer !== null) clearTimeout(idleTimer);
     clearTimeout(headGuard);
-    if (profile.close === 'rst') socket.resetAndDestroy();
-    // end() then destroy once flushed: a full close, as nginx and Apache do, so bytes that
-    // arrive afterwards (a stale client's request) are answered by the kernel with RST.
-    else socket.destroySoon();
+    switch (profile.close === 'drop' && why === 'done' ? 'fin' : profile.close) {
+      case 'rst':
+        socket.resetAndDestroy();
+        return;
+      case 'half':
+        // FIN, but keep reading: a late request is read and ignored (no RST). The client's
+        // own close (or the head guard's bound) ends the connection.
+        socket.end();
+        setTimeout(() => socket.destroy(), REQUEST_HEAD_TIMEOUT_MS).unref();
+        return;
+      case 'drop':
+        // Nothing goes on the wire now; the next bytes from the client get an RST, as from a
+        // middlebox whose flow entry expired. Bounded like every other wait of the lab.
+        dropped = true;
+        setTimeout(() => socket.resetAndDestroy(), REQUEST_HEAD_TIMEOUT_MS).unref();
+        return;
+      default:
+        // end() then destroy once flushed: a full close, as nginx and Apache do, so bytes that
+        // arrive afterwards (a stale client's request) are answered by the kernel with RST.
+        socket.destroySoon();
+    }
   };
   const armIdle = (): void => {
     if (idleTimer !== null) clearTimeout(idleTimer);
-    if (profile.idleTimeoutMs > 0) idleTimer = setTimeout(shut, profile.idleTimeoutMs);
+    if (profile.idleTimeoutMs > 0) idleTimer = setTimeout(() => shut('idle'), profile.idleTimeoutMs);
   };
   armIdle();
 
   socket.on('data', (chunk: Buffer) => {
+    if (dropped) {
+      socket.resetAndDestroy();
+      return;
+    }
     if (closing) return;
     if (idleTimer !== null) clearTimeout(idleTimer);
     buffered = Buffer.concat([buffered, chunk]);
@@ -126,7 +148,7 @@ function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumb
       served += 1;
       const keepAlive = respond(socket, head, profile, served, connectionNumber);
       if (!keepAlive) {
-        shut();
+        shut('done');
         return;
       }
       if (buffered.length === 0) {

@@ -6,6 +6,10 @@ export type Closer = 'server' | 'client' | 'none';
 /** How the first close travelled. */
 export type CloseSignal = 'fin' | 'rst';
 
+/** How the lab server closes a connection (see LabProfileReport.close). */
+export type LabCloseMode = 'fin' | 'rst' | 'half' | 'drop';
+export const LAB_CLOSE_MODES: readonly LabCloseMode[] = ['fin', 'rst', 'half', 'drop'];
+
 /** Which end of a connection is left in TIME_WAIT, and how we know. */
 export interface TimeWaitFinding {
   readonly side: 'server' | 'client' | 'none' | 'unknown';
@@ -160,8 +164,14 @@ export interface LabProfileReport {
   readonly maxRequests: number;
   /** Whether an HTTP/1.0 request with `Connection: keep-alive` is kept alive. */
   readonly http10: 'keep-alive' | 'close';
-  /** How the server closes: FIN (graceful) or RST (abortive). */
-  readonly close: 'fin' | 'rst';
+  /**
+   * How the server closes: `fin` a full close (later bytes get an RST from the kernel), `rst`
+   * abortive, `half` sends FIN but keeps reading (a late request is swallowed, no RST), `drop`
+   * closes an idle connection without telling the client (a load balancer or NAT that forgot
+   * the flow: nothing is sent until the next request, which gets an RST). Caps close with FIN
+   * under `drop`.
+   */
+  readonly close: LabCloseMode;
   /** Send `Keep-Alive: timeout=..., max=...` on persistent responses. */
   readonly advertise: boolean;
   /** Say `Connection: close` on the last response before the cap; false closes silently. */
