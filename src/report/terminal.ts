@@ -1,10 +1,10 @@
 import { Chalk } from 'chalk';
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
-import type { ConnectionRecord, MetricValue, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
-import type { ConnEvent } from '../model/timeline.js';
+import type { ConnectionRecord, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { exitCodeFor } from './exitCode.js';
+import { describeEvent, formatMetric, keyFigure } from './format.js';
 import { escapeForTerminal } from './sanitize.js';
 
 /** How the terminal report is drawn; decided once by the CLI from the stream and environment. */
@@ -47,27 +47,6 @@ function summaryTable(result: RunResult, color: boolean): string {
     table.push([s.id, s.status, keyFigure(s), formatDuration(s.durationMs)]);
   }
   return table.toString();
-}
-
-/** The scenario's headline metric, or its error, in a few words. */
-function keyFigure(s: ScenarioResult): string {
-  if (s.error !== null) return escapeForTerminal(s.error.code);
-  const [name, value] = headlineOf(s);
-  return name === null ? '' : `${name} ${formatMetric(name, value)}`;
-}
-
-function headlineOf(s: ScenarioResult): [string | null, MetricValue] {
-  const name = s.headline ?? Object.keys(s.metrics)[0] ?? null;
-  return name === null ? [null, null] : [name, s.metrics[name] ?? null];
-}
-
-/** Formats a metric for people: *Ms values as durations, *S values in seconds, booleans as yes/no. */
-export function formatMetric(name: string, value: MetricValue): string {
-  if (value === null) return 'none';
-  if (typeof value === 'boolean') return value ? 'yes' : 'no';
-  if (typeof value === 'number' && name.endsWith('Ms')) return formatDuration(value);
-  if (typeof value === 'number' && name.endsWith('S')) return `${value} s`;
-  return escapeForTerminal(String(value));
 }
 
 function scenarioSection(s: ScenarioResult, c: ChalkInstance): string {
@@ -114,40 +93,6 @@ function timeline(conn: ConnectionRecord, c: ChalkInstance): string[] {
   const source = tw.source === 'proc-net-tcp' ? 'seen in /proc/net/tcp' : 'inferred';
   lines.push(`    ${''.padEnd(10)} ${c.dim(`end: ${conn.end.summary}; TIME_WAIT: ${tw.side} (${source})`)}`);
   return lines;
-}
-
-function describeEvent(e: ConnEvent, conn: ConnectionRecord): string | null {
-  switch (e.kind) {
-    case 'connect':
-      return `connect :${e.local.port}`;
-    case 'tls':
-      return `TLS ${e.protocol ?? ''}${e.alpn === null ? '' : ` (ALPN ${e.alpn})`}`;
-    case 'request':
-      return `→ ${e.method} ${escapeForTerminal(e.path)} HTTP/${e.version}${e.connection === null ? '' : ` (Connection: ${escapeForTerminal(e.connection)})`}`;
-    case 'response-head': {
-      const extras = [e.connectionHeader === null ? null : `Connection: ${e.connectionHeader}`, e.keepAliveHeader === null ? null : `Keep-Alive: ${e.keepAliveHeader}`]
-        .filter((x): x is string => x !== null)
-        .map((x) => escapeForTerminal(x));
-      const info = e.informational.length > 0 ? ` after ${e.informational.join(', ')}` : '';
-      return `← ${e.status} HTTP/${e.version} ${e.keepAlive ? 'keep-alive' : 'not persistent'}${info}${extras.length > 0 ? ` (${extras.join('; ')})` : ''}`;
-    }
-    case 'response-complete':
-      return `← response #${e.index} complete (${e.bodyBytes} B body)`;
-    case 'unsolicited':
-      return `← ${e.bytes} B nobody asked for: "${escapeForTerminal(e.preview, 64)}"`;
-    case 'peer-fin':
-      return `← FIN${conn.end.kind !== 'client-close' && conn.end.evidence.includes(e.t) ? ` (${conn.end.summary})` : ''}`;
-    case 'error':
-      return `✗ ${e.code}${e.syscall === null ? '' : ` on ${e.syscall}`}${e.code === 'ECONNRESET' ? ' (RST from the server)' : ''}`;
-    case 'protocol-error':
-      return `✗ ${escapeForTerminal(e.message, 200)}`;
-    case 'timeout':
-      return `✗ ${e.deadline} deadline (${formatDuration(e.limitMs)}) expired`;
-    case 'local-close':
-      return `→ ${e.how.toUpperCase()} (probe closed: ${e.reason})`;
-    case 'closed':
-      return 'closed';
-  }
 }
 
 function formatOffset(ms: number): string {
