@@ -9,6 +9,7 @@ import { SERVE_DEFAULTS, startLabServer } from '../src/lab/labServer.js';
 import type { LabServer } from '../src/lab/labServer.js';
 import { BIN, runCli } from './support/cli.js';
 import { startServerProcess } from './support/process.js';
+import { answerEachRequest, useRawServer } from './support/rawServer.js';
 
 /** The built binary, run as users run it: stdout, stderr and exit code. */
 const ANSI = /\u001b\[/;
@@ -26,24 +27,7 @@ async function lab(overrides: Partial<typeof SERVE_DEFAULTS> = {}): Promise<LabS
   return server;
 }
 
-/** A raw TCP server that does `onConnection` with each socket. */
-async function rawServer(onConnection: (socket: net.Socket) => void): Promise<string> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    onConnection(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
-}
+const rawServer = useRawServer();
 
 function expectOneErrorLine(stderr: string, pattern: RegExp): void {
   const lines = stderr.trimEnd().split('\n');
@@ -54,10 +38,12 @@ function expectOneErrorLine(stderr: string, pattern: RegExp): void {
 }
 
 describe('run with no target: the embedded lab server', () => {
-  it('--json prints one JSON document on stdout and nothing on stderr', async () => {
+  it('--json prints one JSON document on stdout, the terminal report goes to stderr (none with --quiet)', async () => {
     const { code, stdout, stderr } = await runCli(['run', '--json']);
     expect(code).toBe(0);
-    expect(stderr).toBe('');
+    expect(stderr).toMatch(/^keepalive-probe \S+ → http:\/\/127\.0\.0\.1:\d+\/ /);
+    expect(stderr).toMatch(/6 scenarios in .*\(exit code 0\)\n$/);
+    expect((await runCli(['run', '--json', '--quiet', '-s', 'http11-reuse'])).stderr).toBe('');
     const report = JSON.parse(stdout) as { schemaVersion: number; target: { lab: unknown; url: string }; scenarios: { id: string; status: string; durationMs: number; metrics: Record<string, unknown>; connections: { events: unknown[] }[] }[] };
     expect(report.schemaVersion).toBe(1);
     expect(report.target.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
@@ -167,16 +153,9 @@ describe('exit codes and one-line errors', () => {
   it('hostile server text is escaped in the terminal report and in JSON', async () => {
     // Header bytes are latin1: ESC sequences, BEL, an 8-bit CSI, and the UTF-8 bytes of U+202E (RLO).
     const hostile = 'evil\u001b]8;;http://x\u0007\u001b[2J\u009b31m\u00e2\u0080\u00aegnp.exe';
-    const url = await rawServer((socket) => {
-      let buffered = '';
-      socket.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('latin1');
-        while (buffered.includes('\r\n\r\n')) {
-          buffered = buffered.slice(buffered.indexOf('\r\n\r\n') + 4);
-          socket.write(Buffer.from(`HTTP/1.1 200 OK\r\nServer: ${hostile}\r\nKeep-Alive: timeout=1, ${hostile}\r\nContent-Length: 2\r\n\r\nok`, 'latin1'));
-        }
-      });
-    });
+    const url = await rawServer((socket) =>
+      answerEachRequest(socket, () => Buffer.from(`HTTP/1.1 200 OK\r\nServer: ${hostile}\r\nKeep-Alive: timeout=1, ${hostile}\r\nContent-Length: 2\r\n\r\nok`, 'latin1')),
+    );
     const terminal = await runCli(['run', url, '-s', 'http11-reuse', '--color', 'never']);
     expect(terminal.code).toBe(0);
     expect(terminal.stdout).toContain('Server: evil\\x1b]8;;http://x\\x07\\x1b[2J\\x9b31mâ\\x80®gnp.exe');

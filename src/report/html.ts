@@ -1,0 +1,294 @@
+import type { ConnectionRecord, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
+import type { ConnEvent } from '../model/timeline.js';
+import { formatDuration } from '../util/duration.js';
+import { exitCodeFor } from './exitCode.js';
+import { describeEvent, formatMetric, keyFigure } from './format.js';
+import { escapeForTerminal } from './sanitize.js';
+import { escapeXml } from './xml.js';
+
+/**
+ * The --html report: one self-contained file (inline CSS and SVG, no script, no external
+ * asset; a Content-Security-Policy forbids loading anything) with the summary and, per
+ * scenario, an SVG timeline of every connection drawn to scale: a lane per connection,
+ * requests and responses as marks, idle gaps as dashed spans, the close as FIN or RST with
+ * the side that sent it, and errors in red.
+ *
+ * Every string that can come from the server goes through `text()`: control and bidi
+ * characters made visible (as in the terminal), then markup escaped.
+ *
+ * Stable hooks for tests and user styling: section.scenario[data-scenario][data-status],
+ * g.lane[data-connection][data-closed-by][data-signal], and inside a lane
+ * g.mark[data-kind][data-t] (kind: connect, request, response, fin, rst, error, timeout,
+ * unsolicited) and rect.idle[data-ms].
+ */
+export function renderHtml(result: RunResult): string {
+  const code = exitCodeFor(result);
+  const body = [
+    `<header><h1>keepalive-probe report</h1>${targetLine(result)}</header>`,
+    summary(result, code),
+    ...result.scenarios.map((s) => scenarioSection(s)),
+    `<footer>keepalive-probe ${text(result.tool.version)} · exit code ${code} · machine-readable: --json (docs/json-report.md)</footer>`,
+  ];
+  return [
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>keepalive-probe — ${text(result.target.url)}</title>`,
+    `<style>${STYLE}</style>`,
+    '</head>',
+    '<body>',
+    ...body,
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+}
+
+/** Server text for HTML: visible control characters, capped length, escaped markup. */
+function text(value: string, maxLength = 200): string {
+  return escapeXml(escapeForTerminal(value, maxLength));
+}
+
+function targetLine(result: RunResult): string {
+  const t = result.target;
+  const server = t.server === null ? 'no Server header' : `Server: ${text(t.server)}`;
+  const lab = t.lab === null ? '' : ' · the embedded lab server';
+  const bounds = `idle wait bound ${formatDuration(result.options.maxIdleMs)}, ${result.options.maxRequests} requests`;
+  return `<p class="target"><strong>${text(t.url)}</strong> (${server}${lab}) · started ${text(result.startedAt)} · ${formatDuration(result.durationMs)} · ${bounds}</p>`;
+}
+
+function summary(result: RunResult, code: number): string {
+  const rows = result.scenarios.map(
+    (s) =>
+      `<tr data-scenario="${text(s.id)}" data-status="${s.status}"><td><a href="#scenario-${text(s.id)}">${text(s.id)}</a></td>` +
+      `<td>${badge(s.status)}</td><td>${escapeXml(keyFigure(s))}</td><td>${formatDuration(s.durationMs)}</td></tr>`,
+  );
+  const counts = (['pass', 'warn', 'fail', 'error'] as const).map((st) => `${result.scenarios.filter((s) => s.status === st).length} ${st}`).join(', ');
+  return [
+    '<table class="summary"><thead><tr><th>scenario</th><th>result</th><th>key figure</th><th>took</th></tr></thead><tbody>',
+    ...rows,
+    `</tbody></table><p class="counts">${result.scenarios.length} scenarios: ${counts} (exit code ${code})</p>`,
+  ].join('\n');
+}
+
+function badge(status: ScenarioStatus): string {
+  return `<span class="status status-${status}">${status.toUpperCase()}</span>`;
+}
+
+function scenarioSection(s: ScenarioResult): string {
+  const parts = [`<section class="scenario" id="scenario-${text(s.id)}" data-scenario="${text(s.id)}" data-status="${s.status}">`];
+  parts.push(`<h2>${text(s.id)} — ${text(s.title)} ${badge(s.status)} <small>${formatDuration(s.durationMs)}</small></h2>`);
+  if (s.error !== null) parts.push(`<p class="error-box">could not run: ${text(s.error.message, 400)} [${text(s.error.code)}]</p>`);
+  const metrics = Object.entries(s.metrics);
+  if (metrics.length > 0) {
+    parts.push(`<dl class="metrics">${metrics.map(([k, v]) => `<div><dt>${text(k)}</dt><dd>${escapeXml(formatMetric(k, v))}</dd></div>`).join('')}</dl>`);
+  }
+  const items = [
+    ...s.findings.map((f) => `<li class="finding">${text(f.text, 400)}</li>`),
+    ...s.expectations
+      .filter((e) => !e.ok || e.origin === 'cli')
+      .map(
+        (e) =>
+          `<li class="expectation ${e.ok ? 'ok' : e.severity}">${e.ok ? '✓' : e.severity === 'fail' ? '✗' : '!'} ${text(e.message, 400)} ` +
+          `(expected <code>${text(e.expression)}</code>, measured ${escapeXml(formatMetric(e.metric, e.measured ?? null))})</li>`,
+      ),
+  ];
+  if (items.length > 0) parts.push(`<ul class="findings">${items.join('')}</ul>`);
+  if (s.connections.length > 0) parts.push(timelineSvg(s), LEGEND);
+  if (s.advice.length > 0) parts.push(`<h3>What to do</h3><ul class="advice">${s.advice.map((a) => `<li>${text(a, 1000)}</li>`).join('')}</ul>`);
+  parts.push('</section>');
+  return parts.join('\n');
+}
+
+// Geometry of the timeline, in SVG user units (the SVG scales to the page width).
+const WIDTH = 1000;
+const LABEL_W = 150;
+const PAD_R = 60;
+const AXIS_H = 26;
+const LANE_H = 52;
+const PLOT_W = WIDTH - LABEL_W - PAD_R;
+
+/** One scenario's connections on a shared time axis (ms since the scenario started). */
+function timelineSvg(s: ScenarioResult): string {
+  const times = s.connections.flatMap((c) => c.events.map((e) => e.t));
+  const t0 = Math.min(s.startedAtMs, ...times);
+  const span = Math.max(1, Math.max(...times) - t0);
+  const x = (t: number): number => round(LABEL_W + ((t - t0) / span) * PLOT_W);
+  const height = AXIS_H + LANE_H * s.connections.length + 8;
+  const lanes = s.connections.map((c, i) => lane(c, AXIS_H + i * LANE_H, x));
+  return [
+    `<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="${text(`timeline of ${s.id}: ${s.connections.length} connection(s) over ${formatDuration(span)}`)}">`,
+    axis(span, height, x, t0),
+    ...lanes,
+    '</svg>',
+  ].join('\n');
+}
+
+/** Tick marks at a round interval so that about 6 fit. */
+function axis(span: number, height: number, x: (t: number) => number, t0: number): string {
+  const step = niceStep(span / 6);
+  const ticks: string[] = [];
+  for (let ms = 0; ms <= span + 1e-9; ms += step) {
+    const px = x(t0 + ms);
+    ticks.push(`<line class="tick" x1="${px}" y1="${AXIS_H - 6}" x2="${px}" y2="${height}"/><text class="tick-label" x="${px}" y="${AXIS_H - 10}">${formatDuration(ms)}</text>`);
+  }
+  return `<g class="axis">${ticks.join('')}</g>`;
+}
+
+function niceStep(raw: number): number {
+  const power = 10 ** Math.floor(Math.log10(Math.max(raw, 0.001)));
+  const m = raw / power;
+  return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * power;
+}
+
+function lane(conn: ConnectionRecord, top: number, x: (t: number) => number): string {
+  const mid = top + LANE_H / 2;
+  const first = conn.events[0]?.t ?? 0;
+  const last = conn.events.at(-1)?.t ?? first;
+  const closedBy = conn.end.closedBy;
+  const signal = conn.end.signal ?? 'none';
+  const label = `${conn.id}${conn.local === null ? '' : ` :${conn.local.port}`}`;
+  const parts = [
+    `<g class="lane" data-connection="${text(conn.id)}" data-closed-by="${closedBy}" data-signal="${signal}" data-end="${conn.end.kind}">`,
+    `<title>${text(`connection ${conn.id}: ${conn.end.summary}; TIME_WAIT: ${conn.timeWait.side}`, 600)}</title>`,
+    `<text class="lane-label" x="6" y="${mid + 4}">${text(label, 40)}</text>`,
+    `<line class="life" x1="${x(first)}" y1="${mid}" x2="${x(last)}" y2="${mid}"/>`,
+    ...spans(conn, mid, x),
+    ...conn.events.map((e) => mark(e, conn, mid, x)).filter((m): m is string => m !== null),
+    '</g>',
+  ];
+  return parts.join('\n');
+}
+
+/** Busy spans (request to response end) and idle gaps (response end to the next request or the close). */
+function spans(conn: ConnectionRecord, mid: number, x: (t: number) => number): string[] {
+  const out: string[] = [];
+  let busySince: number | null = null;
+  let idleSince: number | null = null;
+  for (const e of conn.events) {
+    if (e.kind === 'connect') idleSince = e.t;
+    if (e.kind === 'request') {
+      if (idleSince !== null) out.push(idleRect(idleSince, e.t, mid, x));
+      idleSince = null;
+      busySince = e.t;
+    }
+    if (e.kind === 'response-complete' && busySince !== null) {
+      out.push(`<rect class="busy" x="${x(busySince)}" y="${mid - 5}" width="${Math.max(2, x(e.t) - x(busySince))}" height="10"/>`);
+      busySince = null;
+      idleSince = e.t;
+    }
+    if (e.kind === 'peer-fin' || e.kind === 'local-close' || e.kind === 'error' || e.kind === 'closed') {
+      if (idleSince !== null) out.push(idleRect(idleSince, e.t, mid, x));
+      idleSince = null;
+      busySince = null;
+    }
+  }
+  return out;
+}
+
+function idleRect(from: number, to: number, mid: number, x: (t: number) => number): string {
+  const ms = to - from;
+  const w = x(to) - x(from);
+  const label = w > 70 ? `<text class="idle-label" x="${round(x(from) + w / 2)}" y="${mid - 8}">idle ${formatDuration(ms)}</text>` : '';
+  return `<rect class="idle" data-ms="${round(ms)}" x="${x(from)}" y="${mid - 1.5}" width="${round(Math.max(0, w))}" height="3"><title>idle ${formatDuration(ms)}</title></rect>${label}`;
+}
+
+/** The mark for one event, or null for events the lane and spans already show. */
+function mark(e: ConnEvent, conn: ConnectionRecord, mid: number, x: (t: number) => number): string | null {
+  const kind = markKind(e, conn);
+  if (kind === null) return null;
+  const px = x(e.t);
+  const origin = conn.events[0]?.t ?? e.t;
+  const title = `+${formatDuration(e.t - origin)} ${describeEvent(e, conn) ?? e.kind}`;
+  const shape = SHAPES[kind](px, mid);
+  const caption = CAPTIONS[kind]?.(e) ?? '';
+  // The client's own closes are captioned above the lane, the server's below, so a close by
+  // each side a millisecond apart stays readable.
+  const captionY = e.kind === 'local-close' ? mid - 16 : mid + 25;
+  const label = caption === '' ? '' : `<text class="mark-label" x="${px}" y="${captionY}">${escapeXml(caption)}</text>`;
+  return `<g class="mark ${kind}" data-kind="${kind}" data-t="${round(e.t)}"><title>${escapeXml(title)}</title>${shape}${label}</g>`;
+}
+
+type MarkKind = 'connect' | 'request' | 'response' | 'fin' | 'rst' | 'error' | 'timeout' | 'unsolicited';
+
+function markKind(e: ConnEvent, conn: ConnectionRecord): MarkKind | null {
+  switch (e.kind) {
+    case 'connect':
+      return 'connect';
+    case 'request':
+      return 'request';
+    case 'response-head':
+      return 'response';
+    case 'peer-fin':
+      return 'fin';
+    case 'local-close':
+      return e.how === 'rst' ? 'rst' : 'fin';
+    case 'error':
+      // An RST from the server shows as ECONNRESET; the close mark and the error are one event.
+      return e.code === 'ECONNRESET' && conn.end.signal === 'rst' && conn.end.closedBy === 'server' ? 'rst' : 'error';
+    case 'protocol-error':
+      return 'error';
+    case 'timeout':
+      return 'timeout';
+    case 'unsolicited':
+      return 'unsolicited';
+    default:
+      return null; // tls, response-complete (end of a busy span), closed (end of the lane)
+  }
+}
+
+const SHAPES: Record<MarkKind, (px: number, mid: number) => string> = {
+  connect: (px, mid) => `<circle cx="${px}" cy="${mid}" r="4"/>`,
+  // Client → server above the lane, server → client below it.
+  request: (px, mid) => `<path d="M${px - 5} ${mid - 15} L${px + 5} ${mid - 15} L${px} ${mid - 6} Z"/>`,
+  response: (px, mid) => `<path d="M${px - 5} ${mid + 15} L${px + 5} ${mid + 15} L${px} ${mid + 6} Z"/>`,
+  fin: (px, mid) => `<rect x="${px - 2}" y="${mid - 12}" width="4" height="24"/>`,
+  rst: (px, mid) => `<path d="M${px - 6} ${mid - 6} L${px + 6} ${mid + 6} M${px + 6} ${mid - 6} L${px - 6} ${mid + 6}"/>`,
+  error: (px, mid) => `<circle cx="${px}" cy="${mid}" r="7"/>`,
+  timeout: (px, mid) => `<circle cx="${px}" cy="${mid}" r="7"/>`,
+  unsolicited: (px, mid) => `<circle cx="${px}" cy="${mid}" r="5"/>`,
+};
+
+/** Short words under a mark: who closed and how, or the error code. */
+const CAPTIONS: Partial<Record<MarkKind, (e: ConnEvent) => string>> = {
+  fin: (e) => (e.kind === 'peer-fin' ? 'FIN ← server' : 'FIN → client'),
+  rst: (e) => (e.kind === 'local-close' ? 'RST → client' : 'RST ← server'),
+  error: (e) => (e.kind === 'error' ? escapeForTerminal(e.code, 24) : 'protocol error'),
+  timeout: (e) => (e.kind === 'timeout' ? `${e.deadline} timeout` : ''),
+};
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+const LEGEND =
+  '<p class="legend"><span class="k req">▼ request</span> <span class="k resp">▲ response</span> <span class="k busy">▬ in flight</span> ' +
+  '<span class="k idle">┄ idle (to scale)</span> <span class="k fin">▮ FIN</span> <span class="k rst">✕ RST</span> <span class="k err">● error</span> · hover a mark for details</p>';
+
+const STYLE = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1180px;padding:0 16px;color:#1d2330;background:#fff}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:0 0 8px}h3{font-size:14px;margin:12px 0 4px}
+.target{margin:0 0 14px;color:#475066}
+table.summary{border-collapse:collapse;margin:8px 0}table.summary th,table.summary td{border:1px solid #d5d9e2;padding:4px 10px;text-align:left}
+table.summary th{background:#f2f4f8}.counts{color:#475066}
+.status{font-size:12px;font-weight:600;padding:1px 7px;border-radius:9px;color:#fff}
+.status-pass{background:#2e8540}.status-warn{background:#b7791f}.status-fail,.status-error{background:#c53030}
+section.scenario{border:1px solid #d5d9e2;border-radius:8px;padding:14px 16px;margin:18px 0}
+section.scenario small{color:#6b7385;font-weight:400}
+.error-box{background:#fde8e8;border-left:4px solid #c53030;padding:6px 10px}
+dl.metrics{display:flex;flex-wrap:wrap;gap:6px 18px;margin:6px 0}dl.metrics div{display:flex;gap:6px}dt{color:#6b7385}dd{margin:0;font-weight:600}
+ul.findings{margin:6px 0;padding-left:20px}li.expectation.fail{color:#c53030}li.expectation.warn{color:#9c5d00}li.expectation.ok{color:#2e8540}
+svg.timeline{display:block;margin:10px 0 4px;background:#fbfcfe;border:1px solid #e3e6ee;border-radius:6px}
+.tick{stroke:#e3e6ee;stroke-width:1}.tick-label{font-size:11px;fill:#6b7385;text-anchor:middle}
+.lane-label{font:12px ui-monospace,monospace;fill:#1d2330}.life{stroke:#9aa3b5;stroke-width:1}
+.busy{fill:#3b6fd8;opacity:.35}.idle{fill:#9aa3b5}.idle-label{font-size:11px;fill:#6b7385;text-anchor:middle}
+.mark.connect circle{fill:#1d2330}.mark.request path{fill:#3b6fd8}.mark.response path{fill:#2e8540}
+.mark.fin rect{fill:#b7791f}.mark.rst path{stroke:#c53030;stroke-width:3}
+.mark.error circle,.mark.timeout circle{fill:#c53030;stroke:#fff;stroke-width:1.5}.mark.unsolicited circle{fill:#805ad5}
+.mark-label{font-size:11px;text-anchor:middle;fill:#1d2330}.mark.error .mark-label,.mark.rst .mark-label,.mark.timeout .mark-label{fill:#c53030;font-weight:600}
+.legend{font-size:12px;color:#475066;margin:0 0 8px}.k{margin-right:8px}.req{color:#3b6fd8}.resp{color:#2e8540}.fin{color:#b7791f}.rst,.err{color:#c53030}
+ul.advice{padding-left:20px}footer{color:#6b7385;margin:24px 0}code{font-family:ui-monospace,monospace}
+`.trim();
