@@ -1,5 +1,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { RunResult } from '../model/result.js';
+import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
 import { renderJunit } from '../report/junit.js';
 import { renderTerminal } from '../report/terminal.js';
@@ -8,24 +9,45 @@ import { UsageError } from './io.js';
 /** Where one report goes: stdout, or a file opened before probing starts. */
 type Sink = { readonly kind: 'stdout' } | { readonly kind: 'file'; readonly path: string; readonly fd: number };
 
-/** The reports a run writes; the terminal report takes stdout unless a machine format does. */
+type Format = 'json' | 'junit' | 'html';
+
+const RENDER: Record<Format, (result: RunResult) => string> = { json: renderJson, junit: renderJunit, html: renderHtml };
+
+/** The reports a run writes. The terminal report takes stdout unless a report asked for it, then stderr. */
 export interface Outputs {
-  readonly json: Sink | null;
-  readonly junit: Sink | null;
-  readonly terminal: boolean;
+  readonly reports: readonly { readonly format: Format; readonly sink: Sink }[];
+  readonly terminal: 'stdout' | 'stderr' | 'none';
+}
+
+/** The report options as commander parsed them (`--json` alone means stdout). */
+export interface OutputFlags {
+  readonly json?: string | boolean;
+  readonly junit?: string;
+  readonly html?: string;
+  readonly quiet?: boolean;
 }
 
 /**
  * Opens every output file before anything is probed, so a bad path fails at once (exit 2)
  * instead of after a minute of waiting for an idle timeout.
  */
-export function openOutputs(json: string | boolean | undefined, junit: string | undefined): Outputs {
-  const jsonSink = json === undefined || json === false ? null : sink(json === true ? '-' : json, '--json');
-  const junitSink = junit === undefined ? null : sink(junit, '--junit');
-  if (jsonSink?.kind === 'stdout' && junitSink?.kind === 'stdout') {
-    throw new UsageError('--json and --junit cannot both write to stdout: give one of them a file');
+export function openOutputs(flags: OutputFlags): Outputs {
+  const wanted: [Format, string | undefined][] = [
+    ['json', flags.json === true ? '-' : flags.json === false ? undefined : flags.json],
+    ['junit', flags.junit],
+    ['html', flags.html],
+  ];
+  const toStdout = wanted.filter(([, target]) => target === '-').map(([format]) => `--${format}`);
+  if (toStdout.length > 1) throw new UsageError(`${toStdout.join(' and ')} cannot all write to stdout: give all but one of them a file`);
+  const reports: { format: Format; sink: Sink }[] = [];
+  try {
+    for (const [format, target] of wanted) if (target !== undefined) reports.push({ format, sink: sink(target, `--${format}`) });
+  } catch (err) {
+    closeOutputs({ reports, terminal: 'none' });
+    throw err;
   }
-  return { json: jsonSink, junit: junitSink, terminal: jsonSink?.kind !== 'stdout' && junitSink?.kind !== 'stdout' };
+  const terminal = flags.quiet === true ? 'none' : toStdout.length > 0 ? 'stderr' : 'stdout';
+  return { reports, terminal };
 }
 
 function sink(target: string, option: string): Sink {
@@ -38,16 +60,17 @@ function sink(target: string, option: string): Sink {
   }
 }
 
-/** Renders and writes each report. */
-export function writeOutputs(outputs: Outputs, result: RunResult, color: boolean): void {
-  if (outputs.json !== null) write(outputs.json, renderJson(result));
-  if (outputs.junit !== null) write(outputs.junit, renderJunit(result));
-  if (outputs.terminal) process.stdout.write(renderTerminal(result, { color }));
+/** Renders and writes each report; `color` decides for the terminal report's stream. */
+export function writeOutputs(outputs: Outputs, result: RunResult, color: (stream: NodeJS.WriteStream) => boolean): void {
+  for (const { format, sink: target } of outputs.reports) write(target, RENDER[format](result));
+  if (outputs.terminal === 'none') return;
+  const stream = outputs.terminal === 'stdout' ? process.stdout : process.stderr;
+  stream.write(renderTerminal(result, { color: color(stream) }));
 }
 
 /** Closes the files without writing (the run could not start). */
 export function closeOutputs(outputs: Outputs): void {
-  for (const s of [outputs.json, outputs.junit]) if (s?.kind === 'file') closeSync(s.fd);
+  for (const { sink: s } of outputs.reports) if (s.kind === 'file') closeSync(s.fd);
 }
 
 function write(target: Sink, text: string): void {

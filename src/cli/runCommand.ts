@@ -22,6 +22,8 @@ import type { ColorChoice } from './terminalStyle.js';
 export interface RunFlags {
   readonly json?: string | boolean;
   readonly junit?: string;
+  readonly html?: string;
+  readonly quiet?: boolean;
   readonly scenario: readonly string[];
   readonly maxIdle: number;
   readonly maxRequests: number;
@@ -60,7 +62,7 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
     if (err instanceof GateError) throw new UsageError(err.message);
     throw err;
   }
-  const outputs = openOutputs(flags.json, flags.junit);
+  const outputs = openOutputs(flags);
   let target: Target;
   let lab: LabServer | null = null;
   if (url === undefined) {
@@ -75,13 +77,17 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
     }
   }
 
+  // The first Ctrl-C stops the scenarios, which then report what they measured (reports are
+  // still written, exit code 130); a second one quits at once.
+  const interrupt = new AbortController();
   const stopOnSigint = (): void => {
-    writeError('interrupted');
-    process.exit(EXIT.interrupted);
+    if (interrupt.signal.aborted) process.exit(EXIT.interrupted);
+    writeError('interrupted: writing the reports with what was measured so far (Ctrl-C again quits at once)');
+    interrupt.abort();
   };
-  process.once('SIGINT', stopOnSigint);
+  process.on('SIGINT', stopOnSigint);
   const write = (text: string): void => void process.stderr.write(text);
-  const progress = outputs.terminal && process.stderr.isTTY === true ? new Progress(scenarios.map((s) => s.id), flags.maxIdle, write) : null;
+  const progress = outputs.terminal === 'stdout' && process.stderr.isTTY === true ? new Progress(scenarios.map((s) => s.id), flags.maxIdle, write) : null;
   if (progress !== null) {
     write(`Probing ${escapeForTerminal(target.url)} with ${scenarios.length === 1 ? '1 scenario' : `${scenarios.length} scenarios at once`}; idle waits are bounded by ${formatDuration(flags.maxIdle)} (--max-idle)…\n`);
   }
@@ -99,12 +105,15 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
       userAgent: USER_AGENT,
       lab: lab === null ? null : { ...lab.profile },
       onScenarioDone: progress === null ? undefined : (s) => progress.done(s),
+      interrupt: interrupt.signal,
     });
     const result = applyGates(measured, gates);
-    writeOutputs(outputs, result, useColor(flags.color, process.stdout.isTTY === true, process.env));
+    progress?.stop();
+    writeOutputs(outputs, result, (stream) => useColor(flags.color, stream.isTTY === true, process.env));
     return exitCodeFor(result);
   } catch (err) {
     closeOutputs(outputs);
+    if (err instanceof ProbeError && err.code === 'interrupted') return EXIT.interrupted;
     if (err instanceof ProbeError) {
       writeError(`cannot probe ${escapeForTerminal(target.url)}: ${escapeForTerminal(err.message, 400)} [${err.code}]`);
       return EXIT.unprobeable;

@@ -17,7 +17,8 @@ export type ProbeErrorCode =
   | 'protocol-error'
   | 'no-response'
   | 'closed-before-response'
-  | 'scenario-timeout';
+  | 'scenario-timeout'
+  | 'interrupted';
 
 /** A failure to reach or understand the target. */
 export class ProbeError extends Error {

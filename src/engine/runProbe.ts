@@ -5,6 +5,7 @@ import { VERSION } from '../version.js';
 import { startClock } from './clock.js';
 import { ProbeConnection } from './connection.js';
 import { firstRequestError } from './firstRequestError.js';
+import { ProbeError } from './probeError.js';
 import { runScenario } from './runScenario.js';
 import type { RunContext } from './runScenario.js';
 import { isLocalAddress } from './target.js';
@@ -26,7 +27,7 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
   const startedAt = new Date();
   const clock = startClock();
   const ctx: RunContext = { ...options, clock };
-  const preflight = await preflightRequest(ctx);
+  const preflight = await interruptible(preflightRequest(ctx), options.interrupt);
   const scenarioResults = await Promise.all(
     scenarios.map(async (scenario) => {
       const result = await runScenario(scenario, ctx);
@@ -48,6 +49,7 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
     },
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(clock.now()),
+    interrupted: options.interrupt?.aborted === true,
     options: {
       maxIdleMs: options.maxIdleMs,
       maxRequests: options.maxRequests,
@@ -75,4 +77,15 @@ async function preflightRequest(ctx: RunContext): Promise<{ server: string | nul
   } finally {
     await conn.close('fin', 'cleanup');
   }
+}
+
+/** The preflight, or a ProbeError('interrupted') as soon as the user interrupts it. */
+function interruptible<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    const stop = (): void => reject(new ProbeError('interrupted', 'interrupted before the first response'));
+    if (signal.aborted) stop();
+    signal.addEventListener('abort', stop, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+  });
 }

@@ -138,6 +138,8 @@ export interface RunResult {
   readonly target: TargetInfo;
   readonly startedAt: string;
   readonly durationMs: number;
+  /** True when the user interrupted the run (Ctrl-C): scenarios still running report `interrupted` errors. */
+  readonly interrupted: boolean;
   readonly options: RunOptionsReport;
   readonly scenarios: readonly ScenarioResult[];
 }

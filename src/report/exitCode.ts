@@ -16,8 +16,9 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-/** The exit code a finished run stands for: could-not-run outranks failed, failed outranks ok. */
+/** The exit code a run stands for: interrupted outranks could-not-run, which outranks failed, which outranks ok. */
 export function exitCodeFor(result: RunResult): number {
+  if (result.interrupted) return EXIT.interrupted;
   if (result.scenarios.some((s) => s.status === 'error')) return EXIT.unprobeable;
   if (result.scenarios.some((s) => s.status === 'fail')) return EXIT.failed;
   return EXIT.ok;

@@ -1,0 +1,77 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { XMLParser } from 'fast-xml-parser';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { RunResult } from '../src/model/result.js';
+import { BIN, runCli } from './support/cli.js';
+import { useLab } from './support/lab.js';
+
+/** Several reports in one run, opened before probing, and written on Ctrl-C with what was measured. */
+const dir = mkdtempSync(path.join(tmpdir(), 'kap-outputs-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const lab = useLab();
+
+describe('reports', () => {
+  it('--json, --junit and --html files in one run, the terminal report on stdout', async () => {
+    const server = await lab({ idleTimeoutMs: 300 });
+    const [json, junit, html] = ['r.json', 'r.xml', 'r.html'].map((f) => path.join(dir, f)) as [string, string, string];
+    const run = await runCli(['run', server.url, '-s', 'http11-reuse', '-s', 'idle-timeout', '--json', json, '--junit', junit, '--html', html]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/2 scenarios in .* \(exit code 0\)\n$/);
+    const result = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
+    expect(result.scenarios.map((s) => s.id)).toEqual(['http11-reuse', 'idle-timeout']);
+    expect(result.interrupted).toBe(false);
+    const suites = new XMLParser({ ignoreAttributes: false }).parse(readFileSync(junit, 'utf8')) as { testsuites: { testsuite: { '@_tests': string } } };
+    expect(suites.testsuites.testsuite['@_tests']).toBe('2');
+    expect(readFileSync(html, 'utf8')).toMatch(/^<!DOCTYPE html>[\s\S]*data-scenario="idle-timeout"[\s\S]*<\/html>\n$/);
+  });
+
+  it('a bad --html path is a usage error before anything is probed', async () => {
+    const { code, stderr } = await runCli(['run', 'http://127.0.0.1:9/', '--html', path.join(dir, 'missing', 'r.html')]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^keepalive-probe: cannot write --html .*missing\/r\.html: ENOENT\n$/);
+  });
+
+  it('only one report can take stdout', async () => {
+    const { code, stderr } = await runCli(['run', '--json', '-', '--html', '-']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--json and --html cannot all write to stdout');
+  });
+
+  it('Ctrl-C writes every report with what was measured so far and exits 130', async () => {
+    // A server that never closes idle connections: idle-timeout waits out --max-idle (60 s)
+    // unless interrupted; http11-reuse finishes at once.
+    const server = await lab({ idleTimeoutMs: 0 });
+    const [json, junit, html] = ['i.json', 'i.xml', 'i.html'].map((f) => path.join(dir, f)) as [string, string, string];
+    const child = spawn(process.execPath, [BIN, 'run', server.url, '-s', 'http11-reuse', '-s', 'idle-timeout', '--max-idle', '60s', '--json', json, '--junit', junit, '--html', html], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // Interrupt once both scenarios have their connections (the lab has accepted them: preflight + 2).
+    await expect.poll(() => server.accepted(), { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const sentAt = performance.now();
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const took = performance.now() - sentAt;
+    expect(code).toBe(130);
+    expect(took).toBeLessThan(10_000); // not the 60 s idle wait
+    expect(stderr).toContain('interrupted: writing the reports with what was measured so far');
+
+    const result = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
+    expect(result.interrupted).toBe(true);
+    const [reuse, idle] = result.scenarios;
+    expect(reuse?.status).toBe('pass');
+    expect(idle?.status).toBe('error');
+    expect(idle?.error?.code).toBe('interrupted');
+    expect(idle?.findings).toEqual([]); // no "no close within --max-idle": it was never waited out
+    const events = idle?.connections[0]?.events.map((e) => e.kind) ?? [];
+    expect(events.slice(0, 4)).toEqual(['connect', 'request', 'response-head', 'response-complete']);
+    expect(events).toContain('local-close');
+    expect(readFileSync(junit, 'utf8')).toContain('<error');
+    expect(existsSync(html) && readFileSync(html, 'utf8')).toContain('data-scenario="idle-timeout" data-status="error"');
+  }, 30_000);
+});
