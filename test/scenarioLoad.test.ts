@@ -115,9 +115,9 @@ describe('parseScenario', () => {
         { type: 'expect', line: 24, that: 'idle >= 60s', severity: 'warn', message: 'too short' },
       ],
       metrics: {
-        reused: { measure: 'reused', on: 'a' },
-        idle: { measure: 'idleBeforeClose', on: 'b' },
-        total: { measure: 'connections', on: null },
+        reused: { measure: 'reused', on: 'a', request: null },
+        idle: { measure: 'idleBeforeClose', on: 'b', request: null },
+        total: { measure: 'connections', on: null, request: null },
       },
     });
   });
@@ -226,7 +226,7 @@ describe('parseScenario', () => {
       'custom.yaml',
       8,
       'metrics.latency.measure',
-      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "requestsBeforeClose", "closeSignalled", "lastOutcome", "clientIdle"',
+      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "requestsBeforeClose", "closeSignalled", "lastOutcome", "requestOutcome", "closeMode", "clientIdle"',
     );
   });
 

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { LabProfile } from '../src/lab/labServer.js';
+import type { ScenarioResult } from '../src/model/result.js';
 import { parseScenario } from '../src/scenario/load.js';
 import { useLab } from './support/lab.js';
 import { metric, probe, scenario } from './support/probe.js';
@@ -76,5 +77,32 @@ describe('after a response that ends the connection', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('timeout-mismatch: a late request, then a write again, on a connection the server has closed', () => {
+  const run = async (close: 'fin' | 'half' | 'drop'): Promise<ScenarioResult> => {
+    return scenario(await probe(await lab({ idleTimeoutMs: 300, close }), ['timeout-mismatch'], { maxIdleMs: 1500 }), 'timeout-mismatch');
+  };
+  const written = (s: ScenarioResult): string[] =>
+    (s.connections[0]?.events ?? []).filter((e) => e.kind === 'request' || e.kind === 'error').map((e) => (e.kind === 'error' ? `${e.code}/${e.syscall}` : 'request'));
+
+  it('full close: the late request is answered with an RST (ECONNRESET), writing again gives EPIPE', async () => {
+    const s = await run('fin');
+    expect(s.metrics).toMatchObject({ outcome: 'premature-close', writeAgainOutcome: 'EPIPE', serverClose: 'full' });
+    expect(written(s)).toEqual(['request', 'request', 'ECONNRESET/read', 'request', 'EPIPE/write']);
+    expect(s.connections[0]?.events.some((e) => e.kind === 'local-close')).toBe(false); // the kernel socket was gone: no FIN of ours
+  });
+
+  it('half close: the late request is swallowed (no RST), and so is the next', async () => {
+    const s = await run('half');
+    expect(s.metrics).toMatchObject({ outcome: 'premature-close', writeAgainOutcome: 'premature-close', serverClose: 'half' });
+    expect(written(s)).toEqual(['request', 'request', 'request']);
+  });
+
+  it('silent drop: no FIN while idle, the late request gets an RST', async () => {
+    const s = await run('drop');
+    expect(s.metrics).toMatchObject({ outcome: 'ECONNRESET', writeAgainOutcome: 'not-sent', serverClose: 'silent-drop', serverIdleTimeoutMs: null });
+    expect(s.connections[0]?.events.some((e) => e.kind === 'peer-fin')).toBe(false);
   });
 });

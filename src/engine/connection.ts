@@ -86,6 +86,8 @@ export class ProbeConnection {
   private closedFlag = false;
   private closeOnPeerFin = true;
   private localClosed = false;
+  /** The kernel took an RST after the peer's FIN (seen in /proc); the socket is kept to write on again. */
+  private kernelReset = false;
   private readonly closeWaiters = new Set<() => void>();
   private readonly closed: Promise<void>;
   private localEndpoint: Endpoint | null = null;
@@ -259,7 +261,14 @@ export class ProbeConnection {
       await this.waitForPeerClose(SERVER_CLOSE_GRACE_MS);
     }
     if (this.closedFlag) return;
-    if (!this.localClosed) {
+    if (this.socket.destroyed) {
+      // Torn down already (an RST, an error): its 'close' is on its way, nothing goes on the wire.
+      this.localClosed = true;
+    } else if (this.kernelReset) {
+      // The kernel socket is gone: no FIN or RST of ours reaches the wire, so none is recorded.
+      this.localClosed = true;
+      this.socket.destroy();
+    } else if (!this.localClosed) {
       this.localClosed = true;
       this.push({ kind: 'local-close', t: this.now(), how, reason });
       if (how === 'rst') this.socket.resetAndDestroy();
@@ -421,7 +430,7 @@ export class ProbeConnection {
    * is listed in /proc/net/tcp, after the RST the kernel has unhashed it.
    */
   private recordSilentReset(): void {
-    if (this.socket.destroyed || this.ownSocketGone() !== true) return;
+    if (this.socket.destroyed || this.kernelReset || this.ownSocketGone() !== true) return;
     this.push({
       kind: 'error',
       t: this.now(),
@@ -429,6 +438,12 @@ export class ProbeConnection {
       syscall: 'read',
       message: 'the server answered the request written after its FIN with an RST (Node reports nothing after end of stream; /proc/net/tcp shows the socket torn down)',
     });
+    if (!this.closeOnPeerFin) {
+      // The scenario keeps writing on it, as a client that missed the RST would: the kernel
+      // (tcp_reset in CLOSE_WAIT) answers the next write with EPIPE.
+      this.kernelReset = true;
+      return;
+    }
     // The kernel socket is gone: no FIN of ours will reach the wire, so do not record one.
     this.localClosed = true;
     this.socket.destroy();

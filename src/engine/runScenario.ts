@@ -75,7 +75,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
   const metrics: Record<string, MetricValue> = {};
   const findings: Finding[] = [];
   for (const [name, spec] of Object.entries(scenario.metrics)) {
-    const measured = measure(spec.measure, spec.on, trace, measureCtx);
+    const measured = measure(spec, trace, measureCtx);
     metrics[name] = measured.value;
     // A scenario cut short (timeout, Ctrl-C) keeps its metrics and timelines, but findings such
     // as "no close within --max-idle" would claim what was never waited for.

@@ -88,7 +88,10 @@ export async function parseScenario(text: string, file: string): Promise<Scenari
     if (spec.on !== undefined && !opened.has(spec.on)) {
       throw new ScenarioFileError(file, locate(['metrics', name, 'on']), `metrics.${name}.on`, `no step opens a connection "${spec.on}"`);
     }
-    metrics[name] = { measure: spec.measure, on: spec.on ?? null };
+    if (spec.measure === 'requestOutcome' && spec.request === undefined) {
+      throw new ScenarioFileError(file, locate(['metrics', name]), `metrics.${name}.request`, 'requestOutcome needs "request": which request on the connection (1 = the first)');
+    }
+    metrics[name] = { measure: spec.measure, on: spec.on ?? null, request: spec.request ?? null };
   }
   checkExpectations(steps, metrics, file);
   if (raw.headline !== undefined && !(raw.headline in metrics)) {
@@ -111,7 +114,7 @@ interface RawScenario {
   description?: string;
   headline?: string;
   steps: RawStep[];
-  metrics?: Record<string, { measure: MeasureName; on?: string }>;
+  metrics?: Record<string, { measure: MeasureName; on?: string; request?: number }>;
   expect?: unknown[];
 }
 

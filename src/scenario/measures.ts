@@ -3,7 +3,7 @@ import type { ConnEvent } from '../model/timeline.js';
 import type { ExchangeOutcome } from '../engine/connection.js';
 import { parseKeepAlive } from '../http/keepAliveHeader.js';
 import { formatDuration } from '../util/duration.js';
-import type { MeasureName } from './model.js';
+import type { MetricSpec } from './model.js';
 
 /** What a scenario run left behind: its connections (with labels) and every exchange. */
 export interface Trace {
@@ -36,7 +36,8 @@ export type RequestOutcome =
   | 'not-sent';
 
 /** Derives one metric from the trace. `on` is a connection label (the last connection with it), or null for all. */
-export function measure(name: MeasureName, on: string | null, trace: Trace, ctx: MeasureContext): Measured {
+export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Measured {
+  const { measure: name, on } = spec;
   const conn = on === null ? null : lastWithLabel(trace, on);
   const events = conn?.events ?? [];
   switch (name) {
@@ -114,21 +115,66 @@ export function measure(name: MeasureName, on: string | null, trace: Trace, ctx:
       if (!said && !(closedDuringScenario(conn) && conn.end.closedBy === 'server')) return plain(null);
       return { value: said, finding: { text: said ? `response #${head.index} said "Connection: ${head.connectionHeader ?? ''}" before keep-alive ended` : `the server closed without warning: the last response (#${head.index}) did not say "Connection: close"`, evidence: [evidence(conn, head.t, head.index, `Connection: ${head.connectionHeader ?? '(none)'}`)] } };
     }
-    case 'lastOutcome': {
+    case 'lastOutcome':
+    case 'requestOutcome': {
       // Per connection label: without `on` there is no connection to read (the schema allows it; the value is null).
-      const exchange = conn === null ? undefined : [...trace.exchanges].reverse().find((x) => x.connection === conn.id);
+      const mine = conn === null ? [] : trace.exchanges.filter((x) => x.connection === conn.id);
+      const exchange = name === 'lastOutcome' ? mine.at(-1) : mine.find((x) => x.outcome.index === spec.request);
       if (exchange === undefined || conn === null) return plain(null);
       const outcome = outcomeOf(exchange.outcome);
-      const reset = exchange.outcome.kind === 'premature-close' ? events.find((e) => e.kind === 'error' && e.code === 'ECONNRESET') : undefined;
+      const written = requestEvent(events, exchange.outcome.index);
+      const reset =
+        exchange.outcome.kind === 'premature-close' && written !== undefined
+          ? events.find((e) => e.kind === 'error' && e.code === 'ECONNRESET' && e.t >= written.t)
+          : undefined;
       const text = `${describeOutcome(exchange.outcome)}${reset === undefined ? '' : '; the server answered it with an RST (it had fully closed the socket), so a client writing again gets EPIPE'}`;
-      return { value: outcome, finding: { text, evidence: [evidence(conn, reset?.t ?? null, exchange.outcome.index, outcome)] } };
+      return { value: outcome, finding: { text, evidence: [evidence(conn, reset?.t ?? written?.t ?? null, exchange.outcome.index, outcome)] } };
     }
+    case 'closeMode':
+      return conn === null ? plain(null) : closeMode(conn);
     case 'clientIdle': {
       if (conn === null) return plain(null);
       const idle = idleBeforeLastRequest(events);
       return plain(idle === null ? null : Math.round(idle));
     }
   }
+}
+
+/**
+ * How the server ended a connection that a request was later written on:
+ * - full: it closed both directions (FIN), so the late request was answered with an RST;
+ * - half: it sent FIN but kept reading, so the late request was swallowed (no RST, no answer);
+ * - silent-drop: nothing was sent at the idle close (no FIN), and the late request got an RST,
+ *   as from a load balancer or NAT that forgot the connection;
+ * null when no request was written after the close.
+ */
+function closeMode(conn: ConnectionRecord): Measured {
+  const events = conn.events;
+  const lastResponse = [...events].reverse().find((e) => e.kind === 'response-complete');
+  const late = events.find((e): e is Extract<ConnEvent, { kind: 'request' }> => e.kind === 'request' && lastResponse !== undefined && e.t > lastResponse.t);
+  if (late === undefined) return plain(null);
+  const fin = events.find((e) => e.kind === 'peer-fin' && e.t <= late.t);
+  const reset = events.find((e) => e.kind === 'error' && (e.code === 'ECONNRESET' || e.code === 'EPIPE') && e.t >= late.t);
+  const answered = events.some((e) => e.kind === 'response-head' && e.t > late.t);
+  let value: 'full' | 'half' | 'silent-drop' | null;
+  let text: string;
+  if (fin !== undefined && reset !== undefined) {
+    value = 'full';
+    text = 'the server closed the connection fully: its FIN came first, and the request written afterwards was answered with an RST';
+  } else if (fin !== undefined && !answered) {
+    value = 'half';
+    text = 'the server only half-closed: after its FIN it still accepted the late request (no RST) and never answered it; a client sees end of stream, not a reset';
+  } else if (fin === undefined && reset !== undefined) {
+    value = 'silent-drop';
+    text = 'the connection was dropped without a FIN: nothing arrived while it was idle, and the next request was answered with an RST (a load balancer, NAT or firewall that forgot the connection does this)';
+  } else {
+    return plain(null);
+  }
+  return { value, finding: { text, evidence: [evidence(conn, (reset ?? fin)?.t ?? null, late.index, value)] } };
+}
+
+function requestEvent(events: readonly ConnEvent[], index: number): Extract<ConnEvent, { kind: 'request' }> | undefined {
+  return events.find((e): e is Extract<ConnEvent, { kind: 'request' }> => e.kind === 'request' && e.index === index);
 }
 
 /** Maps an exchange to what a client would report. */

@@ -81,6 +81,8 @@ export const MEASURES = [
   'requestsBeforeClose',
   'closeSignalled',
   'lastOutcome',
+  'requestOutcome',
+  'closeMode',
   'clientIdle',
 ] as const;
 
@@ -90,4 +92,6 @@ export type MeasureName = (typeof MEASURES)[number];
 export interface MetricSpec {
   readonly measure: MeasureName;
   readonly on: string | null;
+  /** requestOutcome: which request on the connection, 1-based. */
+  readonly request: number | null;
 }
