@@ -42,13 +42,13 @@ describe('run with no target: the embedded lab server', () => {
     const { code, stdout, stderr } = await runCli(['run', '--json']);
     expect(code).toBe(0);
     expect(stderr).toMatch(/^keepalive-probe \S+ → http:\/\/127\.0\.0\.1:\d+\/ /);
-    expect(stderr).toMatch(/6 scenarios in .*\(exit code 0\)\n$/);
+    expect(stderr).toMatch(/8 scenarios in .*\(exit code 0\)\n$/);
     expect((await runCli(['run', '--json', '--quiet', '-s', 'http11-reuse'])).stderr).toBe('');
     const report = JSON.parse(stdout) as { schemaVersion: number; target: { lab: unknown; url: string }; scenarios: { id: string; status: string; durationMs: number; metrics: Record<string, unknown>; connections: { events: unknown[] }[] }[] };
     expect(report.schemaVersion).toBe(1);
     expect(report.target.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     expect(report.target.lab).toMatchObject({ idleTimeoutMs: 2000, maxRequests: 5, http10: 'close' });
-    expect(report.scenarios.map((s) => s.id)).toEqual(['http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch']);
+    expect(report.scenarios.map((s) => s.id)).toEqual(['http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch', 'stale-race', 'short-connections']);
     const byId = Object.fromEntries(report.scenarios.map((s) => [s.id, s]));
     expect(byId['request-cap']?.metrics.maxRequests).toBe(5);
     expect(byId['http10-keepalive']?.metrics.keepAliveHonoured).toBe(false);
@@ -259,7 +259,7 @@ describe('serve and list', () => {
     const { code, stdout } = await runCli(['list']);
     expect(code).toBe(0);
     expect(stdout.trimEnd().split('\n').map((l) => l.split(/\s+/)[0])).toEqual([
-      'http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch',
+      'http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch', 'stale-race', 'short-connections',
     ]);
   });
 

@@ -38,12 +38,13 @@ describe('--junit', () => {
     expect(code).toBe(1);
     expect(stdout).toContain('keepalive-probe'); // the terminal report
     const { suite, cases } = parse(readFileSync(file, 'utf8'));
-    expect(suite['@_tests']).toBe('6');
+    expect(suite['@_tests']).toBe('8');
     expect(suite['@_failures']).toBe('1');
     expect(suite['@_errors']).toBe('0');
     expect(cases.map((c) => c['@_classname'])).toEqual([
       'keepalive-probe.http11-reuse', 'keepalive-probe.http10-keepalive', 'keepalive-probe.connection-close',
       'keepalive-probe.idle-timeout', 'keepalive-probe.request-cap', 'keepalive-probe.timeout-mismatch',
+      'keepalive-probe.stale-race', 'keepalive-probe.short-connections',
     ]);
     const idle = cases.find((c) => c['@_classname'] === 'keepalive-probe.idle-timeout');
     expect(idle?.failure?.['@_message']).toBe('idle-timeout>=60s');

@@ -33,7 +33,7 @@ describe('the demo profile (what `keepalive-probe run` shows with no target)', (
     const url = await lab(DEMO_PROFILE);
     const result = await probe(url);
     expect(result.scenarios.map((s) => s.id)).toEqual([
-      'http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch',
+      'http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch', 'stale-race', 'short-connections',
     ]);
     expect(result.target.server).toMatch(/^keepalive-probe-lab\//);
     expect(metric(result, 'http11-reuse', 'reused')).toBe(true);
@@ -48,6 +48,12 @@ describe('the demo profile (what `keepalive-probe run` shows with no target)', (
     expect(metric(result, 'request-cap', 'maxRequests')).toBe(5);
     expect(metric(result, 'request-cap', 'signalled')).toBe(true);
     expect(metric(result, 'timeout-mismatch', 'outcome')).toBe('premature-close');
+    expect(metric(result, 'timeout-mismatch', 'writeAgainOutcome')).toBe('EPIPE');
+    expect(metric(result, 'timeout-mismatch', 'serverClose')).toBe('full');
+    expectIdleNear(metric(result, 'stale-race', 'idleTimeoutMs'), DEMO_PROFILE.idleTimeoutMs);
+    expect(scenario(result, 'stale-race').race?.trials).toHaveLength(30);
+    expect(metric(result, 'short-connections', 'serverClosesTimeWaitServer')).toBe(20);
+    expect(metric(result, 'short-connections', 'clientClosesTimeWaitClient')).toBe(20);
     // Scenarios run concurrently: the run takes about as long as the slowest one, not the sum.
     const slowest = Math.max(...result.scenarios.map((s) => s.durationMs));
     const sum = result.scenarios.reduce((n, s) => n + s.durationMs, 0);

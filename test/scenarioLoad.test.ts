@@ -22,7 +22,7 @@ function expectError(err: ScenarioFileError, file: string, line: number | null, 
 }
 
 describe('loadBuiltinScenarios', () => {
-  test('returns the six built-ins in run order', async () => {
+  test('returns the built-ins in run order', async () => {
     const scenarios = await loadBuiltinScenarios();
     expect(scenarios.map((s) => s.id)).toEqual([
       'http11-reuse',
@@ -31,6 +31,8 @@ describe('loadBuiltinScenarios', () => {
       'idle-timeout',
       'request-cap',
       'timeout-mismatch',
+      'stale-race',
+      'short-connections',
     ]);
     expect(BUILTIN_ORDER).toEqual(scenarios.map((s) => s.id));
     expect(scenarios.map((s) => s.source)).toEqual(scenarios.map((s) => path.join(SCENARIO_DIR, `${s.id}.yaml`)));
@@ -226,7 +228,7 @@ describe('parseScenario', () => {
       'custom.yaml',
       8,
       'metrics.latency.measure',
-      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "requestsBeforeClose", "closeSignalled", "lastOutcome", "requestOutcome", "closeMode", "clientIdle"',
+      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "requestsBeforeClose", "closeSignalled", "lastOutcome", "requestOutcome", "closeMode", "clientIdle", "raceWindow", "raceSafeIdle", "timePerRequest", "timeWaitClient", "timeWaitServer"',
     );
   });
 

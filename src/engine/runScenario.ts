@@ -1,10 +1,12 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ConnectionRecord, ExpectationResult, Finding, MetricValue, ScenarioResult, ScenarioStatus } from '../model/result.js';
+import type { ConnectionRecord, ExpectationResult, Finding, MetricValue, RaceTrial, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import type { Scenario, Step } from '../scenario/model.js';
-import { measure } from '../scenario/measures.js';
+import { measure, outcomeOf } from '../scenario/measures.js';
+import { summarizeRace } from '../scenario/race.js';
 import type { Trace } from '../scenario/measures.js';
 import { holds, parseExpectation } from '../scenario/expectation.js';
-import { adviceFor } from '../scenario/advice.js';
+import { adviceFor, readHostFacts } from '../scenario/advice.js';
 import { formatDuration } from '../util/duration.js';
 import { classifyClose } from './classifyClose.js';
 import { ProbeConnection } from './connection.js';
@@ -33,6 +35,9 @@ export interface RunContext {
   readonly interrupt?: AbortSignal;
 }
 
+/** Spacing of the race's first trials (see runRace). */
+const RACE_STAGGER_MS = 15;
+
 interface LiveConnection {
   readonly label: string;
   readonly conn: ProbeConnection;
@@ -44,6 +49,9 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
   const live: LiveConnection[] = [];
   const exchanges: { label: string; connection: string; outcome: ExchangeOutcome }[] = [];
   const abort = new AbortController();
+  // A race step sleeps on up to 64 connections at once, each listening to this signal.
+  setMaxListeners(100, abort.signal);
+  const state: StepState = { ctx, live, exchanges, signal: abort.signal, race: null };
   let error: ProbeError | null = null;
   const deadline = setTimeout(() => abort.abort(), ctx.scenarioTimeoutMs);
   const onInterrupt = (): void => abort.abort();
@@ -54,7 +62,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
   const aborted = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
   aborted.catch(() => undefined);
   try {
-    await Promise.race([runSteps(scenario.steps, { ctx, live, exchanges, signal: abort.signal }), aborted]);
+    await Promise.race([runSteps(scenario.steps, state), aborted]);
   } catch (err) {
     error = ctx.interrupt?.aborted === true
       ? new ProbeError('interrupted', `interrupted after ${formatDuration(ctx.clock.now() - startedAtMs)}; what was measured until then is shown`)
@@ -70,7 +78,8 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
   }
   await Promise.all(live.map(({ conn }) => conn.close(error === null ? 'fin' : 'rst', 'cleanup')));
   const connections = await Promise.all(live.map(({ label, conn }) => finishRecord(label, conn)));
-  const trace: Trace = { connections, exchanges };
+  const race = state.race === null ? null : summarizeRace(state.race.idleTimeoutMs, [...state.race.trials].sort((a, b) => a.offsetMs - b.offsetMs));
+  const trace: Trace = { connections, exchanges, race };
   const measureCtx = { maxIdleMs: ctx.maxIdleMs, maxRequests: ctx.maxRequests };
   const metrics: Record<string, MetricValue> = {};
   const findings: Finding[] = [];
@@ -94,9 +103,10 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
     metrics,
     findings,
     expectations,
-    advice: error === null ? adviceFor(metrics) : [],
+    advice: error === null ? adviceFor(metrics, readHostFacts()) : [],
     error: error?.toInfo() ?? null,
     connections: connections.map((c) => c.record),
+    race,
   };
 }
 
@@ -105,6 +115,8 @@ interface StepState {
   readonly live: LiveConnection[];
   readonly exchanges: { label: string; connection: string; outcome: ExchangeOutcome }[];
   readonly signal: AbortSignal;
+  /** Filled by a race step. */
+  race: { idleTimeoutMs: number | null; trials: RaceTrial[] } | null;
 }
 
 async function runSteps(steps: readonly Step[], state: StepState): Promise<void> {
@@ -119,31 +131,28 @@ async function runStep(step: Step, state: StepState): Promise<void> {
   switch (step.type) {
     case 'open': {
       const n = state.live.filter((l) => l.label === step.as).length;
-      const id = n === 0 ? step.as : `${step.as}#${n + 1}`;
-      const conn = await ProbeConnection.open(id, connectOptions(ctx), ctx.clock);
-      state.live.push({ label: step.as, conn });
+      await openConnection(state, step.as, n === 0 ? step.as : `${step.as}#${n + 1}`);
       return;
     }
     case 'request': {
       const conn = connection(state, step.on);
       if (step.ifOpen && !isUsable(conn, state)) return;
-      const outcome = await conn.send(
-        {
-          method: step.method ?? ctx.method,
-          path: step.path ?? ctx.target.path,
-          version: step.version,
-          host: ctx.target.hostHeader,
-          connection: step.connection === 'none' ? null : step.connection,
-          headers: [...ctx.headers, ...step.headers],
-          userAgent: ctx.userAgent,
-        },
-        ctx.deadlines,
-      );
-      state.exchanges.push({ label: step.on, connection: conn.id, outcome });
-      const error = outcome.index === 1 ? firstRequestError(outcome, ctx.target) : null;
-      if (error !== null) throw error;
+      await exchange(state, step.on, conn, step);
       return;
     }
+    case 'race':
+      await runRace(step, state);
+      return;
+    case 'short':
+      for (let i = 1; i <= step.count; i++) {
+        if (state.signal.aborted) throw new Error('aborted');
+        const conn = await openConnection(state, step.as, `${step.as}#${i}`);
+        await exchange(state, step.as, conn, { connection: step.connection });
+        // After "Connection: close" this waits for the server's FIN (the server closes first);
+        // otherwise the client closes first, as a client created per request does.
+        await conn.close('fin', 'step');
+      }
+      return;
     case 'wait':
       await sleep(resolveDuration(step.ms, ctx), undefined, { signal: state.signal });
       return;
@@ -172,6 +181,76 @@ async function runStep(step: Step, state: StepState): Promise<void> {
     case 'expect':
       return; // checked when the scenario ends, over the final metrics
   }
+}
+
+async function openConnection(state: StepState, label: string, id: string): Promise<ProbeConnection> {
+  const conn = await ProbeConnection.open(id, connectOptions(state.ctx), state.ctx.clock);
+  state.live.push({ label, conn });
+  return conn;
+}
+
+type RequestOverrides = Partial<Pick<Extract<Step, { type: 'request' }>, 'method' | 'path' | 'version' | 'connection' | 'headers'>>;
+
+/** One request on `conn`, recorded; the first request on a connection must be answered (or the scenario cannot run). */
+async function exchange(state: StepState, label: string, conn: ProbeConnection, step: RequestOverrides): Promise<ExchangeOutcome> {
+  const { ctx } = state;
+  const connectionHeader = step.connection ?? 'none';
+  const outcome = await conn.send(
+    {
+      method: step.method ?? ctx.method,
+      path: step.path ?? ctx.target.path,
+      version: step.version ?? '1.1',
+      host: ctx.target.hostHeader,
+      connection: connectionHeader === 'none' ? null : connectionHeader,
+      headers: [...ctx.headers, ...(step.headers ?? [])],
+      userAgent: ctx.userAgent,
+    },
+    ctx.deadlines,
+  );
+  state.exchanges.push({ label, connection: conn.id, outcome });
+  const error = outcome.index === 1 ? firstRequestError(outcome, ctx.target) : null;
+  if (error !== null) throw error;
+  return outcome;
+}
+
+/**
+ * The race step: T from the calibration connection, then one trial per offset and
+ * repetition, at most `parallel` at once. A trial keeps its connection even after the
+ * server's FIN (as a pool that does not watch idle sockets would), so trials past T show
+ * what such a client gets, and trials before T show the failures no client check prevents.
+ */
+async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState): Promise<void> {
+  const end = classifyClose(connection(state, step.after).events);
+  const idleTimeoutMs = end.kind === 'server-idle-close' || end.kind === 'server-reset' ? end.idleMs : null;
+  const trials: RaceTrial[] = [];
+  state.race = { idleTimeoutMs, trials };
+  if (idleTimeoutMs === null) return;
+  const plan: { offsetMs: number; id: string }[] = [];
+  for (let r = 1; r <= step.repeat; r++) {
+    for (const offsetMs of step.offsets) plan.push({ offsetMs, id: `${step.as}@T${offsetMs < 0 ? '-' : '+'}${Math.abs(offsetMs)}ms#${r}` });
+  }
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < plan.length && !state.signal.aborted) {
+      const slot = next++;
+      const trial = plan[slot] as (typeof plan)[number];
+      // Start the first wave a little apart: the server's closes (and our writes) then do not
+      // all land in the same millisecond, where handling one delays the others.
+      if (slot < step.parallel) await sleep(slot * RACE_STAGGER_MS, undefined, { signal: state.signal });
+      const conn = await openConnection(state, step.as, trial.id);
+      conn.keepHalfOpen();
+      const first = await exchange(state, step.as, conn, {});
+      const answered = [...conn.events].reverse().find((e) => e.kind === 'response-complete');
+      if (first.kind !== 'response' || !first.keepAlive || answered === undefined) continue; // nothing to race on
+      const sendAt = answered.t + idleTimeoutMs + trial.offsetMs;
+      await sleep(Math.max(0, sendAt - state.ctx.clock.now()), undefined, { signal: state.signal });
+      const closeSeenBeforeWrite = conn.peerClosed || conn.isClosed;
+      const outcome = await exchange(state, step.as, conn, {});
+      const written = conn.events.find((e) => e.kind === 'request' && e.index === outcome.index);
+      trials.push({ offsetMs: trial.offsetMs, connection: conn.id, idleMs: Math.round(((written?.t ?? sendAt) - answered.t) * 10) / 10, closeSeenBeforeWrite, outcome: outcomeOf(outcome) });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(step.parallel, plan.length) }, worker));
 }
 
 /** Open, not half-closed by the peer, and its last response did not end persistence. */

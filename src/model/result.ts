@@ -121,6 +121,36 @@ export interface ScenarioResult {
   readonly advice: readonly string[];
   readonly error: ProbeErrorInfo | null;
   readonly connections: readonly ConnectionRecord[];
+  /** The stale-connection race, for scenarios with a `race` step; null otherwise. */
+  readonly race: RaceReport | null;
+}
+
+/** One request sent on an idle connection at T + offset (see the `race` step). */
+export interface RaceTrial {
+  /** Planned offset from the idle timeout T, ms (negative: before T). */
+  readonly offsetMs: number;
+  readonly connection: string;
+  /** Actual idle time when the request was written: end of the previous response → request, ms. */
+  readonly idleMs: number;
+  /** Whether the server's FIN (or RST) had already arrived when the request was written. */
+  readonly closeSeenBeforeWrite: boolean;
+  /** What the client experienced: ok, premature-close, ECONNRESET, EPIPE, … */
+  readonly outcome: string;
+}
+
+/** The stale-connection race around the measured idle timeout. */
+export interface RaceReport {
+  /** T: the idle timeout measured on the calibration connection; null when none was seen (then no trials ran). */
+  readonly idleTimeoutMs: number | null;
+  readonly trials: readonly RaceTrial[];
+  /**
+   * How long before T requests written while the connection still looked open (no FIN or
+   * RST received yet) already failed: T minus the shortest idle time of such a failure.
+   * 0 when none failed before T; null without T.
+   */
+  readonly windowMs: number | null;
+  /** The longest idle time at which the client should still reuse a connection: T minus the margin of clientMarginMs (scenario/race.ts). */
+  readonly safeIdleMs: number | null;
 }
 
 /** A failure to probe, with a stable code (see engine/probeError.ts). */

@@ -1,4 +1,5 @@
-import type { ConnectionRecord, MetricValue, ScenarioResult } from '../model/result.js';
+import type { ConnectionRecord, MetricValue, RaceReport, ScenarioResult } from '../model/result.js';
+import { byOffset } from '../scenario/race.js';
 import type { ConnEvent } from '../model/timeline.js';
 import { formatDuration } from '../util/duration.js';
 import { escapeForTerminal } from './sanitize.js';
@@ -22,7 +23,7 @@ function headlineOf(s: ScenarioResult): [string | null, MetricValue] {
 export function formatMetric(name: string, value: MetricValue): string {
   if (value === null) return 'none';
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
-  if (typeof value === 'number' && name.endsWith('Ms')) return formatDuration(value);
+  if (typeof value === 'number' && name.endsWith('Ms')) return Math.abs(value) < 10 && !Number.isInteger(value) ? `${value.toFixed(2)} ms` : formatDuration(value);
   if (typeof value === 'number' && name.endsWith('S')) return `${value} s`;
   return escapeForTerminal(String(value));
 }
@@ -61,4 +62,15 @@ export function describeEvent(e: ConnEvent, conn: ConnectionRecord): string | nu
     case 'closed':
       return 'closed';
   }
+}
+
+/** The race as one line per offset: "T-20 ms   ok, ok" (outcomes of the trials at that offset; * = the server's close had arrived before the write). */
+export function raceLines(race: RaceReport): string[] {
+  const lines: string[] = [];
+  for (const [offset, trials] of byOffset(race.trials)) {
+    const label = `T${offset < 0 ? '-' : '+'}${formatDuration(Math.abs(offset))}`;
+    const outcomes = trials.map((t) => `${t.outcome}${t.closeSeenBeforeWrite ? '*' : ''} (${t.idleMs.toFixed(1)} ms idle)`);
+    lines.push(`${label.padEnd(12)} ${outcomes.join(', ')}`);
+  }
+  return lines;
 }

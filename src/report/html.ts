@@ -1,4 +1,5 @@
-import type { ConnectionRecord, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
+import type { ConnectionRecord, RaceReport, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
+import { byOffset } from '../scenario/race.js';
 import type { ConnEvent } from '../model/timeline.js';
 import { formatDuration } from '../util/duration.js';
 import { exitCodeFor } from './exitCode.js';
@@ -97,10 +98,27 @@ function scenarioSection(s: ScenarioResult): string {
       ),
   ];
   if (items.length > 0) parts.push(`<ul class="findings">${items.join('')}</ul>`);
+  if (s.race !== null && s.race.trials.length > 0) parts.push(raceTable(s.race));
   if (s.connections.length > 0) parts.push(timelineSvg(s), LEGEND);
   if (s.advice.length > 0) parts.push(`<h3>What to do</h3><ul class="advice">${s.advice.map((a) => `<li>${text(a, 1000)}</li>`).join('')}</ul>`);
   parts.push('</section>');
   return parts.join('\n');
+}
+
+/** One row per planned offset: each trial's outcome and its real idle time; failures in red. */
+function raceTable(race: RaceReport): string {
+  const rows = [...byOffset(race.trials)].map(([offset, trials]) => {
+    const cells = trials
+      .map((t) => `<span class="trial ${t.outcome === 'ok' ? 'ok' : 'failed'}" data-outcome="${text(t.outcome)}" data-idle-ms="${t.idleMs}">${text(t.outcome)}${t.closeSeenBeforeWrite ? '*' : ''} <small>${t.idleMs.toFixed(1)} ms</small></span>`)
+      .join(' ');
+    return `<tr data-offset-ms="${offset}"><td>T${offset < 0 ? '−' : '+'}${formatDuration(Math.abs(offset))}</td><td>${cells}</td></tr>`;
+  });
+  return [
+    `<table class="race"><caption>Requests written T + offset after the previous response (T = ${race.idleTimeoutMs?.toFixed(1) ?? '?'} ms); * = the server's close had already arrived</caption>`,
+    '<thead><tr><th>offset</th><th>outcome (real idle time)</th></tr></thead><tbody>',
+    ...rows,
+    '</tbody></table>',
+  ].join('\n');
 }
 
 // Geometry of the timeline, in SVG user units (the SVG scales to the page width).
@@ -290,5 +308,7 @@ svg.timeline{display:block;margin:10px 0 4px;background:#fbfcfe;border:1px solid
 .mark.error circle,.mark.timeout circle{fill:#c53030;stroke:#fff;stroke-width:1.5}.mark.unsolicited circle{fill:#805ad5}
 .mark-label{font-size:11px;text-anchor:middle;fill:#1d2330}.mark.error .mark-label,.mark.rst .mark-label,.mark.timeout .mark-label{fill:#c53030;font-weight:600}
 .legend{font-size:12px;color:#475066;margin:0 0 8px}.k{margin-right:8px}.req{color:#3b6fd8}.resp{color:#2e8540}.fin{color:#b7791f}.rst,.err{color:#c53030}
+table.race{border-collapse:collapse;margin:8px 0;font-size:13px}table.race td,table.race th{border:1px solid #e3e6ee;padding:2px 8px;text-align:left}
+table.race caption{text-align:left;color:#475066;padding:2px 0}.trial{margin-right:10px}.trial.ok{color:#2e8540}.trial.failed{color:#c53030;font-weight:600}
 ul.advice{padding-left:20px}footer{color:#6b7385;margin:24px 0}code{font-family:ui-monospace,monospace}
 `.trim();

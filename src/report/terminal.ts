@@ -4,7 +4,7 @@ import Table from 'cli-table3';
 import type { ConnectionRecord, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { exitCodeFor } from './exitCode.js';
-import { describeEvent, formatMetric, keyFigure } from './format.js';
+import { describeEvent, formatMetric, keyFigure, raceLines } from './format.js';
 import { escapeForTerminal } from './sanitize.js';
 
 /** How the terminal report is drawn; decided once by the CLI from the stream and environment. */
@@ -60,7 +60,15 @@ function scenarioSection(s: ScenarioResult, c: ChalkInstance): string {
     const mark = e.ok ? c.green('✓') : e.severity === 'fail' ? c.red('✗') : c.yellow('!');
     lines.push(`  ${mark} ${escapeForTerminal(e.message, 400)} (expected ${escapeForTerminal(e.expression)}, measured ${formatMetric(e.metric, e.measured ?? null)})`);
   }
-  for (const conn of s.connections) lines.push(...timeline(conn, c));
+  if (s.race !== null && s.race.trials.length > 0) {
+    lines.push(`  ${c.bold('race')} (request written T + offset after the previous response; * = the server's close had already arrived):`);
+    for (const line of raceLines(s.race)) lines.push(`    ${line}`);
+  }
+  // Race trials are many and alike: the table above stands for them here (JSON and HTML keep every timeline).
+  const trialIds = new Set(s.race?.trials.map((t) => t.connection) ?? []);
+  const shown = s.connections.filter((conn) => !trialIds.has(conn.id));
+  for (const conn of shown) lines.push(...timeline(conn, c));
+  if (shown.length < s.connections.length) lines.push(`  ${c.dim(`(${s.connections.length - shown.length} race connections: timelines in --json and --html)`)}`);
   if (s.advice.length > 0) {
     lines.push(`  ${c.bold('what to do:')}`);
     for (const a of s.advice) lines.push(`  → ${a}`);

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import type { MetricValue } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
+import { clientMarginMs } from './race.js';
 
 /**
  * Client pool idle limits quoted in advice. Each is checked against its source, listed in
@@ -14,16 +16,31 @@ const CLIENT_IDLE_DEFAULTS = [
 /** Linux holds a socket in TIME_WAIT for TCP_TIMEWAIT_LEN (include/net/tcp.h). */
 const LINUX_TIME_WAIT_S = 60;
 
+/** Facts about the probing host that advice may quote (read once per run). */
+export interface HostFacts {
+  /** Size of the ephemeral port range, or null where it cannot be read (not Linux). */
+  readonly ephemeralPorts: number | null;
+}
+
+/** Reads this host's ephemeral port range (Linux); null elsewhere. */
+export function readHostFacts(): HostFacts {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return { ephemeralPorts: low !== undefined && high !== undefined && high >= low ? high - low + 1 : null };
+  } catch {
+    return { ephemeralPorts: null };
+  }
+}
+
 /**
  * Plain-words advice from a scenario's metrics. Keyed on metric names, so a user scenario
  * that measures the same things gets the same advice.
  */
-export function adviceFor(metrics: Readonly<Record<string, MetricValue>>): string[] {
+export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: HostFacts = { ephemeralPorts: null }): string[] {
   const advice: string[] = [];
   const idle = metrics.idleTimeoutMs;
   if (typeof idle === 'number') {
-    const margin = Math.max(1000, Math.round(idle * 0.25));
-    const safe = Math.max(0, idle - margin);
+    const safe = Math.round(Math.max(0, idle - clientMarginMs(idle)));
     const longer = CLIENT_IDLE_DEFAULTS.filter((c) => c.ms >= idle).map((c) => `${c.client} keeps idle connections ${formatDuration(c.ms)}`);
     advice.push(
       `Clients must not keep idle connections longer than ${formatDuration(idle)}; set the pool's idle timeout to about ${formatDuration(safe)} or less.` +
@@ -57,6 +74,24 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>): strin
   const outcome = metrics.outcome;
   if (typeof outcome === 'string' && outcome !== 'ok') {
     advice.push(`A client that reuses a connection after the server has closed it gets ${outcome}. Keep the client's idle timeout below the server's, and retry idempotent requests once on a fresh connection.`);
+  }
+  const window = metrics.failureWindowMs;
+  const safe = metrics.safeClientIdleMs;
+  if (typeof window === 'number' && typeof safe === 'number') {
+    advice.push(
+      window > 0
+        ? `Requests written on connections that still looked open failed up to ${window.toFixed(1)} ms before the idle timeout: no client-side check can see that close coming. Keep the pool's idle limit at ${formatDuration(safe)} or less, and retry idempotent requests once on a new connection.`
+        : `No request written before the idle timeout failed here, so a client that drops idle connections before ${formatDuration(safe)} stays clear of the race. The window grows with the round trip to the server: run this scenario from where the client runs.`,
+    );
+  }
+  const short = metrics.shortPerRequestMs;
+  const kept = metrics.keptPerRequestMs;
+  if (typeof short === 'number' && typeof kept === 'number') {
+    const ports = host.ephemeralPorts;
+    const budget = ports === null ? '' : ` This host has ${ports} ephemeral ports (/proc/sys/net/ipv4/ip_local_port_range): at ${LINUX_TIME_WAIT_S} s each in TIME_WAIT, more than ${Math.floor(ports / LINUX_TIME_WAIT_S)} new connections per second to one server address and port exhaust them.`;
+    advice.push(
+      `A new connection per request cost ${short.toFixed(2)} ms per request here against ${kept.toFixed(2)} ms on a kept-alive connection (more with TLS and real round trips), and leaves one socket in TIME_WAIT per request on the side that closed first: the server when the client sends "Connection: close", the client when it closes the connection itself.${budget} Reuse connections.`,
+    );
   }
   if (metrics.timeWaitSide === 'server') {
     advice.push(`The server closes first, so the server holds TIME_WAIT (${LINUX_TIME_WAIT_S} s on Linux) for each such connection; under many short connections that costs server memory, not client ports.`);

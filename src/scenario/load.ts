@@ -13,7 +13,7 @@ import type { CountRef, DurationRef, MeasureName, MetricSpec, Scenario, Step } f
 export const SCENARIO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scenarios');
 
 /** The order the built-ins are run and reported in. */
-export const BUILTIN_ORDER = ['http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch'];
+export const BUILTIN_ORDER = ['http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch', 'stale-race', 'short-connections'];
 
 /** A scenario file that cannot be used; the message names file, line and field. */
 export class ScenarioFileError extends Error {
@@ -172,6 +172,21 @@ function toStep(
       const on = needOpen(String(v.on));
       const inner = (v.steps as RawStep[]).map((s, i) => toStep(s, [...at, 'repeat', 'steps', i], opened, file, locate));
       return { type: 'repeat', line, on, max: countRef(v.max), until: 'closed', steps: inner };
+    }
+    case 'race': {
+      const as = (v.as as string | undefined) ?? 'race';
+      const after = String(v.after);
+      if (!opened.has(after)) {
+        throw new ScenarioFileError(file, locate([...at, type, 'after']) ?? line, field('after'), `connection "${after}" is used before an "open" step opens it`);
+      }
+      opened.add(as);
+      const offsets = (v.offsets as string[]).map((o) => (o.startsWith('-') ? -parseDuration(o.slice(1)) : parseDuration(o.replace(/^\+/, ''))));
+      return { type: 'race', line, after, as, offsets, repeat: (v.repeat as number | undefined) ?? 1, parallel: (v.parallel as number | undefined) ?? 32 };
+    }
+    case 'short': {
+      const as = String(v.as);
+      opened.add(as);
+      return { type: 'short', line, as, count: v.count as number, connection: (v.connection as 'close' | 'none' | undefined) ?? 'none' };
     }
     case 'expect':
       return expectStep(value, [...at, type], line, file, locate);

@@ -1,4 +1,4 @@
-import type { ConnectionRecord, Evidence, Finding, MetricValue } from '../model/result.js';
+import type { ConnectionRecord, Evidence, Finding, MetricValue, RaceReport } from '../model/result.js';
 import type { ConnEvent } from '../model/timeline.js';
 import type { ExchangeOutcome } from '../engine/connection.js';
 import { parseKeepAlive } from '../http/keepAliveHeader.js';
@@ -9,6 +9,8 @@ import type { MetricSpec } from './model.js';
 export interface Trace {
   readonly connections: readonly { readonly label: string; readonly record: ConnectionRecord }[];
   readonly exchanges: readonly { readonly label: string; readonly connection: string; readonly outcome: ExchangeOutcome }[];
+  /** The race step's report, when the scenario has one. */
+  readonly race: RaceReport | null;
 }
 
 /** The bounds a measure may cite ("no close within 90 s"). */
@@ -42,7 +44,29 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
   const events = conn?.events ?? [];
   switch (name) {
     case 'connections':
-      return plain(trace.connections.length);
+      return plain(on === null ? trace.connections.length : labelled(trace, on).length);
+    case 'raceWindow':
+    case 'raceSafeIdle':
+      return raceMeasure(name, trace.race);
+    case 'timePerRequest': {
+      const list = on === null ? trace.connections.map((c) => c.record) : labelled(trace, on);
+      const start = list[0]?.events[0]?.t;
+      const done = list.flatMap((c) => c.events.filter((e) => e.kind === 'response-complete'));
+      const last = done.at(-1)?.t;
+      if (start === undefined || last === undefined) return plain(null);
+      const per = Math.round(((last - start) / done.length) * 100) / 100;
+      const text = `${done.length} responses on ${list.length === 1 ? 'one connection' : `${list.length} connections`} in ${formatDuration(last - start)}: ${per} ms per request (connects and closes included)`;
+      return { value: per, finding: { text, evidence: [evidence(list[0] as ConnectionRecord, start, null, `first event of ${list[0]?.id ?? ''}`)] } };
+    }
+    case 'timeWaitClient':
+    case 'timeWaitServer': {
+      const side = name === 'timeWaitClient' ? 'client' : 'server';
+      const list = on === null ? trace.connections.map((c) => c.record) : labelled(trace, on);
+      const held = list.filter((c) => c.timeWait.side === side);
+      const read = list.every((c) => c.timeWait.source === 'proc-net-tcp');
+      const text = `${held.length} of ${list.length} connections${on === null ? '' : ` (${on})`} left a socket in TIME_WAIT on the ${side} side (${read ? 'seen in /proc/net/tcp' : 'partly inferred from the timelines'})`;
+      return { value: held.length, finding: held.length === 0 ? null : { text, evidence: held.slice(0, 3).map((c) => evidence(c, null, null, c.timeWait.evidence[0] ?? c.timeWait.side)) } };
+    }
     case 'responses': {
       const list = conn === null ? trace.connections.map((c) => c.record) : [conn];
       return plain(list.reduce((n, c) => n + c.end.responses, 0));
@@ -231,6 +255,36 @@ function responsesOf(events: readonly ConnEvent[]): number {
 function closedDuringScenario(conn: ConnectionRecord): boolean {
   const close = conn.events.find((e) => e.kind === 'local-close');
   return !(conn.end.kind === 'client-close' && close?.kind === 'local-close' && close.reason === 'cleanup');
+}
+
+function ms(value: number): string {
+  return `${value.toFixed(1)} ms`;
+}
+
+function labelled(trace: Trace, label: string): ConnectionRecord[] {
+  return trace.connections.filter((c) => c.label === label).map((c) => c.record);
+}
+
+function raceMeasure(name: 'raceWindow' | 'raceSafeIdle', race: RaceReport | null): Measured {
+  if (race === null || race.idleTimeoutMs === null) return plain(null);
+  const value = name === 'raceWindow' ? race.windowMs : race.safeIdleMs;
+  if (name === 'raceSafeIdle') return plain(value);
+  const T = race.idleTimeoutMs;
+  const failedInTime = race.trials.filter((t) => !t.closeSeenBeforeWrite && t.outcome !== 'ok');
+  const afterClose = race.trials.filter((t) => t.closeSeenBeforeWrite);
+  const failedAfter = afterClose.filter((t) => t.outcome !== 'ok');
+  const parts = [
+    failedInTime.length === 0
+      ? `no request written while the connection still looked open failed (${race.trials.length - afterClose.length} such requests, idle up to ${formatDuration(Math.max(0, ...race.trials.filter((t) => !t.closeSeenBeforeWrite).map((t) => t.idleMs)))})`
+      : `${failedInTime.length} request(s) written while the connection still looked open (no FIN or RST received yet) failed (${[...new Set(failedInTime.map((t) => t.outcome))].join(', ')}), the earliest after ${ms(Math.min(...failedInTime.map((t) => t.idleMs)))} idle, T = ${ms(T)}: ` +
+        (race.windowMs === 0
+          ? 'all at or after T, so a client that stops reusing connections below T stays clear of the race'
+          : `failures begin ${ms(race.windowMs ?? 0)} before T, so a client needs at least that margin below T`),
+    `${failedAfter.length} of ${afterClose.length} written after the server's close failed`,
+  ];
+  const first = failedInTime[0] ?? failedAfter[0];
+  const evidenceList = first === undefined ? [] : [{ connection: first.connection, localPort: null, t: null, requestIndex: 2, detail: `${first.outcome} after ${formatDuration(first.idleMs)} idle` }];
+  return { value, finding: { text: parts.join('; '), evidence: evidenceList } };
 }
 
 function lastWithLabel(trace: Trace, label: string): ConnectionRecord | null {

@@ -60,6 +60,31 @@ export type Step =
       readonly steps: readonly Step[];
     }
   | {
+      /**
+       * Measures the stale-connection race: once the idle timeout T of connection `after` is
+       * known, each trial opens a connection (labelled `as`), sends a request, idles T + offset
+       * from the end of the response and sends again, `repeat` times per offset, at most
+       * `parallel` connections at once.
+       */
+      readonly type: 'race';
+      readonly line: number;
+      readonly after: string;
+      readonly as: string;
+      /** Offsets from T in ms (negative: before T). */
+      readonly offsets: readonly number[];
+      readonly repeat: number;
+      readonly parallel: number;
+    }
+  | {
+      /** `count` requests, each on a new connection (labelled `as`), one after another. */
+      readonly type: 'short';
+      readonly line: number;
+      readonly as: string;
+      readonly count: number;
+      /** `close`: ask the server to close (Connection: close); `none`: the client closes after the response. */
+      readonly connection: 'close' | 'none';
+    }
+  | {
       readonly type: 'expect';
       readonly line: number;
       readonly that: string;
@@ -84,6 +109,11 @@ export const MEASURES = [
   'requestOutcome',
   'closeMode',
   'clientIdle',
+  'raceWindow',
+  'raceSafeIdle',
+  'timePerRequest',
+  'timeWaitClient',
+  'timeWaitServer',
 ] as const;
 
 export type MeasureName = (typeof MEASURES)[number];

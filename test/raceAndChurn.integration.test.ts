@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { useLab } from './support/lab.js';
+import { probe, scenario } from './support/probe.js';
+
+/** stale-race and short-connections against the lab server, over real sockets. */
+const lab = useLab();
+
+describe('stale-race', () => {
+  it('requests well before T are answered, requests after the close arrived fail, and the window is reported from real idle times', async () => {
+    const server = await lab({ idleTimeoutMs: 600, maxRequests: 0 });
+    const s = scenario(await probe(server.url, ['stale-race'], { maxIdleMs: 3000 }), 'stale-race');
+    expect(s.status).toBe('pass');
+    const race = s.race;
+    // Measured from the end of the response as the probe received it, a hair after the lab armed its timer.
+    expect(race?.idleTimeoutMs).toBeGreaterThanOrEqual(595);
+    expect(race?.trials).toHaveLength(30); // 15 offsets × 2
+    const T = race?.idleTimeoutMs as number;
+    for (const t of race?.trials ?? []) {
+      // Timers fire late, never early (setTimeout works in whole ms): the real idle time is the planned one or more.
+      expect(t.idleMs).toBeGreaterThanOrEqual(T + t.offsetMs - 2);
+      if (t.idleMs <= T - 50) expect(t.outcome, `${t.connection} at ${t.idleMs} ms`).toBe('ok');
+      if (t.closeSeenBeforeWrite) expect(['premature-close', 'ECONNRESET', 'EPIPE']).toContain(t.outcome);
+    }
+    expect(race?.trials.filter((t) => t.offsetMs >= 50).every((t) => t.outcome !== 'ok')).toBe(true);
+    const window = s.metrics.failureWindowMs as number;
+    expect(window).toBeGreaterThanOrEqual(0);
+    expect(window).toBeLessThan(50);
+    // The safe idle is T minus max(half of T, 2 × window) for T under 2 s.
+    expect(s.metrics.safeClientIdleMs).toBe(Math.round(T - Math.max(T / 2, Math.ceil(2 * window))));
+    expect(s.connections).toHaveLength(31);
+  }, 20_000);
+
+  it('with no idle close within --max-idle there is no T to race: no trials, null metrics', async () => {
+    const server = await lab({ idleTimeoutMs: 0 });
+    const s = scenario(await probe(server.url, ['stale-race'], { maxIdleMs: 800 }), 'stale-race');
+    expect(s.race).toEqual({ idleTimeoutMs: null, trials: [], windowMs: null, safeIdleMs: null });
+    expect(s.metrics).toMatchObject({ idleTimeoutMs: null, failureWindowMs: null, safeClientIdleMs: null });
+  });
+});
+
+describe('short-connections', () => {
+  it('Connection: close from the client leaves TIME_WAIT on the server; a client-side close leaves it on the client (read from /proc/net/tcp)', async () => {
+    const server = await lab({ idleTimeoutMs: 5000, maxRequests: 0 });
+    const s = scenario(await probe(server.url, ['short-connections']), 'short-connections');
+    expect(s.status).toBe('pass');
+    expect(s.metrics).toMatchObject({
+      serverClosesConnections: 20,
+      serverClosesTimeWaitServer: 20,
+      serverClosesTimeWaitClient: 0,
+      clientClosesConnections: 20,
+      clientClosesTimeWaitServer: 0,
+      clientClosesTimeWaitClient: 20,
+      keptConnections: 1,
+      keptResponses: 20,
+    });
+    expect(s.connections.filter((c) => c.timeWait.source === 'proc-net-tcp')).toHaveLength(41);
+    expect(server.accepted()).toBe(42); // 41 + the preflight
+    expect(s.advice.join(' ')).toMatch(/This host has \d+ ephemeral ports/);
+  });
+
+  it('against a server that caps requests per connection, the kept-alive group stops at the cap', async () => {
+    const server = await lab({ idleTimeoutMs: 5000, maxRequests: 5 });
+    const s = scenario(await probe(server.url, ['short-connections']), 'short-connections');
+    expect(s.metrics).toMatchObject({ keptConnections: 1, keptResponses: 5 });
+  });
+});
