@@ -1,4 +1,6 @@
 import { DEMO_PROFILE, startLabServer } from '../lab/labServer.js';
+import { UnknownClientError, chooseClient } from '../clients/predict.js';
+import type { ClientChoice } from '../clients/predict.js';
 import type { LabServer } from '../lab/labServer.js';
 import { runProbe } from '../engine/runProbe.js';
 import { ProbeError } from '../engine/probeError.js';
@@ -38,6 +40,8 @@ export interface RunFlags {
   readonly color: ColorChoice;
   readonly expect: readonly string[];
   readonly behind: readonly string[];
+  readonly client?: string;
+  readonly clientIdle?: number;
 }
 
 /** Room for the non-idle parts of a scenario (requests, the close, TIME_WAIT polling) beyond --max-idle. */
@@ -60,6 +64,13 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
     gates = resolveGates(flags.expect, flags.behind, scenarios, flags.maxIdle);
   } catch (err) {
     if (err instanceof GateError) throw new UsageError(err.message);
+    throw err;
+  }
+  let client: ClientChoice | null;
+  try {
+    client = chooseClient(flags.client, flags.clientIdle);
+  } catch (err) {
+    if (err instanceof UnknownClientError) throw new UsageError(err.message);
     throw err;
   }
   const outputs = openOutputs(flags);
@@ -106,6 +117,7 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
       lab: lab === null ? null : { ...lab.profile },
       onScenarioDone: progress === null ? undefined : (s) => progress.done(s),
       interrupt: interrupt.signal,
+      client,
     });
     const result = applyGates(measured, gates);
     progress?.stop();

@@ -2,6 +2,8 @@ import type { LabProfileReport, RunResult, ScenarioResult } from '../model/resul
 import type { Scenario } from '../scenario/model.js';
 import { headerValue } from '../http/keepAliveHeader.js';
 import { VERSION } from '../version.js';
+import { predictClients, serverFacts } from '../clients/predict.js';
+import type { ClientChoice } from '../clients/predict.js';
 import { startClock } from './clock.js';
 import { ProbeConnection } from './connection.js';
 import { firstRequestError } from './firstRequestError.js';
@@ -15,6 +17,8 @@ export type ProbeOptions = Omit<RunContext, 'clock'> & {
   readonly lab: LabProfileReport | null;
   /** Called when a scenario finishes (progress on a TTY). */
   readonly onScenarioDone?: (result: ScenarioResult) => void;
+  /** The client the user runs (--client, --client-idle), judged first. */
+  readonly client?: ClientChoice | null;
 };
 
 /**
@@ -35,7 +39,7 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
       return result;
     }),
   );
-  return {
+  const result: Omit<RunResult, 'clients'> = {
     schemaVersion: 1,
     tool: { name: 'keepalive-probe', version: VERSION },
     target: {
@@ -61,6 +65,7 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
     },
     scenarios: scenarioResults,
   };
+  return { ...result, clients: predictClients(serverFacts({ ...result, clients: [] }), options.client ?? null) };
 }
 
 async function preflightRequest(ctx: RunContext): Promise<{ server: string | null; local: boolean }> {

@@ -172,6 +172,30 @@ export interface RunResult {
   readonly interrupted: boolean;
   readonly options: RunOptionsReport;
   readonly scenarios: readonly ScenarioResult[];
+  /** Client profiles judged against the measured server (docs/clients.md); the user's --client first. */
+  readonly clients: readonly ClientVerdict[];
+}
+
+/** One client's fate against the measured server (see clients/predict.ts). */
+export interface ClientVerdict {
+  /** Profile name (`--client`), or `custom` for a client described only by --client-idle. */
+  readonly client: string;
+  readonly label: string;
+  /** The client the user named with --client / --client-idle. */
+  readonly yours: boolean;
+  /** Effective idle limit, ms: null = none; 'unconfirmed' = no source states the default. */
+  readonly idleMs: number | null | 'unconfirmed';
+  /** Where that limit comes from: the client's default, --client-idle, or the server's Keep-Alive hint. */
+  readonly idleFrom: 'default' | 'client-idle' | 'keep-alive-hint';
+  readonly honoursKeepAliveHeader: boolean | 'unconfirmed';
+  readonly noticesIdleClose: boolean | 'unconfirmed';
+  readonly retriesStale: 'idempotent' | 'all' | 'none' | 'unconfirmed';
+  /** no | race (only a request racing the close fails) | every-reuse | unknown. */
+  readonly staleReuse: 'no' | 'race' | 'every-reuse' | 'unknown';
+  /** Error texts that client shows when it happens. */
+  readonly errors: readonly string[];
+  /** The setting to change, with the value, or null when nothing needs to change. */
+  readonly fix: string | null;
 }
 
 /** The target as probed. */

@@ -1,4 +1,4 @@
-import type { ConnectionRecord, MetricValue, RaceReport, ScenarioResult } from '../model/result.js';
+import type { ClientVerdict, ConnectionRecord, MetricValue, RaceReport, ScenarioResult } from '../model/result.js';
 import { byOffset } from '../scenario/race.js';
 import type { ConnEvent } from '../model/timeline.js';
 import { formatDuration } from '../util/duration.js';
@@ -74,3 +74,18 @@ export function raceLines(race: RaceReport): string[] {
   }
   return lines;
 }
+
+/** A client verdict's columns in words: client, idle limit, Keep-Alive hint, stale reuse, retries. */
+export function clientRow(v: ClientVerdict): [string, string, string, string, string] {
+  const idle = v.idleMs === 'unconfirmed' ? 'unconfirmed' : v.idleMs === null ? 'none' : formatDuration(v.idleMs);
+  const from = v.idleFrom === 'default' ? '' : v.idleFrom === 'client-idle' ? ' (--client-idle)' : ' (from Keep-Alive)';
+  const hint = v.honoursKeepAliveHeader === 'unconfirmed' ? 'unconfirmed' : v.honoursKeepAliveHeader ? 'honoured' : 'ignored';
+  return [`${v.yours ? '▶ ' : ''}${v.client}`, `${idle}${from}`, hint, STALE_WORDS[v.staleReuse], v.retriesStale === 'unconfirmed' ? 'unconfirmed' : v.retriesStale];
+}
+
+const STALE_WORDS: Record<ClientVerdict['staleReuse'], string> = {
+  no: 'no: drops idle connections in time',
+  race: 'only when a request races the close',
+  'every-reuse': 'yes: every reuse after the close fails',
+  unknown: 'unknown',
+};

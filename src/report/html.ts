@@ -3,7 +3,7 @@ import { byOffset } from '../scenario/race.js';
 import type { ConnEvent } from '../model/timeline.js';
 import { formatDuration } from '../util/duration.js';
 import { exitCodeFor } from './exitCode.js';
-import { describeEvent, formatMetric, keyFigure } from './format.js';
+import { clientRow, describeEvent, formatMetric, keyFigure } from './format.js';
 import { escapeForTerminal } from './sanitize.js';
 import { escapeXml } from './xml.js';
 
@@ -28,6 +28,7 @@ export function renderHtml(result: RunResult): string {
     `<header><h1>keepalive-probe report</h1>${targetLine(result)}</header>`,
     summary(result, code),
     ...result.scenarios.map((s) => scenarioSection(s)),
+    ...(result.clients.length > 0 ? [clientsTable(result)] : []),
     `<footer>keepalive-probe ${text(result.tool.version)} · exit code ${code} · machine-readable: --json (docs/json-report.md)</footer>`,
   ];
   return [
@@ -72,6 +73,19 @@ function summary(result: RunResult, code: number): string {
     '<table class="summary"><thead><tr><th>scenario</th><th>result</th><th>key figure</th><th>took</th></tr></thead><tbody>',
     ...rows,
     `</tbody></table><p class="counts">${result.scenarios.length} scenarios: ${counts} (exit code ${code})</p>`,
+  ].join('\n');
+}
+
+function clientsTable(result: RunResult): string {
+  const rows = result.clients.map((v) => {
+    const cells = clientRow(v).map((cell) => `<td>${text(cell)}</td>`).join('');
+    return `<tr data-client="${text(v.client)}" data-stale-reuse="${v.staleReuse}"${v.yours ? ' class="yours"' : ''}>${cells}<td>${v.fix === null ? '' : `<code>${text(v.fix, 400)}</code>`}</td></tr>`;
+  });
+  return [
+    '<section class="clients"><h2>Clients against this server</h2>',
+    '<table class="summary"><thead><tr><th>client</th><th>idle limit</th><th>Keep-Alive hint</th><th>reuses a dead connection</th><th>retries</th><th>fix</th></tr></thead><tbody>',
+    ...rows,
+    '</tbody></table><p class="counts">Sources and rules: docs/clients.md</p></section>',
   ].join('\n');
 }
 
@@ -310,5 +324,6 @@ svg.timeline{display:block;margin:10px 0 4px;background:#fbfcfe;border:1px solid
 .legend{font-size:12px;color:#475066;margin:0 0 8px}.k{margin-right:8px}.req{color:#3b6fd8}.resp{color:#2e8540}.fin{color:#b7791f}.rst,.err{color:#c53030}
 table.race{border-collapse:collapse;margin:8px 0;font-size:13px}table.race td,table.race th{border:1px solid #e3e6ee;padding:2px 8px;text-align:left}
 table.race caption{text-align:left;color:#475066;padding:2px 0}.trial{margin-right:10px}.trial.ok{color:#2e8540}.trial.failed{color:#c53030;font-weight:600}
+tr.yours{font-weight:600;background:#eef3fd}
 ul.advice{padding-left:20px}footer{color:#6b7385;margin:24px 0}code{font-family:ui-monospace,monospace}
 `.trim();

@@ -4,7 +4,7 @@ import Table from 'cli-table3';
 import type { ConnectionRecord, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { exitCodeFor } from './exitCode.js';
-import { describeEvent, formatMetric, keyFigure, raceLines } from './format.js';
+import { clientRow, describeEvent, formatMetric, keyFigure, raceLines } from './format.js';
 import { escapeForTerminal } from './sanitize.js';
 
 /** How the terminal report is drawn; decided once by the CLI from the stream and environment. */
@@ -19,6 +19,7 @@ export function renderTerminal(result: RunResult, options: TerminalOptions): str
   out.push(header(result, c), '');
   out.push(summaryTable(result, options.color), '');
   for (const scenario of result.scenarios) out.push(scenarioSection(scenario, c), '');
+  if (result.clients.length > 0) out.push(clientsSection(result, options.color, c), '');
   out.push(footer(result, c));
   return `${out.join('\n')}\n`;
 }
@@ -72,6 +73,22 @@ function scenarioSection(s: ScenarioResult, c: ChalkInstance): string {
   if (s.advice.length > 0) {
     lines.push(`  ${c.bold('what to do:')}`);
     for (const a of s.advice) lines.push(`  → ${a}`);
+  }
+  return lines.join('\n');
+}
+
+/** Which clients reuse a dead connection against this server, and the fix for the user's client. */
+function clientsSection(result: RunResult, color: boolean, c: ChalkInstance): string {
+  const style = color ? {} : { head: [], border: [] };
+  const table = new Table({ head: ['client', 'idle limit', 'Keep-Alive hint', 'reuses a dead connection', 'retries'], style });
+  for (const v of result.clients) table.push(clientRow(v));
+  const lines = [`${c.bold('clients')} against this server (docs/clients.md):`, table.toString()];
+  const yours = result.clients.find((v) => v.yours);
+  if (yours === undefined) {
+    lines.push(c.dim('Name your client with --client <name> (or its idle limit with --client-idle) for the exact setting to change.'));
+  } else {
+    if (yours.errors.length > 0) lines.push(`  ${yours.client} then shows: ${yours.errors.join(' / ')}`);
+    lines.push(`  → ${yours.fix ?? (yours.staleReuse === 'no' ? 'nothing to change: it drops idle connections before the server does' : 'no setting can be derived: see docs/clients.md')}`);
   }
   return lines.join('\n');
 }

@@ -1,0 +1,130 @@
+import type { ClientVerdict, RunResult } from '../model/result.js';
+import { clientMarginMs } from '../scenario/race.js';
+import { formatDuration } from '../util/duration.js';
+import { CLIENT_PROFILES } from './profiles.js';
+import type { ClientProfile } from './profiles.js';
+
+/** What the run measured about the server that decides a client's fate. */
+export interface ServerFacts {
+  /** T: the measured idle timeout; null when no idle close was seen. */
+  readonly idleTimeoutMs: number | null;
+  /** `Keep-Alive: timeout=` the server sends, seconds; null when it sends none. */
+  readonly advertisedTimeoutS: number | null;
+  /** How the server closed an idle connection (`fin`, `rst`), when it did. */
+  readonly closeKind: string | null;
+  /** timeout-mismatch's serverClose: `silent-drop` means no FIN ever announces the close. */
+  readonly serverClose: string | null;
+  /** stale-race's window, ms. */
+  readonly windowMs: number | null;
+  /** --max-idle: with a silent drop, the close happened within this. */
+  readonly maxIdleMs: number;
+}
+
+/** The first value of a metric in any scenario of the run (built-in names). */
+export function serverFacts(result: RunResult): ServerFacts {
+  const find = (name: string): unknown => result.scenarios.map((s) => s.metrics[name]).find((v) => v !== undefined && v !== null) ?? null;
+  const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+  const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  return {
+    idleTimeoutMs: num(find('idleTimeoutMs')),
+    advertisedTimeoutS: num(find('advertisedTimeoutS')),
+    closeKind: str(find('closeKind')),
+    serverClose: str(find('serverClose')),
+    windowMs: num(find('failureWindowMs')),
+    maxIdleMs: result.options.maxIdleMs,
+  };
+}
+
+/** The client the user runs: a built-in profile, or one described only by `--client-idle`. */
+export interface ClientChoice {
+  readonly profile: ClientProfile | null;
+  /** --client-idle: the pool's idle limit as configured, overriding the profile's default. */
+  readonly idleMs: number | null;
+}
+
+export class UnknownClientError extends Error {}
+
+/** Resolves `--client <name>` / `--client-idle`; null when neither was given. */
+export function chooseClient(name: string | undefined, idleMs: number | undefined): ClientChoice | null {
+  if (name === undefined && idleMs === undefined) return null;
+  const profile = name === undefined ? null : (CLIENT_PROFILES.find((p) => p.name === name) ?? null);
+  if (name !== undefined && profile === null) {
+    throw new UnknownClientError(`unknown client "${name}": known clients are ${CLIENT_PROFILES.map((p) => p.name).join(', ')} (docs/clients.md)`);
+  }
+  return { profile, idleMs: idleMs ?? null };
+}
+
+/**
+ * Every built-in profile against the measured server, the user's client first when given
+ * (docs/clients.md explains the rules). Empty when there is nothing to judge by: no idle
+ * close measured and no silent drop seen.
+ */
+export function predictClients(facts: ServerFacts, choice: ClientChoice | null): ClientVerdict[] {
+  if (facts.idleTimeoutMs === null && facts.serverClose !== 'silent-drop') return [];
+  const verdicts = CLIENT_PROFILES.map((p) => verdict(p, facts, choice?.profile === p ? choice.idleMs : null, choice?.profile === p));
+  if (choice !== null && choice.profile === null) verdicts.unshift(verdict(null, facts, choice.idleMs, true));
+  return verdicts.sort((a, b) => Number(b.yours) - Number(a.yours));
+}
+
+function verdict(p: ClientProfile | null, facts: ServerFacts, idleOverride: number | null, yours: boolean): ClientVerdict {
+  const T = facts.idleTimeoutMs;
+  const base = idleOverride ?? (p === null ? null : p.idleMs);
+  const hintMs = facts.advertisedTimeoutS === null ? null : facts.advertisedTimeoutS * 1000;
+  const honours = p?.honoursKeepAliveHeader ?? false;
+  const margin = p !== null && typeof p.hintMarginMs === 'number' ? p.hintMarginMs : 0;
+  let idle: number | null | 'unconfirmed' = base;
+  let idleFrom: ClientVerdict['idleFrom'] = idleOverride !== null ? 'client-idle' : 'default';
+  if (honours === true && hintMs !== null && base !== 'unconfirmed') {
+    const fromHint = Math.max(0, hintMs - margin);
+    const capped = p?.hintCapMs === null || p?.hintCapMs === undefined ? fromHint : Math.min(fromHint, p.hintCapMs);
+    if (p?.hintMode === 'replaces' || base === null || capped < base) {
+      idle = capped;
+      idleFrom = 'keep-alive-hint';
+    }
+  }
+  const notices = p === null ? 'unconfirmed' : p.noticesIdleClose;
+  const silent = facts.serverClose === 'silent-drop';
+  const reuse = staleReuse(idle, T, facts, notices, silent);
+  const safe = T === null ? null : Math.round(Math.max(0, T - clientMarginMs(T, facts.windowMs ?? 0)));
+  return {
+    client: p?.name ?? 'custom',
+    label: p?.label ?? 'your client (--client-idle)',
+    yours,
+    idleMs: idle,
+    idleFrom,
+    honoursKeepAliveHeader: p === null ? 'unconfirmed' : p.honoursKeepAliveHeader,
+    noticesIdleClose: notices,
+    retriesStale: p === null ? 'unconfirmed' : p.retriesStale,
+    staleReuse: reuse,
+    errors: reuse === 'every-reuse' || reuse === 'race' ? (p?.staleErrors ?? []) : [],
+    fix: reuse === 'no' || reuse === 'unknown' || p === null || safe === null ? null : fixFor(p, safe),
+  };
+}
+
+/**
+ * - no: the client drops idle connections before the server's margin below T;
+ * - race: only a request sent as the server closes can fail (the client notices a FIN on an
+ *   idle connection, or its limit sits within the margin below T);
+ * - every-reuse: it keeps connections past the close and does not notice it (or the close is
+ *   silent), so any reuse after T fails;
+ * - unknown: a default that no source confirms, or no T to compare with.
+ */
+function staleReuse(idle: number | null | 'unconfirmed', T: number | null, facts: ServerFacts, notices: boolean | 'unconfirmed', silent: boolean): ClientVerdict['staleReuse'] {
+  if (idle === 'unconfirmed') return 'unknown';
+  if (T === null) {
+    // A silent drop within --max-idle: a client keeping connections longer meets it.
+    if (silent) return idle === null || idle > facts.maxIdleMs ? 'every-reuse' : 'unknown';
+    return 'unknown';
+  }
+  const safe = T - clientMarginMs(T, facts.windowMs ?? 0);
+  if (idle !== null && idle <= safe) return 'no';
+  if (idle !== null && idle < T) return 'race';
+  if (silent || facts.closeKind !== 'fin' || notices !== true) return notices === 'unconfirmed' && !silent ? 'unknown' : 'every-reuse';
+  return 'race';
+}
+
+function fixFor(p: ClientProfile, safeMs: number): string {
+  const value = p.setting.unit === 's' ? String(Math.max(1, Math.floor(safeMs / 1000))) : String(safeMs);
+  const shown = p.setting.unit === 's' ? `${value} s` : formatDuration(safeMs);
+  return `set ${p.setting.name} to ${shown} or less: ${p.setting.example.replaceAll('{ms}', value).replaceAll('{s}', value)}`;
+}
