@@ -108,7 +108,17 @@ describe.skipIf(browser === null)('HTML report in Chromium', () => {
     const fill = `getComputedStyle(document.querySelector('section.scenario[data-scenario="timeout-mismatch"] g.mark.error circle')).fill`;
     expect(await page.evaluate(fill)).toBe('rgb(197, 48, 48)');
 
+    // stale-race: its table shows every trial's outcome; the clients table, every verdict.
+    const trials = await page.$$eval('section.scenario[data-scenario="stale-race"] table.race .trial', (ts) => ts.map((t) => t.getAttribute('data-outcome')));
+    const race = result.scenarios.find((s) => s.id === 'stale-race')?.race;
+    expect(trials.sort()).toEqual((race?.trials ?? []).map((t) => t.outcome).sort());
+    expect(trials).toHaveLength(30);
+    const clients = await page.$$eval('table.clients tr[data-client]', (trs) => trs.map((tr) => [tr.getAttribute('data-client'), tr.getAttribute('data-stale-reuse')]));
+    expect(clients).toEqual(result.clients.map((v) => [v.client, v.staleReuse]));
+
     await page.screenshot({ path: artifactPath('html-report.png'), fullPage: true });
+    await page.screenshot({ path: artifactPath('html-report-top.png') });
+    await page.locator('section.scenario[data-scenario="timeout-mismatch"]').screenshot({ path: artifactPath('html-report-timeout-mismatch.png') });
     await page.close();
   }, 60_000);
 

@@ -70,6 +70,7 @@ function buildProgram(outcome: Outcome): Command {
     .option('--json [file]', 'write the JSON report (docs/json-report.md) to a file, or to stdout (no value or -; the terminal report then goes to stderr)')
     .option('--junit <file>', 'write a JUnit XML report (one test case per scenario) to a file, or - for stdout')
     .option('--html <file>', 'write a self-contained HTML report with a timeline of every connection to a file, or - for stdout')
+    .option('--hop <name=url>', 'probe this hop too, listed from the client inward (a load balancer, then its backend; repeatable): each hop must keep idle connections open longer than the hop in front of it', collect, [])
     .option('--client <name>', 'the HTTP client you run (node-agent, node-global-agent, undici, go, httpclient4, httpclient5, okhttp, java-httpclient, dotnet, urllib3, curl, reactor-netty): the report says whether it reuses dead connections and what to set (docs/clients.md)')
     .option('--client-idle <duration>', "your client pool's idle limit as configured (overrides the profile's default)", positiveDurationArg)
     .option('-q, --quiet', 'no terminal report (the reports asked for, errors and the exit code only)')

@@ -10,6 +10,10 @@ import { EXIT, exitCodeFor } from '../report/exitCode.js';
 import { escapeForTerminal } from '../report/sanitize.js';
 import { ScenarioFileError } from '../scenario/load.js';
 import { GateError, applyGates, resolveGates } from '../scenario/gates.js';
+import { HopError, mergeHops, parseHops } from '../scenario/hops.js';
+import type { Hop } from '../scenario/hops.js';
+import type { Scenario } from '../scenario/model.js';
+import type { RunResult } from '../model/result.js';
 import type { Gate } from '../scenario/gates.js';
 import { formatDuration } from '../util/duration.js';
 import { USER_AGENT } from '../version.js';
@@ -42,6 +46,7 @@ export interface RunFlags {
   readonly behind: readonly string[];
   readonly client?: string;
   readonly clientIdle?: number;
+  readonly hop: readonly string[];
 }
 
 /** Room for the non-idle parts of a scenario (requests, the close, TIME_WAIT polling) beyond --max-idle. */
@@ -49,7 +54,7 @@ const SCENARIO_SLACK_MS = 120_000;
 
 /** `keepalive-probe run [url]`: probe, render, return the exit code. */
 export async function runCommand(url: string | undefined, flags: RunFlags): Promise<number> {
-  let scenarios;
+  let scenarios: Scenario[];
   try {
     scenarios = await selectScenarios(flags.scenario, false);
   } catch (err) {
@@ -73,20 +78,34 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
     if (err instanceof UnknownClientError) throw new UsageError(err.message);
     throw err;
   }
-  const outputs = openOutputs(flags);
-  let target: Target;
-  let lab: LabServer | null = null;
-  if (url === undefined) {
-    lab = await startLabServer(DEMO_PROFILE);
-    target = parseTarget(lab.url);
-  } else {
-    try {
-      target = parseTarget(url);
-    } catch (err) {
-      if (err instanceof TargetError) throw new UsageError(err.message);
-      throw err;
-    }
+  let hops: Hop[] = [];
+  try {
+    if (flags.hop.length > 0) hops = parseHops(flags.hop);
+  } catch (err) {
+    if (err instanceof HopError) throw new UsageError(err.message);
+    throw err;
   }
+  if (hops.length > 0 && url !== undefined) throw new UsageError('give either a URL or --hop name=URL …, not both');
+  // The hop rule compares idle timeouts: every hop runs idle-timeout.
+  if (hops.length > 0 && !scenarios.some((s) => s.id === 'idle-timeout')) scenarios = [...(await selectScenarios(['idle-timeout'], false)), ...scenarios];
+  const outputs = openOutputs(flags);
+  let lab: LabServer | null = null;
+  let targets: { readonly hop: Hop | null; readonly target: Target }[];
+  try {
+    if (hops.length > 0) {
+      targets = hops.map((hop) => ({ hop, target: parseTarget(hop.url) }));
+    } else if (url === undefined) {
+      lab = await startLabServer(DEMO_PROFILE);
+      targets = [{ hop: null, target: parseTarget(lab.url) }];
+    } else {
+      targets = [{ hop: null, target: parseTarget(url) }];
+    }
+  } catch (err) {
+    closeOutputs(outputs);
+    if (err instanceof TargetError) throw new UsageError(err.message);
+    throw err;
+  }
+  const prefix = (hop: Hop | null, id: string): string => (hop === null ? id : `${hop.name}/${id}`);
 
   // The first Ctrl-C stops the scenarios, which then report what they measured (reports are
   // still written, exit code 130); a second one quits at once.
@@ -98,11 +117,22 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
   };
   process.on('SIGINT', stopOnSigint);
   const write = (text: string): void => void process.stderr.write(text);
-  const progress = outputs.terminal === 'stdout' && process.stderr.isTTY === true ? new Progress(scenarios.map((s) => s.id), flags.maxIdle, write) : null;
+  const ids = targets.flatMap(({ hop }) => scenarios.map((s) => prefix(hop, s.id)));
+  const progress = outputs.terminal === 'stdout' && process.stderr.isTTY === true ? new Progress(ids, flags.maxIdle, write) : null;
   if (progress !== null) {
-    write(`Probing ${escapeForTerminal(target.url)} with ${scenarios.length === 1 ? '1 scenario' : `${scenarios.length} scenarios at once`}; idle waits are bounded by ${formatDuration(flags.maxIdle)} (--max-idle)…\n`);
+    const where = targets.map(({ target }) => escapeForTerminal(target.url)).join(', ');
+    write(`Probing ${where} with ${ids.length === 1 ? '1 scenario' : `${ids.length} scenarios at once`}; idle waits are bounded by ${formatDuration(flags.maxIdle)} (--max-idle)…\n`);
   }
-  try {
+  let failing: Target | null = null;
+  const probeOne = async ({ hop, target }: (typeof targets)[number]): Promise<RunResult> => {
+    try {
+      return await probeTarget(hop, target);
+    } catch (err) {
+      failing ??= target;
+      throw err;
+    }
+  };
+  const probeTarget = async (hop: Hop | null, target: Target): Promise<RunResult> => {
     const measured = await runProbe(scenarios, {
       target,
       insecure: flags.insecure === true,
@@ -115,11 +145,15 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
       headers: flags.header,
       userAgent: USER_AGENT,
       lab: lab === null ? null : { ...lab.profile },
-      onScenarioDone: progress === null ? undefined : (s) => progress.done(s),
+      onScenarioDone: progress === null ? undefined : (s) => progress.done({ ...s, id: prefix(hop, s.id) }),
       interrupt: interrupt.signal,
       client,
     });
-    const result = applyGates(measured, gates);
+    return applyGates(measured, gates);
+  };
+  try {
+    const runs = await Promise.all(targets.map(async (t) => ({ hop: t.hop, result: await probeOne(t) })));
+    const result = hops.length > 0 ? mergeHops(runs.map((r) => ({ hop: r.hop as Hop, result: r.result }))) : (runs[0]?.result as RunResult);
     progress?.stop();
     writeOutputs(outputs, result, (stream) => useColor(flags.color, stream.isTTY === true, process.env));
     return exitCodeFor(result);
@@ -127,7 +161,9 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
     closeOutputs(outputs);
     if (err instanceof ProbeError && err.code === 'interrupted') return EXIT.interrupted;
     if (err instanceof ProbeError) {
-      writeError(`cannot probe ${escapeForTerminal(target.url)}: ${escapeForTerminal(err.message, 400)} [${err.code}]`);
+      const where = targets.find((t) => t.target === failing) ?? targets[0];
+      const name = where?.hop === null || where?.hop === undefined ? '' : `hop ${where.hop.name} `;
+      writeError(`cannot probe ${name}${escapeForTerminal(where?.target.url ?? '')}: ${escapeForTerminal(err.message, 400)} [${err.code}]`);
       return EXIT.unprobeable;
     }
     throw err;

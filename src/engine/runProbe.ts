@@ -39,7 +39,7 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
       return result;
     }),
   );
-  const result: Omit<RunResult, 'clients'> = {
+  const result: Omit<RunResult, 'clients' | 'hops'> = {
     schemaVersion: 1,
     tool: { name: 'keepalive-probe', version: VERSION },
     target: {
@@ -65,7 +65,7 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
     },
     scenarios: scenarioResults,
   };
-  return { ...result, clients: predictClients(serverFacts({ ...result, clients: [] }), options.client ?? null) };
+  return { ...result, clients: predictClients(serverFacts({ ...result, clients: [], hops: [] }), options.client ?? null), hops: [] };
 }
 
 async function preflightRequest(ctx: RunContext): Promise<{ server: string | null; local: boolean }> {

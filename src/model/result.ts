@@ -174,6 +174,17 @@ export interface RunResult {
   readonly scenarios: readonly ScenarioResult[];
   /** Client profiles judged against the measured server (docs/clients.md); the user's --client first. */
   readonly clients: readonly ClientVerdict[];
+  /** With --hop: each hop, from the client inward; empty otherwise. */
+  readonly hops: readonly HopReport[];
+}
+
+/** One --hop, as measured by its idle-timeout scenario. */
+export interface HopReport {
+  readonly name: string;
+  readonly url: string;
+  readonly server: string | null;
+  readonly idleTimeoutMs: number | null;
+  readonly closeKind: string | null;
 }
 
 /** One client's fate against the measured server (see clients/predict.ts). */

@@ -1,4 +1,4 @@
-import type { ClientVerdict, ConnectionRecord, MetricValue, RaceReport, ScenarioResult } from '../model/result.js';
+import type { ClientVerdict, ConnectionRecord, MetricValue, RaceReport, RunResult, ScenarioResult } from '../model/result.js';
 import { byOffset } from '../scenario/race.js';
 import type { ConnEvent } from '../model/timeline.js';
 import { formatDuration } from '../util/duration.js';
@@ -89,3 +89,10 @@ const STALE_WORDS: Record<ClientVerdict['staleReuse'], string> = {
   'every-reuse': 'yes: every reuse after the close fails',
   unknown: 'unknown',
 };
+
+/** The hops in one line, from the client inward: "lb (idle 3 s) → app (idle 1 s)". */
+export function hopChain(result: RunResult): string {
+  return result.hops
+    .map((h) => `${h.name} ${escapeForTerminal(h.url)} (${h.idleTimeoutMs === null ? `no idle close within ${formatDuration(result.options.maxIdleMs)}` : `idle ${formatDuration(h.idleTimeoutMs)}`})`)
+    .join(' → ');
+}

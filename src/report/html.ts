@@ -3,7 +3,7 @@ import { byOffset } from '../scenario/race.js';
 import type { ConnEvent } from '../model/timeline.js';
 import { formatDuration } from '../util/duration.js';
 import { exitCodeFor } from './exitCode.js';
-import { clientRow, describeEvent, formatMetric, keyFigure } from './format.js';
+import { clientRow, describeEvent, formatMetric, hopChain, keyFigure } from './format.js';
 import { escapeForTerminal } from './sanitize.js';
 import { escapeXml } from './xml.js';
 
@@ -59,7 +59,8 @@ function targetLine(result: RunResult): string {
   const server = t.server === null ? 'no Server header' : `Server: ${text(t.server)}`;
   const lab = t.lab === null ? '' : ' · the embedded lab server';
   const bounds = `idle wait bound ${formatDuration(result.options.maxIdleMs)}, ${result.options.maxRequests} requests`;
-  return `<p class="target"><strong>${text(t.url)}</strong> (${server}${lab}) · started ${text(result.startedAt)} · ${formatDuration(result.durationMs)} · ${bounds}</p>`;
+  const hops = result.hops.length === 0 ? '' : `<p class="hops">Hops, from the client inward: ${escapeXml(hopChain(result))}</p>`;
+  return `${hops}<p class="target"><strong>${text(t.url)}</strong> (${server}${lab}) · started ${text(result.startedAt)} · ${formatDuration(result.durationMs)} · ${bounds}</p>`;
 }
 
 function summary(result: RunResult, code: number): string {
@@ -83,7 +84,7 @@ function clientsTable(result: RunResult): string {
   });
   return [
     '<section class="clients"><h2>Clients against this server</h2>',
-    '<table class="summary"><thead><tr><th>client</th><th>idle limit</th><th>Keep-Alive hint</th><th>reuses a dead connection</th><th>retries</th><th>fix</th></tr></thead><tbody>',
+    '<table class="clients"><thead><tr><th>client</th><th>idle limit</th><th>Keep-Alive hint</th><th>reuses a dead connection</th><th>retries</th><th>fix</th></tr></thead><tbody>',
     ...rows,
     '</tbody></table><p class="counts">Sources and rules: docs/clients.md</p></section>',
   ].join('\n');
@@ -189,7 +190,7 @@ function lane(conn: ConnectionRecord, top: number, x: (t: number) => number): st
     `<text class="lane-label" x="6" y="${mid + 4}">${text(label, 40)}</text>`,
     `<line class="life" x1="${x(first)}" y1="${mid}" x2="${x(last)}" y2="${mid}"/>`,
     ...spans(conn, mid, x),
-    ...conn.events.map((e) => mark(e, conn, mid, x)).filter((m): m is string => m !== null),
+    ...marks(conn, mid, x),
     '</g>',
   ];
   return parts.join('\n');
@@ -229,7 +230,23 @@ function idleRect(from: number, to: number, mid: number, x: (t: number) => numbe
 }
 
 /** The mark for one event, or null for events the lane and spans already show. */
-function mark(e: ConnEvent, conn: ConnectionRecord, mid: number, x: (t: number) => number): string | null {
+/** A lane's marks; captions go below the lane (the client's own closes above), moving to the other row when one is already there. */
+function marks(conn: ConnectionRecord, mid: number, x: (t: number) => number): string[] {
+  const placed: { readonly px: number; readonly y: number }[] = [];
+  const rows = { below: mid + 25, above: mid - 16 };
+  const captionY = (px: number, prefer: 'below' | 'above'): number | null => {
+    const order = prefer === 'below' ? [rows.below, rows.above] : [rows.above, rows.below];
+    const y = order.find((row) => !placed.some((p) => p.y === row && Math.abs(p.px - px) < CAPTION_W));
+    if (y !== undefined) placed.push({ px, y });
+    return y ?? null;
+  };
+  return conn.events.map((e) => mark(e, conn, mid, x, captionY)).filter((m): m is string => m !== null);
+}
+
+/** Room a caption needs along the axis, in SVG units. */
+const CAPTION_W = 80;
+
+function mark(e: ConnEvent, conn: ConnectionRecord, mid: number, x: (t: number) => number, captionY: (px: number, prefer: 'below' | 'above') => number | null): string | null {
   const kind = markKind(e, conn);
   if (kind === null) return null;
   const px = x(e.t);
@@ -237,10 +254,8 @@ function mark(e: ConnEvent, conn: ConnectionRecord, mid: number, x: (t: number) 
   const title = `+${formatDuration(e.t - origin)} ${describeEvent(e, conn) ?? e.kind}`;
   const shape = SHAPES[kind](px, mid);
   const caption = CAPTIONS[kind]?.(e) ?? '';
-  // The client's own closes are captioned above the lane, the server's below, so a close by
-  // each side a millisecond apart stays readable.
-  const captionY = e.kind === 'local-close' ? mid - 16 : mid + 25;
-  const label = caption === '' ? '' : `<text class="mark-label" x="${px}" y="${captionY}">${escapeXml(caption)}</text>`;
+  const y = caption === '' ? null : captionY(px, e.kind === 'local-close' ? 'above' : 'below');
+  const label = y === null ? '' : `<text class="mark-label" x="${px}" y="${y}">${escapeXml(caption)}</text>`;
   return `<g class="mark ${kind}" data-kind="${kind}" data-t="${round(e.t)}"><title>${escapeXml(title)}</title>${shape}${label}</g>`;
 }
 
@@ -304,8 +319,8 @@ const STYLE = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1180px;padding:0 16px;color:#1d2330;background:#fff}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:0 0 8px}h3{font-size:14px;margin:12px 0 4px}
 .target{margin:0 0 14px;color:#475066}
-table.summary{border-collapse:collapse;margin:8px 0}table.summary th,table.summary td{border:1px solid #d5d9e2;padding:4px 10px;text-align:left}
-table.summary th{background:#f2f4f8}.counts{color:#475066}
+table.summary,table.clients{border-collapse:collapse;margin:8px 0}table.summary th,table.summary td,table.clients th,table.clients td{border:1px solid #d5d9e2;padding:4px 10px;text-align:left}
+table.summary th,table.clients th{background:#f2f4f8}table.clients{font-size:13px}.counts{color:#475066}
 .status{font-size:12px;font-weight:600;padding:1px 7px;border-radius:9px;color:#fff}
 .status-pass{background:#2e8540}.status-warn{background:#b7791f}.status-fail,.status-error{background:#c53030}
 section.scenario{border:1px solid #d5d9e2;border-radius:8px;padding:14px 16px;margin:18px 0}

@@ -4,7 +4,7 @@ import Table from 'cli-table3';
 import type { ConnectionRecord, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { exitCodeFor } from './exitCode.js';
-import { clientRow, describeEvent, formatMetric, keyFigure, raceLines } from './format.js';
+import { clientRow, describeEvent, formatMetric, hopChain, keyFigure, raceLines } from './format.js';
 import { escapeForTerminal } from './sanitize.js';
 
 /** How the terminal report is drawn; decided once by the CLI from the stream and environment. */
@@ -36,6 +36,7 @@ function header(result: RunResult, c: ChalkInstance): string {
       'Run "keepalive-probe run <url>" to probe your own server; "keepalive-probe serve --help" to run the lab with other settings.',
     );
   }
+  if (result.hops.length > 0) lines.push(`Hops, from the client inward: ${hopChain(result)}; each must idle longer than the one before it.`);
   lines.push(`Bounds: idle wait ${formatDuration(result.options.maxIdleMs)} (--max-idle), ${result.options.maxRequests} requests (--max-requests).`);
   return lines.join('\n');
 }
