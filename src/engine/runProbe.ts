@@ -25,20 +25,25 @@ export type ProbeOptions = Omit<RunContext, 'clock'> & {
  * Probes the target: one preflight request (to fail fast, with one clear error, when the
  * target cannot be probed at all, and to learn its Server header), then every scenario
  * concurrently, each on its own connections, so a run takes about as long as its slowest
- * scenario. Throws ProbeError only for the preflight.
+ * scenario; `exclusive` scenarios run after them, one at a time. Throws ProbeError only for
+ * the preflight.
  */
 export async function runProbe(scenarios: readonly Scenario[], options: ProbeOptions): Promise<RunResult> {
   const startedAt = new Date();
   const clock = startClock();
   const ctx: RunContext = { ...options, clock };
   const preflight = await interruptible(preflightRequest(ctx), options.interrupt);
-  const scenarioResults = await Promise.all(
-    scenarios.map(async (scenario) => {
-      const result = await runScenario(scenario, ctx);
-      options.onScenarioDone?.(result);
-      return result;
-    }),
-  );
+  const run = async (scenario: Scenario): Promise<ScenarioResult> => {
+    const result = await runScenario(scenario, ctx);
+    options.onScenarioDone?.(result);
+    return result;
+  };
+  const results = new Map<Scenario, ScenarioResult>();
+  await Promise.all(scenarios.filter((s) => !s.exclusive).map(async (s) => results.set(s, await run(s))));
+  // Exclusive scenarios (a burst of connections, as short-connections opens) run alone afterwards,
+  // so their sockets do not delay the event loop while other scenarios time idle closes.
+  for (const s of scenarios.filter((x) => x.exclusive)) results.set(s, await run(s));
+  const scenarioResults = scenarios.map((s) => results.get(s) as ScenarioResult);
   const result: Omit<RunResult, 'clients' | 'hops'> = {
     schemaVersion: 1,
     tool: { name: 'keepalive-probe', version: VERSION },

@@ -105,6 +105,7 @@ export async function parseScenario(text: string, file: string): Promise<Scenari
     steps,
     metrics,
     headline: raw.headline ?? null,
+    exclusive: raw.exclusive ?? false,
   };
 }
 
@@ -113,6 +114,7 @@ interface RawScenario {
   title: string;
   description?: string;
   headline?: string;
+  exclusive?: boolean;
   steps: RawStep[];
   metrics?: Record<string, { measure: MeasureName; on?: string; request?: number }>;
   expect?: unknown[];

@@ -16,6 +16,8 @@ export interface Scenario {
   readonly metrics: Readonly<Record<string, MetricSpec>>;
   /** The metric shown as the scenario's key figure in the summary table. */
   readonly headline: string | null;
+  /** Runs after the concurrent scenarios, alone (a burst of connections would disturb their timing). */
+  readonly exclusive: boolean;
 }
 
 /** A duration in ms, or the name of a run option that holds one. */
