@@ -23,15 +23,15 @@ export const ERROR_CATALOG: readonly ErrorExplanation[] = [
     matches: ['econnreset', 'connection reset by peer', 'read econnreset'],
     seenIn: 'Node (read ECONNRESET), nginx upstream logs ("recv() failed (104: Connection reset by peer)"), most clients',
     wire: 'The server (or a proxy) answered with a TCP RST. On a kept-alive connection this is usually a request written just before, or just after, the server closed the idle connection: the server\'s kernel resets data arriving on a closed socket.',
-    scenario: 'timeout-mismatch (idle past the server\'s close, then reuse); idle-timeout shows whether the server closes with FIN or RST',
+    scenario: 'timeout-mismatch (idle past the server\'s close, then reuse; serverClose silent-drop when no FIN came first); stale-race (how close to the idle timeout requests start failing); idle-timeout shows whether the server closes with FIN or RST',
     fix: STALE_FIX,
   },
   {
     id: 'EPIPE',
     matches: ['epipe', 'broken pipe', 'write epipe'],
     seenIn: 'Node (write EPIPE), Go ("write: broken pipe"), Java ("Broken pipe")',
-    wire: 'A write on a connection whose far end has already reset it: the first write after the server closed drew an RST, and the next write fails locally with EPIPE.',
-    scenario: 'timeout-mismatch',
+    wire: 'A write on a connection whose far end has already reset it: the first write after the server closed drew an RST, and the next write fails locally with EPIPE (Linux: an RST received in CLOSE_WAIT sets EPIPE on the socket, tcp_reset() in net/ipv4/tcp_input.c).',
+    scenario: 'timeout-mismatch (writeAgainOutcome EPIPE)',
     fix: STALE_FIX,
   },
   {
@@ -79,8 +79,16 @@ export const ERROR_CATALOG: readonly ErrorExplanation[] = [
     matches: ['502', 'bad gateway', 'upstream prematurely closed'],
     seenIn: 'a load balancer or reverse proxy (AWS ALB, nginx "upstream prematurely closed connection")',
     wire: 'The proxy reused an idle connection to the backend that the backend had just closed: the backend\'s idle timeout is shorter than the proxy\'s.',
-    scenario: 'idle-timeout against the backend, compared with the proxy\'s idle timeout (--behind aws-alb, --behind nginx-upstream)',
-    fix: 'Make the backend keep idle connections open longer than the proxy in front of it (AWS ALB: 60 s by default; nginx upstream keepalive_timeout: 60 s by default). Check it with keepalive-probe run <backend-url> --behind aws-alb.',
+    scenario: 'idle-timeout against the backend, compared with the proxy\'s idle timeout (--behind aws-alb, --behind nginx-upstream), or both measured: --hop lb=<proxy-url> --hop app=<backend-url>',
+    fix: 'Make the backend keep idle connections open longer than the proxy in front of it (AWS ALB: 60 s by default; nginx upstream keepalive_timeout: 60 s by default). Check it with keepalive-probe run <backend-url> --behind aws-alb, or keepalive-probe run --hop lb=<proxy-url> --hop app=<backend-url>.',
+  },
+  {
+    id: 'EADDRNOTAVAIL',
+    matches: ['eaddrnotavail', 'cannot assign requested address', 'address not available'],
+    seenIn: 'any client opening many short connections (connect EADDRNOTAVAIL; Go "dial tcp ...: connect: cannot assign requested address")',
+    wire: 'No free ephemeral port for a new connection to that server address and port: each connection the client closed first holds its port in TIME_WAIT for 60 s on Linux, so a client opening a new connection per request runs out.',
+    scenario: 'short-connections (TIME_WAIT per side for a new connection per request vs one kept-alive connection; the advice quotes this host\'s port range)',
+    fix: 'Reuse connections (keep-alive on, one client or pool shared across requests, not one per request). If the client must not keep connections, let the server close first (send Connection: close) so TIME_WAIT lands on the server.',
   },
 ];
 
