@@ -80,6 +80,7 @@ describe('parseScenario', () => {
       description: 'Two lines\nof text.',
       source: 'all.yaml',
       headline: 'reused',
+      exclusive: false,
       steps: [
         { type: 'open', line: 8, as: 'a' },
         { type: 'open', line: 9, as: 'b' },
