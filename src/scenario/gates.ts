@@ -33,6 +33,9 @@ export const ALIASES: Readonly<Record<string, readonly [string, string]>> = {
   'http10-keepalive': ['http10-keepalive', 'keepAliveHonoured'],
   'time-wait-side': ['connection-close', 'timeWaitSide'],
   outcome: ['timeout-mismatch', 'outcome'],
+  'server-close': ['timeout-mismatch', 'serverClose'],
+  'race-window': ['stale-race', 'failureWindowMs'],
+  'safe-client-idle': ['stale-race', 'safeClientIdleMs'],
 };
 
 /** `--behind` presets: the hop in front of the server and the rule it imposes. */
