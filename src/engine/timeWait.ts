@@ -27,10 +27,11 @@ export async function observeTimeWait(
   }
   if (targetIsLocal) {
     const seen = await pollRows(local, remote);
-    // No row at all after a FIN close means the sockets are not visible here (another
-    // network namespace, a NAT in between): fall back to the timeline.
-    const found = seen !== null && seen.aSide.length + seen.bSide.length > 0;
-    if (seen !== null && (found || end.signal === 'rst' || resetSeen)) return fromRows(seen.aSide, seen.bSide);
+    // Both ends are sockets of this network namespace (the target address is one of this
+    // host's), so no row at all means neither end is left: an RST ended the connection even
+    // if the probe did not see it (one that answers a request crossing the server's FIN in
+    // flight arrives after the end of stream, when Node no longer reads).
+    if (seen !== null) return fromRows(seen.aSide, seen.bSide);
   }
   return infer(end, targetIsLocal, resetSeen);
 }
