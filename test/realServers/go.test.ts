@@ -11,6 +11,7 @@ import { metric, scenario } from '../support/probe.js';
 import { useServerProcesses } from '../support/process.js';
 import { serverBinary } from '../support/realServer.js';
 import { connection, probeCli, probeOnWire } from './support.js';
+import { expectTimeWaitByCloser } from '../support/shortConnections.js';
 
 /**
  * Go's net/http server (test/fixtures/go-server, standard library only), built once with the
@@ -166,6 +167,22 @@ describe.skipIf(go === null)("Go's net/http server", () => {
     expect(wire.serverIdleMs).toBeLessThanOrEqual(1500 + LATE_MS);
     const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
     expect(Math.abs(idle - (wire.serverIdleMs as number))).toBeLessThanOrEqual(WIRE_AGREE_MS);
+  });
+
+  it('short-connections: Connection: close leaves 20 of 20 TIME_WAITs on the Go server, a client close 20 of 20 on the client; the kept-alive group is one connection', async () => {
+    const result = await probeCli(await start('-idle', '2s'), ['short-connections']);
+    const s = scenario(result, 'short-connections');
+    // Connection: close sets closeAfterReply (server.go:1337-1338; the response says "close",
+    // 1499-1507), so after the handler conn.serve returns (1998-2002: no closeWriteAndWait,
+    // the GET left no body unread) and its deferred c.close() closes the socket (1861, 1728-1731):
+    // Go's FIN is the first, Go holds TIME_WAIT. When the client closes first, Go is waiting
+    // in Peek(4) under the idle deadline (2015-2019), reads EOF, returns and closes second:
+    // the client holds TIME_WAIT.
+    await expectTimeWaitByCloser(result);
+    console.info(`Go short-connections: ${String(s.metrics.shortPerRequestMs)} ms per request on new connections, ${String(s.metrics.keptPerRequestMs)} ms kept alive`);
+    expect(heads(result, 'short-connections', 'server-closes#1').map((h) => h.connectionHeader)).toEqual(['close']);
+    // Go sends no Connection header on a kept-alive HTTP/1.1 response.
+    expect(heads(result, 'short-connections', 'kept').map((h) => h.connectionHeader)).toEqual(Array<null>(20).fill(null));
   });
 });
 
