@@ -9,7 +9,8 @@ import { isPersistent, tokenize } from '../http/persistence.js';
 import { joinedValue } from '../http/keepAliveHeader.js';
 import type { Clock } from './clock.js';
 import { ProbeError, connectError } from './probeError.js';
-import { readTcpTableSync, rowsForConnection } from './procNetTcp.js';
+import { readTcpTable, readTcpTableSync, rowsForConnection } from './procNetTcp.js';
+import type { TcpRow } from './procNetTcp.js';
 
 /** Where and how to connect. */
 export interface ConnectOptions {
@@ -52,6 +53,8 @@ export type ExchangeOutcome =
 
 /** How long a request written after the peer's FIN waits for anything (RST, a response) before it counts as a premature close. */
 const STALE_WRITE_SETTLE_MS = 250;
+/** How often our socket row is read during that wait. */
+const STALE_WRITE_POLL_MS = 10;
 /** How long a FIN close after a response that ended persistence waits for the server's own close. */
 const SERVER_CLOSE_GRACE_MS = 1000;
 /** How long a FIN close waits for the peer's FIN before the socket is destroyed. */
@@ -220,10 +223,7 @@ export class ProbeConnection {
         // The stream is already at EOF: a client reading now sees the end before any response
         // byte. Wait briefly for what the server does with the bytes (RST, or an answer from
         // a server that only half-closed) before calling it a premature close.
-        this.arm(pending, STALE_WRITE_SETTLE_MS, () => {
-          this.recordSilentReset();
-          pending.resolve({ kind: 'premature-close', index, peerClosedBeforeWrite: true });
-        });
+        void this.watchStaleWrite(pending);
         return;
       }
       this.arm(pending, deadlines.firstByteMs, () => {
@@ -441,8 +441,23 @@ export class ProbeConnection {
    * reports nothing once the read side has ended. Our own socket shows it: in CLOSE_WAIT it
    * is listed in /proc/net/tcp, after the RST the kernel has unhashed it.
    */
+  private async watchStaleWrite(pending: PendingExchange): Promise<void> {
+    // Poll our own socket row (without blocking the loop) so the RST is recorded within a
+    // poll of its arrival, not at the end of the settle time.
+    const until = this.clock.now() + STALE_WRITE_SETTLE_MS;
+    let gone = false;
+    while (!gone && this.clock.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, STALE_WRITE_POLL_MS));
+      if (this.pending !== pending) return; // answered, failed, or closed meanwhile
+      gone = (await this.ownSocketGoneAsync()) === true;
+    }
+    if (this.pending !== pending) return;
+    if (gone) this.recordSilentReset();
+    pending.resolve({ kind: 'premature-close', index: pending.index, peerClosedBeforeWrite: true });
+  }
+
   private recordSilentReset(): void {
-    if (this.socket.destroyed || this.kernelReset || this.ownSocketGone() !== true) return;
+    if (this.socket.destroyed || this.kernelReset) return;
     this.push({
       kind: 'error',
       t: this.now(),
@@ -466,9 +481,15 @@ export class ProbeConnection {
    * read from /proc/net/tcp{,6}; null where there is no such table (not Linux).
    */
   private ownSocketGone(): boolean | null {
-    if (this.localEndpoint === null || this.remoteEndpoint === null) return null;
-    const rows = readTcpTableSync();
-    if (rows.length === 0) return null;
+    return this.gone(this.localEndpoint === null ? [] : readTcpTableSync());
+  }
+
+  private async ownSocketGoneAsync(): Promise<boolean | null> {
+    return this.gone(this.localEndpoint === null ? [] : await readTcpTable());
+  }
+
+  private gone(rows: readonly TcpRow[]): boolean | null {
+    if (this.localEndpoint === null || this.remoteEndpoint === null || rows.length === 0) return null;
     const own = rowsForConnection(rows, this.localEndpoint, this.remoteEndpoint).aSide;
     return own.every((row) => row.state === 'CLOSE');
   }
