@@ -31,7 +31,7 @@ describe('--expect', () => {
       'run', url, '--json', '--max-idle', '3s',
       '-e', 'idle-timeout>=300ms', '-e', 'max-requests=4', '-e', 'reuse', '-e', 'http10-keepalive',
       '-e', 'close-kind=fin', '-e', 'request-cap.signalled=true', '-e', 'timeout-mismatch.outcome!=ok',
-      '-e', 'server-close=full', '-e', 'race-window<100ms', '-e', 'safe-client-idle<=250ms',
+      '-e', 'server-close=full', '-e', 'race-window<100ms', '-e', 'safe-client-idle<300ms',
     ]);
     expect(code).toBe(0);
     const gates = (JSON.parse(stdout) as Report).scenarios.flatMap((s) => s.expectations.filter((e) => e.origin === 'cli'));
