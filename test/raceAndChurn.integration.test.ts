@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { useDelayProxy } from './support/delayProxy.js';
 import { useLab } from './support/lab.js';
 import { probe, scenario } from './support/probe.js';
 import { expectTimeWaitByCloser } from './support/shortConnections.js';
 
 /** stale-race and short-connections against the lab server, over real sockets. */
 const lab = useLab();
+const delayProxy = useDelayProxy();
 
 describe('stale-race', () => {
   it('requests well before T are answered, requests after the close arrived fail, and the window is reported from real idle times', async () => {
@@ -26,15 +28,39 @@ describe('stale-race', () => {
     const window = s.metrics.failureWindowMs as number;
     expect(window).toBeGreaterThanOrEqual(0);
     expect(window).toBeLessThan(50);
-    // The safe idle is T minus max(half of T, 2 × window) for T under 2 s.
-    expect(s.metrics.safeClientIdleMs).toBe(Math.round(T - Math.max(T / 2, Math.ceil(2 * window))));
+    // The safe idle is T minus max(half of T, 2 × the window's upper bound) for T under 2 s.
+    const upper = s.metrics.failureWindowUpperMs as number;
+    expect(upper).toBeGreaterThanOrEqual(window);
+    expect(s.metrics.safeClientIdleMs).toBe(Math.round(T - Math.max(T / 2, Math.ceil(2 * upper))));
     expect(s.connections).toHaveLength(31);
+  }, 20_000);
+
+  it('the window grows with the round trip: through 40 ms each way, requests from T - 50 ms fail while the connection still looks open', async () => {
+    // A request written at idle x reaches the server 2 × 40 ms after the response left it,
+    // so it misses the server's T once x > T - 80 ms: offsets -50 ms and later fail, -100 ms
+    // and earlier are answered; the earliest failing offset bounds the reported window.
+    const ONE_WAY_MS = 40;
+    const server = await lab({ idleTimeoutMs: 1000, maxRequests: 0 });
+    const url = await delayProxy({ host: server.host, port: server.port }, ONE_WAY_MS);
+    const s = scenario(await probe(url, ['stale-race'], { maxIdleMs: 3000 }), 'stale-race');
+    const trials = s.race?.trials ?? [];
+    expect(trials).toHaveLength(30);
+    for (const t of trials.filter((x) => x.offsetMs <= -100)) expect(t.outcome, `${t.connection}`).toBe('ok');
+    const inTime = trials.filter((x) => x.offsetMs >= -50 && !x.closeSeenBeforeWrite);
+    expect(inTime.length).toBeGreaterThan(0);
+    for (const t of inTime) expect(t.outcome, `${t.connection}`).not.toBe('ok');
+    const window = s.metrics.failureWindowMs as number;
+    expect(window).toBeGreaterThanOrEqual(45);
+    expect(window).toBeLessThanOrEqual(2 * ONE_WAY_MS + 10);
+    // Failures begin between the -50 ms and the -100 ms trials: the true 80 ms lies within.
+    expect(s.metrics.failureWindowUpperMs).toBeGreaterThanOrEqual(2 * ONE_WAY_MS);
+    expect(s.metrics.failureWindowUpperMs).toBeLessThanOrEqual(110);
   }, 20_000);
 
   it('with no idle close within --max-idle there is no T to race: no trials, null metrics', async () => {
     const server = await lab({ idleTimeoutMs: 0 });
     const s = scenario(await probe(server.url, ['stale-race'], { maxIdleMs: 800 }), 'stale-race');
-    expect(s.race).toEqual({ idleTimeoutMs: null, trials: [], windowMs: null, safeIdleMs: null });
+    expect(s.race).toEqual({ idleTimeoutMs: null, trials: [], windowMs: null, windowUpperMs: null, safeIdleMs: null });
     expect(s.metrics).toMatchObject({ idleTimeoutMs: null, failureWindowMs: null, safeClientIdleMs: null });
   });
 });

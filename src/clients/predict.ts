@@ -14,7 +14,7 @@ export interface ServerFacts {
   readonly closeKind: string | null;
   /** timeout-mismatch's serverClose: `silent-drop` means no FIN ever announces the close. */
   readonly serverClose: string | null;
-  /** stale-race's window, ms. */
+  /** stale-race's window (its upper bound), ms. */
   readonly windowMs: number | null;
   /** --max-idle: with a silent drop, the close happened within this. */
   readonly maxIdleMs: number;
@@ -30,7 +30,7 @@ export function serverFacts(result: RunResult): ServerFacts {
     advertisedTimeoutS: num(find('advertisedTimeoutS')),
     closeKind: str(find('closeKind')),
     serverClose: str(find('serverClose')),
-    windowMs: num(find('failureWindowMs')),
+    windowMs: num(find('failureWindowUpperMs')) ?? num(find('failureWindowMs')),
     maxIdleMs: result.options.maxIdleMs,
   };
 }

@@ -149,6 +149,12 @@ export interface RaceReport {
    * 0 when none failed before T; null without T.
    */
   readonly windowMs: number | null;
+  /**
+   * The window's upper bound: T minus the longest idle time of an answered request before the
+   * earliest such failure (the offsets are a grid: failures begin between the two). 0 when
+   * none failed before T; null without T. The margin below uses it.
+   */
+  readonly windowUpperMs: number | null;
   /** The longest idle time at which the client should still reuse a connection: T minus the margin of clientMarginMs (scenario/race.ts). */
   readonly safeIdleMs: number | null;
 }

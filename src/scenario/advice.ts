@@ -80,7 +80,7 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: 
   if (typeof window === 'number' && typeof safe === 'number') {
     advice.push(
       window > 0
-        ? `Requests written on connections that still looked open failed up to ${window.toFixed(1)} ms before the idle timeout: no client-side check can see that close coming. Keep the pool's idle limit at ${formatDuration(safe)} or less, and retry idempotent requests once on a new connection.`
+        ? `Requests written on connections that still looked open failed from ${window.toFixed(1)} ms before the idle timeout (the window grows with the round trip): no client-side check can see that close coming. Keep the pool's idle limit at ${formatDuration(safe)} or less, and retry idempotent requests once on a new connection.`
         : `No request written before the idle timeout failed here, so a client that drops idle connections before ${formatDuration(safe)} stays clear of the race. The window grows with the round trip to the server: run this scenario from where the client runs.`,
     );
   }

@@ -48,6 +48,8 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
     case 'raceWindow':
     case 'raceSafeIdle':
       return raceMeasure(name, trace.race);
+    case 'raceWindowUpper':
+      return plain(trace.race?.windowUpperMs ?? null);
     case 'timePerRequest': {
       const list = on === null ? trace.connections.map((c) => c.record) : labelled(trace, on);
       const start = list[0]?.events[0]?.t;
@@ -279,7 +281,7 @@ function raceMeasure(name: 'raceWindow' | 'raceSafeIdle', race: RaceReport | nul
       : `${failedInTime.length} request(s) written while the connection still looked open (no FIN or RST received yet) failed (${[...new Set(failedInTime.map((t) => t.outcome))].join(', ')}), the earliest after ${ms(Math.min(...failedInTime.map((t) => t.idleMs)))} idle, T = ${ms(T)}: ` +
         (race.windowMs === 0
           ? 'all at or after T, so a client that stops reusing connections below T stays clear of the race'
-          : `failures begin ${ms(race.windowMs ?? 0)} before T, so a client needs at least that margin below T`),
+          : `failures begin between ${ms(race.windowMs ?? 0)} and ${ms(race.windowUpperMs ?? 0)} before T (the last request answered before them idled ${ms(T - (race.windowUpperMs ?? 0))}), so a client needs at least that margin below T`),
     `${failedAfter.length} of ${afterClose.length} written after the server's close failed`,
   ];
   const first = failedInTime[0] ?? failedAfter[0];

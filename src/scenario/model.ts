@@ -112,6 +112,7 @@ export const MEASURES = [
   'closeMode',
   'clientIdle',
   'raceWindow',
+  'raceWindowUpper',
   'raceSafeIdle',
   'timePerRequest',
   'timeWaitClient',

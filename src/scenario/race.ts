@@ -11,11 +11,22 @@ export function clientMarginMs(idleTimeoutMs: number, windowMs = 0): number {
 
 /** The race report from T and the trials (see RaceReport). */
 export function summarizeRace(idleTimeoutMs: number | null, trials: readonly RaceTrial[]): RaceReport {
-  if (idleTimeoutMs === null) return { idleTimeoutMs, trials, windowMs: null, safeIdleMs: null };
+  if (idleTimeoutMs === null) return { idleTimeoutMs, trials, windowMs: null, windowUpperMs: null, safeIdleMs: null };
   const failedInTime = trials.filter((t) => !t.closeSeenBeforeWrite && t.outcome !== 'ok');
+  if (failedInTime.length === 0) {
+    return { idleTimeoutMs, trials, windowMs: 0, windowUpperMs: 0, safeIdleMs: Math.round(Math.max(0, idleTimeoutMs - clientMarginMs(idleTimeoutMs, 0))) };
+  }
+  // Failures begin somewhere between the last answered request before the earliest failure
+  // and that failure: the offsets are a grid, so the window is known within one step of it.
   const earliest = Math.min(...failedInTime.map((t) => t.idleMs));
-  const windowMs = failedInTime.length === 0 ? 0 : Math.max(0, Math.round((idleTimeoutMs - earliest) * 10) / 10);
-  return { idleTimeoutMs, trials, windowMs, safeIdleMs: Math.round(Math.max(0, idleTimeoutMs - clientMarginMs(idleTimeoutMs, windowMs))) };
+  const lastOk = Math.max(0, ...trials.filter((t) => t.outcome === 'ok' && t.idleMs < earliest).map((t) => t.idleMs));
+  const windowMs = Math.max(0, round1(idleTimeoutMs - earliest));
+  const windowUpperMs = Math.max(windowMs, round1(idleTimeoutMs - lastOk));
+  return { idleTimeoutMs, trials, windowMs, windowUpperMs, safeIdleMs: Math.round(Math.max(0, idleTimeoutMs - clientMarginMs(idleTimeoutMs, windowUpperMs))) };
+}
+
+function round1(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }
 
 /** Trials grouped by planned offset, in the order planned: offset → outcomes. */
