@@ -6,14 +6,14 @@ import { afterEach } from 'vitest';
  * every accepted socket (a hostile or broken "HTTP" server); stopped after each test.
  * Returns the server's http:// URL.
  */
-export function useRawServer(): (onConnection: (socket: net.Socket) => void) => Promise<string> {
+export function useRawServer(): (onConnection: (socket: net.Socket) => void, options?: { allowHalfOpen?: boolean }) => Promise<string> {
   const stops: (() => Promise<void>)[] = [];
   afterEach(async () => {
     await Promise.all(stops.splice(0).map((stop) => stop()));
   });
-  return async (onConnection) => {
+  return async (onConnection, options = {}) => {
     const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => {
+    const server = net.createServer({ allowHalfOpen: options.allowHalfOpen ?? false }, (socket) => {
       sockets.add(socket);
       socket.on('error', () => undefined);
       onConnection(socket);
