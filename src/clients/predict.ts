@@ -124,7 +124,11 @@ function staleReuse(idle: number | null | 'unconfirmed', T: number | null, facts
 }
 
 function fixFor(p: ClientProfile, safeMs: number): string {
-  const value = p.setting.unit === 's' ? String(Math.max(1, Math.floor(safeMs / 1000))) : String(safeMs);
-  const shown = p.setting.unit === 's' ? `${value} s` : formatDuration(safeMs);
-  return `set ${p.setting.name} to ${shown} or less: ${p.setting.example.replaceAll('{ms}', value).replaceAll('{s}', value)}`;
+  if (p.setting.unit === 's') {
+    const seconds = Math.floor(safeMs / 1000);
+    // A setting in whole seconds cannot hold a limit under 1 s: name the limit, not a wrong value.
+    if (seconds === 0) return `set ${p.setting.name} to at most ${formatDuration(safeMs)}: below the 1 s its example takes (docs/clients.md shows the setting)`;
+    return `set ${p.setting.name} to ${seconds} s or less: ${p.setting.example.replaceAll('{s}', String(seconds))}`;
+  }
+  return `set ${p.setting.name} to ${formatDuration(safeMs)} or less: ${p.setting.example.replaceAll('{ms}', String(safeMs))}`;
 }
