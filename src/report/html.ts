@@ -320,7 +320,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px au
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:0 0 8px}h3{font-size:14px;margin:12px 0 4px}
 .target{margin:0 0 14px;color:#475066}
 table.summary,table.clients{border-collapse:collapse;margin:8px 0}table.summary th,table.summary td,table.clients th,table.clients td{border:1px solid #d5d9e2;padding:4px 10px;text-align:left}
-table.summary th,table.clients th{background:#f2f4f8}table.clients{font-size:13px}.counts{color:#475066}
+table.summary th,table.clients th{background:#f2f4f8}table.clients{font-size:13px;max-width:100%}table.clients td:nth-child(-n+5){white-space:nowrap}table.clients code{overflow-wrap:anywhere;font-size:12px}.counts{color:#475066}
 .status{font-size:12px;font-weight:600;padding:1px 7px;border-radius:9px;color:#fff}
 .status-pass{background:#2e8540}.status-warn{background:#b7791f}.status-fail,.status-error{background:#c53030}
 section.scenario{border:1px solid #d5d9e2;border-radius:8px;padding:14px 16px;margin:18px 0}
