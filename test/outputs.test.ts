@@ -7,11 +7,27 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../src/model/result.js';
 import { BIN, runCli } from './support/cli.js';
 import { useLab } from './support/lab.js';
+import { useRawServer } from './support/rawServer.js';
 
 /** Several reports in one run, opened before probing, and written on Ctrl-C with what was measured. */
 const dir = mkdtempSync(path.join(tmpdir(), 'kap-outputs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const lab = useLab();
+const rawServer = useRawServer();
+
+/** Starts the CLI, waits until `ready()` holds, sends SIGINT, and returns the exit code, stderr and the time from SIGINT to exit. */
+async function interruptCli(args: readonly string[], ready: () => boolean | Promise<boolean>): Promise<{ code: number | null; stderr: string; tookMs: number }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await expect.poll(ready, { timeout: 10_000 }).toBe(true);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const sentAt = performance.now();
+  child.kill('SIGINT');
+  const code = await exited;
+  return { code, stderr, tookMs: performance.now() - sentAt };
+}
 
 describe('reports', () => {
   it('--json, --junit and --html files in one run, the terminal report on stdout', async () => {
@@ -45,20 +61,13 @@ describe('reports', () => {
     // unless interrupted; http11-reuse finishes at once.
     const server = await lab({ idleTimeoutMs: 0 });
     const [json, junit, html] = ['i.json', 'i.xml', 'i.html'].map((f) => path.join(dir, f)) as [string, string, string];
-    const child = spawn(process.execPath, [BIN, 'run', server.url, '-s', 'http11-reuse', '-s', 'idle-timeout', '--max-idle', '60s', '--json', json, '--junit', junit, '--html', html], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     // Interrupt once both scenarios have their connections (the lab has accepted them: preflight + 2).
-    await expect.poll(() => server.accepted(), { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const sentAt = performance.now();
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    const took = performance.now() - sentAt;
+    const { code, stderr, tookMs } = await interruptCli(
+      ['run', server.url, '-s', 'http11-reuse', '-s', 'idle-timeout', '--max-idle', '60s', '--json', json, '--junit', junit, '--html', html],
+      () => server.accepted() >= 3,
+    );
     expect(code).toBe(130);
-    expect(took).toBeLessThan(10_000); // not the 60 s idle wait
+    expect(tookMs).toBeLessThan(10_000); // not the 60 s idle wait
     expect(stderr).toContain('interrupted: writing the reports with what was measured so far');
 
     const result = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
@@ -73,5 +82,18 @@ describe('reports', () => {
     expect(events).toContain('local-close');
     expect(readFileSync(junit, 'utf8')).toContain('<error');
     expect(existsSync(html) && readFileSync(html, 'utf8')).toContain('data-scenario="idle-timeout" data-status="error"');
+  }, 30_000);
+
+  it('Ctrl-C before the first response: an empty report (interrupted, no scenarios) is still written, at once', async () => {
+    let accepted = false;
+    const url = await rawServer(() => {
+      accepted = true; // never answers
+    });
+    const json = path.join(dir, 'early.json');
+    const { code, tookMs } = await interruptCli(['run', url, '--json', json, '--response-timeout', '20s'], () => accepted);
+    expect(code).toBe(130);
+    expect(tookMs).toBeLessThan(10_000); // not the 20 s response deadline
+    const result = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
+    expect(result).toMatchObject({ interrupted: true, scenarios: [] });
   }, 30_000);
 });

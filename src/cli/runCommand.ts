@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { DEMO_PROFILE, startLabServer } from '../lab/labServer.js';
 import { UnknownClientError, chooseClient } from '../clients/predict.js';
 import type { ClientChoice } from '../clients/predict.js';
@@ -52,64 +53,76 @@ export interface RunFlags {
 /** Room for the non-idle parts of a scenario (requests, the close, TIME_WAIT polling) beyond --max-idle. */
 const SCENARIO_SLACK_MS = 120_000;
 
-/** `keepalive-probe run [url]`: probe, render, return the exit code. */
-export async function runCommand(url: string | undefined, flags: RunFlags): Promise<number> {
+/** What the flags resolve to before anything is probed (every usage error is found here). */
+interface RunPlan {
+  readonly scenarios: readonly Scenario[];
+  readonly gates: readonly Gate[];
+  readonly client: ClientChoice | null;
+  readonly hops: readonly Hop[];
+}
+
+/** Library errors that mean "bad flags", turned into usage errors (exit 2). */
+function asUsage<T>(work: () => T, ...kinds: (new (...args: never[]) => Error)[]): T {
+  try {
+    return work();
+  } catch (err) {
+    if (kinds.some((kind) => err instanceof kind)) throw new UsageError((err as Error).message);
+    throw err;
+  }
+}
+
+async function plan(url: string | undefined, flags: RunFlags): Promise<RunPlan | null> {
   let scenarios: Scenario[];
   try {
     scenarios = await selectScenarios(flags.scenario, false);
   } catch (err) {
     if (err instanceof ScenarioFileError) {
       writeError(`invalid scenario file ${err.message}`);
-      return EXIT.usage;
+      return null;
     }
     throw err;
   }
-  let gates: Gate[];
-  try {
-    gates = resolveGates(flags.expect, flags.behind, scenarios, flags.maxIdle);
-  } catch (err) {
-    if (err instanceof GateError) throw new UsageError(err.message);
-    throw err;
-  }
-  let client: ClientChoice | null;
-  try {
-    client = chooseClient(flags.client, flags.clientIdle);
-  } catch (err) {
-    if (err instanceof UnknownClientError) throw new UsageError(err.message);
-    throw err;
-  }
-  let hops: Hop[] = [];
-  try {
-    if (flags.hop.length > 0) hops = parseHops(flags.hop);
-  } catch (err) {
-    if (err instanceof HopError) throw new UsageError(err.message);
-    throw err;
-  }
+  const hops = flags.hop.length === 0 ? [] : asUsage(() => parseHops(flags.hop), HopError);
   if (hops.length > 0 && url !== undefined) throw new UsageError('give either a URL or --hop name=URL …, not both');
-  // The hop rule compares idle timeouts: every hop runs idle-timeout.
+  // The hop rule compares idle timeouts: every hop runs idle-timeout (before gates resolve against the list).
   if (hops.length > 0 && !scenarios.some((s) => s.id === 'idle-timeout')) scenarios = [...(await selectScenarios(['idle-timeout'], false)), ...scenarios];
+  const gates = asUsage(() => resolveGates(flags.expect, flags.behind, scenarios, flags.maxIdle), GateError);
+  const client = asUsage(() => chooseClient(flags.client, flags.clientIdle), UnknownClientError);
+  return { scenarios, gates, client, hops };
+}
+
+/** `keepalive-probe run [url]`: probe, render, return the exit code. */
+export async function runCommand(url: string | undefined, flags: RunFlags): Promise<number> {
+  const run = await plan(url, flags);
+  if (run === null) return EXIT.usage;
   const outputs = openOutputs(flags);
   let lab: LabServer | null = null;
-  let targets: { readonly hop: Hop | null; readonly target: Target }[];
+  let targets: Target[];
   try {
-    if (hops.length > 0) {
-      targets = hops.map((hop) => ({ hop, target: parseTarget(hop.url) }));
+    if (run.hops.length > 0) {
+      targets = run.hops.map((hop) => parseTarget(hop.url));
     } else if (url === undefined) {
       lab = await startLabServer(DEMO_PROFILE);
-      targets = [{ hop: null, target: parseTarget(lab.url) }];
+      targets = [parseTarget(lab.url)];
     } else {
-      targets = [{ hop: null, target: parseTarget(url) }];
+      targets = [parseTarget(url)];
     }
   } catch (err) {
     closeOutputs(outputs);
+    await lab?.close();
     if (err instanceof TargetError) throw new UsageError(err.message);
     throw err;
   }
-  const prefix = (hop: Hop | null, id: string): string => (hop === null ? id : `${hop.name}/${id}`);
+  const hopAt = (i: number): Hop | null => run.hops[i] ?? null;
+  const prefix = (i: number, id: string): string => (hopAt(i) === null ? id : `${hopAt(i)?.name ?? ''}/${id}`);
 
   // The first Ctrl-C stops the scenarios, which then report what they measured (reports are
-  // still written, exit code 130); a second one quits at once.
+  // still written, exit code 130); a second one quits at once. A hop that cannot be probed
+  // stops the others too.
   const interrupt = new AbortController();
+  const failed = new AbortController();
+  const stop = AbortSignal.any([interrupt.signal, failed.signal]);
+  setMaxListeners(0, interrupt.signal, failed.signal, stop); // every scenario of every hop listens
   const stopOnSigint = (): void => {
     if (interrupt.signal.aborted) process.exit(EXIT.interrupted);
     writeError('interrupted: writing the reports with what was measured so far (Ctrl-C again quits at once)');
@@ -117,23 +130,14 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
   };
   process.on('SIGINT', stopOnSigint);
   const write = (text: string): void => void process.stderr.write(text);
-  const ids = targets.flatMap(({ hop }) => scenarios.map((s) => prefix(hop, s.id)));
+  const ids = targets.flatMap((_, i) => run.scenarios.map((s) => prefix(i, s.id)));
   const progress = outputs.terminal === 'stdout' && process.stderr.isTTY === true ? new Progress(ids, flags.maxIdle, write) : null;
   if (progress !== null) {
-    const where = targets.map(({ target }) => escapeForTerminal(target.url)).join(', ');
+    const where = targets.map((target) => escapeForTerminal(target.url)).join(', ');
     write(`Probing ${where} with ${ids.length === 1 ? '1 scenario' : `${ids.length} scenarios at once`}; idle waits are bounded by ${formatDuration(flags.maxIdle)} (--max-idle)…\n`);
   }
-  let failing: Target | null = null;
-  const probeOne = async ({ hop, target }: (typeof targets)[number]): Promise<RunResult> => {
-    try {
-      return await probeTarget(hop, target);
-    } catch (err) {
-      failing ??= target;
-      throw err;
-    }
-  };
-  const probeTarget = async (hop: Hop | null, target: Target): Promise<RunResult> => {
-    const measured = await runProbe(scenarios, {
+  const probeTarget = async (target: Target, i: number): Promise<RunResult> => {
+    const measured = await runProbe(run.scenarios, {
       target,
       insecure: flags.insecure === true,
       connectTimeoutMs: flags.connectTimeout,
@@ -145,31 +149,49 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
       headers: flags.header,
       userAgent: USER_AGENT,
       lab: lab === null ? null : { ...lab.profile },
-      onScenarioDone: progress === null ? undefined : (s) => progress.done({ ...s, id: prefix(hop, s.id) }),
-      interrupt: interrupt.signal,
-      client,
+      onScenarioDone: progress === null ? undefined : (s) => progress.done({ ...s, id: prefix(i, s.id) }),
+      interrupt: stop,
+      client: run.client,
     });
-    return applyGates(measured, gates);
+    return applyGates(measured, run.gates);
   };
   try {
-    const runs = await Promise.all(targets.map(async (t) => ({ hop: t.hop, result: await probeOne(t) })));
-    const result = hops.length > 0 ? mergeHops(runs.map((r) => ({ hop: r.hop as Hop, result: r.result }))) : (runs[0]?.result as RunResult);
+    const settled = await Promise.allSettled(
+      targets.map((target, i) =>
+        probeTarget(target, i).catch((err: unknown) => {
+          failed.abort();
+          throw err;
+        }),
+      ),
+    );
+    const failure = settled.findIndex((r) => r.status === 'rejected' && !(interrupt.signal.aborted && isInterrupted(r.reason)));
+    if (failure !== -1) throw Object.assign(new FailedTarget(), { index: failure, cause: (settled[failure] as PromiseRejectedResult).reason });
+    const results = settled.map((r) => (r as PromiseFulfilledResult<RunResult>).value);
+    const result = run.hops.length > 0 ? mergeHops(results.map((r, i) => ({ hop: run.hops[i] as Hop, result: r }))) : (results[0] as RunResult);
     progress?.stop();
     writeOutputs(outputs, result, (stream) => useColor(flags.color, stream.isTTY === true, process.env));
     return exitCodeFor(result);
   } catch (err) {
     closeOutputs(outputs);
-    if (err instanceof ProbeError && err.code === 'interrupted') return EXIT.interrupted;
-    if (err instanceof ProbeError) {
-      const where = targets.find((t) => t.target === failing) ?? targets[0];
-      const name = where?.hop === null || where?.hop === undefined ? '' : `hop ${where.hop.name} `;
-      writeError(`cannot probe ${name}${escapeForTerminal(where?.target.url ?? '')}: ${escapeForTerminal(err.message, 400)} [${err.code}]`);
+    if (err instanceof FailedTarget && err.cause instanceof ProbeError) {
+      const name = hopAt(err.index) === null ? '' : `hop ${hopAt(err.index)?.name ?? ''} `;
+      writeError(`cannot probe ${name}${escapeForTerminal(targets[err.index]?.url ?? '')}: ${escapeForTerminal(err.cause.message, 400)} [${err.cause.code}]`);
       return EXIT.unprobeable;
     }
-    throw err;
+    throw err instanceof FailedTarget ? err.cause : err;
   } finally {
     process.off('SIGINT', stopOnSigint);
     progress?.stop();
     await lab?.close();
   }
+}
+
+/** Which target failed, and why. */
+class FailedTarget extends Error {
+  index = 0;
+  override cause: unknown = null;
+}
+
+function isInterrupted(err: unknown): boolean {
+  return err instanceof ProbeError && err.code === 'interrupted';
 }

@@ -32,18 +32,26 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
   const startedAt = new Date();
   const clock = startClock();
   const ctx: RunContext = { ...options, clock };
-  const preflight = await interruptible(preflightRequest(ctx), options.interrupt);
+  let preflight: { server: string | null; local: boolean };
+  try {
+    preflight = await preflightRequest(ctx);
+  } catch (err) {
+    // Interrupted before anything was measured: an empty report, still written (exit 130).
+    if (!(err instanceof ProbeError && err.code === 'interrupted')) throw err;
+    preflight = { server: null, local: false };
+  }
   const run = async (scenario: Scenario): Promise<ScenarioResult> => {
     const result = await runScenario(scenario, ctx);
     options.onScenarioDone?.(result);
     return result;
   };
   const results = new Map<Scenario, ScenarioResult>();
-  await Promise.all(scenarios.filter((s) => !s.exclusive).map(async (s) => results.set(s, await run(s))));
+  const interrupted = (): boolean => options.interrupt?.aborted === true;
+  if (!interrupted()) await Promise.all(scenarios.filter((s) => !s.exclusive).map(async (s) => results.set(s, await run(s))));
   // Exclusive scenarios (a burst of connections, as short-connections opens) run alone afterwards,
   // so their sockets do not delay the event loop while other scenarios time idle closes.
-  for (const s of scenarios.filter((x) => x.exclusive)) results.set(s, await run(s));
-  const scenarioResults = scenarios.map((s) => results.get(s) as ScenarioResult);
+  for (const s of scenarios.filter((x) => x.exclusive)) if (!interrupted()) results.set(s, await run(s));
+  const scenarioResults = scenarios.map((s) => results.get(s)).filter((r): r is ScenarioResult => r !== undefined);
   const result: Omit<RunResult, 'clients' | 'hops'> = {
     schemaVersion: 1,
     tool: { name: 'keepalive-probe', version: VERSION },
@@ -75,21 +83,31 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
 
 async function preflightRequest(ctx: RunContext): Promise<{ server: string | null; local: boolean }> {
   const { target } = ctx;
-  const conn = await ProbeConnection.open('preflight', { ...target, insecure: ctx.insecure, connectTimeoutMs: ctx.connectTimeoutMs }, ctx.clock);
+  const opening = ProbeConnection.open('preflight', { ...target, insecure: ctx.insecure, connectTimeoutMs: ctx.connectTimeoutMs }, ctx.clock);
+  const conn = await interruptible(opening, ctx.interrupt).catch((err: unknown) => {
+    // Interrupted while connecting: a connect that still completes is closed at once.
+    if (err instanceof ProbeError && err.code === 'interrupted') opening.then((c) => c.close('rst', 'cleanup'), () => undefined);
+    throw err;
+  });
+  // Ctrl-C ends the wait for the answer at once: the RST makes the pending request resolve.
+  const stop = (): void => void conn.close('rst', 'cleanup');
+  ctx.interrupt?.addEventListener('abort', stop, { once: true });
   try {
     const outcome = await conn.send(
       { method: ctx.method, path: target.path, version: '1.1', host: target.hostHeader, connection: 'close', headers: ctx.headers, userAgent: ctx.userAgent },
       ctx.deadlines,
     );
+    if (ctx.interrupt?.aborted === true) throw new ProbeError('interrupted', 'interrupted before the first response');
     const error = firstRequestError(outcome, target);
     if (error !== null || outcome.kind !== 'response') throw error;
     return { server: headerValue(outcome.head.headers, 'server'), local: conn.remote !== null && isLocalAddress(conn.remote.address) };
   } finally {
+    ctx.interrupt?.removeEventListener('abort', stop);
     await conn.close('fin', 'cleanup');
   }
 }
 
-/** The preflight, or a ProbeError('interrupted') as soon as the user interrupts it. */
+/** `work`, or a ProbeError('interrupted') as soon as the user interrupts it. */
 function interruptible<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return work;
   return new Promise<T>((resolve, reject) => {

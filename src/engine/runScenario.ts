@@ -185,6 +185,12 @@ async function runStep(step: Step, state: StepState): Promise<void> {
 
 async function openConnection(state: StepState, label: string, id: string): Promise<ProbeConnection> {
   const conn = await ProbeConnection.open(id, connectOptions(state.ctx), state.ctx.clock);
+  if (state.signal.aborted) {
+    // The scenario ended (timeout, Ctrl-C) while this connect was in flight: its cleanup has
+    // already run, so this socket would be left open and keep the process alive.
+    await conn.close('rst', 'cleanup');
+    throw new Error('aborted');
+  }
   state.live.push({ label, conn });
   return conn;
 }
