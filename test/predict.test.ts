@@ -58,3 +58,10 @@ describe('client verdicts', () => {
     expect(() => chooseClient('wget', undefined)).toThrow(/known clients are node-agent, node-global-agent, undici, go, /);
   });
 });
+
+describe('what the verdicts need', () => {
+  it('an idle RST is noticed like a FIN; without a close kind (no idle-timeout or stale-race in the run) there is no verdict', () => {
+    expect(verdict({ ...FIN_10S, closeKind: 'rst' }, 'go').staleReuse).toBe('race');
+    expect(verdict({ ...FIN_10S, closeKind: null }, 'go').staleReuse).toBe('unknown');
+  });
+});

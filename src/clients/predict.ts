@@ -107,6 +107,7 @@ function verdict(p: ClientProfile | null, facts: ServerFacts, idleOverride: numb
  *   idle connection, or its limit sits within the margin below T);
  * - every-reuse: it keeps connections past the close and does not notice it (or the close is
  *   silent), so any reuse after T fails;
+ * A pool that notices a FIN on an idle socket notices an RST there too.
  * - unknown: a default that no source confirms, or no T to compare with.
  */
 function staleReuse(idle: number | null | 'unconfirmed', T: number | null, facts: ServerFacts, notices: boolean | 'unconfirmed', silent: boolean): ClientVerdict['staleReuse'] {
@@ -119,8 +120,11 @@ function staleReuse(idle: number | null | 'unconfirmed', T: number | null, facts
   const safe = T - clientMarginMs(T, facts.windowMs ?? 0);
   if (idle !== null && idle <= safe) return 'no';
   if (idle !== null && idle < T) return 'race';
-  if (silent || facts.closeKind !== 'fin' || notices !== true) return notices === 'unconfirmed' && !silent ? 'unknown' : 'every-reuse';
-  return 'race';
+  if (silent) return 'every-reuse'; // nothing announces the close before the next request
+  // A FIN or an RST on an idle socket is what a watching pool notices; without either measured
+  // (a run without idle-timeout or stale-race), there is nothing to judge by.
+  if (facts.closeKind === null || notices === 'unconfirmed') return 'unknown';
+  return notices ? 'race' : 'every-reuse';
 }
 
 function fixFor(p: ClientProfile, safeMs: number): string {

@@ -11,6 +11,8 @@ export interface Hop {
 export class HopError extends Error {}
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
+/** Least difference between two hops' idle timeouts that counts as "longer" (else 1 % of the front's). */
+const HOP_MARGIN_MS = 50;
 
 /** Parses `name=URL`; hops are listed from the client inward (the load balancer first, its backend next). */
 export function parseHops(values: readonly string[]): Hop[] {
@@ -50,7 +52,9 @@ export function mergeHops(runs: readonly { readonly hop: Hop; readonly result: R
     result.scenarios.map((s) => {
       const renamed = { ...s, id: `${hop.name}/${s.id}`, title: `${s.title} (hop ${hop.name})` };
       const front = hops[i - 1];
-      if (i === 0 || front === undefined || s.id !== 'idle-timeout' || s.error !== null) return renamed;
+      const frontIdle = i === 0 ? undefined : idleOf(runs[i - 1]?.result as RunResult);
+      // Nothing to compare when either side's idle-timeout could not run (an error, Ctrl-C).
+      if (i === 0 || front === undefined || s.id !== 'idle-timeout' || s.error !== null || frontIdle?.error !== null) return renamed;
       const rule = hopRule(front, hops[i] as HopReport, result.options.maxIdleMs);
       return { ...renamed, expectations: [...s.expectations, rule], status: rule.ok ? s.status : 'fail' };
     }),
@@ -72,9 +76,14 @@ export function mergeHops(runs: readonly { readonly hop: Hop; readonly result: R
  */
 function hopRule(front: HopReport, behind: HopReport, maxIdleMs: number): ExpectationResult {
   const show = (h: HopReport): string => (h.idleTimeoutMs === null ? `no idle close within ${formatDuration(maxIdleMs)}` : `idle timeout ${formatDuration(h.idleTimeoutMs)}`);
-  const ok = behind.idleTimeoutMs === null || (front.idleTimeoutMs !== null && behind.idleTimeoutMs > front.idleTimeoutMs);
+  // Equal timeouts race each other, and two measurements of one timeout differ by a few ms:
+  // "longer" means longer by more than the measurement error.
+  const margin = front.idleTimeoutMs === null ? 0 : Math.max(HOP_MARGIN_MS, front.idleTimeoutMs * 0.01);
+  const ok = behind.idleTimeoutMs === null || (front.idleTimeoutMs !== null && behind.idleTimeoutMs > front.idleTimeoutMs + margin);
+  const equal = !ok && behind.idleTimeoutMs !== null && front.idleTimeoutMs !== null && behind.idleTimeoutMs >= front.idleTimeoutMs - margin;
+  const verb = equal ? `idles out together with "${front.name}" (equal within ${formatDuration(margin)}, the measurement error)` : `closes idle connections before "${front.name}"`;
   const message = ok
     ? `"${behind.name}" (${show(behind)}) keeps idle connections open longer than "${front.name}" in front of it (${show(front)})`
-    : `"${behind.name}" (${show(behind)}) closes idle connections before "${front.name}" in front of it (${show(front)}): "${front.name}" will reuse connections "${behind.name}" has closed (errors, or 502s from a load balancer). Make "${behind.name}" idle longer than "${front.name}", or "${front.name}" shorter.`;
+    : `"${behind.name}" (${show(behind)}) ${verb} in front of it (${show(front)}): "${front.name}" will reuse connections "${behind.name}" has closed (errors, or 502s from a load balancer). Make "${behind.name}" idle longer than "${front.name}", or "${front.name}" shorter.`;
   return { expression: `${behind.name}.idle-timeout > ${front.name}.idle-timeout`, metric: 'idleTimeoutMs', origin: 'cli', severity: 'fail', ok, measured: behind.idleTimeoutMs, message };
 }

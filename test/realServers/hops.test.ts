@@ -36,10 +36,10 @@ describe.skipIf(bin === null)('--hop: HAProxy in front of the lab server', () =>
     expect(code).toBe(1);
     expect(result.hops.map((h) => h.name)).toEqual(['lb', 'app']);
     // Each hop measured on its own: HAProxy's 2.5 s (not the backend's 1 s), and the backend's 1 s.
-    expect(result.hops[0]?.idleTimeoutMs).toBeGreaterThan(2400);
-    expect(result.hops[0]?.idleTimeoutMs).toBeLessThan(2600);
-    expect(result.hops[1]?.idleTimeoutMs).toBeGreaterThan(990);
-    expect(result.hops[1]?.idleTimeoutMs).toBeLessThan(1100);
+    expect(result.hops[0]?.idleTimeoutMs).toBeGreaterThan(2250);
+    expect(result.hops[0]?.idleTimeoutMs).toBeLessThan(2750);
+    expect(result.hops[1]?.idleTimeoutMs).toBeGreaterThan(950);
+    expect(result.hops[1]?.idleTimeoutMs).toBeLessThan(1250);
     const app = result.scenarios.find((s) => s.id === 'app/idle-timeout');
     expect(app?.status).toBe('fail');
     const rule = app?.expectations.find((e) => e.expression === 'app.idle-timeout > lb.idle-timeout');
@@ -54,6 +54,17 @@ describe.skipIf(bin === null)('--hop: HAProxy in front of the lab server', () =>
     const rule = result.scenarios.find((s) => s.id === 'app/idle-timeout')?.expectations.find((e) => e.expression === 'app.idle-timeout > lb.idle-timeout');
     expect(rule?.ok).toBe(true);
   }, 40_000);
+});
+
+describe('--hop failures', () => {
+  it('a hop that cannot be probed stops the others: one error line naming the hop, exit 3, at once', async () => {
+    const front = await lab({ idleTimeoutMs: 20_000 });
+    const started = performance.now();
+    const { code, stderr } = await runCli(['run', '--hop', `lb=${front.url}`, '--hop', 'app=http://127.0.0.1:1/', '-s', 'idle-timeout']);
+    expect(code).toBe(3);
+    expect(stderr).toMatch(/^keepalive-probe: cannot probe hop app http:\/\/127\.0\.0\.1:1\/: .*\[connect-refused\]\n$/);
+    expect(performance.now() - started).toBeLessThan(15_000); // not lb's 20 s idle wait
+  });
 });
 
 describe('--hop usage', () => {
