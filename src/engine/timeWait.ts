@@ -27,22 +27,31 @@ export async function observeTimeWait(
   }
   if (targetIsLocal) {
     const seen = await pollRows(local, remote);
-    // Both ends are sockets of this network namespace (the target address is one of this
-    // host's), so no row at all means neither end is left: an RST ended the connection even
-    // if the probe did not see it (one that answers a request crossing the server's FIN in
-    // flight arrives after the end of stream, when Node no longer reads).
-    if (seen !== null) return fromRows(seen.aSide, seen.bSide);
+    // With the server listening in this network namespace, no row at all means neither end
+    // is left: an RST ended the connection even if the probe did not see it (one that answers
+    // a request crossing the server's FIN in flight arrives after the end of stream, when Node
+    // no longer reads). Without a listener here (a port forwarded into a container), the
+    // server's socket is out of sight: fall back to the timeline.
+    const found = seen !== null && seen.aSide.length + seen.bSide.length > 0;
+    if (seen !== null && (found || seen.serverListensHere || end.signal === 'rst' || resetSeen)) return fromRows(seen.aSide, seen.bSide);
   }
   return infer(end, targetIsLocal, resetSeen);
 }
 
-async function pollRows(local: Endpoint, remote: Endpoint): Promise<{ aSide: readonly TcpRow[]; bSide: readonly TcpRow[] } | null> {
+interface SeenRows {
+  readonly aSide: readonly TcpRow[];
+  readonly bSide: readonly TcpRow[];
+  /** A LISTEN socket on the target's port is in this table (the server is a process of this namespace). */
+  readonly serverListensHere: boolean;
+}
+
+async function pollRows(local: Endpoint, remote: Endpoint): Promise<SeenRows | null> {
   const deadline = Date.now() + POLL_BOUND_MS;
-  let last: { aSide: readonly TcpRow[]; bSide: readonly TcpRow[] } | null = null;
+  let last: SeenRows | null = null;
   for (;;) {
     const rows = await readTcpTable();
     if (rows.length === 0) return null; // no socket table here (not Linux)
-    last = rowsForConnection(rows, local, remote);
+    last = { ...rowsForConnection(rows, local, remote), serverListensHere: rows.some((r) => r.state === 'LISTEN' && r.localPort === remote.port) };
     const all = [...last.aSide, ...last.bSide];
     if (!all.some((row) => TRANSIENT.has(row.state))) return last;
     if (Date.now() >= deadline) return last;

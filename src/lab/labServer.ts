@@ -90,7 +90,14 @@ function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumb
   let served = 0;
   let closing = false;
   let idleTimer: NodeJS.Timeout | null = null;
-  const headGuard = setTimeout(() => socket.destroy(), REQUEST_HEAD_TIMEOUT_MS);
+  // Bounds a request head that never completes; armed while one is partly received, so it
+  // never cuts an idle connection short of the profile's idle timeout (0 = never).
+  let headGuard: NodeJS.Timeout | undefined = setTimeout(() => socket.destroy(), REQUEST_HEAD_TIMEOUT_MS);
+  const guardHead = (partial: boolean): void => {
+    if (partial && headGuard !== undefined) return; // one bound per head, however it trickles in
+    clearTimeout(headGuard);
+    headGuard = partial ? setTimeout(() => socket.destroy(), REQUEST_HEAD_TIMEOUT_MS) : undefined;
+  };
 
   let dropped = false;
   const shut = (why: 'idle' | 'done'): void => {
@@ -141,8 +148,10 @@ function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumb
           socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
           closing = true;
         }
+        if (buffered.length > 0) guardHead(true);
         return;
       }
+      guardHead(false);
       const head = parseRequestHead(buffered.subarray(0, end).toString('latin1'));
       buffered = buffered.subarray(end + 4 + Math.min(head.contentLength, buffered.length - end - 4));
       served += 1;

@@ -16,7 +16,7 @@ const CLIENT_IDLE_DEFAULTS = [
 /** Linux holds a socket in TIME_WAIT for TCP_TIMEWAIT_LEN (include/net/tcp.h). */
 const LINUX_TIME_WAIT_S = 60;
 
-/** Facts about the probing host that advice may quote (read once per run). */
+/** Facts about the probing host that advice may quote (read when a scenario's advice is made). */
 export interface HostFacts {
   /** Size of the ephemeral port range, or null where it cannot be read (not Linux). */
   readonly ephemeralPorts: number | null;

@@ -4,6 +4,7 @@ import type { ExchangeOutcome } from '../engine/connection.js';
 import { parseKeepAlive } from '../http/keepAliveHeader.js';
 import { formatDuration } from '../util/duration.js';
 import type { MetricSpec } from './model.js';
+import { failedWhileOpen } from './race.js';
 
 /** What a scenario run left behind: its connections (with labels) and every exchange. */
 export interface Trace {
@@ -272,7 +273,7 @@ function raceMeasure(name: 'raceWindow' | 'raceSafeIdle', race: RaceReport | nul
   const value = name === 'raceWindow' ? race.windowMs : race.safeIdleMs;
   if (name === 'raceSafeIdle') return plain(value);
   const T = race.idleTimeoutMs;
-  const failedInTime = race.trials.filter((t) => !t.closeSeenBeforeWrite && t.outcome !== 'ok');
+  const failedInTime = failedWhileOpen(race.trials);
   const afterClose = race.trials.filter((t) => t.closeSeenBeforeWrite);
   const failedAfter = afterClose.filter((t) => t.outcome !== 'ok');
   const parts = [

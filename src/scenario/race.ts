@@ -9,10 +9,15 @@ export function clientMarginMs(idleTimeoutMs: number, windowMs = 0): number {
   return Math.max(Math.min(1000, idleTimeoutMs / 2), Math.round(idleTimeoutMs * 0.25), Math.ceil(2 * windowMs));
 }
 
+/** Trials whose request was written while the connection still looked open (no FIN or RST yet) and failed. */
+export function failedWhileOpen(trials: readonly RaceTrial[]): RaceTrial[] {
+  return trials.filter((t) => !t.closeSeenBeforeWrite && t.outcome !== 'ok');
+}
+
 /** The race report from T and the trials (see RaceReport). */
 export function summarizeRace(idleTimeoutMs: number | null, trials: readonly RaceTrial[]): RaceReport {
   if (idleTimeoutMs === null) return { idleTimeoutMs, trials, windowMs: null, windowUpperMs: null, safeIdleMs: null };
-  const failedInTime = trials.filter((t) => !t.closeSeenBeforeWrite && t.outcome !== 'ok');
+  const failedInTime = failedWhileOpen(trials);
   if (failedInTime.length === 0) {
     return { idleTimeoutMs, trials, windowMs: 0, windowUpperMs: 0, safeIdleMs: Math.round(Math.max(0, idleTimeoutMs - clientMarginMs(idleTimeoutMs, 0))) };
   }
