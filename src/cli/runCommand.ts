@@ -21,16 +21,13 @@ import { USER_AGENT } from '../version.js';
 import { UsageError, writeError } from './io.js';
 import { selectScenarios } from './selectScenarios.js';
 import { closeOutputs, openOutputs, writeOutputs } from './outputs.js';
+import type { OutputFlags } from './outputs.js';
 import { Progress } from './progress.js';
 import { useColor } from './terminalStyle.js';
 import type { ColorChoice } from './terminalStyle.js';
 
 /** Flags of `keepalive-probe run`, as commander parsed them. */
-export interface RunFlags {
-  readonly json?: string | boolean;
-  readonly junit?: string;
-  readonly html?: string;
-  readonly quiet?: boolean;
+export interface RunFlags extends OutputFlags {
   readonly scenario: readonly string[];
   readonly maxIdle: number;
   readonly maxRequests: number;

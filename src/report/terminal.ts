@@ -42,9 +42,7 @@ function header(result: RunResult, c: ChalkInstance): string {
 }
 
 function summaryTable(result: RunResult, color: boolean): string {
-  // cli-table3 colours its head and border by default; no colour means none at all.
-  const style = color ? {} : { head: [], border: [] };
-  const table = new Table({ head: ['scenario', 'result', 'key figure', 'took'], style });
+  const table = new Table({ head: ['scenario', 'result', 'key figure', 'took'], style: tableStyle(color) });
   for (const s of result.scenarios) {
     table.push([s.id, s.status, keyFigure(s), formatDuration(s.durationMs)]);
   }
@@ -80,8 +78,7 @@ function scenarioSection(s: ScenarioResult, c: ChalkInstance): string {
 
 /** Which clients reuse a dead connection against this server, and the fix for the user's client. */
 function clientsSection(result: RunResult, color: boolean, c: ChalkInstance): string {
-  const style = color ? {} : { head: [], border: [] };
-  const table = new Table({ head: ['client', 'idle limit', 'Keep-Alive hint', 'reuses a dead connection', 'retries'], style });
+  const table = new Table({ head: ['client', 'idle limit', 'Keep-Alive hint', 'reuses a dead connection', 'retries'], style: tableStyle(color) });
   for (const v of result.clients) table.push(clientRow(v));
   const lines = [`${c.bold('clients')} against this server (docs/clients.md):`, table.toString()];
   const yours = result.clients.find((v) => v.yours);
@@ -92,6 +89,11 @@ function clientsSection(result: RunResult, color: boolean, c: ChalkInstance): st
     lines.push(`  → ${yours.fix ?? (yours.staleReuse === 'no' ? 'nothing to change: it drops idle connections before the server does' : 'no setting can be derived: see docs/clients.md')}`);
   }
   return lines.join('\n');
+}
+
+/** cli-table3 colours its head and border by default; no colour means none at all. */
+function tableStyle(color: boolean): { head?: string[]; border?: string[] } {
+  return color ? {} : { head: [], border: [] };
 }
 
 function paintStatus(status: ScenarioStatus, c: ChalkInstance): string {
