@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UnknownClientError, chooseClient, predictClients } from '../src/clients/predict.js';
 import type { ServerFacts } from '../src/clients/predict.js';
 import type { ClientVerdict } from '../src/model/result.js';
+import { adviceFor } from '../src/scenario/advice.js';
 
 /** The verdict rules of docs/clients.md over measured facts (the real clients check them in test/realClients). */
 const FIN_10S: ServerFacts = { idleTimeoutMs: 10_000, advertisedTimeoutS: null, closeKind: 'fin', serverClose: 'full', windowMs: 0, maxIdleMs: 90_000 };
@@ -63,5 +64,14 @@ describe('what the verdicts need', () => {
   it('an idle RST is noticed like a FIN; without a close kind (no idle-timeout or stale-race in the run) there is no verdict', () => {
     expect(verdict({ ...FIN_10S, closeKind: 'rst' }, 'go').staleReuse).toBe('race');
     expect(verdict({ ...FIN_10S, closeKind: null }, 'go').staleReuse).toBe('unknown');
+  });
+});
+
+describe('advice quotes the client profiles', () => {
+  it('names the clients whose default outlasts the server, and only the ones that honour the Keep-Alive hint', () => {
+    const advice = adviceFor({ idleTimeoutMs: 10_000, advertisedTimeoutS: null }).join('\n');
+    expect(advice).toContain('Longer by default (docs/clients.md): go 1 min 30 s, httpclient5 3 min, okhttp 5 min, java-httpclient 30 s, dotnet 1 min, curl 1 min 58 s;');
+    expect(advice).not.toMatch(/node-global-agent 5 s|undici 4 s/); // below 10 s: not too long
+    expect(advice).toContain('clients that honour that hint (node-global-agent, undici, httpclient4, httpclient5, dotnet)');
   });
 });

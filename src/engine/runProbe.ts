@@ -2,6 +2,7 @@ import type { LabProfileReport, RunResult, ScenarioResult } from '../model/resul
 import type { Scenario } from '../scenario/model.js';
 import { headerValue } from '../http/keepAliveHeader.js';
 import { VERSION } from '../version.js';
+import { readHostFacts } from '../scenario/advice.js';
 import { predictClients, serverFacts } from '../clients/predict.js';
 import type { ClientChoice } from '../clients/predict.js';
 import { startClock } from './clock.js';
@@ -12,8 +13,8 @@ import { runScenario } from './runScenario.js';
 import type { RunContext } from './runScenario.js';
 import { isLocalAddress } from './target.js';
 
-/** Run options without the clock, which the run starts itself. */
-export type ProbeOptions = Omit<RunContext, 'clock'> & {
+/** Run options without the clock and the host facts, which the run reads itself. */
+export type ProbeOptions = Omit<RunContext, 'clock' | 'host'> & {
   readonly lab: LabProfileReport | null;
   /** Called when a scenario finishes (progress on a TTY). */
   readonly onScenarioDone?: (result: ScenarioResult) => void;
@@ -31,7 +32,7 @@ export type ProbeOptions = Omit<RunContext, 'clock'> & {
 export async function runProbe(scenarios: readonly Scenario[], options: ProbeOptions): Promise<RunResult> {
   const startedAt = new Date();
   const clock = startClock();
-  const ctx: RunContext = { ...options, clock };
+  const ctx: RunContext = { ...options, clock, host: readHostFacts() };
   let preflight: { server: string | null; local: boolean };
   try {
     preflight = await preflightRequest(ctx);

@@ -6,7 +6,8 @@ import { measure, outcomeOf } from '../scenario/measures.js';
 import { summarizeRace } from '../scenario/race.js';
 import type { Trace } from '../scenario/measures.js';
 import { holds, parseExpectation } from '../scenario/expectation.js';
-import { adviceFor, readHostFacts } from '../scenario/advice.js';
+import { adviceFor } from '../scenario/advice.js';
+import type { HostFacts } from '../scenario/advice.js';
 import { formatDuration } from '../util/duration.js';
 import { classifyClose } from './classifyClose.js';
 import { ProbeConnection } from './connection.js';
@@ -31,6 +32,8 @@ export interface RunContext {
   readonly method: string;
   readonly headers: readonly (readonly [string, string])[];
   readonly userAgent: string;
+  /** Facts about this host that advice quotes, read once per run. */
+  readonly host: HostFacts;
   /** Aborted when the user interrupts the run (Ctrl-C): scenarios stop and report what they measured. */
   readonly interrupt?: AbortSignal;
 }
@@ -103,7 +106,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
     metrics,
     findings,
     expectations,
-    advice: error === null ? adviceFor(metrics, readHostFacts()) : [],
+    advice: error === null ? adviceFor(metrics, ctx.host) : [],
     error: error?.toInfo() ?? null,
     connections: connections.map((c) => c.record),
     race,

@@ -1,22 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { MetricValue } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
+import { CLIENT_PROFILES } from '../clients/profiles.js';
 import { clientMarginMs } from './race.js';
-
-/**
- * Client pool idle limits quoted in advice. Each is checked against its source, listed in
- * docs/advice.md; clients whose default could not be confirmed are not named here.
- */
-const CLIENT_IDLE_DEFAULTS = [
-  { client: "Go's http.DefaultTransport (IdleConnTimeout)", ms: 90_000 },
-  { client: "Node's http.globalAgent (timeout, Node >= 19)", ms: 5_000 },
-  { client: 'undici / Node fetch (keepAliveTimeout)', ms: 4_000 },
-] as const;
 
 /** Linux holds a socket in TIME_WAIT for TCP_TIMEWAIT_LEN (include/net/tcp.h). */
 const LINUX_TIME_WAIT_S = 60;
 
-/** Facts about the probing host that advice may quote (read when a scenario's advice is made). */
+/** Facts about the probing host that advice may quote (read once per run). */
 export interface HostFacts {
   /** Size of the ephemeral port range, or null where it cannot be read (not Linux). */
   readonly ephemeralPorts: number | null;
@@ -41,10 +32,11 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: 
   const idle = metrics.idleTimeoutMs;
   if (typeof idle === 'number') {
     const safe = Math.round(Math.max(0, idle - clientMarginMs(idle)));
-    const longer = CLIENT_IDLE_DEFAULTS.filter((c) => c.ms >= idle).map((c) => `${c.client} keeps idle connections ${formatDuration(c.ms)}`);
+    // Only defaults a source confirms (src/clients/profiles.ts, docs/clients.md) are quoted.
+    const longer = CLIENT_PROFILES.flatMap((p) => (typeof p.idleMs === 'number' && p.idleMs >= idle ? [`${p.name} ${formatDuration(p.idleMs)}`] : []));
     advice.push(
       `Clients must not keep idle connections longer than ${formatDuration(idle)}; set the pool's idle timeout to about ${formatDuration(safe)} or less.` +
-        (longer.length > 0 ? ` By default ${longer.join('; ')}: too long for this server.` : ''),
+        (longer.length > 0 ? ` Longer by default (docs/clients.md): ${longer.join(', ')}; the clients table says which of them would reuse a dead connection.` : ''),
     );
     advice.push(`A load balancer or proxy in front of this server must close idle connections before it does: its idle timeout must be below ${formatDuration(idle)} (or raise the server's).`);
   }
@@ -52,7 +44,8 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: 
     advice.push('No idle close was seen within the bound: something else (the client pool, a load balancer, a NAT) decides how long idle connections live. Make sure each hop idles out before the hop behind it.');
   }
   if ('advertisedTimeoutS' in metrics && metrics.advertisedTimeoutS === null && typeof idle === 'number') {
-    advice.push('The server does not advertise "Keep-Alive: timeout=", so clients that honour that hint (Node http.Agent, undici) cannot adapt to it; configure their idle timeout explicitly.');
+    const honouring = CLIENT_PROFILES.filter((p) => p.honoursKeepAliveHeader === true).map((p) => p.name);
+    advice.push(`The server does not advertise "Keep-Alive: timeout=", so clients that honour that hint (${honouring.join(', ')}) cannot adapt to it; configure their idle timeout explicitly.`);
   }
   const advertised = metrics.advertisedTimeoutS;
   if (typeof advertised === 'number' && typeof idle === 'number' && Math.abs(advertised * 1000 - idle) > 1000) {
