@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { connectionSegments, wireClose } from '../support/capture.js';
 import { metric } from '../support/probe.js';
 import { freePort, serverBinary, startServer } from '../support/realServer.js';
-import { checkIdleAndCloseOnWire, connection, probeCli, responseHeads, useServerDirs, writeAfterCapScenario } from './support.js';
+import { checkIdleAndCloseOnWire, connection, expectIdleFinClose, probeCli, responseHeads, useServerDirs, writeAfterCapScenario } from './support.js';
 
 /**
  * Apache httpd (event MPM), started in the foreground with a config written here, probed
@@ -94,10 +94,7 @@ describe.skipIf(bin === null)('Apache httpd', () => {
     expect(metric(result, 'http11-reuse', 'reused')).toBe(true);
     expect(metric(result, 'http11-reuse', 'requests')).toBe(3);
 
-    const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
-    expect(idle).toBeGreaterThanOrEqual(2000 - EARLY_MS);
-    expect(idle).toBeLessThanOrEqual(2000 + LATE_MS);
-    expect(metric(result, 'idle-timeout', 'closeKind')).toBe('fin');
+    expectIdleFinClose(result, 2000, EARLY_MS, LATE_MS);
     // ap_set_keepalive only answers a "Connection: keep-alive" token with a Keep-Alive header;
     // the built-in HTTP/1.1 requests send no Connection header, so nothing is advertised.
     expect(metric(result, 'idle-timeout', 'advertisedTimeoutS')).toBeNull();
@@ -146,10 +143,7 @@ describe.skipIf(bin === null)('Apache httpd', () => {
     const server = await apache('KeepAliveTimeout 3\nMaxKeepAliveRequests 10');
     const result = await probeCli(server.url, ['idle-timeout', 'request-cap', writeAfterCapScenario(server.dir)]);
 
-    const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
-    expect(idle).toBeGreaterThanOrEqual(3000 - EARLY_MS);
-    expect(idle).toBeLessThanOrEqual(3000 + LATE_MS);
-    expect(metric(result, 'idle-timeout', 'closeKind')).toBe('fin');
+    expectIdleFinClose(result, 3000, EARLY_MS, LATE_MS);
     expect(metric(result, 'idle-timeout', 'timeWaitSide')).toBe('server');
 
     expect(metric(result, 'request-cap', 'maxRequests')).toBe(11);

@@ -6,11 +6,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../src/model/result.js';
 import type { ConnEvent } from '../../src/model/timeline.js';
-import { wireClose } from '../support/capture.js';
 import { metric, scenario } from '../support/probe.js';
 import { useServerProcesses } from '../support/process.js';
 import { serverBinary } from '../support/realServer.js';
-import { connection, probeCli, probeOnWire } from './support.js';
+import { connection, expectIdleCloseOnWire, expectIdleFinClose, probeCli } from './support.js';
 import { expectTimeWaitByCloser } from '../support/shortConnections.js';
 
 /**
@@ -87,10 +86,7 @@ describe.skipIf(go === null)("Go's net/http server", () => {
 
   it('IdleTimeout 3s: FIN about 3 s after the response', async () => {
     const result = await probeCli(await start('-idle', '3s'), ['idle-timeout']);
-    const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
-    expect(idle).toBeGreaterThanOrEqual(3000 - EARLY_MS);
-    expect(idle).toBeLessThanOrEqual(3000 + LATE_MS);
-    expect(metric(result, 'idle-timeout', 'closeKind')).toBe('fin');
+    expectIdleFinClose(result, 3000, EARLY_MS, LATE_MS);
     expect(metric(result, 'idle-timeout', 'advertisedTimeoutS')).toBeNull();
   });
 
@@ -109,10 +105,7 @@ describe.skipIf(go === null)("Go's net/http server", () => {
 
   it('ReadTimeout 1s with IdleTimeout 0: ReadTimeout serves as the idle timeout (Server.idleTimeout())', async () => {
     const result = await probeCli(await start('-idle', '0', '-read-timeout', '1s'), ['idle-timeout']);
-    const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
-    expect(idle).toBeGreaterThanOrEqual(1000 - EARLY_MS);
-    expect(idle).toBeLessThanOrEqual(1000 + LATE_MS);
-    expect(metric(result, 'idle-timeout', 'closeKind')).toBe('fin');
+    expectIdleFinClose(result, 1000, EARLY_MS, LATE_MS);
   });
 
   it('SetKeepAlivesEnabled(false): every HTTP/1.1 response says Connection: close and the server closes with FIN', async () => {
@@ -156,17 +149,8 @@ describe.skipIf(go === null)("Go's net/http server", () => {
 
   it('tshark: the wire agrees with the probe on who closed, how, and the idle time (IdleTimeout 1500ms)', async (ctx) => {
     const url = await start('-idle', '1500ms');
-    const { result, segments, port } = await probeOnWire(ctx, url, ['idle-timeout']);
-    const main = connection(result, 'idle-timeout', 'main');
-    const wire = wireClose(segments, port, main.local?.port ?? -1);
-    expect(main.end.closedBy).toBe('server');
-    expect(wire.firstCloser).toBe('server');
-    expect(wire.how).toBe(metric(result, 'idle-timeout', 'closeKind'));
     // Go arms the deadline after its write, so on the wire the gap is never below the setting.
-    expect(wire.serverIdleMs).toBeGreaterThanOrEqual(1500);
-    expect(wire.serverIdleMs).toBeLessThanOrEqual(1500 + LATE_MS);
-    const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
-    expect(Math.abs(idle - (wire.serverIdleMs as number))).toBeLessThanOrEqual(WIRE_AGREE_MS);
+    await expectIdleCloseOnWire(ctx, url, { settingMs: 1500, lateMs: LATE_MS, agreeMs: WIRE_AGREE_MS });
   });
 
   it('short-connections: Connection: close leaves 20 of 20 TIME_WAITs on the Go server, a client close 20 of 20 on the client; the kept-alive group is one connection', async () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { connectionSegments, wireClose } from '../support/capture.js';
 import { metric, scenario } from '../support/probe.js';
 import { freePort, serverBinary, startServer } from '../support/realServer.js';
-import { checkIdleAndCloseOnWire, connection, probeCli, responseHeads, useServerDirs, writeAfterCapScenario } from './support.js';
+import { checkIdleAndCloseOnWire, connection, expectIdleFinClose, probeCli, responseHeads, useServerDirs, writeAfterCapScenario } from './support.js';
 import { expectTimeWaitByCloser } from '../support/shortConnections.js';
 
 /**
@@ -80,10 +80,7 @@ describe.skipIf(bin === null)('nginx', () => {
     expect(metric(result, 'http11-reuse', 'reused')).toBe(true);
     expect(metric(result, 'http11-reuse', 'requests')).toBe(3);
 
-    const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
-    expect(idle).toBeGreaterThanOrEqual(2000 - EARLY_MS);
-    expect(idle).toBeLessThanOrEqual(2000 + LATE_MS);
-    expect(metric(result, 'idle-timeout', 'closeKind')).toBe('fin');
+    expectIdleFinClose(result, 2000, EARLY_MS, LATE_MS);
     // One-argument keepalive_timeout: no Keep-Alive header at all (keepalive_header unset).
     expect(metric(result, 'idle-timeout', 'advertisedTimeoutS')).toBeNull();
     expect(metric(result, 'idle-timeout', 'timeWaitSide')).toBe('server');
@@ -124,10 +121,7 @@ describe.skipIf(bin === null)('nginx', () => {
     const server = await nginx('keepalive_timeout 3s 3s; keepalive_requests 8;');
     const result = await probeCli(server.url, ['idle-timeout', 'request-cap']);
 
-    const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
-    expect(idle).toBeGreaterThanOrEqual(3000 - EARLY_MS);
-    expect(idle).toBeLessThanOrEqual(3000 + LATE_MS);
-    expect(metric(result, 'idle-timeout', 'closeKind')).toBe('fin');
+    expectIdleFinClose(result, 3000, EARLY_MS, LATE_MS);
     expect(metric(result, 'idle-timeout', 'advertisedTimeoutS')).toBe(3);
     expect(metric(result, 'idle-timeout', 'timeWaitSide')).toBe('server');
 

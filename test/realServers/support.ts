@@ -149,3 +149,31 @@ export async function probeOnWire(ctx: TestContext, url: string, scenarios: read
   const { value: result, segments } = await whileCapturing(capture, () => probeCli(url, scenarios));
   return { result, segments, port };
 }
+
+/**
+ * Probes idle-timeout alone under tshark and checks the wire against the probe: the server
+ * closes first, with the close kind the probe reports, its idle gap on the wire lies in
+ * [settingMs, settingMs + lateMs] (a server timer never fires early), and the probe's figure is
+ * within agreeMs of the wire's.
+ */
+export async function expectIdleCloseOnWire(ctx: TestContext, url: string, timing: { settingMs: number; lateMs: number; agreeMs: number }): Promise<void> {
+  const { result, segments, port } = await probeOnWire(ctx, url, ['idle-timeout']);
+  const main = connection(result, 'idle-timeout', 'main');
+  const wire = wireClose(segments, port, main.local?.port ?? -1);
+  expect(main.end.closedBy).toBe('server');
+  expect(wire.firstCloser).toBe('server');
+  expect(wire.how).toBe(metric(result, 'idle-timeout', 'closeKind'));
+  expect(wire.serverIdleMs).toBeGreaterThanOrEqual(timing.settingMs);
+  expect(wire.serverIdleMs).toBeLessThanOrEqual(timing.settingMs + timing.lateMs);
+  const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
+  expect(Math.abs(idle - (wire.serverIdleMs as number))).toBeLessThanOrEqual(timing.agreeMs);
+}
+
+/** The server closed the idle connection with FIN within [settingMs − earlyMs, settingMs + lateMs]; returns the measured idle time. */
+export function expectIdleFinClose(result: RunResult, settingMs: number, earlyMs: number, lateMs: number): number {
+  const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
+  expect(idle).toBeGreaterThanOrEqual(settingMs - earlyMs);
+  expect(idle).toBeLessThanOrEqual(settingMs + lateMs);
+  expect(metric(result, 'idle-timeout', 'closeKind')).toBe('fin');
+  return idle;
+}
