@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import net from 'node:net';
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { addressKey, parseProcNetTcp, readTcpTable, rowsForConnection } from '../src/engine/procNetTcp.js';
+import { addressKey, parseProcNetTcp, readTcpRows, readTcpRowsSync, rowsForConnection } from '../src/engine/procNetTcp.js';
 import type { TcpRow } from '../src/engine/procNetTcp.js';
 
 // Copied in the kernel's layout (header line, right-aligned `sl`, trailing padding).
@@ -49,7 +50,6 @@ describe('parseProcNetTcp', () => {
     expect(endpoints(rows)).toEqual([
       ['::1:8080', ':::0', 'LISTEN'],
       ['::ffff:127.0.0.1:8080', '::ffff:127.0.0.1:50001', 'ESTABLISHED'],
-      // fe80::2ff:fe12:34de → words fe800000 00000000 02ff0000? no: see the explicit test below
       ['fe80::2ff:fe00:dead:1:443', '::1:57344', 'CLOSING'],
     ]);
   });
@@ -119,6 +119,49 @@ describe('parseProcNetTcp', () => {
   test('empty text (not Linux) gives no rows', () => {
     expect(parseProcNetTcp('', true)).toEqual([]);
   });
+
+  test('with ports: only the rows with one of them as local or remote port (v4 and v6)', () => {
+    expect(endpoints(parseProcNetTcp(TCP4, true, { ports: [50000] }))).toEqual([
+      ['127.0.0.1:50000', '127.0.0.1:8080', 'TIME_WAIT'],
+      ['127.0.0.1:8080', '127.0.0.1:50000', 'ESTABLISHED'],
+    ]);
+    expect(endpoints(parseProcNetTcp(TCP4, true, { ports: [80, 8080] }))).toEqual(endpoints(parseProcNetTcp(TCP4, true)));
+    expect(endpoints(parseProcNetTcp(TCP6, true, { ports: [57344] }))).toEqual([['fe80::2ff:fe00:dead:1:443', '::1:57344', 'CLOSING']]);
+    // The line with the malformed address has port 80: found by the search, still rejected.
+    expect(parseProcNetTcp(TCP6, true, { ports: [80] })).toEqual([]);
+    expect(parseProcNetTcp(TCP4, true, { ports: [1] })).toEqual([]);
+    expect(parseProcNetTcp(TCP4, true, { ports: [] })).toEqual([]);
+  });
+
+  test('with listening: the LISTEN rows on that port, not its connections', () => {
+    expect(endpoints(parseProcNetTcp(TCP4, true, { ports: [], listening: 8080 }))).toEqual([['127.0.0.1:8080', '0.0.0.0:0', 'LISTEN']]);
+    expect(endpoints(parseProcNetTcp(TCP6, true, { ports: [], listening: 8080 }))).toEqual([['::1:8080', ':::0', 'LISTEN']]);
+    expect(endpoints(parseProcNetTcp(TCP4, true, { ports: [54321], listening: 8080 }))).toEqual([
+      ['127.0.0.1:8080', '0.0.0.0:0', 'LISTEN'],
+      ['192.168.0.10:54321', '192.168.0.34:80', 'CLOSE_WAIT'],
+    ]);
+    expect(parseProcNetTcp(TCP4, true, { ports: [], listening: 50000 })).toEqual([]);
+  });
+
+  test('with ports: the same rows as parsing every line and filtering (random tables)', () => {
+    const port = fc.integer({ min: 0, max: 0xffff });
+    const row = fc.record({ local: port, remote: port, state: fc.constantFrom('01', '06', '0A', '08'), v6: fc.boolean() });
+    const hex = (p: number): string => p.toString(16).toUpperCase().padStart(4, '0');
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: 40 }), fc.array(port, { maxLength: 4 }), fc.option(port, { nil: undefined }), (rows, ports, listening) => {
+        const addr = (v6: boolean): string => (v6 ? '00000000000000000000000001000000' : '0100007F');
+        const zero = (v6: boolean): string => (v6 ? '0'.repeat(32) : '00000000');
+        // As the kernel prints them: a LISTEN row has the zero address and port 0 as remote end.
+        const line = (r: (typeof rows)[number], i: number): string =>
+          `${String(i).padStart(4)}: ${addr(r.v6)}:${hex(r.local)} ${r.state === '0A' ? `${zero(r.v6)}:0000` : `${addr(r.v6)}:${hex(r.remote)}`} ${r.state} 00000000:00000000 00:00000000 00000000`;
+        const text = ['  sl  local_address rem_address   st tx_queue rx_queue tr tm->when', ...rows.map(line)].join('\n');
+        const all = parseProcNetTcp(text, true).filter(
+          (r) => ports.includes(r.localPort) || ports.includes(r.remotePort) || (r.state === 'LISTEN' && r.localPort === listening),
+        );
+        expect(parseProcNetTcp(text, true, { ports, listening })).toEqual(all);
+      }),
+    );
+  });
 });
 
 describe('rowsForConnection', () => {
@@ -174,7 +217,7 @@ describe('addressKey', () => {
 
 const haveProc = existsSync('/proc/net/tcp');
 
-describe('readTcpTable on this host', () => {
+describe('readTcpRows on this host', () => {
   test.skipIf(!haveProc)('shows the side that closed first in TIME_WAIT (skipped where /proc/net/tcp does not exist)', async () => {
     const server = net.createServer((socket) => {
       // The client's FIN arrives first; answer it with ours.
@@ -195,12 +238,14 @@ describe('readTcpTable on this host', () => {
 
       let aSide: TcpRow[] = [];
       for (const deadline = Date.now() + 1000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
-        ({ aSide } = rowsForConnection(await readTcpTable(), local, { address: '127.0.0.1', port }));
+        ({ aSide } = rowsForConnection((await readTcpRows({ ports: [local.port] })) ?? [], local, { address: '127.0.0.1', port }));
         if (aSide.some((row) => row.state === 'TIME_WAIT')) break;
       }
       expect(aSide.map((row) => [row.localAddress, row.localPort, row.remotePort, row.state])).toEqual([
         ['127.0.0.1', local.port, port, 'TIME_WAIT'],
       ]);
+      // The synchronous read (used inside an 'end' handler) sees the same row.
+      expect(endpoints(rowsForConnection(readTcpRowsSync({ ports: [local.port] }) ?? [], local, { address: '127.0.0.1', port }).aSide)).toEqual(endpoints(aSide));
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }

@@ -9,7 +9,7 @@ import { isPersistent, tokenize } from '../http/persistence.js';
 import { joinedValue } from '../http/keepAliveHeader.js';
 import type { Clock } from './clock.js';
 import { ProbeError, connectError } from './probeError.js';
-import { readTcpTable, readTcpTableSync, rowsForConnection } from './procNetTcp.js';
+import { readTcpRows, readTcpRowsSync, rowsForConnection } from './procNetTcp.js';
 import type { TcpRow } from './procNetTcp.js';
 
 /** Where and how to connect. */
@@ -481,15 +481,15 @@ export class ProbeConnection {
    * read from /proc/net/tcp{,6}; null where there is no such table (not Linux).
    */
   private ownSocketGone(): boolean | null {
-    return this.gone(this.localEndpoint === null ? [] : readTcpTableSync());
+    return this.gone(this.localEndpoint === null ? null : readTcpRowsSync({ ports: [this.localEndpoint.port] }));
   }
 
   private async ownSocketGoneAsync(): Promise<boolean | null> {
-    return this.gone(this.localEndpoint === null ? [] : await readTcpTable());
+    return this.gone(this.localEndpoint === null ? null : await readTcpRows({ ports: [this.localEndpoint.port] }));
   }
 
-  private gone(rows: readonly TcpRow[]): boolean | null {
-    if (this.localEndpoint === null || this.remoteEndpoint === null || rows.length === 0) return null;
+  private gone(rows: readonly TcpRow[] | null): boolean | null {
+    if (this.localEndpoint === null || this.remoteEndpoint === null || rows === null) return null;
     const own = rowsForConnection(rows, this.localEndpoint, this.remoteEndpoint).aSide;
     return own.every((row) => row.state === 'CLOSE');
   }

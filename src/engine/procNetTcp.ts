@@ -33,46 +33,107 @@ const STATES: Readonly<Record<string, string>> = {
 
 const TABLES = ['/proc/net/tcp', '/proc/net/tcp6'];
 
-/** Parses the text of /proc/net/tcp or /proc/net/tcp6 (header line skipped, bad lines ignored). */
-export function parseProcNetTcp(text: string, littleEndian = endianness() === 'LE'): TcpRow[] {
+/**
+ * Which rows to parse: those with one of `ports` as local or remote port, and the LISTEN
+ * rows on `listening`. Search for a connection's ephemeral port, which few rows share, not for
+ * the server's port, which every connection to that server shares.
+ */
+export interface RowFilter {
+  readonly ports: readonly number[];
+  readonly listening?: number;
+}
+
+/**
+ * Parses the text of /proc/net/tcp or /proc/net/tcp6 (header line skipped, bad lines ignored).
+ * With a filter, only the lines the filter's search finds are parsed (see linesMatching).
+ */
+export function parseProcNetTcp(text: string, littleEndian = endianness() === 'LE', filter?: RowFilter): TcpRow[] {
+  const body = text.indexOf('\n') + 1;
+  if (body === 0) return [];
+  const lines = filter === undefined ? text.slice(body).split('\n') : linesMatching(text, body, filter);
   const rows: TcpRow[] = [];
-  for (const line of text.split('\n').slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 4) continue;
-    const local = parseHexEndpoint(fields[1] as string, littleEndian);
-    const remote = parseHexEndpoint(fields[2] as string, littleEndian);
-    if (local === null || remote === null) continue;
-    const code = (fields[3] as string).toUpperCase();
-    rows.push({
-      localAddress: local.address,
-      localPort: local.port,
-      remoteAddress: remote.address,
-      remotePort: remote.port,
-      state: STATES[code] ?? `UNKNOWN_${code}`,
-      line: line.trim(),
-    });
+  for (const line of lines) {
+    const row = parseLine(line, littleEndian);
+    if (row !== null && (filter === undefined || wanted(row, filter))) rows.push(row);
   }
   return rows;
 }
 
-/** Reads both socket tables; an empty list where they do not exist (not Linux). */
-export async function readTcpTable(): Promise<TcpRow[]> {
-  const texts = await Promise.all(TABLES.map((file) => readFile(file, 'utf8').catch(() => '')));
-  return texts.flatMap((text) => parseProcNetTcp(text));
+function wanted(row: TcpRow, filter: RowFilter): boolean {
+  if (filter.ports.includes(row.localPort) || filter.ports.includes(row.remotePort)) return true;
+  return row.state === 'LISTEN' && row.localPort === filter.listening;
+}
+
+/**
+ * The lines from `from` on that the filter can match, found by substring search: the kernel
+ * prints each port as %04X after its address and before a space (no other field has four hex
+ * digits between a colon and a space), and a LISTEN row as `:PPPP <zero address>:0000 0A`.
+ * A busy host lists tens of thousands of sockets, and parsing every row costs a few ms per
+ * thousand on the event loop, delaying the timestamps of every other connection in flight
+ * (bench/proc-net-tcp.mjs); a native substring search does not.
+ */
+function linesMatching(text: string, from: number, filter: RowFilter): string[] {
+  const hex = (port: number): string => `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const needles = filter.ports.map((port) => `${hex(port)} `);
+  if (filter.listening !== undefined) {
+    for (const zero of ['00000000', '0'.repeat(32)]) needles.push(`${hex(filter.listening)} ${zero}:0000 0A`);
+  }
+  const starts = new Set<number>();
+  for (const needle of needles) {
+    for (let at = text.indexOf(needle, from); at >= 0; at = text.indexOf(needle, at + needle.length)) {
+      starts.add(text.lastIndexOf('\n', at) + 1);
+    }
+  }
+  return [...starts]
+    .sort((x, y) => x - y)
+    .map((start) => {
+      const end = text.indexOf('\n', start);
+      return text.slice(start, end < 0 ? undefined : end);
+    });
+}
+
+function parseLine(line: string, littleEndian: boolean): TcpRow | null {
+  const fields = line.trim().split(/\s+/);
+  if (fields.length < 4) return null;
+  const local = parseHexEndpoint(fields[1] as string, littleEndian);
+  const remote = parseHexEndpoint(fields[2] as string, littleEndian);
+  if (local === null || remote === null) return null;
+  const code = (fields[3] as string).toUpperCase();
+  return {
+    localAddress: local.address,
+    localPort: local.port,
+    remoteAddress: remote.address,
+    remotePort: remote.port,
+    state: STATES[code] ?? `UNKNOWN_${code}`,
+    line: line.trim(),
+  };
+}
+
+/** Reads the rows of both socket tables that `filter` wants; null where neither table can be read (not Linux). */
+export async function readTcpRows(filter: RowFilter): Promise<TcpRow[] | null> {
+  return rowsOf(await Promise.all(TABLES.map((file) => readFile(file, 'utf8').catch(() => null))), filter);
 }
 
 /**
  * The same, read synchronously: for the one moment the socket's state must be read before
  * the event loop moves on (see ProbeConnection.resetSeenAsEnd).
  */
-export function readTcpTableSync(): TcpRow[] {
-  return TABLES.flatMap((file) => {
-    try {
-      return parseProcNetTcp(readFileSync(file, 'utf8'));
-    } catch {
-      return [];
-    }
-  });
+export function readTcpRowsSync(filter: RowFilter): TcpRow[] | null {
+  return rowsOf(
+    TABLES.map((file) => {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch {
+        return null;
+      }
+    }),
+    filter,
+  );
+}
+
+function rowsOf(texts: readonly (string | null)[], filter: RowFilter): TcpRow[] | null {
+  if (texts.every((text) => text === null)) return null;
+  return texts.flatMap((text) => (text === null ? [] : parseProcNetTcp(text, undefined, filter)));
 }
 
 /** Rows of the connection seen from `a` (local a, remote b) and from `b` (local b, remote a). */

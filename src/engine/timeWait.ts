@@ -1,6 +1,6 @@
 import type { CloseClassification, TimeWaitFinding } from '../model/result.js';
 import type { Endpoint } from '../model/timeline.js';
-import { readTcpTable, rowsForConnection } from './procNetTcp.js';
+import { readTcpRows, rowsForConnection } from './procNetTcp.js';
 import type { TcpRow } from './procNetTcp.js';
 
 /** Socket states that settle within a few round trips after both FINs. */
@@ -49,8 +49,8 @@ async function pollRows(local: Endpoint, remote: Endpoint): Promise<SeenRows | n
   const deadline = Date.now() + POLL_BOUND_MS;
   let last: SeenRows | null = null;
   for (;;) {
-    const rows = await readTcpTable();
-    if (rows.length === 0) return null; // no socket table here (not Linux)
+    const rows = await readTcpRows({ ports: [local.port], listening: remote.port });
+    if (rows === null) return null; // no socket table here (not Linux)
     last = { ...rowsForConnection(rows, local, remote), serverListensHere: rows.some((r) => r.state === 'LISTEN' && r.localPort === remote.port) };
     const all = [...last.aSide, ...last.bSide];
     if (!all.some((row) => TRANSIENT.has(row.state))) return last;

@@ -1,4 +1,4 @@
-import { readTcpTable, rowsForConnection } from '../../src/engine/procNetTcp.js';
+import { readTcpRows, rowsForConnection } from '../../src/engine/procNetTcp.js';
 import type { RunResult } from '../../src/model/result.js';
 import { expect } from 'vitest';
 import { scenario } from './probe.js';
@@ -18,9 +18,10 @@ export interface TimeWaitCount {
  * 60 s (TCP_TIMEWAIT_LEN), so the rows outlive a CLI run of a few seconds.
  */
 export async function timeWaitNow(result: RunResult, scenarioId: string): Promise<Record<string, TimeWaitCount>> {
-  const rows = await readTcpTable();
+  const connections = scenario(result, scenarioId).connections;
+  const rows = (await readTcpRows({ ports: connections.flatMap((c) => (c.local === null ? [] : [c.local.port])) })) ?? [];
   const counts: Record<string, TimeWaitCount> = {};
-  for (const conn of scenario(result, scenarioId).connections) {
+  for (const conn of connections) {
     const label = conn.id.split('#')[0] ?? conn.id;
     const count = (counts[label] ??= { server: 0, client: 0, neither: 0 });
     const sides = conn.local !== null && conn.remote !== null ? rowsForConnection(rows, conn.local, conn.remote) : { aSide: [], bSide: [] };
