@@ -114,28 +114,47 @@ export async function whileCapturing<T>(capture: Capture, fn: () => Promise<T>):
 }
 
 /**
+ * How far the probe's idle time may be from the wire's. The probe's figure is (its receipt of
+ * the FIN) − (its receipt of the response); tshark's is the same two segments on lo. They
+ * differ only by how long each segment waited before the probe's process ran, which on this
+ * 2-core machine is scheduling, not the probe. Measured with idle-timeout run alone in its CLI:
+ * 0.0–0.3 ms (Go, HAProxy alone), up to 5.0 ms beside another test file (nginx, Apache, Tomcat,
+ * Node), and once 43.7 ms in CI with every test file running (Apache: the response read late).
+ * 2.5 % of a 2 s setting still catches a probe timing the wrong interval (a poll step, a timer's
+ * granularity, a whole setting).
+ */
+export const WIRE_AGREE_MS = 50;
+
+/**
+ * The idle-timeout connection of `run` on the wire: the server sent the first FIN, the probe
+ * says so too, and its idle time is within WIRE_AGREE_MS of the wire's.
+ */
+export function expectIdleFinOnWire(label: string, run: RunResult, segments: readonly Segment[], port: number): void {
+  const conn = connection(run, 'idle-timeout');
+  const wire = wireClose(segments, port, conn.local?.port ?? -1);
+  expect(wire).toMatchObject({ firstCloser: 'server', how: 'fin' });
+  expect(conn.end.closedBy).toBe(wire.firstCloser);
+  const probeIdle = metric(run, 'idle-timeout', 'idleTimeoutMs') as number;
+  console.info(`${label} idle close: probe ${probeIdle} ms, wire ${wire.serverIdleMs?.toFixed(3)} ms`);
+  expect(Math.abs(probeIdle - (wire.serverIdleMs ?? Infinity))).toBeLessThanOrEqual(WIRE_AGREE_MS);
+}
+
+/**
  * The wire check nginx and Apache share: idle-timeout alone in one CLI run (no other
  * connection of the probe's can delay its stamps), then connection-close and the after-cap
- * request in a second, all under one capture. Asserts the idle close is timed within
- * `wireMs` of the wire and that the server sent the first FIN on both connections.
+ * request in a second, all under one capture. Checks the idle close against the wire
+ * (expectIdleFinOnWire) and that the server sent the first FIN on both connections.
  */
 export async function checkIdleAndCloseOnWire(
   ctx: TestContext,
   server: { readonly url: string; readonly port: number; readonly dir: string },
-  wireMs: number,
 ): Promise<{ rest: RunResult; segments: Segment[] }> {
   const capture = await captureOrSkip(ctx, server.port);
   const { value, segments } = await whileCapturing(capture, async () => ({
     idle: await probeCli(server.url, ['idle-timeout']),
     rest: await probeCli(server.url, ['connection-close', writeAfterCapScenario(server.dir)]),
   }));
-  const idleConn = connection(value.idle, 'idle-timeout');
-  const idleWire = wireClose(segments, server.port, idleConn.local?.port ?? -1);
-  expect(idleWire).toMatchObject({ firstCloser: 'server', how: 'fin' });
-  expect(idleConn.end.closedBy).toBe(idleWire.firstCloser);
-  const probeIdle = metric(value.idle, 'idle-timeout', 'idleTimeoutMs') as number;
-  console.info(`${server.url} idle close: probe ${probeIdle} ms, wire ${idleWire.serverIdleMs?.toFixed(3)} ms`);
-  expect(Math.abs(probeIdle - (idleWire.serverIdleMs ?? Infinity))).toBeLessThanOrEqual(wireMs);
+  expectIdleFinOnWire(server.url, value.idle, segments, server.port);
   const closeConn = connection(value.rest, 'connection-close');
   expect(wireClose(segments, server.port, closeConn.local?.port ?? -1)).toMatchObject({ firstCloser: 'server', how: 'fin' });
   expect(metric(value.rest, 'connection-close', 'closedBy')).toBe('server');
@@ -154,9 +173,9 @@ export async function probeOnWire(ctx: TestContext, url: string, scenarios: read
  * Probes idle-timeout alone under tshark and checks the wire against the probe: the server
  * closes first, with the close kind the probe reports, its idle gap on the wire lies in
  * [settingMs, settingMs + lateMs] (a server timer never fires early), and the probe's figure is
- * within agreeMs of the wire's.
+ * within WIRE_AGREE_MS of the wire's.
  */
-export async function expectIdleCloseOnWire(ctx: TestContext, url: string, timing: { settingMs: number; lateMs: number; agreeMs: number }): Promise<void> {
+export async function expectIdleCloseOnWire(ctx: TestContext, url: string, timing: { settingMs: number; lateMs: number }): Promise<void> {
   const { result, segments, port } = await probeOnWire(ctx, url, ['idle-timeout']);
   const main = connection(result, 'idle-timeout', 'main');
   const wire = wireClose(segments, port, main.local?.port ?? -1);
@@ -166,7 +185,8 @@ export async function expectIdleCloseOnWire(ctx: TestContext, url: string, timin
   expect(wire.serverIdleMs).toBeGreaterThanOrEqual(timing.settingMs);
   expect(wire.serverIdleMs).toBeLessThanOrEqual(timing.settingMs + timing.lateMs);
   const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
-  expect(Math.abs(idle - (wire.serverIdleMs as number))).toBeLessThanOrEqual(timing.agreeMs);
+  console.info(`${url} idle close: probe ${idle} ms, wire ${wire.serverIdleMs?.toFixed(3)} ms`);
+  expect(Math.abs(idle - (wire.serverIdleMs as number))).toBeLessThanOrEqual(WIRE_AGREE_MS);
 }
 
 /** The server closed the idle connection with FIN within [settingMs − earlyMs, settingMs + lateMs]; returns the measured idle time. */
