@@ -47,4 +47,15 @@ describe('escapeForTerminal', () => {
     expect(escapeForTerminal('\u001b', 4)).toBe('\\x1b');
     expect(escapeForTerminal('ab\u001bcd', 6)).toBe('ab\\x1b… (2 more)');
   });
+
+  test('the cut never splits an escape or a surrogate pair', () => {
+    // 'ab\\x1' would read as a different, truncated escape.
+    expect(escapeForTerminal('ab\u001bcd', 5)).toBe('ab… (3 more)');
+    expect(escapeForTerminal('\u202e'.repeat(3), 13)).toBe('\\u202e\\u202e… (1 more)');
+    // A lone surrogate would print as U+FFFD and is not valid XML in the HTML report.
+    const cut = escapeForTerminal('a😀b😀c', 3);
+    expect(cut).toBe('a😀b… (2 more)');
+    expect(cut).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
+    expect(escapeForTerminal('😀'.repeat(10), 4)).toBe(`${'😀'.repeat(4)}… (6 more)`);
+  });
 });

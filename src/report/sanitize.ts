@@ -8,12 +8,28 @@
 // and the Unicode bidi/format characters used in "Trojan Source" attacks.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060-\u2064\u2066-\u206f\ufeff]/gu;
 
-/** Escapes control, C1 and bidi characters as `\xNN`/`\uNNNN` and caps the length. */
+/**
+ * Escapes control, C1 and bidi characters as `\xNN`/`\uNNNN` and caps the length (in code
+ * points of the escaped text). The cut falls between characters, never inside an escape or a
+ * surrogate pair, and says how many characters of the original were left out.
+ */
 export function escapeForTerminal(text: string, maxLength = 200): string {
-  const escaped = text.replace(UNSAFE, (ch) => {
-    const code = ch.codePointAt(0) as number;
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
+  const escaped = text.replace(UNSAFE, escapeOne);
   if (escaped.length <= maxLength) return escaped;
-  return `${escaped.slice(0, maxLength)}… (${escaped.length - maxLength} more)`;
+  const chars = Array.from(text);
+  let out = '';
+  let length = 0;
+  for (const [i, ch] of chars.entries()) {
+    const piece = ch.replace(UNSAFE, escapeOne);
+    const pieceLength = piece === ch ? 1 : piece.length;
+    if (length + pieceLength > maxLength) return `${out}… (${chars.length - i} more)`;
+    out += piece;
+    length += pieceLength;
+  }
+  return out;
+}
+
+function escapeOne(ch: string): string {
+  const code = ch.codePointAt(0) as number;
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
 }
