@@ -97,7 +97,9 @@ export class ResponseParser {
   private readonly method: string;
   private readonly limits: ParserLimits;
   private state: ParserPhase = 'idle';
-  private headBuf: Buffer = Buffer.alloc(0);
+  /** The head so far is headStore[0, headLength): grown by doubling, so a head trickled a byte at a time costs linear, not quadratic, copying. */
+  private headStore: Buffer = Buffer.alloc(0);
+  private headLength = 0;
   private headTotal = 0;
   private informational: number[] = [];
   private framing: BodyFraming = { kind: 'none' };
@@ -165,8 +167,8 @@ export class ResponseParser {
   }
 
   private pushHead(chunk: Buffer, offset: number, events: ParseEvent[]): number {
-    const start = this.headBuf.length;
-    this.headBuf = Buffer.concat([this.headBuf, chunk.subarray(offset)]);
+    const start = this.headLength;
+    this.appendHead(chunk.subarray(offset));
     this.state = 'head';
     this.checkPrefix();
     const end = findHeadEnd(this.headBuf, Math.max(0, start - 3));
@@ -181,10 +183,26 @@ export class ResponseParser {
     }
     const consumed = end - start;
     const headText = this.headBuf.subarray(0, end).toString('latin1');
-    this.headBuf = Buffer.alloc(0);
+    this.headStore = Buffer.alloc(0);
+    this.headLength = 0;
     this.headTotal += end;
     this.onHead(headText, events);
     return offset + consumed;
+  }
+
+  private get headBuf(): Buffer {
+    return this.headStore.subarray(0, this.headLength);
+  }
+
+  private appendHead(bytes: Buffer): void {
+    const needed = this.headLength + bytes.length;
+    if (needed > this.headStore.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, 2 * this.headStore.length, 1024));
+      this.headStore.copy(grown, 0, 0, this.headLength);
+      this.headStore = grown;
+    }
+    bytes.copy(this.headStore, this.headLength);
+    this.headLength = needed;
   }
 
   /** Fails fast on a peer that is not speaking HTTP (an SSH banner, a TLS alert, a Redis reply). */
