@@ -204,15 +204,17 @@ describe('exit codes and one-line errors', () => {
 
 describe('https', () => {
   let url = '';
+  const file = (name: string): string => path.join(dir, name);
+  const openssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
   beforeAll(async () => {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    const server = https.createServer(
-      { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) },
-      (_req, res) => res.end('tls\n'),
-    );
+    // An internal CA and a server certificate it signed for 127.0.0.1, as a private API has.
+    for (const ca of ['ca', 'other-ca']) {
+      openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=keepalive-probe test ${ca}`, '-keyout', file(`${ca}.key`), '-out', file(`${ca}.pem`));
+    }
+    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', file('key.pem'), '-out', file('server.csr'));
+    writeFileSync(file('san.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+    openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('san.cnf'), '-out', file('cert.pem'));
+    const server = https.createServer({ key: readFileSync(file('key.pem')), cert: readFileSync(file('cert.pem')) }, (_req, res) => res.end('tls\n'));
     server.keepAliveTimeout = 800;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `https://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
@@ -222,13 +224,39 @@ describe('https', () => {
     };
   });
 
-  it('3: a self-signed certificate is refused by default', async () => {
+  it('3: a certificate from a CA Node does not know is refused, and the error line says what to do', async () => {
     const { code, stderr } = await runCli(['run', url]);
     expect(code).toBe(3);
-    expectOneErrorLine(stderr, /TLS handshake failed .*\[tls-failed\]/);
+    // Node's code for it is UNABLE_TO_VERIFY_LEAF_SIGNATURE: a TLS failure, not "cannot connect".
+    expectOneErrorLine(stderr, /TLS handshake failed .*unable to verify the first certificate \[tls-failed\]; trust the CA that signed it with --cacert <file\.pem> \(or NODE_EXTRA_CA_CERTS\), or skip verification with --insecure/);
   });
 
-  it('--insecure probes it over TLS', async () => {
+  it('--cacert with that CA probes it, verified', async () => {
+    const { code, stdout } = await runCli(['run', url, '--cacert', file('ca.pem'), '--json', '-s', 'http11-reuse']);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as { target: { tls: boolean }; scenarios: { metrics: Record<string, unknown> }[] };
+    expect(report.target.tls).toBe(true);
+    expect(report.scenarios[0]?.metrics.reused).toBe(true);
+  });
+
+  it("--cacert keeps NODE_EXTRA_CA_CERTS's CAs; another CA alone is still refused", async () => {
+    const both = await runCli(['run', url, '--cacert', file('other-ca.pem'), '-q', '-s', 'http11-reuse'], { env: { ...process.env, NODE_EXTRA_CA_CERTS: file('ca.pem') } });
+    expect(both.code).toBe(0);
+    const other = await runCli(['run', url, '--cacert', file('other-ca.pem'), '-q', '-s', 'http11-reuse']);
+    expect(other.code).toBe(3);
+    expectOneErrorLine(other.stderr, /\[tls-failed\]/);
+  });
+
+  it('2: a --cacert file that is missing or holds no certificate', async () => {
+    const missing = await runCli(['run', url, '--cacert', file('nope.pem')]);
+    expect(missing.code).toBe(2);
+    expectOneErrorLine(missing.stderr, /cannot read --cacert .*nope\.pem/);
+    const notPem = await runCli(['run', url, '--cacert', file('ca.key')]);
+    expect(notPem.code).toBe(2);
+    expectOneErrorLine(notPem.stderr, /--cacert .*ca\.key holds no PEM certificate/);
+  });
+
+  it('--insecure probes it over TLS without verifying', async () => {
     const { code, stdout } = await runCli(['run', url, '--insecure', '--json', '-s', 'http11-reuse', '-s', 'idle-timeout']);
     expect(code).toBe(0);
     const report = JSON.parse(stdout) as { target: { tls: boolean }; scenarios: { metrics: Record<string, unknown>; connections: { events: { kind: string }[] }[] }[] };

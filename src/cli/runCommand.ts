@@ -20,6 +20,7 @@ import { formatDuration } from '../util/duration.js';
 import { USER_AGENT } from '../version.js';
 import { UsageError, writeError } from './io.js';
 import { selectScenarios } from './selectScenarios.js';
+import { readCaCertificates, tlsHint } from './trust.js';
 import { closeOutputs, openOutputs, writeOutputs } from './outputs.js';
 import type { OutputFlags } from './outputs.js';
 import { Progress } from './progress.js';
@@ -39,6 +40,7 @@ export interface RunFlags extends OutputFlags {
   readonly method: string;
   readonly header: readonly (readonly [string, string])[];
   readonly insecure?: boolean;
+  readonly cacert?: string;
   readonly color: ColorChoice;
   readonly expect: readonly string[];
   readonly behind: readonly string[];
@@ -56,6 +58,8 @@ interface RunPlan {
   readonly gates: readonly Gate[];
   readonly client: ClientChoice | null;
   readonly hops: readonly Hop[];
+  /** --cacert's certificates (and NODE_EXTRA_CA_CERTS's); null: Node's default list. */
+  readonly ca: readonly string[] | null;
 }
 
 /** Library errors that mean "bad flags", turned into usage errors (exit 2). */
@@ -85,7 +89,8 @@ async function plan(url: string | undefined, flags: RunFlags): Promise<RunPlan |
   if (hops.length > 0 && !scenarios.some((s) => s.id === 'idle-timeout')) scenarios = [...(await selectScenarios(['idle-timeout'], false)), ...scenarios];
   const gates = asUsage(() => resolveGates(flags.expect, flags.behind, scenarios, flags.maxIdle), GateError);
   const client = asUsage(() => chooseClient(flags.client, flags.clientIdle), UnknownClientError);
-  return { scenarios, gates, client, hops };
+  const ca = readCaCertificates(flags.cacert, process.env);
+  return { scenarios, gates, client, hops, ca };
 }
 
 /** `keepalive-probe run [url]`: probe, render, return the exit code. */
@@ -137,6 +142,7 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
     const measured = await runProbe(run.scenarios, {
       target,
       insecure: flags.insecure === true,
+      ca: run.ca,
       connectTimeoutMs: flags.connectTimeout,
       deadlines: { firstByteMs: flags.responseTimeout, headersMs: flags.headersTimeout, bodyMs: flags.bodyTimeout },
       maxIdleMs: flags.maxIdle,
@@ -172,7 +178,8 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
     closeOutputs(outputs);
     if (err instanceof FailedTarget && err.cause instanceof ProbeError) {
       const name = hopAt(err.index) === null ? '' : `hop ${hopAt(err.index)?.name ?? ''} `;
-      writeError(`cannot probe ${name}${escapeForTerminal(targets[err.index]?.url ?? '')}: ${escapeForTerminal(err.cause.message, 400)} [${err.cause.code}]`);
+      const hint = tlsHint(err.cause);
+      writeError(`cannot probe ${name}${escapeForTerminal(targets[err.index]?.url ?? '')}: ${escapeForTerminal(err.cause.message, 400)} [${err.cause.code}]${hint === null ? '' : `; ${hint}`}`);
       return EXIT.unprobeable;
     }
     throw err instanceof FailedTarget ? err.cause : err;

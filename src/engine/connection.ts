@@ -19,6 +19,8 @@ export interface ConnectOptions {
   readonly tls: boolean;
   /** Skip certificate verification (`--insecure`). */
   readonly insecure: boolean;
+  /** CA certificates (PEM) to trust besides Node's bundled roots (`--cacert`); null: Node's default list. */
+  readonly ca: readonly string[] | null;
   readonly connectTimeoutMs: number;
 }
 
@@ -547,6 +549,8 @@ function tlsOptions(options: ConnectOptions): tls.ConnectionOptions {
     rejectUnauthorized: !options.insecure,
     ALPNProtocols: ['http/1.1'],
     allowHalfOpen: true,
+    // `ca` replaces Node's list: keep the bundled roots beside the user's CAs.
+    ...(options.ca === null ? {} : { ca: [...tls.rootCertificates, ...options.ca] }),
   };
   return opts;
 }

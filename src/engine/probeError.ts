@@ -69,6 +69,25 @@ export function connectError(err: unknown, where: string): ProbeError {
   return new ProbeError(code, `${describe(code)} ${at}: ${text}`, errno, syscall);
 }
 
+/**
+ * Certificate verification failures whose OpenSSL name (X509_V_ERR_* without the prefix, as
+ * Node reports them in err.code) does not contain CERT. UNABLE_TO_VERIFY_LEAF_SIGNATURE is the
+ * one a server certificate from an internal CA gives.
+ */
+const CERT_VERIFY_ERRORS: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CRL_SIGNATURE_FAILURE',
+  'CRL_NOT_YET_VALID',
+  'CRL_HAS_EXPIRED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'HOSTNAME_MISMATCH',
+]);
+
 function codeForErrno(errno: string | null): ProbeErrorCode {
   switch (errno) {
     case 'ENOTFOUND':
@@ -87,7 +106,7 @@ function codeForErrno(errno: string | null): ProbeErrorCode {
     case 'ECONNRESET':
       return 'connect-reset';
     default:
-      if (errno !== null && (errno.startsWith('ERR_SSL') || errno.includes('CERT') || errno.startsWith('ERR_TLS'))) {
+      if (errno !== null && (errno.startsWith('ERR_SSL') || errno.startsWith('ERR_TLS') || errno.includes('CERT') || CERT_VERIFY_ERRORS.has(errno))) {
         return 'tls-failed';
       }
       return 'connect-failed';

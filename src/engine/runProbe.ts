@@ -9,7 +9,7 @@ import { startClock } from './clock.js';
 import { ProbeConnection } from './connection.js';
 import { firstRequestError } from './firstRequestError.js';
 import { ProbeError } from './probeError.js';
-import { runScenario } from './runScenario.js';
+import { connectOptions, runScenario } from './runScenario.js';
 import type { RunContext } from './runScenario.js';
 import { isLocalAddress } from './target.js';
 
@@ -84,7 +84,7 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
 
 async function preflightRequest(ctx: RunContext): Promise<{ server: string | null; local: boolean }> {
   const { target } = ctx;
-  const opening = ProbeConnection.open('preflight', { ...target, insecure: ctx.insecure, connectTimeoutMs: ctx.connectTimeoutMs }, ctx.clock);
+  const opening = ProbeConnection.open('preflight', connectOptions(ctx), ctx.clock);
   const conn = await interruptible(opening, ctx.interrupt).catch((err: unknown) => {
     // Interrupted while connecting: a connect that still completes is closed at once.
     if (err instanceof ProbeError && err.code === 'interrupted') opening.then((c) => c.close('rst', 'cleanup'), () => undefined);

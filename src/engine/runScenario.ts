@@ -24,6 +24,8 @@ export interface RunContext {
   readonly target: Target;
   readonly clock: Clock;
   readonly insecure: boolean;
+  /** CA certificates (PEM) to trust besides Node's bundled roots; null: Node's default list. */
+  readonly ca: readonly string[] | null;
   readonly connectTimeoutMs: number;
   readonly deadlines: ExchangeDeadlines;
   readonly maxIdleMs: number;
@@ -275,8 +277,10 @@ function connection(state: StepState, label: string): ProbeConnection {
   return found.conn;
 }
 
-function connectOptions(ctx: RunContext): ConnectOptions {
-  return { host: ctx.target.host, port: ctx.target.port, tls: ctx.target.tls, insecure: ctx.insecure, connectTimeoutMs: ctx.connectTimeoutMs };
+/** How every connection of the run reaches the target (the preflight's too). */
+export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca' | 'connectTimeoutMs'>): ConnectOptions {
+  const { target } = ctx;
+  return { host: target.host, port: target.port, tls: target.tls, insecure: ctx.insecure, ca: ctx.ca, connectTimeoutMs: ctx.connectTimeoutMs };
 }
 
 function resolveDuration(ref: number | '$maxIdle', ctx: RunContext): number {

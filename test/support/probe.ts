@@ -22,6 +22,7 @@ export async function probe(url: string, ids: readonly string[] = [], bounds: Pr
   return runProbe(scenarios, {
     target: parseTarget(url),
     insecure: bounds.insecure ?? false,
+    ca: null,
     connectTimeoutMs: 3000,
     deadlines: { firstByteMs: bounds.firstByteMs ?? 3000, headersMs: 4000, bodyMs: 4000 },
     maxIdleMs,
