@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../src/model/result.js';
-import { BIN, runCli } from './support/cli.js';
+import { interruptCli, runCli } from './support/cli.js';
 import { useLab } from './support/lab.js';
 import { useRawServer } from './support/rawServer.js';
 
@@ -14,20 +13,6 @@ const dir = mkdtempSync(path.join(tmpdir(), 'kap-outputs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const lab = useLab();
 const rawServer = useRawServer();
-
-/** Starts the CLI, waits until `ready()` holds, sends SIGINT, and returns the exit code, stderr and the time from SIGINT to exit. */
-async function interruptCli(args: readonly string[], ready: () => boolean | Promise<boolean>): Promise<{ code: number | null; stderr: string; tookMs: number }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  await expect.poll(ready, { timeout: 10_000 }).toBe(true);
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const sentAt = performance.now();
-  child.kill('SIGINT');
-  const code = await exited;
-  return { code, stderr, tookMs: performance.now() - sentAt };
-}
 
 describe('reports', () => {
   it('--json, --junit and --html files in one run, the terminal report on stdout', async () => {

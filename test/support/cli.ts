@@ -28,3 +28,30 @@ export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessE
     });
   });
 }
+
+/**
+ * Starts the CLI, waits (up to 10 s) until `ready()` holds, lets it run 300 ms more, sends
+ * SIGINT as Ctrl-C does, and returns the exit code, stderr and the time from SIGINT to exit.
+ * A child still running 20 s after SIGINT is killed (code null).
+ */
+export async function interruptCli(args: readonly string[], ready: () => boolean | Promise<boolean>): Promise<{ code: number | null; stderr: string; tookMs: number }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+  for (const deadline = performance.now() + 10_000; !(await ready()); await sleep(20)) {
+    if (performance.now() > deadline) {
+      child.kill('SIGKILL');
+      await exited;
+      throw new Error(`the CLI never got ready to interrupt (run ${args.join(' ')}): ${stderr}`);
+    }
+  }
+  await sleep(300);
+  const sentAt = performance.now();
+  child.kill('SIGINT');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const code = await exited;
+  clearTimeout(timer);
+  return { code, stderr, tookMs: performance.now() - sentAt };
+}

@@ -1,0 +1,229 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+// The named export: under NodeNext the default import of this CommonJS module is its namespace, not the class.
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { afterAll, describe, test } from 'vitest';
+import type { ExpectStatic, TestContext } from 'vitest';
+import { SERVE_DEFAULTS, startLabServer } from '../src/lab/labServer.js';
+import type { LabProfile, LabServer } from '../src/lab/labServer.js';
+import type { RunResult } from '../src/model/result.js';
+import type { ConnEvent } from '../src/model/timeline.js';
+import { interruptCli, runCli } from './support/cli.js';
+
+/**
+ * docs/report.schema.json is the JSON report's contract (schemaVersion 1, docs/json-report.md):
+ * every report below comes from the built CLI probing real sockets, and must validate, so a
+ * renamed, removed or retyped field fails here. The tests run concurrently: each starts and
+ * stops its own servers (useLab's afterEach would stop those of tests still running).
+ */
+const SCHEMA_FILE = path.resolve(import.meta.dirname, '../docs/report.schema.json');
+const ajv = new Ajv2020({ strict: true, allErrors: true });
+ajv.addFormat('date-time', { type: 'string', validate: (s: string) => !Number.isNaN(Date.parse(s)) });
+const validate = ajv.compile<RunResult>(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as object);
+
+const dir = mkdtempSync(path.join(tmpdir(), 'kap-schema-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Errors shown when a report does not validate; a broken shared shape repeats one error per connection. */
+const SHOWN_ERRORS = 20;
+
+/** Asserts `report` validates, showing the schema errors with their instance paths when it does not. */
+function expectValid(expect: ExpectStatic, report: unknown): asserts report is RunResult {
+  if (validate(report)) return;
+  const errors = validate.errors ?? [];
+  // The params name what errorsText leaves out: the unknown property, the allowed values.
+  const lines = errors.slice(0, SHOWN_ERRORS).map((e) => `${ajv.errorsText([e], { dataVar: 'report' })} ${JSON.stringify(e.params)}`);
+  if (errors.length > SHOWN_ERRORS) lines.push(`… and ${errors.length - SHOWN_ERRORS} more`);
+  expect.fail(`report does not match docs/report.schema.json:\n${lines.join('\n')}`);
+}
+
+/** A lab server (SERVE_DEFAULTS plus overrides) on 127.0.0.1, stopped when the test finishes. */
+async function lab(onTestFinished: TestContext['onTestFinished'], overrides: Partial<LabProfile>): Promise<LabServer> {
+  const server = await startLabServer({ ...SERVE_DEFAULTS, ...overrides });
+  onTestFinished(() => server.close());
+  return server;
+}
+
+/** A CLI run's exit code and its --json document, parsed but not yet checked. */
+interface Run {
+  readonly code: number | null;
+  readonly report: unknown;
+}
+
+/** Runs `run … --json -q`. */
+async function report(args: readonly string[]): Promise<Run> {
+  const { code, stdout, stderr } = await runCli(['run', ...args, '--json', '-q']);
+  if (stdout === '') throw new Error(`no report (exit code ${code}): ${stderr}`);
+  return { code, report: JSON.parse(stdout) as unknown };
+}
+
+let demo: Promise<Run> | null = null;
+/** The demo run (every built-in scenario against the embedded lab, ~5 s), shared by the tests that read it. */
+function demoReport(): Promise<Run> {
+  demo ??= report([]);
+  return demo;
+}
+
+/** Every event of every connection of the run. */
+const allEvents = (r: RunResult): ConnEvent[] => r.scenarios.flatMap((s) => s.connections.flatMap((c) => c.events));
+
+describe.concurrent('real reports validate against docs/report.schema.json', () => {
+  test('the demo: every built-in scenario against the embedded lab', async ({ expect }) => {
+    const { code, report: r } = await demoReport();
+    expect(code).toBe(0);
+    expectValid(expect, r);
+    expect(r.target.lab).not.toBeNull();
+    expect(r.scenarios).toHaveLength(8);
+    expect(r.scenarios.find((s) => s.id === 'stale-race')?.race?.trials.length).toBeGreaterThan(0);
+    expect(r.clients.length).toBeGreaterThan(0);
+  });
+
+  test('a lab that resets (close rst) with a request cap, --client, --client-idle and --expect', async ({ expect, onTestFinished }) => {
+    const server = await lab(onTestFinished, { idleTimeoutMs: 500, close: 'rst', maxRequests: 3, advertise: true });
+    const { code, report: r } = await report([server.url, '-s', 'idle-timeout', '-s', 'request-cap', '-s', 'timeout-mismatch', '--max-idle', '2s', '--client', 'node-agent', '--client-idle', '300ms', '--expect', 'idle-timeout>=100ms']);
+    expect(code).toBe(0);
+    expectValid(expect, r);
+    expect(r.target.lab).toBeNull();
+    expect(allEvents(r)).toContainEqual(expect.objectContaining({ kind: 'error', code: 'ECONNRESET' }));
+    expect(r.scenarios.find((s) => s.id === 'idle-timeout')?.connections[0]).toMatchObject({ end: { kind: 'server-reset', signal: 'rst' }, timeWait: { side: 'none' } });
+    expect(r.scenarios.find((s) => s.id === 'request-cap')?.metrics.maxRequests).toBe(3);
+    expect(r.clients[0]).toMatchObject({ client: 'node-agent', yours: true, idleMs: 300, idleFrom: 'client-idle' });
+    expect(r.scenarios.flatMap((s) => s.expectations)).toContainEqual(expect.objectContaining({ origin: 'cli', ok: true }));
+  });
+
+  test('a lab that drops idle connections silently (close drop)', async ({ expect, onTestFinished }) => {
+    const server = await lab(onTestFinished, { idleTimeoutMs: 500, close: 'drop' });
+    const { code, report: r } = await report([server.url, '-s', 'idle-timeout', '-s', 'timeout-mismatch', '--max-idle', '1500ms', '--client', 'undici']);
+    expect(code).toBe(0);
+    expectValid(expect, r);
+    const mismatch = r.scenarios.find((s) => s.id === 'timeout-mismatch');
+    expect(mismatch?.metrics).toMatchObject({ serverClose: 'silent-drop', outcome: 'ECONNRESET' });
+    expect(r.scenarios.find((s) => s.id === 'idle-timeout')?.metrics.idleTimeoutMs).toBeNull();
+    expect(r.clients[0]).toMatchObject({ client: 'undici', yours: true, staleReuse: 'every-reuse' });
+  });
+
+  test('--hop with a backend that idles out first: hops are reported, the rule fails (exit 1)', async ({ expect, onTestFinished }) => {
+    const front = await lab(onTestFinished, { idleTimeoutMs: 900 });
+    const back = await lab(onTestFinished, { idleTimeoutMs: 300 });
+    const { code, report: r } = await report(['--hop', `lb=${front.url}`, '--hop', `app=${back.url}`, '-s', 'http11-reuse', '--max-idle', '2s']);
+    expect(code).toBe(1);
+    expectValid(expect, r);
+    expect(r.hops.map((h) => h.name)).toEqual(['lb', 'app']);
+    const rule = r.scenarios.find((s) => s.id === 'app/idle-timeout');
+    expect(rule?.status).toBe('fail');
+    expect(rule?.expectations).toContainEqual(expect.objectContaining({ expression: 'app.idle-timeout > lb.idle-timeout', origin: 'cli', ok: false }));
+  });
+
+  test('scenarios that cannot run: no response, not HTTP (exit 3), next to one that ends with unsolicited bytes', async ({ expect, onTestFinished }) => {
+    const url = await brokenServer(onTestFinished);
+    const { code, report: r } = await report([url, '-s', 'http11-reuse', '-s', 'http10-keepalive', '-s', 'connection-close', '--response-timeout', '1s']);
+    expect(code).toBe(3);
+    expectValid(expect, r);
+    expect(r.scenarios.map((s) => [s.id, s.status, s.error?.code ?? null])).toEqual([
+      ['http11-reuse', 'error', 'no-response'],
+      ['http10-keepalive', 'error', 'not-http'],
+      ['connection-close', 'pass', null],
+    ]);
+    expect(allEvents(r).map((e) => e.kind)).toEqual(expect.arrayContaining(['timeout', 'protocol-error', 'unsolicited']));
+  });
+
+  test('an interrupted run (Ctrl-C): the --json file written on the way out', async ({ expect, onTestFinished }) => {
+    // A lab that keeps idle connections for a minute: idle-timeout is still waiting when interrupted.
+    const server = await lab(onTestFinished, { idleTimeoutMs: 60_000 });
+    const file = path.join(dir, 'interrupted.json');
+    // Preflight plus one connection per scenario accepted: both scenarios are under way.
+    const { code } = await interruptCli(['run', server.url, '-s', 'http11-reuse', '-s', 'idle-timeout', '--max-idle', '60s', '--json', file, '-q'], () => server.accepted() >= 3);
+    expect(code).toBe(130);
+    const r = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    expectValid(expect, r);
+    expect(r.interrupted).toBe(true);
+    expect(r.scenarios.find((s) => s.id === 'idle-timeout')?.error?.code).toBe('interrupted');
+  });
+});
+
+/**
+ * Answers like HTTP only for `Connection: close` (the preflight, connection-close: there with
+ * bytes past the body), an HTTP/1.0 request with an SSH banner, and any other request never.
+ */
+async function brokenServer(onTestFinished: TestContext['onTestFinished']): Promise<string> {
+  let accepted = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    const preflight = ++accepted === 1;
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    let head = '';
+    socket.on('data', (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      if (/^connection: *close\r?$/im.test(head)) socket.end(`HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok${preflight ? '' : 'and more'}`);
+      else if (/^\S+ \S+ HTTP\/1\.0\r\n/.test(head)) socket.write('SSH-2.0-OpenSSH_9.6\r\n\r\n');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+}
+
+/** The demo report's first scenario (http11-reuse), its connection and events. */
+const SCENARIO = '/scenarios/0';
+const CONNECTION = `${SCENARIO}/connections/0`;
+const EVENTS = `${CONNECTION}/events`;
+
+/** One change that breaks the contract: the object at `at` (a JSON pointer) as found, changed, and where the schema must object. */
+interface Breakage {
+  readonly name: string;
+  readonly at: string;
+  readonly found: Record<string, unknown>;
+  readonly change: (node: Record<string, unknown>) => void;
+  readonly errorAt: string;
+}
+
+const BREAKAGES: readonly Breakage[] = [
+  { name: 'schemaVersion 2', at: '', found: { schemaVersion: 1 }, change: (r) => (r.schemaVersion = 2), errorAt: '/schemaVersion' },
+  { name: 'an unknown top-level key', at: '', found: {}, change: (r) => (r.generatedBy = 'someone'), errorAt: '' },
+  {
+    name: 'a renamed field of a connect event',
+    at: `${EVENTS}/0`,
+    found: { kind: 'connect' },
+    change: (e) => {
+      e.peer = e.remote;
+      delete e.remote;
+    },
+    errorAt: `${EVENTS}/0`,
+  },
+  { name: 'a response-complete event relabelled peer-fin (fields of another kind)', at: `${EVENTS}/3`, found: { kind: 'response-complete' }, change: (e) => (e.kind = 'peer-fin'), errorAt: `${EVENTS}/3` },
+  { name: 'an unknown event kind', at: `${EVENTS}/0`, found: { kind: 'connect' }, change: (e) => (e.kind = 'open'), errorAt: `${EVENTS}/0/kind` },
+  { name: 'a count written as a string', at: CONNECTION, found: { id: 'main' }, change: (c) => (c.bytesIn = String(c.bytesIn)), errorAt: `${CONNECTION}/bytesIn` },
+  { name: 'a required field removed', at: `${CONNECTION}/end`, found: {}, change: (end) => delete end.summary, errorAt: `${CONNECTION}/end` },
+  { name: 'a status outside its enum', at: SCENARIO, found: { id: 'http11-reuse' }, change: (s) => (s.status = 'ok'), errorAt: `${SCENARIO}/status` },
+  { name: 'a metric value that is an object', at: `${SCENARIO}/metrics`, found: { reused: true }, change: (m) => (m.reused = { value: true }), errorAt: `${SCENARIO}/metrics/reused` },
+  { name: 'null where the field is never null', at: '/target', found: {}, change: (t) => (t.tls = null), errorAt: '/target/tls' },
+];
+
+/** The object a JSON pointer such as `/scenarios/0/end` designates (no escaped characters). */
+function nodeAt(doc: unknown, pointer: string): Record<string, unknown> {
+  return pointer
+    .split('/')
+    .slice(1)
+    .reduce((node, key) => (node as Record<string, unknown>)[key], doc) as Record<string, unknown>;
+}
+
+describe.concurrent('the schema is strict: a real report, broken, fails', () => {
+  test.for(BREAKAGES)('$name', async ({ at, found, change, errorAt }, { expect }) => {
+    const doc = structuredClone((await demoReport()).report);
+    expectValid(expect, doc);
+    expect(nodeAt(doc, at)).toMatchObject(found);
+    change(nodeAt(doc, at));
+    expect(validate(doc)).toBe(false);
+    expect(validate.errors?.map((e) => e.instancePath)).toContain(errorAt);
+  });
+});
