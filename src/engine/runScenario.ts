@@ -304,8 +304,8 @@ function evaluateExpectations(steps: readonly Step[], metrics: Record<string, Me
     if (step.type === 'repeat') results.push(...evaluateExpectations(step.steps, metrics));
     if (step.type !== 'expect') continue;
     const expectation = parseExpectation(step.that);
-    const measured = metrics[expectation.metric];
-    const ok = holds(expectation, measured ?? null);
+    const measured = metrics[expectation.metric] ?? null;
+    const ok = holds(expectation, measured);
     results.push({
       expression: step.that,
       metric: expectation.metric,
@@ -313,7 +313,7 @@ function evaluateExpectations(steps: readonly Step[], metrics: Record<string, Me
       severity: step.severity,
       ok,
       measured,
-      message: step.message ?? `expected ${step.that}, measured ${JSON.stringify(measured ?? null)}`,
+      message: step.message ?? `expected ${step.that}, measured ${JSON.stringify(measured)}`,
     });
   }
   return results;

@@ -101,7 +101,8 @@ export interface ExpectationResult {
   readonly origin: 'scenario' | 'cli';
   readonly severity: 'warn' | 'fail';
   readonly ok: boolean;
-  readonly measured: MetricValue | undefined;
+  /** The metric's value; null when it was not measured. */
+  readonly measured: MetricValue;
   readonly message: string;
 }
 
@@ -223,7 +224,7 @@ export interface TargetInfo {
   readonly tls: boolean;
   /** The Server header of the first response, escaped later by renderers. */
   readonly server: string | null;
-  /** True when the target is this tool's embedded lab server (`run` with no URL). */
+  /** The lab profile when the target is this tool's embedded lab server (`run` with no URL); null otherwise. */
   readonly lab: LabProfileReport | null;
   /** True when the target address is on this host, so /proc/net/tcp shows both ends. */
   readonly local: boolean;

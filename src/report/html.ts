@@ -109,7 +109,7 @@ function scenarioSection(s: ScenarioResult): string {
       .map(
         (e) =>
           `<li class="expectation ${e.ok ? 'ok' : e.severity}">${e.ok ? '✓' : e.severity === 'fail' ? '✗' : '!'} ${text(e.message, 400)} ` +
-          `(expected <code>${text(e.expression)}</code>, measured ${escapeXml(formatMetric(e.metric, e.measured ?? null))})</li>`,
+          `(expected <code>${text(e.expression)}</code>, measured ${escapeXml(formatMetric(e.metric, e.measured))})</li>`,
       ),
   ];
   if (items.length > 0) parts.push(`<ul class="findings">${items.join('')}</ul>`);

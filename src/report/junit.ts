@@ -35,7 +35,7 @@ function testCase(s: ScenarioResult): string[] {
     body.push(`      <error type="${escapeXml(s.error.code)}" message="${escapeXml(s.error.message)}">${escapeXml(s.error.message)}</error>`);
   } else if (s.status === 'fail') {
     const failed = s.expectations.filter((e) => !e.ok && e.severity === 'fail');
-    const text = failed.map((e) => `${e.message} (expected ${e.expression}, measured ${JSON.stringify(e.measured ?? null)})`).join('\n');
+    const text = failed.map((e) => `${e.message} (expected ${e.expression}, measured ${JSON.stringify(e.measured)})`).join('\n');
     body.push(`      <failure type="expectation" message="${escapeXml(failed.map((e) => e.expression).join('; '))}">${escapeXml(text)}</failure>`);
   }
   const out = [

@@ -58,7 +58,7 @@ function scenarioSection(s: ScenarioResult, c: ChalkInstance): string {
   // Failed expectations, and the user's own gates whatever their outcome.
   for (const e of s.expectations.filter((x) => !x.ok || x.origin === 'cli')) {
     const mark = e.ok ? c.green('✓') : e.severity === 'fail' ? c.red('✗') : c.yellow('!');
-    lines.push(`  ${mark} ${escapeForTerminal(e.message, 400)} (expected ${escapeForTerminal(e.expression)}, measured ${formatMetric(e.metric, e.measured ?? null)})`);
+    lines.push(`  ${mark} ${escapeForTerminal(e.message, 400)} (expected ${escapeForTerminal(e.expression)}, measured ${formatMetric(e.metric, e.measured)})`);
   }
   if (s.race !== null && s.race.trials.length > 0) {
     lines.push(`  ${c.bold('race')} (request written T + offset after the previous response; * = the server's close had already arrived):`);
