@@ -11,6 +11,7 @@ import type { LabProfile, LabServer } from '../src/lab/labServer.js';
 import type { RunResult } from '../src/model/result.js';
 import type { ConnEvent } from '../src/model/timeline.js';
 import { interruptCli, runCli } from './support/cli.js';
+import { issueTestPki, startHttpsServer } from './support/tls.js';
 
 /**
  * docs/report.schema.json is the JSON report's contract (schemaVersion 1, docs/json-report.md):
@@ -127,6 +128,17 @@ describe.concurrent('real reports validate against docs/report.schema.json', () 
       ['connection-close', 'pass', null],
     ]);
     expect(allEvents(r).map((e) => e.kind)).toEqual(expect.arrayContaining(['timeout', 'protocol-error', 'unsolicited']));
+  });
+
+  test('over TLS (--cacert): connections carry their tls event', async ({ expect, onTestFinished }) => {
+    const pki = issueTestPki(mkdtempSync(path.join(dir, 'pki-')));
+    const server = await startHttpsServer(pki, 500);
+    onTestFinished(server.stop);
+    const { code, report: r } = await report([server.url, '--cacert', pki.ca, '-s', 'http11-reuse']);
+    expect(code).toBe(0);
+    expectValid(expect, r);
+    expect(r.target.tls).toBe(true);
+    expect(allEvents(r)).toContainEqual(expect.objectContaining({ kind: 'tls' }));
   });
 
   test('an interrupted run (Ctrl-C): the --json file written on the way out', async ({ expect, onTestFinished }) => {
