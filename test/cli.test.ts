@@ -1,6 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +8,9 @@ import type { LabServer } from '../src/lab/labServer.js';
 import { BIN, runCli } from './support/cli.js';
 import { startServerProcess } from './support/process.js';
 import { answerEachRequest, useRawServer } from './support/rawServer.js';
+import { issueTestPki, startHttpsServer } from './support/tls.js';
+import { PROBE_LAG_MS } from './support/timing.js';
+import type { TestPki } from './support/tls.js';
 
 /** The built binary, run as users run it: stdout, stderr and exit code. */
 const ANSI = /\u001b\[/;
@@ -52,7 +53,7 @@ describe('run with no target: the embedded lab server', () => {
     const byId = Object.fromEntries(report.scenarios.map((s) => [s.id, s]));
     expect(byId['request-cap']?.metrics.maxRequests).toBe(5);
     expect(byId['http10-keepalive']?.metrics.keepAliveHonoured).toBe(false);
-    expect(byId['idle-timeout']?.metrics.idleTimeoutMs).toBeGreaterThanOrEqual(1980);
+    expect(byId['idle-timeout']?.metrics.idleTimeoutMs).toBeGreaterThanOrEqual(2000 - PROBE_LAG_MS);
     for (const s of report.scenarios) expect(s.connections.every((c) => c.events.length > 0)).toBe(true);
   });
 
@@ -62,9 +63,9 @@ describe('run with no target: the embedded lab server', () => {
     expect(stderr).toBe('');
     expect(stdout).toMatch(/keepalive-probe \S+ → http:\/\/127\.0\.0\.1:\d+\/ \(Server: keepalive-probe-lab\//);
     expect(stdout).toContain('the embedded lab server (idle timeout 2 s, closes after 5 requests');
-    // The demo's 2 s idle timeout, shown in seconds; a loaded machine may read it up to ~0.4 s late or a few ms early.
+    // The demo's 2 s idle timeout, shown in seconds; a loaded machine may read it up to ~0.4 s late, or short by the probe's stamping lag.
     const shown = /│ idle-timeout\s+│ pass\s+│ idleTimeoutMs (\d+(?:\.\d+)?) s/.exec(stdout);
-    expect(Number(shown?.[1])).toBeGreaterThanOrEqual(1.98);
+    expect(Number(shown?.[1])).toBeGreaterThanOrEqual((2000 - PROBE_LAG_MS) / 1000);
     expect(Number(shown?.[1])).toBeLessThanOrEqual(2.4);
     expect(stdout).toMatch(/\+\d+(\.\d)?ms\s+connect :\d+/);
     expect(stdout).toMatch(/→ GET \/ HTTP\/1\.1/);
@@ -204,24 +205,12 @@ describe('exit codes and one-line errors', () => {
 
 describe('https', () => {
   let url = '';
-  const file = (name: string): string => path.join(dir, name);
-  const openssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
+  let pki: TestPki;
   beforeAll(async () => {
-    // An internal CA and a server certificate it signed for 127.0.0.1, as a private API has.
-    for (const ca of ['ca', 'other-ca']) {
-      openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=keepalive-probe test ${ca}`, '-keyout', file(`${ca}.key`), '-out', file(`${ca}.pem`));
-    }
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', file('key.pem'), '-out', file('server.csr'));
-    writeFileSync(file('san.cnf'), 'subjectAltName=IP:127.0.0.1\n');
-    openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('san.cnf'), '-out', file('cert.pem'));
-    const server = https.createServer({ key: readFileSync(file('key.pem')), cert: readFileSync(file('cert.pem')) }, (_req, res) => res.end('tls\n'));
-    server.keepAliveTimeout = 800;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `https://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
-    return () => {
-      server.closeAllConnections();
-      server.close();
-    };
+    pki = issueTestPki(dir);
+    const server = await startHttpsServer(pki, 800);
+    url = server.url;
+    return server.stop;
   });
 
   it('3: a certificate from a CA Node does not know is refused, and the error line says what to do', async () => {
@@ -232,7 +221,7 @@ describe('https', () => {
   });
 
   it('--cacert with that CA probes it, verified', async () => {
-    const { code, stdout } = await runCli(['run', url, '--cacert', file('ca.pem'), '--json', '-s', 'http11-reuse']);
+    const { code, stdout } = await runCli(['run', url, '--cacert', pki.ca, '--json', '-s', 'http11-reuse']);
     expect(code).toBe(0);
     const report = JSON.parse(stdout) as { target: { tls: boolean }; scenarios: { metrics: Record<string, unknown> }[] };
     expect(report.target.tls).toBe(true);
@@ -240,20 +229,20 @@ describe('https', () => {
   });
 
   it("--cacert keeps NODE_EXTRA_CA_CERTS's CAs; another CA alone is still refused", async () => {
-    const both = await runCli(['run', url, '--cacert', file('other-ca.pem'), '-q', '-s', 'http11-reuse'], { env: { ...process.env, NODE_EXTRA_CA_CERTS: file('ca.pem') } });
+    const both = await runCli(['run', url, '--cacert', pki.otherCa, '-q', '-s', 'http11-reuse'], { env: { ...process.env, NODE_EXTRA_CA_CERTS: pki.ca } });
     expect(both.code).toBe(0);
-    const other = await runCli(['run', url, '--cacert', file('other-ca.pem'), '-q', '-s', 'http11-reuse']);
+    const other = await runCli(['run', url, '--cacert', pki.otherCa, '-q', '-s', 'http11-reuse']);
     expect(other.code).toBe(3);
     expectOneErrorLine(other.stderr, /\[tls-failed\]/);
   });
 
   it('2: a --cacert file that is missing or holds no certificate', async () => {
-    const missing = await runCli(['run', url, '--cacert', file('nope.pem')]);
+    const missing = await runCli(['run', url, '--cacert', path.join(dir, 'nope.pem')]);
     expect(missing.code).toBe(2);
     expectOneErrorLine(missing.stderr, /cannot read --cacert .*nope\.pem/);
-    const notPem = await runCli(['run', url, '--cacert', file('ca.key')]);
+    const notPem = await runCli(['run', url, '--cacert', pki.key]);
     expect(notPem.code).toBe(2);
-    expectOneErrorLine(notPem.stderr, /--cacert .*ca\.key holds no PEM certificate/);
+    expectOneErrorLine(notPem.stderr, /--cacert .*key\.pem holds no PEM certificate/);
   });
 
   it('--insecure probes it over TLS without verifying', async () => {
@@ -263,7 +252,7 @@ describe('https', () => {
     expect(report.target.tls).toBe(true);
     expect(report.scenarios[0]?.metrics.reused).toBe(true);
     expect(report.scenarios[0]?.connections[0]?.events.map((e) => e.kind)).toContain('tls');
-    expect(report.scenarios[1]?.metrics.idleTimeoutMs).toBeGreaterThanOrEqual(1800 - 20);
+    expect(report.scenarios[1]?.metrics.idleTimeoutMs).toBeGreaterThanOrEqual(1800 - PROBE_LAG_MS);
   });
 });
 
@@ -276,7 +265,7 @@ describe('serve and list', () => {
     expect(code).toBe(0);
     const report = JSON.parse(stdout) as { scenarios: { metrics: Record<string, unknown> }[] };
     expect(report.scenarios[0]?.metrics.closeKind).toBe('rst');
-    expect(report.scenarios[0]?.metrics.idleTimeoutMs).toBeGreaterThanOrEqual(800 - 20);
+    expect(report.scenarios[0]?.metrics.idleTimeoutMs).toBeGreaterThanOrEqual(800 - PROBE_LAG_MS);
     expect(report.scenarios[1]?.metrics.maxRequests).toBe(3);
     const exited = new Promise<number | null>((resolve) => server.child.once('exit', (c) => resolve(c)));
     server.child.kill('SIGTERM');

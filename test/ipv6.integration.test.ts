@@ -4,6 +4,7 @@ import { SERVE_DEFAULTS, startLabServer } from '../src/lab/labServer.js';
 import type { LabServer } from '../src/lab/labServer.js';
 import { connection } from './realServers/support.js';
 import { metric, probe, scenario } from './support/probe.js';
+import { PROBE_LAG_MS } from './support/timing.js';
 
 /**
  * A server listening on `::` (what node:http, nginx `listen [::]:80` and Go's ":8080" bind)
@@ -18,8 +19,8 @@ const haveIpv6 = await new Promise<boolean>((resolve) => {
 });
 
 const IDLE_MS = 600;
-// A lab timer never fires early; the probe stamps both ends itself (see lab.integration.test.ts).
-const EARLY_MS = 20;
+// A lab timer never fires early; the probe reads short only by its stamping lag (see lab.integration.test.ts).
+const EARLY_MS = PROBE_LAG_MS;
 const LATE_MS = 250;
 
 describe.skipIf(!haveIpv6)('a dual-stack server (listening on ::), probed over IPv6 and IPv4', () => {

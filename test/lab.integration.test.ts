@@ -4,6 +4,7 @@ import { DEMO_PROFILE } from '../src/lab/labServer.js';
 import type { LabProfile } from '../src/lab/labServer.js';
 import { useLab } from './support/lab.js';
 import { metric, probe, scenario } from './support/probe.js';
+import { PROBE_LAG_MS } from './support/timing.js';
 
 /**
  * The lab server in many configurations, probed over real loopback sockets: each flag must
@@ -11,10 +12,10 @@ import { metric, probe, scenario } from './support/probe.js';
  *
  * Idle-timeout tolerance: the lab arms setTimeout(idle) when it has written a response, and
  * Node timers never fire early, so the probe (which starts counting when the response has
- * arrived, a loopback hop later) can read at most a few ms less than configured; on a busy
- * 2-core CI machine a timer or the probe's event loop may run a few hundred ms late.
+ * arrived, a loopback hop later) reads less than configured only by how late it stamped the
+ * response (PROBE_LAG_MS); on a busy 2-core CI machine a timer may run a few hundred ms late.
  */
-const EARLY_MS = 20;
+const EARLY_MS = PROBE_LAG_MS;
 const LATE_MS = 400;
 
 const startLab = useLab();

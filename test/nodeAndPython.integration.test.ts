@@ -4,14 +4,16 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { metric, probeCli as probe, scenario } from './support/probe.js';
 import { useServerProcesses } from './support/process.js';
+import { PROBE_LAG_MS } from './support/timing.js';
 
 /**
  * Real servers started by the tests: Node's http.createServer and Python's http.server,
  * probed by the built CLI with --json, as users run it.
- * Idle-timeout tolerance as in lab.integration.test.ts: timers never fire early, and on a
- * busy CI machine may run a few hundred ms late.
+ * Idle-timeout tolerance as in lab.integration.test.ts: timers never fire early (the probe
+ * reads short only by its own stamping lag, PROBE_LAG_MS), and on a busy CI machine may run a
+ * few hundred ms late.
  */
-const EARLY_MS = 20;
+const EARLY_MS = PROBE_LAG_MS;
 const LATE_MS = 400;
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures');
 

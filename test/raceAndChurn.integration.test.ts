@@ -3,6 +3,7 @@ import { useDelayProxy } from './support/delayProxy.js';
 import { useLab } from './support/lab.js';
 import { probe, scenario } from './support/probe.js';
 import { expectTimeWaitByCloser } from './support/shortConnections.js';
+import { PROBE_LAG_MS } from './support/timing.js';
 
 /** stale-race and short-connections against the lab server, over real sockets. */
 const lab = useLab();
@@ -14,8 +15,8 @@ describe('stale-race', () => {
     const s = scenario(await probe(server.url, ['stale-race'], { maxIdleMs: 3000 }), 'stale-race');
     expect(s.status).toBe('pass');
     const race = s.race;
-    // Measured from the end of the response as the probe received it, a hair after the lab armed its timer.
-    expect(race?.idleTimeoutMs).toBeGreaterThanOrEqual(595);
+    // Measured from the end of the response as the probe received it, after the lab armed its timer.
+    expect(race?.idleTimeoutMs).toBeGreaterThanOrEqual(600 - PROBE_LAG_MS);
     expect(race?.trials).toHaveLength(30); // 15 offsets × 2
     const T = race?.idleTimeoutMs as number;
     for (const t of race?.trials ?? []) {

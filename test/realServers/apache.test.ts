@@ -5,6 +5,7 @@ import { connectionSegments, wireClose } from '../support/capture.js';
 import { metric } from '../support/probe.js';
 import { freePort, serverBinary, startServer } from '../support/realServer.js';
 import { checkIdleAndCloseOnWire, connection, expectIdleFinClose, probeCli, responseHeads, useServerDirs, writeAfterCapScenario } from './support.js';
+import { PROBE_LAG_MS } from '../support/timing.js';
 
 /**
  * Apache httpd (event MPM), started in the foreground with a config written here, probed
@@ -20,7 +21,7 @@ import { checkIdleAndCloseOnWire, connection, expectIdleFinClose, probeCli, resp
  * its own event loop: over 62 runs of this file's configs, -11 ms to +181.5 ms. The bounds
  * leave that room and still tell 2 s from 3 s.
  */
-const EARLY_MS = 25;
+const EARLY_MS = PROBE_LAG_MS;
 const LATE_MS = 400;
 
 const bin = serverBinary('apache2', ['/usr/sbin/apache2', '/usr/sbin/httpd'], 'apt-get install apache2');

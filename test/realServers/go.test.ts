@@ -11,6 +11,7 @@ import { useServerProcesses } from '../support/process.js';
 import { serverBinary } from '../support/realServer.js';
 import { connection, expectIdleCloseOnWire, expectIdleFinClose, probeCli } from './support.js';
 import { expectTimeWaitByCloser } from '../support/shortConnections.js';
+import { PROBE_LAG_MS } from '../support/timing.js';
 
 /**
  * Go's net/http server (test/fixtures/go-server, standard library only), built once with the
@@ -21,10 +22,11 @@ import { expectTimeWaitByCloser } from '../support/shortConnections.js';
  * deadline timer never fires early. The probe measures from its own receipt of the response,
  * which lags Go's write by its event-loop latency, so it can read a little under the setting:
  * 2.2 ms under at worst over 21 runs (1500 ms: 1499.6–1504.1; 3 s: 2997.8–3000.3, three CLIs at
- * once). EARLY_MS leaves 10× that. Lateness is scheduling on a busy 2-core machine (Go process
- * or probe descheduled), never seen above 4.1 ms; LATE_MS is generous so load cannot flake it.
+ * once); EARLY_MS is the probe's stamping lag under load (PROBE_LAG_MS). Lateness is scheduling
+ * on a busy 2-core machine (Go process or probe descheduled), never seen above 4.1 ms; LATE_MS
+ * is generous so load cannot flake it.
  */
-const EARLY_MS = 20;
+const EARLY_MS = PROBE_LAG_MS;
 const LATE_MS = 250;
 const FIXTURE = path.resolve(import.meta.dirname, '../fixtures/go-server');
 const ALL = ['http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout'];

@@ -8,6 +8,7 @@ import { serverBinary } from '../support/realServer.js';
 import { captureOrSkip, connection, expectIdleFinOnWire, probeCli, responseHeads } from './support.js';
 import { probeCapturedRuns, startHaproxy } from './support-haproxy-tomcat.js';
 import type { StartedServer } from './support-haproxy-tomcat.js';
+import { PROBE_LAG_MS } from '../support/timing.js';
 
 /**
  * HAProxy 2.6 in `mode http` in front of the lab server, probed through the built CLI. The
@@ -25,7 +26,7 @@ import type { StartedServer } from './support-haproxy-tomcat.js';
  * busy while the idle-timeout response arrives, so that response is stamped late and the
  * idle time reads short: 1485.6 … 1505.0 ms over 12 runs of this file. Hence:
  */
-const EARLY_MS = 40;
+const EARLY_MS = PROBE_LAG_MS;
 const LATE_MS = 250;
 
 const bin = serverBinary('haproxy', ['/usr/sbin/haproxy'], 'apt-get install haproxy');

@@ -5,6 +5,7 @@ import { useLab } from '../support/lab.js';
 import { serverBinary } from '../support/realServer.js';
 import { startHaproxy } from './support-haproxy-tomcat.js';
 import type { StartedServer } from './support-haproxy-tomcat.js';
+import { PROBE_LAG_MS } from '../support/timing.js';
 
 /**
  * `run --hop lb=… --hop app=…` with HAProxy 2.6 as the load balancer and the lab server as
@@ -38,7 +39,7 @@ describe.skipIf(bin === null)('--hop: HAProxy in front of the lab server', () =>
     // Each hop measured on its own: HAProxy's 2.5 s (not the backend's 1 s), and the backend's 1 s.
     expect(result.hops[0]?.idleTimeoutMs).toBeGreaterThan(2250);
     expect(result.hops[0]?.idleTimeoutMs).toBeLessThan(2750);
-    expect(result.hops[1]?.idleTimeoutMs).toBeGreaterThan(950);
+    expect(result.hops[1]?.idleTimeoutMs).toBeGreaterThan(1000 - PROBE_LAG_MS);
     expect(result.hops[1]?.idleTimeoutMs).toBeLessThan(1250);
     const app = result.scenarios.find((s) => s.id === 'app/idle-timeout');
     expect(app?.status).toBe('fail');

@@ -6,6 +6,7 @@ import { metric, scenario } from '../support/probe.js';
 import { freePort, serverBinary, startServer } from '../support/realServer.js';
 import { checkIdleAndCloseOnWire, connection, expectIdleFinClose, probeCli, responseHeads, useServerDirs, writeAfterCapScenario } from './support.js';
 import { expectTimeWaitByCloser } from '../support/shortConnections.js';
+import { PROBE_LAG_MS } from '../support/timing.js';
 
 /**
  * nginx, started in the foreground with a config written here, probed through the built CLI.
@@ -20,7 +21,7 @@ import { expectTimeWaitByCloser } from '../support/shortConnections.js';
  * several scenarios' connections closing at once, or with other processes on the 2 cores).
  * The bounds leave room for a loaded CI machine and still tell 2 s from 3 s.
  */
-const EARLY_MS = 25;
+const EARLY_MS = PROBE_LAG_MS;
 const LATE_MS = 250;
 
 const bin = serverBinary('nginx', ['/usr/sbin/nginx'], 'apt-get install nginx-light (or nginx)');

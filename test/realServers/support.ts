@@ -10,6 +10,7 @@ import type { Capture, Segment } from '../support/capture.js';
 import { metric, probeCli as probeBuiltCli, scenario } from '../support/probe.js';
 import type { ProbeBounds } from '../support/probe.js';
 import type { RunningServer } from '../support/realServer.js';
+import { PROBE_LAG_MS } from '../support/timing.js';
 
 /**
  * What the nginx and Apache tests share: a temp dir per server (stopped and removed after
@@ -114,20 +115,9 @@ export async function whileCapturing<T>(capture: Capture, fn: () => Promise<T>):
 }
 
 /**
- * How far the probe's idle time may be from the wire's. The probe's figure is (its receipt of
- * the FIN) − (its receipt of the response); tshark's is the same two segments on lo. They
- * differ only by how long each segment waited before the probe's process ran, which on this
- * 2-core machine is scheduling, not the probe. Measured with idle-timeout run alone in its CLI:
- * 0.0–0.3 ms (Go, HAProxy alone), up to 5.0 ms beside another test file (nginx, Apache, Tomcat,
- * Node), and once 43.7 ms in CI with every test file running (Apache: the response read late).
- * 2.5 % of a 2 s setting still catches a probe timing the wrong interval (a poll step, a timer's
- * granularity, a whole setting).
- */
-export const WIRE_AGREE_MS = 50;
-
-/**
  * The idle-timeout connection of `run` on the wire: the server sent the first FIN, the probe
- * says so too, and its idle time is within WIRE_AGREE_MS of the wire's.
+ * says so too, and its idle time is within PROBE_LAG_MS of the wire's (tshark times the same
+ * two segments on lo; the probe differs only by how late it stamped each).
  */
 export function expectIdleFinOnWire(label: string, run: RunResult, segments: readonly Segment[], port: number): void {
   const conn = connection(run, 'idle-timeout');
@@ -136,7 +126,7 @@ export function expectIdleFinOnWire(label: string, run: RunResult, segments: rea
   expect(conn.end.closedBy).toBe(wire.firstCloser);
   const probeIdle = metric(run, 'idle-timeout', 'idleTimeoutMs') as number;
   console.info(`${label} idle close: probe ${probeIdle} ms, wire ${wire.serverIdleMs?.toFixed(3)} ms`);
-  expect(Math.abs(probeIdle - (wire.serverIdleMs ?? Infinity))).toBeLessThanOrEqual(WIRE_AGREE_MS);
+  expect(Math.abs(probeIdle - (wire.serverIdleMs ?? Infinity))).toBeLessThanOrEqual(PROBE_LAG_MS);
 }
 
 /**
@@ -173,7 +163,7 @@ export async function probeOnWire(ctx: TestContext, url: string, scenarios: read
  * Probes idle-timeout alone under tshark and checks the wire against the probe: the server
  * closes first, with the close kind the probe reports, its idle gap on the wire lies in
  * [settingMs, settingMs + lateMs] (a server timer never fires early), and the probe's figure is
- * within WIRE_AGREE_MS of the wire's.
+ * within PROBE_LAG_MS of the wire's.
  */
 export async function expectIdleCloseOnWire(ctx: TestContext, url: string, timing: { settingMs: number; lateMs: number }): Promise<void> {
   const { result, segments, port } = await probeOnWire(ctx, url, ['idle-timeout']);
@@ -186,7 +176,7 @@ export async function expectIdleCloseOnWire(ctx: TestContext, url: string, timin
   expect(wire.serverIdleMs).toBeLessThanOrEqual(timing.settingMs + timing.lateMs);
   const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
   console.info(`${url} idle close: probe ${idle} ms, wire ${wire.serverIdleMs?.toFixed(3)} ms`);
-  expect(Math.abs(idle - (wire.serverIdleMs as number))).toBeLessThanOrEqual(WIRE_AGREE_MS);
+  expect(Math.abs(idle - (wire.serverIdleMs as number))).toBeLessThanOrEqual(PROBE_LAG_MS);
 }
 
 /** The server closed the idle connection with FIN within [settingMs − earlyMs, settingMs + lateMs]; returns the measured idle time. */

@@ -6,6 +6,7 @@ import { serverBinary } from '../support/realServer.js';
 import { captureOrSkip, connection, expectIdleFinOnWire, probeCli, responseHeads, writeAfterCapScenario } from './support.js';
 import { CATALINA_HOME, probeCapturedRuns, startTomcat } from './support-haproxy-tomcat.js';
 import type { StartedServer } from './support-haproxy-tomcat.js';
+import { PROBE_LAG_MS } from '../support/timing.js';
 
 /**
  * Tomcat 10.1 (Debian tomcat10, NIO connector) started with `catalina.sh run` and a
@@ -23,7 +24,7 @@ import type { StartedServer } from './support-haproxy-tomcat.js';
  * idle-timeout alone, 19 runs): +0.4 … +4.6 ms; all scenarios in one run (19 runs): +14 … +86 ms;
  * keepAliveTimeout 4000 (3 scenarios, 13 runs): +22.8 … +57.0 ms.
  */
-const EARLY_MS = 40;
+const EARLY_MS = PROBE_LAG_MS;
 const POLLER_MS = 1000;
 const LATE_MS = POLLER_MS + 250;
 
