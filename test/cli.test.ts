@@ -245,6 +245,21 @@ describe('https', () => {
     expectOneErrorLine(notPem.stderr, /--cacert .*key\.pem holds no PEM certificate/);
   });
 
+  it('--resolve connects to the address given while the URL names the server: SNI and the certificate check use its name', async () => {
+    const port = new URL(url).port;
+    const { code, stdout, stderr } = await runCli(['run', `https://probe.test:${port}/`, '--resolve', `probe.test:${port}:127.0.0.1`, '--cacert', pki.ca, '--json', '-s', 'http11-reuse']);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as { target: { host: string; connectAddress: string | null }; scenarios: { connections: { remote: { address: string } }[] }[] };
+    expect(report.target).toMatchObject({ host: 'probe.test', connectAddress: '127.0.0.1' });
+    expect(report.scenarios[0]?.connections[0]?.remote.address).toBe('127.0.0.1');
+    expect(stderr).toMatch(new RegExp(`→ https://probe\\.test:${port}/ via 127\\.0\\.0\\.1 \\(`));
+
+    // The certificate names probe.test and 127.0.0.1, not other.test: the name is what is checked.
+    const other = await runCli(['run', `https://other.test:${port}/`, '--resolve', `other.test:${port}:127.0.0.1`, '--cacert', pki.ca]);
+    expect(other.code).toBe(3);
+    expectOneErrorLine(other.stderr, /Host: other\.test\. is not in the cert's altnames.*\[tls-failed\]; the certificate does not name this host/);
+  });
+
   it('--insecure probes it over TLS without verifying', async () => {
     const { code, stdout } = await runCli(['run', url, '--insecure', '--json', '-s', 'http11-reuse', '-s', 'idle-timeout']);
     expect(code).toBe(0);
@@ -253,6 +268,24 @@ describe('https', () => {
     expect(report.scenarios[0]?.metrics.reused).toBe(true);
     expect(report.scenarios[0]?.connections[0]?.events.map((e) => e.kind)).toContain('tls');
     expect(report.scenarios[1]?.metrics.idleTimeoutMs).toBeGreaterThanOrEqual(1800 - PROBE_LAG_MS);
+  });
+});
+
+describe('--resolve', () => {
+  it('sends the URL\'s host in the Host header to the address given; an entry matching no target is a usage error', async () => {
+    const heads: string[] = [];
+    const url = await rawServer((socket) => {
+      socket.on('data', (chunk: Buffer) => heads.push(chunk.toString('latin1')));
+      answerEachRequest(socket, () => Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    });
+    const port = new URL(url).port;
+    const { code } = await runCli(['run', `http://backend.test:${port}/`, '--resolve', `backend.test:${port}:127.0.0.1`, '-q', '-s', 'http11-reuse']);
+    expect(code).toBe(0);
+    expect(heads.join('')).toMatch(new RegExp(`^GET / HTTP/1\\.1\r\nHost: backend\\.test:${port}\r\n`, 'm'));
+
+    const typo = await runCli(['run', `http://backend.test:${port}/`, '--resolve', `backend.tset:${port}:127.0.0.1`]);
+    expect(typo.code).toBe(2);
+    expectOneErrorLine(typo.stderr, /--resolve backend\.tset:\d+:127\.0\.0\.1 matches no target \(backend\.test:\d+\)/);
   });
 });
 

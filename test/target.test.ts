@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { describe, expect, test } from 'vitest';
-import { TargetError, isLocalAddress, parseTarget } from '../src/engine/target.js';
+import { TargetError, applyResolves, isLocalAddress, parseResolve, parseTarget } from '../src/engine/target.js';
 
 describe('parseTarget', () => {
   test('http:// defaults to port 80 and path /', () => {
@@ -11,6 +11,7 @@ describe('parseTarget', () => {
       tls: false,
       hostHeader: 'example.test',
       path: '/',
+      connectAddress: null,
     });
   });
 
@@ -22,6 +23,7 @@ describe('parseTarget', () => {
       tls: true,
       hostHeader: 'example.test',
       path: '/health',
+      connectAddress: null,
     });
   });
 
@@ -39,6 +41,7 @@ describe('parseTarget', () => {
       tls: false,
       hostHeader: '[::1]:8080',
       path: '/a',
+      connectAddress: null,
     });
   });
 
@@ -78,6 +81,33 @@ describe('parseTarget', () => {
     const message = 'credentials in the URL are not sent; pass them as a header instead (-H "Authorization: ...")';
     expect(() => parseTarget('http://user:secret@example.test/')).toThrow(new TargetError(message));
     expect(() => parseTarget('http://user@example.test/')).toThrow(new TargetError(message));
+  });
+});
+
+describe('--resolve', () => {
+  test('host:port:address, IPv6 in brackets, the host matched without case', () => {
+    expect(parseResolve('API.internal:443:10.0.0.5')).toEqual({ host: 'api.internal', port: 443, address: '10.0.0.5' });
+    expect(parseResolve('api.internal:8443:[fd00::5]')).toEqual({ host: 'api.internal', port: 8443, address: 'fd00::5' });
+    expect(parseResolve('[::1]:80:127.0.0.1')).toEqual({ host: '::1', port: 80, address: '127.0.0.1' });
+  });
+
+  test.each(['api.internal:443', 'api.internal:443:backend.internal', 'api.internal:0:10.0.0.5', 'api.internal:70000:10.0.0.5', ':443:10.0.0.5', 'api.internal:https:10.0.0.5'])(
+    '%s is rejected with the expected form',
+    (text) => {
+      expect(() => parseResolve(text)).toThrow(/^invalid --resolve ".*": expected host:port:address with an IP address/);
+    },
+  );
+
+  test('applies to the target with that host and port only; the URL keeps naming the server', () => {
+    const [a, b] = applyResolves([parseTarget('https://API.internal/x'), parseTarget('http://api.internal:8080/')], [parseResolve('api.internal:443:10.0.0.5')]);
+    expect(a).toMatchObject({ host: 'api.internal', port: 443, hostHeader: 'api.internal', connectAddress: '10.0.0.5' });
+    expect(b?.connectAddress).toBeNull();
+  });
+
+  test('an entry that matches no target is an error, not ignored', () => {
+    expect(() => applyResolves([parseTarget('https://api.internal/')], [parseResolve('api.internal:8443:10.0.0.5')])).toThrow(
+      new TargetError('--resolve api.internal:8443:10.0.0.5 matches no target (api.internal:443)'),
+    );
   });
 });
 

@@ -87,6 +87,7 @@ function buildProgram(outcome: Outcome): Command {
     .option('-e, --expect <expectation>', 'fail (exit 1) unless this holds, e.g. "idle-timeout>=60s", "reuse", "timeout-mismatch.outcome=ok" (repeatable; docs/expectations.md)', collect, [])
     .option('--behind <preset>', 'gate for the hop in front of the server: aws-alb, nginx-upstream (repeatable)', collect, [])
     .option('-k, --insecure', 'do not verify the TLS certificate')
+    .option('--resolve <host:port:address>', 'connect to this IP address for host:port, as curl does (one backend behind a name); the URL still names the server in Host, TLS SNI and the certificate check (repeatable)', collect, [])
     .option('--cacert <file>', "trust the CA certificates in this PEM file (an internal CA), besides Node's bundled ones and NODE_EXTRA_CA_CERTS")
     .addOption(color)
     .action(async (url: string | undefined, opts: RunFlags) => {

@@ -5,8 +5,8 @@ import type { ClientChoice } from '../clients/predict.js';
 import type { LabServer } from '../lab/labServer.js';
 import { runProbe } from '../engine/runProbe.js';
 import { ProbeError } from '../engine/probeError.js';
-import { TargetError, parseTarget } from '../engine/target.js';
-import type { Target } from '../engine/target.js';
+import { TargetError, applyResolves, parseResolve, parseTarget } from '../engine/target.js';
+import type { Resolve, Target } from '../engine/target.js';
 import { EXIT, exitCodeFor } from '../report/exitCode.js';
 import { escapeForTerminal } from '../report/sanitize.js';
 import { ScenarioFileError } from '../scenario/load.js';
@@ -41,6 +41,7 @@ export interface RunFlags extends OutputFlags {
   readonly header: readonly (readonly [string, string])[];
   readonly insecure?: boolean;
   readonly cacert?: string;
+  readonly resolve: readonly string[];
   readonly color: ColorChoice;
   readonly expect: readonly string[];
   readonly behind: readonly string[];
@@ -60,6 +61,7 @@ interface RunPlan {
   readonly hops: readonly Hop[];
   /** --cacert's certificates (and NODE_EXTRA_CA_CERTS's); null: Node's default list. */
   readonly ca: readonly string[] | null;
+  readonly resolves: readonly Resolve[];
 }
 
 /** Library errors that mean "bad flags", turned into usage errors (exit 2). */
@@ -90,7 +92,8 @@ async function plan(url: string | undefined, flags: RunFlags): Promise<RunPlan |
   const gates = asUsage(() => resolveGates(flags.expect, flags.behind, scenarios, flags.maxIdle), GateError);
   const client = asUsage(() => chooseClient(flags.client, flags.clientIdle), UnknownClientError);
   const ca = readCaCertificates(flags.cacert, process.env);
-  return { scenarios, gates, client, hops, ca };
+  const resolves = asUsage(() => flags.resolve.map(parseResolve), TargetError);
+  return { scenarios, gates, client, hops, ca, resolves };
 }
 
 /** `keepalive-probe run [url]`: probe, render, return the exit code. */
@@ -109,6 +112,7 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
     } else {
       targets = [parseTarget(url)];
     }
+    targets = applyResolves(targets, run.resolves);
   } catch (err) {
     closeOutputs(outputs);
     await lab?.close();

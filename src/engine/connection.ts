@@ -14,7 +14,10 @@ import type { TcpRow } from './procNetTcp.js';
 
 /** Where and how to connect. */
 export interface ConnectOptions {
+  /** Where to connect (a name to resolve, or an address). */
   readonly host: string;
+  /** The name the server is known by: TLS SNI and the certificate check (null for an IP URL). */
+  readonly servername: string | null;
   readonly port: number;
   readonly tls: boolean;
   /** Skip certificate verification (`--insecure`). */
@@ -545,7 +548,8 @@ function tlsOptions(options: ConnectOptions): tls.ConnectionOptions {
   const opts: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
     host: options.host,
     port: options.port,
-    servername: net.isIP(options.host) === 0 ? options.host : undefined,
+    // Node checks the certificate against servername when set, else against host.
+    servername: options.servername ?? undefined,
     rejectUnauthorized: !options.insecure,
     ALPNProtocols: ['http/1.1'],
     allowHalfOpen: true,

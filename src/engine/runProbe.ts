@@ -60,6 +60,7 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
       url: options.target.url,
       host: options.target.host,
       port: options.target.port,
+      connectAddress: options.target.connectAddress,
       tls: options.target.tls,
       server: preflight.server,
       lab: options.lab,

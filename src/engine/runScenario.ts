@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectionRecord, ExpectationResult, Finding, MetricValue, RaceTrial, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import type { Scenario, Step } from '../scenario/model.js';
@@ -16,7 +17,7 @@ import type { Clock } from './clock.js';
 import { ProbeError } from './probeError.js';
 import { firstRequestError } from './firstRequestError.js';
 import type { Target } from './target.js';
-import { isLocalAddress } from './target.js';
+import { connectHost, isLocalAddress } from './target.js';
 import { observeTimeWait } from './timeWait.js';
 
 /** Everything a scenario needs from the run. */
@@ -280,7 +281,15 @@ function connection(state: StepState, label: string): ProbeConnection {
 /** How every connection of the run reaches the target (the preflight's too). */
 export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca' | 'connectTimeoutMs'>): ConnectOptions {
   const { target } = ctx;
-  return { host: target.host, port: target.port, tls: target.tls, insecure: ctx.insecure, ca: ctx.ca, connectTimeoutMs: ctx.connectTimeoutMs };
+  return {
+    host: connectHost(target),
+    servername: net.isIP(target.host) === 0 ? target.host : null,
+    port: target.port,
+    tls: target.tls,
+    insecure: ctx.insecure,
+    ca: ctx.ca,
+    connectTimeoutMs: ctx.connectTimeoutMs,
+  };
 }
 
 function resolveDuration(ref: number | '$maxIdle', ctx: RunContext): number {

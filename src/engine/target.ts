@@ -11,6 +11,8 @@ export interface Target {
   readonly hostHeader: string;
   /** Path and query sent in every request. */
   readonly path: string;
+  /** The address to connect to instead of resolving `host` (`--resolve`); null: resolve `host`. */
+  readonly connectAddress: string | null;
 }
 
 /** The command line named something that is not an http(s) URL. */
@@ -42,7 +44,52 @@ export function parseTarget(text: string): Target {
     tls,
     hostHeader: url.host,
     path: `${url.pathname}${url.search}`,
+    connectAddress: null,
   };
+}
+
+/** One `--resolve host:port:address`: connect to `address` for `host:port`, as curl's option does. */
+export interface Resolve {
+  readonly host: string;
+  readonly port: number;
+  readonly address: string;
+}
+
+/**
+ * Parses `host:port:address` (curl's --resolve syntax; IPv6 in brackets: `[::1]`). The
+ * address must be an IP address: the point is to pick one backend behind a name.
+ */
+export function parseResolve(text: string): Resolve {
+  const match = /^(\[[^\]]+\]|[^:[\]]+):(\d{1,5}):(.+)$/.exec(text);
+  const unbracket = (s: string): string => (s.startsWith('[') ? s.slice(1, -1) : s);
+  const port = Number(match?.[2]);
+  const address = unbracket(match?.[3] ?? '');
+  if (match === null || port < 1 || port > 65535 || net.isIP(address) === 0) {
+    throw new TargetError(`invalid --resolve "${text}": expected host:port:address with an IP address, e.g. api.internal:443:10.0.0.5 or api.internal:443:[fd00::5]`);
+  }
+  return { host: unbracket(match[1] as string).toLowerCase(), port, address };
+}
+
+/**
+ * The targets, each with the address of the `--resolve` entry for its host and port; the
+ * URL's host still names the server (Host header, TLS SNI and certificate check). An entry
+ * that matches no target is an error (a typo would otherwise probe the wrong backend).
+ */
+export function applyResolves(targets: readonly Target[], resolves: readonly Resolve[]): Target[] {
+  const matches = (r: Resolve, t: Target): boolean => r.host === t.host.toLowerCase() && r.port === t.port;
+  const unused = resolves.find((r) => !targets.some((t) => matches(r, t)));
+  if (unused !== undefined) {
+    throw new TargetError(`--resolve ${unused.host}:${unused.port}:${unused.address} matches no target (${targets.map((t) => `${t.host}:${t.port}`).join(', ')})`);
+  }
+  return targets.map((t) => {
+    const entry = resolves.find((r) => matches(r, t));
+    return entry === undefined ? t : { ...t, connectAddress: entry.address };
+  });
+}
+
+/** Where a connection to `target` goes: the --resolve address, or the URL's host. */
+export function connectHost(target: Target): string {
+  return target.connectAddress ?? target.host;
 }
 
 /** True when `address` belongs to this host, so both ends of a connection show in /proc/net/tcp. */

@@ -221,6 +221,8 @@ export interface TargetInfo {
   readonly url: string;
   readonly host: string;
   readonly port: number;
+  /** The address connected to instead of resolving host (`--resolve`); null without it. */
+  readonly connectAddress: string | null;
   readonly tls: boolean;
   /** The Server header of the first response, escaped later by renderers. */
   readonly server: string | null;

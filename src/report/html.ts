@@ -60,7 +60,8 @@ function targetLine(result: RunResult): string {
   const lab = t.lab === null ? '' : ' · the embedded lab server';
   const bounds = `idle wait bound ${formatDuration(result.options.maxIdleMs)}, ${result.options.maxRequests} requests`;
   const hops = result.hops.length === 0 ? '' : `<p class="hops">Hops, from the client inward: ${escapeXml(hopChain(result))}</p>`;
-  return `${hops}<p class="target"><strong>${text(t.url)}</strong> (${server}${lab}) · started ${text(result.startedAt)} · ${formatDuration(result.durationMs)} · ${bounds}</p>`;
+  const via = t.connectAddress === null ? '' : ` via ${text(t.connectAddress)}`;
+  return `${hops}<p class="target"><strong>${text(t.url)}</strong>${via} (${server}${lab}) · started ${text(result.startedAt)} · ${formatDuration(result.durationMs)} · ${bounds}</p>`;
 }
 
 function summary(result: RunResult, code: number): string {

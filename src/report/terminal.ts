@@ -26,7 +26,8 @@ export function renderTerminal(result: RunResult, options: TerminalOptions): str
 
 function header(result: RunResult, c: ChalkInstance): string {
   const server = result.target.server === null ? 'no Server header' : `Server: ${escapeForTerminal(result.target.server)}`;
-  const lines = [`${c.bold('keepalive-probe')} ${result.tool.version} → ${c.bold(escapeForTerminal(result.target.url))} (${server})`];
+  const via = result.target.connectAddress === null ? '' : ` via ${result.target.connectAddress}`;
+  const lines = [`${c.bold('keepalive-probe')} ${result.tool.version} → ${c.bold(escapeForTerminal(result.target.url))}${via} (${server})`];
   const lab = result.target.lab;
   if (lab !== null) {
     const cap = lab.maxRequests === 0 ? 'no request cap' : `closes after ${lab.maxRequests} requests${lab.announceLast ? '' : ' without warning'}`;

@@ -11,13 +11,13 @@ export interface TestPki {
   /** A CA that signed nothing here. */
   readonly otherCa: string;
   readonly key: string;
-  /** The server certificate, for IP 127.0.0.1. */
+  /** The server certificate, for IP 127.0.0.1 and the name probe.test. */
   readonly cert: string;
 }
 
 /**
  * Makes, with openssl in `dir`, an internal CA and a server certificate it signed for
- * 127.0.0.1 (what a private API has), plus an unrelated CA. Valid for two days.
+ * 127.0.0.1 and probe.test (what a private API has), plus an unrelated CA. Valid for two days.
  */
 export function issueTestPki(dir: string): TestPki {
   const file = (name: string): string => path.join(dir, name);
@@ -26,7 +26,7 @@ export function issueTestPki(dir: string): TestPki {
     openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=keepalive-probe test ${ca}`, '-keyout', file(`${ca}.key`), '-out', file(`${ca}.pem`));
   }
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', file('key.pem'), '-out', file('server.csr'));
-  writeFileSync(file('san.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  writeFileSync(file('san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:probe.test\n');
   openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('san.cnf'), '-out', file('cert.pem'));
   return { ca: file('ca.pem'), otherCa: file('other-ca.pem'), key: file('key.pem'), cert: file('cert.pem') };
 }
