@@ -254,10 +254,25 @@ describe('https', () => {
     expect(report.scenarios[0]?.connections[0]?.remote.address).toBe('127.0.0.1');
     expect(stderr).toMatch(new RegExp(`→ https://probe\\.test:${port}/ via 127\\.0\\.0\\.1 \\(`));
 
-    // The certificate names probe.test and 127.0.0.1, not other.test: the name is what is checked.
-    const other = await runCli(['run', `https://other.test:${port}/`, '--resolve', `other.test:${port}:127.0.0.1`, '--cacert', pki.ca]);
-    expect(other.code).toBe(3);
-    expectOneErrorLine(other.stderr, /Host: other\.test\. is not in the cert's altnames.*\[tls-failed\]; the certificate does not name this host/);
+    // The certificate names probe.test and 127.0.0.1, not other.test nor 127.0.0.2: the URL's host
+    // is what is checked, a name or an address, not the address connected to.
+    for (const host of ['other.test', '127.0.0.2']) {
+      const other = await runCli(['run', `https://${host}:${port}/`, '--resolve', `${host}:${port}:127.0.0.1`, '--cacert', pki.ca]);
+      expect(other.code).toBe(3);
+      expectOneErrorLine(other.stderr, new RegExp(`${host.replace(/\./g, '\\.')}\\.? is not in the cert's (altnames|list).*\\[tls-failed\\]; the certificate does not name this host`));
+    }
+  });
+
+  it('--cacert with only the intermediate CA of the server\'s chain is enough, as with curl; a CA of no chain says so', async () => {
+    const chained = await startHttpsServer(pki, 800, pki.chainCert);
+    try {
+      expect((await runCli(['run', chained.url, '--cacert', pki.intermediate, '-q', '-s', 'http11-reuse'])).code).toBe(0);
+      const none = await runCli(['run', chained.url, '--cacert', pki.otherCa, '-q', '-s', 'http11-reuse']);
+      expect(none.code).toBe(3);
+      expectOneErrorLine(none.stderr, /\[tls-failed\]; no CA in the --cacert file signed its chain/);
+    } finally {
+      chained.stop();
+    }
   });
 
   it('--insecure probes it over TLS without verifying', async () => {

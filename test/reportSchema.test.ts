@@ -108,10 +108,15 @@ describe.concurrent('real reports validate against docs/report.schema.json', () 
   test('--hop with a backend that idles out first: hops are reported, the rule fails (exit 1)', async ({ expect, onTestFinished }) => {
     const front = await lab(onTestFinished, { idleTimeoutMs: 900 });
     const back = await lab(onTestFinished, { idleTimeoutMs: 300 });
-    const { code, report: r } = await report(['--hop', `lb=${front.url}`, '--hop', `app=${back.url}`, '-s', 'http11-reuse', '--max-idle', '2s']);
+    // The backend by a name, connected to by --resolve: its address is reported on its hop.
+    const backPort = new URL(back.url).port;
+    const { code, report: r } = await report(['--hop', `lb=${front.url}`, '--hop', `app=http://app.test:${backPort}/`, '--resolve', `app.test:${backPort}:127.0.0.1`, '-s', 'http11-reuse', '--max-idle', '2s']);
     expect(code).toBe(1);
     expectValid(expect, r);
-    expect(r.hops.map((h) => h.name)).toEqual(['lb', 'app']);
+    expect(r.hops.map((h) => [h.name, h.connectAddress])).toEqual([
+      ['lb', null],
+      ['app', '127.0.0.1'],
+    ]);
     const rule = r.scenarios.find((s) => s.id === 'app/idle-timeout');
     expect(rule?.status).toBe('fail');
     expect(rule?.expectations).toContainEqual(expect.objectContaining({ expression: 'app.idle-timeout > lb.idle-timeout', origin: 'cli', ok: false }));

@@ -91,7 +91,17 @@ describe('--resolve', () => {
     expect(parseResolve('[::1]:80:127.0.0.1')).toEqual({ host: '::1', port: 80, address: '127.0.0.1' });
   });
 
-  test.each(['api.internal:443', 'api.internal:443:backend.internal', 'api.internal:0:10.0.0.5', 'api.internal:70000:10.0.0.5', ':443:10.0.0.5', 'api.internal:https:10.0.0.5'])(
+  test('the host is normalised as the URL\'s is, so either spelling matches', () => {
+    const targets = [parseTarget('https://bücher.example/'), parseTarget('http://[::1]:8080/'), parseTarget('http://API.Internal/')];
+    const resolved = applyResolves(targets, ['BÜCHER.example:443:10.0.0.1', '[0:0::1]:8080:[fd00::5]', 'api.INTERNAL:80:10.0.0.2'].map(parseResolve));
+    expect(resolved.map((t) => [t.host, t.connectAddress])).toEqual([
+      ['xn--bcher-kva.example', '10.0.0.1'],
+      ['::1', 'fd00::5'],
+      ['api.internal', '10.0.0.2'],
+    ]);
+  });
+
+  test.each(['api.internal:443', 'api.internal:443:backend.internal', 'a b:443:10.0.0.5', 'api.internal:0:10.0.0.5', 'api.internal:70000:10.0.0.5', ':443:10.0.0.5', 'api.internal:https:10.0.0.5'])(
     '%s is rejected with the expected form',
     (text) => {
       expect(() => parseResolve(text)).toThrow(/^invalid --resolve ".*": expected host:port:address with an IP address/);
@@ -107,6 +117,9 @@ describe('--resolve', () => {
   test('an entry that matches no target is an error, not ignored', () => {
     expect(() => applyResolves([parseTarget('https://api.internal/')], [parseResolve('api.internal:8443:10.0.0.5')])).toThrow(
       new TargetError('--resolve api.internal:8443:10.0.0.5 matches no target (api.internal:443)'),
+    );
+    expect(() => applyResolves([parseTarget('http://[::1]/')], [parseResolve('[::2]:80:[fd00::5]')])).toThrow(
+      new TargetError('--resolve [::2]:80:[fd00::5] matches no target ([::1]:80)'),
     );
   });
 });

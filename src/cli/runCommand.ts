@@ -182,7 +182,7 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
     closeOutputs(outputs);
     if (err instanceof FailedTarget && err.cause instanceof ProbeError) {
       const name = hopAt(err.index) === null ? '' : `hop ${hopAt(err.index)?.name ?? ''} `;
-      const hint = tlsHint(err.cause);
+      const hint = tlsHint(err.cause, run.ca !== null);
       writeError(`cannot probe ${name}${escapeForTerminal(targets[err.index]?.url ?? '')}: ${escapeForTerminal(err.cause.message, 400)} [${err.cause.code}]${hint === null ? '' : `; ${hint}`}`);
       return EXIT.unprobeable;
     }

@@ -55,10 +55,14 @@ const UNTRUSTED_ISSUER = new Set([
   'CERT_UNTRUSTED',
 ]);
 
-/** What the user can do about a failed TLS handshake, by Node's error code; null when there is nothing to suggest. */
-export function tlsHint(err: ProbeError): string | null {
+/**
+ * What the user can do about a failed TLS handshake, by Node's error code (and whether
+ * --cacert was given); null when there is nothing to suggest.
+ */
+export function tlsHint(err: ProbeError, cacertGiven: boolean): string | null {
   if (err.code !== 'tls-failed' || err.errno === null) return null;
   if (UNTRUSTED_ISSUER.has(err.errno)) {
+    if (cacertGiven) return 'no CA in the --cacert file signed its chain (Node before 20.18 also needs the root CA there, not only an intermediate), or skip verification with --insecure';
     return 'trust the CA that signed it with --cacert <file.pem> (or NODE_EXTRA_CA_CERTS), or skip verification with --insecure';
   }
   if (err.errno === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'the certificate does not name this host: probe a name it lists, or skip verification with --insecure';

@@ -1,7 +1,7 @@
 import { formatDuration } from '../util/duration.js';
 import type { ExchangeOutcome } from './connection.js';
 import { ProbeError } from './probeError.js';
-import { connectHost } from './target.js';
+import { connectHost, hostPort } from './target.js';
 import type { Target } from './target.js';
 
 /**
@@ -10,7 +10,7 @@ import type { Target } from './target.js';
  * report, or null when the outcome is a response.
  */
 export function firstRequestError(outcome: ExchangeOutcome, target: Target): ProbeError | null {
-  const where = `${connectHost(target)}:${target.port}`;
+  const where = hostPort(connectHost(target), target.port);
   switch (outcome.kind) {
     case 'response':
       return null;

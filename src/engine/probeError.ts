@@ -1,4 +1,5 @@
 import type { ProbeErrorInfo } from '../model/result.js';
+import { hostPort } from './target.js';
 
 /**
  * Stable codes for "the target could not be probed". Users and tests match on the code,
@@ -60,7 +61,7 @@ export function connectError(err: unknown, where: string): ProbeError {
   const errno = typeof e.code === 'string' ? e.code : typeof first.code === 'string' ? first.code : null;
   const syscall = typeof first.syscall === 'string' ? first.syscall : null;
   const addresses = parts
-    .map((p) => (typeof p.address === 'string' ? `${p.address}:${String(p.port ?? '')}` : null))
+    .map((p) => (typeof p.address === 'string' ? hostPort(p.address, String(p.port ?? '')) : null))
     .filter((a): a is string => a !== null);
   const resolved = addresses.filter((a) => a !== where);
   const at = resolved.length > 0 ? `${where} (${resolved.join(', ')})` : where;

@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectionRecord, ExpectationResult, Finding, MetricValue, RaceTrial, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import type { Scenario, Step } from '../scenario/model.js';
@@ -283,7 +282,7 @@ export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca
   const { target } = ctx;
   return {
     host: connectHost(target),
-    servername: net.isIP(target.host) === 0 ? target.host : null,
+    serverName: target.host,
     port: target.port,
     tls: target.tls,
     insecure: ctx.insecure,

@@ -36,7 +36,7 @@ export function parseTarget(text: string): Target {
     throw new TargetError(`credentials in the URL are not sent; pass them as a header instead (-H "Authorization: ...")`);
   }
   const tls = url.protocol === 'https:';
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const host = unbracket(url.hostname);
   return {
     url: url.href,
     host,
@@ -57,17 +57,30 @@ export interface Resolve {
 
 /**
  * Parses `host:port:address` (curl's --resolve syntax; IPv6 in brackets: `[::1]`). The
- * address must be an IP address: the point is to pick one backend behind a name.
+ * address must be an IP address: the point is to pick one backend behind a name. The host
+ * is normalised as a URL's is (lower case, IDN to punycode, IPv6 compressed), so it matches
+ * the URL's host however either was written.
  */
 export function parseResolve(text: string): Resolve {
   const match = /^(\[[^\]]+\]|[^:[\]]+):(\d{1,5}):(.+)$/.exec(text);
-  const unbracket = (s: string): string => (s.startsWith('[') ? s.slice(1, -1) : s);
   const port = Number(match?.[2]);
   const address = unbracket(match?.[3] ?? '');
-  if (match === null || port < 1 || port > 65535 || net.isIP(address) === 0) {
+  const host = match === null ? null : urlHost(match[1] as string);
+  if (match === null || host === null || port < 1 || port > 65535 || net.isIP(address) === 0) {
     throw new TargetError(`invalid --resolve "${text}": expected host:port:address with an IP address, e.g. api.internal:443:10.0.0.5 or api.internal:443:[fd00::5]`);
   }
-  return { host: unbracket(match[1] as string).toLowerCase(), port, address };
+  return { host, port, address };
+}
+
+const unbracket = (s: string): string => (s.startsWith('[') && s.endsWith(']') ? s.slice(1, -1) : s);
+
+/** `host` as new URL() normalises it (brackets removed); null when it is not a valid host. */
+function urlHost(host: string): string | null {
+  try {
+    return unbracket(new URL(`http://${host}/`).hostname);
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -76,10 +89,11 @@ export function parseResolve(text: string): Resolve {
  * that matches no target is an error (a typo would otherwise probe the wrong backend).
  */
 export function applyResolves(targets: readonly Target[], resolves: readonly Resolve[]): Target[] {
-  const matches = (r: Resolve, t: Target): boolean => r.host === t.host.toLowerCase() && r.port === t.port;
+  const matches = (r: Resolve, t: Target): boolean => r.host === t.host && r.port === t.port;
   const unused = resolves.find((r) => !targets.some((t) => matches(r, t)));
   if (unused !== undefined) {
-    throw new TargetError(`--resolve ${unused.host}:${unused.port}:${unused.address} matches no target (${targets.map((t) => `${t.host}:${t.port}`).join(', ')})`);
+    const entry = `${hostPort(unused.host, unused.port)}:${net.isIPv6(unused.address) ? `[${unused.address}]` : unused.address}`;
+    throw new TargetError(`--resolve ${entry} matches no target (${targets.map((t) => hostPort(t.host, t.port)).join(', ')})`);
   }
   return targets.map((t) => {
     const entry = resolves.find((r) => matches(r, t));
@@ -90,6 +104,11 @@ export function applyResolves(targets: readonly Target[], resolves: readonly Res
 /** Where a connection to `target` goes: the --resolve address, or the URL's host. */
 export function connectHost(target: Target): string {
   return target.connectAddress ?? target.host;
+}
+
+/** `host:port`, with an IPv6 address in brackets (`[fd00::5]:443`). */
+export function hostPort(host: string, port: number | string): string {
+  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** True when `address` belongs to this host, so both ends of a connection show in /proc/net/tcp. */

@@ -189,6 +189,8 @@ export interface RunResult {
 export interface HopReport {
   readonly name: string;
   readonly url: string;
+  /** The address connected to instead of resolving the URL's host (`--resolve`); null without it. */
+  readonly connectAddress: string | null;
   readonly server: string | null;
   readonly idleTimeoutMs: number | null;
   readonly closeKind: string | null;

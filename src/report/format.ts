@@ -93,6 +93,6 @@ const STALE_WORDS: Record<ClientVerdict['staleReuse'], string> = {
 /** The hops in one line, from the client inward: "lb (idle 3 s) → app (idle 1 s)". */
 export function hopChain(result: RunResult): string {
   return result.hops
-    .map((h) => `${h.name} ${escapeForTerminal(h.url)} (${h.idleTimeoutMs === null ? `no idle close within ${formatDuration(result.options.maxIdleMs)}` : `idle ${formatDuration(h.idleTimeoutMs)}`})`)
+    .map((h) => `${h.name} ${escapeForTerminal(h.url)}${h.connectAddress === null ? '' : ` via ${h.connectAddress}`} (${h.idleTimeoutMs === null ? `no idle close within ${formatDuration(result.options.maxIdleMs)}` : `idle ${formatDuration(h.idleTimeoutMs)}`})`)
     .join(' → ');
 }

@@ -43,6 +43,7 @@ export function mergeHops(runs: readonly { readonly hop: Hop; readonly result: R
     return {
       name: hop.name,
       url: result.target.url,
+      connectAddress: result.target.connectAddress,
       server: result.target.server,
       idleTimeoutMs: typeof idle?.metrics.idleTimeoutMs === 'number' ? idle.metrics.idleTimeoutMs : null,
       closeKind: typeof idle?.metrics.closeKind === 'string' ? idle.metrics.closeKind : null,

@@ -13,6 +13,10 @@ export interface TestPki {
   readonly key: string;
   /** The server certificate, for IP 127.0.0.1 and the name probe.test. */
   readonly cert: string;
+  /** An intermediate CA that `ca` signed. */
+  readonly intermediate: string;
+  /** A server certificate (same key and names) signed by the intermediate, followed by the intermediate: the chain a server sends. */
+  readonly chainCert: string;
 }
 
 /**
@@ -28,12 +32,17 @@ export function issueTestPki(dir: string): TestPki {
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', file('key.pem'), '-out', file('server.csr'));
   writeFileSync(file('san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:probe.test\n');
   openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('san.cnf'), '-out', file('cert.pem'));
-  return { ca: file('ca.pem'), otherCa: file('other-ca.pem'), key: file('key.pem'), cert: file('cert.pem') };
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=keepalive-probe test intermediate', '-keyout', file('intermediate.key'), '-out', file('intermediate.csr'));
+  writeFileSync(file('intermediate.cnf'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n');
+  openssl('x509', '-req', '-in', file('intermediate.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('intermediate.cnf'), '-out', file('intermediate.pem'));
+  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('intermediate.pem'), '-CAkey', file('intermediate.key'), '-CAcreateserial', '-days', '2', '-extfile', file('san.cnf'), '-out', file('leaf.pem'));
+  writeFileSync(file('chain.pem'), readFileSync(file('leaf.pem'), 'utf8') + readFileSync(file('intermediate.pem'), 'utf8'));
+  return { ca: file('ca.pem'), otherCa: file('other-ca.pem'), key: file('key.pem'), cert: file('cert.pem'), intermediate: file('intermediate.pem'), chainCert: file('chain.pem') };
 }
 
-/** A node:https server on 127.0.0.1 with `pki`'s certificate; returns its URL and a stop function. */
-export async function startHttpsServer(pki: TestPki, keepAliveTimeoutMs: number): Promise<{ url: string; stop: () => void }> {
-  const server = https.createServer({ key: readFileSync(pki.key), cert: readFileSync(pki.cert) }, (_req, res) => res.end('tls\n'));
+/** A node:https server on 127.0.0.1 with `pki`'s key and `cert` (default pki.cert); returns its URL and a stop function. */
+export async function startHttpsServer(pki: TestPki, keepAliveTimeoutMs: number, cert = pki.cert): Promise<{ url: string; stop: () => void }> {
+  const server = https.createServer({ key: readFileSync(pki.key), cert: readFileSync(cert) }, (_req, res) => res.end('tls\n'));
   server.keepAliveTimeout = keepAliveTimeoutMs;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
