@@ -29,6 +29,28 @@ describe('reports', () => {
     expect(readFileSync(html, 'utf8')).toMatch(/^<!DOCTYPE html>[\s\S]*data-scenario="idle-timeout"[\s\S]*<\/html>\n$/);
   });
 
+  it('a target that cannot be probed: one error line, exit 3, and every report says why (a CI job reads them)', async () => {
+    const [json, junit, html] = ['unprobed.json', 'unprobed.xml', 'unprobed.html'].map((f) => path.join(dir, f)) as [string, string, string];
+    const url = await rawServer((socket) => socket.end('SSH-2.0-OpenSSH_9.6\r\n'));
+    const run = await runCli(['run', url, '--json', json, '--junit', junit, '--html', html]);
+    expect(run.code).toBe(3);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^keepalive-probe: cannot probe http:\/\/127\.0\.0\.1:\d+\/: .*did not answer with HTTP\/1\.x.*\[not-http\]\n$/);
+
+    const result = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
+    expect(result.error).toMatchObject({ code: 'not-http' });
+    expect(result.scenarios).toEqual([]);
+    expect(result.clients).toEqual([]);
+    const suites = new XMLParser({ ignoreAttributes: false }).parse(readFileSync(junit, 'utf8')) as {
+      testsuites: { '@_errors': string; testsuite: { testcase: { '@_name': string; error: { '@_type': string; '@_message': string } } } };
+    };
+    expect(suites.testsuites['@_errors']).toBe('1');
+    expect(suites.testsuites.testsuite.testcase['@_name']).toBe('preflight: the target answers HTTP');
+    expect(suites.testsuites.testsuite.testcase.error).toMatchObject({ '@_type': 'not-http', '@_message': result.error?.message });
+    // The banner is server text: shown escaped, as everywhere.
+    expect(readFileSync(html, 'utf8')).toMatch(/<p class="error-box">could not probe the target: .*SSH-2\.0-OpenSSH.* \[not-http\]<\/p>/);
+  });
+
   it('a bad --html path is a usage error before anything is probed', async () => {
     const { code, stderr } = await runCli(['run', 'http://127.0.0.1:9/', '--html', path.join(dir, 'missing', 'r.html')]);
     expect(code).toBe(2);

@@ -146,6 +146,18 @@ describe.concurrent('real reports validate against docs/report.schema.json', () 
     expect(allEvents(r)).toContainEqual(expect.objectContaining({ kind: 'tls' }));
   });
 
+  test('a target that cannot be probed: error set, no scenarios (exit 3)', async ({ expect }) => {
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as net.AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const { code, report: r } = await report([`http://127.0.0.1:${port}/`]);
+    expect(code).toBe(3);
+    expectValid(expect, r);
+    expect(r.error).toMatchObject({ code: 'connect-refused', errno: 'ECONNREFUSED', syscall: 'connect' });
+    expect(r.scenarios).toEqual([]);
+  });
+
   test('an interrupted run (Ctrl-C): the --json file written on the way out', async ({ expect, onTestFinished }) => {
     // A lab that keeps idle connections for a minute: idle-timeout is still waiting when interrupted.
     const server = await lab(onTestFinished, { idleTimeoutMs: 60_000 });

@@ -4,7 +4,6 @@ import { UnknownClientError, chooseClient } from '../clients/predict.js';
 import type { ClientChoice } from '../clients/predict.js';
 import type { LabServer } from '../lab/labServer.js';
 import { runProbe } from '../engine/runProbe.js';
-import { ProbeError } from '../engine/probeError.js';
 import { TargetError, applyResolves, parseResolve, parseTarget } from '../engine/target.js';
 import type { Resolve, Target } from '../engine/target.js';
 import { EXIT, exitCodeFor } from '../report/exitCode.js';
@@ -162,31 +161,33 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
     });
     return applyGates(measured, run.gates);
   };
+  const color = (stream: NodeJS.WriteStream): boolean => useColor(flags.color, stream.isTTY === true, process.env);
   try {
-    const settled = await Promise.allSettled(
-      targets.map((target, i) =>
-        probeTarget(target, i).catch((err: unknown) => {
-          failed.abort();
-          throw err;
-        }),
-      ),
+    const results = await Promise.all(
+      targets.map(async (target, i) => {
+        const result = await probeTarget(target, i);
+        if (result.error !== null) failed.abort();
+        return result;
+      }),
     );
-    const failure = settled.findIndex((r) => r.status === 'rejected' && !(interrupt.signal.aborted && isInterrupted(r.reason)));
-    if (failure !== -1) throw Object.assign(new FailedTarget(), { index: failure, cause: (settled[failure] as PromiseRejectedResult).reason });
-    const results = settled.map((r) => (r as PromiseFulfilledResult<RunResult>).value);
-    const result = run.hops.length > 0 ? mergeHops(results.map((r, i) => ({ hop: run.hops[i] as Hop, result: r }))) : (results[0] as RunResult);
     progress?.stop();
-    writeOutputs(outputs, result, (stream) => useColor(flags.color, stream.isTTY === true, process.env));
-    return exitCodeFor(result);
-  } catch (err) {
-    closeOutputs(outputs);
-    if (err instanceof FailedTarget && err.cause instanceof ProbeError) {
-      const name = hopAt(err.index) === null ? '' : `hop ${hopAt(err.index)?.name ?? ''} `;
-      const hint = tlsHint(err.cause, run.ca !== null);
-      writeError(`cannot probe ${name}${escapeForTerminal(targets[err.index]?.url ?? '')}: ${escapeForTerminal(err.cause.message, 400)} [${err.cause.code}]${hint === null ? '' : `; ${hint}`}`);
+    const unprobed = results.findIndex((r) => r.error !== null);
+    const error = results[unprobed]?.error;
+    if (error !== undefined && error !== null) {
+      const name = hopAt(unprobed) === null ? '' : `hop ${hopAt(unprobed)?.name ?? ''} `;
+      const hint = tlsHint(error, run.ca !== null);
+      writeError(`cannot probe ${name}${escapeForTerminal(targets[unprobed]?.url ?? '')}: ${escapeForTerminal(error.message, 400)} [${error.code}]${hint === null ? '' : `; ${hint}`}`);
+      // The reports asked for still say why (a CI job reads them); the line above is the terminal's.
+      writeOutputs({ ...outputs, terminal: 'none' }, results[unprobed] as RunResult, color);
       return EXIT.unprobeable;
     }
-    throw err instanceof FailedTarget ? err.cause : err;
+    const result = run.hops.length > 0 ? mergeHops(results.map((r, i) => ({ hop: run.hops[i] as Hop, result: r }))) : (results[0] as RunResult);
+    writeOutputs(outputs, result, color);
+    return exitCodeFor(result);
+  } catch (err) {
+    failed.abort();
+    closeOutputs(outputs);
+    throw err;
   } finally {
     process.off('SIGINT', stopOnSigint);
     progress?.stop();
@@ -194,12 +195,3 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
   }
 }
 
-/** Which target failed, and why. */
-class FailedTarget extends Error {
-  index = 0;
-  override cause: unknown = null;
-}
-
-function isInterrupted(err: unknown): boolean {
-  return err instanceof ProbeError && err.code === 'interrupted';
-}

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ProbeError } from '../engine/probeError.js';
+import type { ProbeErrorInfo } from '../model/result.js';
 import { UsageError } from './io.js';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -59,7 +59,7 @@ const UNTRUSTED_ISSUER = new Set([
  * What the user can do about a failed TLS handshake, by Node's error code (and whether
  * --cacert was given); null when there is nothing to suggest.
  */
-export function tlsHint(err: ProbeError, cacertGiven: boolean): string | null {
+export function tlsHint(err: Pick<ProbeErrorInfo, 'code' | 'errno'>, cacertGiven: boolean): string | null {
   if (err.code !== 'tls-failed' || err.errno === null) return null;
   if (UNTRUSTED_ISSUER.has(err.errno)) {
     if (cacertGiven) return 'no CA in the --cacert file signed its chain (Node before 20.18 also needs the root CA there, not only an intermediate), or skip verification with --insecure';

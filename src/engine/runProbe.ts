@@ -26,19 +26,22 @@ export type ProbeOptions = Omit<RunContext, 'clock' | 'host'> & {
  * Probes the target: one preflight request (to fail fast, with one clear error, when the
  * target cannot be probed at all, and to learn its Server header), then every scenario
  * concurrently, each on its own connections, so a run takes about as long as its slowest
- * scenario; `exclusive` scenarios run after them, one at a time. Throws ProbeError only for
- * the preflight.
+ * scenario; `exclusive` scenarios run after them, one at a time. When the preflight fails,
+ * no scenario runs and the result carries the error.
  */
 export async function runProbe(scenarios: readonly Scenario[], options: ProbeOptions): Promise<RunResult> {
   const startedAt = new Date();
   const clock = startClock();
   const ctx: RunContext = { ...options, clock, host: readHostFacts() };
   let preflight: { server: string | null; local: boolean };
+  let error: ProbeError | null = null;
   try {
     preflight = await preflightRequest(ctx);
   } catch (err) {
+    if (!(err instanceof ProbeError)) throw err;
     // Interrupted before anything was measured: an empty report, still written (exit 130).
-    if (!(err instanceof ProbeError && err.code === 'interrupted')) throw err;
+    // Not probeable at all: a report that says why, for the CI that reads it (exit 3).
+    if (err.code !== 'interrupted') error = err;
     preflight = { server: null, local: false };
   }
   const run = async (scenario: Scenario): Promise<ScenarioResult> => {
@@ -48,10 +51,10 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
   };
   const results = new Map<Scenario, ScenarioResult>();
   const interrupted = (): boolean => options.interrupt?.aborted === true;
-  if (!interrupted()) await Promise.all(scenarios.filter((s) => !s.exclusive).map(async (s) => results.set(s, await run(s))));
+  if (error === null && !interrupted()) await Promise.all(scenarios.filter((s) => !s.exclusive).map(async (s) => results.set(s, await run(s))));
   // Exclusive scenarios (a burst of connections, as short-connections opens) run alone afterwards,
   // so their sockets do not delay the event loop while other scenarios time idle closes.
-  for (const s of scenarios.filter((x) => x.exclusive)) if (!interrupted()) results.set(s, await run(s));
+  for (const s of scenarios.filter((x) => x.exclusive)) if (error === null && !interrupted()) results.set(s, await run(s));
   const scenarioResults = scenarios.map((s) => results.get(s)).filter((r): r is ScenarioResult => r !== undefined);
   const result: Omit<RunResult, 'clients' | 'hops'> = {
     schemaVersion: 1,
@@ -69,6 +72,7 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(clock.now()),
     interrupted: options.interrupt?.aborted === true,
+    error: error?.toInfo() ?? null,
     options: {
       maxIdleMs: options.maxIdleMs,
       maxRequests: options.maxRequests,
@@ -80,7 +84,9 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
     },
     scenarios: scenarioResults,
   };
-  return { ...result, clients: predictClients(serverFacts({ ...result, clients: [], hops: [] }), options.client ?? null), hops: [] };
+  // Nothing measured, nothing to judge the clients against.
+  const clients = error === null ? predictClients(serverFacts({ ...result, clients: [], hops: [] }), options.client ?? null) : [];
+  return { ...result, clients, hops: [] };
 }
 
 async function preflightRequest(ctx: RunContext): Promise<{ server: string | null; local: boolean }> {

@@ -177,6 +177,8 @@ export interface RunResult {
   readonly durationMs: number;
   /** True when the user interrupted the run (Ctrl-C): scenarios still running report `interrupted` errors. */
   readonly interrupted: boolean;
+  /** Set when the target could not be probed at all (the preflight request failed): then no scenario ran. */
+  readonly error: ProbeErrorInfo | null;
   readonly options: RunOptionsReport;
   readonly scenarios: readonly ScenarioResult[];
   /** Client profiles judged against the measured server (docs/clients.md); the user's --client first. */

@@ -19,6 +19,7 @@ export const EXIT = {
 /** The exit code a run stands for: interrupted outranks could-not-run, which outranks failed, which outranks ok. */
 export function exitCodeFor(result: RunResult): number {
   if (result.interrupted) return EXIT.interrupted;
+  if (result.error !== null) return EXIT.unprobeable;
   if (result.scenarios.some((s) => s.status === 'error')) return EXIT.unprobeable;
   if (result.scenarios.some((s) => s.status === 'fail')) return EXIT.failed;
   return EXIT.ok;

@@ -26,6 +26,7 @@ export function renderHtml(result: RunResult): string {
   const code = exitCodeFor(result);
   const body = [
     `<header><h1>keepalive-probe report</h1>${targetLine(result)}</header>`,
+    ...(result.error === null ? [] : [`<p class="error-box">could not probe the target: ${text(result.error.message, 400)} [${text(result.error.code)}]</p>`]),
     summary(result, code),
     ...result.scenarios.map((s) => scenarioSection(s)),
     ...(result.clients.length > 0 ? [clientsTable(result)] : []),

@@ -1,4 +1,4 @@
-import type { RunResult, ScenarioResult } from '../model/result.js';
+import type { ProbeErrorInfo, RunResult, ScenarioResult } from '../model/result.js';
 import { escapeXml } from './xml.js';
 
 /**
@@ -8,8 +8,9 @@ import { escapeXml } from './xml.js';
  */
 export function renderJunit(result: RunResult): string {
   const failures = result.scenarios.filter((s) => s.status === 'fail').length;
-  const errors = result.scenarios.filter((s) => s.status === 'error').length;
-  const tests = result.scenarios.length;
+  // A target that could not be probed is one test case in error, so the CI shows why.
+  const errors = result.scenarios.filter((s) => s.status === 'error').length + (result.error === null ? 0 : 1);
+  const tests = result.scenarios.length + (result.error === null ? 0 : 1);
   const time = seconds(result.durationMs);
   const suite = `keepalive-probe ${result.target.url}`;
   const lines = [
@@ -21,6 +22,7 @@ export function renderJunit(result: RunResult): string {
     `      <property name="server" value="${escapeXml(result.target.server ?? '')}"/>`,
     `      <property name="version" value="${escapeXml(result.tool.version)}"/>`,
     '    </properties>',
+    ...(result.error === null ? [] : unprobedCase(result.error)),
     ...result.scenarios.flatMap((s) => testCase(s)),
     '  </testsuite>',
     '</testsuites>',
@@ -46,6 +48,14 @@ function testCase(s: ScenarioResult): string[] {
   ];
   if (out.length > 0) body.push(`      <system-out>${escapeXml(out.join('\n'))}</system-out>`);
   return [open, ...body, '    </testcase>'];
+}
+
+function unprobedCase(error: ProbeErrorInfo): string[] {
+  return [
+    '    <testcase classname="keepalive-probe.preflight" name="preflight: the target answers HTTP" time="0.000">',
+    `      <error type="${escapeXml(error.code)}" message="${escapeXml(error.message)}">${escapeXml(error.message)}</error>`,
+    '    </testcase>',
+  ];
 }
 
 function seconds(ms: number): string {

@@ -39,6 +39,7 @@ function header(result: RunResult, c: ChalkInstance): string {
   }
   if (result.hops.length > 0) lines.push(`Hops, from the client inward: ${hopChain(result)}; each must idle longer than the one before it.`);
   lines.push(`Bounds: idle wait ${formatDuration(result.options.maxIdleMs)} (--max-idle), ${result.options.maxRequests} requests (--max-requests).`);
+  if (result.error !== null) lines.push(`${c.red('could not probe the target:')} ${escapeForTerminal(result.error.message, 400)} [${result.error.code}]`);
   return lines.join('\n');
 }
 
