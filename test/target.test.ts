@@ -101,7 +101,7 @@ describe('--resolve', () => {
     ]);
   });
 
-  test.each(['api.internal:443', 'api.internal:443:backend.internal', 'a b:443:10.0.0.5', 'api.internal:0:10.0.0.5', 'api.internal:70000:10.0.0.5', ':443:10.0.0.5', 'api.internal:https:10.0.0.5'])(
+  test.each(['api.internal:443', 'api.internal:443:backend.internal', 'a b:443:10.0.0.5', 'x@api.internal:443:10.0.0.5', 'api.internal/x:443:10.0.0.5', 'api.internal:0:10.0.0.5', 'api.internal:70000:10.0.0.5', ':443:10.0.0.5', 'api.internal:https:10.0.0.5'])(
     '%s is rejected with the expected form',
     (text) => {
       expect(() => parseResolve(text)).toThrow(/^invalid --resolve ".*": expected host:port:address with an IP address/);

@@ -6,8 +6,8 @@ import { renderJunit } from '../report/junit.js';
 import { renderTerminal } from '../report/terminal.js';
 import { UsageError } from './io.js';
 
-/** Where one report goes: stdout, or a file opened before probing starts. */
-type Sink = { readonly kind: 'stdout' } | { readonly kind: 'file'; readonly path: string; readonly fd: number };
+/** Where one report goes: stdout, or a file opened before probing starts (and closed once, when written or abandoned). */
+type Sink = { readonly kind: 'stdout' } | { readonly kind: 'file'; readonly path: string; readonly fd: number; open: boolean };
 
 type Format = 'json' | 'junit' | 'html';
 
@@ -53,7 +53,7 @@ export function openOutputs(flags: OutputFlags): Outputs {
 function sink(target: string, option: string): Sink {
   if (target === '-') return { kind: 'stdout' };
   try {
-    return { kind: 'file', path: target, fd: openSync(target, 'w') };
+    return { kind: 'file', path: target, fd: openSync(target, 'w'), open: true };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new UsageError(`cannot write ${option} ${target}: ${e.code ?? e.message}`);
@@ -62,7 +62,9 @@ function sink(target: string, option: string): Sink {
 
 /** Renders and writes each report; `color` decides for the terminal report's stream. */
 export function writeOutputs(outputs: Outputs, result: RunResult, color: (stream: NodeJS.WriteStream) => boolean): void {
-  for (const { format, sink: target } of outputs.reports) write(target, RENDER[format](result));
+  // Render all before writing any: a renderer that throws leaves every file to closeOutputs.
+  const rendered = outputs.reports.map(({ format, sink: target }) => ({ target, text: RENDER[format](result) }));
+  for (const { target, text } of rendered) write(target, text);
   if (outputs.terminal === 'none') return;
   const stream = outputs.terminal === 'stdout' ? process.stdout : process.stderr;
   stream.write(renderTerminal(result, { color: color(stream) }));
@@ -70,7 +72,13 @@ export function writeOutputs(outputs: Outputs, result: RunResult, color: (stream
 
 /** Closes the files without writing (the run could not start). */
 export function closeOutputs(outputs: Outputs): void {
-  for (const { sink: s } of outputs.reports) if (s.kind === 'file') closeSync(s.fd);
+  for (const { sink: s } of outputs.reports) if (s.kind === 'file') close(s);
+}
+
+function close(target: Extract<Sink, { kind: 'file' }>): void {
+  if (!target.open) return;
+  target.open = false;
+  closeSync(target.fd);
 }
 
 function write(target: Sink, text: string): void {
@@ -78,6 +86,9 @@ function write(target: Sink, text: string): void {
     process.stdout.write(text);
     return;
   }
-  writeSync(target.fd, text);
-  closeSync(target.fd);
+  try {
+    writeSync(target.fd, text);
+  } finally {
+    close(target);
+  }
 }

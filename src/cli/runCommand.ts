@@ -171,19 +171,25 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
       }),
     );
     progress?.stop();
+    const merged = run.hops.length > 0 ? mergeHops(results.map((r, i) => ({ hop: run.hops[i] as Hop, result: r }))) : (results[0] as RunResult);
     const unprobed = results.findIndex((r) => r.error !== null);
     const error = results[unprobed]?.error;
-    if (error !== undefined && error !== null) {
-      const name = hopAt(unprobed) === null ? '' : `hop ${hopAt(unprobed)?.name ?? ''} `;
-      const hint = tlsHint(error, run.ca !== null);
-      writeError(`cannot probe ${name}${escapeForTerminal(targets[unprobed]?.url ?? '')}: ${escapeForTerminal(error.message, 400)} [${error.code}]${hint === null ? '' : `; ${hint}`}`);
-      // The reports asked for still say why (a CI job reads them); the line above is the terminal's.
-      writeOutputs({ ...outputs, terminal: 'none' }, results[unprobed] as RunResult, color);
-      return EXIT.unprobeable;
+    if (error === undefined || error === null) {
+      writeOutputs(outputs, merged, color);
+      return exitCodeFor(merged);
     }
-    const result = run.hops.length > 0 ? mergeHops(results.map((r, i) => ({ hop: run.hops[i] as Hop, result: r }))) : (results[0] as RunResult);
-    writeOutputs(outputs, result, color);
-    return exitCodeFor(result);
+    const hop = hopAt(unprobed);
+    const hint = tlsHint(error, run.ca !== null);
+    writeError(`cannot probe ${hop === null ? '' : `hop ${hop.name} `}${escapeForTerminal(targets[unprobed]?.url ?? '')}: ${escapeForTerminal(error.message, 400)} [${error.code}]${hint === null ? '' : `; ${hint}`}`);
+    // The reports asked for still say why (a CI job reads them); the line above is the terminal's.
+    // With --hop: every hop is listed, the error names the one that failed, and the others'
+    // scenarios, stopped because of it, are left out.
+    const report: RunResult =
+      hop === null
+        ? (results[unprobed] as RunResult)
+        : { ...merged, scenarios: [], clients: [], interrupted: interrupt.signal.aborted, error: { ...error, message: `hop ${hop.name}: ${error.message}` } };
+    writeOutputs({ ...outputs, terminal: 'none' }, report, color);
+    return exitCodeFor(report);
   } catch (err) {
     failed.abort();
     closeOutputs(outputs);

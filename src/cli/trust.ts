@@ -62,7 +62,9 @@ const UNTRUSTED_ISSUER = new Set([
 export function tlsHint(err: Pick<ProbeErrorInfo, 'code' | 'errno'>, cacertGiven: boolean): string | null {
   if (err.code !== 'tls-failed' || err.errno === null) return null;
   if (UNTRUSTED_ISSUER.has(err.errno)) {
-    if (cacertGiven) return 'no CA in the --cacert file signed its chain (Node before 20.18 also needs the root CA there, not only an intermediate), or skip verification with --insecure';
+    if (cacertGiven) {
+      return 'no CA in the --cacert file signed its chain, or the server does not send its intermediate certificate (then add the intermediate to the file; Node before 20.18 also needs the root there), or skip verification with --insecure';
+    }
     return 'trust the CA that signed it with --cacert <file.pem> (or NODE_EXTRA_CA_CERTS), or skip verification with --insecure';
   }
   if (err.errno === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'the certificate does not name this host: probe a name it lists, or skip verification with --insecure';

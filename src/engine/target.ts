@@ -76,6 +76,8 @@ const unbracket = (s: string): string => (s.startsWith('[') && s.endsWith(']') ?
 
 /** `host` as new URL() normalises it (brackets removed); null when it is not a valid host. */
 function urlHost(host: string): string | null {
+  // new URL() would take `user@host` or `host/path` for `host`: only a host is a host.
+  if (/[@/?#\\\s]/.test(host)) return null;
   try {
     return unbracket(new URL(`http://${host}/`).hostname);
   } catch {

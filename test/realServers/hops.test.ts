@@ -58,13 +58,22 @@ describe.skipIf(bin === null)('--hop: HAProxy in front of the lab server', () =>
 });
 
 describe('--hop failures', () => {
-  it('a hop that cannot be probed stops the others: one error line naming the hop, exit 3, at once', async () => {
+  it('a hop that cannot be probed stops the others: one error line naming the hop, exit 3, at once; the report lists the hops and names it', async () => {
     const front = await lab({ idleTimeoutMs: 20_000 });
     const started = performance.now();
-    const { code, stderr } = await runCli(['run', '--hop', `lb=${front.url}`, '--hop', 'app=http://127.0.0.1:1/', '-s', 'idle-timeout']);
+    const { code, stdout, stderr } = await runCli(['run', '--hop', `lb=${front.url}`, '--hop', 'app=http://127.0.0.1:1/', '-s', 'idle-timeout', '--json']);
     expect(code).toBe(3);
     expect(stderr).toMatch(/^keepalive-probe: cannot probe hop app http:\/\/127\.0\.0\.1:1\/: .*\[connect-refused\]\n$/);
     expect(performance.now() - started).toBeLessThan(15_000); // not lb's 20 s idle wait
+    const report = JSON.parse(stdout) as RunResult;
+    expect(report.hops.map((h) => [h.name, h.url])).toEqual([
+      ['lb', front.url],
+      ['app', 'http://127.0.0.1:1/'],
+    ]);
+    expect(report.target.url).toBe(front.url);
+    expect(report.error).toMatchObject({ code: 'connect-refused', message: expect.stringMatching(/^hop app: connection refused/) as unknown });
+    // lb's scenarios were stopped because app failed, not by the user: left out, not "interrupted".
+    expect(report).toMatchObject({ scenarios: [], clients: [], interrupted: false });
   });
 });
 
