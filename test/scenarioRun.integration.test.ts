@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { LabProfile } from '../src/lab/labServer.js';
 import type { ScenarioResult } from '../src/model/result.js';
 import { parseScenario } from '../src/scenario/load.js';
+import { renderTerminal } from '../src/report/terminal.js';
 import { useLab } from './support/lab.js';
 import { metric, probe, scenario } from './support/probe.js';
 
@@ -104,5 +105,21 @@ describe('timeout-mismatch: a late request, then a write again, on a connection 
     const s = await run('drop');
     expect(s.metrics).toMatchObject({ outcome: 'ECONNRESET', writeAgainOutcome: 'not-sent', serverClose: 'silent-drop', serverIdleTimeoutMs: null });
     expect(s.connections[0]?.events.some((e) => e.kind === 'peer-fin')).toBe(false);
+  });
+});
+
+describe("the probe's own timing error", () => {
+  it('a run whose event loop is held up says by how much (JSON) and warns on the terminal', async () => {
+    const url = await lab({ idleTimeoutMs: 600 });
+    const BLOCK_MS = 150;
+    // The test shares the probe's event loop: hold it up once, during the idle wait.
+    const hold = setTimeout(() => {
+      for (const until = performance.now() + BLOCK_MS; performance.now() < until; );
+    }, 200);
+    const result = await probe(url, ['idle-timeout'], { maxIdleMs: 3000 });
+    clearTimeout(hold);
+    // The monitor's timer runs every 10 ms: the hold-up shows, less at most two of its periods.
+    expect(result.loopDelayMaxMs).toBeGreaterThanOrEqual(BLOCK_MS - 20);
+    expect(renderTerminal(result, { color: false })).toMatch(/! The probe's event loop was held up to 1\d\d ms during this run .*: any time above may be late by as much\./);
   });
 });

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { LabProfileReport, RunResult, ScenarioResult } from '../model/result.js';
 import type { Scenario } from '../scenario/model.js';
 import { headerValue } from '../http/keepAliveHeader.js';
@@ -30,6 +31,15 @@ export type ProbeOptions = Omit<RunContext, 'clock' | 'host'> & {
  * no scenario runs and the result carries the error.
  */
 export async function runProbe(scenarios: readonly Scenario[], options: ProbeOptions): Promise<RunResult> {
+  const loopDelay = watchLoopDelay();
+  try {
+    return await probe(scenarios, options, loopDelay);
+  } finally {
+    loopDelay.stop(); // also when a bug throws: the monitor's timer must not outlive the run
+  }
+}
+
+async function probe(scenarios: readonly Scenario[], options: ProbeOptions, loopDelay: { stop(): number }): Promise<RunResult> {
   const startedAt = new Date();
   const clock = startClock();
   const ctx: RunContext = { ...options, clock, host: readHostFacts() };
@@ -71,6 +81,7 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
     },
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(clock.now()),
+    loopDelayMaxMs: loopDelay.stop(),
     interrupted: options.interrupt?.aborted === true,
     error: error?.toInfo() ?? null,
     options: {
@@ -87,6 +98,26 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
   // Nothing measured, nothing to judge the clients against.
   const clients = error === null ? predictClients(serverFacts({ ...result, clients: [], hops: [] }), options.client ?? null) : [];
   return { ...result, clients, hops: [] };
+}
+
+/** Sampling interval of the loop-delay monitor, ms: a finer one would wake the loop more often. */
+const LOOP_DELAY_RESOLUTION_MS = 10;
+
+/**
+ * Watches how late the event loop runs a timer due every LOOP_DELAY_RESOLUTION_MS
+ * (perf_hooks.monitorEventLoopDelay records the interval between runs, in ns). stop() returns
+ * the worst lateness in ms, to 0.1 ms: how late any event of the run may have been stamped.
+ */
+function watchLoopDelay(): { stop(): number } {
+  const histogram = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  histogram.enable();
+  return {
+    stop: () => {
+      histogram.disable();
+      const worst = histogram.count === 0 ? 0 : histogram.max / 1e6 - LOOP_DELAY_RESOLUTION_MS;
+      return Math.max(0, Math.round(worst * 10) / 10);
+    },
+  };
 }
 
 async function preflightRequest(ctx: RunContext): Promise<{ server: string | null; local: boolean }> {

@@ -175,6 +175,11 @@ export interface RunResult {
   readonly target: TargetInfo;
   readonly startedAt: string;
   readonly durationMs: number;
+  /**
+   * The longest the probe's own event loop was held up during the run, ms: any timestamp of
+   * the run may be late by up to this much (a busy machine, many connections at once).
+   */
+  readonly loopDelayMaxMs: number;
   /** True when the user interrupted the run (Ctrl-C): scenarios still running report `interrupted` errors. */
   readonly interrupted: boolean;
   /** Set when the target could not be probed at all (the preflight request failed): then no scenario ran. */

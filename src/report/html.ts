@@ -30,7 +30,7 @@ export function renderHtml(result: RunResult): string {
     summary(result, code),
     ...result.scenarios.map((s) => scenarioSection(s)),
     ...(result.clients.length > 0 ? [clientsTable(result)] : []),
-    `<footer>keepalive-probe ${text(result.tool.version)} · exit code ${code} · machine-readable: --json (docs/json-report.md)</footer>`,
+    `<footer>keepalive-probe ${text(result.tool.version)} · exit code ${code} · times late by at most ${formatDuration(result.loopDelayMaxMs)} (the probe's event-loop delay) · machine-readable: --json (docs/json-report.md)</footer>`,
   ];
   return [
     '<!DOCTYPE html>',

@@ -20,9 +20,18 @@ export function renderTerminal(result: RunResult, options: TerminalOptions): str
   out.push(summaryTable(result, options.color), '');
   for (const scenario of result.scenarios) out.push(scenarioSection(scenario, c), '');
   if (result.clients.length > 0) out.push(clientsSection(result, options.color, c), '');
+  if (result.loopDelayMaxMs >= LOOP_DELAY_WARN_MS) {
+    out.push(
+      `${c.yellow('!')} The probe's event loop was held up to ${formatDuration(result.loopDelayMaxMs)} during this run (a busy machine, or many connections at once): any time above may be late by as much.`,
+      '',
+    );
+  }
   out.push(footer(result, c));
   return `${out.join('\n')}\n`;
 }
+
+/** Below this, the probe's own delays are lost in a loopback round trip's noise (the demo: 3-5 ms). */
+const LOOP_DELAY_WARN_MS = 20;
 
 function header(result: RunResult, c: ChalkInstance): string {
   const server = result.target.server === null ? 'no Server header' : `Server: ${escapeForTerminal(result.target.server)}`;

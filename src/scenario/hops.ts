@@ -64,6 +64,7 @@ export function mergeHops(runs: readonly { readonly hop: Hop; readonly result: R
   return {
     ...first,
     durationMs: Math.max(...runs.map((r) => r.result.durationMs)),
+    loopDelayMaxMs: Math.max(...runs.map((r) => r.result.loopDelayMaxMs)),
     interrupted: runs.some((r) => r.result.interrupted),
     scenarios,
     hops,
