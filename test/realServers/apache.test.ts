@@ -5,7 +5,6 @@ import { connectionSegments, wireClose } from '../support/capture.js';
 import { metric } from '../support/probe.js';
 import { freePort, serverBinary, startServer } from '../support/realServer.js';
 import { checkIdleAndCloseOnWire, connection, expectIdleFinClose, probeCli, responseHeads, useServerDirs, writeAfterCapScenario } from './support.js';
-import { PROBE_LAG_MS } from '../support/timing.js';
 
 /**
  * Apache httpd (event MPM), started in the foreground with a config written here, probed
@@ -21,7 +20,6 @@ import { PROBE_LAG_MS } from '../support/timing.js';
  * its own event loop: over 62 runs of this file's configs, -11 ms to +181.5 ms. The bounds
  * leave that room and still tell 2 s from 3 s.
  */
-const EARLY_MS = PROBE_LAG_MS;
 const LATE_MS = 400;
 
 const bin = serverBinary('apache2', ['/usr/sbin/apache2', '/usr/sbin/httpd'], 'apt-get install apache2');
@@ -87,12 +85,10 @@ describe.skipIf(bin === null)('Apache httpd', () => {
     expect(metric(result, 'http11-reuse', 'reused')).toBe(true);
     expect(metric(result, 'http11-reuse', 'requests')).toBe(3);
 
-    expectIdleFinClose(result, 2000, EARLY_MS, LATE_MS);
+    expectIdleFinClose('Apache KeepAliveTimeout 2', result, 2000, LATE_MS);
     // ap_set_keepalive only answers a "Connection: keep-alive" token with a Keep-Alive header;
     // the built-in HTTP/1.1 requests send no Connection header, so nothing is advertised.
     expect(metric(result, 'idle-timeout', 'advertisedTimeoutS')).toBeNull();
-    expect(metric(result, 'idle-timeout', 'timeWaitSide')).toBe('server');
-    expect(connection(result, 'idle-timeout').end).toMatchObject({ kind: 'server-idle-close', closedBy: 'server', signal: 'fin' });
 
     // MaxKeepAliveRequests counts the responses that keep the connection open
     // (keep_alive_max > connection->keepalives in ap_set_keepalive), so the cap is N + 1
@@ -136,8 +132,7 @@ describe.skipIf(bin === null)('Apache httpd', () => {
     const server = await apache('KeepAliveTimeout 3\nMaxKeepAliveRequests 10');
     const result = await probeCli(server.url, ['idle-timeout', 'request-cap', writeAfterCapScenario(server.dir)]);
 
-    expectIdleFinClose(result, 3000, EARLY_MS, LATE_MS);
-    expect(metric(result, 'idle-timeout', 'timeWaitSide')).toBe('server');
+    expectIdleFinClose('Apache KeepAliveTimeout 3', result, 3000, LATE_MS);
 
     expect(metric(result, 'request-cap', 'maxRequests')).toBe(11);
     expect(metric(result, 'request-cap', 'signalled')).toBe(true);
