@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { connectionTokens, headerValue, parseKeepAlive } from '../src/http/keepAliveHeader.js';
+import { headerValue, joinedValue, parseKeepAlive } from '../src/http/keepAliveHeader.js';
+import { tokenize } from '../src/http/persistence.js';
 import type { HeaderList } from '../src/http/keepAliveHeader.js';
 
 describe('parseKeepAlive', () => {
@@ -73,19 +74,19 @@ describe('parseKeepAlive', () => {
   });
 });
 
-describe('connectionTokens', () => {
+describe('Connection tokens: tokenize(joinedValue(headers, "connection")), as the probe reads them', () => {
   test('lower-cases and trims tokens of every Connection field, skipping empty ones', () => {
     const headers: HeaderList = [
       ['Connection', ' Keep-Alive , Upgrade'],
       ['Host', 'x'],
       ['CONNECTION', 'close,,'],
     ];
-    expect(connectionTokens(headers)).toEqual(['keep-alive', 'upgrade', 'close']);
+    expect(tokenize(joinedValue(headers, 'connection'))).toEqual(['keep-alive', 'upgrade', 'close']);
   });
 
   test('no Connection field gives no tokens', () => {
-    expect(connectionTokens([['Keep-Alive', 'timeout=5']])).toEqual([]);
-    expect(connectionTokens([['Connection', '  ']])).toEqual([]);
+    expect(tokenize(joinedValue([['Keep-Alive', 'timeout=5']], 'connection'))).toEqual([]);
+    expect(tokenize(joinedValue([['Connection', '  ']], 'connection'))).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { ClientVerdict, RunResult } from '../model/result.js';
-import { clientMarginMs } from '../scenario/race.js';
+import { safeIdleMs } from '../scenario/race.js';
 import { formatDuration } from '../util/duration.js';
 import { CLIENT_PROFILES } from './profiles.js';
 import type { ClientProfile } from './profiles.js';
@@ -85,7 +85,7 @@ function verdict(p: ClientProfile | null, facts: ServerFacts, idleOverride: numb
   const notices = p === null ? 'unconfirmed' : p.noticesIdleClose;
   const silent = facts.serverClose === 'silent-drop';
   const reuse = staleReuse(idle, T, facts, notices, silent);
-  const safe = T === null ? null : Math.round(Math.max(0, T - clientMarginMs(T, facts.windowMs ?? 0)));
+  const safe = T === null ? null : safeIdleMs(T, facts.windowMs ?? 0);
   return {
     client: p?.name ?? 'custom',
     label: p?.label ?? 'your client (--client-idle)',
@@ -117,7 +117,7 @@ function staleReuse(idle: number | null | 'unconfirmed', T: number | null, facts
     if (silent) return idle === null || idle > facts.maxIdleMs ? 'every-reuse' : 'unknown';
     return 'unknown';
   }
-  const safe = T - clientMarginMs(T, facts.windowMs ?? 0);
+  const safe = safeIdleMs(T, facts.windowMs ?? 0);
   if (idle !== null && idle <= safe) return 'no';
   if (idle !== null && idle < T) return 'race';
   if (silent) return 'every-reuse'; // nothing announces the close before the next request

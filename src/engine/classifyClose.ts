@@ -1,6 +1,7 @@
 import type { CloseClassification, CloseKind, CloseSignal, Closer } from '../model/result.js';
 import type { ConnEvent } from '../model/timeline.js';
 import { formatDuration } from '../util/duration.js';
+import { roundMs } from '../util/duration.js';
 
 type EndEvent = Extract<ConnEvent, { kind: 'peer-fin' | 'error' | 'local-close' | 'timeout' | 'closed' }>;
 
@@ -53,7 +54,7 @@ function classifyFin(
     }
     return result('premature-close', 'server', 'fin', null, responses, [outstanding.t, fin.t], `server closed (FIN) ${formatDuration(fin.t - outstanding.t)} after request #${outstanding.index} was sent, before any response byte`);
   }
-  const idleMs = round(fin.t - lastActivity);
+  const idleMs = roundMs(fin.t - lastActivity);
   const lastHead = [...before].reverse().find((e) => e.kind === 'response-head');
   if (lastHead !== undefined && !lastHead.keepAlive) {
     return result('server-close-after-response', 'server', 'fin', idleMs, responses, [lastActivity, fin.t], `server closed (FIN) after response #${lastHead.index}, which said the connection would not persist`);
@@ -75,7 +76,7 @@ function classifyError(
     if (outstanding !== null) {
       return result('reset-on-read', 'server', 'rst', null, responses, [outstanding.t, error.t], `server reset the connection (RST, ECONNRESET on ${error.syscall ?? 'read'}) while request #${outstanding.index} was outstanding`);
     }
-    const idleMs = round(error.t - lastActivity);
+    const idleMs = roundMs(error.t - lastActivity);
     return result('server-reset', 'server', 'rst', idleMs, responses, [lastActivity, error.t], `server reset the idle connection (RST) after ${formatDuration(idleMs)}`);
   }
   return result('open', 'none', null, null, responses, [error.t], `socket error ${error.code}${error.syscall ? ` on ${error.syscall}` : ''}`);
@@ -124,6 +125,7 @@ function result(
   return { kind, closedBy, signal, idleMs, responses, summary, evidence };
 }
 
-function round(ms: number): number {
-  return Math.round(ms * 10) / 10;
+/** The idle timeout a close shows: the idle time before the server closed (FIN or RST) an idle connection; null for any other end. */
+export function idleTimeoutOf(end: CloseClassification): number | null {
+  return end.kind === 'server-idle-close' || end.kind === 'server-reset' ? end.idleMs : null;
 }

@@ -13,6 +13,7 @@ import { ProbeError } from './probeError.js';
 import { connectOptions, runScenario } from './runScenario.js';
 import type { RunContext } from './runScenario.js';
 import { isLocalAddress } from './target.js';
+import { roundMs } from '../util/duration.js';
 
 /** Run options without the clock and the host facts, which the run reads itself. */
 export type ProbeOptions = Omit<RunContext, 'clock' | 'host'> & {
@@ -115,7 +116,7 @@ function watchLoopDelay(): { stop(): number } {
     stop: () => {
       histogram.disable();
       const worst = histogram.count === 0 ? 0 : histogram.max / 1e6 - LOOP_DELAY_RESOLUTION_MS;
-      return Math.max(0, Math.round(worst * 10) / 10);
+      return Math.max(0, roundMs(worst));
     },
   };
 }

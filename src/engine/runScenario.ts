@@ -2,14 +2,14 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectionRecord, ExpectationResult, Finding, MetricValue, RaceTrial, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import type { Scenario, Step } from '../scenario/model.js';
-import { measure, outcomeOf } from '../scenario/measures.js';
+import { idleBeforeLastRequest, measure, outcomeOf } from '../scenario/measures.js';
 import { summarizeRace } from '../scenario/race.js';
 import type { Trace } from '../scenario/measures.js';
 import { holds, parseExpectation } from '../scenario/expectation.js';
 import { adviceFor } from '../scenario/advice.js';
 import type { HostFacts } from '../scenario/advice.js';
-import { formatDuration } from '../util/duration.js';
-import { classifyClose } from './classifyClose.js';
+import { formatDuration, roundMs } from '../util/duration.js';
+import { classifyClose, idleTimeoutOf } from './classifyClose.js';
 import { ProbeConnection } from './connection.js';
 import type { ConnectOptions, ExchangeDeadlines, ExchangeOutcome } from './connection.js';
 import type { Clock } from './clock.js';
@@ -231,8 +231,7 @@ async function exchange(state: StepState, label: string, conn: ProbeConnection, 
  * what such a client gets, and trials before T show the failures no client check prevents.
  */
 async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState): Promise<void> {
-  const end = classifyClose(connection(state, step.after).events);
-  const idleTimeoutMs = end.kind === 'server-idle-close' || end.kind === 'server-reset' ? end.idleMs : null;
+  const idleTimeoutMs = idleTimeoutOf(classifyClose(connection(state, step.after).events));
   const trials: RaceTrial[] = [];
   state.race = { idleTimeoutMs, trials };
   if (idleTimeoutMs === null) return;
@@ -257,8 +256,9 @@ async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState):
       await sleep(Math.max(0, sendAt - state.ctx.clock.now()), undefined, { signal: state.signal });
       const closeSeenBeforeWrite = conn.peerClosed || conn.isClosed;
       const outcome = await exchange(state, step.as, conn, {});
-      const written = conn.events.find((e) => e.kind === 'request' && e.index === outcome.index);
-      trials.push({ offsetMs: trial.offsetMs, connection: conn.id, idleMs: Math.round(((written?.t ?? sendAt) - answered.t) * 10) / 10, closeSeenBeforeWrite, outcome: outcomeOf(outcome) });
+      // The real idle time, from the response to the request as written (timers run late).
+      const idleMs = roundMs(idleBeforeLastRequest(conn.events) ?? sendAt - answered.t);
+      trials.push({ offsetMs: trial.offsetMs, connection: conn.id, idleMs, closeSeenBeforeWrite, outcome: outcomeOf(outcome) });
     }
   };
   await Promise.all(Array.from({ length: Math.min(step.parallel, plan.length) }, worker));

@@ -1,5 +1,3 @@
-import { tokenize } from './persistence.js';
-
 /** Header fields as parsed: name as sent, value trimmed. */
 export type HeaderList = readonly (readonly [string, string])[];
 
@@ -26,11 +24,6 @@ export function joinedValue(headers: HeaderList, name: string): string | null {
   const lower = name.toLowerCase();
   const values = headers.filter(([n]) => n.toLowerCase() === lower).map(([, v]) => v);
   return values.length === 0 ? null : values.join(', ');
-}
-
-/** Lower-cased tokens of every Connection header field. */
-export function connectionTokens(headers: HeaderList): string[] {
-  return tokenize(joinedValue(headers, 'connection'));
 }
 
 /** Parses `Keep-Alive: timeout=5, max=100` (all fields joined), or null when there is none. */

@@ -156,7 +156,7 @@ export interface RaceReport {
    * none failed before T; null without T. The margin below uses it.
    */
   readonly windowUpperMs: number | null;
-  /** The longest idle time at which the client should still reuse a connection: T minus the margin of clientMarginMs (scenario/race.ts). */
+  /** The longest idle time at which the client should still reuse a connection: safeIdleMs in scenario/race.ts. */
   readonly safeIdleMs: number | null;
 }
 

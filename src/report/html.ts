@@ -1,7 +1,7 @@
 import type { ConnectionRecord, RaceReport, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import { byOffset } from '../scenario/race.js';
 import type { ConnEvent } from '../model/timeline.js';
-import { formatDuration } from '../util/duration.js';
+import { formatDuration, roundMs } from '../util/duration.js';
 import { exitCodeFor } from './exitCode.js';
 import { clientRow, describeEvent, formatMetric, hopChain, keyFigure } from './format.js';
 import { escapeForTerminal } from './sanitize.js';
@@ -151,7 +151,7 @@ function timelineSvg(s: ScenarioResult): string {
   const times = s.connections.flatMap((c) => c.events.map((e) => e.t));
   const t0 = Math.min(s.startedAtMs, ...times);
   const span = Math.max(1, Math.max(...times) - t0);
-  const x = (t: number): number => round(LABEL_W + ((t - t0) / span) * PLOT_W);
+  const x = (t: number): number => roundMs(LABEL_W + ((t - t0) / span) * PLOT_W);
   const height = AXIS_H + LANE_H * s.connections.length + 8;
   const lanes = s.connections.map((c, i) => lane(c, AXIS_H + i * LANE_H, x));
   return [
@@ -227,8 +227,8 @@ function spans(conn: ConnectionRecord, mid: number, x: (t: number) => number): s
 function idleRect(from: number, to: number, mid: number, x: (t: number) => number): string {
   const ms = to - from;
   const w = x(to) - x(from);
-  const label = w > 70 ? `<text class="idle-label" x="${round(x(from) + w / 2)}" y="${mid - 8}">idle ${formatDuration(ms)}</text>` : '';
-  return `<rect class="idle" data-ms="${round(ms)}" x="${x(from)}" y="${mid - 1.5}" width="${round(Math.max(0, w))}" height="3"><title>idle ${formatDuration(ms)}</title></rect>${label}`;
+  const label = w > 70 ? `<text class="idle-label" x="${roundMs(x(from) + w / 2)}" y="${mid - 8}">idle ${formatDuration(ms)}</text>` : '';
+  return `<rect class="idle" data-ms="${roundMs(ms)}" x="${x(from)}" y="${mid - 1.5}" width="${roundMs(Math.max(0, w))}" height="3"><title>idle ${formatDuration(ms)}</title></rect>${label}`;
 }
 
 /** The mark for one event, or null for events the lane and spans already show. */
@@ -258,7 +258,7 @@ function mark(e: ConnEvent, conn: ConnectionRecord, mid: number, x: (t: number) 
   const caption = CAPTIONS[kind]?.(e) ?? '';
   const y = caption === '' ? null : captionY(px, e.kind === 'local-close' ? 'above' : 'below');
   const label = y === null ? '' : `<text class="mark-label" x="${px}" y="${y}">${escapeXml(caption)}</text>`;
-  return `<g class="mark ${kind}" data-kind="${kind}" data-t="${round(e.t)}"><title>${escapeXml(title)}</title>${shape}${label}</g>`;
+  return `<g class="mark ${kind}" data-kind="${kind}" data-t="${roundMs(e.t)}"><title>${escapeXml(title)}</title>${shape}${label}</g>`;
 }
 
 type MarkKind = 'connect' | 'request' | 'response' | 'fin' | 'rst' | 'error' | 'timeout' | 'unsolicited';
@@ -308,10 +308,6 @@ const CAPTIONS: Partial<Record<MarkKind, (e: ConnEvent) => string>> = {
   error: (e) => (e.kind === 'error' ? escapeForTerminal(e.code, 24) : 'protocol error'),
   timeout: (e) => (e.kind === 'timeout' ? `${e.deadline} timeout` : ''),
 };
-
-function round(n: number): number {
-  return Math.round(n * 10) / 10;
-}
 
 const LEGEND =
   '<p class="legend"><span class="k req">▼ request</span> <span class="k resp">▲ response</span> <span class="k busy">▬ in flight</span> ' +

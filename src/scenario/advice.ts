@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { MetricValue } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { CLIENT_PROFILES } from '../clients/profiles.js';
-import { clientMarginMs } from './race.js';
+import { safeIdleMs } from './race.js';
 
 /** Linux holds a socket in TIME_WAIT for TCP_TIMEWAIT_LEN (include/net/tcp.h). */
 const LINUX_TIME_WAIT_S = 60;
@@ -31,7 +31,7 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: 
   const advice: string[] = [];
   const idle = metrics.idleTimeoutMs;
   if (typeof idle === 'number') {
-    const safe = Math.round(Math.max(0, idle - clientMarginMs(idle)));
+    const safe = safeIdleMs(idle);
     // Only defaults a source confirms (src/clients/profiles.ts, docs/clients.md) are quoted.
     const longer = CLIENT_PROFILES.flatMap((p) => (typeof p.idleMs === 'number' && p.idleMs >= idle ? [`${p.name} ${formatDuration(p.idleMs)}`] : []));
     advice.push(

@@ -1,6 +1,7 @@
 import type { ConnectionRecord, Evidence, Finding, MetricValue, RaceReport } from '../model/result.js';
 import type { ConnEvent } from '../model/timeline.js';
 import type { ExchangeOutcome } from '../engine/connection.js';
+import { idleTimeoutOf } from '../engine/classifyClose.js';
 import { parseKeepAlive } from '../http/keepAliveHeader.js';
 import { formatDuration } from '../util/duration.js';
 import type { MetricSpec } from './model.js';
@@ -100,7 +101,7 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
     }
     case 'idleBeforeClose': {
       if (conn === null) return plain(null);
-      const idle = conn.end.kind === 'server-idle-close' || conn.end.kind === 'server-reset' ? conn.end.idleMs : null;
+      const idle = idleTimeoutOf(conn.end);
       if (conn.end.kind === 'server-close-after-response') {
         return { value: null, finding: { text: `the server does not keep this connection alive: ${conn.end.summary}`, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.kind)] } };
       }
@@ -236,7 +237,7 @@ function describeOutcome(outcome: ExchangeOutcome): string {
   }
 }
 
-function idleBeforeLastRequest(events: readonly ConnEvent[]): number | null {
+export function idleBeforeLastRequest(events: readonly ConnEvent[]): number | null {
   let lastComplete: number | null = null;
   let idle: number | null = null;
   for (const e of events) {

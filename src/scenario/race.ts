@@ -1,12 +1,15 @@
 import type { RaceReport, RaceTrial } from '../model/result.js';
+import { roundMs } from '../util/duration.js';
 
 /**
- * The margin below T a client pool keeps: a quarter of T, at least 1 s (half of T when T is
- * under 2 s), and at least twice the measured race window. Timers on both sides fire late and
- * the request travels for half a round trip, so the client's limit needs room below T.
+ * The longest idle time at which a client pool should still reuse a connection to a server
+ * that closes idle ones after T: T less a margin of a quarter of T, at least 1 s (half of T
+ * when T is under 2 s), and at least twice the measured race window. Timers on both sides
+ * fire late and the request travels for half a round trip, so the client's limit needs room.
  */
-export function clientMarginMs(idleTimeoutMs: number, windowMs = 0): number {
-  return Math.max(Math.min(1000, idleTimeoutMs / 2), Math.round(idleTimeoutMs * 0.25), Math.ceil(2 * windowMs));
+export function safeIdleMs(idleTimeoutMs: number, windowMs = 0): number {
+  const margin = Math.max(Math.min(1000, idleTimeoutMs / 2), Math.round(idleTimeoutMs * 0.25), Math.ceil(2 * windowMs));
+  return Math.round(Math.max(0, idleTimeoutMs - margin));
 }
 
 /** Trials whose request was written while the connection still looked open (no FIN or RST yet) and failed. */
@@ -19,19 +22,15 @@ export function summarizeRace(idleTimeoutMs: number | null, trials: readonly Rac
   if (idleTimeoutMs === null) return { idleTimeoutMs, trials, windowMs: null, windowUpperMs: null, safeIdleMs: null };
   const failedInTime = failedWhileOpen(trials);
   if (failedInTime.length === 0) {
-    return { idleTimeoutMs, trials, windowMs: 0, windowUpperMs: 0, safeIdleMs: Math.round(Math.max(0, idleTimeoutMs - clientMarginMs(idleTimeoutMs, 0))) };
+    return { idleTimeoutMs, trials, windowMs: 0, windowUpperMs: 0, safeIdleMs: safeIdleMs(idleTimeoutMs) };
   }
   // Failures begin somewhere between the last answered request before the earliest failure
   // and that failure: the offsets are a grid, so the window is known within one step of it.
   const earliest = Math.min(...failedInTime.map((t) => t.idleMs));
   const lastOk = Math.max(0, ...trials.filter((t) => t.outcome === 'ok' && t.idleMs < earliest).map((t) => t.idleMs));
-  const windowMs = Math.max(0, round1(idleTimeoutMs - earliest));
-  const windowUpperMs = Math.max(windowMs, round1(idleTimeoutMs - lastOk));
-  return { idleTimeoutMs, trials, windowMs, windowUpperMs, safeIdleMs: Math.round(Math.max(0, idleTimeoutMs - clientMarginMs(idleTimeoutMs, windowUpperMs))) };
-}
-
-function round1(ms: number): number {
-  return Math.round(ms * 10) / 10;
+  const windowMs = Math.max(0, roundMs(idleTimeoutMs - earliest));
+  const windowUpperMs = Math.max(windowMs, roundMs(idleTimeoutMs - lastOk));
+  return { idleTimeoutMs, trials, windowMs, windowUpperMs, safeIdleMs: safeIdleMs(idleTimeoutMs, windowUpperMs) };
 }
 
 /** Trials grouped by planned offset, in the order planned: offset → outcomes. */

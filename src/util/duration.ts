@@ -35,3 +35,8 @@ export function formatDuration(ms: number): string {
   const seconds = wholeSeconds - minutes * 60;
   return seconds === 0 ? `${minutes} min` : `${minutes} min ${seconds} s`;
 }
+
+/** A time in ms to 0.1 ms, the precision every figure in the reports carries. */
+export function roundMs(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
