@@ -214,10 +214,16 @@ describe('https', () => {
   });
 
   it('3: a certificate from a CA Node does not know is refused, and the error line says what to do', async () => {
-    const { code, stderr } = await runCli(['run', url]);
+    const { code, stdout, stderr } = await runCli(['run', url, '--json']);
     expect(code).toBe(3);
     // Node's code for it is UNABLE_TO_VERIFY_LEAF_SIGNATURE: a TLS failure, not "cannot connect".
     expectOneErrorLine(stderr, /TLS handshake failed .*unable to verify the first certificate \[tls-failed\]; trust the CA that signed it with --cacert <file\.pem> \(or NODE_EXTRA_CA_CERTS\), or skip verification with --insecure/);
+    // The report a CI job keeps says the same, what to do included.
+    expect((JSON.parse(stdout) as { error: unknown }).error).toMatchObject({
+      code: 'tls-failed',
+      errno: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      hint: 'trust the CA that signed it with --cacert <file.pem> (or NODE_EXTRA_CA_CERTS), or skip verification with --insecure',
+    });
   });
 
   it('--cacert with that CA probes it, verified', async () => {

@@ -7,6 +7,7 @@ import { runProbe } from '../engine/runProbe.js';
 import { TargetError, applyResolves, parseResolve, parseTarget } from '../engine/target.js';
 import type { Resolve, Target } from '../engine/target.js';
 import { EXIT, exitCodeFor } from '../report/exitCode.js';
+import { errorText } from '../report/format.js';
 import { escapeForTerminal } from '../report/sanitize.js';
 import { ScenarioFileError } from '../scenario/load.js';
 import { GateError, applyGates, resolveGates } from '../scenario/gates.js';
@@ -19,7 +20,7 @@ import { formatDuration } from '../util/duration.js';
 import { USER_AGENT } from '../version.js';
 import { UsageError, writeError } from './io.js';
 import { selectScenarios } from './selectScenarios.js';
-import { readCaCertificates, tlsHint } from './trust.js';
+import { readCaCertificates } from './trust.js';
 import { closeOutputs, openOutputs, writeOutputs } from './outputs.js';
 import type { OutputFlags } from './outputs.js';
 import { Progress } from './progress.js';
@@ -179,8 +180,7 @@ export async function runCommand(url: string | undefined, flags: RunFlags): Prom
       return exitCodeFor(merged);
     }
     const hop = hopAt(unprobed);
-    const hint = tlsHint(error, run.ca !== null);
-    writeError(`cannot probe ${hop === null ? '' : `hop ${hop.name} `}${escapeForTerminal(targets[unprobed]?.url ?? '')}: ${escapeForTerminal(error.message, 400)} [${error.code}]${hint === null ? '' : `; ${hint}`}`);
+    writeError(`cannot probe ${hop === null ? '' : `hop ${hop.name} `}${escapeForTerminal(targets[unprobed]?.url ?? '')}: ${errorText(error)}`);
     // The reports asked for still say why (a CI job reads them); the line above is the terminal's.
     // With --hop: every hop is listed, the error names the one that failed, and the others'
     // scenarios, stopped because of it, are left out.

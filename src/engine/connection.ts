@@ -133,7 +133,7 @@ export class ProbeConnection {
       }, options.connectTimeoutMs);
       const fail = (err: Error): void => {
         clearTimeout(timer);
-        reject(connectError(err, where));
+        reject(connectError(err, where, options.ca !== null));
       };
       socket.once('error', fail);
       socket.once('connect', () => conn.onConnect());

@@ -26,17 +26,20 @@ export class ProbeError extends Error {
   readonly code: ProbeErrorCode;
   readonly errno: string | null;
   readonly syscall: string | null;
+  /** What the user can do about it (see tlsHint); null when the error does not say. */
+  readonly hint: string | null;
 
-  constructor(code: ProbeErrorCode, message: string, errno: string | null = null, syscall: string | null = null) {
+  constructor(code: ProbeErrorCode, message: string, errno: string | null = null, syscall: string | null = null, hint: string | null = null) {
     super(message);
     this.name = 'ProbeError';
     this.code = code;
     this.errno = errno;
     this.syscall = syscall;
+    this.hint = hint;
   }
 
   toInfo(): ProbeErrorInfo {
-    return { code: this.code, message: this.message, errno: this.errno, syscall: this.syscall };
+    return { code: this.code, message: this.message, errno: this.errno, syscall: this.syscall, hint: this.hint };
   }
 }
 
@@ -54,7 +57,7 @@ interface SystemErrorLike {
  * autoSelectFamily (default on Node 20) a host with several addresses fails with an
  * AggregateError whose message is empty; its per-address errors carry the detail.
  */
-export function connectError(err: unknown, where: string): ProbeError {
+export function connectError(err: unknown, where: string, caGiven: boolean): ProbeError {
   const e = (err ?? {}) as SystemErrorLike;
   const parts = Array.isArray(e.errors) ? (e.errors as SystemErrorLike[]) : [e];
   const first = parts[0] ?? e;
@@ -67,7 +70,7 @@ export function connectError(err: unknown, where: string): ProbeError {
   const at = resolved.length > 0 ? `${where} (${resolved.join(', ')})` : where;
   const code = codeForErrno(errno);
   const text = typeof first.message === 'string' && first.message !== '' ? first.message : String(errno);
-  return new ProbeError(code, `${describe(code)} ${at}: ${text}`, errno, syscall);
+  return new ProbeError(code, `${describe(code)} ${at}: ${text}`, errno, syscall, code === 'tls-failed' ? tlsHint(errno, caGiven) : null);
 }
 
 /**
@@ -88,6 +91,33 @@ const CERT_VERIFY_ERRORS: ReadonlySet<string> = new Set([
   'INVALID_PURPOSE',
   'HOSTNAME_MISMATCH',
 ]);
+
+// The issuer is not among the trusted CAs (X509_V_ERR_* names, as Node reports them).
+const UNTRUSTED_ISSUER: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_UNTRUSTED',
+]);
+
+/**
+ * What the user can do about a failed certificate check, by Node's error code and whether
+ * CAs were given (--cacert); null when there is nothing to suggest.
+ */
+function tlsHint(errno: string | null, caGiven: boolean): string | null {
+  if (errno === null) return null;
+  if (UNTRUSTED_ISSUER.has(errno)) {
+    if (caGiven) {
+      return 'no CA in the --cacert file signed its chain, or the server does not send its intermediate certificate (then add the intermediate to the file; Node before 20.18 also needs the root there), or skip verification with --insecure';
+    }
+    return 'trust the CA that signed it with --cacert <file.pem> (or NODE_EXTRA_CA_CERTS), or skip verification with --insecure';
+  }
+  if (errno === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'the certificate does not name this host: probe a name it lists, or skip verification with --insecure';
+  if (errno === 'CERT_HAS_EXPIRED' || errno === 'CERT_NOT_YET_VALID') return '--insecure skips the check';
+  return null;
+}
 
 function codeForErrno(errno: string | null): ProbeErrorCode {
   switch (errno) {

@@ -166,6 +166,8 @@ export interface ProbeErrorInfo {
   readonly message: string;
   readonly errno: string | null;
   readonly syscall: string | null;
+  /** What the user can do about it, when the error says (a certificate the probe does not trust); null otherwise. */
+  readonly hint: string | null;
 }
 
 /** The whole run. */

@@ -1,4 +1,4 @@
-import type { ClientVerdict, ConnectionRecord, MetricValue, RaceReport, RunResult, ScenarioResult } from '../model/result.js';
+import type { ClientVerdict, ConnectionRecord, MetricValue, ProbeErrorInfo, RaceReport, RunResult, ScenarioResult } from '../model/result.js';
 import { byOffset } from '../scenario/race.js';
 import type { ConnEvent } from '../model/timeline.js';
 import { formatDuration } from '../util/duration.js';
@@ -6,6 +6,11 @@ import { escapeForTerminal } from './sanitize.js';
 
 // Words shared by the terminal and HTML reports. Server-provided text is already passed
 // through escapeForTerminal here; the HTML report escapes markup on top.
+
+/** An error as one line, with what to do about it when the error says: `message [code]; hint`, escaped for a terminal. */
+export function errorText(error: ProbeErrorInfo): string {
+  return `${escapeForTerminal(error.message, 400)} [${escapeForTerminal(error.code)}]${error.hint === null ? '' : `; ${error.hint}`}`;
+}
 
 /** The scenario's headline metric, or its error, in a few words. */
 export function keyFigure(s: ScenarioResult): string {

@@ -3,7 +3,7 @@ import { byOffset } from '../scenario/race.js';
 import type { ConnEvent } from '../model/timeline.js';
 import { formatDuration, roundMs } from '../util/duration.js';
 import { exitCodeFor } from './exitCode.js';
-import { clientRow, describeEvent, formatMetric, hopChain, keyFigure } from './format.js';
+import { clientRow, describeEvent, errorText, formatMetric, hopChain, keyFigure } from './format.js';
 import { escapeForTerminal } from './sanitize.js';
 import { escapeXml } from './xml.js';
 
@@ -26,7 +26,7 @@ export function renderHtml(result: RunResult): string {
   const code = exitCodeFor(result);
   const body = [
     `<header><h1>keepalive-probe report</h1>${targetLine(result)}</header>`,
-    ...(result.error === null ? [] : [`<p class="error-box">could not probe the target: ${text(result.error.message, 400)} [${text(result.error.code)}]</p>`]),
+    ...(result.error === null ? [] : [`<p class="error-box">could not probe the target: ${escapeXml(errorText(result.error))}</p>`]),
     summary(result, code),
     ...result.scenarios.map((s) => scenarioSection(s)),
     ...(result.clients.length > 0 ? [clientsTable(result)] : []),

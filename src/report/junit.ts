@@ -1,4 +1,5 @@
 import type { ProbeErrorInfo, RunResult, ScenarioResult } from '../model/result.js';
+import { errorText } from './format.js';
 import { escapeXml } from './xml.js';
 
 /**
@@ -53,7 +54,7 @@ function testCase(s: ScenarioResult): string[] {
 function unprobedCase(error: ProbeErrorInfo): string[] {
   return [
     '    <testcase classname="keepalive-probe.preflight" name="preflight: the target answers HTTP" time="0.000">',
-    `      <error type="${escapeXml(error.code)}" message="${escapeXml(error.message)}">${escapeXml(error.message)}</error>`,
+    `      <error type="${escapeXml(error.code)}" message="${escapeXml(error.message)}">${escapeXml(errorText(error))}</error>`,
     '    </testcase>',
   ];
 }

@@ -4,7 +4,7 @@ import Table from 'cli-table3';
 import type { ConnectionRecord, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { exitCodeFor } from './exitCode.js';
-import { clientRow, describeEvent, formatMetric, hopChain, keyFigure, raceLines } from './format.js';
+import { clientRow, describeEvent, errorText, formatMetric, hopChain, keyFigure, raceLines } from './format.js';
 import { escapeForTerminal } from './sanitize.js';
 
 /** How the terminal report is drawn; decided once by the CLI from the stream and environment. */
@@ -48,7 +48,7 @@ function header(result: RunResult, c: ChalkInstance): string {
   }
   if (result.hops.length > 0) lines.push(`Hops, from the client inward: ${hopChain(result)}; each must idle longer than the one before it.`);
   lines.push(`Bounds: idle wait ${formatDuration(result.options.maxIdleMs)} (--max-idle), ${result.options.maxRequests} requests (--max-requests).`);
-  if (result.error !== null) lines.push(`${c.red('could not probe the target:')} ${escapeForTerminal(result.error.message, 400)} [${result.error.code}]`);
+  if (result.error !== null) lines.push(`${c.red('could not probe the target:')} ${errorText(result.error)}`);
   return lines.join('\n');
 }
 
