@@ -103,8 +103,11 @@ describe.skipIf(browser === null)('HTML report in Chromium', () => {
     expect(await page.textContent('section.scenario[data-scenario="idle-timeout"] g.mark.fin .mark-label')).toBe('FIN ← server');
 
     // timeout-mismatch: the late request's failure is a red error mark.
+    // One red mark per error event of the scenario's connections, as in the JSON.
     const mismatch = page.locator('section.scenario[data-scenario="timeout-mismatch"] g.mark.error');
-    await expect.poll(() => mismatch.count()).toBeGreaterThan(0);
+    const errorEvents = (result.scenarios.find((s) => s.id === 'timeout-mismatch')?.connections ?? []).flatMap((c) => c.events).filter((e) => e.kind === 'error' || e.kind === 'protocol-error');
+    expect(errorEvents.length).toBeGreaterThan(0);
+    expect(await mismatch.count()).toBe(errorEvents.length);
     const fill = `getComputedStyle(document.querySelector('section.scenario[data-scenario="timeout-mismatch"] g.mark.error circle')).fill`;
     expect(await page.evaluate(fill)).toBe('rgb(197, 48, 48)');
 
@@ -114,6 +117,7 @@ describe.skipIf(browser === null)('HTML report in Chromium', () => {
     expect(trials.sort()).toEqual((race?.trials ?? []).map((t) => t.outcome).sort());
     expect(trials).toHaveLength(30);
     const clients = await page.$$eval('table.clients tr[data-client]', (trs) => trs.map((tr) => [tr.getAttribute('data-client'), tr.getAttribute('data-stale-reuse')]));
+    expect(result.clients).toHaveLength(12); // every profile judged: the comparison below is not of two empty lists
     expect(clients).toEqual(result.clients.map((v) => [v.client, v.staleReuse]));
 
     await page.screenshot({ path: artifactPath('html-report.png'), fullPage: true });

@@ -26,6 +26,8 @@ describe('stale-race', () => {
       if (t.closeSeenBeforeWrite) expect(['premature-close', 'ECONNRESET', 'EPIPE']).toContain(t.outcome);
     }
     expect(race?.trials.filter((t) => t.offsetMs >= 50).every((t) => t.outcome !== 'ok')).toBe(true);
+    // The trials after T saw the close before writing: the check above is not vacuous.
+    expect(race?.trials.some((t) => t.closeSeenBeforeWrite)).toBe(true);
     const window = s.metrics.failureWindowMs as number;
     expect(window).toBeGreaterThanOrEqual(0);
     expect(window).toBeLessThan(50);

@@ -52,6 +52,11 @@ describe.skipIf(bin === null)('--hop: HAProxy in front of the lab server', () =>
   it('a backend that idles longer than the balancer keeps it: exit 0', async () => {
     const { code, result } = await hops(1000, 2500);
     expect(code).toBe(0);
+    // Both measured (a hop with no idle close would pass the rule too): HAProxy's 1 s, the backend's 2.5 s.
+    expect(result.hops[0]?.idleTimeoutMs).toBeGreaterThan(1000 - PROBE_LAG_MS);
+    expect(result.hops[0]?.idleTimeoutMs).toBeLessThan(1250);
+    expect(result.hops[1]?.idleTimeoutMs).toBeGreaterThan(2500 - PROBE_LAG_MS);
+    expect(result.hops[1]?.idleTimeoutMs).toBeLessThan(2750);
     const rule = result.scenarios.find((s) => s.id === 'app/idle-timeout')?.expectations.find((e) => e.expression === 'app.idle-timeout > lb.idle-timeout');
     expect(rule?.ok).toBe(true);
   }, 40_000);

@@ -55,6 +55,12 @@ export async function probeCli(url: string, ids: readonly string[] = [], bounds:
   for (const id of ids) args.push('--scenario', id);
   if (bounds.insecure === true) args.push('--insecure');
   const { code, stdout, stderr } = await runCli(args, { timeoutMs: maxIdleMs + 60_000 });
-  if (code !== 0 && code !== 1) throw new Error(`keepalive-probe exited ${String(code)}: ${stderr}`);
+  // Every run through here must pass (warnings allowed): exit 1 is a failed expectation,
+  // which no test of a real server expects; name what failed.
+  if (code === 1) {
+    const failed = (JSON.parse(stdout) as RunResult).scenarios.filter((s) => s.status === 'fail');
+    throw new Error(`keepalive-probe exited 1: ${failed.map((s) => `${s.id}: ${s.expectations.filter((e) => !e.ok).map((e) => e.message).join('; ')}`).join(' | ')}`);
+  }
+  if (code !== 0) throw new Error(`keepalive-probe exited ${String(code)}: ${stderr}`);
   return JSON.parse(stdout) as RunResult;
 }
