@@ -1,10 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { RunResult } from '../../src/model/result.js';
-import type { Capture, Segment } from '../support/capture.js';
 import { freePort, startServer } from '../support/realServer.js';
-import { probeCli } from './support.js';
 
 /**
  * Starting HAProxy and Tomcat for the real-server tests: each gets a temp dir holding
@@ -124,21 +121,4 @@ async function started(dir: string, port: number, url: string, start: () => Retu
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-}
-
-/**
- * Several CLI runs, one after the other, under one capture (stopped whether or not they
- * succeed). A scenario run alone keeps the probe's event loop idle when its segments arrive,
- * so its timestamps differ from tshark's by kernel → Node delivery only.
- */
-export async function probeCapturedRuns(capture: Capture, url: string, runs: readonly (readonly string[])[]): Promise<{ results: RunResult[]; segments: Segment[] }> {
-  const runAll = async (): Promise<RunResult[]> => {
-    const results: RunResult[] = [];
-    for (const scenarios of runs) results.push(await probeCli(url, scenarios));
-    return results;
-  };
-  const [outcome] = await Promise.allSettled([runAll()]);
-  const segments = await capture.stop();
-  if (outcome.status === 'rejected') throw outcome.reason;
-  return { results: outcome.value, segments };
 }

@@ -130,19 +130,21 @@ export function expectIdleFinOnWire(label: string, run: RunResult, segments: rea
 }
 
 /**
- * The wire check nginx and Apache share: idle-timeout alone in one CLI run (no other
- * connection of the probe's can delay its stamps), then connection-close and the after-cap
- * request in a second, all under one capture. Checks the idle close against the wire
- * (expectIdleFinOnWire) and that the server sent the first FIN on both connections.
+ * The wire check every real server shares: idle-timeout alone in one CLI run (no other
+ * connection of the probe's can delay its stamps), then connection-close and `others` (by
+ * default the after-cap request) in a second, all under one capture. Checks the idle close
+ * against the wire (expectIdleFinOnWire) and that the server sent the first FIN on both
+ * connections; returns the second run and the segments for the server's own checks.
  */
 export async function checkIdleAndCloseOnWire(
   ctx: TestContext,
   server: { readonly url: string; readonly port: number; readonly dir: string },
+  others: readonly string[] = [writeAfterCapScenario(server.dir)],
 ): Promise<{ rest: RunResult; segments: Segment[] }> {
   const capture = await captureOrSkip(ctx, server.port);
   const { value, segments } = await whileCapturing(capture, async () => ({
     idle: await probeCli(server.url, ['idle-timeout']),
-    rest: await probeCli(server.url, ['connection-close', writeAfterCapScenario(server.dir)]),
+    rest: await probeCli(server.url, ['connection-close', ...others]),
   }));
   expectIdleFinOnWire(server.url, value.idle, segments, server.port);
   const closeConn = connection(value.rest, 'connection-close');

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../src/model/result.js';
-import { connectionSegments, wireClose } from '../support/capture.js';
+import { connectionSegments } from '../support/capture.js';
 import { metric } from '../support/probe.js';
 import { serverBinary } from '../support/realServer.js';
-import { captureOrSkip, connection, expectIdleFinClose, expectIdleFinOnWire, probeCli, responseHeads, writeAfterCapScenario } from './support.js';
-import { CATALINA_HOME, probeCapturedRuns, startTomcat } from './support-haproxy-tomcat.js';
+import { checkIdleAndCloseOnWire, connection, expectIdleFinClose, probeCli, responseHeads, writeAfterCapScenario } from './support.js';
+import { CATALINA_HOME, startTomcat } from './support-haproxy-tomcat.js';
 import type { StartedServer } from './support-haproxy-tomcat.js';
 
 /**
@@ -100,16 +100,7 @@ describe.skipIf(catalina === null)('Tomcat (NIO connector)', () => {
     });
 
     it('tshark agrees: idle close timed as on the wire, Tomcat sends the first FIN, the late request is not answered', async (ctx) => {
-      const capture = await captureOrSkip(ctx, tomcat().port);
-      const runs = [['idle-timeout'], ['connection-close', writeAfterCapScenario(tomcat().dir)]];
-      const { results, segments } = await probeCapturedRuns(capture, tomcat().url, runs);
-      const [idleRun, otherRun] = results as [RunResult, RunResult];
-
-      expectIdleFinOnWire('Tomcat', idleRun, segments, tomcat().port);
-
-      const closeConn = connection(otherRun, 'connection-close');
-      expect(wireClose(segments, tomcat().port, closeConn.local?.port ?? -1)).toMatchObject({ firstCloser: 'server', how: 'fin' });
-      expect(closeConn.end.closedBy).toBe('server');
+      const { rest: otherRun, segments } = await checkIdleAndCloseOnWire(ctx, tomcat());
 
       // After its FIN (the JDK shuts the socket down for writing; the close itself waits for
       // the poller to deregister the key), Tomcat ACKs the 6th request and never answers it.
