@@ -73,11 +73,16 @@ export function describeEvent(e: ConnEvent, conn: ConnectionRecord): string | nu
 export function raceLines(race: RaceReport): string[] {
   const lines: string[] = [];
   for (const [offset, trials] of byOffset(race.trials)) {
-    const label = `T${offset < 0 ? '-' : '+'}${formatDuration(Math.abs(offset))}`;
+    const label = offsetLabel(offset);
     const outcomes = trials.map((t) => `${t.outcome}${t.closeSeenBeforeWrite ? '*' : ''} (${t.idleMs.toFixed(1)} ms idle)`);
     lines.push(`${label.padEnd(12)} ${outcomes.join(', ')}`);
   }
   return lines;
+}
+
+/** A race offset as read in the reports: `T-500 ms`, `T+0 ms`. */
+export function offsetLabel(offsetMs: number): string {
+  return `T${offsetMs < 0 ? '-' : '+'}${formatDuration(Math.abs(offsetMs))}`;
 }
 
 /** A client verdict's columns in words: client, idle limit, Keep-Alive hint, stale reuse, retries. */

@@ -3,7 +3,7 @@ import { byOffset } from '../scenario/race.js';
 import type { ConnEvent } from '../model/timeline.js';
 import { formatDuration, roundMs } from '../util/duration.js';
 import { exitCodeFor } from './exitCode.js';
-import { clientRow, describeEvent, errorText, formatMetric, hopChain, keyFigure } from './format.js';
+import { clientRow, describeEvent, errorText, formatMetric, hopChain, keyFigure, offsetLabel } from './format.js';
 import { escapeForTerminal } from './sanitize.js';
 import { escapeXml } from './xml.js';
 
@@ -128,7 +128,7 @@ function raceTable(race: RaceReport): string {
     const cells = trials
       .map((t) => `<span class="trial ${t.outcome === 'ok' ? 'ok' : 'failed'}" data-outcome="${text(t.outcome)}" data-idle-ms="${t.idleMs}">${text(t.outcome)}${t.closeSeenBeforeWrite ? '*' : ''} <small>${t.idleMs.toFixed(1)} ms</small></span>`)
       .join(' ');
-    return `<tr data-offset-ms="${offset}"><td>T${offset < 0 ? '−' : '+'}${formatDuration(Math.abs(offset))}</td><td>${cells}</td></tr>`;
+    return `<tr data-offset-ms="${offset}"><td>${text(offsetLabel(offset))}</td><td>${cells}</td></tr>`;
   });
   return [
     `<table class="race"><caption>Requests written T + offset after the previous response (T = ${race.idleTimeoutMs?.toFixed(1) ?? '?'} ms); * = the server's close had already arrived</caption>`,
