@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyClose } from '../src/engine/classifyClose.js';
-import type { ConnEvent, DeadlineName, LocalCloseReason } from '../src/model/timeline.js';
+import { classifyClose } from '../src/timeline/classifyClose.js';
+import type { ConnEvent, DeadlineName, LocalCloseReason } from '../src/model/events.js';
 
 // Timelines as src/engine/connection.ts records them. Its order matters: on the peer's FIN it
 // pushes `peer-fin` first, then whatever parser.end() concludes (a `response-complete` for a

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { ExpectationSyntaxError, holds, parseExpectation } from '../src/scenario/expectation.js';
+import { ExpectationSyntaxError, parseExpectation } from '../src/plan/expectation.js';
+import { holds } from '../src/verdict/expectations.js';
 import type { MetricValue } from '../src/model/result.js';
 
 describe('parseExpectation', () => {

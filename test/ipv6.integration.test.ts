@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SERVE_DEFAULTS, startLabServer } from '../src/lab/labServer.js';
+import { SERVE_DEFAULTS } from '../src/options/labProfiles.js';
+import { startLabServer } from '../src/lab/labServer.js';
 import type { LabServer } from '../src/lab/labServer.js';
 import { connection } from './realServers/support.js';
 import { metric, probe, scenario } from './support/probe.js';

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { DEMO_PROFILE } from '../src/lab/labServer.js';
-import type { LabProfile } from '../src/lab/labServer.js';
+import { DEMO_PROFILE } from '../src/options/labProfiles.js';
+import type { LabProfile } from '../src/options/labProfiles.js';
 import { useLab } from './support/lab.js';
 import { metric, probe, scenario } from './support/probe.js';
 import { PROBE_LAG_MS } from './support/timing.js';

@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { UnknownClientError, chooseClient, predictClients } from '../src/clients/predict.js';
-import type { ServerFacts } from '../src/clients/predict.js';
+import { UnknownClientError, chooseClient } from '../src/plan/client.js';
+import { predictClients } from '../src/verdict/clients.js';
+import type { ServerFacts } from '../src/verdict/clients.js';
 import type { ClientVerdict } from '../src/model/result.js';
-import { adviceFor } from '../src/scenario/advice.js';
+import { adviceFor } from '../src/verdict/advice.js';
 
 /** The verdict rules of docs/clients.md over measured facts (the real clients check them in test/realClients). */
 const FIN_10S: ServerFacts = { idleTimeoutMs: 10_000, advertisedTimeoutS: null, closeKind: 'fin', serverClose: 'full', windowMs: 0, maxIdleMs: 90_000 };
 
 function verdict(facts: ServerFacts, client: string, idleMs?: number): ClientVerdict {
-  const found = predictClients(facts, chooseClient(client, idleMs)).find((v) => v.yours);
+  const found = predictClients(facts, chooseClient(client, idleMs ?? null)).find((v) => v.yours);
   if (found === undefined) throw new Error(`no verdict for ${client}`);
   return found;
 }
@@ -55,8 +56,8 @@ describe('client verdicts', () => {
   });
 
   it('an unknown --client lists the known ones', () => {
-    expect(() => chooseClient('wget', undefined)).toThrow(UnknownClientError);
-    expect(() => chooseClient('wget', undefined)).toThrow(/known clients are node-agent, node-global-agent, undici, go, /);
+    expect(() => chooseClient('wget', null)).toThrow(UnknownClientError);
+    expect(() => chooseClient('wget', null)).toThrow(/known clients are node-agent, node-global-agent, undici, go, /);
   });
 });
 

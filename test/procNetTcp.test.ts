@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { addressKey, parseProcNetTcp, readTcpRows, readTcpRowsSync, rowsForConnection } from '../src/engine/procNetTcp.js';
-import type { TcpRow } from '../src/engine/procNetTcp.js';
+import { addressKey, parseProcNetTcp, readTcpRows, readTcpRowsSync, rowsForConnection } from '../src/wire/procNetTcp.js';
+import type { TcpRow } from '../src/wire/procNetTcp.js';
 
 // Copied in the kernel's layout (header line, right-aligned `sl`, trailing padding).
 const TCP4 = [

@@ -6,10 +6,12 @@ import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, describe, test } from 'vitest';
 import type { ExpectStatic, TestContext } from 'vitest';
-import { SERVE_DEFAULTS, startLabServer } from '../src/lab/labServer.js';
-import type { LabProfile, LabServer } from '../src/lab/labServer.js';
+import { SERVE_DEFAULTS } from '../src/options/labProfiles.js';
+import { startLabServer } from '../src/lab/labServer.js';
+import type { LabProfile } from '../src/options/labProfiles.js';
+import type { LabServer } from '../src/lab/labServer.js';
 import type { RunResult } from '../src/model/result.js';
-import type { ConnEvent } from '../src/model/timeline.js';
+import type { ConnEvent } from '../src/model/events.js';
 import { interruptCli, runCli } from './support/cli.js';
 import { issueTestPki, startHttpsServer } from './support/tls.js';
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { BUILTIN_ORDER, SCENARIO_DIR, ScenarioFileError, loadBuiltinScenarios, loadScenarioFile, parseScenario } from '../src/scenario/load.js';
+import { BUILTIN_ORDER, SCENARIO_DIR, ScenarioFileError, loadBuiltinScenarios, loadScenarioFile, parseScenario } from '../src/plan/loadScenario.js';
 
 /** Joins lines with \n; line N of the file is element N-1, so the line numbers below can be read off. */
 const lines = (...text: string[]): string => `${text.join('\n')}\n`;
@@ -422,7 +422,7 @@ describe('a top-level expect section', () => {
 describe('the schema and the engine agree', () => {
   test('every measure the schema allows is one the engine implements, and no other', async () => {
     const { readFile } = await import('node:fs/promises');
-    const { MEASURES } = await import('../src/scenario/model.js');
+    const { MEASURES } = await import('../src/plan/scenario.js');
     const schema = JSON.parse(await readFile(path.join(SCENARIO_DIR, 'schema.json'), 'utf8')) as {
       properties: { metrics: { additionalProperties: { properties: { measure: { enum: string[] } } } } };
     };

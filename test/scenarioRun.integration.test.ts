@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { LabProfile } from '../src/lab/labServer.js';
+import type { LabProfile } from '../src/options/labProfiles.js';
 import type { ScenarioResult } from '../src/model/result.js';
-import { parseScenario } from '../src/scenario/load.js';
+import { parseScenario } from '../src/plan/loadScenario.js';
 import { renderTerminal } from '../src/report/terminal.js';
 import { useLab } from './support/lab.js';
 import { metric, probe, scenario } from './support/probe.js';

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { describe, expect, test } from 'vitest';
-import { TargetError, applyResolves, isLocalAddress, parseResolve, parseTarget } from '../src/engine/target.js';
+import { TargetError, applyResolves, parseResolve, parseTarget } from '../src/plan/target.js';
+import { isLocalAddress } from '../src/wire/localAddress.js';
 
 describe('parseTarget', () => {
   test('http:// defaults to port 80 and path /', () => {

@@ -1,6 +1,6 @@
-import { EXIT } from '../report/exitCode.js';
+import { EXIT } from '../verdict/exitCode.js';
 import { escapeForTerminal } from '../report/sanitize.js';
-import { ERROR_CATALOG, findExplanations } from '../explain/errorCatalog.js';
+import { ERROR_CATALOG, findExplanations } from '../catalog/errorCatalog.js';
 import { writeError } from './io.js';
 
 /** `keepalive-probe explain <error text>`: what it means on the wire, which scenario reproduces it, what to change. */

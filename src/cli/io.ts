@@ -1,7 +1,4 @@
-/** A mistake on the command line found after parsing (unknown scenario id, bad URL). */
-export class UsageError extends Error {}
-
-/** One error line on stderr, prefixed with the tool's name. */
+/** One error line on stderr, prefixed with the tool's name: the one format of every error the CLI prints. */
 export function writeError(message: string): void {
   process.stderr.write(`keepalive-probe: ${message}\n`);
 }

@@ -1,15 +1,18 @@
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT } from '../report/exitCode.js';
-import { VERSION } from '../version.js';
+import { InputError } from '../model/errors.js';
 import { LAB_CLOSE_MODES } from '../model/result.js';
+import { SERVE_DEFAULTS, SERVE_LISTEN } from '../options/labProfiles.js';
+import { RUN_DEFAULTS } from '../options/runConfig.js';
+import { VERSION } from '../util/version.js';
+import { EXIT } from '../verdict/exitCode.js';
 import { runCommand } from './runCommand.js';
-import type { RunFlags } from './runCommand.js';
+import type { RunCommandFlags } from './runCommand.js';
 import { serveCommand } from './serveCommand.js';
 import type { ServeFlags } from './serveCommand.js';
 import { listCommand } from './listCommand.js';
 import { explainCommand } from './explainCommand.js';
 import { collect, durationArg, headerArg, integerArg, methodArg, portArg, positiveDurationArg } from './options.js';
-import { UsageError, writeError } from './io.js';
+import { writeError } from './io.js';
 
 /**
  * The CLI: parse options, run, render, compute the exit code. The only module (with the
@@ -27,8 +30,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Commander already printed its one-line message; help and version are not errors.
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    if (err instanceof UsageError) {
-      writeError(err.message);
+    // Bad input of any kind (flags, URL, scenario file, expectation): one line, exit 2.
+    if (err instanceof InputError) {
+      writeError(err.describe());
       return EXIT.usage;
     }
     const message = err instanceof Error ? err.message : String(err);
@@ -75,14 +79,14 @@ function buildProgram(outcome: Outcome): Command {
     .option('--client-idle <duration>', "your client pool's idle limit as configured (overrides the profile's default)", positiveDurationArg)
     .option('-q, --quiet', 'no terminal report (the reports asked for, errors and the exit code only)')
     .option('-s, --scenario <id|file>', 'run only this scenario: a built-in id or a scenario file (repeatable)', collect, [])
-    .option('--max-idle <duration>', 'longest wait for the server to close an idle connection', positiveDurationArg, 90_000)
-    .option('--max-requests <n>', 'most requests sent on one connection looking for a cap', integerArg(1, 100_000), 1000)
-    .option('--connect-timeout <duration>', 'deadline for TCP connect and TLS handshake', positiveDurationArg, 5000)
-    .option('--response-timeout <duration>', 'deadline from a request to the first response byte', positiveDurationArg, 10_000)
-    .option('--headers-timeout <duration>', 'deadline from a request to the end of the response head', positiveDurationArg, 15_000)
-    .option('--body-timeout <duration>', 'deadline from the response head to the end of the body', positiveDurationArg, 30_000)
+    .option('--max-idle <duration>', 'longest wait for the server to close an idle connection', positiveDurationArg, RUN_DEFAULTS.maxIdleMs)
+    .option('--max-requests <n>', 'most requests sent on one connection looking for a cap', integerArg(1, 100_000), RUN_DEFAULTS.maxRequests)
+    .option('--connect-timeout <duration>', 'deadline for TCP connect and TLS handshake', positiveDurationArg, RUN_DEFAULTS.connectTimeoutMs)
+    .option('--response-timeout <duration>', 'deadline from a request to the first response byte', positiveDurationArg, RUN_DEFAULTS.firstByteTimeoutMs)
+    .option('--headers-timeout <duration>', 'deadline from a request to the end of the response head', positiveDurationArg, RUN_DEFAULTS.headersTimeoutMs)
+    .option('--body-timeout <duration>', 'deadline from the response head to the end of the body', positiveDurationArg, RUN_DEFAULTS.bodyTimeoutMs)
     .option('--scenario-timeout <duration>', 'deadline for a whole scenario (default: --max-idle plus 2 min)', positiveDurationArg)
-    .option('-X, --method <method>', 'request method', methodArg, 'GET')
+    .option('-X, --method <method>', 'request method', methodArg, RUN_DEFAULTS.method)
     .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', headerArg, [])
     .option('-e, --expect <expectation>', 'fail (exit 1) unless this holds, e.g. "idle-timeout>=60s", "reuse", "timeout-mismatch.outcome=ok" (repeatable; docs/expectations.md)', collect, [])
     .option('--behind <preset>', 'gate for the hop in front of the server: aws-alb, nginx-upstream (repeatable)', collect, [])
@@ -90,22 +94,22 @@ function buildProgram(outcome: Outcome): Command {
     .option('--resolve <host:port:address>', 'connect to this IP address for host:port, as curl does (one backend behind a name); the URL still names the server in Host, TLS SNI and the certificate check (repeatable)', collect, [])
     .option('--cacert <file>', "trust the CA certificates in this PEM file (an internal CA), besides Node's bundled ones and NODE_EXTRA_CA_CERTS")
     .addOption(color)
-    .action(async (url: string | undefined, opts: RunFlags) => {
+    .action(async (url: string | undefined, opts: RunCommandFlags) => {
       outcome.code = await runCommand(url, opts);
     });
 
   program
     .command('serve')
     .description('run the embedded lab server with the keep-alive behaviour set by flags (Ctrl-C stops it)')
-    .option('--port <port>', 'TCP port; 0 picks a free one (printed)', portArg, 8080)
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--idle-timeout <duration>', 'close connections idle this long (0s = never)', durationArg, 5000)
-    .option('--max-requests <n>', 'close a connection after this many responses (0 = no cap)', integerArg(0, 1_000_000), 100)
-    .addOption(new Option('--http10 <mode>', 'HTTP/1.0 with "Connection: keep-alive": keep-alive or close').choices(['keep-alive', 'close']).default('keep-alive'))
+    .option('--port <port>', 'TCP port; 0 picks a free one (printed)', portArg, SERVE_LISTEN.port)
+    .option('--host <address>', 'address to listen on', SERVE_LISTEN.host)
+    .option('--idle-timeout <duration>', 'close connections idle this long (0s = never)', durationArg, SERVE_DEFAULTS.idleTimeoutMs)
+    .option('--max-requests <n>', 'close a connection after this many responses (0 = no cap)', integerArg(0, 1_000_000), SERVE_DEFAULTS.maxRequests)
+    .addOption(new Option('--http10 <mode>', 'HTTP/1.0 with "Connection: keep-alive": keep-alive or close').choices(['keep-alive', 'close']).default(SERVE_DEFAULTS.http10))
     .addOption(
       new Option('--close <how>', 'how the server closes: fin (full close), rst (abortive), half (FIN, keeps reading), drop (idle close without telling the client)')
         .choices([...LAB_CLOSE_MODES])
-        .default('fin'),
+        .default(SERVE_DEFAULTS.close),
     )
     .option('--advertise', 'send "Keep-Alive: timeout=..., max=..." on persistent responses')
     .option('--no-announce-last', 'close after the last request without "Connection: close"')

@@ -4,7 +4,7 @@ import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
 import { renderJunit } from '../report/junit.js';
 import { renderTerminal } from '../report/terminal.js';
-import { UsageError } from './io.js';
+import { UsageError } from '../model/errors.js';
 
 /** Where one report goes: stdout, or a file opened before probing starts (and closed once, when written or abandoned). */
 type Sink = { readonly kind: 'stdout' } | { readonly kind: 'file'; readonly path: string; readonly fd: number; open: boolean };

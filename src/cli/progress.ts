@@ -1,4 +1,4 @@
-import type { ScenarioResult } from '../model/result.js';
+import type { ScenarioStatus } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 
 /** How often a long wait reports itself. */
@@ -24,9 +24,9 @@ export class Progress {
     this.timer.unref();
   }
 
-  done(result: ScenarioResult): void {
-    this.running.delete(result.id);
-    this.write(`  ${result.id}: ${result.status} after ${formatDuration(result.durationMs)}\n`);
+  done(id: string, status: ScenarioStatus, durationMs: number): void {
+    this.running.delete(id);
+    this.write(`  ${id}: ${status} after ${formatDuration(durationMs)}\n`);
   }
 
   stop(): void {

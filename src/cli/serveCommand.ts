@@ -1,6 +1,6 @@
-import { EXIT } from '../report/exitCode.js';
+import { EXIT } from '../verdict/exitCode.js';
 import { startLabServer } from '../lab/labServer.js';
-import type { LabProfile } from '../lab/labServer.js';
+import type { LabProfile } from '../options/labProfiles.js';
 import type { LabCloseMode } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { writeError } from './io.js';

@@ -1,4 +1,4 @@
-import type { HttpVersion } from '../model/timeline.js';
+import type { HttpVersion } from '../model/events.js';
 import type { BodyFraming } from './responseParser.js';
 
 /** What the persistence decision needs to know about one exchange. */

@@ -1,4 +1,4 @@
-import type { HttpVersion } from '../model/timeline.js';
+import type { HttpVersion } from '../model/events.js';
 
 /** A request as the probe writes it: byte-exact, so a scenario can send what a given client sends. */
 export interface RequestSpec {

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { tokenize } from '../http/persistence.js';
-import type { LabProfileReport } from '../model/result.js';
-import { VERSION } from '../version.js';
+import type { LabProfile } from '../options/labProfiles.js';
+import { VERSION } from '../util/version.js';
 
 /**
  * The embedded lab server: a small HTTP/1.x server whose keep-alive behaviour is set by
@@ -10,27 +10,6 @@ import { VERSION } from '../version.js';
  * HTTP/1.0 handling, request caps (it answers 503 past maxRequestsPerSocket) and FIN/RST by
  * itself, and those are exactly the behaviours the lab must set.
  */
-export type LabProfile = LabProfileReport;
-
-/** The profile `keepalive-probe run` uses with no target: every scenario has something real to show. */
-export const DEMO_PROFILE: LabProfile = {
-  idleTimeoutMs: 2000,
-  maxRequests: 5,
-  http10: 'close',
-  close: 'fin',
-  advertise: true,
-  announceLast: true,
-};
-
-/** Defaults of `keepalive-probe serve`. */
-export const SERVE_DEFAULTS: LabProfile = {
-  idleTimeoutMs: 5000,
-  maxRequests: 100,
-  http10: 'keep-alive',
-  close: 'fin',
-  advertise: false,
-  announceLast: true,
-};
 
 /** A running lab server. */
 export interface LabServer {

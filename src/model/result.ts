@@ -1,4 +1,4 @@
-import type { ConnEvent, Endpoint } from './timeline.js';
+import type { ConnEvent, Endpoint } from './events.js';
 
 /** Who sent the first FIN or RST on a connection. */
 export type Closer = 'server' | 'client' | 'none';
@@ -106,24 +106,28 @@ export interface ExpectationResult {
   readonly message: string;
 }
 
-/** One scenario's result. */
-export interface ScenarioResult {
+/** One scenario as measured, before it is judged (the measures layer's output). */
+export interface ScenarioMeasurement {
   readonly id: string;
   readonly title: string;
   readonly source: string;
   /** The metric the summary table shows as the key figure. */
   readonly headline: string | null;
-  readonly status: ScenarioStatus;
   readonly startedAtMs: number;
   readonly durationMs: number;
   readonly metrics: Readonly<Record<string, MetricValue>>;
   readonly findings: readonly Finding[];
-  readonly expectations: readonly ExpectationResult[];
-  readonly advice: readonly string[];
   readonly error: ProbeErrorInfo | null;
   readonly connections: readonly ConnectionRecord[];
   /** The stale-connection race, for scenarios with a `race` step; null otherwise. */
   readonly race: RaceReport | null;
+}
+
+/** One scenario's result: its measurement, judged (verdict/judge.ts). */
+export interface ScenarioResult extends ScenarioMeasurement {
+  readonly status: ScenarioStatus;
+  readonly expectations: readonly ExpectationResult[];
+  readonly advice: readonly string[];
 }
 
 /** One request sent on an idle connection at T + offset (see the `race` step). */
@@ -170,10 +174,8 @@ export interface ProbeErrorInfo {
   readonly hint: string | null;
 }
 
-/** The whole run. */
-export interface RunResult {
-  readonly schemaVersion: 1;
-  readonly tool: { readonly name: 'keepalive-probe'; readonly version: string };
+/** A run against one target as measured, before it is judged (the measures layer's output). */
+export interface MeasuredRun {
   readonly target: TargetInfo;
   readonly startedAt: string;
   readonly durationMs: number;
@@ -187,6 +189,13 @@ export interface RunResult {
   /** Set when the target could not be probed at all (the preflight request failed): then no scenario ran. */
   readonly error: ProbeErrorInfo | null;
   readonly options: RunOptionsReport;
+  readonly scenarios: readonly ScenarioMeasurement[];
+}
+
+/** The whole run, judged: what --json writes (docs/json-report.md). */
+export interface RunResult extends Omit<MeasuredRun, 'scenarios'> {
+  readonly schemaVersion: 1;
+  readonly tool: { readonly name: 'keepalive-probe'; readonly version: string };
   readonly scenarios: readonly ScenarioResult[];
   /** Client profiles judged against the measured server (docs/clients.md); the user's --client first. */
   readonly clients: readonly ClientVerdict[];
@@ -274,4 +283,10 @@ export interface RunOptionsReport {
   readonly headersTimeoutMs: number;
   readonly bodyTimeoutMs: number;
   readonly scenarioTimeoutMs: number;
+}
+
+/** Facts about the probing host that advice may quote (read once per run, by wire/hostFacts.ts). */
+export interface HostFacts {
+  /** Size of the ephemeral port range, or null where it cannot be read (not Linux). */
+  readonly ephemeralPorts: number | null;
 }

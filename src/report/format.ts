@@ -1,6 +1,8 @@
 import type { ClientVerdict, ConnectionRecord, MetricValue, ProbeErrorInfo, RaceReport, RunResult, ScenarioResult } from '../model/result.js';
-import { byOffset } from '../scenario/race.js';
-import type { ConnEvent } from '../model/timeline.js';
+import { byOffset } from '../measures/race.js';
+import type { ConnEvent } from '../model/events.js';
+import { unitOfName } from '../model/metrics.js';
+import { errorMeaning } from '../timeline/classifyClose.js';
 import { formatDuration } from '../util/duration.js';
 import { escapeForTerminal } from './sanitize.js';
 
@@ -24,12 +26,13 @@ function headlineOf(s: ScenarioResult): [string | null, MetricValue] {
   return name === null ? [null, null] : [name, s.metrics[name] ?? null];
 }
 
-/** Formats a metric for people: *Ms values as durations, *S values in seconds, booleans as yes/no. */
+/** Formats a metric for people by its unit (model/metrics.ts): ms as durations, s in seconds, booleans as yes/no. */
 export function formatMetric(name: string, value: MetricValue): string {
   if (value === null) return 'none';
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
-  if (typeof value === 'number' && name.endsWith('Ms')) return Math.abs(value) < 10 && !Number.isInteger(value) ? `${value.toFixed(2)} ms` : formatDuration(value);
-  if (typeof value === 'number' && name.endsWith('S')) return `${value} s`;
+  const unit = unitOfName(name);
+  if (typeof value === 'number' && unit === 'ms') return Math.abs(value) < 10 && !Number.isInteger(value) ? `${value.toFixed(2)} ms` : formatDuration(value);
+  if (typeof value === 'number' && unit === 's') return `${value} s`;
   return escapeForTerminal(String(value));
 }
 
@@ -57,7 +60,10 @@ export function describeEvent(e: ConnEvent, conn: ConnectionRecord): string | nu
     case 'peer-fin':
       return `← FIN${conn.end.kind !== 'client-close' && conn.end.evidence.includes(e.t) ? ` (${conn.end.summary})` : ''}`;
     case 'error':
-      return `✗ ${e.code}${e.syscall === null ? '' : ` on ${e.syscall}`}${e.code === 'ECONNRESET' ? ' (RST from the server)' : ''}`;
+    {
+      const meaning = errorMeaning(e);
+      return `✗ ${e.code}${e.syscall === null ? '' : ` on ${e.syscall}`}${meaning === null ? '' : ` (${meaning})`}`;
+    }
     case 'protocol-error':
       return `✗ ${escapeForTerminal(e.message, 200)}`;
     case 'timeout':

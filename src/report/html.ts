@@ -1,8 +1,11 @@
 import type { ConnectionRecord, RaceReport, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
-import { byOffset } from '../scenario/race.js';
-import type { ConnEvent } from '../model/timeline.js';
+import { byOffset } from '../measures/race.js';
+import type { ConnEvent } from '../model/events.js';
+import { eventMark } from '../timeline/classifyClose.js';
+import type { EventMark } from '../timeline/classifyClose.js';
+import { phases } from '../timeline/queries.js';
 import { formatDuration, roundMs } from '../util/duration.js';
-import { exitCodeFor } from './exitCode.js';
+import { exitCodeFor } from '../verdict/exitCode.js';
 import { clientRow, describeEvent, errorText, formatMetric, hopChain, keyFigure, offsetLabel } from './format.js';
 import { escapeForTerminal } from './sanitize.js';
 import { escapeXml } from './xml.js';
@@ -200,28 +203,9 @@ function lane(conn: ConnectionRecord, top: number, x: (t: number) => number): st
 
 /** Busy spans (request to response end) and idle gaps (response end to the next request or the close). */
 function spans(conn: ConnectionRecord, mid: number, x: (t: number) => number): string[] {
-  const out: string[] = [];
-  let busySince: number | null = null;
-  let idleSince: number | null = null;
-  for (const e of conn.events) {
-    if (e.kind === 'connect') idleSince = e.t;
-    if (e.kind === 'request') {
-      if (idleSince !== null) out.push(idleRect(idleSince, e.t, mid, x));
-      idleSince = null;
-      busySince = e.t;
-    }
-    if (e.kind === 'response-complete' && busySince !== null) {
-      out.push(`<rect class="busy" x="${x(busySince)}" y="${mid - 5}" width="${Math.max(2, x(e.t) - x(busySince))}" height="10"/>`);
-      busySince = null;
-      idleSince = e.t;
-    }
-    if (e.kind === 'peer-fin' || e.kind === 'local-close' || e.kind === 'error' || e.kind === 'closed') {
-      if (idleSince !== null) out.push(idleRect(idleSince, e.t, mid, x));
-      idleSince = null;
-      busySince = null;
-    }
-  }
-  return out;
+  return phases(conn.events).map((p) =>
+    p.kind === 'idle' ? idleRect(p.from, p.to, mid, x) : `<rect class="busy" x="${x(p.from)}" y="${mid - 5}" width="${Math.max(2, x(p.to) - x(p.from))}" height="10"/>`,
+  );
 }
 
 function idleRect(from: number, to: number, mid: number, x: (t: number) => number): string {
@@ -231,7 +215,6 @@ function idleRect(from: number, to: number, mid: number, x: (t: number) => numbe
   return `<rect class="idle" data-ms="${roundMs(ms)}" x="${x(from)}" y="${mid - 1.5}" width="${roundMs(Math.max(0, w))}" height="3"><title>idle ${formatDuration(ms)}</title></rect>${label}`;
 }
 
-/** The mark for one event, or null for events the lane and spans already show. */
 /** A lane's marks; captions go below the lane (the client's own closes above), moving to the other row when one is already there. */
 function marks(conn: ConnectionRecord, mid: number, x: (t: number) => number): string[] {
   const placed: { readonly px: number; readonly y: number }[] = [];
@@ -249,7 +232,7 @@ function marks(conn: ConnectionRecord, mid: number, x: (t: number) => number): s
 const CAPTION_W = 80;
 
 function mark(e: ConnEvent, conn: ConnectionRecord, mid: number, x: (t: number) => number, captionY: (px: number, prefer: 'below' | 'above') => number | null): string | null {
-  const kind = markKind(e, conn);
+  const kind = eventMark(e, conn.end);
   if (kind === null) return null;
   const px = x(e.t);
   const origin = conn.events[0]?.t ?? e.t;
@@ -261,35 +244,7 @@ function mark(e: ConnEvent, conn: ConnectionRecord, mid: number, x: (t: number) 
   return `<g class="mark ${kind}" data-kind="${kind}" data-t="${roundMs(e.t)}"><title>${escapeXml(title)}</title>${shape}${label}</g>`;
 }
 
-type MarkKind = 'connect' | 'request' | 'response' | 'fin' | 'rst' | 'error' | 'timeout' | 'unsolicited';
-
-function markKind(e: ConnEvent, conn: ConnectionRecord): MarkKind | null {
-  switch (e.kind) {
-    case 'connect':
-      return 'connect';
-    case 'request':
-      return 'request';
-    case 'response-head':
-      return 'response';
-    case 'peer-fin':
-      return 'fin';
-    case 'local-close':
-      return e.how === 'rst' ? 'rst' : 'fin';
-    case 'error':
-      // An RST from the server shows as ECONNRESET; the close mark and the error are one event.
-      return e.code === 'ECONNRESET' && conn.end.signal === 'rst' && conn.end.closedBy === 'server' ? 'rst' : 'error';
-    case 'protocol-error':
-      return 'error';
-    case 'timeout':
-      return 'timeout';
-    case 'unsolicited':
-      return 'unsolicited';
-    default:
-      return null; // tls, response-complete (end of a busy span), closed (end of the lane)
-  }
-}
-
-const SHAPES: Record<MarkKind, (px: number, mid: number) => string> = {
+const SHAPES: Record<EventMark, (px: number, mid: number) => string> = {
   connect: (px, mid) => `<circle cx="${px}" cy="${mid}" r="4"/>`,
   // Client → server above the lane, server → client below it.
   request: (px, mid) => `<path d="M${px - 5} ${mid - 15} L${px + 5} ${mid - 15} L${px} ${mid - 6} Z"/>`,
@@ -302,7 +257,7 @@ const SHAPES: Record<MarkKind, (px: number, mid: number) => string> = {
 };
 
 /** Short words under a mark: who closed and how, or the error code. */
-const CAPTIONS: Partial<Record<MarkKind, (e: ConnEvent) => string>> = {
+const CAPTIONS: Partial<Record<EventMark, (e: ConnEvent) => string>> = {
   fin: (e) => (e.kind === 'peer-fin' ? 'FIN ← server' : 'FIN → client'),
   rst: (e) => (e.kind === 'local-close' ? 'RST → client' : 'RST ← server'),
   error: (e) => (e.kind === 'error' ? escapeForTerminal(e.code, 24) : 'protocol error'),

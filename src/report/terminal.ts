@@ -3,7 +3,7 @@ import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import type { ConnectionRecord, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
-import { exitCodeFor } from './exitCode.js';
+import { exitCodeFor } from '../verdict/exitCode.js';
 import { clientRow, describeEvent, errorText, formatMetric, hopChain, keyFigure, raceLines } from './format.js';
 import { escapeForTerminal } from './sanitize.js';
 

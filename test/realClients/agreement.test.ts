@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { predictClients, serverFacts } from '../../src/clients/predict.js';
-import { CLIENT_PROFILES } from '../../src/clients/profiles.js';
-import type { LabProfile } from '../../src/lab/labServer.js';
+import { predictClients, serverFacts } from '../../src/verdict/clients.js';
+import { CLIENT_PROFILES } from '../../src/catalog/clientProfiles.js';
+import type { LabProfile } from '../../src/options/labProfiles.js';
 import type { ClientVerdict } from '../../src/model/result.js';
 import { useLab } from '../support/lab.js';
 import { probe } from '../support/probe.js';
@@ -24,7 +24,7 @@ const NODE_MODES: Record<string, NodeClientMode> = { 'node-agent': 'agent', 'nod
 async function predicted(profile: Partial<LabProfile>, maxIdleMs: number): Promise<{ url: string; accepted: () => number; verdicts: Map<string, ClientVerdict> }> {
   const lab = await startLab(profile);
   const result = await probe(lab.url, ['idle-timeout', 'timeout-mismatch'], { maxIdleMs });
-  const verdicts = new Map(predictClients(serverFacts(result), null).map((v) => [v.client, v]));
+  const verdicts = new Map(predictClients(serverFacts(result.scenarios, result.options.maxIdleMs), null).map((v) => [v.client, v]));
   const before = lab.accepted();
   return { url: lab.url, accepted: () => lab.accepted() - before, verdicts };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LabProfile } from '../../src/lab/labServer.js';
+import type { LabProfile } from '../../src/options/labProfiles.js';
 import { useLab } from '../support/lab.js';
 import { findGo, maskPorts, runNodeClient, useGoClient } from '../support/realClients.js';
 import type { ClientExperience, NodeClientMode } from '../support/realClients.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../src/model/result.js';
-import type { ConnEvent } from '../../src/model/timeline.js';
+import type { ConnEvent } from '../../src/model/events.js';
 import { metric, scenario } from '../support/probe.js';
 import { useServerProcesses } from '../support/process.js';
 import { serverBinary } from '../support/realServer.js';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SERVE_DEFAULTS, startLabServer } from '../../src/lab/labServer.js';
+import { SERVE_DEFAULTS } from '../../src/options/labProfiles.js';
+import { startLabServer } from '../../src/lab/labServer.js';
 import type { LabServer } from '../../src/lab/labServer.js';
 import type { RunResult } from '../../src/model/result.js';
 import { connectionSegments, wireClose } from '../support/capture.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, expect } from 'vitest';
 import type { TestContext } from 'vitest';
 import type { ConnectionRecord, RunResult } from '../../src/model/result.js';
-import type { ConnEvent } from '../../src/model/timeline.js';
+import type { ConnEvent } from '../../src/model/events.js';
 import { startCapture, wireClose } from '../support/capture.js';
 import type { Capture, Segment } from '../support/capture.js';
 import { metric, probeCli as probeBuiltCli, scenario } from '../support/probe.js';

@@ -1,6 +1,8 @@
 import { afterEach } from 'vitest';
-import { SERVE_DEFAULTS, startLabServer } from '../../src/lab/labServer.js';
-import type { LabProfile, LabServer } from '../../src/lab/labServer.js';
+import { SERVE_DEFAULTS } from '../../src/options/labProfiles.js';
+import { startLabServer } from '../../src/lab/labServer.js';
+import type { LabProfile } from '../../src/options/labProfiles.js';
+import type { LabServer } from '../../src/lab/labServer.js';
 
 /**
  * Starts lab servers for the calling test file (SERVE_DEFAULTS plus overrides) and stops

@@ -1,9 +1,11 @@
-import { runProbe } from '../../src/engine/runProbe.js';
+import { runProbe } from '../../src/measures/runProbe.js';
+import { judge } from '../../src/verdict/judge.js';
+import { readHostFacts } from '../../src/wire/hostFacts.js';
 import { runCli } from './cli.js';
-import { parseTarget } from '../../src/engine/target.js';
+import { parseTarget } from '../../src/plan/target.js';
 import type { MetricValue, RunResult, ScenarioResult } from '../../src/model/result.js';
-import { loadBuiltinScenarios } from '../../src/scenario/load.js';
-import type { Scenario } from '../../src/scenario/model.js';
+import { loadBuiltinScenarios } from '../../src/plan/loadScenario.js';
+import type { Scenario } from '../../src/plan/scenario.js';
 
 /** Bounds small enough for tests; each test states the ones it depends on. */
 export interface ProbeBounds {
@@ -14,17 +16,19 @@ export interface ProbeBounds {
   readonly scenarioTimeoutMs?: number;
 }
 
-/** Probes `url` with the named built-in scenarios (all when empty) through the engine's public entry. */
+/** Probes `url` with the named built-in scenarios (all when empty) as the CLI does: measure, then judge. */
 export async function probe(url: string, ids: readonly string[] = [], bounds: ProbeBounds = {}, extra: readonly Scenario[] = []): Promise<RunResult> {
   const builtins = await loadBuiltinScenarios();
   const scenarios = [...(ids.length === 0 ? builtins : builtins.filter((s) => ids.includes(s.id))), ...extra];
   const maxIdleMs = bounds.maxIdleMs ?? 5000;
-  return runProbe(scenarios, {
+  const measured = await runProbe(scenarios, {
     target: parseTarget(url),
     insecure: bounds.insecure ?? false,
     ca: null,
     connectTimeoutMs: 3000,
-    deadlines: { firstByteMs: bounds.firstByteMs ?? 3000, headersMs: 4000, bodyMs: 4000 },
+    firstByteTimeoutMs: bounds.firstByteMs ?? 3000,
+    headersTimeoutMs: 4000,
+    bodyTimeoutMs: 4000,
     maxIdleMs,
     maxRequests: bounds.maxRequests ?? 50,
     scenarioTimeoutMs: bounds.scenarioTimeoutMs ?? maxIdleMs + 20_000,
@@ -33,6 +37,7 @@ export async function probe(url: string, ids: readonly string[] = [], bounds: Pr
     userAgent: 'keepalive-probe-test',
     lab: null,
   });
+  return judge([measured], { scenarios, gates: [], hops: [], client: null, host: readHostFacts() }).result;
 }
 
 /** The scenario with this id; fails the test if it did not run. */

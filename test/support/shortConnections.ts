@@ -1,4 +1,4 @@
-import { readTcpRows, rowsForConnection } from '../../src/engine/procNetTcp.js';
+import { readTcpRows, rowsForConnection } from '../../src/wire/procNetTcp.js';
 import type { RunResult } from '../../src/model/result.js';
 import { expect } from 'vitest';
 import { scenario } from './probe.js';

@@ -1,0 +1,242 @@
+import type { ConnectionRecord, Evidence, Finding, MetricValue, RaceReport } from '../model/result.js';
+import type { ExchangeOutcome } from '../wire/connection.js';
+import { idleTimeoutOf } from '../timeline/classifyClose.js';
+import { serverCloseMode } from '../timeline/closeMode.js';
+import type { ServerCloseMode } from '../timeline/closeMode.js';
+import { outcomeOf } from '../timeline/outcome.js';
+import { firstHead, idleBeforeLastRequest, lastHead, requestEvent, responsesOf } from '../timeline/queries.js';
+import { errorSignal } from '../timeline/signals.js';
+import { parseKeepAlive } from '../http/keepAliveHeader.js';
+import { formatDuration } from '../util/duration.js';
+import type { MetricSpec } from '../plan/scenario.js';
+import { failedWhileOpen } from './race.js';
+
+/** What a scenario run left behind: its connections (with labels) and every exchange. */
+export interface Trace {
+  readonly connections: readonly { readonly label: string; readonly record: ConnectionRecord }[];
+  readonly exchanges: readonly { readonly label: string; readonly connection: string; readonly outcome: ExchangeOutcome }[];
+  /** The race step's report, when the scenario has one. */
+  readonly race: RaceReport | null;
+}
+
+/** The bounds a measure may cite ("no close within 90 s"). */
+export interface MeasureContext {
+  readonly maxIdleMs: number;
+  readonly maxRequests: number;
+}
+
+/** A metric value and, where it says something about the target, a finding with evidence. */
+export interface Measured {
+  readonly value: MetricValue;
+  readonly finding: Finding | null;
+}
+
+/** Derives one metric from the trace. `on` is a connection label (the last connection with it), or null for all. */
+export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Measured {
+  const { measure: name, on } = spec;
+  const conn = on === null ? null : lastWithLabel(trace, on);
+  const events = conn?.events ?? [];
+  switch (name) {
+    case 'connections':
+      return plain(on === null ? trace.connections.length : labelled(trace, on).length);
+    case 'raceWindow':
+    case 'raceSafeIdle':
+      return raceMeasure(name, trace.race);
+    case 'raceWindowUpper':
+      return plain(trace.race?.windowUpperMs ?? null);
+    case 'timePerRequest': {
+      const list = on === null ? trace.connections.map((c) => c.record) : labelled(trace, on);
+      const start = list[0]?.events[0]?.t;
+      const done = list.flatMap((c) => c.events.filter((e) => e.kind === 'response-complete'));
+      const last = done.at(-1)?.t;
+      if (start === undefined || last === undefined) return plain(null);
+      const per = Math.round(((last - start) / done.length) * 100) / 100;
+      const text = `${done.length} responses on ${list.length === 1 ? 'one connection' : `${list.length} connections`} in ${formatDuration(last - start)}: ${per} ms per request (connects and closes included)`;
+      return { value: per, finding: { text, evidence: [evidence(list[0] as ConnectionRecord, start, null, `first event of ${list[0]?.id ?? ''}`)] } };
+    }
+    case 'timeWaitClient':
+    case 'timeWaitServer': {
+      const side = name === 'timeWaitClient' ? 'client' : 'server';
+      const list = on === null ? trace.connections.map((c) => c.record) : labelled(trace, on);
+      const held = list.filter((c) => c.timeWait.side === side);
+      const read = list.every((c) => c.timeWait.source === 'proc-net-tcp');
+      const text = `${held.length} of ${list.length} connections${on === null ? '' : ` (${on})`} left a socket in TIME_WAIT on the ${side} side (${read ? 'seen in /proc/net/tcp' : 'partly inferred from the timelines'})`;
+      return { value: held.length, finding: held.length === 0 ? null : { text, evidence: held.slice(0, 3).map((c) => evidence(c, null, null, c.timeWait.evidence[0] ?? c.timeWait.side)) } };
+    }
+    case 'responses': {
+      const list = conn === null ? trace.connections.map((c) => c.record) : [conn];
+      return plain(list.reduce((n, c) => n + c.end.responses, 0));
+    }
+    case 'reused': {
+      if (conn === null) return plain(null);
+      const n = responsesOf(events);
+      const reused = n >= 2;
+      const text = reused
+        ? `${n} responses on one connection (local port ${conn.local?.port ?? '?'}): the connection was reused`
+        : `only ${n} response on connection ${conn.id} before it ended: ${conn.end.summary}`;
+      return { value: reused, finding: { text, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.summary)] } };
+    }
+    case 'closedBy': {
+      if (conn === null) return plain(null);
+      const by = closedDuringScenario(conn) ? conn.end.closedBy : 'none';
+      return { value: by, finding: { text: conn.end.summary, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.kind)] } };
+    }
+    case 'closeKind':
+      if (conn === null) return plain(null);
+      return plain(conn.end.closedBy === 'server' ? conn.end.signal : null);
+    case 'timeWaitSide': {
+      if (conn === null) return plain(null);
+      const tw = conn.timeWait;
+      const how = tw.source === 'proc-net-tcp' ? 'seen in /proc/net/tcp' : 'inferred from the timeline';
+      const text = tw.side === 'none' ? `no side is left in TIME_WAIT (${how})` : `${tw.side} side left in TIME_WAIT (${how})`;
+      return { value: tw.side, finding: { text, evidence: tw.evidence.map((row) => evidence(conn, null, null, row)) } };
+    }
+    case 'idleBeforeClose': {
+      if (conn === null) return plain(null);
+      const idle = idleTimeoutOf(conn.end);
+      if (conn.end.kind === 'server-close-after-response') {
+        return { value: null, finding: { text: `the server does not keep this connection alive: ${conn.end.summary}`, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.kind)] } };
+      }
+      if (idle === null) {
+        const text = `the server did not close the idle connection within ${formatDuration(ctx.maxIdleMs)} (--max-idle)`;
+        return { value: null, finding: { text, evidence: [evidence(conn, null, null, conn.end.summary)] } };
+      }
+      return { value: idle, finding: { text: conn.end.summary, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.kind)] } };
+    }
+    case 'advertisedTimeout':
+    case 'advertisedMax': {
+      const head = firstHead(events);
+      if (conn === null || head === undefined || head.keepAliveHeader === null) return plain(null);
+      const params = parseKeepAlive([['Keep-Alive', head.keepAliveHeader]]);
+      const value = name === 'advertisedTimeout' ? (params?.timeoutS ?? null) : (params?.max ?? null);
+      return { value, finding: { text: `the server advertises "Keep-Alive: ${head.keepAliveHeader}"`, evidence: [evidence(conn, head.t, head.index, `Keep-Alive: ${head.keepAliveHeader}`)] } };
+    }
+    case 'requestsBeforeClose': {
+      if (conn === null) return plain(null);
+      const last = lastHead(events);
+      const serverClosed = closedDuringScenario(conn) && conn.end.closedBy === 'server';
+      if (last !== undefined && !last.keepAlive) {
+        // The cap is where keep-alive ended: announced by the response, whether or not the
+        // server then closed (Node's maxRequestsPerSocket says "close" and leaves it open).
+        const after = serverClosed ? conn.end.summary : 'but the server left the connection open: the client has to close it';
+        return { value: last.index, finding: { text: `the server ended keep-alive after ${last.index} responses: response #${last.index} said it would not persist, ${after}`, evidence: [evidence(conn, last.t, last.index, `Connection: ${last.connectionHeader ?? '(none)'}`)] } };
+      }
+      // A close only after --max-requests answers may be the idle timeout, not a cap.
+      if (!serverClosed || conn.end.responses >= ctx.maxRequests) {
+        const text = `the server answered ${conn.end.responses} requests on one connection without closing it (--max-requests ${ctx.maxRequests})`;
+        return { value: null, finding: { text, evidence: [evidence(conn, null, null, conn.end.summary)] } };
+      }
+      return { value: conn.end.responses, finding: { text: `the server closed the connection after ${conn.end.responses} responses: ${conn.end.summary}`, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, conn.end.responses, conn.end.kind)] } };
+    }
+    case 'closeSignalled': {
+      const head = lastHead(events);
+      if (conn === null || head === undefined) return plain(null);
+      const said = !head.keepAlive;
+      if (!said && !(closedDuringScenario(conn) && conn.end.closedBy === 'server')) return plain(null);
+      return { value: said, finding: { text: said ? `response #${head.index} said "Connection: ${head.connectionHeader ?? ''}" before keep-alive ended` : `the server closed without warning: the last response (#${head.index}) did not say "Connection: close"`, evidence: [evidence(conn, head.t, head.index, `Connection: ${head.connectionHeader ?? '(none)'}`)] } };
+    }
+    case 'lastOutcome':
+    case 'requestOutcome': {
+      // Per connection label: without `on` there is no connection to read (the schema allows it; the value is null).
+      const mine = conn === null ? [] : trace.exchanges.filter((x) => x.connection === conn.id);
+      const exchange = name === 'lastOutcome' ? mine.at(-1) : mine.find((x) => x.outcome.index === spec.request);
+      if (exchange === undefined || conn === null) return plain(null);
+      const outcome = outcomeOf(exchange.outcome);
+      const written = requestEvent(events, exchange.outcome.index);
+      const reset = exchange.outcome.kind === 'premature-close' && written !== undefined ? events.find((e) => errorSignal(e) === 'reset' && e.t >= written.t) : undefined;
+      const text = `${describeOutcome(exchange.outcome)}${reset === undefined ? '' : '; the server answered it with an RST (it had fully closed the socket), so a client writing again gets EPIPE'}`;
+      return { value: outcome, finding: { text, evidence: [evidence(conn, reset?.t ?? written?.t ?? null, exchange.outcome.index, outcome)] } };
+    }
+    case 'closeMode':
+      return conn === null ? plain(null) : closeModeMeasure(conn);
+    case 'clientIdle': {
+      if (conn === null) return plain(null);
+      const idle = idleBeforeLastRequest(events);
+      return plain(idle === null ? null : Math.round(idle));
+    }
+  }
+}
+
+/** closeMode as a metric, with the finding that says what it means. */
+function closeModeMeasure(conn: ConnectionRecord): Measured {
+  const mode = serverCloseMode(conn.events);
+  if (mode === null) return plain(null);
+  return { value: mode.mode, finding: { text: CLOSE_MODE_TEXT[mode.mode], evidence: [evidence(conn, mode.t, mode.requestIndex, mode.mode)] } };
+}
+
+const CLOSE_MODE_TEXT: Record<ServerCloseMode, string> = {
+  full: 'the server closed the connection fully: its FIN came first, and the request written afterwards was answered with an RST',
+  half: 'the server only half-closed: after its FIN it still accepted the late request (no RST) and never answered it; a client sees end of stream, not a reset',
+  'silent-drop': 'the connection was dropped without a FIN: nothing arrived while it was idle, and the next request was answered with an RST (a load balancer, NAT or firewall that forgot the connection does this)',
+};
+
+function describeOutcome(outcome: ExchangeOutcome): string {
+  switch (outcome.kind) {
+    case 'response':
+      return `request #${outcome.index} was answered (${outcome.head.status})`;
+    case 'premature-close':
+      return outcome.peerClosedBeforeWrite
+        ? `request #${outcome.index} was written on a connection the server had already closed: no response, the stream was at its end (a client sees "socket hang up" / premature close)`
+        : `the server closed the connection after request #${outcome.index} was sent, before any response byte`;
+    case 'socket-error':
+      return `request #${outcome.index} failed with ${outcome.code}${outcome.syscall ? ` on ${outcome.syscall}` : ''}`;
+    case 'timeout':
+      return `request #${outcome.index}: no ${outcome.deadline} within ${formatDuration(outcome.limitMs)}`;
+    case 'truncated':
+    case 'protocol-error':
+      return `request #${outcome.index}: ${outcome.message}`;
+    case 'not-sent':
+      return `request #${outcome.index} could not be written: the socket was already closed`;
+  }
+}
+
+
+
+
+/** A close the probe made only to clean up at the end does not count as "the client closed". */
+function closedDuringScenario(conn: ConnectionRecord): boolean {
+  const close = conn.events.find((e) => e.kind === 'local-close');
+  return !(conn.end.kind === 'client-close' && close?.kind === 'local-close' && close.reason === 'cleanup');
+}
+
+function ms(value: number): string {
+  return `${value.toFixed(1)} ms`;
+}
+
+function labelled(trace: Trace, label: string): ConnectionRecord[] {
+  return trace.connections.filter((c) => c.label === label).map((c) => c.record);
+}
+
+function raceMeasure(name: 'raceWindow' | 'raceSafeIdle', race: RaceReport | null): Measured {
+  if (race === null || race.idleTimeoutMs === null) return plain(null);
+  const value = name === 'raceWindow' ? race.windowMs : race.safeIdleMs;
+  if (name === 'raceSafeIdle') return plain(value);
+  const T = race.idleTimeoutMs;
+  const failedInTime = failedWhileOpen(race.trials);
+  const afterClose = race.trials.filter((t) => t.closeSeenBeforeWrite);
+  const failedAfter = afterClose.filter((t) => t.outcome !== 'ok');
+  const parts = [
+    failedInTime.length === 0
+      ? `no request written while the connection still looked open failed (${race.trials.length - afterClose.length} such requests, idle up to ${formatDuration(Math.max(0, ...race.trials.filter((t) => !t.closeSeenBeforeWrite).map((t) => t.idleMs)))})`
+      : `${failedInTime.length} request(s) written while the connection still looked open (no FIN or RST received yet) failed (${[...new Set(failedInTime.map((t) => t.outcome))].join(', ')}), the earliest after ${ms(Math.min(...failedInTime.map((t) => t.idleMs)))} idle, T = ${ms(T)}: ` +
+        (race.windowMs === 0
+          ? 'all at or after T, so a client that stops reusing connections below T stays clear of the race'
+          : `failures begin between ${ms(race.windowMs ?? 0)} and ${ms(race.windowUpperMs ?? 0)} before T (the last request answered before them idled ${ms(T - (race.windowUpperMs ?? 0))}), so a client needs at least that margin below T`),
+    `${failedAfter.length} of ${afterClose.length} written after the server's close failed`,
+  ];
+  const first = failedInTime[0] ?? failedAfter[0];
+  const evidenceList = first === undefined ? [] : [{ connection: first.connection, localPort: null, t: null, requestIndex: 2, detail: `${first.outcome} after ${formatDuration(first.idleMs)} idle` }];
+  return { value, finding: { text: parts.join('; '), evidence: evidenceList } };
+}
+
+function lastWithLabel(trace: Trace, label: string): ConnectionRecord | null {
+  return [...trace.connections].reverse().find((c) => c.label === label)?.record ?? null;
+}
+
+function evidence(conn: ConnectionRecord, t: number | null, requestIndex: number | null, detail: string): Evidence {
+  return { connection: conn.id, localPort: conn.local?.port ?? null, t, requestIndex, detail };
+}
+
+function plain(value: MetricValue): Measured {
+  return { value, finding: null };
+}

@@ -1,0 +1,123 @@
+import { ProbeError, abortReason } from '../model/errors.js';
+import type { LabProfileReport, MeasuredRun, ScenarioMeasurement } from '../model/result.js';
+import type { Scenario } from '../plan/scenario.js';
+import { headerValue } from '../http/keepAliveHeader.js';
+import { startClock } from '../wire/clock.js';
+import { ProbeConnection } from '../wire/connection.js';
+import { isLocalAddress } from '../wire/localAddress.js';
+import { watchLoopDelay } from '../wire/loopDelay.js';
+import { firstRequestError } from './firstRequestError.js';
+import { connectOptions, runScenario } from './runScenario.js';
+import type { ProbeSettings, RunContext } from './runScenario.js';
+
+/** The run's settings and what the report says about the target besides what is measured. */
+export type ProbeOptions = ProbeSettings & {
+  readonly lab: LabProfileReport | null;
+  /** Called when a scenario finishes (progress on a TTY). */
+  readonly onScenarioDone?: (measured: ScenarioMeasurement) => void;
+};
+
+/**
+ * Probes one target: one preflight request (to fail fast, with one clear error, when the
+ * target cannot be probed at all, and to learn its Server header), then every scenario
+ * concurrently, each on its own connections, so a run takes about as long as its slowest
+ * scenario; `exclusive` scenarios run after them, one at a time. When the preflight fails,
+ * no scenario runs and the result carries the error. Nothing is judged here (verdict/).
+ */
+export async function runProbe(scenarios: readonly Scenario[], options: ProbeOptions): Promise<MeasuredRun> {
+  const loopDelay = watchLoopDelay();
+  try {
+    return await probe(scenarios, options, loopDelay);
+  } finally {
+    loopDelay.stop(); // also when a bug throws: the monitor's timer must not outlive the run
+  }
+}
+
+async function probe(scenarios: readonly Scenario[], options: ProbeOptions, loopDelay: { stop(): number }): Promise<MeasuredRun> {
+  const startedAt = new Date();
+  const clock = startClock();
+  const ctx: RunContext = { ...options, clock };
+  let preflight: { server: string | null; local: boolean };
+  let error: ProbeError | null = null;
+  try {
+    preflight = await preflightRequest(ctx);
+  } catch (err) {
+    if (!(err instanceof ProbeError)) throw err;
+    // Stopped before anything was measured: an empty report, still written (exit 130).
+    // Not probeable at all: a report that says why, for the CI that reads it (exit 3).
+    if (err.code !== 'interrupted') error = err;
+    preflight = { server: null, local: false };
+  }
+  const run = async (scenario: Scenario): Promise<ScenarioMeasurement> => {
+    const measured = await runScenario(scenario, ctx);
+    options.onScenarioDone?.(measured);
+    return measured;
+  };
+  const results = new Map<Scenario, ScenarioMeasurement>();
+  const stopped = (): boolean => options.stop?.aborted === true;
+  if (error === null && !stopped()) await Promise.all(scenarios.filter((s) => !s.exclusive).map(async (s) => results.set(s, await run(s))));
+  // Exclusive scenarios (a burst of connections, as short-connections opens) run alone afterwards,
+  // so their sockets do not delay the event loop while other scenarios time idle closes.
+  for (const s of scenarios.filter((x) => x.exclusive)) if (error === null && !stopped()) results.set(s, await run(s));
+  return {
+    target: {
+      url: options.target.url,
+      host: options.target.host,
+      port: options.target.port,
+      connectAddress: options.target.connectAddress,
+      tls: options.target.tls,
+      server: preflight.server,
+      lab: options.lab,
+      local: preflight.local,
+    },
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(clock.now()),
+    loopDelayMaxMs: loopDelay.stop(),
+    interrupted: abortReason(options.stop)?.kind === 'user-interrupt',
+    error: error?.toInfo() ?? null,
+    options: {
+      maxIdleMs: options.maxIdleMs,
+      maxRequests: options.maxRequests,
+      connectTimeoutMs: options.connectTimeoutMs,
+      firstByteTimeoutMs: options.firstByteTimeoutMs,
+      headersTimeoutMs: options.headersTimeoutMs,
+      bodyTimeoutMs: options.bodyTimeoutMs,
+      scenarioTimeoutMs: options.scenarioTimeoutMs,
+    },
+    scenarios: scenarios.map((s) => results.get(s)).filter((r): r is ScenarioMeasurement => r !== undefined),
+  };
+}
+
+async function preflightRequest(ctx: RunContext): Promise<{ server: string | null; local: boolean }> {
+  const { target } = ctx;
+  const opening = ProbeConnection.open('preflight', connectOptions(ctx), ctx.clock);
+  const conn = await stoppable(opening, ctx.stop).catch((err: unknown) => {
+    // Stopped while connecting: a connect that still completes is closed at once.
+    if (err instanceof ProbeError && err.code === 'interrupted') opening.then((c) => c.close('rst', 'cleanup'), () => undefined);
+    throw err;
+  });
+  // Ctrl-C ends the wait for the answer at once: the RST makes the pending request resolve.
+  const stop = (): void => void conn.close('rst', 'cleanup');
+  ctx.stop?.addEventListener('abort', stop, { once: true });
+  try {
+    const outcome = await conn.send({ method: ctx.method, path: target.path, version: '1.1', host: target.hostHeader, connection: 'close', headers: ctx.headers, userAgent: ctx.userAgent }, ctx);
+    if (ctx.stop?.aborted === true) throw new ProbeError('interrupted', 'interrupted before the first response');
+    const error = firstRequestError(outcome, target);
+    if (error !== null || outcome.kind !== 'response') throw error;
+    return { server: headerValue(outcome.head.headers, 'server'), local: conn.remote !== null && isLocalAddress(conn.remote.address) };
+  } finally {
+    ctx.stop?.removeEventListener('abort', stop);
+    await conn.close('fin', 'cleanup');
+  }
+}
+
+/** `work`, or a ProbeError('interrupted') as soon as the run is stopped. */
+function stoppable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    const stop = (): void => reject(new ProbeError('interrupted', 'interrupted before the first response'));
+    if (signal.aborted) stop();
+    signal.addEventListener('abort', stop, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+  });
+}

@@ -1,0 +1,308 @@
+import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Aborted, ProbeError, abortReason } from '../model/errors.js';
+import type { AbortReason } from '../model/errors.js';
+import type { ConnectionRecord, Finding, MetricValue, RaceTrial, ScenarioMeasurement } from '../model/result.js';
+import type { Scenario, Step } from '../plan/scenario.js';
+import { connectHost } from '../plan/target.js';
+import type { Target } from '../plan/target.js';
+import { classifyClose, idleTimeoutOf } from '../timeline/classifyClose.js';
+import { idleBeforeLastRequest, mayReuse } from '../timeline/queries.js';
+import { outcomeOf } from '../timeline/outcome.js';
+import { resetSeen } from '../timeline/signals.js';
+import { timeWaitOf } from '../timeline/timeWait.js';
+import { formatDuration, roundMs } from '../util/duration.js';
+import type { Clock } from '../wire/clock.js';
+import { ProbeConnection } from '../wire/connection.js';
+import type { ConnectOptions, ExchangeDeadlines, ExchangeOutcome } from '../wire/connection.js';
+import { isLocalAddress } from '../wire/localAddress.js';
+import { settledRows } from '../wire/procNetTcp.js';
+import { firstRequestError } from './firstRequestError.js';
+import { measure } from './metrics.js';
+import type { Trace } from './metrics.js';
+import { summarizeRace } from './race.js';
+
+/** What the scenarios of a run share: where and how to probe, and the bounds (the run configuration's names). */
+export interface ProbeSettings extends ExchangeDeadlines {
+  readonly target: Target;
+  readonly insecure: boolean;
+  /** CA certificates (PEM) to trust besides Node's bundled roots; null: Node's default list. */
+  readonly ca: readonly string[] | null;
+  readonly connectTimeoutMs: number;
+  readonly maxIdleMs: number;
+  readonly maxRequests: number;
+  readonly scenarioTimeoutMs: number;
+  readonly method: string;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly userAgent: string;
+  /** Aborted to stop the scenarios, with an AbortReason: they then report what they measured. */
+  readonly stop?: AbortSignal;
+}
+
+/** Everything a scenario needs from the run. */
+export interface RunContext extends ProbeSettings {
+  readonly clock: Clock;
+}
+
+/** Spacing of the race's first trials (see runRace). */
+const RACE_STAGGER_MS = 15;
+
+interface LiveConnection {
+  readonly label: string;
+  readonly conn: ProbeConnection;
+}
+
+/** Runs one scenario on its own connections and returns what it measured; never throws. Judging is verdict/'s. */
+export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<ScenarioMeasurement> {
+  const startedAtMs = ctx.clock.now();
+  const live: LiveConnection[] = [];
+  const exchanges: { label: string; connection: string; outcome: ExchangeOutcome }[] = [];
+  const abort = new AbortController();
+  // A race step sleeps on up to 64 connections at once, each listening to this signal.
+  setMaxListeners(100, abort.signal);
+  const state: StepState = { ctx, live, exchanges, signal: abort.signal, race: null };
+  let error: ProbeError | null = null;
+  const deadline = setTimeout(() => abort.abort({ kind: 'scenario-deadline', limitMs: ctx.scenarioTimeoutMs } satisfies AbortReason), ctx.scenarioTimeoutMs);
+  const onStop = (): void => abort.abort(abortReason(ctx.stop));
+  if (ctx.stop?.aborted === true) onStop();
+  ctx.stop?.addEventListener('abort', onStop, { once: true });
+  // The race makes --scenario-timeout interrupt any step (a wait-close, a slow request):
+  // the cleanup below then closes the connections, which ends whatever was still pending.
+  const aborted = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(new Aborted(abortReason(abort.signal))), { once: true }));
+  aborted.catch(() => undefined);
+  try {
+    await Promise.race([runSteps(scenario.steps, state), aborted]);
+  } catch (err) {
+    error = stopError(err, scenario, ctx, startedAtMs, abortReason(abort.signal));
+  } finally {
+    clearTimeout(deadline);
+    ctx.stop?.removeEventListener('abort', onStop);
+    abort.abort(abortReason(abort.signal)); // steps still running after a timeout stop at their next step
+  }
+  await Promise.all(live.map(({ conn }) => conn.close(error === null ? 'fin' : 'rst', 'cleanup')));
+  const connections = await Promise.all(live.map(({ label, conn }) => finishRecord(label, conn)));
+  const race = state.race === null ? null : summarizeRace(state.race.idleTimeoutMs, [...state.race.trials].sort((a, b) => a.offsetMs - b.offsetMs));
+  const trace: Trace = { connections, exchanges, race };
+  const measureCtx = { maxIdleMs: ctx.maxIdleMs, maxRequests: ctx.maxRequests };
+  const metrics: Record<string, MetricValue> = {};
+  const findings: Finding[] = [];
+  // A scenario cut short (timeout, Ctrl-C) keeps its metrics and timelines, but findings such
+  // as "no close within --max-idle" would claim what was never waited for.
+  const cutShort = error?.code === 'interrupted' || error?.code === 'scenario-timeout';
+  for (const [name, spec] of Object.entries(scenario.metrics)) {
+    const measured = measure(spec, trace, measureCtx);
+    metrics[name] = measured.value;
+    if (measured.finding !== null && !cutShort && !findings.some((f) => f.text === measured.finding?.text)) findings.push(measured.finding);
+  }
+  return {
+    id: scenario.id,
+    title: scenario.title,
+    source: scenario.source,
+    headline: scenario.headline,
+    startedAtMs,
+    durationMs: Math.round(ctx.clock.now() - startedAtMs),
+    metrics,
+    findings,
+    error: error?.toInfo() ?? null,
+    connections: connections.map((c) => c.record),
+    race,
+  };
+}
+
+/** The error a scenario that did not finish reports: stopped (by whom), its own deadline, or what its steps threw. */
+function stopError(err: unknown, scenario: Scenario, ctx: RunContext, startedAtMs: number, reason: AbortReason | null): ProbeError {
+  if (reason?.kind === 'scenario-deadline') {
+    return new ProbeError('scenario-timeout', `scenario "${scenario.id}" did not finish within ${formatDuration(ctx.scenarioTimeoutMs)}`);
+  }
+  if (reason !== null || err instanceof Aborted) {
+    const by = reason?.kind === 'hop-failed' ? `stopped because hop ${reason.hop} could not be probed` : 'interrupted';
+    return new ProbeError('interrupted', `${by} after ${formatDuration(ctx.clock.now() - startedAtMs)}; what was measured until then is shown`);
+  }
+  if (err instanceof ProbeError) return err;
+  return new ProbeError('connect-failed', err instanceof Error ? err.message : String(err));
+}
+
+interface StepState {
+  readonly ctx: RunContext;
+  readonly live: LiveConnection[];
+  readonly exchanges: { label: string; connection: string; outcome: ExchangeOutcome }[];
+  readonly signal: AbortSignal;
+  /** Filled by a race step. */
+  race: { idleTimeoutMs: number | null; trials: RaceTrial[] } | null;
+}
+
+async function runSteps(steps: readonly Step[], state: StepState): Promise<void> {
+  for (const step of steps) {
+    if (state.signal.aborted) throw new Aborted(abortReason(state.signal));
+    await runStep(step, state);
+  }
+}
+
+async function runStep(step: Step, state: StepState): Promise<void> {
+  const { ctx } = state;
+  switch (step.type) {
+    case 'open': {
+      const n = state.live.filter((l) => l.label === step.as).length;
+      await openConnection(state, step.as, n === 0 ? step.as : `${step.as}#${n + 1}`);
+      return;
+    }
+    case 'request': {
+      const conn = connection(state, step.on);
+      if (step.ifOpen && !mayReuse(conn.events)) return;
+      await exchange(state, step.on, conn, step);
+      return;
+    }
+    case 'race':
+      await runRace(step, state);
+      return;
+    case 'short':
+      for (let i = 1; i <= step.count; i++) {
+        if (state.signal.aborted) throw new Aborted(abortReason(state.signal));
+        const conn = await openConnection(state, step.as, `${step.as}#${i}`);
+        await exchange(state, step.as, conn, { connection: step.connection });
+        // After "Connection: close" this waits for the server's FIN (the server closes first);
+        // otherwise the client closes first, as a client created per request does.
+        await conn.close('fin', 'step');
+      }
+      return;
+    case 'wait':
+      await sleep(resolveDuration(step.ms, ctx), undefined, { signal: state.signal });
+      return;
+    case 'wait-close': {
+      const conn = connection(state, step.on);
+      if (step.then === 'keep-open') conn.keepHalfOpen();
+      await conn.waitForPeerClose(resolveDuration(step.max, ctx));
+      if (step.extra > 0) await sleep(step.extra, undefined, { signal: state.signal });
+      return;
+    }
+    case 'close':
+      await connection(state, step.on).close(step.how, 'step');
+      return;
+    case 'repeat': {
+      const max = step.max === '$maxRequests' ? ctx.maxRequests : step.max;
+      for (let i = 0; i < max; i++) {
+        const conn = connection(state, step.on);
+        // Yield once so a FIN or RST that arrived with the last response is seen before the
+        // next write (undici does the same before reusing a socket).
+        await new Promise((resolve) => setImmediate(resolve));
+        if (!mayReuse(conn.events)) return;
+        await runSteps(step.steps, state);
+      }
+      return;
+    }
+    case 'expect':
+      return; // checked when the scenario ends, over the final metrics
+  }
+}
+
+async function openConnection(state: StepState, label: string, id: string): Promise<ProbeConnection> {
+  const conn = await ProbeConnection.open(id, connectOptions(state.ctx), state.ctx.clock);
+  if (state.signal.aborted) {
+    // The scenario ended (timeout, Ctrl-C) while this connect was in flight: its cleanup has
+    // already run, so this socket would be left open and keep the process alive.
+    await conn.close('rst', 'cleanup');
+    throw new Aborted(abortReason(state.signal));
+  }
+  state.live.push({ label, conn });
+  return conn;
+}
+
+type RequestOverrides = Partial<Pick<Extract<Step, { type: 'request' }>, 'method' | 'path' | 'version' | 'connection' | 'headers'>>;
+
+/** One request on `conn`, recorded; the first request on a connection must be answered (or the scenario cannot run). */
+async function exchange(state: StepState, label: string, conn: ProbeConnection, step: RequestOverrides): Promise<ExchangeOutcome> {
+  const { ctx } = state;
+  const connectionHeader = step.connection ?? 'none';
+  const outcome = await conn.send(
+    {
+      method: step.method ?? ctx.method,
+      path: step.path ?? ctx.target.path,
+      version: step.version ?? '1.1',
+      host: ctx.target.hostHeader,
+      connection: connectionHeader === 'none' ? null : connectionHeader,
+      headers: [...ctx.headers, ...(step.headers ?? [])],
+      userAgent: ctx.userAgent,
+    },
+    ctx,
+  );
+  state.exchanges.push({ label, connection: conn.id, outcome });
+  const error = outcome.index === 1 ? firstRequestError(outcome, ctx.target) : null;
+  if (error !== null) throw error;
+  return outcome;
+}
+
+/**
+ * The race step: T from the calibration connection, then one trial per offset and
+ * repetition, at most `parallel` at once. A trial keeps its connection even after the
+ * server's FIN (as a pool that does not watch idle sockets would), so trials past T show
+ * what such a client gets, and trials before T show the failures no client check prevents.
+ */
+async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState): Promise<void> {
+  const idleTimeoutMs = idleTimeoutOf(classifyClose(connection(state, step.after).events));
+  const trials: RaceTrial[] = [];
+  state.race = { idleTimeoutMs, trials };
+  if (idleTimeoutMs === null) return;
+  const plan: { offsetMs: number; id: string }[] = [];
+  for (let r = 1; r <= step.repeat; r++) {
+    for (const offsetMs of step.offsets) plan.push({ offsetMs, id: `${step.as}@T${offsetMs < 0 ? '-' : '+'}${Math.abs(offsetMs)}ms#${r}` });
+  }
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < plan.length && !state.signal.aborted) {
+      const slot = next++;
+      const trial = plan[slot] as (typeof plan)[number];
+      // Start the first wave a little apart: the server's closes (and our writes) then do not
+      // all land in the same millisecond, where handling one delays the others.
+      if (slot < step.parallel) await sleep(slot * RACE_STAGGER_MS, undefined, { signal: state.signal });
+      const conn = await openConnection(state, step.as, trial.id);
+      conn.keepHalfOpen();
+      const first = await exchange(state, step.as, conn, {});
+      const answered = [...conn.events].reverse().find((e) => e.kind === 'response-complete');
+      if (first.kind !== 'response' || !first.keepAlive || answered === undefined) continue; // nothing to race on
+      const sendAt = answered.t + idleTimeoutMs + trial.offsetMs;
+      await sleep(Math.max(0, sendAt - state.ctx.clock.now()), undefined, { signal: state.signal });
+      const closeSeenBeforeWrite = conn.peerClosed || conn.isClosed;
+      const outcome = await exchange(state, step.as, conn, {});
+      // The real idle time, from the response to the request as written (timers run late).
+      const idleMs = roundMs(idleBeforeLastRequest(conn.events) ?? sendAt - answered.t);
+      trials.push({ offsetMs: trial.offsetMs, connection: conn.id, idleMs, closeSeenBeforeWrite, outcome: outcomeOf(outcome) });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(step.parallel, plan.length) }, worker));
+}
+
+function connection(state: StepState, label: string): ProbeConnection {
+  const found = [...state.live].reverse().find((l) => l.label === label);
+  if (found === undefined) throw new Error(`no connection "${label}"`); // the loader rejects this earlier
+  return found.conn;
+}
+
+/** How every connection of the run reaches the target (the preflight's too). */
+export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca' | 'connectTimeoutMs'>): ConnectOptions {
+  const { target } = ctx;
+  return {
+    host: connectHost(target),
+    serverName: target.host,
+    port: target.port,
+    tls: target.tls,
+    insecure: ctx.insecure,
+    ca: ctx.ca,
+    connectTimeoutMs: ctx.connectTimeoutMs,
+  };
+}
+
+function resolveDuration(ref: number | '$maxIdle', ctx: RunContext): number {
+  return ref === '$maxIdle' ? ctx.maxIdleMs : ref;
+}
+
+async function finishRecord(label: string, conn: ProbeConnection): Promise<{ label: string; record: ConnectionRecord }> {
+  const end = classifyClose(conn.events);
+  const { local, remote } = conn;
+  const targetIsLocal = remote !== null && isLocalAddress(remote.address);
+  const seen = targetIsLocal && local !== null && remote !== null ? await settledRows(local, remote) : null;
+  const timeWait = timeWaitOf(local !== null && remote !== null, end, targetIsLocal, seen, resetSeen(conn.events));
+  return {
+    label,
+    record: { id: conn.id, local, remote, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut, events: conn.events, end, timeWait },
+  };
+}

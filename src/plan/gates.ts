@@ -1,0 +1,83 @@
+import { InputError } from '../model/errors.js';
+import { METRIC_ENTRIES, entryByAlias } from '../model/metrics.js';
+import { formatDuration } from '../util/duration.js';
+import { ExpectationSyntaxError, parseExpectation } from './expectation.js';
+import type { Expectation } from './expectation.js';
+import type { Scenario } from './scenario.js';
+
+/**
+ * Expectations given on the command line (`--expect`, `--behind`): CI gates over the
+ * metrics of the run, such as `idle-timeout>=60s` or `timeout-mismatch.outcome=ok`. A
+ * failed gate makes its scenario `fail` (exit code 1). See docs/expectations.md.
+ */
+export interface Gate {
+  /** As the user wrote it. */
+  readonly text: string;
+  readonly scenario: string;
+  readonly metric: string;
+  readonly expectation: Expectation;
+  /** Where a preset's threshold comes from, shown in the report. */
+  readonly source: string | null;
+}
+
+/** A gate that cannot be checked by this run: names what is missing. */
+export class GateError extends InputError {}
+
+/** `--behind` presets: the hop in front of the server and the rule it imposes. */
+export const PRESETS: Readonly<Record<string, { readonly expect: string; readonly source: string }>> = {
+  'aws-alb': {
+    expect: 'idle-timeout>60s',
+    source: 'AWS ALB idle timeout defaults to 60 s; AWS asks for an application idle timeout larger than it (docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html)',
+  },
+  'nginx-upstream': {
+    expect: 'idle-timeout>60s',
+    source: 'nginx upstream keepalive_timeout defaults to 60 s (src/http/modules/ngx_http_upstream_keepalive_module.c, ngx_conf_init_msec_value(kcf->timeout, 60000))',
+  },
+};
+
+/** Resolves `--expect` texts and `--behind` presets against the scenarios this run will execute. */
+export function resolveGates(expects: readonly string[], behind: readonly string[], scenarios: readonly Scenario[], maxIdleMs: number): Gate[] {
+  const gates = expects.map((text) => resolve(text, null, scenarios));
+  for (const name of behind) {
+    const preset = PRESETS[name];
+    if (preset === undefined) throw new GateError(`unknown --behind "${name}": one of ${Object.keys(PRESETS).join(', ')}`);
+    const gate = resolve(preset.expect, preset.source, scenarios);
+    const threshold = gate.expectation.value;
+    if (typeof threshold === 'number' && maxIdleMs <= threshold) {
+      throw new GateError(`--behind ${name} checks an idle timeout above ${formatDuration(threshold)}: raise --max-idle above that (it is ${formatDuration(maxIdleMs)})`);
+    }
+    gates.push(gate);
+  }
+  return gates;
+}
+
+function resolve(text: string, source: string | null, scenarios: readonly Scenario[]): Gate {
+  let expectation: Expectation;
+  try {
+    expectation = parseExpectation(text);
+  } catch (err) {
+    if (err instanceof ExpectationSyntaxError) throw new GateError(`--expect: ${err.message}`);
+    throw err;
+  }
+  const [scenarioId, metric] = target(expectation.metric);
+  const scenario = scenarios.find((s) => s.id === scenarioId);
+  if (scenario === undefined) {
+    throw new GateError(`--expect ${text}: needs scenario "${scenarioId}", which this run does not include (add --scenario ${scenarioId})`);
+  }
+  if (!(metric in scenario.metrics)) {
+    throw new GateError(`--expect ${text}: scenario "${scenarioId}" has no metric "${metric}" (metrics: ${Object.keys(scenario.metrics).join(', ')})`);
+  }
+  return { text, scenario: scenarioId, metric, expectation, source };
+}
+
+/** `idle-timeout`, `request-cap.maxRequests` or `request-cap.max-requests` → [scenario, metric]. */
+function target(name: string): [string, string] {
+  const alias = entryByAlias(name);
+  if (alias !== undefined) return [alias.scenarios[0], alias.name];
+  const dot = name.indexOf('.');
+  if (dot === -1) {
+    throw new GateError(`--expect: unknown metric "${name}": write <scenario>.<metric> (for example timeout-mismatch.outcome) or one of ${METRIC_ENTRIES.flatMap((e) => e.alias ?? []).join(', ')}`);
+  }
+  const metric = name.slice(dot + 1).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  return [name.slice(0, dot), metric];
+}

@@ -1,0 +1,130 @@
+import type { HttpVersion } from '../model/events.js';
+
+/**
+ * A scenario as written in scenarios/*.yaml, after validation against scenarios/schema.json
+ * (plan/loadScenario.ts; docs/scenarios.md). Bounds may name a run option (`$maxIdle`, `$maxRequests`) so the
+ * same file adapts to `--max-idle` and `--max-requests`.
+ */
+export interface Scenario {
+  readonly id: string;
+  readonly title: string;
+  readonly description: string;
+  /** The file it came from. */
+  readonly source: string;
+  readonly steps: readonly Step[];
+  /** Metric name → how to derive it from the trace. */
+  readonly metrics: Readonly<Record<string, MetricSpec>>;
+  /** The metric shown as the scenario's key figure in the summary table. */
+  readonly headline: string | null;
+  /** Runs after the concurrent scenarios, alone (a burst of connections would disturb their timing). */
+  readonly exclusive: boolean;
+}
+
+/** A duration in ms, or the name of a run option that holds one. */
+export type DurationRef = number | '$maxIdle';
+/** A count, or the name of a run option that holds one. */
+export type CountRef = number | '$maxRequests';
+
+/** One step of the script. `line` points back into the scenario file. */
+export type Step =
+  | { readonly type: 'open'; readonly line: number; readonly as: string }
+  | {
+      readonly type: 'request';
+      readonly line: number;
+      readonly on: string;
+      readonly version: HttpVersion;
+      readonly method: string | null;
+      readonly path: string | null;
+      /** `none` sends no Connection header. */
+      readonly connection: 'keep-alive' | 'close' | 'none';
+      readonly headers: readonly (readonly [string, string])[];
+      /** Skip the request when the connection is closed or its last response said it would not persist. */
+      readonly ifOpen: boolean;
+    }
+  | { readonly type: 'wait'; readonly line: number; readonly ms: DurationRef }
+  | {
+      readonly type: 'wait-close';
+      readonly line: number;
+      readonly on: string;
+      readonly max: DurationRef;
+      /** Wait this much longer after the close (or the bound), still idle. */
+      readonly extra: number;
+      /** After the peer's FIN: close our side at once, or keep it half-open to write on it later. */
+      readonly then: 'close' | 'keep-open';
+    }
+  | { readonly type: 'close'; readonly line: number; readonly on: string; readonly how: 'fin' | 'rst' }
+  | {
+      readonly type: 'repeat';
+      readonly line: number;
+      readonly on: string;
+      readonly max: CountRef;
+      readonly until: 'closed';
+      readonly steps: readonly Step[];
+    }
+  | {
+      /**
+       * Measures the stale-connection race: once the idle timeout T of connection `after` is
+       * known, each trial opens a connection (labelled `as`), sends a request, idles T + offset
+       * from the end of the response and sends again, `repeat` times per offset, at most
+       * `parallel` connections at once.
+       */
+      readonly type: 'race';
+      readonly line: number;
+      readonly after: string;
+      readonly as: string;
+      /** Offsets from T in ms (negative: before T). */
+      readonly offsets: readonly number[];
+      readonly repeat: number;
+      readonly parallel: number;
+    }
+  | {
+      /** `count` requests, each on a new connection (labelled `as`), one after another. */
+      readonly type: 'short';
+      readonly line: number;
+      readonly as: string;
+      readonly count: number;
+      /** `close`: ask the server to close (Connection: close); `none`: the client closes after the response. */
+      readonly connection: 'close' | 'none';
+    }
+  | {
+      readonly type: 'expect';
+      readonly line: number;
+      readonly that: string;
+      readonly severity: 'warn' | 'fail';
+      readonly message: string | null;
+    };
+
+/** The measures a metric can use (scenario/measures.ts implements each). */
+export const MEASURES = [
+  'reused',
+  'responses',
+  'connections',
+  'closedBy',
+  'closeKind',
+  'timeWaitSide',
+  'idleBeforeClose',
+  'advertisedTimeout',
+  'advertisedMax',
+  'requestsBeforeClose',
+  'closeSignalled',
+  'lastOutcome',
+  'requestOutcome',
+  'closeMode',
+  'clientIdle',
+  'raceWindow',
+  'raceWindowUpper',
+  'raceSafeIdle',
+  'timePerRequest',
+  'timeWaitClient',
+  'timeWaitServer',
+] as const;
+
+export type MeasureName = (typeof MEASURES)[number];
+
+/** How a metric is derived: a measure applied to one connection of the scenario (or all). */
+export interface MetricSpec {
+  readonly measure: MeasureName;
+  readonly on: string | null;
+  /** requestOutcome: which request on the connection, 1-based. */
+  readonly request: number | null;
+}

@@ -1,0 +1,135 @@
+import type { ConnEvent } from '../model/events.js';
+
+/**
+ * Questions asked of one connection's events, each answered here once: when it last became
+ * idle, how long it idled before a request, what the last response said, whether it may
+ * carry another request. Renderers, measures and the close classification all ask these.
+ */
+
+type EventOf<K extends ConnEvent['kind']> = Extract<ConnEvent, { kind: K }>;
+
+/** When the connection became idle before `end` (exclusive index): its last complete response, else the connect (or TLS). */
+export function idleSince(events: readonly ConnEvent[], end = events.length): number {
+  for (let i = end - 1; i >= 0; i--) {
+    const e = events[i];
+    if (e !== undefined && (e.kind === 'response-complete' || e.kind === 'connect' || e.kind === 'tls')) return e.t;
+  }
+  return events[0]?.t ?? 0;
+}
+
+/** The idle time before the last request written after a complete response, ms; null when no request followed a response. */
+export function idleBeforeLastRequest(events: readonly ConnEvent[]): number | null {
+  let lastComplete: number | null = null;
+  let idle: number | null = null;
+  for (const e of events) {
+    if (e.kind === 'response-complete') lastComplete = e.t;
+    if (e.kind === 'request' && lastComplete !== null) idle = e.t - lastComplete;
+  }
+  return idle;
+}
+
+/** A stretch of the connection's life: a request in flight (busy) or nothing outstanding (idle). */
+export interface Phase {
+  readonly kind: 'busy' | 'idle';
+  readonly from: number;
+  readonly to: number;
+}
+
+/** The busy and idle phases from the connect to the first close event (FIN, RST, local close). */
+export function phases(events: readonly ConnEvent[]): Phase[] {
+  const out: Phase[] = [];
+  let busySince: number | null = null;
+  let idleFrom: number | null = null;
+  for (const e of events) {
+    if (e.kind === 'connect') idleFrom = e.t;
+    if (e.kind === 'request') {
+      if (idleFrom !== null) out.push({ kind: 'idle', from: idleFrom, to: e.t });
+      idleFrom = null;
+      busySince = e.t;
+    }
+    if (e.kind === 'response-complete' && busySince !== null) {
+      out.push({ kind: 'busy', from: busySince, to: e.t });
+      busySince = null;
+      idleFrom = e.t;
+    }
+    if (e.kind === 'peer-fin' || e.kind === 'local-close' || e.kind === 'error' || e.kind === 'closed') {
+      if (idleFrom !== null) out.push({ kind: 'idle', from: idleFrom, to: e.t });
+      idleFrom = null;
+      busySince = null;
+    }
+  }
+  return out;
+}
+
+/** The last response head, if any. */
+export function lastHead(events: readonly ConnEvent[]): EventOf<'response-head'> | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i];
+    if (e?.kind === 'response-head') return e;
+  }
+  return undefined;
+}
+
+/** The first response head, if any. */
+export function firstHead(events: readonly ConnEvent[]): EventOf<'response-head'> | undefined {
+  return events.find((e): e is EventOf<'response-head'> => e.kind === 'response-head');
+}
+
+/** Responses completed on the connection. */
+export function responsesOf(events: readonly ConnEvent[]): number {
+  return events.filter((e) => e.kind === 'response-complete').length;
+}
+
+/** The request event with this index, if it was written. */
+export function requestEvent(events: readonly ConnEvent[], index: number): EventOf<'request'> | undefined {
+  return events.find((e): e is EventOf<'request'> => e.kind === 'request' && e.index === index);
+}
+
+/** A request written whose response did not complete. */
+export interface Outstanding {
+  readonly index: number;
+  readonly t: number;
+  readonly headSeen: boolean;
+}
+
+/** The last request written before `end` (exclusive index) whose response did not complete, if any. */
+export function outstandingRequest(events: readonly ConnEvent[], end = events.length): Outstanding | null {
+  let current: Outstanding | null = null;
+  for (const e of events.slice(0, end)) {
+    if (e.kind === 'request') current = { index: e.index, t: e.t, headSeen: false };
+    else if (e.kind === 'response-head' && current !== null && current.index === e.index) current = { index: current.index, t: current.t, headSeen: true };
+    else if (e.kind === 'response-complete' && current?.index === e.index) current = null;
+    else if ((e.kind === 'protocol-error' || e.kind === 'timeout') && current !== null && e.index === current.index) current = null;
+  }
+  return current;
+}
+
+/**
+ * Whether the connection may carry another request, as a client pool decides it (undici's
+ * kReset, RFC 9112 §9.3): not once it has ended (FIN, RST, error, deadline, closed) and not
+ * after a response that said it would not persist. Reads from the end, so its cost does not
+ * grow with the requests already sent.
+ */
+export function mayReuse(events: readonly ConnEvent[]): boolean {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i] as ConnEvent;
+    switch (e.kind) {
+      case 'peer-fin':
+      case 'error':
+      case 'closed':
+      case 'local-close':
+      case 'timeout':
+      case 'protocol-error':
+      case 'request': // written and not answered
+        return false;
+      case 'response-head':
+        return e.keepAlive;
+      case 'connect':
+      case 'tls':
+        return true;
+      default:
+        continue; // response-complete, unsolicited: look further back
+    }
+  }
+  return true;
+}

@@ -1,0 +1,133 @@
+import { METRICS, readMetric } from '../model/metrics.js';
+import type { MetricEntry, MetricUnit, ValueOf } from '../model/metrics.js';
+import type { ClientVerdict, ScenarioMeasurement } from '../model/result.js';
+import { safeIdleMs } from '../measures/race.js';
+import { formatDuration } from '../util/duration.js';
+import { CLIENT_PROFILES } from '../catalog/clientProfiles.js';
+import type { ClientChoice } from '../plan/client.js';
+import type { ClientProfile } from '../catalog/clientProfiles.js';
+
+/** What the run measured about the server that decides a client's fate. */
+export interface ServerFacts {
+  /** T: the measured idle timeout; null when no idle close was seen. */
+  readonly idleTimeoutMs: number | null;
+  /** `Keep-Alive: timeout=` the server sends, seconds; null when it sends none. */
+  readonly advertisedTimeoutS: number | null;
+  /** How the server closed an idle connection (`fin`, `rst`), when it did. */
+  readonly closeKind: string | null;
+  /** timeout-mismatch's serverClose: `silent-drop` means no FIN ever announces the close. */
+  readonly serverClose: string | null;
+  /** stale-race's window (its upper bound), ms. */
+  readonly windowMs: number | null;
+  /** --max-idle: with a silent drop, the close happened within this. */
+  readonly maxIdleMs: number;
+}
+
+/**
+ * What the run measured about the server, read through the metric registry: each fact from
+ * the first of the entry's scenarios that ran and measured it.
+ */
+export function serverFacts(scenarios: readonly ScenarioMeasurement[], maxIdleMs: number): ServerFacts {
+  const find = <U extends MetricUnit>(e: MetricEntry<U>): ValueOf<U> | null => {
+    for (const id of e.scenarios) {
+      const value = readMetricOf(scenarios.find((s) => s.id === id), e);
+      if (value !== null) return value;
+    }
+    return null;
+  };
+  return {
+    idleTimeoutMs: find(METRICS.idleTimeout),
+    advertisedTimeoutS: find(METRICS.advertisedTimeout),
+    closeKind: find(METRICS.closeKind),
+    serverClose: find(METRICS.serverClose),
+    windowMs: find(METRICS.failureWindowUpper) ?? find(METRICS.failureWindow),
+    maxIdleMs,
+  };
+}
+
+function readMetricOf<U extends MetricUnit>(s: ScenarioMeasurement | undefined, e: MetricEntry<U>): ValueOf<U> | null {
+  return s === undefined ? null : readMetric(s.metrics, e);
+}
+
+/**
+ * Every built-in profile against the measured server, the user's client first when given
+ * (docs/clients.md explains the rules). Empty when there is nothing to judge by: no idle
+ * close measured and no silent drop seen.
+ */
+export function predictClients(facts: ServerFacts, choice: ClientChoice | null): ClientVerdict[] {
+  if (facts.idleTimeoutMs === null && facts.serverClose !== 'silent-drop') return [];
+  const verdicts = CLIENT_PROFILES.map((p) => verdict(p, facts, choice?.profile === p ? choice.idleMs : null, choice?.profile === p));
+  if (choice !== null && choice.profile === null) verdicts.unshift(verdict(null, facts, choice.idleMs, true));
+  return verdicts.sort((a, b) => Number(b.yours) - Number(a.yours));
+}
+
+function verdict(p: ClientProfile | null, facts: ServerFacts, idleOverride: number | null, yours: boolean): ClientVerdict {
+  const T = facts.idleTimeoutMs;
+  const base = idleOverride ?? (p === null ? null : p.idleMs);
+  const hintMs = facts.advertisedTimeoutS === null ? null : facts.advertisedTimeoutS * 1000;
+  const honours = p?.honoursKeepAliveHeader ?? false;
+  const margin = p !== null && typeof p.hintMarginMs === 'number' ? p.hintMarginMs : 0;
+  let idle: number | null | 'unconfirmed' = base;
+  let idleFrom: ClientVerdict['idleFrom'] = idleOverride !== null ? 'client-idle' : 'default';
+  if (honours === true && hintMs !== null && base !== 'unconfirmed') {
+    const fromHint = Math.max(0, hintMs - margin);
+    const capped = p?.hintCapMs === null || p?.hintCapMs === undefined ? fromHint : Math.min(fromHint, p.hintCapMs);
+    if (p?.hintMode === 'replaces' || base === null || capped < base) {
+      idle = capped;
+      idleFrom = 'keep-alive-hint';
+    }
+  }
+  const notices = p === null ? 'unconfirmed' : p.noticesIdleClose;
+  const silent = facts.serverClose === 'silent-drop';
+  const reuse = staleReuse(idle, T, facts, notices, silent);
+  const safe = T === null ? null : safeIdleMs(T, facts.windowMs ?? 0);
+  return {
+    client: p?.name ?? 'custom',
+    label: p?.label ?? 'your client (--client-idle)',
+    yours,
+    idleMs: idle,
+    idleFrom,
+    honoursKeepAliveHeader: p === null ? 'unconfirmed' : p.honoursKeepAliveHeader,
+    noticesIdleClose: notices,
+    retriesStale: p === null ? 'unconfirmed' : p.retriesStale,
+    staleReuse: reuse,
+    errors: reuse === 'every-reuse' || reuse === 'race' ? (p?.staleErrors ?? []) : [],
+    fix: reuse === 'no' || reuse === 'unknown' || p === null || safe === null ? null : fixFor(p, safe),
+  };
+}
+
+/**
+ * - no: the client drops idle connections before the server's margin below T;
+ * - race: only a request sent as the server closes can fail (the client notices a FIN on an
+ *   idle connection, or its limit sits within the margin below T);
+ * - every-reuse: it keeps connections past the close and does not notice it (or the close is
+ *   silent), so any reuse after T fails;
+ * A pool that notices a FIN on an idle socket notices an RST there too.
+ * - unknown: a default that no source confirms, or no T to compare with.
+ */
+function staleReuse(idle: number | null | 'unconfirmed', T: number | null, facts: ServerFacts, notices: boolean | 'unconfirmed', silent: boolean): ClientVerdict['staleReuse'] {
+  if (idle === 'unconfirmed') return 'unknown';
+  if (T === null) {
+    // A silent drop within --max-idle: a client keeping connections longer meets it.
+    if (silent) return idle === null || idle > facts.maxIdleMs ? 'every-reuse' : 'unknown';
+    return 'unknown';
+  }
+  const safe = safeIdleMs(T, facts.windowMs ?? 0);
+  if (idle !== null && idle <= safe) return 'no';
+  if (idle !== null && idle < T) return 'race';
+  if (silent) return 'every-reuse'; // nothing announces the close before the next request
+  // A FIN or an RST on an idle socket is what a watching pool notices; without either measured
+  // (a run without idle-timeout or stale-race), there is nothing to judge by.
+  if (facts.closeKind === null || notices === 'unconfirmed') return 'unknown';
+  return notices ? 'race' : 'every-reuse';
+}
+
+function fixFor(p: ClientProfile, safeMs: number): string {
+  if (p.setting.unit === 's') {
+    const seconds = Math.floor(safeMs / 1000);
+    // A setting in whole seconds cannot hold a limit under 1 s: name the limit, not a wrong value.
+    if (seconds === 0) return `set ${p.setting.name} to at most ${formatDuration(safeMs)}: below the 1 s its example takes (docs/clients.md shows the setting)`;
+    return `set ${p.setting.name} to ${seconds} s or less: ${p.setting.example.replaceAll('{s}', String(seconds))}`;
+  }
+  return `set ${p.setting.name} to ${formatDuration(safeMs)} or less: ${p.setting.example.replaceAll('{ms}', String(safeMs))}`;
+}

@@ -1,0 +1,102 @@
+import type { HostFacts, MeasuredRun, ProbeErrorInfo, RunResult, ScenarioMeasurement, ScenarioResult } from '../model/result.js';
+import type { ClientChoice } from '../plan/client.js';
+import type { Gate } from '../plan/gates.js';
+import type { Hop } from '../plan/hops.js';
+import type { Scenario } from '../plan/scenario.js';
+import { VERSION } from '../util/version.js';
+import { adviceFor } from './advice.js';
+import { predictClients, serverFacts } from './clients.js';
+import { scenarioExpectations } from './expectations.js';
+import { gateExpectations } from './gates.js';
+import { hopExpectations, hopReports } from './hops.js';
+import { statusOf } from './status.js';
+
+/** What judging needs besides the measurements: the plan's rules and the host's facts. */
+export interface Rules {
+  /** The scenario definitions run (their `expect` steps). */
+  readonly scenarios: readonly Scenario[];
+  readonly gates: readonly Gate[];
+  /** With --hop: one per measured run, from the client inward; empty otherwise. */
+  readonly hops: readonly Hop[];
+  readonly client: ClientChoice | null;
+  readonly host: HostFacts;
+}
+
+/** The judged run, and the target that could not be probed (for the error line), if one could not. */
+export interface Judgement {
+  readonly result: RunResult;
+  readonly unprobed: { readonly hop: string | null; readonly url: string; readonly error: ProbeErrorInfo } | null;
+}
+
+/**
+ * Judges the measured runs (one per target; one per hop with --hop): every expectation of
+ * each scenario (its file's, the gates, the hop rule), then its status, once; advice; the
+ * client verdicts against the first target, the one clients talk to.
+ */
+export function judge(runs: readonly MeasuredRun[], rules: Rules): Judgement {
+  const reports = rules.hops.length > 0 ? hopReports(rules.hops, runs) : [];
+  const scenarios = runs.flatMap((run, i) =>
+    run.scenarios.map((s) => {
+      const judged = judgeScenario(s, rules, run.options.maxIdleMs, reports.length > 0 ? hopExpectations(i, s, reports, runs) : []);
+      const hop = rules.hops[i];
+      return hop === undefined ? judged : { ...judged, id: `${hop.name}/${s.id}`, title: `${s.title} (hop ${hop.name})` };
+    }),
+  );
+  const first = runs[0] as MeasuredRun;
+  const failed = runs.findIndex((r) => r.error !== null);
+  const failedRun = runs[failed];
+  if (failedRun === undefined || failedRun.error === null) {
+    return { result: runResult(runs, scenarios, predictClients(serverFacts(first.scenarios, first.options.maxIdleMs), rules.client), reports, first.error), unprobed: null };
+  }
+  // The reports still say why the target could not be probed (a CI job reads them). With
+  // --hop: every hop is listed, the error names the one that failed, and the others'
+  // scenarios, stopped because of it, are left out.
+  const hop = rules.hops[failed] ?? null;
+  const error = hop === null ? failedRun.error : { ...failedRun.error, message: `hop ${hop.name}: ${failedRun.error.message}` };
+  return {
+    result: runResult(runs, hop === null ? scenarios : [], [], reports, error),
+    unprobed: { hop: hop?.name ?? null, url: failedRun.target.url, error: failedRun.error },
+  };
+}
+
+/** One scenario judged: its expectations (file, gates, then `extra` such as the hop rule), status, advice. */
+export function judgeScenario(s: ScenarioMeasurement, rules: Pick<Rules, 'scenarios' | 'gates' | 'host'>, maxIdleMs: number, extra: ReturnType<typeof hopExpectations> = []): ScenarioResult {
+  const definition = rules.scenarios.find((d) => d.id === s.id);
+  const ran = s.error === null;
+  const expectations = ran ? [...(definition === undefined ? [] : scenarioExpectations(definition.steps, s.metrics)), ...gateExpectations(rules.gates, s, maxIdleMs), ...extra] : [];
+  // The same key order as always (the JSON report's field order).
+  return {
+    id: s.id,
+    title: s.title,
+    source: s.source,
+    headline: s.headline,
+    status: statusOf(s.error, expectations),
+    startedAtMs: s.startedAtMs,
+    durationMs: s.durationMs,
+    metrics: s.metrics,
+    findings: s.findings,
+    expectations,
+    advice: ran ? adviceFor(s.metrics, rules.host) : [],
+    error: s.error,
+    connections: s.connections,
+    race: s.race,
+  };
+}
+
+function runResult(runs: readonly MeasuredRun[], scenarios: readonly ScenarioResult[], clients: RunResult['clients'], hops: RunResult['hops'], error: ProbeErrorInfo | null): RunResult {
+  const first = runs[0] as MeasuredRun;
+  return {
+    schemaVersion: 1,
+    tool: { name: 'keepalive-probe', version: VERSION },
+    target: first.target,
+    startedAt: first.startedAt,
+    durationMs: Math.max(...runs.map((r) => r.durationMs)),
+    loopDelayMaxMs: Math.max(...runs.map((r) => r.loopDelayMaxMs)),
+    interrupted: runs.some((r) => r.interrupted),
+    error,
+    options: first.options,
+    scenarios,
+    clients: error === null ? clients : [],
+    hops,
+  };
+}
