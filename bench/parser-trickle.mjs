@@ -16,4 +16,6 @@ for (let round = 0; round < 5; round++) {
   if (!complete) throw new Error('the response did not complete');
 }
 times.sort((a, b) => a - b);
-console.log(`${head.length} B head, one byte per push: median ${times[2].toFixed(1)} ms (min ${times[0].toFixed(1)}, max ${times[4].toFixed(1)}) over 5 rounds`);
+console.log(
+  `${head.length} B head, one byte per push: median ${times[2].toFixed(1)} ms (min ${times[0].toFixed(1)}, max ${times[4].toFixed(1)}) over 5 rounds`,
+);

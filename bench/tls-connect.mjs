@@ -17,7 +17,11 @@ const secureContext = tls.createSecureContext({ ca });
 
 function perConnect(options) {
   const start = performance.now();
-  for (let i = 0; i < ROUNDS; i++) tls.connect({ host: '127.0.0.1', port, ...options }).on('error', () => undefined).destroy();
+  for (let i = 0; i < ROUNDS; i++)
+    tls
+      .connect({ host: '127.0.0.1', port, ...options })
+      .on('error', () => undefined)
+      .destroy();
   return ((performance.now() - start) / ROUNDS).toFixed(2);
 }
 

@@ -12,15 +12,34 @@ const remote = { address: '127.0.0.1', port: 8080 };
 
 const connect = (t: number): ConnEvent => ({ kind: 'connect', t, local, remote });
 const request = (t: number, index: number, connection: string | null = null): ConnEvent => ({
-  kind: 'request', t, index, method: 'GET', path: '/', version: '1.1', connection, bytes: 58,
+  kind: 'request',
+  t,
+  index,
+  method: 'GET',
+  path: '/',
+  version: '1.1',
+  connection,
+  bytes: 58,
 });
 const head = (t: number, index: number, keepAlive = true, connectionHeader: string | null = null): ConnEvent => ({
-  kind: 'response-head', t, index, status: 200, version: '1.1', keepAlive, connectionHeader, keepAliveHeader: null, informational: [],
+  kind: 'response-head',
+  t,
+  index,
+  status: 200,
+  version: '1.1',
+  keepAlive,
+  connectionHeader,
+  keepAliveHeader: null,
+  informational: [],
 });
 const complete = (t: number, index: number, bodyBytes = 2): ConnEvent => ({ kind: 'response-complete', t, index, bodyBytes });
 const peerFin = (t: number): ConnEvent => ({ kind: 'peer-fin', t });
 const error = (t: number, code: string, syscall: string | null): ConnEvent => ({
-  kind: 'error', t, code, syscall, message: `${syscall ?? 'socket'} ${code}`,
+  kind: 'error',
+  t,
+  code,
+  syscall,
+  message: `${syscall ?? 'socket'} ${code}`,
 });
 const protocolError = (t: number, index: number, code: string): ConnEvent => ({ kind: 'protocol-error', t, index, code, message: code });
 const timeout = (t: number, deadline: DeadlineName, limitMs: number, index: number | null): ConnEvent => ({ kind: 'timeout', t, deadline, limitMs, index });
@@ -54,7 +73,14 @@ describe('server closes with FIN', () => {
 
   it('a connection that never carried a request: idleMs runs from the connect', () => {
     const events = [connect(1.5), peerFin(4001.5), localClose(4002, 'fin', 'after-peer-fin'), closed(4002.5)];
-    expect(classifyClose(events)).toMatchObject({ kind: 'server-idle-close', closedBy: 'server', signal: 'fin', idleMs: 4000, responses: 0, evidence: [1.5, 4001.5] });
+    expect(classifyClose(events)).toMatchObject({
+      kind: 'server-idle-close',
+      closedBy: 'server',
+      signal: 'fin',
+      idleMs: 4000,
+      responses: 0,
+      evidence: [1.5, 4001.5],
+    });
     expect(classifyClose(events).summary).toContain('before any request');
   });
 
@@ -65,11 +91,21 @@ describe('server closes with FIN', () => {
 
   it('right after a response that said Connection: close', () => {
     const events = [
-      connect(0.5), request(1, 1), head(3, 1, false, 'close'), complete(3.5, 1),
-      peerFin(5), localClose(5.25, 'fin', 'after-peer-fin'), closed(5.5),
+      connect(0.5),
+      request(1, 1),
+      head(3, 1, false, 'close'),
+      complete(3.5, 1),
+      peerFin(5),
+      localClose(5.25, 'fin', 'after-peer-fin'),
+      closed(5.5),
     ];
     expect(classifyClose(events)).toMatchObject({
-      kind: 'server-close-after-response', closedBy: 'server', signal: 'fin', idleMs: 5 - 3.5, responses: 1, evidence: [3.5, 5],
+      kind: 'server-close-after-response',
+      closedBy: 'server',
+      signal: 'fin',
+      idleMs: 5 - 3.5,
+      responses: 1,
+      evidence: [3.5, 5],
     });
     expect(classifyClose(events).summary).toContain('response #1');
   });
@@ -77,11 +113,21 @@ describe('server closes with FIN', () => {
   it('a FIN that ends a close-delimited body completes the response; it does not truncate it', () => {
     // No Content-Length: the body ran until the FIN, and parser.end() completed it after the FIN was recorded.
     const events = [
-      connect(0.5), request(1, 1), head(3, 1, false), peerFin(40), complete(40.25, 1, 1234),
-      localClose(40.5, 'fin', 'after-peer-fin'), closed(41),
+      connect(0.5),
+      request(1, 1),
+      head(3, 1, false),
+      peerFin(40),
+      complete(40.25, 1, 1234),
+      localClose(40.5, 'fin', 'after-peer-fin'),
+      closed(41),
     ];
     expect(classifyClose(events)).toMatchObject({
-      kind: 'server-close-after-response', closedBy: 'server', signal: 'fin', idleMs: 0, responses: 1, evidence: [1, 40],
+      kind: 'server-close-after-response',
+      closedBy: 'server',
+      signal: 'fin',
+      idleMs: 0,
+      responses: 1,
+      evidence: [1, 40],
     });
   });
 
@@ -94,17 +140,26 @@ describe('server closes with FIN', () => {
 
   it('truncated response: FIN in the middle of the body', () => {
     const events = [
-      connect(0.5), request(1, 1), head(3, 1), peerFin(7), protocolError(7.25, 1, 'truncated-body'),
-      localClose(7.5, 'fin', 'after-peer-fin'), closed(8),
+      connect(0.5),
+      request(1, 1),
+      head(3, 1),
+      peerFin(7),
+      protocolError(7.25, 1, 'truncated-body'),
+      localClose(7.5, 'fin', 'after-peer-fin'),
+      closed(8),
     ];
-    expect(classifyClose(events)).toMatchObject({ kind: 'truncated-response', closedBy: 'server', signal: 'fin', idleMs: null, responses: 0, evidence: [1, 7] });
+    expect(classifyClose(events)).toMatchObject({
+      kind: 'truncated-response',
+      closedBy: 'server',
+      signal: 'fin',
+      idleMs: null,
+      responses: 0,
+      evidence: [1, 7],
+    });
   });
 
   it('truncated response: FIN in the middle of the head, so no response-head was recorded', () => {
-    const events = [
-      connect(0.5), request(1, 1), peerFin(6), protocolError(6.25, 1, 'truncated-headers'),
-      localClose(6.5, 'fin', 'after-peer-fin'), closed(7),
-    ];
+    const events = [connect(0.5), request(1, 1), peerFin(6), protocolError(6.25, 1, 'truncated-headers'), localClose(6.5, 'fin', 'after-peer-fin'), closed(7)];
     const end = classifyClose(events);
     expect(end).toMatchObject({ kind: 'truncated-response', closedBy: 'server', signal: 'fin', idleMs: null, evidence: [1, 6] });
     expect(end.summary).not.toContain('before any response byte');
@@ -114,7 +169,14 @@ describe('server closes with FIN', () => {
 describe('server resets', () => {
   it('ECONNRESET on read while a request is outstanding', () => {
     const events = [...exchanges(1), request(100, 2), error(101.5, 'ECONNRESET', 'read'), closed(101.75)];
-    expect(classifyClose(events)).toMatchObject({ kind: 'reset-on-read', closedBy: 'server', signal: 'rst', idleMs: null, responses: 1, evidence: [100, 101.5] });
+    expect(classifyClose(events)).toMatchObject({
+      kind: 'reset-on-read',
+      closedBy: 'server',
+      signal: 'rst',
+      idleMs: null,
+      responses: 1,
+      evidence: [100, 101.5],
+    });
   });
 
   it('ECONNRESET on read in the middle of a body', () => {
@@ -174,7 +236,15 @@ describe('the probe ends it', () => {
 
 describe('still open', () => {
   it('no FIN, error, close or deadline yet', () => {
-    expect(classifyClose(exchanges(2))).toEqual({ kind: 'open', closedBy: 'none', signal: null, idleMs: null, responses: 2, summary: 'still open', evidence: [] });
+    expect(classifyClose(exchanges(2))).toEqual({
+      kind: 'open',
+      closedBy: 'none',
+      signal: null,
+      idleMs: null,
+      responses: 2,
+      summary: 'still open',
+      evidence: [],
+    });
     expect(classifyClose([])).toMatchObject({ kind: 'open', responses: 0, evidence: [] });
   });
 });

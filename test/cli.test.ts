@@ -46,11 +46,24 @@ describe('run with no target: the embedded lab server', () => {
     expect(stderr).toMatch(/^keepalive-probe \S+ → http:\/\/127\.0\.0\.1:\d+\/ /);
     expect(stderr).toMatch(/8 scenarios in .*\(exit code 0\)\n$/);
     expect((await runCli(['run', '--json', '--quiet', '-s', 'http11-reuse'])).stderr).toBe('');
-    const report = JSON.parse(stdout) as { schemaVersion: number; target: { lab: unknown; url: string }; scenarios: { id: string; status: string; durationMs: number; metrics: Record<string, unknown>; connections: { events: unknown[] }[] }[] };
+    const report = JSON.parse(stdout) as {
+      schemaVersion: number;
+      target: { lab: unknown; url: string };
+      scenarios: { id: string; status: string; durationMs: number; metrics: Record<string, unknown>; connections: { events: unknown[] }[] }[];
+    };
     expect(report.schemaVersion).toBe(1);
     expect(report.target.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     expect(report.target.lab).toMatchObject({ idleTimeoutMs: 2000, maxRequests: 5, http10: 'close' });
-    expect(report.scenarios.map((s) => s.id)).toEqual(['http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch', 'stale-race', 'short-connections']);
+    expect(report.scenarios.map((s) => s.id)).toEqual([
+      'http11-reuse',
+      'http10-keepalive',
+      'connection-close',
+      'idle-timeout',
+      'request-cap',
+      'timeout-mismatch',
+      'stale-race',
+      'short-connections',
+    ]);
     const byId = Object.fromEntries(report.scenarios.map((s) => [s.id, s]));
     expect(byId['request-cap']?.metrics.maxRequests).toBe(5);
     expect(byId['http10-keepalive']?.metrics.keepAliveHonoured).toBe(false);
@@ -156,7 +169,9 @@ describe('exit codes and one-line errors', () => {
     // Header bytes are latin1: ESC sequences, BEL, an 8-bit CSI, and the UTF-8 bytes of U+202E (RLO).
     const hostile = 'evil\u001b]8;;http://x\u0007\u001b[2J\u009b31m\u00e2\u0080\u00aegnp.exe';
     const url = await rawServer((socket) =>
-      answerEachRequest(socket, () => Buffer.from(`HTTP/1.1 200 OK\r\nServer: ${hostile}\r\nKeep-Alive: timeout=1, ${hostile}\r\nContent-Length: 2\r\n\r\nok`, 'latin1')),
+      answerEachRequest(socket, () =>
+        Buffer.from(`HTTP/1.1 200 OK\r\nServer: ${hostile}\r\nKeep-Alive: timeout=1, ${hostile}\r\nContent-Length: 2\r\n\r\nok`, 'latin1'),
+      ),
     );
     const terminal = await runCli(['run', url, '-s', 'http11-reuse', '--color', 'never']);
     expect(terminal.code).toBe(0);
@@ -218,7 +233,10 @@ describe('https', () => {
     const { code, stdout, stderr } = await runCli(['run', url, '--json']);
     expect(code).toBe(3);
     // Node's code for it is UNABLE_TO_VERIFY_LEAF_SIGNATURE: a TLS failure, not "cannot connect".
-    expectOneErrorLine(stderr, /TLS handshake failed .*unable to verify the first certificate \[tls-failed\]; trust the CA that signed it with --cacert <file\.pem> \(or NODE_EXTRA_CA_CERTS\), or skip verification with --insecure/);
+    expectOneErrorLine(
+      stderr,
+      /TLS handshake failed .*unable to verify the first certificate \[tls-failed\]; trust the CA that signed it with --cacert <file\.pem> \(or NODE_EXTRA_CA_CERTS\), or skip verification with --insecure/,
+    );
     // The report a CI job keeps says the same, what to do included.
     expect((JSON.parse(stdout) as { error: unknown }).error).toMatchObject({
       code: 'tls-failed',
@@ -254,9 +272,22 @@ describe('https', () => {
 
   it('--resolve connects to the address given while the URL names the server: SNI and the certificate check use its name', async () => {
     const port = new URL(url).port;
-    const { code, stdout, stderr } = await runCli(['run', `https://probe.test:${port}/`, '--resolve', `probe.test:${port}:127.0.0.1`, '--cacert', pki.ca, '--json', '-s', 'http11-reuse']);
+    const { code, stdout, stderr } = await runCli([
+      'run',
+      `https://probe.test:${port}/`,
+      '--resolve',
+      `probe.test:${port}:127.0.0.1`,
+      '--cacert',
+      pki.ca,
+      '--json',
+      '-s',
+      'http11-reuse',
+    ]);
     expect(code).toBe(0);
-    const report = JSON.parse(stdout) as { target: { host: string; connectAddress: string | null }; scenarios: { connections: { remote: { address: string } }[] }[] };
+    const report = JSON.parse(stdout) as {
+      target: { host: string; connectAddress: string | null };
+      scenarios: { connections: { remote: { address: string } }[] }[];
+    };
     expect(report.target).toMatchObject({ host: 'probe.test', connectAddress: '127.0.0.1' });
     expect(report.scenarios[0]?.connections[0]?.remote.address).toBe('127.0.0.1');
     expect(stderr).toMatch(new RegExp(`→ https://probe\\.test:${port}/ via 127\\.0\\.0\\.1 \\(`));
@@ -266,11 +297,14 @@ describe('https', () => {
     for (const host of ['other.test', '127.0.0.2']) {
       const other = await runCli(['run', `https://${host}:${port}/`, '--resolve', `${host}:${port}:127.0.0.1`, '--cacert', pki.ca]);
       expect(other.code).toBe(3);
-      expectOneErrorLine(other.stderr, new RegExp(`${host.replace(/\./g, '\\.')}\\.? is not in the cert's (altnames|list).*\\[tls-failed\\]; the certificate does not name this host`));
+      expectOneErrorLine(
+        other.stderr,
+        new RegExp(`${host.replace(/\./g, '\\.')}\\.? is not in the cert's (altnames|list).*\\[tls-failed\\]; the certificate does not name this host`),
+      );
     }
   });
 
-  it('--cacert with only the intermediate CA of the server\'s chain is enough, as with curl; a CA of no chain says so', async () => {
+  it("--cacert with only the intermediate CA of the server's chain is enough, as with curl; a CA of no chain says so", async () => {
     const chained = await startHttpsServer(pki, 800, pki.chainCert);
     try {
       expect((await runCli(['run', chained.url, '--cacert', pki.intermediate, '-q', '-s', 'http11-reuse'])).code).toBe(0);
@@ -285,7 +319,10 @@ describe('https', () => {
   it('--insecure probes it over TLS without verifying', async () => {
     const { code, stdout } = await runCli(['run', url, '--insecure', '--json', '-s', 'http11-reuse', '-s', 'idle-timeout']);
     expect(code).toBe(0);
-    const report = JSON.parse(stdout) as { target: { tls: boolean }; scenarios: { metrics: Record<string, unknown>; connections: { events: { kind: string }[] }[] }[] };
+    const report = JSON.parse(stdout) as {
+      target: { tls: boolean };
+      scenarios: { metrics: Record<string, unknown>; connections: { events: { kind: string }[] }[] }[];
+    };
     expect(report.target.tls).toBe(true);
     expect(report.scenarios[0]?.metrics.reused).toBe(true);
     expect(report.scenarios[0]?.connections[0]?.events.map((e) => e.kind)).toContain('tls');
@@ -294,7 +331,7 @@ describe('https', () => {
 });
 
 describe('--resolve', () => {
-  it('sends the URL\'s host in the Host header to the address given; an entry matching no target is a usage error', async () => {
+  it("sends the URL's host in the Host header to the address given; an entry matching no target is a usage error", async () => {
     const heads: string[] = [];
     const url = await rawServer((socket) => {
       socket.on('data', (chunk: Buffer) => heads.push(chunk.toString('latin1')));
@@ -313,7 +350,18 @@ describe('--resolve', () => {
 
 describe('serve and list', () => {
   it('serve --port 0 prints its URL, serves the configured profile, and stops on SIGTERM', async () => {
-    const server = await startServerProcess(process.execPath, [BIN, 'serve', '--port', '0', '--idle-timeout', '800ms', '--max-requests', '3', '--close', 'rst']);
+    const server = await startServerProcess(process.execPath, [
+      BIN,
+      'serve',
+      '--port',
+      '0',
+      '--idle-timeout',
+      '800ms',
+      '--max-requests',
+      '3',
+      '--close',
+      'rst',
+    ]);
     cleanups.push(() => server.stop());
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     const { code, stdout } = await runCli(['run', server.url, '--json', '-s', 'idle-timeout', '-s', 'request-cap']);
@@ -330,9 +378,12 @@ describe('serve and list', () => {
   it('list shows one line per built-in scenario', async () => {
     const { code, stdout } = await runCli(['list']);
     expect(code).toBe(0);
-    expect(stdout.trimEnd().split('\n').map((l) => l.split(/\s+/)[0])).toEqual([
-      'http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch', 'stale-race', 'short-connections',
-    ]);
+    expect(
+      stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[0]),
+    ).toEqual(['http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch', 'stale-race', 'short-connections']);
   });
 
   it('--help exits 0', async () => {

@@ -6,7 +6,11 @@ import { runCli } from './support/cli.js';
 const lab = useLab();
 
 interface Report {
-  scenarios: { id: string; status: string; expectations: { expression: string; metric: string; origin: string; ok: boolean; measured: unknown; message: string }[] }[];
+  scenarios: {
+    id: string;
+    status: string;
+    expectations: { expression: string; metric: string; origin: string; ok: boolean; measured: unknown; message: string }[];
+  }[];
 }
 
 describe('--expect', () => {
@@ -28,10 +32,31 @@ describe('--expect', () => {
   it('gates that hold pass (exit 0): aliases and scenario.metric forms', async () => {
     const { url } = await lab({ idleTimeoutMs: 500, maxRequests: 4, http10: 'keep-alive' });
     const { code, stdout } = await runCli([
-      'run', url, '--json', '--max-idle', '3s',
-      '-e', 'idle-timeout>=300ms', '-e', 'max-requests=4', '-e', 'reuse', '-e', 'http10-keepalive',
-      '-e', 'close-kind=fin', '-e', 'request-cap.signalled=true', '-e', 'timeout-mismatch.outcome!=ok',
-      '-e', 'server-close=full', '-e', 'race-window<100ms', '-e', 'safe-client-idle<300ms',
+      'run',
+      url,
+      '--json',
+      '--max-idle',
+      '3s',
+      '-e',
+      'idle-timeout>=300ms',
+      '-e',
+      'max-requests=4',
+      '-e',
+      'reuse',
+      '-e',
+      'http10-keepalive',
+      '-e',
+      'close-kind=fin',
+      '-e',
+      'request-cap.signalled=true',
+      '-e',
+      'timeout-mismatch.outcome!=ok',
+      '-e',
+      'server-close=full',
+      '-e',
+      'race-window<100ms',
+      '-e',
+      'safe-client-idle<300ms',
     ]);
     expect(code).toBe(0);
     const gates = (JSON.parse(stdout) as Report).scenarios.flatMap((s) => s.expectations.filter((e) => e.origin === 'cli'));

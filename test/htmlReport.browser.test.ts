@@ -105,7 +105,9 @@ describe.skipIf(browser === null)('HTML report in Chromium', () => {
     // timeout-mismatch: the late request's failure is a red error mark.
     // One red mark per error event of the scenario's connections, as in the JSON.
     const mismatch = page.locator('section.scenario[data-scenario="timeout-mismatch"] g.mark.error');
-    const errorEvents = (result.scenarios.find((s) => s.id === 'timeout-mismatch')?.connections ?? []).flatMap((c) => c.events).filter((e) => e.kind === 'error' || e.kind === 'protocol-error');
+    const errorEvents = (result.scenarios.find((s) => s.id === 'timeout-mismatch')?.connections ?? [])
+      .flatMap((c) => c.events)
+      .filter((e) => e.kind === 'error' || e.kind === 'protocol-error');
     expect(errorEvents.length).toBeGreaterThan(0);
     expect(await mismatch.count()).toBe(errorEvents.length);
     const fill = `getComputedStyle(document.querySelector('section.scenario[data-scenario="timeout-mismatch"] g.mark.error circle')).fill`;
@@ -116,7 +118,9 @@ describe.skipIf(browser === null)('HTML report in Chromium', () => {
     const race = result.scenarios.find((s) => s.id === 'stale-race')?.race;
     expect(trials.sort()).toEqual((race?.trials ?? []).map((t) => t.outcome).sort());
     expect(trials).toHaveLength(30);
-    const clients = await page.$$eval('table.clients tr[data-client]', (trs) => trs.map((tr) => [tr.getAttribute('data-client'), tr.getAttribute('data-stale-reuse')]));
+    const clients = await page.$$eval('table.clients tr[data-client]', (trs) =>
+      trs.map((tr) => [tr.getAttribute('data-client'), tr.getAttribute('data-stale-reuse')]),
+    );
     expect(result.clients).toHaveLength(12); // every profile judged: the comparison below is not of two empty lists
     expect(clients).toEqual(result.clients.map((v) => [v.client, v.staleReuse]));
 
@@ -130,7 +134,10 @@ describe.skipIf(browser === null)('HTML report in Chromium', () => {
     const payload = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">';
     const url = await rawServer((socket) =>
       answerEachRequest(socket, () =>
-        Buffer.from(`HTTP/1.1 200 OK\r\nServer: ${payload}\r\nKeep-Alive: timeout=1, "><script>window.__pwned=3</script>\r\nContent-Length: 2\r\n\r\nok`, 'latin1'),
+        Buffer.from(
+          `HTTP/1.1 200 OK\r\nServer: ${payload}\r\nKeep-Alive: timeout=1, "><script>window.__pwned=3</script>\r\nContent-Length: 2\r\n\r\nok`,
+          'latin1',
+        ),
       ),
     );
     const html = path.join(dir, 'hostile.html');

@@ -48,7 +48,12 @@ describe.skipIf(!haveIpv6)('a dual-stack server (listening on ::), probed over I
     expect(connection(result, 'idle-timeout').timeWait).toMatchObject({ side: 'server', source: 'proc-net-tcp' });
 
     const churn = scenario(result, 'short-connections');
-    expect(churn.metrics).toMatchObject({ serverClosesTimeWaitServer: 20, serverClosesTimeWaitClient: 0, clientClosesTimeWaitServer: 0, clientClosesTimeWaitClient: 20 });
+    expect(churn.metrics).toMatchObject({
+      serverClosesTimeWaitServer: 20,
+      serverClosesTimeWaitClient: 0,
+      clientClosesTimeWaitServer: 0,
+      clientClosesTimeWaitClient: 20,
+    });
     expect(churn.connections.every((c) => c.timeWait.source === 'proc-net-tcp')).toBe(true);
   });
 });

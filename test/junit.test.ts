@@ -42,9 +42,14 @@ describe('--junit', () => {
     expect(suite['@_failures']).toBe('1');
     expect(suite['@_errors']).toBe('0');
     expect(cases.map((c) => c['@_classname'])).toEqual([
-      'keepalive-probe.http11-reuse', 'keepalive-probe.http10-keepalive', 'keepalive-probe.connection-close',
-      'keepalive-probe.idle-timeout', 'keepalive-probe.request-cap', 'keepalive-probe.timeout-mismatch',
-      'keepalive-probe.stale-race', 'keepalive-probe.short-connections',
+      'keepalive-probe.http11-reuse',
+      'keepalive-probe.http10-keepalive',
+      'keepalive-probe.connection-close',
+      'keepalive-probe.idle-timeout',
+      'keepalive-probe.request-cap',
+      'keepalive-probe.timeout-mismatch',
+      'keepalive-probe.stale-race',
+      'keepalive-probe.short-connections',
     ]);
     const idle = cases.find((c) => c['@_classname'] === 'keepalive-probe.idle-timeout');
     expect(idle?.failure?.['@_message']).toBe('idle-timeout>=60s');
@@ -59,7 +64,8 @@ describe('--junit', () => {
     let accepted = 0;
     const server = net.createServer((socket) => {
       socket.on('error', () => undefined);
-      if ((accepted += 1) > 1) return;
+      accepted += 1;
+      if (accepted > 1) return;
       socket.once('data', () => socket.end(Buffer.from(`HTTP/1.1 200 OK\r\nServer: ${hostile}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok`, 'latin1')));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

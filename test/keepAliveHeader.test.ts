@@ -66,7 +66,12 @@ describe('parseKeepAlive', () => {
 
   test('no Keep-Alive field gives null', () => {
     expect(parseKeepAlive([])).toBeNull();
-    expect(parseKeepAlive([['Connection', 'keep-alive'], ['Keep-Alive-Timeout', '5']])).toBeNull();
+    expect(
+      parseKeepAlive([
+        ['Connection', 'keep-alive'],
+        ['Keep-Alive-Timeout', '5'],
+      ]),
+    ).toBeNull();
   });
 
   test('header and parameter names are case-insensitive', () => {

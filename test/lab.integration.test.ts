@@ -34,7 +34,14 @@ describe('the demo profile (what `keepalive-probe run` shows with no target)', (
     const url = await lab(DEMO_PROFILE);
     const result = await probe(url);
     expect(result.scenarios.map((s) => s.id)).toEqual([
-      'http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch', 'stale-race', 'short-connections',
+      'http11-reuse',
+      'http10-keepalive',
+      'connection-close',
+      'idle-timeout',
+      'request-cap',
+      'timeout-mismatch',
+      'stale-race',
+      'short-connections',
     ]);
     expect(result.target.server).toMatch(/^keepalive-probe-lab\//);
     expect(metric(result, 'http11-reuse', 'reused')).toBe(true);
@@ -70,7 +77,11 @@ describe('--idle-timeout', () => {
       const result = await probe(url, ['idle-timeout']);
       expectIdleNear(metric(result, 'idle-timeout', 'idleTimeoutMs'), idle);
       expect(metric(result, 'idle-timeout', 'closeKind')).toBe('fin');
-      expect(scenario(result, 'idle-timeout').findings.map((f) => f.text).join('\n')).toMatch(/server closed the idle connection \(FIN\)/);
+      expect(
+        scenario(result, 'idle-timeout')
+          .findings.map((f) => f.text)
+          .join('\n'),
+      ).toMatch(/server closed the idle connection \(FIN\)/);
     });
   }
 
@@ -78,7 +89,11 @@ describe('--idle-timeout', () => {
     const url = await lab({ idleTimeoutMs: 0 });
     const result = await probe(url, ['idle-timeout'], { maxIdleMs: 1200 });
     expect(metric(result, 'idle-timeout', 'idleTimeoutMs')).toBeNull();
-    expect(scenario(result, 'idle-timeout').findings.map((f) => f.text).join('\n')).toContain('did not close the idle connection within 1.2 s');
+    expect(
+      scenario(result, 'idle-timeout')
+        .findings.map((f) => f.text)
+        .join('\n'),
+    ).toContain('did not close the idle connection within 1.2 s');
   });
 });
 
@@ -123,7 +138,11 @@ describe('--max-requests and --no-announce-last', () => {
     const url = await lab({ maxRequests: 0 });
     const result = await probe(url, ['request-cap'], { maxRequests: 25 });
     expect(metric(result, 'request-cap', 'maxRequests')).toBeNull();
-    expect(scenario(result, 'request-cap').findings.map((f) => f.text).join('\n')).toContain('answered 25 requests on one connection without closing it');
+    expect(
+      scenario(result, 'request-cap')
+        .findings.map((f) => f.text)
+        .join('\n'),
+    ).toContain('answered 25 requests on one connection without closing it');
   });
 });
 

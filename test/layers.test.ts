@@ -42,7 +42,9 @@ function layerOf(file: string): string {
 
 describe('layers', () => {
   it('every folder of src/ is a layer', () => {
-    const folders = readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    const folders = readdirSync(SRC, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
     expect(folders.filter((f) => !(LAYERS as readonly string[]).includes(f))).toEqual([]);
     expect(readdirSync(SRC).filter((f) => f.endsWith('.ts'))).toEqual([]);
   });

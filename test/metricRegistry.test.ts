@@ -17,7 +17,8 @@ describe('metric registry', () => {
     for (const entry of METRIC_ENTRIES) {
       for (const id of entry.scenarios) {
         const spec = builtins.find((s) => s.id === id)?.metrics[entry.name];
-        if (spec?.measure !== entry.measure) missing.push(`${id}.${entry.name} (${entry.measure}): ${spec === undefined ? 'absent' : `measure ${spec.measure}`}`);
+        if (spec?.measure !== entry.measure)
+          missing.push(`${id}.${entry.name} (${entry.measure}): ${spec === undefined ? 'absent' : `measure ${spec.measure}`}`);
       }
     }
     expect(missing).toEqual([]);
@@ -49,7 +50,12 @@ describe('metric registry', () => {
       alias: (m[4] ?? '').trim(),
     }));
     expect(rows).toEqual(
-      METRIC_ENTRIES.map((e) => ({ name: e.name, unit: e.unit, scenarios: e.scenarios.map((s) => `\`${s}\``).join(', '), alias: e.alias === null ? '—' : `\`${e.alias}\`` })),
+      METRIC_ENTRIES.map((e) => ({
+        name: e.name,
+        unit: e.unit,
+        scenarios: e.scenarios.map((s) => `\`${s}\``).join(', '),
+        alias: e.alias === null ? '—' : `\`${e.alias}\``,
+      })),
     );
   });
 

@@ -44,7 +44,11 @@ describe("Node's http.createServer", () => {
     expect(metric(result, 'request-cap', 'maxRequests')).toBe(4);
     expect(metric(result, 'request-cap', 'signalled')).toBe(true);
     expect(metric(result, 'request-cap', 'closeKind')).toBeNull();
-    expect(scenario(result, 'request-cap').findings.map((f) => f.text).join('\n')).toContain('left the connection open');
+    expect(
+      scenario(result, 'request-cap')
+        .findings.map((f) => f.text)
+        .join('\n'),
+    ).toContain('left the connection open');
   });
 
   it('answers HTTP/1.0 with HTTP/1.1 and Connection: close, even when keep-alive is asked for', async () => {
@@ -71,7 +75,11 @@ describe("Python's http.server", () => {
     expect(scenario(result, 'http11-reuse').status).toBe('warn');
     expect(metric(result, 'http10-keepalive', 'keepAliveHonoured')).toBe(false);
     expect(metric(result, 'idle-timeout', 'idleTimeoutMs')).toBeNull();
-    expect(scenario(result, 'idle-timeout').findings.map((f) => f.text).join('\n')).toContain('does not keep this connection alive');
+    expect(
+      scenario(result, 'idle-timeout')
+        .findings.map((f) => f.text)
+        .join('\n'),
+    ).toContain('does not keep this connection alive');
     expect(metric(result, 'request-cap', 'maxRequests')).toBe(1);
   });
 
@@ -80,7 +88,11 @@ describe("Python's http.server", () => {
     const result = await probe(url, ['http11-reuse', 'idle-timeout', 'request-cap', 'http10-keepalive'], { maxIdleMs: 1500, maxRequests: 30 });
     expect(metric(result, 'http11-reuse', 'reused')).toBe(true);
     expect(metric(result, 'idle-timeout', 'idleTimeoutMs')).toBeNull();
-    expect(scenario(result, 'idle-timeout').findings.map((f) => f.text).join('\n')).toContain('did not close the idle connection within 1.5 s');
+    expect(
+      scenario(result, 'idle-timeout')
+        .findings.map((f) => f.text)
+        .join('\n'),
+    ).toContain('did not close the idle connection within 1.5 s');
     expect(metric(result, 'request-cap', 'maxRequests')).toBeNull();
     // BaseHTTPRequestHandler keeps an HTTP/1.0 "Connection: keep-alive" request open when protocol_version is HTTP/1.1.
     expect(metric(result, 'http10-keepalive', 'keepAliveHonoured')).toBe(true);

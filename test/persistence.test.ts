@@ -27,7 +27,9 @@ describe('isPersistent (RFC 9112 §9.3)', () => {
   test('"close" in the response ends the connection', () => {
     expect(isPersistent(exchange({ responseTokens: ['close'] }))).toBe(false);
     expect(isPersistent(exchange({ responseTokens: ['upgrade', 'close'] }))).toBe(false);
-    expect(isPersistent(exchange({ requestVersion: '1.0', requestTokens: ['keep-alive'], responseVersionMinor: 0, responseTokens: ['keep-alive', 'close'] }))).toBe(false);
+    expect(
+      isPersistent(exchange({ requestVersion: '1.0', requestTokens: ['keep-alive'], responseVersionMinor: 0, responseTokens: ['keep-alive', 'close'] })),
+    ).toBe(false);
   });
 
   test('an HTTP/1.0 response persists only with "keep-alive"', () => {
@@ -43,7 +45,9 @@ describe('isPersistent (RFC 9112 §9.3)', () => {
 
   test('an HTTP/1.0 request with "keep-alive" persists if the response agrees', () => {
     expect(isPersistent(exchange({ requestVersion: '1.0', requestTokens: ['keep-alive'] }))).toBe(true);
-    expect(isPersistent(exchange({ requestVersion: '1.0', requestTokens: ['keep-alive'], responseVersionMinor: 0, responseTokens: ['keep-alive'] }))).toBe(true);
+    expect(isPersistent(exchange({ requestVersion: '1.0', requestTokens: ['keep-alive'], responseVersionMinor: 0, responseTokens: ['keep-alive'] }))).toBe(
+      true,
+    );
     expect(isPersistent(exchange({ requestVersion: '1.0', requestTokens: ['keep-alive'], responseVersionMinor: 0 }))).toBe(false);
   });
 

@@ -35,7 +35,7 @@ describe('client verdicts', () => {
     expect(verdict(FIN_10S, 'go', 5000)).toMatchObject({ staleReuse: 'no', idleMs: 5000, idleFrom: 'client-idle', fix: null });
   });
 
-  it('a Keep-Alive hint shortens Node\'s limit but replaces undici\'s, capped at 600 s', () => {
+  it("a Keep-Alive hint shortens Node's limit but replaces undici's, capped at 600 s", () => {
     const hinted = { ...FIN_10S, idleTimeoutMs: 700_000, advertisedTimeoutS: 900 };
     expect(verdict(hinted, 'node-global-agent')).toMatchObject({ idleMs: 5000, idleFrom: 'default', staleReuse: 'no' });
     expect(verdict(hinted, 'undici')).toMatchObject({ idleMs: 600_000, idleFrom: 'keep-alive-hint' });
@@ -71,7 +71,9 @@ describe('what the verdicts need', () => {
 describe('advice quotes the client profiles', () => {
   it('names the clients whose default outlasts the server, and only the ones that honour the Keep-Alive hint', () => {
     const advice = adviceFor({ idleTimeoutMs: 10_000, advertisedTimeoutS: null }).join('\n');
-    expect(advice).toContain('Longer by default (docs/clients.md): go 1 min 30 s, httpclient5 3 min, okhttp 5 min, java-httpclient 30 s, dotnet 1 min, curl 1 min 58 s;');
+    expect(advice).toContain(
+      'Longer by default (docs/clients.md): go 1 min 30 s, httpclient5 3 min, okhttp 5 min, java-httpclient 30 s, dotnet 1 min, curl 1 min 58 s;',
+    );
     expect(advice).not.toMatch(/node-global-agent 5 s|undici 4 s/); // below 10 s: not too long
     expect(advice).toContain('clients that honour that hint (node-global-agent, undici, httpclient4, httpclient5, dotnet)');
   });

@@ -25,8 +25,7 @@ const TCP6 = [
   '',
 ].join('\n');
 
-const endpoints = (rows: readonly TcpRow[]): string[][] =>
-  rows.map((r) => [`${r.localAddress}:${r.localPort}`, `${r.remoteAddress}:${r.remotePort}`, r.state]);
+const endpoints = (rows: readonly TcpRow[]): string[][] => rows.map((r) => [`${r.localAddress}:${r.localPort}`, `${r.remoteAddress}:${r.remotePort}`, r.state]);
 
 describe('parseProcNetTcp', () => {
   test('reads /proc/net/tcp (little-endian words, hex ports, state names)', () => {
@@ -241,11 +240,11 @@ describe('readTcpRows on this host', () => {
         ({ aSide } = rowsForConnection((await readTcpRows({ ports: [local.port] })) ?? [], local, { address: '127.0.0.1', port }));
         if (aSide.some((row) => row.state === 'TIME_WAIT')) break;
       }
-      expect(aSide.map((row) => [row.localAddress, row.localPort, row.remotePort, row.state])).toEqual([
-        ['127.0.0.1', local.port, port, 'TIME_WAIT'],
-      ]);
+      expect(aSide.map((row) => [row.localAddress, row.localPort, row.remotePort, row.state])).toEqual([['127.0.0.1', local.port, port, 'TIME_WAIT']]);
       // The synchronous read (used inside an 'end' handler) sees the same row.
-      expect(endpoints(rowsForConnection(readTcpRowsSync({ ports: [local.port] }) ?? [], local, { address: '127.0.0.1', port }).aSide)).toEqual(endpoints(aSide));
+      expect(endpoints(rowsForConnection(readTcpRowsSync({ ports: [local.port] }) ?? [], local, { address: '127.0.0.1', port }).aSide)).toEqual(
+        endpoints(aSide),
+      );
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }

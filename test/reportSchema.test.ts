@@ -85,12 +85,31 @@ describe.concurrent('real reports validate against docs/report.schema.json', () 
 
   test('a lab that resets (close rst) with a request cap, --client, --client-idle and --expect', async ({ expect, onTestFinished }) => {
     const server = await lab(onTestFinished, { idleTimeoutMs: 500, close: 'rst', maxRequests: 3, advertise: true });
-    const { code, report: r } = await report([server.url, '-s', 'idle-timeout', '-s', 'request-cap', '-s', 'timeout-mismatch', '--max-idle', '2s', '--client', 'node-agent', '--client-idle', '300ms', '--expect', 'idle-timeout>=100ms']);
+    const { code, report: r } = await report([
+      server.url,
+      '-s',
+      'idle-timeout',
+      '-s',
+      'request-cap',
+      '-s',
+      'timeout-mismatch',
+      '--max-idle',
+      '2s',
+      '--client',
+      'node-agent',
+      '--client-idle',
+      '300ms',
+      '--expect',
+      'idle-timeout>=100ms',
+    ]);
     expect(code).toBe(0);
     expectValid(expect, r);
     expect(r.target.lab).toBeNull();
     expect(allEvents(r)).toContainEqual(expect.objectContaining({ kind: 'error', code: 'ECONNRESET' }));
-    expect(r.scenarios.find((s) => s.id === 'idle-timeout')?.connections[0]).toMatchObject({ end: { kind: 'server-reset', signal: 'rst' }, timeWait: { side: 'none' } });
+    expect(r.scenarios.find((s) => s.id === 'idle-timeout')?.connections[0]).toMatchObject({
+      end: { kind: 'server-reset', signal: 'rst' },
+      timeWait: { side: 'none' },
+    });
     expect(r.scenarios.find((s) => s.id === 'request-cap')?.metrics.maxRequests).toBe(3);
     expect(r.clients[0]).toMatchObject({ client: 'node-agent', yours: true, idleMs: 300, idleFrom: 'client-idle' });
     expect(r.scenarios.flatMap((s) => s.expectations)).toContainEqual(expect.objectContaining({ origin: 'cli', ok: true }));
@@ -112,7 +131,18 @@ describe.concurrent('real reports validate against docs/report.schema.json', () 
     const back = await lab(onTestFinished, { idleTimeoutMs: 300 });
     // The backend by a name, connected to by --resolve: its address is reported on its hop.
     const backPort = new URL(back.url).port;
-    const { code, report: r } = await report(['--hop', `lb=${front.url}`, '--hop', `app=http://app.test:${backPort}/`, '--resolve', `app.test:${backPort}:127.0.0.1`, '-s', 'http11-reuse', '--max-idle', '2s']);
+    const { code, report: r } = await report([
+      '--hop',
+      `lb=${front.url}`,
+      '--hop',
+      `app=http://app.test:${backPort}/`,
+      '--resolve',
+      `app.test:${backPort}:127.0.0.1`,
+      '-s',
+      'http11-reuse',
+      '--max-idle',
+      '2s',
+    ]);
     expect(code).toBe(1);
     expectValid(expect, r);
     expect(r.hops.map((h) => [h.name, h.connectAddress])).toEqual([
@@ -165,7 +195,10 @@ describe.concurrent('real reports validate against docs/report.schema.json', () 
     const server = await lab(onTestFinished, { idleTimeoutMs: 60_000 });
     const file = path.join(dir, 'interrupted.json');
     // Preflight plus one connection per scenario accepted: both scenarios are under way.
-    const { code } = await interruptCli(['run', server.url, '-s', 'http11-reuse', '-s', 'idle-timeout', '--max-idle', '60s', '--json', file, '-q'], () => server.accepted() >= 3);
+    const { code } = await interruptCli(
+      ['run', server.url, '-s', 'http11-reuse', '-s', 'idle-timeout', '--max-idle', '60s', '--json', file, '-q'],
+      () => server.accepted() >= 3,
+    );
     expect(code).toBe(130);
     const r = JSON.parse(readFileSync(file, 'utf8')) as unknown;
     expectValid(expect, r);
@@ -189,7 +222,8 @@ async function brokenServer(onTestFinished: TestContext['onTestFinished']): Prom
     socket.on('data', (chunk: Buffer) => {
       head += chunk.toString('latin1');
       if (!head.includes('\r\n\r\n')) return;
-      if (/^connection: *close\r?$/im.test(head)) socket.end(`HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok${preflight ? '' : 'and more'}`);
+      if (/^connection: *close\r?$/im.test(head))
+        socket.end(`HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok${preflight ? '' : 'and more'}`);
       else if (/^\S+ \S+ HTTP\/1\.0\r\n/.test(head)) socket.write('SSH-2.0-OpenSSH_9.6\r\n\r\n');
     });
   });
@@ -231,12 +265,30 @@ const BREAKAGES: readonly Breakage[] = [
     },
     errorAt: `${EVENTS}/0`,
   },
-  { name: 'a response-complete event relabelled peer-fin (fields of another kind)', at: `${EVENTS}/3`, found: { kind: 'response-complete' }, change: (e) => (e.kind = 'peer-fin'), errorAt: `${EVENTS}/3` },
+  {
+    name: 'a response-complete event relabelled peer-fin (fields of another kind)',
+    at: `${EVENTS}/3`,
+    found: { kind: 'response-complete' },
+    change: (e) => (e.kind = 'peer-fin'),
+    errorAt: `${EVENTS}/3`,
+  },
   { name: 'an unknown event kind', at: `${EVENTS}/0`, found: { kind: 'connect' }, change: (e) => (e.kind = 'open'), errorAt: `${EVENTS}/0/kind` },
-  { name: 'a count written as a string', at: CONNECTION, found: { id: 'main' }, change: (c) => (c.bytesIn = String(c.bytesIn)), errorAt: `${CONNECTION}/bytesIn` },
+  {
+    name: 'a count written as a string',
+    at: CONNECTION,
+    found: { id: 'main' },
+    change: (c) => (c.bytesIn = String(c.bytesIn)),
+    errorAt: `${CONNECTION}/bytesIn`,
+  },
   { name: 'a required field removed', at: `${CONNECTION}/end`, found: {}, change: (end) => delete end.summary, errorAt: `${CONNECTION}/end` },
   { name: 'a status outside its enum', at: SCENARIO, found: { id: 'http11-reuse' }, change: (s) => (s.status = 'ok'), errorAt: `${SCENARIO}/status` },
-  { name: 'a metric value that is an object', at: `${SCENARIO}/metrics`, found: { reused: true }, change: (m) => (m.reused = { value: true }), errorAt: `${SCENARIO}/metrics/reused` },
+  {
+    name: 'a metric value that is an object',
+    at: `${SCENARIO}/metrics`,
+    found: { reused: true },
+    change: (m) => (m.reused = { value: true }),
+    errorAt: `${SCENARIO}/metrics/reused`,
+  },
   { name: 'null where the field is never null', at: '/target', found: {}, change: (t) => (t.tls = null), errorAt: '/target/tls' },
 ];
 

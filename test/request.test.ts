@@ -37,7 +37,18 @@ describe('serializeRequest', () => {
   });
 
   test('extra headers follow the defaults, in order, names as written', () => {
-    expect(wire(spec({ connection: 'keep-alive', headers: [['X-B', '2'], ['x-a', '1'], ['X-B', '3']] }))).toBe(
+    expect(
+      wire(
+        spec({
+          connection: 'keep-alive',
+          headers: [
+            ['X-B', '2'],
+            ['x-a', '1'],
+            ['X-B', '3'],
+          ],
+        }),
+      ),
+    ).toBe(
       'GET / HTTP/1.1\r\nHost: example.test:8080\r\nUser-Agent: keepalive-probe/0.1.0\r\nAccept: */*\r\nConnection: keep-alive\r\nX-B: 2\r\nx-a: 1\r\nX-B: 3\r\n\r\n',
     );
   });
@@ -55,15 +66,30 @@ describe('serializeRequest', () => {
   });
 
   test('only the first of repeated Host headers takes the default place; the others are sent too', () => {
-    expect(wire(spec({ headers: [['Host', 'a'], ['Host', 'b']] }))).toBe(
-      'GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: keepalive-probe/0.1.0\r\nAccept: */*\r\nHost: b\r\n\r\n',
-    );
+    expect(
+      wire(
+        spec({
+          headers: [
+            ['Host', 'a'],
+            ['Host', 'b'],
+          ],
+        }),
+      ),
+    ).toBe('GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: keepalive-probe/0.1.0\r\nAccept: */*\r\nHost: b\r\n\r\n');
   });
 
   test('an explicit Connection header wins over the spec and is sent once, in the user order', () => {
-    expect(wire(spec({ connection: 'keep-alive', headers: [['X-A', '1'], ['Connection', 'close']] }))).toBe(
-      'GET / HTTP/1.1\r\nHost: example.test:8080\r\nUser-Agent: keepalive-probe/0.1.0\r\nAccept: */*\r\nX-A: 1\r\nConnection: close\r\n\r\n',
-    );
+    expect(
+      wire(
+        spec({
+          connection: 'keep-alive',
+          headers: [
+            ['X-A', '1'],
+            ['Connection', 'close'],
+          ],
+        }),
+      ),
+    ).toBe('GET / HTTP/1.1\r\nHost: example.test:8080\r\nUser-Agent: keepalive-probe/0.1.0\r\nAccept: */*\r\nX-A: 1\r\nConnection: close\r\n\r\n');
   });
 
   test('writes latin1 bytes, one byte per character', () => {
@@ -83,7 +109,14 @@ describe('sentConnectionHeader', () => {
   });
 
   test('repeated Connection headers are all sent, so all are reported, joined as one list (RFC 9110 §5.3)', () => {
-    const s = spec({ connection: 'keep-alive', headers: [['CONNECTION', 'upgrade'], ['X-A', '1'], ['Connection', 'close']] });
+    const s = spec({
+      connection: 'keep-alive',
+      headers: [
+        ['CONNECTION', 'upgrade'],
+        ['X-A', '1'],
+        ['Connection', 'close'],
+      ],
+    });
     expect(sentConnectionHeader(s)).toBe('upgrade, close');
     expect(wire(s)).toBe(
       'GET / HTTP/1.1\r\nHost: example.test:8080\r\nUser-Agent: keepalive-probe/0.1.0\r\nAccept: */*\r\nCONNECTION: upgrade\r\nX-A: 1\r\nConnection: close\r\n\r\n',

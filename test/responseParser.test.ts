@@ -81,7 +81,9 @@ const VALID: Readonly<Record<string, { readonly input: string; readonly method?:
   absentReason: { input: 'HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n' },
   http12: { input: 'HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n' },
   headWithLength: { input: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n', method: 'HEAD' },
-  interim: { input: 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc' },
+  interim: {
+    input: 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc',
+  },
   switching: { input: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x00' },
   noContent: { input: 'HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n' },
   notModified: { input: 'HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n' },
@@ -122,7 +124,11 @@ const INVALID: Readonly<Record<string, { readonly input: string; readonly code: 
   longChunkLine: { input: `${CHUNKED}5;${'x'.repeat(100)}\r\nhello\r\n0\r\n\r\n`, code: 'invalid-chunk', limits: { maxChunkLine: 64 } },
   headTooLarge: { input: `HTTP/1.1 200 OK\r\nX-Pad: ${'p'.repeat(100)}\r\n\r\n`, code: 'headers-too-large', limits: { maxHeadBytes: 64 } },
   tooManyHeaders: { input: 'HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n', code: 'too-many-headers', limits: { maxHeaders: 2 } },
-  tooManyInterim: { input: `${'HTTP/1.1 100 Continue\r\n\r\n'.repeat(3)}HTTP/1.1 200 OK\r\n\r\n`, code: 'too-many-informational', limits: { maxInformational: 2 } },
+  tooManyInterim: {
+    input: `${'HTTP/1.1 100 Continue\r\n\r\n'.repeat(3)}HTTP/1.1 200 OK\r\n\r\n`,
+    code: 'too-many-informational',
+    limits: { maxInformational: 2 },
+  },
   truncatedHead: { input: 'HTTP/1.1 200 OK\r\nContent-Le', code: 'truncated-headers' },
   truncatedAfterInterim: { input: 'HTTP/1.1 100 Continue\r\n\r\n', code: 'truncated-headers' },
   truncatedLength: { input: 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello', code: 'truncated-body' },
@@ -203,7 +209,7 @@ describe('message body length (RFC 9112 §6.3)', () => {
     expect(out.bodyBytes).toBe(3);
   });
 
-  it('1: 101 is a final response with no body; what follows is not the parser\'s', () => {
+  it("1: 101 is a final response with no body; what follows is not the parser's", () => {
     const out = valid('switching');
     expect(headOf(out)).toMatchObject({ head: { status: 101, informational: [] }, framing: { kind: 'none' } });
     expect(out.excessBytes).toBe(2);
@@ -424,19 +430,54 @@ describe('split anywhere, same result', () => {
 // Properties in the manner of undici's test/fuzzing: arbitrary bytes, and generated valid responses.
 
 const ERROR_CODES: readonly ParseErrorCode[] = [
-  'not-http', 'bad-status-line', 'bad-version', 'bad-header', 'bare-cr', 'headers-too-large', 'too-many-headers',
-  'too-many-informational', 'bad-content-length', 'conflicting-content-length', 'te-cl-conflict',
-  'bad-transfer-encoding', 'invalid-chunk', 'truncated-headers', 'truncated-body',
+  'not-http',
+  'bad-status-line',
+  'bad-version',
+  'bad-header',
+  'bare-cr',
+  'headers-too-large',
+  'too-many-headers',
+  'too-many-informational',
+  'bad-content-length',
+  'conflicting-content-length',
+  'te-cl-conflict',
+  'bad-transfer-encoding',
+  'invalid-chunk',
+  'truncated-headers',
+  'truncated-body',
 ];
 
 /** Pieces of HTTP, so random input gets past the status line often. */
 const FRAGMENTS = [
-  'HTTP/1.1 ', 'HTTP/1.0 ', '200 OK', '100 Continue', '204', '304', '101', '\r\n', '\n', '\r', ' ', '\t', ':', ',',
-  'Content-Length: ', 'Transfer-Encoding: ', 'chunked', 'gzip', 'X-A', '0', '5', 'A', 'ffffffffffffff', ';e=1', 'hello', '\0',
+  'HTTP/1.1 ',
+  'HTTP/1.0 ',
+  '200 OK',
+  '100 Continue',
+  '204',
+  '304',
+  '101',
+  '\r\n',
+  '\n',
+  '\r',
+  ' ',
+  '\t',
+  ':',
+  ',',
+  'Content-Length: ',
+  'Transfer-Encoding: ',
+  'chunked',
+  'gzip',
+  'X-A',
+  '0',
+  '5',
+  'A',
+  'ffffffffffffff',
+  ';e=1',
+  'hello',
+  '\0',
 ];
 
-const cutsOf = (length: number, raw: readonly number[]): number[] =>
-  [...new Set(raw.map((n) => n % (length + 1)))].sort((x, y) => x - y);
+const cutsOf = (length: number, raw: readonly number[]): number[] => [...new Set(raw.map((n) => n % (length + 1)))].sort((x, y) => x - y);
 
 const soup = fc
   .tuple(fc.constantFrom('', 'HTTP/1.1 ', 'HTTP/1.1 200 OK\r\n'), fc.array(fc.constantFrom(...FRAGMENTS), { maxLength: 40 }))
@@ -492,10 +533,13 @@ const responseArb = fc
     const interimHeads = r.interim.map((s) => `${version} ${s} Interim${eol}Link: </a.css>${eol}${eol}`).join('');
     const noBody = r.method === 'HEAD' || r.status === 204 || r.status === 304;
     const framingHeaders: [string, string][] =
-      r.framing === 'length' ? [['Content-Length', String(r.payload.length)]]
-      : r.framing === 'chunked' ? [['Transfer-Encoding', 'chunked']]
-      : r.framing === 'gzip-close' ? [['transfer-encoding', 'gzip']]
-      : [];
+      r.framing === 'length'
+        ? [['Content-Length', String(r.payload.length)]]
+        : r.framing === 'chunked'
+          ? [['Transfer-Encoding', 'chunked']]
+          : r.framing === 'gzip-close'
+            ? [['transfer-encoding', 'gzip']]
+            : [];
     const headers = [...r.headers, ...framingHeaders];
     const finalHead = `${version} ${r.status} ${r.reason}${eol}${headers.map(([n, v]) => `${n}: ${v}${eol}`).join('')}${eol}`;
     const payload = Buffer.from(r.payload);

@@ -20,9 +20,7 @@ describe('escapeForTerminal', () => {
     expect(escapeForTerminal('abc\u202edcba')).toBe('abc\\u202edcba');
     expect(escapeForTerminal('\u2066x\u2069')).toBe('\\u2066x\\u2069');
     expect(escapeForTerminal('\u202a\u202b\u202c\u202d')).toBe('\\u202a\\u202b\\u202c\\u202d');
-    expect(escapeForTerminal('\u200e\u200f\u061c\u200b\ufeff\u2028\u2029\u2060')).toBe(
-      '\\u200e\\u200f\\u061c\\u200b\\ufeff\\u2028\\u2029\\u2060',
-    );
+    expect(escapeForTerminal('\u200e\u200f\u061c\u200b\ufeff\u2028\u2029\u2060')).toBe('\\u200e\\u200f\\u061c\\u200b\\ufeff\\u2028\\u2029\\u2060');
   });
 
   test('NUL, CR, LF and TAB are escaped (they would break or forge table rows)', () => {

@@ -404,7 +404,18 @@ describe('loadScenarioFile', () => {
 describe('a top-level expect section', () => {
   test('becomes expect steps after the script, each with its line', async () => {
     const scenario = await parseScenario(
-      ['id: t', 'title: T', 'steps:', '  - open: main', 'metrics:', '  reused: { measure: reused, on: main }', 'expect:', '  - reused', '  - { that: reused = true, severity: warn }', ''].join('\n'),
+      [
+        'id: t',
+        'title: T',
+        'steps:',
+        '  - open: main',
+        'metrics:',
+        '  reused: { measure: reused, on: main }',
+        'expect:',
+        '  - reused',
+        '  - { that: reused = true, severity: warn }',
+        '',
+      ].join('\n'),
       'top.yaml',
     );
     expect(scenario.steps.slice(1)).toEqual([

@@ -86,7 +86,9 @@ describe('timeout-mismatch: a late request, then a write again, on a connection 
     return scenario(await probe(await lab({ idleTimeoutMs: 300, close }), ['timeout-mismatch'], { maxIdleMs: 1500 }), 'timeout-mismatch');
   };
   const written = (s: ScenarioResult): string[] =>
-    (s.connections[0]?.events ?? []).filter((e) => e.kind === 'request' || e.kind === 'error').map((e) => (e.kind === 'error' ? `${e.code}/${e.syscall}` : 'request'));
+    (s.connections[0]?.events ?? [])
+      .filter((e) => e.kind === 'request' || e.kind === 'error')
+      .map((e) => (e.kind === 'error' ? `${e.code}/${e.syscall}` : 'request'));
 
   it('full close: the late request is answered with an RST (ECONNRESET), writing again gives EPIPE', async () => {
     const s = await run('fin');
@@ -120,6 +122,8 @@ describe("the probe's own timing error", () => {
     clearTimeout(hold);
     // The monitor's timer runs every 10 ms: the hold-up shows, less at most two of its periods.
     expect(result.loopDelayMaxMs).toBeGreaterThanOrEqual(BLOCK_MS - 20);
-    expect(renderTerminal(result, { color: false })).toMatch(/! The probe's event loop was held up to 1\d\d ms during this run .*: any time above may be late by as much\./);
+    expect(renderTerminal(result, { color: false })).toMatch(
+      /! The probe's event loop was held up to 1\d\d ms during this run .*: any time above may be late by as much\./,
+    );
   });
 });

@@ -92,7 +92,7 @@ describe('--resolve', () => {
     expect(parseResolve('[::1]:80:127.0.0.1')).toEqual({ host: '::1', port: 80, address: '127.0.0.1' });
   });
 
-  test('the host is normalised as the URL\'s is, so either spelling matches', () => {
+  test("the host is normalised as the URL's is, so either spelling matches", () => {
     const targets = [parseTarget('https://bücher.example/'), parseTarget('http://[::1]:8080/'), parseTarget('http://API.Internal/')];
     const resolved = applyResolves(targets, ['BÜCHER.example:443:10.0.0.1', '[0:0::1]:8080:[fd00::5]', 'api.INTERNAL:80:10.0.0.2'].map(parseResolve));
     expect(resolved.map((t) => [t.host, t.connectAddress])).toEqual([
@@ -102,15 +102,25 @@ describe('--resolve', () => {
     ]);
   });
 
-  test.each(['api.internal:443', 'api.internal:443:backend.internal', 'a b:443:10.0.0.5', 'x@api.internal:443:10.0.0.5', 'api.internal/x:443:10.0.0.5', 'api.internal:0:10.0.0.5', 'api.internal:70000:10.0.0.5', ':443:10.0.0.5', 'api.internal:https:10.0.0.5'])(
-    '%s is rejected with the expected form',
-    (text) => {
-      expect(() => parseResolve(text)).toThrow(/^invalid --resolve ".*": expected host:port:address with an IP address/);
-    },
-  );
+  test.each([
+    'api.internal:443',
+    'api.internal:443:backend.internal',
+    'a b:443:10.0.0.5',
+    'x@api.internal:443:10.0.0.5',
+    'api.internal/x:443:10.0.0.5',
+    'api.internal:0:10.0.0.5',
+    'api.internal:70000:10.0.0.5',
+    ':443:10.0.0.5',
+    'api.internal:https:10.0.0.5',
+  ])('%s is rejected with the expected form', (text) => {
+    expect(() => parseResolve(text)).toThrow(/^invalid --resolve ".*": expected host:port:address with an IP address/);
+  });
 
   test('applies to the target with that host and port only; the URL keeps naming the server', () => {
-    const [a, b] = applyResolves([parseTarget('https://API.internal/x'), parseTarget('http://api.internal:8080/')], [parseResolve('api.internal:443:10.0.0.5')]);
+    const [a, b] = applyResolves(
+      [parseTarget('https://API.internal/x'), parseTarget('http://api.internal:8080/')],
+      [parseResolve('api.internal:443:10.0.0.5')],
+    );
     expect(a).toMatchObject({ host: 'api.internal', port: 443, hostHeader: 'api.internal', connectAddress: '10.0.0.5' });
     expect(b?.connectAddress).toBeNull();
   });

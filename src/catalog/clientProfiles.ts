@@ -118,7 +118,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
   },
   {
     name: 'undici',
-    label: 'undici Client/Agent, and Node\'s global fetch (undici)',
+    label: "undici Client/Agent, and Node's global fetch (undici)",
     versions: 'undici 6.24.1 (the copy in Node 20.20.2, process.versions.undici; tag v6.24.1)',
     idleMs: 4000,
     honoursKeepAliveHeader: true,
@@ -259,7 +259,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
       `${OKHTTP}/internal/http/RetryAndFollowUpInterceptor.kt#L133-L198 (recover: no method check; stops on one-shot body, ProtocolException, interrupt, certificate errors)`,
       `${OKHTTP}/OkHttpClient.kt#L593 (retryOnConnectionFailure = true)`,
       `${OKHTTP}/internal/http1/Http1ExchangeCodec.kt#L247-L252 (IOException("unexpected end of stream on $address", EOFException))`,
-      'no Keep-Alive response-header parsing in okhttp/src (only the cache\'s hop-by-hop list); the EOFException text is Okio\'s, as quoted in https://github.com/square/okhttp/issues/2738',
+      "no Keep-Alive response-header parsing in okhttp/src (only the cache's hop-by-hop list); the EOFException text is Okio's, as quoted in https://github.com/square/okhttp/issues/2738",
     ],
   },
   {
@@ -384,10 +384,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     hintCapMs: null,
     noticesIdleClose: 'unconfirmed',
     retriesStale: 'none',
-    staleErrors: [
-      'reactor.netty.http.client.PrematureCloseException: Connection prematurely closed BEFORE response',
-      'Connection reset by peer',
-    ],
+    staleErrors: ['reactor.netty.http.client.PrematureCloseException: Connection prematurely closed BEFORE response', 'Connection reset by peer'],
     setting: {
       name: 'ConnectionProvider.Builder.maxIdleTime',
       example: 'ConnectionProvider.builder("pool").maxIdleTime(Duration.ofMillis({ms})).build()',

@@ -14,15 +14,16 @@ export interface ErrorExplanation {
 }
 
 const STALE_FIX =
-  'Keep the client pool\'s idle timeout below the server\'s (measure it: keepalive-probe run <url> -s idle-timeout), and retry idempotent requests once on a fresh connection.';
+  "Keep the client pool's idle timeout below the server's (measure it: keepalive-probe run <url> -s idle-timeout), and retry idempotent requests once on a fresh connection.";
 
 export const ERROR_CATALOG: readonly ErrorExplanation[] = [
   {
     id: 'ECONNRESET',
     matches: ['econnreset', 'connection reset by peer', 'read econnreset'],
     seenIn: 'Node (read ECONNRESET), nginx upstream logs ("recv() failed (104: Connection reset by peer)"), most clients',
-    wire: 'The server (or a proxy) answered with a TCP RST. On a kept-alive connection this is usually a request written just before, or just after, the server closed the idle connection: the server\'s kernel resets data arriving on a closed socket.',
-    scenario: 'timeout-mismatch (idle past the server\'s close, then reuse; serverClose silent-drop when no FIN came first); stale-race (how close to the idle timeout requests start failing); idle-timeout shows whether the server closes with FIN or RST',
+    wire: "The server (or a proxy) answered with a TCP RST. On a kept-alive connection this is usually a request written just before, or just after, the server closed the idle connection: the server's kernel resets data arriving on a closed socket.",
+    scenario:
+      "timeout-mismatch (idle past the server's close, then reuse; serverClose silent-drop when no FIN came first); stale-race (how close to the idle timeout requests start failing); idle-timeout shows whether the server closes with FIN or RST",
     fix: STALE_FIX,
   },
   {
@@ -61,14 +62,21 @@ export const ERROR_CATALOG: readonly ErrorExplanation[] = [
     id: 'PrematureCloseException',
     matches: ['prematurecloseexception', 'connection prematurely closed'],
     seenIn: 'reactor-netty / Spring WebClient / Spring Cloud Gateway ("Connection prematurely closed BEFORE response")',
-    wire: 'The server closed a pooled connection (FIN) and the client sent its request on it anyway; the server\'s kernel answers that request with RST.',
+    wire: "The server closed a pooled connection (FIN) and the client sent its request on it anyway; the server's kernel answers that request with RST.",
     scenario: 'timeout-mismatch',
     fix: `${STALE_FIX} reactor-netty: set the pool's maxIdleTime below the server's keep-alive timeout.`,
   },
   {
     id: 'unexpected end of stream',
-    matches: ['unexpected end of stream', 'remotedisconnected', 'remote end closed connection without response', 'server closed idle connection', 'header parser received no bytes'],
-    seenIn: 'OkHttp ("unexpected end of stream"), Python requests/urllib3 (RemoteDisconnected), Go ("http: server closed idle connection", EOF), Java HttpClient ("header parser received no bytes")',
+    matches: [
+      'unexpected end of stream',
+      'remotedisconnected',
+      'remote end closed connection without response',
+      'server closed idle connection',
+      'header parser received no bytes',
+    ],
+    seenIn:
+      'OkHttp ("unexpected end of stream"), Python requests/urllib3 (RemoteDisconnected), Go ("http: server closed idle connection", EOF), Java HttpClient ("header parser received no bytes")',
     wire: 'End of stream where a response was expected: the server had closed the pooled connection (FIN) before or as the request was sent.',
     scenario: 'timeout-mismatch (outcome premature-close)',
     fix: `${STALE_FIX} OkHttp: ConnectionPool keepAliveDuration; Go: Transport.IdleConnTimeout; Java HttpClient: jdk.httpclient.keepalive.timeout.`,
@@ -77,8 +85,9 @@ export const ERROR_CATALOG: readonly ErrorExplanation[] = [
     id: '502',
     matches: ['502', 'bad gateway', 'upstream prematurely closed'],
     seenIn: 'a load balancer or reverse proxy (AWS ALB, nginx "upstream prematurely closed connection")',
-    wire: 'The proxy reused an idle connection to the backend that the backend had just closed: the backend\'s idle timeout is shorter than the proxy\'s.',
-    scenario: 'idle-timeout against the backend, compared with the proxy\'s idle timeout (--behind aws-alb, --behind nginx-upstream), or both measured: --hop lb=<proxy-url> --hop app=<backend-url>',
+    wire: "The proxy reused an idle connection to the backend that the backend had just closed: the backend's idle timeout is shorter than the proxy's.",
+    scenario:
+      "idle-timeout against the backend, compared with the proxy's idle timeout (--behind aws-alb, --behind nginx-upstream), or both measured: --hop lb=<proxy-url> --hop app=<backend-url>",
     fix: 'Make the backend keep idle connections open longer than the proxy in front of it (AWS ALB: 60 s by default; nginx upstream keepalive_timeout: 60 s by default). Check it with keepalive-probe run <backend-url> --behind aws-alb, or keepalive-probe run --hop lb=<proxy-url> --hop app=<backend-url>.',
   },
   {
@@ -86,7 +95,7 @@ export const ERROR_CATALOG: readonly ErrorExplanation[] = [
     matches: ['eaddrnotavail', 'cannot assign requested address', 'address not available'],
     seenIn: 'any client opening many short connections (connect EADDRNOTAVAIL; Go "dial tcp ...: connect: cannot assign requested address")',
     wire: 'No free ephemeral port for a new connection to that server address and port: each connection the client closed first holds its port in TIME_WAIT for 60 s on Linux, so a client opening a new connection per request runs out.',
-    scenario: 'short-connections (TIME_WAIT per side for a new connection per request vs one kept-alive connection; the advice quotes this host\'s port range)',
+    scenario: "short-connections (TIME_WAIT per side for a new connection per request vs one kept-alive connection; the advice quotes this host's port range)",
     fix: 'Reuse connections (keep-alive on, one client or pool shared across requests, not one per request). If the client must not keep connections, let the server close first (send Connection: close) so TIME_WAIT lands on the server.',
   },
 ];

@@ -74,8 +74,16 @@ function buildProgram(outcome: Outcome): Command {
     .option('--json [file]', 'write the JSON report (docs/json-report.md) to a file, or to stdout (no value or -; the terminal report then goes to stderr)')
     .option('--junit <file>', 'write a JUnit XML report (one test case per scenario) to a file, or - for stdout')
     .option('--html <file>', 'write a self-contained HTML report with a timeline of every connection to a file, or - for stdout')
-    .option('--hop <name=url>', 'probe this hop too, listed from the client inward (a load balancer, then its backend; repeatable): each hop must keep idle connections open longer than the hop in front of it', collect, [])
-    .option('--client <name>', 'the HTTP client you run (node-agent, node-global-agent, undici, go, httpclient4, httpclient5, okhttp, java-httpclient, dotnet, urllib3, curl, reactor-netty): the report says whether it reuses dead connections and what to set (docs/clients.md)')
+    .option(
+      '--hop <name=url>',
+      'probe this hop too, listed from the client inward (a load balancer, then its backend; repeatable): each hop must keep idle connections open longer than the hop in front of it',
+      collect,
+      [],
+    )
+    .option(
+      '--client <name>',
+      'the HTTP client you run (node-agent, node-global-agent, undici, go, httpclient4, httpclient5, okhttp, java-httpclient, dotnet, urllib3, curl, reactor-netty): the report says whether it reuses dead connections and what to set (docs/clients.md)',
+    )
     .option('--client-idle <duration>', "your client pool's idle limit as configured (overrides the profile's default)", positiveDurationArg)
     .option('-q, --quiet', 'no terminal report (the reports asked for, errors and the exit code only)')
     .option('-s, --scenario <id|file>', 'run only this scenario: a built-in id or a scenario file (repeatable)', collect, [])
@@ -88,10 +96,20 @@ function buildProgram(outcome: Outcome): Command {
     .option('--scenario-timeout <duration>', 'deadline for a whole scenario (default: --max-idle plus 2 min)', positiveDurationArg)
     .option('-X, --method <method>', 'request method', methodArg, RUN_DEFAULTS.method)
     .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', headerArg, [])
-    .option('-e, --expect <expectation>', 'fail (exit 1) unless this holds, e.g. "idle-timeout>=60s", "reuse", "timeout-mismatch.outcome=ok" (repeatable; docs/expectations.md)', collect, [])
+    .option(
+      '-e, --expect <expectation>',
+      'fail (exit 1) unless this holds, e.g. "idle-timeout>=60s", "reuse", "timeout-mismatch.outcome=ok" (repeatable; docs/expectations.md)',
+      collect,
+      [],
+    )
     .option('--behind <preset>', 'gate for the hop in front of the server: aws-alb, nginx-upstream (repeatable)', collect, [])
     .option('-k, --insecure', 'do not verify the TLS certificate')
-    .option('--resolve <host:port:address>', 'connect to this IP address for host:port, as curl does (one backend behind a name); the URL still names the server in Host, TLS SNI and the certificate check (repeatable)', collect, [])
+    .option(
+      '--resolve <host:port:address>',
+      'connect to this IP address for host:port, as curl does (one backend behind a name); the URL still names the server in Host, TLS SNI and the certificate check (repeatable)',
+      collect,
+      [],
+    )
     .option('--cacert <file>', "trust the CA certificates in this PEM file (an internal CA), besides Node's bundled ones and NODE_EXTRA_CA_CERTS")
     .addOption(color)
     .action(async (url: string | undefined, opts: RunCommandFlags) => {
@@ -105,9 +123,16 @@ function buildProgram(outcome: Outcome): Command {
     .option('--host <address>', 'address to listen on', SERVE_LISTEN.host)
     .option('--idle-timeout <duration>', 'close connections idle this long (0s = never)', durationArg, SERVE_DEFAULTS.idleTimeoutMs)
     .option('--max-requests <n>', 'close a connection after this many responses (0 = no cap)', integerArg(0, 1_000_000), SERVE_DEFAULTS.maxRequests)
-    .addOption(new Option('--http10 <mode>', 'HTTP/1.0 with "Connection: keep-alive": keep-alive or close').choices(['keep-alive', 'close']).default(SERVE_DEFAULTS.http10))
     .addOption(
-      new Option('--close <how>', 'how the server closes: fin (full close), rst (abortive), half (FIN, keeps reading), drop (idle close without telling the client)')
+      new Option('--http10 <mode>', 'HTTP/1.0 with "Connection: keep-alive": keep-alive or close')
+        .choices(['keep-alive', 'close'])
+        .default(SERVE_DEFAULTS.http10),
+    )
+    .addOption(
+      new Option(
+        '--close <how>',
+        'how the server closes: fin (full close), rst (abortive), half (FIN, keeps reading), drop (idle close without telling the client)',
+      )
         .choices([...LAB_CLOSE_MODES])
         .default(SERVE_DEFAULTS.close),
     )

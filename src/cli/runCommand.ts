@@ -45,7 +45,8 @@ export async function runCommand(url: string | undefined, flags: RunCommandFlags
     );
     progress?.stop();
     const { result, unprobed } = judge(runs, { ...plan, host: readHostFacts() });
-    if (unprobed !== null) writeError(`cannot probe ${unprobed.hop === null ? '' : `hop ${unprobed.hop} `}${escapeForTerminal(unprobed.url)}: ${errorText(unprobed.error)}`);
+    if (unprobed !== null)
+      writeError(`cannot probe ${unprobed.hop === null ? '' : `hop ${unprobed.hop} `}${escapeForTerminal(unprobed.url)}: ${errorText(unprobed.error)}`);
     // The reports asked for still say why a target could not be probed; the line above is the terminal's.
     writeOutputs(unprobed === null ? outputs : { ...outputs, terminal: 'none' }, result, (stream) => useColor(flags.color, stream.isTTY === true, process.env));
     return exitCodeFor(result);
@@ -64,13 +65,16 @@ function startProgress(plan: RunPlan, targets: readonly Target[]): Progress {
   const ids = targets.flatMap((_, i) => plan.scenarios.map((s) => shownId(plan, i, s.id)));
   const write = (text: string): void => void process.stderr.write(text);
   const where = targets.map((target) => escapeForTerminal(target.url)).join(', ');
-  write(`Probing ${where} with ${ids.length === 1 ? '1 scenario' : `${ids.length} scenarios at once`}; idle waits are bounded by ${formatDuration(plan.config.maxIdleMs)} (--max-idle)…\n`);
+  write(
+    `Probing ${where} with ${ids.length === 1 ? '1 scenario' : `${ids.length} scenarios at once`}; idle waits are bounded by ${formatDuration(plan.config.maxIdleMs)} (--max-idle)…\n`,
+  );
   return new Progress(ids, plan.config.maxIdleMs, write);
 }
 
 /** A finished scenario on the progress lines, with the status its own expectations and gates give it. */
 function reportDone(plan: RunPlan, progress: Progress): (i: number, m: ScenarioMeasurement) => void {
-  return (i, m) => progress.done(shownId(plan, i, m.id), judgeScenario(m, { ...plan, host: { ephemeralPorts: null } }, plan.config.maxIdleMs).status, m.durationMs);
+  return (i, m) =>
+    progress.done(shownId(plan, i, m.id), judgeScenario(m, { ...plan, host: { ephemeralPorts: null } }, plan.config.maxIdleMs).status, m.durationMs);
 }
 
 /** A scenario's id as reports show it: prefixed with its hop's name under --hop. */

@@ -1,5 +1,6 @@
 import { EXIT } from '../verdict/exitCode.js';
 import { startLabServer } from '../lab/labServer.js';
+import type { LabServer } from '../lab/labServer.js';
 import type { LabProfile } from '../options/labProfiles.js';
 import type { LabCloseMode } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
@@ -27,7 +28,7 @@ export async function serveCommand(flags: ServeFlags): Promise<number> {
     advertise: flags.advertise === true,
     announceLast: flags.announceLast,
   };
-  let lab;
+  let lab: LabServer;
   try {
     lab = await startLabServer(profile, flags.host, flags.port);
   } catch (err) {
@@ -36,7 +37,10 @@ export async function serveCommand(flags: ServeFlags): Promise<number> {
     return EXIT.usage;
   }
   const idle = profile.idleTimeoutMs === 0 ? 'no idle timeout' : `idle timeout ${formatDuration(profile.idleTimeoutMs)}`;
-  const cap = profile.maxRequests === 0 ? 'no request cap' : `max ${profile.maxRequests} requests per connection${profile.announceLast ? '' : ' (closes without Connection: close)'}`;
+  const cap =
+    profile.maxRequests === 0
+      ? 'no request cap'
+      : `max ${profile.maxRequests} requests per connection${profile.announceLast ? '' : ' (closes without Connection: close)'}`;
   // The URL goes to stdout, alone on its line, so scripts can read it when --port 0 picked one.
   process.stdout.write(`${lab.url}\n`);
   process.stderr.write(

@@ -38,7 +38,13 @@ export function parseKeepAlive(headers: HeaderList): KeepAliveParams | null {
     if (param.length === 0) continue;
     const eq = param.indexOf('=');
     const key = (eq === -1 ? param : param.slice(0, eq)).trim().toLowerCase();
-    const value = eq === -1 ? '' : param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    const value =
+      eq === -1
+        ? ''
+        : param
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"(.*)"$/, '$1');
     if (key !== 'timeout' && key !== 'max') continue; // unknown parameters are allowed and ignored
     if (!/^\d{1,9}$/.test(value)) {
       invalid.push(param);

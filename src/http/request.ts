@@ -20,7 +20,11 @@ export function serializeRequest(spec: RequestSpec): Buffer {
   // An explicit Host, User-Agent or Accept takes the default's place rather than moving to
   // the end: Host stays the first field after the request line (RFC 9112 §3.2).
   const placed = new Set<number>();
-  for (const [name, value] of [['Host', spec.host], ['User-Agent', spec.userAgent], ['Accept', '*/*']] as const) {
+  for (const [name, value] of [
+    ['Host', spec.host],
+    ['User-Agent', spec.userAgent],
+    ['Accept', '*/*'],
+  ] as const) {
     const i = spec.headers.findIndex(([n]) => n.toLowerCase() === name.toLowerCase());
     const header = spec.headers[i];
     if (header === undefined) {

@@ -266,12 +266,7 @@ export class ResponseParser {
   }
 
   /** RFC 9112 §6.3, in its order. */
-  private decideFraming(
-    status: number,
-    versionMinor: 0 | 1,
-    headers: readonly (readonly [string, string])[],
-    flags: string[],
-  ): BodyFraming {
+  private decideFraming(status: number, versionMinor: 0 | 1, headers: readonly (readonly [string, string])[], flags: string[]): BodyFraming {
     if (this.method === 'HEAD' || status === 204 || status === 304 || status < 200) return { kind: 'none' };
     const te = headers.filter(([n]) => n.toLowerCase() === 'transfer-encoding').map(([, v]) => v);
     const cl = headers.filter(([n]) => n.toLowerCase() === 'content-length').map(([, v]) => v);

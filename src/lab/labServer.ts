@@ -178,9 +178,7 @@ function parseRequestHead(text: string): RequestHead {
 /** Writes one response; returns whether the connection stays open after it. */
 function respond(socket: net.Socket, req: RequestHead, profile: LabProfile, served: number, connectionNumber: number): boolean {
   const wantsKeepAlive =
-    req.versionMinor === 1
-      ? !req.connectionTokens.includes('close')
-      : req.connectionTokens.includes('keep-alive') && profile.http10 === 'keep-alive';
+    req.versionMinor === 1 ? !req.connectionTokens.includes('close') : req.connectionTokens.includes('keep-alive') && profile.http10 === 'keep-alive';
   const capReached = profile.maxRequests > 0 && served >= profile.maxRequests;
   const keepAlive = wantsKeepAlive && !capReached;
   const announceClose = !keepAlive && (!capReached || profile.announceLast || !wantsKeepAlive);

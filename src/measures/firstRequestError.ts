@@ -26,7 +26,12 @@ export function firstRequestError(outcome: ExchangeOutcome, target: Target): Pro
         'ETIMEDOUT',
       );
     case 'socket-error':
-      return new ProbeError('closed-before-response', `${where} reset the connection before answering the first request (${outcome.code})`, outcome.code, outcome.syscall);
+      return new ProbeError(
+        'closed-before-response',
+        `${where} reset the connection before answering the first request (${outcome.code})`,
+        outcome.code,
+        outcome.syscall,
+      );
     case 'premature-close':
     case 'not-sent':
       return new ProbeError(

@@ -61,7 +61,10 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       const held = list.filter((c) => c.timeWait.side === side);
       const read = list.every((c) => c.timeWait.source === 'proc-net-tcp');
       const text = `${held.length} of ${list.length} connections${on === null ? '' : ` (${on})`} left a socket in TIME_WAIT on the ${side} side (${read ? 'seen in /proc/net/tcp' : 'partly inferred from the timelines'})`;
-      return { value: held.length, finding: held.length === 0 ? null : { text, evidence: held.slice(0, 3).map((c) => evidence(c, null, null, c.timeWait.evidence[0] ?? c.timeWait.side)) } };
+      return {
+        value: held.length,
+        finding: held.length === 0 ? null : { text, evidence: held.slice(0, 3).map((c) => evidence(c, null, null, c.timeWait.evidence[0] ?? c.timeWait.side)) },
+      };
     }
     case 'responses': {
       const list = conn === null ? trace.connections.map((c) => c.record) : [conn];
@@ -95,7 +98,13 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       if (conn === null) return plain(null);
       const idle = idleTimeoutOf(conn.end);
       if (conn.end.kind === 'server-close-after-response') {
-        return { value: null, finding: { text: `the server does not keep this connection alive: ${conn.end.summary}`, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.kind)] } };
+        return {
+          value: null,
+          finding: {
+            text: `the server does not keep this connection alive: ${conn.end.summary}`,
+            evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.kind)],
+          },
+        };
       }
       if (idle === null) {
         const text = `the server did not close the idle connection within ${formatDuration(ctx.maxIdleMs)} (--max-idle)`;
@@ -109,7 +118,13 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       if (conn === null || head === undefined || head.keepAliveHeader === null) return plain(null);
       const params = parseKeepAlive([['Keep-Alive', head.keepAliveHeader]]);
       const value = name === 'advertisedTimeout' ? (params?.timeoutS ?? null) : (params?.max ?? null);
-      return { value, finding: { text: `the server advertises "Keep-Alive: ${head.keepAliveHeader}"`, evidence: [evidence(conn, head.t, head.index, `Keep-Alive: ${head.keepAliveHeader}`)] } };
+      return {
+        value,
+        finding: {
+          text: `the server advertises "Keep-Alive: ${head.keepAliveHeader}"`,
+          evidence: [evidence(conn, head.t, head.index, `Keep-Alive: ${head.keepAliveHeader}`)],
+        },
+      };
     }
     case 'requestsBeforeClose': {
       if (conn === null) return plain(null);
@@ -119,21 +134,41 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
         // The cap is where keep-alive ended: announced by the response, whether or not the
         // server then closed (Node's maxRequestsPerSocket says "close" and leaves it open).
         const after = serverClosed ? conn.end.summary : 'but the server left the connection open: the client has to close it';
-        return { value: last.index, finding: { text: `the server ended keep-alive after ${last.index} responses: response #${last.index} said it would not persist, ${after}`, evidence: [evidence(conn, last.t, last.index, `Connection: ${last.connectionHeader ?? '(none)'}`)] } };
+        return {
+          value: last.index,
+          finding: {
+            text: `the server ended keep-alive after ${last.index} responses: response #${last.index} said it would not persist, ${after}`,
+            evidence: [evidence(conn, last.t, last.index, `Connection: ${last.connectionHeader ?? '(none)'}`)],
+          },
+        };
       }
       // A close only after --max-requests answers may be the idle timeout, not a cap.
       if (!serverClosed || conn.end.responses >= ctx.maxRequests) {
         const text = `the server answered ${conn.end.responses} requests on one connection without closing it (--max-requests ${ctx.maxRequests})`;
         return { value: null, finding: { text, evidence: [evidence(conn, null, null, conn.end.summary)] } };
       }
-      return { value: conn.end.responses, finding: { text: `the server closed the connection after ${conn.end.responses} responses: ${conn.end.summary}`, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, conn.end.responses, conn.end.kind)] } };
+      return {
+        value: conn.end.responses,
+        finding: {
+          text: `the server closed the connection after ${conn.end.responses} responses: ${conn.end.summary}`,
+          evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, conn.end.responses, conn.end.kind)],
+        },
+      };
     }
     case 'closeSignalled': {
       const head = lastHead(events);
       if (conn === null || head === undefined) return plain(null);
       const said = !head.keepAlive;
       if (!said && !(closedDuringScenario(conn) && conn.end.closedBy === 'server')) return plain(null);
-      return { value: said, finding: { text: said ? `response #${head.index} said "Connection: ${head.connectionHeader ?? ''}" before keep-alive ended` : `the server closed without warning: the last response (#${head.index}) did not say "Connection: close"`, evidence: [evidence(conn, head.t, head.index, `Connection: ${head.connectionHeader ?? '(none)'}`)] } };
+      return {
+        value: said,
+        finding: {
+          text: said
+            ? `response #${head.index} said "Connection: ${head.connectionHeader ?? ''}" before keep-alive ended`
+            : `the server closed without warning: the last response (#${head.index}) did not say "Connection: close"`,
+          evidence: [evidence(conn, head.t, head.index, `Connection: ${head.connectionHeader ?? '(none)'}`)],
+        },
+      };
     }
     case 'lastOutcome':
     case 'requestOutcome': {
@@ -143,7 +178,8 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       if (exchange === undefined || conn === null) return plain(null);
       const outcome = outcomeOf(exchange.outcome);
       const written = requestEvent(events, exchange.outcome.index);
-      const reset = exchange.outcome.kind === 'premature-close' && written !== undefined ? events.find((e) => errorSignal(e) === 'reset' && e.t >= written.t) : undefined;
+      const reset =
+        exchange.outcome.kind === 'premature-close' && written !== undefined ? events.find((e) => errorSignal(e) === 'reset' && e.t >= written.t) : undefined;
       const text = `${describeOutcome(exchange.outcome)}${reset === undefined ? '' : '; the server answered it with an RST (it had fully closed the socket), so a client writing again gets EPIPE'}`;
       return { value: outcome, finding: { text, evidence: [evidence(conn, reset?.t ?? written?.t ?? null, exchange.outcome.index, outcome)] } };
     }
@@ -167,7 +203,8 @@ function closeModeMeasure(conn: ConnectionRecord): Measured {
 const CLOSE_MODE_TEXT: Record<ServerCloseMode, string> = {
   full: 'the server closed the connection fully: its FIN came first, and the request written afterwards was answered with an RST',
   half: 'the server only half-closed: after its FIN it still accepted the late request (no RST) and never answered it; a client sees end of stream, not a reset',
-  'silent-drop': 'the connection was dropped without a FIN: nothing arrived while it was idle, and the next request was answered with an RST (a load balancer, NAT or firewall that forgot the connection does this)',
+  'silent-drop':
+    'the connection was dropped without a FIN: nothing arrived while it was idle, and the next request was answered with an RST (a load balancer, NAT or firewall that forgot the connection does this)',
 };
 
 function describeOutcome(outcome: ExchangeOutcome): string {
@@ -189,9 +226,6 @@ function describeOutcome(outcome: ExchangeOutcome): string {
       return `request #${outcome.index} could not be written: the socket was already closed`;
   }
 }
-
-
-
 
 /** A close the probe made only to clean up at the end does not count as "the client closed". */
 function closedDuringScenario(conn: ConnectionRecord): boolean {
@@ -225,7 +259,10 @@ function raceMeasure(name: 'raceWindow' | 'raceSafeIdle', race: RaceReport | nul
     `${failedAfter.length} of ${afterClose.length} written after the server's close failed`,
   ];
   const first = failedInTime[0] ?? failedAfter[0];
-  const evidenceList = first === undefined ? [] : [{ connection: first.connection, localPort: null, t: null, requestIndex: 2, detail: `${first.outcome} after ${formatDuration(first.idleMs)} idle` }];
+  const evidenceList =
+    first === undefined
+      ? []
+      : [{ connection: first.connection, localPort: null, t: null, requestIndex: 2, detail: `${first.outcome} after ${formatDuration(first.idleMs)} idle` }];
   return { value, finding: { text: parts.join('; '), evidence: evidenceList } };
 }
 

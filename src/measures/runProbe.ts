@@ -93,14 +93,21 @@ async function preflightRequest(ctx: RunContext): Promise<{ server: string | nul
   const opening = ProbeConnection.open('preflight', connectOptions(ctx), ctx.clock);
   const conn = await stoppable(opening, ctx.stop).catch((err: unknown) => {
     // Stopped while connecting: a connect that still completes is closed at once.
-    if (err instanceof ProbeError && err.code === 'interrupted') opening.then((c) => c.close('rst', 'cleanup'), () => undefined);
+    if (err instanceof ProbeError && err.code === 'interrupted')
+      opening.then(
+        (c) => c.close('rst', 'cleanup'),
+        () => undefined,
+      );
     throw err;
   });
   // Ctrl-C ends the wait for the answer at once: the RST makes the pending request resolve.
   const stop = (): void => void conn.close('rst', 'cleanup');
   ctx.stop?.addEventListener('abort', stop, { once: true });
   try {
-    const outcome = await conn.send({ method: ctx.method, path: target.path, version: '1.1', host: target.hostHeader, connection: 'close', headers: ctx.headers, userAgent: ctx.userAgent }, ctx);
+    const outcome = await conn.send(
+      { method: ctx.method, path: target.path, version: '1.1', host: target.hostHeader, connection: 'close', headers: ctx.headers, userAgent: ctx.userAgent },
+      ctx,
+    );
     if (ctx.stop?.aborted === true) throw new ProbeError('interrupted', 'interrupted before the first response');
     const error = firstRequestError(outcome, target);
     if (error !== null || outcome.kind !== 'response') throw error;

@@ -68,7 +68,9 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
   ctx.stop?.addEventListener('abort', onStop, { once: true });
   // The race makes --scenario-timeout interrupt any step (a wait-close, a slow request):
   // the cleanup below then closes the connections, which ends whatever was still pending.
-  const aborted = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(new Aborted(abortReason(abort.signal))), { once: true }));
+  const aborted = new Promise<never>((_, reject) =>
+    abort.signal.addEventListener('abort', () => reject(new Aborted(abortReason(abort.signal))), { once: true }),
+  );
   aborted.catch(() => undefined);
   try {
     await Promise.race([runSteps(scenario.steps, state), aborted]);
@@ -81,7 +83,13 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
   }
   await Promise.all(live.map(({ conn }) => conn.close(error === null ? 'fin' : 'rst', 'cleanup')));
   const connections = await Promise.all(live.map(({ label, conn }) => finishRecord(label, conn)));
-  const race = state.race === null ? null : summarizeRace(state.race.idleTimeoutMs, [...state.race.trials].sort((a, b) => a.offsetMs - b.offsetMs));
+  const race =
+    state.race === null
+      ? null
+      : summarizeRace(
+          state.race.idleTimeoutMs,
+          [...state.race.trials].sort((a, b) => a.offsetMs - b.offsetMs),
+        );
   const trace: Trace = { connections, exchanges, race };
   const measureCtx = { maxIdleMs: ctx.maxIdleMs, maxRequests: ctx.maxRequests };
   const metrics: Record<string, MetricValue> = {};

@@ -61,4 +61,3 @@ export type ConnEvent =
 
 /** HTTP/1.x version as written on the wire. */
 export type HttpVersion = '1.0' | '1.1';
-

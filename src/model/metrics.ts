@@ -102,7 +102,7 @@ export const METRICS = {
     measure: 'requestOutcome',
     scenarios: ['timeout-mismatch'],
     alias: 'outcome',
-    meaning: 'what a request on a connection idle past the server\'s close got: `ok`, `premature-close`, `ECONNRESET`, …',
+    meaning: "what a request on a connection idle past the server's close got: `ok`, `premature-close`, `ECONNRESET`, …",
   }),
   serverClose: entry({
     name: 'serverClose',

@@ -27,11 +27,13 @@ export class GateError extends InputError {}
 export const PRESETS: Readonly<Record<string, { readonly expect: string; readonly source: string }>> = {
   'aws-alb': {
     expect: 'idle-timeout>60s',
-    source: 'AWS ALB idle timeout defaults to 60 s; AWS asks for an application idle timeout larger than it (docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html)',
+    source:
+      'AWS ALB idle timeout defaults to 60 s; AWS asks for an application idle timeout larger than it (docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html)',
   },
   'nginx-upstream': {
     expect: 'idle-timeout>60s',
-    source: 'nginx upstream keepalive_timeout defaults to 60 s (src/http/modules/ngx_http_upstream_keepalive_module.c, ngx_conf_init_msec_value(kcf->timeout, 60000))',
+    source:
+      'nginx upstream keepalive_timeout defaults to 60 s (src/http/modules/ngx_http_upstream_keepalive_module.c, ngx_conf_init_msec_value(kcf->timeout, 60000))',
   },
 };
 
@@ -44,7 +46,9 @@ export function resolveGates(expects: readonly string[], behind: readonly string
     const gate = resolve(preset.expect, preset.source, scenarios);
     const threshold = gate.expectation.value;
     if (typeof threshold === 'number' && maxIdleMs <= threshold) {
-      throw new GateError(`--behind ${name} checks an idle timeout above ${formatDuration(threshold)}: raise --max-idle above that (it is ${formatDuration(maxIdleMs)})`);
+      throw new GateError(
+        `--behind ${name} checks an idle timeout above ${formatDuration(threshold)}: raise --max-idle above that (it is ${formatDuration(maxIdleMs)})`,
+      );
     }
     gates.push(gate);
   }
@@ -76,7 +80,9 @@ function target(name: string): [string, string] {
   if (alias !== undefined) return [alias.scenarios[0], alias.name];
   const dot = name.indexOf('.');
   if (dot === -1) {
-    throw new GateError(`--expect: unknown metric "${name}": write <scenario>.<metric> (for example timeout-mismatch.outcome) or one of ${METRIC_ENTRIES.flatMap((e) => e.alias ?? []).join(', ')}`);
+    throw new GateError(
+      `--expect: unknown metric "${name}": write <scenario>.<metric> (for example timeout-mismatch.outcome) or one of ${METRIC_ENTRIES.flatMap((e) => e.alias ?? []).join(', ')}`,
+    );
   }
   const metric = name.slice(dot + 1).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
   return [name.slice(0, dot), metric];

@@ -16,12 +16,14 @@ export function parseHops(values: readonly string[]): Hop[] {
   const hops = values.map((value) => {
     const eq = value.indexOf('=');
     const name = value.slice(0, eq);
-    if (eq === -1 || !NAME.test(name)) throw new HopError(`invalid --hop "${value}": expected name=URL, the name made of letters, digits, - and _ (for example --hop lb=https://lb.internal/)`);
+    if (eq === -1 || !NAME.test(name))
+      throw new HopError(`invalid --hop "${value}": expected name=URL, the name made of letters, digits, - and _ (for example --hop lb=https://lb.internal/)`);
     return { name, url: value.slice(eq + 1) };
   });
   const names = hops.map((h) => h.name);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice !== undefined) throw new HopError(`--hop name "${twice}" is given twice`);
-  if (hops.length === 1) throw new HopError('--hop needs at least two hops (the one in front first), for example --hop lb=http://lb/ --hop app=http://app:8080/');
+  if (hops.length === 1)
+    throw new HopError('--hop needs at least two hops (the one in front first), for example --hop lb=http://lb/ --hop app=http://app:8080/');
   return hops;
 }

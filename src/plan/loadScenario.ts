@@ -14,7 +14,16 @@ import type { CountRef, DurationRef, MeasureName, MetricSpec, Scenario, Step } f
 export const SCENARIO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scenarios');
 
 /** The order the built-ins are run and reported in. */
-export const BUILTIN_ORDER = ['http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch', 'stale-race', 'short-connections'];
+export const BUILTIN_ORDER = [
+  'http11-reuse',
+  'http10-keepalive',
+  'connection-close',
+  'idle-timeout',
+  'request-cap',
+  'timeout-mismatch',
+  'stale-race',
+  'short-connections',
+];
 
 /** A scenario file that cannot be used; the message names file, line and field. */
 export class ScenarioFileError extends InputError {
@@ -87,14 +96,19 @@ export async function parseScenario(text: string, file: string): Promise<Scenari
   const opened = new Set<string>();
   const steps = raw.steps.map((s, i) => toStep(s, ['steps', i], opened, file, locate));
   // A top-level `expect:` list reads as expect steps after the script.
-  (raw.expect ?? []).forEach((e, i) => steps.push(expectStep(e, ['expect', i], locate(['expect', i]) ?? 0, file, locate)));
+  for (const [i, e] of (raw.expect ?? []).entries()) steps.push(expectStep(e, ['expect', i], locate(['expect', i]) ?? 0, file, locate));
   const metrics: Record<string, MetricSpec> = {};
   for (const [name, spec] of Object.entries(raw.metrics ?? {})) {
     if (spec.on !== undefined && !opened.has(spec.on)) {
       throw new ScenarioFileError(file, locate(['metrics', name, 'on']), `metrics.${name}.on`, `no step opens a connection "${spec.on}"`);
     }
     if (spec.measure === 'requestOutcome' && spec.request === undefined) {
-      throw new ScenarioFileError(file, locate(['metrics', name]), `metrics.${name}.request`, 'requestOutcome needs "request": which request on the connection (1 = the first)');
+      throw new ScenarioFileError(
+        file,
+        locate(['metrics', name]),
+        `metrics.${name}.request`,
+        'requestOutcome needs "request": which request on the connection (1 = the first)',
+      );
     }
     metrics[name] = { measure: spec.measure, on: spec.on ?? null, request: spec.request ?? null };
   }
@@ -127,13 +141,7 @@ interface RawScenario {
 
 type RawStep = Record<string, unknown>;
 
-function toStep(
-  raw: RawStep,
-  at: (string | number)[],
-  opened: Set<string>,
-  file: string,
-  locate: (p: (string | number)[]) => number | null,
-): Step {
+function toStep(raw: RawStep, at: (string | number)[], opened: Set<string>, file: string, locate: (p: (string | number)[]) => number | null): Step {
   const [type, value] = Object.entries(raw)[0] as [string, unknown];
   const line = locate(at) ?? 0;
   const field = (name: string): string => `${fieldName(at)}.${type}${name === '' ? '' : `.${name}`}`;
@@ -184,7 +192,12 @@ function toStep(
       const as = (v.as as string | undefined) ?? 'race';
       const after = String(v.after);
       if (!opened.has(after)) {
-        throw new ScenarioFileError(file, locate([...at, type, 'after']) ?? line, field('after'), `connection "${after}" is used before an "open" step opens it`);
+        throw new ScenarioFileError(
+          file,
+          locate([...at, type, 'after']) ?? line,
+          field('after'),
+          `connection "${after}" is used before an "open" step opens it`,
+        );
       }
       opened.add(as);
       const offsets = (v.offsets as string[]).map((o) => (o.startsWith('-') ? -parseDuration(o.slice(1)) : parseDuration(o.replace(/^\+/, ''))));

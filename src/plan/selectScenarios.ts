@@ -18,7 +18,9 @@ export async function selectScenarios(names: readonly string[], alwaysBuiltins: 
       continue;
     }
     if (!looksLikeFile(name)) {
-      throw new UsageError(`unknown scenario "${name}": built-in scenarios are ${BUILTIN_ORDER.join(', ')}; a scenario file path must contain "/" or end in .yaml, .yml or .json`);
+      throw new UsageError(
+        `unknown scenario "${name}": built-in scenarios are ${BUILTIN_ORDER.join(', ')}; a scenario file path must contain "/" or end in .yaml, .yml or .json`,
+      );
     }
     const scenario = await loadScenarioFile(name);
     const clash = chosen.find((s) => s.id === scenario.id);

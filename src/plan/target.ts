@@ -68,7 +68,9 @@ export function parseResolve(text: string): Resolve {
   const address = unbracket(match?.[3] ?? '');
   const host = match === null ? null : urlHost(match[1] as string);
   if (match === null || host === null || port < 1 || port > 65535 || net.isIP(address) === 0) {
-    throw new TargetError(`invalid --resolve "${text}": expected host:port:address with an IP address, e.g. api.internal:443:10.0.0.5 or api.internal:443:[fd00::5]`);
+    throw new TargetError(
+      `invalid --resolve "${text}": expected host:port:address with an IP address, e.g. api.internal:443:10.0.0.5 or api.internal:443:[fd00::5]`,
+    );
   }
   return { host, port, address };
 }

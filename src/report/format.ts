@@ -36,7 +36,6 @@ export function formatMetric(name: string, value: MetricValue): string {
   return escapeForTerminal(String(value));
 }
 
-
 /** One event in a few words, e.g. "← 200 HTTP/1.1 keep-alive". */
 export function describeEvent(e: ConnEvent, conn: ConnectionRecord): string | null {
   switch (e.kind) {
@@ -47,7 +46,10 @@ export function describeEvent(e: ConnEvent, conn: ConnectionRecord): string | nu
     case 'request':
       return `→ ${e.method} ${escapeForTerminal(e.path)} HTTP/${e.version}${e.connection === null ? '' : ` (Connection: ${escapeForTerminal(e.connection)})`}`;
     case 'response-head': {
-      const extras = [e.connectionHeader === null ? null : `Connection: ${e.connectionHeader}`, e.keepAliveHeader === null ? null : `Keep-Alive: ${e.keepAliveHeader}`]
+      const extras = [
+        e.connectionHeader === null ? null : `Connection: ${e.connectionHeader}`,
+        e.keepAliveHeader === null ? null : `Keep-Alive: ${e.keepAliveHeader}`,
+      ]
         .filter((x): x is string => x !== null)
         .map((x) => escapeForTerminal(x));
       const info = e.informational.length > 0 ? ` after ${e.informational.join(', ')}` : '';
@@ -59,8 +61,7 @@ export function describeEvent(e: ConnEvent, conn: ConnectionRecord): string | nu
       return `← ${e.bytes} B nobody asked for: "${escapeForTerminal(e.preview, 64)}"`;
     case 'peer-fin':
       return `← FIN${conn.end.kind !== 'client-close' && conn.end.evidence.includes(e.t) ? ` (${conn.end.summary})` : ''}`;
-    case 'error':
-    {
+    case 'error': {
       const meaning = errorMeaning(e);
       return `✗ ${e.code}${e.syscall === null ? '' : ` on ${e.syscall}`}${meaning === null ? '' : ` (${meaning})`}`;
     }
@@ -96,7 +97,13 @@ export function clientRow(v: ClientVerdict): [string, string, string, string, st
   const idle = v.idleMs === 'unconfirmed' ? 'unconfirmed' : v.idleMs === null ? 'none' : formatDuration(v.idleMs);
   const from = v.idleFrom === 'default' ? '' : v.idleFrom === 'client-idle' ? ' (--client-idle)' : ' (from Keep-Alive)';
   const hint = v.honoursKeepAliveHeader === 'unconfirmed' ? 'unconfirmed' : v.honoursKeepAliveHeader ? 'honoured' : 'ignored';
-  return [`${v.yours ? '▶ ' : ''}${v.client}`, `${idle}${from}`, hint, STALE_WORDS[v.staleReuse], v.retriesStale === 'unconfirmed' ? 'unconfirmed' : v.retriesStale];
+  return [
+    `${v.yours ? '▶ ' : ''}${v.client}`,
+    `${idle}${from}`,
+    hint,
+    STALE_WORDS[v.staleReuse],
+    v.retriesStale === 'unconfirmed' ? 'unconfirmed' : v.retriesStale,
+  ];
 }
 
 const STALE_WORDS: Record<ClientVerdict['staleReuse'], string> = {
@@ -109,6 +116,9 @@ const STALE_WORDS: Record<ClientVerdict['staleReuse'], string> = {
 /** The hops in one line, from the client inward: "lb (idle 3 s) → app (idle 1 s)". */
 export function hopChain(result: RunResult): string {
   return result.hops
-    .map((h) => `${h.name} ${escapeForTerminal(h.url)}${h.connectAddress === null ? '' : ` via ${h.connectAddress}`} (${h.idleTimeoutMs === null ? `no idle close within ${formatDuration(result.options.maxIdleMs)}` : `idle ${formatDuration(h.idleTimeoutMs)}`})`)
+    .map(
+      (h) =>
+        `${h.name} ${escapeForTerminal(h.url)}${h.connectAddress === null ? '' : ` via ${h.connectAddress}`} (${h.idleTimeoutMs === null ? `no idle close within ${formatDuration(result.options.maxIdleMs)}` : `idle ${formatDuration(h.idleTimeoutMs)}`})`,
+    )
     .join(' → ');
 }

@@ -84,7 +84,9 @@ function summary(result: RunResult, code: number): string {
 
 function clientsTable(result: RunResult): string {
   const rows = result.clients.map((v) => {
-    const cells = clientRow(v).map((cell) => `<td>${text(cell)}</td>`).join('');
+    const cells = clientRow(v)
+      .map((cell) => `<td>${text(cell)}</td>`)
+      .join('');
     return `<tr data-client="${text(v.client)}" data-stale-reuse="${v.staleReuse}"${v.yours ? ' class="yours"' : ''}>${cells}<td>${v.fix === null ? '' : `<code>${text(v.fix, 400)}</code>`}</td></tr>`;
   });
   return [
@@ -129,7 +131,10 @@ function scenarioSection(s: ScenarioResult): string {
 function raceTable(race: RaceReport): string {
   const rows = [...byOffset(race.trials)].map(([offset, trials]) => {
     const cells = trials
-      .map((t) => `<span class="trial ${t.outcome === 'ok' ? 'ok' : 'failed'}" data-outcome="${text(t.outcome)}" data-idle-ms="${t.idleMs}">${text(t.outcome)}${t.closeSeenBeforeWrite ? '*' : ''} <small>${t.idleMs.toFixed(1)} ms</small></span>`)
+      .map(
+        (t) =>
+          `<span class="trial ${t.outcome === 'ok' ? 'ok' : 'failed'}" data-outcome="${text(t.outcome)}" data-idle-ms="${t.idleMs}">${text(t.outcome)}${t.closeSeenBeforeWrite ? '*' : ''} <small>${t.idleMs.toFixed(1)} ms</small></span>`,
+      )
       .join(' ');
     return `<tr data-offset-ms="${offset}"><td>${text(offsetLabel(offset))}</td><td>${cells}</td></tr>`;
   });
@@ -171,7 +176,9 @@ function axis(span: number, height: number, x: (t: number) => number, t0: number
   const ticks: string[] = [];
   for (let ms = 0; ms <= span + 1e-9; ms += step) {
     const px = x(t0 + ms);
-    ticks.push(`<line class="tick" x1="${px}" y1="${AXIS_H - 6}" x2="${px}" y2="${height}"/><text class="tick-label" x="${px}" y="${AXIS_H - 10}">${formatDuration(ms)}</text>`);
+    ticks.push(
+      `<line class="tick" x1="${px}" y1="${AXIS_H - 6}" x2="${px}" y2="${height}"/><text class="tick-label" x="${px}" y="${AXIS_H - 10}">${formatDuration(ms)}</text>`,
+    );
   }
   return `<g class="axis">${ticks.join('')}</g>`;
 }
@@ -204,7 +211,9 @@ function lane(conn: ConnectionRecord, top: number, x: (t: number) => number): st
 /** Busy spans (request to response end) and idle gaps (response end to the next request or the close). */
 function spans(conn: ConnectionRecord, mid: number, x: (t: number) => number): string[] {
   return phases(conn.events).map((p) =>
-    p.kind === 'idle' ? idleRect(p.from, p.to, mid, x) : `<rect class="busy" x="${x(p.from)}" y="${mid - 5}" width="${Math.max(2, x(p.to) - x(p.from))}" height="10"/>`,
+    p.kind === 'idle'
+      ? idleRect(p.from, p.to, mid, x)
+      : `<rect class="busy" x="${x(p.from)}" y="${mid - 5}" width="${Math.max(2, x(p.to) - x(p.from))}" height="10"/>`,
   );
 }
 
@@ -231,7 +240,13 @@ function marks(conn: ConnectionRecord, mid: number, x: (t: number) => number): s
 /** Room a caption needs along the axis, in SVG units. */
 const CAPTION_W = 80;
 
-function mark(e: ConnEvent, conn: ConnectionRecord, mid: number, x: (t: number) => number, captionY: (px: number, prefer: 'below' | 'above') => number | null): string | null {
+function mark(
+  e: ConnEvent,
+  conn: ConnectionRecord,
+  mid: number,
+  x: (t: number) => number,
+  captionY: (px: number, prefer: 'below' | 'above') => number | null,
+): string | null {
   const kind = eventMark(e, conn.end);
   if (kind === null) return null;
   const px = x(e.t);

@@ -79,7 +79,8 @@ function scenarioSection(s: ScenarioResult, c: ChalkInstance): string {
   const trialIds = new Set(s.race?.trials.map((t) => t.connection) ?? []);
   const shown = s.connections.filter((conn) => !trialIds.has(conn.id));
   for (const conn of shown) lines.push(...timeline(conn, c));
-  if (shown.length < s.connections.length) lines.push(`  ${c.dim(`(${s.connections.length - shown.length} race connections: timelines in --json and --html)`)}`);
+  if (shown.length < s.connections.length)
+    lines.push(`  ${c.dim(`(${s.connections.length - shown.length} race connections: timelines in --json and --html)`)}`);
   if (s.advice.length > 0) {
     lines.push(`  ${c.bold('what to do:')}`);
     for (const a of s.advice) lines.push(`  → ${a}`);
@@ -97,7 +98,9 @@ function clientsSection(result: RunResult, color: boolean, c: ChalkInstance): st
     lines.push(c.dim('Name your client with --client <name> (or its idle limit with --client-idle) for the exact setting to change.'));
   } else {
     if (yours.errors.length > 0) lines.push(`  ${yours.client} then shows: ${yours.errors.join(' / ')}`);
-    lines.push(`  → ${yours.fix ?? (yours.staleReuse === 'no' ? 'nothing to change: it drops idle connections before the server does' : 'no setting can be derived: see docs/clients.md')}`);
+    lines.push(
+      `  → ${yours.fix ?? (yours.staleReuse === 'no' ? 'nothing to change: it drops idle connections before the server does' : 'no setting can be derived: see docs/clients.md')}`,
+    );
   }
   return lines.join('\n');
 }

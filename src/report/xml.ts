@@ -3,7 +3,6 @@
  * controls, lone surrogates, U+FFFE/U+FFFF) are dropped, as vitest's JUnit reporter does,
  * and markup characters are escaped, so a hostile header value can never break the document.
  */
-// eslint-disable-next-line no-control-regex
 const INVALID_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 const ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };

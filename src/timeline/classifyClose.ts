@@ -25,9 +25,25 @@ export function classifyClose(events: readonly ConnEvent[]): CloseClassification
 
   switch (first.kind) {
     case 'local-close':
-      return result('client-close', 'client', first.how, null, responses, [first.t], `probe closed the connection (${first.how.toUpperCase()}, ${first.reason})`);
+      return result(
+        'client-close',
+        'client',
+        first.how,
+        null,
+        responses,
+        [first.t],
+        `probe closed the connection (${first.how.toUpperCase()}, ${first.reason})`,
+      );
     case 'timeout':
-      return result('timeout', 'client', 'rst', null, responses, [first.t], `probe gave up: ${first.deadline} deadline of ${formatDuration(first.limitMs)} expired`);
+      return result(
+        'timeout',
+        'client',
+        'rst',
+        null,
+        responses,
+        [first.t],
+        `probe gave up: ${first.deadline} deadline of ${formatDuration(first.limitMs)} expired`,
+      );
     case 'closed':
       return result('open', 'none', null, null, responses, [first.t], 'socket closed without FIN or error');
     case 'error':
@@ -50,20 +66,60 @@ function classifyFin(
     // close-delimited body (RFC 9112 §6.3 rule 8), or a truncated head or body.
     const verdict = after.find((e) => (e.kind === 'response-complete' || e.kind === 'protocol-error') && e.index === outstanding.index);
     if (verdict?.kind === 'response-complete') {
-      return result('server-close-after-response', 'server', 'fin', 0, responses, [outstanding.t, fin.t], `server closed (FIN) to end response #${outstanding.index}, whose body ran until the close`);
+      return result(
+        'server-close-after-response',
+        'server',
+        'fin',
+        0,
+        responses,
+        [outstanding.t, fin.t],
+        `server closed (FIN) to end response #${outstanding.index}, whose body ran until the close`,
+      );
     }
     if (outstanding.headSeen || verdict?.kind === 'protocol-error') {
-      return result('truncated-response', 'server', 'fin', null, responses, [outstanding.t, fin.t], `server closed (FIN) in the middle of response #${outstanding.index}`);
+      return result(
+        'truncated-response',
+        'server',
+        'fin',
+        null,
+        responses,
+        [outstanding.t, fin.t],
+        `server closed (FIN) in the middle of response #${outstanding.index}`,
+      );
     }
-    return result('premature-close', 'server', 'fin', null, responses, [outstanding.t, fin.t], `server closed (FIN) ${formatDuration(fin.t - outstanding.t)} after request #${outstanding.index} was sent, before any response byte`);
+    return result(
+      'premature-close',
+      'server',
+      'fin',
+      null,
+      responses,
+      [outstanding.t, fin.t],
+      `server closed (FIN) ${formatDuration(fin.t - outstanding.t)} after request #${outstanding.index} was sent, before any response byte`,
+    );
   }
   const idleMs = roundMs(fin.t - lastActivity);
   const head = lastHead(before);
   if (head !== undefined && !head.keepAlive) {
-    return result('server-close-after-response', 'server', 'fin', idleMs, responses, [lastActivity, fin.t], `server closed (FIN) after response #${head.index}, which said the connection would not persist`);
+    return result(
+      'server-close-after-response',
+      'server',
+      'fin',
+      idleMs,
+      responses,
+      [lastActivity, fin.t],
+      `server closed (FIN) after response #${head.index}, which said the connection would not persist`,
+    );
   }
   const what = responses === 0 ? 'connection before any request' : 'idle connection';
-  return result('server-idle-close', 'server', 'fin', idleMs, responses, [lastActivity, fin.t], `server closed the ${what} (FIN) after ${formatDuration(idleMs)}`);
+  return result(
+    'server-idle-close',
+    'server',
+    'fin',
+    idleMs,
+    responses,
+    [lastActivity, fin.t],
+    `server closed the ${what} (FIN) after ${formatDuration(idleMs)}`,
+  );
 }
 
 function classifyError(
@@ -78,10 +134,26 @@ function classifyError(
   }
   if (signal === 'reset') {
     if (outstanding !== null) {
-      return result('reset-on-read', 'server', 'rst', null, responses, [outstanding.t, error.t], `server reset the connection (RST, ECONNRESET on ${error.syscall ?? 'read'}) while request #${outstanding.index} was outstanding`);
+      return result(
+        'reset-on-read',
+        'server',
+        'rst',
+        null,
+        responses,
+        [outstanding.t, error.t],
+        `server reset the connection (RST, ECONNRESET on ${error.syscall ?? 'read'}) while request #${outstanding.index} was outstanding`,
+      );
     }
     const idleMs = roundMs(error.t - lastActivity);
-    return result('server-reset', 'server', 'rst', idleMs, responses, [lastActivity, error.t], `server reset the idle connection (RST) after ${formatDuration(idleMs)}`);
+    return result(
+      'server-reset',
+      'server',
+      'rst',
+      idleMs,
+      responses,
+      [lastActivity, error.t],
+      `server reset the idle connection (RST) after ${formatDuration(idleMs)}`,
+    );
   }
   return result('open', 'none', null, null, responses, [error.t], `socket error ${error.code}${error.syscall ? ` on ${error.syscall}` : ''}`);
 }

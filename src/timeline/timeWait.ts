@@ -37,7 +37,11 @@ function fromRows(clientRows: readonly TcpRow[], serverRows: readonly TcpRow[]):
   if (client) return { side: 'client', source: 'proc-net-tcp', evidence };
   if (server) return { side: 'server', source: 'proc-net-tcp', evidence };
   if (evidence.length === 0) {
-    return { side: 'none', source: 'proc-net-tcp', evidence: ['no row left for this connection in /proc/net/tcp (closed by RST, or not a socket of this host)'] };
+    return {
+      side: 'none',
+      source: 'proc-net-tcp',
+      evidence: ['no row left for this connection in /proc/net/tcp (closed by RST, or not a socket of this host)'],
+    };
   }
   return { side: 'none', source: 'proc-net-tcp', evidence };
 }

@@ -21,20 +21,30 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: 
     const longer = CLIENT_PROFILES.flatMap((p) => (typeof p.idleMs === 'number' && p.idleMs >= idle ? [`${p.name} ${formatDuration(p.idleMs)}`] : []));
     advice.push(
       `Clients must not keep idle connections longer than ${formatDuration(idle)}; set the pool's idle timeout to about ${formatDuration(safe)} or less.` +
-        (longer.length > 0 ? ` Longer by default (docs/clients.md): ${longer.join(', ')}; the clients table says which of them would reuse a dead connection.` : ''),
+        (longer.length > 0
+          ? ` Longer by default (docs/clients.md): ${longer.join(', ')}; the clients table says which of them would reuse a dead connection.`
+          : ''),
     );
-    advice.push(`A load balancer or proxy in front of this server must close idle connections before it does: its idle timeout must be below ${formatDuration(idle)} (or raise the server's).`);
+    advice.push(
+      `A load balancer or proxy in front of this server must close idle connections before it does: its idle timeout must be below ${formatDuration(idle)} (or raise the server's).`,
+    );
   }
   if (idle === null && hasMetric(metrics, METRICS.idleTimeout)) {
-    advice.push('No idle close was seen within the bound: something else (the client pool, a load balancer, a NAT) decides how long idle connections live. Make sure each hop idles out before the hop behind it.');
+    advice.push(
+      'No idle close was seen within the bound: something else (the client pool, a load balancer, a NAT) decides how long idle connections live. Make sure each hop idles out before the hop behind it.',
+    );
   }
   const advertised = readMetric(metrics, METRICS.advertisedTimeout);
   if (hasMetric(metrics, METRICS.advertisedTimeout) && advertised === null && idle !== null) {
     const honouring = CLIENT_PROFILES.filter((p) => p.honoursKeepAliveHeader === true).map((p) => p.name);
-    advice.push(`The server does not advertise "Keep-Alive: timeout=", so clients that honour that hint (${honouring.join(', ')}) cannot adapt to it; configure their idle timeout explicitly.`);
+    advice.push(
+      `The server does not advertise "Keep-Alive: timeout=", so clients that honour that hint (${honouring.join(', ')}) cannot adapt to it; configure their idle timeout explicitly.`,
+    );
   }
   if (advertised !== null && idle !== null && Math.abs(advertised * 1000 - idle) > 1000) {
-    advice.push(`The advertised Keep-Alive timeout (${advertised} s) differs from the measured one (${formatDuration(idle)}): clients that trust the header will be wrong.`);
+    advice.push(
+      `The advertised Keep-Alive timeout (${advertised} s) differs from the measured one (${formatDuration(idle)}): clients that trust the header will be wrong.`,
+    );
   }
   const cap = readMetric(metrics, METRICS.maxRequests);
   if (cap !== null) {
@@ -45,14 +55,18 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: 
     );
   }
   if (readMetric(metrics, METRICS.keepAliveHonoured) === false) {
-    advice.push('HTTP/1.0 clients that ask for keep-alive (for example ApacheBench -k, which sends HTTP/1.0 with "Connection: Keep-Alive") still get one connection per request. Use HTTP/1.1 to this server.');
+    advice.push(
+      'HTTP/1.0 clients that ask for keep-alive (for example ApacheBench -k, which sends HTTP/1.0 with "Connection: Keep-Alive") still get one connection per request. Use HTTP/1.1 to this server.',
+    );
   }
   if (readMetric(metrics, METRICS.reused) === false) {
     advice.push('HTTP/1.1 connections are not reused: every request pays a new TCP (and TLS) handshake and leaves a socket in TIME_WAIT.');
   }
   const outcome = readMetric(metrics, METRICS.outcome);
   if (outcome !== null && outcome !== 'ok') {
-    advice.push(`A client that reuses a connection after the server has closed it gets ${outcome}. Keep the client's idle timeout below the server's, and retry idempotent requests once on a fresh connection.`);
+    advice.push(
+      `A client that reuses a connection after the server has closed it gets ${outcome}. Keep the client's idle timeout below the server's, and retry idempotent requests once on a fresh connection.`,
+    );
   }
   const window = readMetric(metrics, METRICS.failureWindow);
   const safe = readMetric(metrics, METRICS.safeClientIdle);
@@ -67,16 +81,23 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: 
   const kept = readMetric(metrics, METRICS.keptPerRequest);
   if (short !== null && kept !== null) {
     const ports = host.ephemeralPorts;
-    const budget = ports === null ? '' : ` This host has ${ports} ephemeral ports (/proc/sys/net/ipv4/ip_local_port_range): at ${LINUX_TIME_WAIT_S} s each in TIME_WAIT, more than ${Math.floor(ports / LINUX_TIME_WAIT_S)} new connections per second to one server address and port exhaust them.`;
+    const budget =
+      ports === null
+        ? ''
+        : ` This host has ${ports} ephemeral ports (/proc/sys/net/ipv4/ip_local_port_range): at ${LINUX_TIME_WAIT_S} s each in TIME_WAIT, more than ${Math.floor(ports / LINUX_TIME_WAIT_S)} new connections per second to one server address and port exhaust them.`;
     advice.push(
       `A new connection per request cost ${short.toFixed(2)} ms per request here against ${kept.toFixed(2)} ms on a kept-alive connection (more with TLS and real round trips), and leaves one socket in TIME_WAIT per request on the side that closed first: the server when the client sends "Connection: close", the client when it closes the connection itself.${budget} Reuse connections.`,
     );
   }
   const timeWaitSide = readMetric(metrics, METRICS.timeWaitSide);
   if (timeWaitSide === 'server') {
-    advice.push(`The server closes first, so the server holds TIME_WAIT (${LINUX_TIME_WAIT_S} s on Linux) for each such connection; under many short connections that costs server memory, not client ports.`);
+    advice.push(
+      `The server closes first, so the server holds TIME_WAIT (${LINUX_TIME_WAIT_S} s on Linux) for each such connection; under many short connections that costs server memory, not client ports.`,
+    );
   } else if (timeWaitSide === 'client') {
-    advice.push(`The client closes first, so the client holds TIME_WAIT (${LINUX_TIME_WAIT_S} s on Linux) per connection: many short connections can exhaust its ephemeral ports. Reuse connections.`);
+    advice.push(
+      `The client closes first, so the client holds TIME_WAIT (${LINUX_TIME_WAIT_S} s on Linux) per connection: many short connections can exhaust its ephemeral ports. Reuse connections.`,
+    );
   }
   return advice;
 }

@@ -30,7 +30,10 @@ export interface ServerFacts {
 export function serverFacts(scenarios: readonly ScenarioMeasurement[], maxIdleMs: number): ServerFacts {
   const find = <U extends MetricUnit>(e: MetricEntry<U>): ValueOf<U> | null => {
     for (const id of e.scenarios) {
-      const value = readMetricOf(scenarios.find((s) => s.id === id), e);
+      const value = readMetricOf(
+        scenarios.find((s) => s.id === id),
+        e,
+      );
       if (value !== null) return value;
     }
     return null;
@@ -105,7 +108,13 @@ function verdict(p: ClientProfile | null, facts: ServerFacts, idleOverride: numb
  * A pool that notices a FIN on an idle socket notices an RST there too.
  * - unknown: a default that no source confirms, or no T to compare with.
  */
-function staleReuse(idle: number | null | 'unconfirmed', T: number | null, facts: ServerFacts, notices: boolean | 'unconfirmed', silent: boolean): ClientVerdict['staleReuse'] {
+function staleReuse(
+  idle: number | null | 'unconfirmed',
+  T: number | null,
+  facts: ServerFacts,
+  notices: boolean | 'unconfirmed',
+  silent: boolean,
+): ClientVerdict['staleReuse'] {
   if (idle === 'unconfirmed') return 'unknown';
   if (T === null) {
     // A silent drop within --max-idle: a client keeping connections longer meets it.

@@ -48,15 +48,26 @@ export function hopExpectations(i: number, s: ScenarioMeasurement, reports: read
  * within --max-idle counts as "longer than --max-idle".
  */
 function hopRule(front: HopReport, behind: HopReport, maxIdleMs: number): ExpectationResult {
-  const show = (h: HopReport): string => (h.idleTimeoutMs === null ? `no idle close within ${formatDuration(maxIdleMs)}` : `idle timeout ${formatDuration(h.idleTimeoutMs)}`);
+  const show = (h: HopReport): string =>
+    h.idleTimeoutMs === null ? `no idle close within ${formatDuration(maxIdleMs)}` : `idle timeout ${formatDuration(h.idleTimeoutMs)}`;
   // Equal timeouts race each other, and two measurements of one timeout differ by a few ms:
   // "longer" means longer by more than the measurement error.
   const margin = front.idleTimeoutMs === null ? 0 : Math.max(HOP_MARGIN_MS, front.idleTimeoutMs * 0.01);
   const ok = behind.idleTimeoutMs === null || (front.idleTimeoutMs !== null && behind.idleTimeoutMs > front.idleTimeoutMs + margin);
   const equal = !ok && behind.idleTimeoutMs !== null && front.idleTimeoutMs !== null && behind.idleTimeoutMs >= front.idleTimeoutMs - margin;
-  const verb = equal ? `idles out together with "${front.name}" (equal within ${formatDuration(margin)}, the measurement error)` : `closes idle connections before "${front.name}"`;
+  const verb = equal
+    ? `idles out together with "${front.name}" (equal within ${formatDuration(margin)}, the measurement error)`
+    : `closes idle connections before "${front.name}"`;
   const message = ok
     ? `"${behind.name}" (${show(behind)}) keeps idle connections open longer than "${front.name}" in front of it (${show(front)})`
     : `"${behind.name}" (${show(behind)}) ${verb} in front of it (${show(front)}): "${front.name}" will reuse connections "${behind.name}" has closed (errors, or 502s from a load balancer). Make "${behind.name}" idle longer than "${front.name}", or "${front.name}" shorter.`;
-  return { expression: `${behind.name}.idle-timeout > ${front.name}.idle-timeout`, metric: METRICS.idleTimeout.name, origin: 'cli', severity: 'fail', ok, measured: behind.idleTimeoutMs, message };
+  return {
+    expression: `${behind.name}.idle-timeout > ${front.name}.idle-timeout`,
+    metric: METRICS.idleTimeout.name,
+    origin: 'cli',
+    severity: 'fail',
+    ok,
+    measured: behind.idleTimeoutMs,
+    message,
+  };
 }

@@ -46,7 +46,10 @@ export function judge(runs: readonly MeasuredRun[], rules: Rules): Judgement {
   const failed = runs.findIndex((r) => r.error !== null);
   const failedRun = runs[failed];
   if (failedRun === undefined || failedRun.error === null) {
-    return { result: runResult(runs, scenarios, predictClients(serverFacts(first.scenarios, first.options.maxIdleMs), rules.client), reports, first.error), unprobed: null };
+    return {
+      result: runResult(runs, scenarios, predictClients(serverFacts(first.scenarios, first.options.maxIdleMs), rules.client), reports, first.error),
+      unprobed: null,
+    };
   }
   // The reports still say why the target could not be probed (a CI job reads them). With
   // --hop: every hop is listed, the error names the one that failed, and the others'
@@ -60,10 +63,17 @@ export function judge(runs: readonly MeasuredRun[], rules: Rules): Judgement {
 }
 
 /** One scenario judged: its expectations (file, gates, then `extra` such as the hop rule), status, advice. */
-export function judgeScenario(s: ScenarioMeasurement, rules: Pick<Rules, 'scenarios' | 'gates' | 'host'>, maxIdleMs: number, extra: ReturnType<typeof hopExpectations> = []): ScenarioResult {
+export function judgeScenario(
+  s: ScenarioMeasurement,
+  rules: Pick<Rules, 'scenarios' | 'gates' | 'host'>,
+  maxIdleMs: number,
+  extra: ReturnType<typeof hopExpectations> = [],
+): ScenarioResult {
   const definition = rules.scenarios.find((d) => d.id === s.id);
   const ran = s.error === null;
-  const expectations = ran ? [...(definition === undefined ? [] : scenarioExpectations(definition.steps, s.metrics)), ...gateExpectations(rules.gates, s, maxIdleMs), ...extra] : [];
+  const expectations = ran
+    ? [...(definition === undefined ? [] : scenarioExpectations(definition.steps, s.metrics)), ...gateExpectations(rules.gates, s, maxIdleMs), ...extra]
+    : [];
   // The same key order as always (the JSON report's field order).
   return {
     id: s.id,
@@ -83,7 +93,13 @@ export function judgeScenario(s: ScenarioMeasurement, rules: Pick<Rules, 'scenar
   };
 }
 
-function runResult(runs: readonly MeasuredRun[], scenarios: readonly ScenarioResult[], clients: RunResult['clients'], hops: RunResult['hops'], error: ProbeErrorInfo | null): RunResult {
+function runResult(
+  runs: readonly MeasuredRun[],
+  scenarios: readonly ScenarioResult[],
+  clients: RunResult['clients'],
+  hops: RunResult['hops'],
+  error: ProbeErrorInfo | null,
+): RunResult {
   const first = runs[0] as MeasuredRun;
   return {
     schemaVersion: 1,

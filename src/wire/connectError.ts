@@ -22,9 +22,7 @@ export function connectError(err: unknown, where: string, caGiven: boolean): Pro
   const first = parts[0] ?? e;
   const errno = typeof e.code === 'string' ? e.code : typeof first.code === 'string' ? first.code : null;
   const syscall = typeof first.syscall === 'string' ? first.syscall : null;
-  const addresses = parts
-    .map((p) => (typeof p.address === 'string' ? hostPort(p.address, String(p.port ?? '')) : null))
-    .filter((a): a is string => a !== null);
+  const addresses = parts.map((p) => (typeof p.address === 'string' ? hostPort(p.address, String(p.port ?? '')) : null)).filter((a): a is string => a !== null);
   const resolved = addresses.filter((a) => a !== where);
   const at = resolved.length > 0 ? `${where} (${resolved.join(', ')})` : where;
   const code = codeForErrno(errno);

@@ -121,9 +121,7 @@ export class ProbeConnection {
 
   /** Connects (and completes TLS), bounded by the connect deadline. Throws ProbeError. */
   static open(id: string, options: ConnectOptions, clock: Clock): Promise<ProbeConnection> {
-    const socket = options.tls
-      ? tls.connect(tlsOptions(options))
-      : net.connect({ host: options.host, port: options.port, allowHalfOpen: true });
+    const socket = options.tls ? tls.connect(tlsOptions(options)) : net.connect({ host: options.host, port: options.port, allowHalfOpen: true });
     const conn = new ProbeConnection(id, socket, clock);
     const where = hostPort(options.host, options.port);
     return new Promise((resolve, reject) => {
@@ -399,7 +397,9 @@ export class ProbeConnection {
 
   private handleEnd(): void {
     if (this.resetSeenAsEnd()) {
-      const err: NodeJS.ErrnoException = new Error('read ECONNRESET (the RST arrived with response bytes still unread: Node reported it as end of stream; /proc/net/tcp shows the socket already torn down)');
+      const err: NodeJS.ErrnoException = new Error(
+        'read ECONNRESET (the RST arrived with response bytes still unread: Node reported it as end of stream; /proc/net/tcp shows the socket already torn down)',
+      );
       err.code = 'ECONNRESET';
       err.syscall = 'read';
       this.onError(err);
@@ -411,7 +411,7 @@ export class ProbeConnection {
     // A close-delimited body ends with the FIN: record the response complete first, so the
     // FIN reads as the end of that response and not as a close in the middle of it.
     let parseError: unknown = null;
-    if (pending !== null && pending.firstByteSeen) {
+    if (pending?.firstByteSeen === true) {
       try {
         this.handleParse(pending, pending.parser.end());
       } catch (err) {
@@ -470,7 +470,8 @@ export class ProbeConnection {
       t: this.now(),
       code: 'ECONNRESET',
       syscall: 'read',
-      message: 'the server answered the request written after its FIN with an RST (Node reports nothing after end of stream; /proc/net/tcp shows the socket torn down)',
+      message:
+        'the server answered the request written after its FIN with an RST (Node reports nothing after end of stream; /proc/net/tcp shows the socket torn down)',
     });
     if (!this.closeOnPeerFin) {
       // The scenario keeps writing on it, as a client that missed the RST would: the kernel

@@ -137,11 +137,7 @@ function rowsOf(texts: readonly (string | null)[], filter: RowFilter): TcpRow[] 
 }
 
 /** Rows of the connection seen from `a` (local a, remote b) and from `b` (local b, remote a). */
-export function rowsForConnection(
-  rows: readonly TcpRow[],
-  a: Endpoint,
-  b: Endpoint,
-): { aSide: TcpRow[]; bSide: TcpRow[] } {
+export function rowsForConnection(rows: readonly TcpRow[], a: Endpoint, b: Endpoint): { aSide: TcpRow[]; bSide: TcpRow[] } {
   const matches = (row: TcpRow, local: Endpoint, remote: Endpoint): boolean =>
     row.localPort === local.port &&
     row.remotePort === remote.port &&

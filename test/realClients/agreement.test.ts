@@ -21,7 +21,10 @@ const startLab = useLab();
 const runGo = useGoClient(findGo());
 const NODE_MODES: Record<string, NodeClientMode> = { 'node-agent': 'agent', 'node-global-agent': 'global-agent', undici: 'fetch' };
 
-async function predicted(profile: Partial<LabProfile>, maxIdleMs: number): Promise<{ url: string; accepted: () => number; verdicts: Map<string, ClientVerdict> }> {
+async function predicted(
+  profile: Partial<LabProfile>,
+  maxIdleMs: number,
+): Promise<{ url: string; accepted: () => number; verdicts: Map<string, ClientVerdict> }> {
   const lab = await startLab(profile);
   const result = await probe(lab.url, ['idle-timeout', 'timeout-mismatch'], { maxIdleMs });
   const verdicts = new Map(predictClients(serverFacts(result.scenarios, result.options.maxIdleMs), null).map((v) => [v.client, v]));
@@ -47,7 +50,10 @@ function expectAgreement(v: ClientVerdict, e: ClientExperience, accepted: number
     expect(e.second.ok, `${what}: request 2 should fail`).toBe(false);
     const profile = CLIENT_PROFILES.find((p) => p.name === v.client);
     const text = errorText(e);
-    expect(profile?.staleErrors.some((known) => text.includes(known.replace(/^(Error|TypeError): /, ''))), `${what}: "${text}" is one of the profile's errors`).toBe(true);
+    expect(
+      profile?.staleErrors.some((known) => text.includes(known.replace(/^(Error|TypeError): /, ''))),
+      `${what}: "${text}" is one of the profile's errors`,
+    ).toBe(true);
     expect(accepted, what).toBe(1);
   } else {
     expect(e.second, what).toEqual({ ok: true, status: 200 });
@@ -58,34 +64,54 @@ function expectAgreement(v: ClientVerdict, e: ClientExperience, accepted: number
 const CLIENTS = ['node-agent', 'node-global-agent', 'undici', 'go'];
 
 describe('a server that closes idle connections with FIN after 300 ms; clients idle 800 ms', () => {
-  it.each(CLIENTS)('%s', async (client) => {
-    const { url, accepted, verdicts } = await predicted({ idleTimeoutMs: 300, close: 'fin' }, 2000);
-    const v = verdicts.get(client) as ClientVerdict;
-    // Each keeps connections longer than 300 ms but notices the FIN: only a racing request fails.
-    expect(v.staleReuse).toBe('race');
-    expectAgreement(v, await runClient(client, url, 800, 'GET'), accepted(), 'GET');
-  }, 30_000);
+  it.each(CLIENTS)(
+    '%s',
+    async (client) => {
+      const { url, accepted, verdicts } = await predicted({ idleTimeoutMs: 300, close: 'fin' }, 2000);
+      const v = verdicts.get(client) as ClientVerdict;
+      // Each keeps connections longer than 300 ms but notices the FIN: only a racing request fails.
+      expect(v.staleReuse).toBe('race');
+      expectAgreement(v, await runClient(client, url, 800, 'GET'), accepted(), 'GET');
+    },
+    30_000,
+  );
 });
 
 describe('a path that drops idle connections silently (no FIN; the next request gets an RST); clients idle 1300 ms', () => {
-  it.each(CLIENTS.flatMap((c) => [[c, 'GET'], [c, 'POST']] as const))('%s %s', async (client, method) => {
-    // No close to time: timeout-mismatch sees the silent drop within --max-idle (800 ms) + 200 ms.
-    const { url, accepted, verdicts } = await predicted({ idleTimeoutMs: 300, close: 'drop' }, 800);
-    const v = verdicts.get(client) as ClientVerdict;
-    expect(v.staleReuse).toBe('every-reuse');
-    expectAgreement(v, await runClient(client, url, 1300, method), accepted(), method);
-  }, 30_000);
+  it.each(
+    CLIENTS.flatMap(
+      (c) =>
+        [
+          [c, 'GET'],
+          [c, 'POST'],
+        ] as const,
+    ),
+  )(
+    '%s %s',
+    async (client, method) => {
+      // No close to time: timeout-mismatch sees the silent drop within --max-idle (800 ms) + 200 ms.
+      const { url, accepted, verdicts } = await predicted({ idleTimeoutMs: 300, close: 'drop' }, 800);
+      const v = verdicts.get(client) as ClientVerdict;
+      expect(v.staleReuse).toBe('every-reuse');
+      expectAgreement(v, await runClient(client, url, 1300, method), accepted(), method);
+    },
+    30_000,
+  );
 });
 
 describe('a server with a 2 s idle timeout that advertises "Keep-Alive: timeout=2"; clients idle 1500 ms', () => {
-  it.each(CLIENTS)('%s', async (client) => {
-    const { url, accepted, verdicts } = await predicted({ idleTimeoutMs: 2000, close: 'fin', advertise: true }, 4000);
-    const v = verdicts.get(client) as ClientVerdict;
-    const e = await runClient(client, url, 1500, 'GET');
-    expectAgreement(v, e, accepted(), 'GET');
-    // Clients that take their limit from the hint drop the connection before 1.5 s (a new
-    // connection for request 2); the others still reuse it at 1.5 s, before the server's close.
-    expect(accepted(), `${v.client}: limit ${String(v.idleMs)} ms from ${v.idleFrom}`).toBe(v.idleFrom === 'keep-alive-hint' ? 2 : 1);
-    expect(v.idleFrom === 'keep-alive-hint').toBe(client === 'node-global-agent' || client === 'undici');
-  }, 30_000);
+  it.each(CLIENTS)(
+    '%s',
+    async (client) => {
+      const { url, accepted, verdicts } = await predicted({ idleTimeoutMs: 2000, close: 'fin', advertise: true }, 4000);
+      const v = verdicts.get(client) as ClientVerdict;
+      const e = await runClient(client, url, 1500, 'GET');
+      expectAgreement(v, e, accepted(), 'GET');
+      // Clients that take their limit from the hint drop the connection before 1.5 s (a new
+      // connection for request 2); the others still reuse it at 1.5 s, before the server's close.
+      expect(accepted(), `${v.client}: limit ${String(v.idleMs)} ms from ${v.idleFrom}`).toBe(v.idleFrom === 'keep-alive-hint' ? 2 : 1);
+      expect(v.idleFrom === 'keep-alive-hint').toBe(client === 'node-global-agent' || client === 'undici');
+    },
+    30_000,
+  );
 });

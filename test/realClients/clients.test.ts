@@ -38,7 +38,10 @@ const go = findGo();
 const runGo = useGoClient(go);
 
 /** Starts a lab with `profile`, runs the client against it, and reads how many connections it accepted. */
-async function observe<E extends ClientExperience>(profile: Partial<LabProfile>, run: (url: string) => Promise<E>): Promise<{ experience: E; accepted: number; port: number }> {
+async function observe<E extends ClientExperience>(
+  profile: Partial<LabProfile>,
+  run: (url: string) => Promise<E>,
+): Promise<{ experience: E; accepted: number; port: number }> {
   const lab = await startLab(profile);
   const experience = await run(lab.url);
   expect(experience.first).toEqual(OK);
@@ -51,16 +54,19 @@ const node = (mode: NodeClientMode, profile: Partial<LabProfile>, idleMs: number
 describe(`close 'fin': the server closes the idle connection with FIN at ${IDLE_TIMEOUT_MS} ms, the client sends again at ${CLIENT_IDLE_MS} ms`, () => {
   const FIN: Partial<LabProfile> = { idleTimeoutMs: IDLE_TIMEOUT_MS, close: 'fin' };
 
-  it.each(['agent', 'global-agent'] as const)('Node http %s: drops the closed socket from the pool, request 2 goes out on a new connection, no error', async (mode) => {
-    const { experience, accepted } = await node(mode, FIN, CLIENT_IDLE_MS);
-    // The client socket is not half-open (lib/net.js L408: allowHalfOpen defaults to false), so
-    // on the FIN the stream ends its own side and is destroyed (lib/internal/streams/readable.js
-    // L1700-1701); 'close' removes it from the agent (lib/_http_agent.js L375-383, "the only
-    // place where sockets get removed"), and addRequest skips destroyed free sockets (L256-258).
-    expect(experience.second).toEqual(OK);
-    expect(experience.reusedSocket).toBe(false);
-    expect(accepted).toBe(2);
-  });
+  it.each(['agent', 'global-agent'] as const)(
+    'Node http %s: drops the closed socket from the pool, request 2 goes out on a new connection, no error',
+    async (mode) => {
+      const { experience, accepted } = await node(mode, FIN, CLIENT_IDLE_MS);
+      // The client socket is not half-open (lib/net.js L408: allowHalfOpen defaults to false), so
+      // on the FIN the stream ends its own side and is destroyed (lib/internal/streams/readable.js
+      // L1700-1701); 'close' removes it from the agent (lib/_http_agent.js L375-383, "the only
+      // place where sockets get removed"), and addRequest skips destroyed free sockets (L256-258).
+      expect(experience.second).toEqual(OK);
+      expect(experience.reusedSocket).toBe(false);
+      expect(accepted).toBe(2);
+    },
+  );
 
   it('Node fetch (undici): discards the closed connection, request 2 goes out on a new connection, no error', async () => {
     const { experience, accepted } = await node('fetch', FIN, CLIENT_IDLE_MS);
@@ -125,7 +131,10 @@ describe(`close 'drop': nothing on the wire at ${IDLE_TIMEOUT_MS} ms, request 2 
     it('GET: retried on its own on a new connection, request 2 succeeds', async () => {
       const { experience, accepted } = await observe(DROP, (url) => runGo(url, { idleMs: CLIENT_IDLE_MS, method: 'GET' }));
       expect(experience.second).toEqual(OK);
-      expect(experience.gotConn).toEqual([{ reused: true, wasIdle: true }, { reused: false, wasIdle: false }]);
+      expect(experience.gotConn).toEqual([
+        { reused: true, wasIdle: true },
+        { reused: false, wasIdle: false },
+      ]);
       expect(experience.retried).toBe(true);
       expect(accepted).toBe(2);
     });
@@ -147,7 +156,10 @@ describe(`close 'drop': nothing on the wire at ${IDLE_TIMEOUT_MS} ms, request 2 
     it('POST with Idempotency-Key: retried on its own on a new connection, request 2 succeeds', async () => {
       const { experience, accepted } = await observe(DROP, (url) => runGo(url, { idleMs: CLIENT_IDLE_MS, method: 'POST', idempotencyKey: true }));
       expect(experience.second).toEqual(OK);
-      expect(experience.gotConn).toEqual([{ reused: true, wasIdle: true }, { reused: false, wasIdle: false }]);
+      expect(experience.gotConn).toEqual([
+        { reused: true, wasIdle: true },
+        { reused: false, wasIdle: false },
+      ]);
       expect(experience.retried).toBe(true);
       expect(accepted).toBe(2);
     });
@@ -210,4 +222,3 @@ describe(`Keep-Alive: timeout=${HINT_S} advertised, flow dropped at ${HINT_S} s,
     });
   });
 });
-

@@ -41,7 +41,16 @@ describe.skipIf(go === null)("Go's net/http server", () => {
     binary = path.join(dir, 'go-server');
     // Offline and reproducible: no proxy (a module download would fail loudly, not hang),
     // caches in the temp dir, no cgo (no C compiler needed for net).
-    const env = { ...process.env, GOCACHE: path.join(dir, 'cache'), GOPATH: path.join(dir, 'gopath'), GOFLAGS: '-mod=mod', GO111MODULE: 'on', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' };
+    const env = {
+      ...process.env,
+      GOCACHE: path.join(dir, 'cache'),
+      GOPATH: path.join(dir, 'gopath'),
+      GOFLAGS: '-mod=mod',
+      GO111MODULE: 'on',
+      GOPROXY: 'off',
+      GOTOOLCHAIN: 'local',
+      CGO_ENABLED: '0',
+    };
     await promisify(execFile)(go as string, ['build', '-o', binary, '.'], { cwd: FIXTURE, env, timeout: 120_000, killSignal: 'SIGKILL' });
   }, 130_000);
   afterAll(() => {
@@ -64,7 +73,10 @@ describe.skipIf(go === null)("Go's net/http server", () => {
     // HTTP/1.0 with Connection: keep-alive: answered with "Connection: keep-alive" (the handler's
     // body gets an automatic Content-Length), and the connection really persists.
     expect(metric(result, 'http10-keepalive', 'keepAliveHonoured')).toBe(true);
-    expect(heads(result, 'http10-keepalive', 'ka').map((h) => [h.version, h.connectionHeader])).toEqual([['1.0', 'keep-alive'], ['1.0', 'keep-alive']]);
+    expect(heads(result, 'http10-keepalive', 'ka').map((h) => [h.version, h.connectionHeader])).toEqual([
+      ['1.0', 'keep-alive'],
+      ['1.0', 'keep-alive'],
+    ]);
     expect(metric(result, 'connection-close', 'closedBy')).toBe('server');
     expect(metric(result, 'connection-close', 'closeKind')).toBe('fin');
     expect(metric(result, 'connection-close', 'timeWaitSide')).toBe('server');
@@ -150,7 +162,9 @@ describe.skipIf(go === null)("Go's net/http server", () => {
     // in Peek(4) under the idle deadline (2015-2019), reads EOF, returns and closes second:
     // the client holds TIME_WAIT.
     await expectTimeWaitByCloser(result);
-    console.info(`Go short-connections: ${String(s.metrics.shortPerRequestMs)} ms per request on new connections, ${String(s.metrics.keptPerRequestMs)} ms kept alive`);
+    console.info(
+      `Go short-connections: ${String(s.metrics.shortPerRequestMs)} ms per request on new connections, ${String(s.metrics.keptPerRequestMs)} ms kept alive`,
+    );
     expect(heads(result, 'short-connections', 'server-closes#1').map((h) => h.connectionHeader)).toEqual(['close']);
     // Go sends no Connection header on a kept-alive HTTP/1.1 response.
     expect(heads(result, 'short-connections', 'kept').map((h) => h.connectionHeader)).toEqual(Array<null>(20).fill(null));

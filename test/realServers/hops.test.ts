@@ -27,7 +27,9 @@ async function hops(lbKeepAliveMs: number, backendIdleMs: number): Promise<{ cod
     backendPort: backend.port,
   });
   started.push(haproxy);
-  const run = await runCli(['run', '--hop', `lb=${haproxy.url}`, '--hop', `app=${backend.url}`, '-s', 'idle-timeout', '--max-idle', '6s', '--json', '-q'], { timeoutMs: 30_000 });
+  const run = await runCli(['run', '--hop', `lb=${haproxy.url}`, '--hop', `app=${backend.url}`, '-s', 'idle-timeout', '--max-idle', '6s', '--json', '-q'], {
+    timeoutMs: 30_000,
+  });
   return { code: run.code, result: JSON.parse(run.stdout) as RunResult };
 }
 
@@ -45,7 +47,9 @@ describe.skipIf(bin === null)('--hop: HAProxy in front of the lab server', () =>
     expect(app?.status).toBe('fail');
     const rule = app?.expectations.find((e) => e.expression === 'app.idle-timeout > lb.idle-timeout');
     expect(rule?.ok).toBe(false);
-    expect(rule?.message).toMatch(/^"app" \(idle timeout (9\d\d ms|1(\.\d+)? s)\) closes idle connections before "lb" in front of it \(idle timeout 2\.\d+ s\)/);
+    expect(rule?.message).toMatch(
+      /^"app" \(idle timeout (9\d\d ms|1(\.\d+)? s)\) closes idle connections before "lb" in front of it \(idle timeout 2\.\d+ s\)/,
+    );
     expect(result.scenarios.find((s) => s.id === 'lb/idle-timeout')?.status).toBe('pass');
   }, 40_000);
 
@@ -84,7 +88,11 @@ describe('--hop failures', () => {
 
 describe('--hop usage', () => {
   it('one hop, a bad name, or a URL beside --hop are usage errors (exit 2)', async () => {
-    for (const args of [['--hop', 'lb=http://127.0.0.1:9/'], ['--hop', 'l b=http://x/', '--hop', 'a=http://y/'], ['http://127.0.0.1:9/', '--hop', 'a=http://x/', '--hop', 'b=http://y/']]) {
+    for (const args of [
+      ['--hop', 'lb=http://127.0.0.1:9/'],
+      ['--hop', 'l b=http://x/', '--hop', 'a=http://y/'],
+      ['http://127.0.0.1:9/', '--hop', 'a=http://x/', '--hop', 'b=http://y/'],
+    ]) {
       const { code, stderr } = await runCli(['run', ...args]);
       expect(code, args.join(' ')).toBe(2);
       expect(stderr.trimEnd().split('\n')).toHaveLength(1);

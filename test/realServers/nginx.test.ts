@@ -165,12 +165,14 @@ describe.skipIf(bin === null)('nginx', () => {
     // ngx_http_request.c:3366-3371) and close()s second: the client holds TIME_WAIT.
     // (Line numbers at tag release-1.22.1.)
     await expectTimeWaitByCloser(result);
-    console.info(`nginx short-connections: ${String(s.metrics.shortPerRequestMs)} ms per request on new connections, ${String(s.metrics.keptPerRequestMs)} ms kept alive`);
+    console.info(
+      `nginx short-connections: ${String(s.metrics.shortPerRequestMs)} ms per request on new connections, ${String(s.metrics.keptPerRequestMs)} ms kept alive`,
+    );
     for (const c of s.connections.filter((c) => c.id.startsWith('server-closes#'))) expect(responseHeads(c).map((h) => h.connectionHeader)).toEqual(['close']);
     expect(responseHeads(connection(result, 'short-connections', 'kept')).map((h) => h.connectionHeader)).toEqual(Array<string>(20).fill('keep-alive'));
   });
 
-  it('stale-race at keepalive_timeout 1s: requests up to T - 50 ms are answered; a request written after nginx\'s FIN arrived gets end of stream, then the kernel\'s RST, and no TIME_WAIT', async () => {
+  it("stale-race at keepalive_timeout 1s: requests up to T - 50 ms are answered; a request written after nginx's FIN arrived gets end of stream, then the kernel's RST, and no TIME_WAIT", async () => {
     const server = await nginx('keepalive_timeout 1s;');
     const s = scenario(await probeCli(server.url, ['stale-race']), 'stale-race');
     const race = s.race;
@@ -199,6 +201,8 @@ describe.skipIf(bin === null)('nginx', () => {
     expect(window).toBeLessThan(50);
     const failed = trials.filter((t) => t.outcome !== 'ok');
     const outcomes = [...new Set(failed.map((t) => `${t.outcome}${t.closeSeenBeforeWrite ? '' : ' (in flight)'}`))];
-    console.info(`nginx stale-race: T ${T} ms, failureWindowMs ${window}, safeClientIdleMs ${String(s.metrics.safeClientIdleMs)}, failed: ${outcomes.join(', ')}`);
+    console.info(
+      `nginx stale-race: T ${T} ms, failureWindowMs ${window}, safeClientIdleMs ${String(s.metrics.safeClientIdleMs)}, failed: ${outcomes.join(', ')}`,
+    );
   });
 });

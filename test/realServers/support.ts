@@ -48,7 +48,9 @@ export function probeCli(url: string, scenarios: readonly string[], bounds: Prob
 
 /** The newest connection labelled `id` (default main) of one scenario. */
 export function connection(result: RunResult, scenarioId: string, id = 'main'): ConnectionRecord {
-  const found = scenario(result, scenarioId).connections.filter((c) => c.id === id || c.id.startsWith(`${id}#`)).pop();
+  const found = scenario(result, scenarioId)
+    .connections.filter((c) => c.id === id || c.id.startsWith(`${id}#`))
+    .pop();
   if (found === undefined) throw new Error(`connection ${id} missing from scenario ${scenarioId}`);
   return found;
 }
@@ -154,7 +156,11 @@ export async function checkIdleAndCloseOnWire(
 }
 
 /** Probes `url` with the built CLI while tshark records its port; skips loudly where capture is not permitted. */
-export async function probeOnWire(ctx: TestContext, url: string, scenarios: readonly string[]): Promise<{ result: RunResult; segments: Segment[]; port: number }> {
+export async function probeOnWire(
+  ctx: TestContext,
+  url: string,
+  scenarios: readonly string[],
+): Promise<{ result: RunResult; segments: Segment[]; port: number }> {
   const port = Number(new URL(url).port);
   const capture = await captureOrSkip(ctx, port);
   const { value: result, segments } = await whileCapturing(capture, () => probeCli(url, scenarios));

@@ -67,7 +67,28 @@ export async function startCapture(port: number): Promise<Capture | { readonly u
       clearTimeout(timer);
       const out = spawnSync(
         'tshark',
-        ['-r', file, '-T', 'fields', '-E', 'separator=,', '-e', 'frame.time_epoch', '-e', 'tcp.stream', '-e', 'tcp.srcport', '-e', 'tcp.dstport', '-e', 'tcp.flags.fin', '-e', 'tcp.flags.reset', '-e', 'tcp.len'],
+        [
+          '-r',
+          file,
+          '-T',
+          'fields',
+          '-E',
+          'separator=,',
+          '-e',
+          'frame.time_epoch',
+          '-e',
+          'tcp.stream',
+          '-e',
+          'tcp.srcport',
+          '-e',
+          'tcp.dstport',
+          '-e',
+          'tcp.flags.fin',
+          '-e',
+          'tcp.flags.reset',
+          '-e',
+          'tcp.len',
+        ],
         { encoding: 'utf8' },
       );
       rmSync(dir, { recursive: true, force: true });

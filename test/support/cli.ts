@@ -34,7 +34,10 @@ export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessE
  * SIGINT as Ctrl-C does, and returns the exit code, stderr and the time from SIGINT to exit.
  * A child still running 20 s after SIGINT is killed (code null).
  */
-export async function interruptCli(args: readonly string[], ready: () => boolean | Promise<boolean>): Promise<{ code: number | null; stderr: string; tookMs: number }> {
+export async function interruptCli(
+  args: readonly string[],
+  ready: () => boolean | Promise<boolean>,
+): Promise<{ code: number | null; stderr: string; tookMs: number }> {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

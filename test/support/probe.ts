@@ -64,7 +64,17 @@ export async function probeCli(url: string, ids: readonly string[] = [], bounds:
   // which no test of a real server expects; name what failed.
   if (code === 1) {
     const failed = (JSON.parse(stdout) as RunResult).scenarios.filter((s) => s.status === 'fail');
-    throw new Error(`keepalive-probe exited 1: ${failed.map((s) => `${s.id}: ${s.expectations.filter((e) => !e.ok).map((e) => e.message).join('; ')}`).join(' | ')}`);
+    throw new Error(
+      `keepalive-probe exited 1: ${failed
+        .map(
+          (s) =>
+            `${s.id}: ${s.expectations
+              .filter((e) => !e.ok)
+              .map((e) => e.message)
+              .join('; ')}`,
+        )
+        .join(' | ')}`,
+    );
   }
   if (code !== 0) throw new Error(`keepalive-probe exited ${String(code)}: ${stderr}`);
   return JSON.parse(stdout) as RunResult;

@@ -92,7 +92,16 @@ export function findGo(): string | null {
  */
 export async function buildGoFixture(go: string, fixtureDir: string, dir: string, name: string): Promise<string> {
   const binary = path.join(dir, name);
-  const env = { ...process.env, GOCACHE: path.join(dir, 'cache'), GOPATH: path.join(dir, 'gopath'), GOFLAGS: '-mod=mod', GO111MODULE: 'on', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' };
+  const env = {
+    ...process.env,
+    GOCACHE: path.join(dir, 'cache'),
+    GOPATH: path.join(dir, 'gopath'),
+    GOFLAGS: '-mod=mod',
+    GO111MODULE: 'on',
+    GOPROXY: 'off',
+    GOTOOLCHAIN: 'local',
+    CGO_ENABLED: '0',
+  };
   await promisify(execFile)(go, ['build', '-o', binary, '.'], { cwd: fixtureDir, env, timeout: 120_000, killSignal: 'SIGKILL' });
   return binary;
 }
@@ -178,7 +187,8 @@ function parseNode({ value, raw }: JsonLine, mode: NodeClientMode): NodeExperien
 function parseCommon(value: Record<string, unknown>, raw: string): CommonExperience {
   const first = value.first as Record<string, unknown> | undefined;
   const second = value.second as Record<string, unknown> | undefined;
-  if (typeof value.version !== 'string' || typeof first?.ok !== 'boolean' || typeof second?.ok !== 'boolean') throw new Error(`malformed client report: ${raw}`);
+  if (typeof value.version !== 'string' || typeof first?.ok !== 'boolean' || typeof second?.ok !== 'boolean')
+    throw new Error(`malformed client report: ${raw}`);
   const status = (v: unknown): number | null => (typeof v === 'number' ? v : null);
   const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
   const firstStatus = status(first.status);

@@ -23,7 +23,8 @@ export async function timeWaitNow(result: RunResult, scenarioId: string): Promis
   const counts: Record<string, TimeWaitCount> = {};
   for (const conn of connections) {
     const label = conn.id.split('#')[0] ?? conn.id;
-    const count = (counts[label] ??= { server: 0, client: 0, neither: 0 });
+    counts[label] ??= { server: 0, client: 0, neither: 0 };
+    const count = counts[label];
     const sides = conn.local !== null && conn.remote !== null ? rowsForConnection(rows, conn.local, conn.remote) : { aSide: [], bSide: [] };
     const client = sides.aSide.some((r) => r.state === 'TIME_WAIT');
     const server = sides.bSide.some((r) => r.state === 'TIME_WAIT');

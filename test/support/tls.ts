@@ -27,17 +27,97 @@ export function issueTestPki(dir: string): TestPki {
   const file = (name: string): string => path.join(dir, name);
   const openssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
   for (const ca of ['ca', 'other-ca']) {
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=keepalive-probe test ${ca}`, '-keyout', file(`${ca}.key`), '-out', file(`${ca}.pem`));
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=keepalive-probe test ${ca}`,
+      '-keyout',
+      file(`${ca}.key`),
+      '-out',
+      file(`${ca}.pem`),
+    );
   }
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', file('key.pem'), '-out', file('server.csr'));
   writeFileSync(file('san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:probe.test\n');
-  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('san.cnf'), '-out', file('cert.pem'));
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=keepalive-probe test intermediate', '-keyout', file('intermediate.key'), '-out', file('intermediate.csr'));
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    file('server.csr'),
+    '-CA',
+    file('ca.pem'),
+    '-CAkey',
+    file('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    file('san.cnf'),
+    '-out',
+    file('cert.pem'),
+  );
+  openssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=keepalive-probe test intermediate',
+    '-keyout',
+    file('intermediate.key'),
+    '-out',
+    file('intermediate.csr'),
+  );
   writeFileSync(file('intermediate.cnf'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n');
-  openssl('x509', '-req', '-in', file('intermediate.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('intermediate.cnf'), '-out', file('intermediate.pem'));
-  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('intermediate.pem'), '-CAkey', file('intermediate.key'), '-CAcreateserial', '-days', '2', '-extfile', file('san.cnf'), '-out', file('leaf.pem'));
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    file('intermediate.csr'),
+    '-CA',
+    file('ca.pem'),
+    '-CAkey',
+    file('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    file('intermediate.cnf'),
+    '-out',
+    file('intermediate.pem'),
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    file('server.csr'),
+    '-CA',
+    file('intermediate.pem'),
+    '-CAkey',
+    file('intermediate.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    file('san.cnf'),
+    '-out',
+    file('leaf.pem'),
+  );
   writeFileSync(file('chain.pem'), readFileSync(file('leaf.pem'), 'utf8') + readFileSync(file('intermediate.pem'), 'utf8'));
-  return { ca: file('ca.pem'), otherCa: file('other-ca.pem'), key: file('key.pem'), cert: file('cert.pem'), intermediate: file('intermediate.pem'), chainCert: file('chain.pem') };
+  return {
+    ca: file('ca.pem'),
+    otherCa: file('other-ca.pem'),
+    key: file('key.pem'),
+    cert: file('cert.pem'),
+    intermediate: file('intermediate.pem'),
+    chainCert: file('chain.pem'),
+  };
 }
 
 /** A node:https server on 127.0.0.1 with `pki`'s key and `cert` (default pki.cert); returns its URL and a stop function. */
