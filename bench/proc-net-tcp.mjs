@@ -10,7 +10,7 @@
 // (stale-race runs 30 at once and reads the table as each one closes).
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { parseProcNetTcp, readTcpRowsSync } from '../dist/engine/procNetTcp.js';
+import { parseProcNetTcp, readTcpRowsSync } from '../dist/wire/procNetTcp.js';
 
 const CONNECTIONS = Math.min(Number(process.argv[2] ?? 5000), 20000);
 const ROUNDS = 20;

@@ -7,7 +7,7 @@ import type { Scenario, Step } from '../plan/scenario.js';
 import { connectHost } from '../plan/target.js';
 import type { Target } from '../plan/target.js';
 import { classifyClose, idleTimeoutOf } from '../timeline/classifyClose.js';
-import { idleBeforeLastRequest, mayReuse } from '../timeline/queries.js';
+import { idleBeforeLastRequest, idleSince, mayReuse } from '../timeline/queries.js';
 import { outcomeOf } from '../timeline/outcome.js';
 import { resetSeen } from '../timeline/signals.js';
 import { timeWaitOf } from '../timeline/timeWait.js';
@@ -265,14 +265,14 @@ async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState):
       const conn = await openConnection(state, step.as, trial.id);
       conn.keepHalfOpen();
       const first = await exchange(state, step.as, conn, {});
-      const answered = [...conn.events].reverse().find((e) => e.kind === 'response-complete');
-      if (first.kind !== 'response' || !first.keepAlive || answered === undefined) continue; // nothing to race on
-      const sendAt = answered.t + idleTimeoutMs + trial.offsetMs;
+      if (first.kind !== 'response' || !first.keepAlive) continue; // nothing to race on
+      const answeredAt = idleSince(conn.events);
+      const sendAt = answeredAt + idleTimeoutMs + trial.offsetMs;
       await sleep(Math.max(0, sendAt - state.ctx.clock.now()), undefined, { signal: state.signal });
       const closeSeenBeforeWrite = conn.peerClosed || conn.isClosed;
       const outcome = await exchange(state, step.as, conn, {});
       // The real idle time, from the response to the request as written (timers run late).
-      const idleMs = roundMs(idleBeforeLastRequest(conn.events) ?? sendAt - answered.t);
+      const idleMs = roundMs(idleBeforeLastRequest(conn.events) ?? sendAt - answeredAt);
       trials.push({ offsetMs: trial.offsetMs, connection: conn.id, idleMs, closeSeenBeforeWrite, outcome: outcomeOf(outcome) });
     }
   };

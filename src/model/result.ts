@@ -20,7 +20,7 @@ export interface TimeWaitFinding {
 }
 
 /**
- * How a connection ended, derived from its events (see engine/classifyClose.ts).
+ * How a connection ended, derived from its events (see timeline/classifyClose.ts).
  * - server-idle-close: the server closed a connection with no request outstanding.
  * - server-close-after-response: as above, right after a response that announced `Connection: close`.
  * - premature-close: the peer closed (FIN) after a request was sent and before any response byte.
@@ -160,11 +160,11 @@ export interface RaceReport {
    * none failed before T; null without T. The margin below uses it.
    */
   readonly windowUpperMs: number | null;
-  /** The longest idle time at which the client should still reuse a connection: safeIdleMs in scenario/race.ts. */
+  /** The longest idle time at which the client should still reuse a connection: safeIdleMs in measures/race.ts. */
   readonly safeIdleMs: number | null;
 }
 
-/** A failure to probe, with a stable code (see engine/probeError.ts). */
+/** A failure to probe, with a stable code (see model/errors.ts). */
 export interface ProbeErrorInfo {
   readonly code: string;
   readonly message: string;
@@ -214,7 +214,7 @@ export interface HopReport {
   readonly closeKind: string | null;
 }
 
-/** One client's fate against the measured server (see clients/predict.ts). */
+/** One client's fate against the measured server (see verdict/clients.ts). */
 export interface ClientVerdict {
   /** Profile name (`--client`), or `custom` for a client described only by --client-idle. */
   readonly client: string;

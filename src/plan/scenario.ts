@@ -94,7 +94,7 @@ export type Step =
       readonly message: string | null;
     };
 
-/** The measures a metric can use (scenario/measures.ts implements each). */
+/** The measures a metric can use (measures/metrics.ts implements each). */
 export const MEASURES = [
   'reused',
   'responses',

@@ -17,7 +17,7 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: 
   const idle = readMetric(metrics, METRICS.idleTimeout);
   if (idle !== null) {
     const safe = safeIdleMs(idle);
-    // Only defaults a source confirms (src/clients/profiles.ts, docs/clients.md) are quoted.
+    // Only defaults a source confirms (src/catalog/clientProfiles.ts, docs/clients.md) are quoted.
     const longer = CLIENT_PROFILES.flatMap((p) => (typeof p.idleMs === 'number' && p.idleMs >= idle ? [`${p.name} ${formatDuration(p.idleMs)}`] : []));
     advice.push(
       `Clients must not keep idle connections longer than ${formatDuration(idle)}; set the pool's idle timeout to about ${formatDuration(safe)} or less.` +

@@ -9,7 +9,7 @@ import { findGo, runNodeClient, useGoClient } from '../support/realClients.js';
 import type { ClientExperience, NodeClientMode } from '../support/realClients.js';
 
 /**
- * The probe's client verdicts (clients/predict.ts, from the profiles in docs/clients.md)
+ * The probe's client verdicts (verdict/clients.ts, from the profiles in docs/clients.md)
  * against what the real clients do on the same lab server: the probe measures the server,
  * predicts each client, then the real client idles and sends again.
  *   no          → the client drops the idle connection itself: request 2 is fine, on a new connection;
