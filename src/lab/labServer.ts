@@ -1,7 +1,8 @@
 import net from 'node:net';
-import { tokenize } from '../http/persistence.js';
 import type { LabProfile } from '../options/labProfiles.js';
 import { VERSION } from '../util/version.js';
+import { LAB_LIMITS, isBadRequest, readRequestHead } from './requestHead.js';
+import type { BadRequest, RequestHead } from './requestHead.js';
 
 /**
  * The embedded lab server: a small HTTP/1.x server whose keep-alive behaviour is set by
@@ -23,11 +24,6 @@ export interface LabServer {
   close(): Promise<void>;
 }
 
-/** A request head cannot exceed this; beyond it the lab answers 431 and closes. */
-const MAX_REQUEST_HEAD = 16 * 1024;
-/** The lab's own guard against clients that never finish a request head. */
-const REQUEST_HEAD_TIMEOUT_MS = 30_000;
-
 /** Starts a lab server; `port` 0 picks a free port. */
 export function startLabServer(profile: LabProfile, host = '127.0.0.1', port = 0): Promise<LabServer> {
   const sockets = new Set<net.Socket>();
@@ -38,7 +34,7 @@ export function startLabServer(profile: LabProfile, host = '127.0.0.1', port = 0
     socket.on('close', () => sockets.delete(socket));
     serveConnection(socket, profile, accepted);
   });
-  server.maxConnections = 512;
+  server.maxConnections = LAB_LIMITS.maxConnections;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -65,17 +61,17 @@ export function startLabServer(profile: LabProfile, host = '127.0.0.1', port = 0
 function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumber: number): void {
   // A client reset must never crash the lab (an unhandled 'error' on an accepted socket does).
   socket.on('error', () => undefined);
-  let buffered = Buffer.alloc(0);
+  let buffered: Buffer = Buffer.alloc(0);
   let served = 0;
   let closing = false;
   let idleTimer: NodeJS.Timeout | null = null;
   // Bounds a request head that never completes; armed while one is partly received, so it
   // never cuts an idle connection short of the profile's idle timeout (0 = never).
-  let headGuard: NodeJS.Timeout | undefined = setTimeout(() => socket.destroy(), REQUEST_HEAD_TIMEOUT_MS);
+  let headGuard: NodeJS.Timeout | undefined = setTimeout(() => socket.destroy(), LAB_LIMITS.headTimeoutMs);
   const guardHead = (partial: boolean): void => {
     if (partial && headGuard !== undefined) return; // one bound per head, however it trickles in
     clearTimeout(headGuard);
-    headGuard = partial ? setTimeout(() => socket.destroy(), REQUEST_HEAD_TIMEOUT_MS) : undefined;
+    headGuard = partial ? setTimeout(() => socket.destroy(), LAB_LIMITS.headTimeoutMs) : undefined;
   };
 
   let dropped = false;
@@ -92,13 +88,13 @@ function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumb
         // FIN, but keep reading: a late request is read and ignored (no RST). The client's
         // own close (or the head guard's bound) ends the connection.
         socket.end();
-        setTimeout(() => socket.destroy(), REQUEST_HEAD_TIMEOUT_MS).unref();
+        setTimeout(() => socket.destroy(), LAB_LIMITS.headTimeoutMs).unref();
         return;
       case 'drop':
         // Nothing goes on the wire now; the next bytes from the client get an RST, as from a
         // middlebox whose flow entry expired. Bounded like every other wait of the lab.
         dropped = true;
-        setTimeout(() => socket.resetAndDestroy(), REQUEST_HEAD_TIMEOUT_MS).unref();
+        setTimeout(() => socket.resetAndDestroy(), LAB_LIMITS.headTimeoutMs).unref();
         return;
       default:
         // end() then destroy once flushed: a full close, as nginx and Apache do, so bytes that
@@ -112,6 +108,69 @@ function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumb
   };
   armIdle();
 
+  // The request whose body is being read (and discarded) before it is answered.
+  let pending: RequestHead | null = null;
+  let bodyRemaining = 0;
+  const refuse = (bad: BadRequest): void => {
+    closing = true;
+    if (idleTimer !== null) clearTimeout(idleTimer);
+    clearTimeout(headGuard);
+    const text = `${bad.reason}\n`;
+    socket.end(
+      `HTTP/1.1 ${bad.status} ${STATUS_TEXT[bad.status]}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  };
+  // Every pass consumes bytes or returns: a request is answered once, after its body.
+  const serveBuffered = (): void => {
+    for (;;) {
+      if (closing) return;
+      if (pending !== null) {
+        const take = Math.min(bodyRemaining, buffered.length);
+        bodyRemaining -= take;
+        buffered = buffered.subarray(take);
+        if (bodyRemaining > 0) {
+          guardHead(true);
+          return;
+        }
+        const req = pending;
+        pending = null;
+        served += 1;
+        if (!respond(socket, req, profile, served, connectionNumber)) {
+          shut('done');
+          return;
+        }
+        continue;
+      }
+      if (buffered.length === 0) {
+        guardHead(false);
+        armIdle();
+        return;
+      }
+      // A client that sends requests without reading the answers is not read from until it does.
+      if (socket.writableLength > LAB_LIMITS.maxPendingOutput) {
+        socket.pause();
+        socket.once('drain', () => {
+          socket.resume();
+          serveBuffered();
+        });
+        return;
+      }
+      const head = readRequestHead(buffered);
+      if (head === null) {
+        guardHead(true);
+        return;
+      }
+      guardHead(false);
+      if (isBadRequest(head)) {
+        refuse(head);
+        return;
+      }
+      buffered = buffered.subarray(head.headBytes);
+      pending = head;
+      bodyRemaining = head.contentLength;
+    }
+  };
+
   socket.on('data', (chunk: Buffer) => {
     if (dropped) {
       socket.resetAndDestroy();
@@ -119,31 +178,8 @@ function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumb
     }
     if (closing) return;
     if (idleTimer !== null) clearTimeout(idleTimer);
-    buffered = Buffer.concat([buffered, chunk]);
-    for (;;) {
-      const end = buffered.indexOf('\r\n\r\n');
-      if (end === -1) {
-        if (buffered.length > MAX_REQUEST_HEAD) {
-          socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-          closing = true;
-        }
-        if (buffered.length > 0) guardHead(true);
-        return;
-      }
-      guardHead(false);
-      const head = parseRequestHead(buffered.subarray(0, end).toString('latin1'));
-      buffered = buffered.subarray(end + 4 + Math.min(head.contentLength, buffered.length - end - 4));
-      served += 1;
-      const keepAlive = respond(socket, head, profile, served, connectionNumber);
-      if (!keepAlive) {
-        shut('done');
-        return;
-      }
-      if (buffered.length === 0) {
-        armIdle();
-        return;
-      }
-    }
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    serveBuffered();
   });
   socket.on('close', () => {
     clearTimeout(headGuard);
@@ -151,29 +187,7 @@ function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumb
   });
 }
 
-interface RequestHead {
-  readonly method: string;
-  readonly path: string;
-  readonly versionMinor: 0 | 1;
-  readonly connectionTokens: readonly string[];
-  readonly contentLength: number;
-}
-
-function parseRequestHead(text: string): RequestHead {
-  const [requestLine = '', ...fields] = text.split('\r\n');
-  const [method = 'GET', path = '/', version = 'HTTP/1.1'] = requestLine.split(' ');
-  let connectionTokens: string[] = [];
-  let contentLength = 0;
-  for (const field of fields) {
-    const colon = field.indexOf(':');
-    if (colon === -1) continue;
-    const name = field.slice(0, colon).trim().toLowerCase();
-    const value = field.slice(colon + 1).trim();
-    if (name === 'connection') connectionTokens = connectionTokens.concat(tokenize(value));
-    if (name === 'content-length') contentLength = Number.parseInt(value, 10) || 0;
-  }
-  return { method, path, versionMinor: version === 'HTTP/1.0' ? 0 : 1, connectionTokens, contentLength };
-}
+const STATUS_TEXT: Record<BadRequest['status'], string> = { 400: 'Bad Request', 413: 'Content Too Large', 431: 'Request Header Fields Too Large' };
 
 /** Writes one response; returns whether the connection stays open after it. */
 function respond(socket: net.Socket, req: RequestHead, profile: LabProfile, served: number, connectionNumber: number): boolean {
