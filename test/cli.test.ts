@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -165,23 +165,43 @@ describe('exit codes and one-line errors', () => {
     expect(stderr).not.toMatch(ANSI);
   });
 
-  it('hostile server text is escaped in the terminal report and in JSON', async () => {
-    // Header bytes are latin1: ESC sequences, BEL, an 8-bit CSI, and the UTF-8 bytes of U+202E (RLO).
+  it('hostile server text reads the same in every report format: escaped, capped, never raw', async () => {
+    // Header bytes are latin1: ESC sequences, BEL, an 8-bit CSI, and the UTF-8 bytes of U+202E (RLO);
+    // and a 60 000-byte Server header.
     const hostile = 'evil\u001b]8;;http://x\u0007\u001b[2J\u009b31m\u00e2\u0080\u00aegnp.exe';
+    const shown = 'evil\\x1b]8;;http://x\\x07\\x1b[2J\\x9b31mâ\\x80®gnp.exe';
+    const huge = 'h'.repeat(60_000);
     const url = await rawServer((socket) =>
       answerEachRequest(socket, () =>
-        Buffer.from(`HTTP/1.1 200 OK\r\nServer: ${hostile}\r\nKeep-Alive: timeout=1, ${hostile}\r\nContent-Length: 2\r\n\r\nok`, 'latin1'),
+        Buffer.from(`HTTP/1.1 200 OK\r\nServer: ${hostile}\r\nX-Huge: 1\r\nKeep-Alive: timeout=1, ${hostile}\r\nContent-Length: 2\r\n\r\nok`, 'latin1'),
       ),
     );
-    const terminal = await runCli(['run', url, '-s', 'http11-reuse', '--color', 'never']);
-    expect(terminal.code).toBe(0);
-    expect(terminal.stdout).toContain('Server: evil\\x1b]8;;http://x\\x07\\x1b[2J\\x9b31mâ\\x80®gnp.exe');
-    expect(terminal.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
-    const json = await runCli(['run', url, '-s', 'http11-reuse', '--json']);
-    expect(json.stdout).not.toMatch(/[\u007f-\u009f\u202a-\u202e]/);
-    const report = JSON.parse(json.stdout) as { target: { server: string } };
-    // JSON keeps the value as sent (latin1-decoded), only escaped.
-    expect(report.target.server).toBe(hostile);
+    const hugeUrl = await rawServer((socket) =>
+      answerEachRequest(socket, () => Buffer.from(`HTTP/1.1 200 OK\r\nServer: ${huge}\r\nContent-Length: 2\r\n\r\nok`, 'latin1')),
+    );
+    const files = { json: path.join(dir, 'hostile.json'), junit: path.join(dir, 'hostile.xml'), html: path.join(dir, 'hostile.html') };
+    const run = await runCli(['run', url, '-s', 'http11-reuse', '--color', 'never', '--json', files.json, '--junit', files.junit, '--html', files.html]);
+    expect(run.code).toBe(0);
+    const reports = {
+      terminal: run.stdout,
+      json: readFileSync(files.json, 'utf8'),
+      junit: readFileSync(files.junit, 'utf8'),
+      html: readFileSync(files.html, 'utf8'),
+    };
+    for (const [format, text] of Object.entries(reports)) {
+      expect(text, format).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+      // The same visible escapes everywhere (JSON doubles the backslash, XML and HTML keep it).
+      expect(text.replaceAll('\\\\', '\\'), format).toContain(shown);
+    }
+    expect((JSON.parse(reports.json) as { target: { server: string } }).target.server).toBe(shown);
+    // The huge header is cut to the same 200 characters in every format.
+    const big = await runCli(['run', hugeUrl, '-s', 'http11-reuse', '--color', 'never', '--json', files.json, '--junit', files.junit, '--html', files.html]);
+    const cut = `${'h'.repeat(200)}… (59800 more)`;
+    expect((JSON.parse(readFileSync(files.json, 'utf8')) as { target: { server: string } }).target.server).toBe(cut);
+    for (const text of [big.stdout, readFileSync(files.junit, 'utf8'), readFileSync(files.html, 'utf8')]) {
+      expect(text).toContain(cut);
+      expect(text).not.toContain('h'.repeat(201));
+    }
   });
 
   it('1: a scenario file whose fail-severity expectation does not hold', async () => {

@@ -1,5 +1,5 @@
 import { EXIT } from '../verdict/exitCode.js';
-import { escapeForTerminal } from '../report/sanitize.js';
+import { sanitize } from '../util/sanitize.js';
 import { ERROR_CATALOG, findExplanations } from '../catalog/errorCatalog.js';
 import { writeError } from './io.js';
 
@@ -8,7 +8,7 @@ export function explainCommand(words: readonly string[]): number {
   const text = words.join(' ');
   const found = findExplanations(text);
   if (found.length === 0) {
-    writeError(`no explanation for "${escapeForTerminal(text, 80)}": known errors are ${ERROR_CATALOG.map((e) => e.id).join(', ')}`);
+    writeError(`no explanation for "${sanitize(text, 80)}": known errors are ${ERROR_CATALOG.map((e) => e.id).join(', ')}`);
     return EXIT.usage;
   }
   const blocks = found.map((e) =>

@@ -7,7 +7,7 @@ import { labTargets, makePlan } from '../plan/plan.js';
 import type { RunPlan } from '../plan/plan.js';
 import type { Target } from '../plan/target.js';
 import { errorText } from '../report/format.js';
-import { escapeForTerminal } from '../report/sanitize.js';
+import { sanitize } from '../util/sanitize.js';
 import { formatDuration } from '../util/duration.js';
 import { USER_AGENT } from '../util/version.js';
 import { exitCodeFor } from '../verdict/exitCode.js';
@@ -46,7 +46,7 @@ export async function runCommand(url: string | undefined, flags: RunCommandFlags
     progress?.stop();
     const { result, unprobed } = judge(runs, { ...plan, host: readHostFacts() });
     if (unprobed !== null)
-      writeError(`cannot probe ${unprobed.hop === null ? '' : `hop ${unprobed.hop} `}${escapeForTerminal(unprobed.url)}: ${errorText(unprobed.error)}`);
+      writeError(`cannot probe ${unprobed.hop === null ? '' : `hop ${unprobed.hop} `}${sanitize(unprobed.url)}: ${errorText(unprobed.error)}`);
     // The reports asked for still say why a target could not be probed; the line above is the terminal's.
     writeOutputs(unprobed === null ? outputs : { ...outputs, terminal: 'none' }, result, (stream) => useColor(flags.color, stream.isTTY === true, process.env));
     return exitCodeFor(result);
@@ -64,7 +64,7 @@ export async function runCommand(url: string | undefined, flags: RunCommandFlags
 function startProgress(plan: RunPlan, targets: readonly Target[]): Progress {
   const ids = targets.flatMap((_, i) => plan.scenarios.map((s) => shownId(plan, i, s.id)));
   const write = (text: string): void => void process.stderr.write(text);
-  const where = targets.map((target) => escapeForTerminal(target.url)).join(', ');
+  const where = targets.map((target) => sanitize(target.url)).join(', ');
   write(
     `Probing ${where} with ${ids.length === 1 ? '1 scenario' : `${ids.length} scenarios at once`}; idle waits are bounded by ${formatDuration(plan.config.maxIdleMs)} (--max-idle)…\n`,
   );

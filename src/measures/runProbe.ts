@@ -2,6 +2,7 @@ import { ProbeError, abortReason } from '../model/errors.js';
 import type { LabProfileReport, MeasuredRun, ScenarioMeasurement } from '../model/result.js';
 import type { Scenario } from '../plan/scenario.js';
 import { headerValue } from '../http/keepAliveHeader.js';
+import { SERVER_TEXT_MAX, sanitize } from '../util/sanitize.js';
 import { startClock } from '../wire/clock.js';
 import { ProbeConnection } from '../wire/connection.js';
 import { isLocalAddress } from '../wire/localAddress.js';
@@ -111,7 +112,8 @@ async function preflightRequest(ctx: RunContext): Promise<{ server: string | nul
     if (ctx.stop?.aborted === true) throw new ProbeError('interrupted', 'interrupted before the first response');
     const error = firstRequestError(outcome, target);
     if (error !== null || outcome.kind !== 'response') throw error;
-    return { server: headerValue(outcome.head.headers, 'server'), local: conn.remote !== null && isLocalAddress(conn.remote.address) };
+    const server = headerValue(outcome.head.headers, 'server');
+    return { server: server === null ? null : sanitize(server, SERVER_TEXT_MAX), local: conn.remote !== null && isLocalAddress(conn.remote.address) };
   } finally {
     ctx.stop?.removeEventListener('abort', stop);
     await conn.close('fin', 'cleanup');

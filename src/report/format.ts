@@ -4,19 +4,19 @@ import type { ConnEvent } from '../model/events.js';
 import { unitOfName } from '../model/metrics.js';
 import { errorMeaning } from '../timeline/classifyClose.js';
 import { formatDuration } from '../util/duration.js';
-import { escapeForTerminal } from './sanitize.js';
+import { sanitize } from '../util/sanitize.js';
 
 // Words shared by the terminal and HTML reports. Server-provided text is already passed
-// through escapeForTerminal here; the HTML report escapes markup on top.
+// through sanitize here; the HTML report escapes markup on top.
 
 /** An error as one line, with what to do about it when the error says: `message [code]; hint`, escaped for a terminal. */
 export function errorText(error: ProbeErrorInfo): string {
-  return `${escapeForTerminal(error.message, 400)} [${escapeForTerminal(error.code)}]${error.hint === null ? '' : `; ${error.hint}`}`;
+  return `${sanitize(error.message, 400)} [${sanitize(error.code)}]${error.hint === null ? '' : `; ${error.hint}`}`;
 }
 
 /** The scenario's headline metric, or its error, in a few words. */
 export function keyFigure(s: ScenarioResult): string {
-  if (s.error !== null) return escapeForTerminal(s.error.code);
+  if (s.error !== null) return sanitize(s.error.code);
   const [name, value] = headlineOf(s);
   return name === null ? '' : `${name} ${formatMetric(name, value)}`;
 }
@@ -33,7 +33,7 @@ export function formatMetric(name: string, value: MetricValue): string {
   const unit = unitOfName(name);
   if (typeof value === 'number' && unit === 'ms') return Math.abs(value) < 10 && !Number.isInteger(value) ? `${value.toFixed(2)} ms` : formatDuration(value);
   if (typeof value === 'number' && unit === 's') return `${value} s`;
-  return escapeForTerminal(String(value));
+  return sanitize(String(value));
 }
 
 /** One event in a few words, e.g. "← 200 HTTP/1.1 keep-alive". */
@@ -44,21 +44,21 @@ export function describeEvent(e: ConnEvent, conn: ConnectionRecord): string | nu
     case 'tls':
       return `TLS ${e.protocol ?? ''}${e.alpn === null ? '' : ` (ALPN ${e.alpn})`}`;
     case 'request':
-      return `→ ${e.method} ${escapeForTerminal(e.path)} HTTP/${e.version}${e.connection === null ? '' : ` (Connection: ${escapeForTerminal(e.connection)})`}`;
+      return `→ ${e.method} ${sanitize(e.path)} HTTP/${e.version}${e.connection === null ? '' : ` (Connection: ${sanitize(e.connection)})`}`;
     case 'response-head': {
       const extras = [
         e.connectionHeader === null ? null : `Connection: ${e.connectionHeader}`,
         e.keepAliveHeader === null ? null : `Keep-Alive: ${e.keepAliveHeader}`,
       ]
         .filter((x): x is string => x !== null)
-        .map((x) => escapeForTerminal(x));
+        .map((x) => sanitize(x));
       const info = e.informational.length > 0 ? ` after ${e.informational.join(', ')}` : '';
       return `← ${e.status} HTTP/${e.version} ${e.keepAlive ? 'keep-alive' : 'not persistent'}${info}${extras.length > 0 ? ` (${extras.join('; ')})` : ''}`;
     }
     case 'response-complete':
       return `← response #${e.index} complete (${e.bodyBytes} B body)`;
     case 'unsolicited':
-      return `← ${e.bytes} B nobody asked for: "${escapeForTerminal(e.preview, 64)}"`;
+      return `← ${e.bytes} B nobody asked for: "${sanitize(e.preview)}"`;
     case 'peer-fin':
       return `← FIN${conn.end.kind !== 'client-close' && conn.end.evidence.includes(e.t) ? ` (${conn.end.summary})` : ''}`;
     case 'error': {
@@ -66,7 +66,7 @@ export function describeEvent(e: ConnEvent, conn: ConnectionRecord): string | nu
       return `✗ ${e.code}${e.syscall === null ? '' : ` on ${e.syscall}`}${meaning === null ? '' : ` (${meaning})`}`;
     }
     case 'protocol-error':
-      return `✗ ${escapeForTerminal(e.message, 200)}`;
+      return `✗ ${sanitize(e.message)}`;
     case 'timeout':
       return `✗ ${e.deadline} deadline (${formatDuration(e.limitMs)}) expired`;
     case 'local-close':
@@ -118,7 +118,7 @@ export function hopChain(result: RunResult): string {
   return result.hops
     .map(
       (h) =>
-        `${h.name} ${escapeForTerminal(h.url)}${h.connectAddress === null ? '' : ` via ${h.connectAddress}`} (${h.idleTimeoutMs === null ? `no idle close within ${formatDuration(result.options.maxIdleMs)}` : `idle ${formatDuration(h.idleTimeoutMs)}`})`,
+        `${h.name} ${sanitize(h.url)}${h.connectAddress === null ? '' : ` via ${h.connectAddress}`} (${h.idleTimeoutMs === null ? `no idle close within ${formatDuration(result.options.maxIdleMs)}` : `idle ${formatDuration(h.idleTimeoutMs)}`})`,
     )
     .join(' → ');
 }

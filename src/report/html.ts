@@ -7,8 +7,8 @@ import { phases } from '../timeline/queries.js';
 import { formatDuration, roundMs } from '../util/duration.js';
 import { exitCodeFor } from '../verdict/exitCode.js';
 import { clientRow, describeEvent, errorText, formatMetric, hopChain, keyFigure, offsetLabel } from './format.js';
-import { escapeForTerminal } from './sanitize.js';
-import { escapeXml } from './xml.js';
+import { sanitize } from '../util/sanitize.js';
+import { escapeXml, xmlText } from './xml.js';
 
 /**
  * The --html report: one self-contained file (inline CSS and SVG, no script, no external
@@ -17,7 +17,7 @@ import { escapeXml } from './xml.js';
  * requests and responses as marks, idle gaps as dashed spans, the close as FIN or RST with
  * the side that sent it, and errors in red.
  *
- * Every string that can come from the server goes through `text()`: control and bidi
+ * Every string that can come from the server goes through `xmlText()`: control and bidi
  * characters made visible (as in the terminal), then markup escaped.
  *
  * Stable hooks for tests and user styling: section.scenario[data-scenario][data-status],
@@ -33,7 +33,7 @@ export function renderHtml(result: RunResult): string {
     summary(result, code),
     ...result.scenarios.map((s) => scenarioSection(s)),
     ...(result.clients.length > 0 ? [clientsTable(result)] : []),
-    `<footer>keepalive-probe ${text(result.tool.version)} · exit code ${code} · times late by at most ${formatDuration(result.loopDelayMaxMs)} (the probe's event-loop delay) · machine-readable: --json (docs/json-report.md)</footer>`,
+    `<footer>keepalive-probe ${xmlText(result.tool.version)} · exit code ${code} · times late by at most ${formatDuration(result.loopDelayMaxMs)} (the probe's event-loop delay) · machine-readable: --json (docs/json-report.md)</footer>`,
   ];
   return [
     '<!DOCTYPE html>',
@@ -42,7 +42,7 @@ export function renderHtml(result: RunResult): string {
     '<meta charset="utf-8">',
     `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>keepalive-probe — ${text(result.target.url)}</title>`,
+    `<title>keepalive-probe — ${xmlText(result.target.url)}</title>`,
     `<style>${STYLE}</style>`,
     '</head>',
     '<body>',
@@ -53,25 +53,20 @@ export function renderHtml(result: RunResult): string {
   ].join('\n');
 }
 
-/** Server text for HTML: visible control characters, capped length, escaped markup. */
-function text(value: string, maxLength = 200): string {
-  return escapeXml(escapeForTerminal(value, maxLength));
-}
-
 function targetLine(result: RunResult): string {
   const t = result.target;
-  const server = t.server === null ? 'no Server header' : `Server: ${text(t.server)}`;
+  const server = t.server === null ? 'no Server header' : `Server: ${xmlText(t.server)}`;
   const lab = t.lab === null ? '' : ' · the embedded lab server';
   const bounds = `idle wait bound ${formatDuration(result.options.maxIdleMs)}, ${result.options.maxRequests} requests`;
   const hops = result.hops.length === 0 ? '' : `<p class="hops">Hops, from the client inward: ${escapeXml(hopChain(result))}</p>`;
-  const via = t.connectAddress === null ? '' : ` via ${text(t.connectAddress)}`;
-  return `${hops}<p class="target"><strong>${text(t.url)}</strong>${via} (${server}${lab}) · started ${text(result.startedAt)} · ${formatDuration(result.durationMs)} · ${bounds}</p>`;
+  const via = t.connectAddress === null ? '' : ` via ${xmlText(t.connectAddress)}`;
+  return `${hops}<p class="target"><strong>${xmlText(t.url)}</strong>${via} (${server}${lab}) · started ${xmlText(result.startedAt)} · ${formatDuration(result.durationMs)} · ${bounds}</p>`;
 }
 
 function summary(result: RunResult, code: number): string {
   const rows = result.scenarios.map(
     (s) =>
-      `<tr data-scenario="${text(s.id)}" data-status="${s.status}"><td><a href="#scenario-${text(s.id)}">${text(s.id)}</a></td>` +
+      `<tr data-scenario="${xmlText(s.id)}" data-status="${s.status}"><td><a href="#scenario-${xmlText(s.id)}">${xmlText(s.id)}</a></td>` +
       `<td>${badge(s.status)}</td><td>${escapeXml(keyFigure(s))}</td><td>${formatDuration(s.durationMs)}</td></tr>`,
   );
   const counts = (['pass', 'warn', 'fail', 'error'] as const).map((st) => `${result.scenarios.filter((s) => s.status === st).length} ${st}`).join(', ');
@@ -85,9 +80,9 @@ function summary(result: RunResult, code: number): string {
 function clientsTable(result: RunResult): string {
   const rows = result.clients.map((v) => {
     const cells = clientRow(v)
-      .map((cell) => `<td>${text(cell)}</td>`)
+      .map((cell) => `<td>${xmlText(cell)}</td>`)
       .join('');
-    return `<tr data-client="${text(v.client)}" data-stale-reuse="${v.staleReuse}"${v.yours ? ' class="yours"' : ''}>${cells}<td>${v.fix === null ? '' : `<code>${text(v.fix, 400)}</code>`}</td></tr>`;
+    return `<tr data-client="${xmlText(v.client)}" data-stale-reuse="${v.staleReuse}"${v.yours ? ' class="yours"' : ''}>${cells}<td>${v.fix === null ? '' : `<code>${xmlText(v.fix, 400)}</code>`}</td></tr>`;
   });
   return [
     '<section class="clients"><h2>Clients against this server</h2>',
@@ -102,27 +97,27 @@ function badge(status: ScenarioStatus): string {
 }
 
 function scenarioSection(s: ScenarioResult): string {
-  const parts = [`<section class="scenario" id="scenario-${text(s.id)}" data-scenario="${text(s.id)}" data-status="${s.status}">`];
-  parts.push(`<h2>${text(s.id)} — ${text(s.title)} ${badge(s.status)} <small>${formatDuration(s.durationMs)}</small></h2>`);
-  if (s.error !== null) parts.push(`<p class="error-box">could not run: ${text(s.error.message, 400)} [${text(s.error.code)}]</p>`);
+  const parts = [`<section class="scenario" id="scenario-${xmlText(s.id)}" data-scenario="${xmlText(s.id)}" data-status="${s.status}">`];
+  parts.push(`<h2>${xmlText(s.id)} — ${xmlText(s.title)} ${badge(s.status)} <small>${formatDuration(s.durationMs)}</small></h2>`);
+  if (s.error !== null) parts.push(`<p class="error-box">could not run: ${xmlText(s.error.message, 400)} [${xmlText(s.error.code)}]</p>`);
   const metrics = Object.entries(s.metrics);
   if (metrics.length > 0) {
-    parts.push(`<dl class="metrics">${metrics.map(([k, v]) => `<div><dt>${text(k)}</dt><dd>${escapeXml(formatMetric(k, v))}</dd></div>`).join('')}</dl>`);
+    parts.push(`<dl class="metrics">${metrics.map(([k, v]) => `<div><dt>${xmlText(k)}</dt><dd>${escapeXml(formatMetric(k, v))}</dd></div>`).join('')}</dl>`);
   }
   const items = [
-    ...s.findings.map((f) => `<li class="finding">${text(f.text, 400)}</li>`),
+    ...s.findings.map((f) => `<li class="finding">${xmlText(f.text, 400)}</li>`),
     ...s.expectations
       .filter((e) => !e.ok || e.origin === 'cli')
       .map(
         (e) =>
-          `<li class="expectation ${e.ok ? 'ok' : e.severity}">${e.ok ? '✓' : e.severity === 'fail' ? '✗' : '!'} ${text(e.message, 400)} ` +
-          `(expected <code>${text(e.expression)}</code>, measured ${escapeXml(formatMetric(e.metric, e.measured))})</li>`,
+          `<li class="expectation ${e.ok ? 'ok' : e.severity}">${e.ok ? '✓' : e.severity === 'fail' ? '✗' : '!'} ${xmlText(e.message, 400)} ` +
+          `(expected <code>${xmlText(e.expression)}</code>, measured ${escapeXml(formatMetric(e.metric, e.measured))})</li>`,
       ),
   ];
   if (items.length > 0) parts.push(`<ul class="findings">${items.join('')}</ul>`);
   if (s.race !== null && s.race.trials.length > 0) parts.push(raceTable(s.race));
   if (s.connections.length > 0) parts.push(timelineSvg(s), LEGEND);
-  if (s.advice.length > 0) parts.push(`<h3>What to do</h3><ul class="advice">${s.advice.map((a) => `<li>${text(a, 1000)}</li>`).join('')}</ul>`);
+  if (s.advice.length > 0) parts.push(`<h3>What to do</h3><ul class="advice">${s.advice.map((a) => `<li>${xmlText(a, 1000)}</li>`).join('')}</ul>`);
   parts.push('</section>');
   return parts.join('\n');
 }
@@ -133,10 +128,10 @@ function raceTable(race: RaceReport): string {
     const cells = trials
       .map(
         (t) =>
-          `<span class="trial ${t.outcome === 'ok' ? 'ok' : 'failed'}" data-outcome="${text(t.outcome)}" data-idle-ms="${t.idleMs}">${text(t.outcome)}${t.closeSeenBeforeWrite ? '*' : ''} <small>${t.idleMs.toFixed(1)} ms</small></span>`,
+          `<span class="trial ${t.outcome === 'ok' ? 'ok' : 'failed'}" data-outcome="${xmlText(t.outcome)}" data-idle-ms="${t.idleMs}">${xmlText(t.outcome)}${t.closeSeenBeforeWrite ? '*' : ''} <small>${t.idleMs.toFixed(1)} ms</small></span>`,
       )
       .join(' ');
-    return `<tr data-offset-ms="${offset}"><td>${text(offsetLabel(offset))}</td><td>${cells}</td></tr>`;
+    return `<tr data-offset-ms="${offset}"><td>${xmlText(offsetLabel(offset))}</td><td>${cells}</td></tr>`;
   });
   return [
     `<table class="race"><caption>Requests written T + offset after the previous response (T = ${race.idleTimeoutMs?.toFixed(1) ?? '?'} ms); * = the server's close had already arrived</caption>`,
@@ -163,7 +158,7 @@ function timelineSvg(s: ScenarioResult): string {
   const height = AXIS_H + LANE_H * s.connections.length + 8;
   const lanes = s.connections.map((c, i) => lane(c, AXIS_H + i * LANE_H, x));
   return [
-    `<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="${text(`timeline of ${s.id}: ${s.connections.length} connection(s) over ${formatDuration(span)}`)}">`,
+    `<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="${xmlText(`timeline of ${s.id}: ${s.connections.length} connection(s) over ${formatDuration(span)}`)}">`,
     axis(span, height, x, t0),
     ...lanes,
     '</svg>',
@@ -197,9 +192,9 @@ function lane(conn: ConnectionRecord, top: number, x: (t: number) => number): st
   const signal = conn.end.signal ?? 'none';
   const label = `${conn.id}${conn.local === null ? '' : ` :${conn.local.port}`}`;
   const parts = [
-    `<g class="lane" data-connection="${text(conn.id)}" data-closed-by="${closedBy}" data-signal="${signal}" data-end="${conn.end.kind}">`,
-    `<title>${text(`connection ${conn.id}: ${conn.end.summary}; TIME_WAIT: ${conn.timeWait.side}`, 600)}</title>`,
-    `<text class="lane-label" x="6" y="${mid + 4}">${text(label, 40)}</text>`,
+    `<g class="lane" data-connection="${xmlText(conn.id)}" data-closed-by="${closedBy}" data-signal="${signal}" data-end="${conn.end.kind}">`,
+    `<title>${xmlText(`connection ${conn.id}: ${conn.end.summary}; TIME_WAIT: ${conn.timeWait.side}`, 600)}</title>`,
+    `<text class="lane-label" x="6" y="${mid + 4}">${xmlText(label, 40)}</text>`,
     `<line class="life" x1="${x(first)}" y1="${mid}" x2="${x(last)}" y2="${mid}"/>`,
     ...spans(conn, mid, x),
     ...marks(conn, mid, x),
@@ -275,7 +270,7 @@ const SHAPES: Record<EventMark, (px: number, mid: number) => string> = {
 const CAPTIONS: Partial<Record<EventMark, (e: ConnEvent) => string>> = {
   fin: (e) => (e.kind === 'peer-fin' ? 'FIN ← server' : 'FIN → client'),
   rst: (e) => (e.kind === 'local-close' ? 'RST → client' : 'RST ← server'),
-  error: (e) => (e.kind === 'error' ? escapeForTerminal(e.code, 24) : 'protocol error'),
+  error: (e) => (e.kind === 'error' ? sanitize(e.code, 24) : 'protocol error'),
   timeout: (e) => (e.kind === 'timeout' ? `${e.deadline} timeout` : ''),
 };
 

@@ -1,6 +1,6 @@
 import type { ProbeErrorInfo, RunResult, ScenarioResult } from '../model/result.js';
 import { errorText } from './format.js';
-import { escapeXml } from './xml.js';
+import { xmlText } from './xml.js';
 
 /**
  * JUnit XML for CI test-report plugins (GitHub Actions, GitLab, Jenkins): one test case per
@@ -17,11 +17,11 @@ export function renderJunit(result: RunResult): string {
   const lines = [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="keepalive-probe" tests="${tests}" failures="${failures}" errors="${errors}" time="${time}">`,
-    `  <testsuite name="${escapeXml(suite)}" tests="${tests}" failures="${failures}" errors="${errors}" skipped="0" time="${time}" timestamp="${escapeXml(result.startedAt)}">`,
+    `  <testsuite name="${xmlText(suite)}" tests="${tests}" failures="${failures}" errors="${errors}" skipped="0" time="${time}" timestamp="${xmlText(result.startedAt)}">`,
     '    <properties>',
-    `      <property name="target" value="${escapeXml(result.target.url)}"/>`,
-    `      <property name="server" value="${escapeXml(result.target.server ?? '')}"/>`,
-    `      <property name="version" value="${escapeXml(result.tool.version)}"/>`,
+    `      <property name="target" value="${xmlText(result.target.url)}"/>`,
+    `      <property name="server" value="${xmlText(result.target.server ?? '')}"/>`,
+    `      <property name="version" value="${xmlText(result.tool.version)}"/>`,
     '    </properties>',
     ...(result.error === null ? [] : unprobedCase(result.error)),
     ...result.scenarios.flatMap((s) => testCase(s)),
@@ -32,14 +32,14 @@ export function renderJunit(result: RunResult): string {
 }
 
 function testCase(s: ScenarioResult): string[] {
-  const open = `    <testcase classname="keepalive-probe.${escapeXml(s.id)}" name="${escapeXml(`${s.id}: ${s.title}`)}" time="${seconds(s.durationMs)}">`;
+  const open = `    <testcase classname="keepalive-probe.${xmlText(s.id)}" name="${xmlText(`${s.id}: ${s.title}`)}" time="${seconds(s.durationMs)}">`;
   const body: string[] = [];
   if (s.error !== null) {
-    body.push(`      <error type="${escapeXml(s.error.code)}" message="${escapeXml(s.error.message)}">${escapeXml(s.error.message)}</error>`);
+    body.push(`      <error type="${xmlText(s.error.code)}" message="${xmlText(s.error.message)}">${xmlText(s.error.message)}</error>`);
   } else if (s.status === 'fail') {
     const failed = s.expectations.filter((e) => !e.ok && e.severity === 'fail');
-    const text = failed.map((e) => `${e.message} (expected ${e.expression}, measured ${JSON.stringify(e.measured)})`).join('\n');
-    body.push(`      <failure type="expectation" message="${escapeXml(failed.map((e) => e.expression).join('; '))}">${escapeXml(text)}</failure>`);
+    const lines = failed.map((e) => xmlText(`${e.message} (expected ${e.expression}, measured ${JSON.stringify(e.measured)})`));
+    body.push(`      <failure type="expectation" message="${xmlText(failed.map((e) => e.expression).join('; '))}">${lines.join('\n')}</failure>`);
   }
   const out = [
     ...Object.entries(s.metrics).map(([k, v]) => `${k} = ${JSON.stringify(v)}`),
@@ -47,14 +47,14 @@ function testCase(s: ScenarioResult): string[] {
     ...s.expectations.filter((e) => !e.ok && e.severity === 'warn').map((e) => `warning: ${e.message}`),
     ...s.advice.map((a) => `advice: ${a}`),
   ];
-  if (out.length > 0) body.push(`      <system-out>${escapeXml(out.join('\n'))}</system-out>`);
+  if (out.length > 0) body.push(`      <system-out>${out.map((line) => xmlText(line)).join('\n')}</system-out>`);
   return [open, ...body, '    </testcase>'];
 }
 
 function unprobedCase(error: ProbeErrorInfo): string[] {
   return [
     '    <testcase classname="keepalive-probe.preflight" name="preflight: the target answers HTTP" time="0.000">',
-    `      <error type="${escapeXml(error.code)}" message="${escapeXml(error.message)}">${escapeXml(errorText(error))}</error>`,
+    `      <error type="${xmlText(error.code)}" message="${xmlText(error.message)}">${xmlText(errorText(error))}</error>`,
     '    </testcase>',
   ];
 }

@@ -5,7 +5,7 @@ import type { ConnectionRecord, RunResult, ScenarioResult, ScenarioStatus } from
 import { formatDuration } from '../util/duration.js';
 import { exitCodeFor } from '../verdict/exitCode.js';
 import { clientRow, describeEvent, errorText, formatMetric, hopChain, keyFigure, raceLines } from './format.js';
-import { escapeForTerminal } from './sanitize.js';
+import { sanitize } from '../util/sanitize.js';
 
 /** How the terminal report is drawn; decided once by the CLI from the stream and environment. */
 export interface TerminalOptions {
@@ -34,9 +34,9 @@ export function renderTerminal(result: RunResult, options: TerminalOptions): str
 const LOOP_DELAY_WARN_MS = 20;
 
 function header(result: RunResult, c: ChalkInstance): string {
-  const server = result.target.server === null ? 'no Server header' : `Server: ${escapeForTerminal(result.target.server)}`;
+  const server = result.target.server === null ? 'no Server header' : `Server: ${sanitize(result.target.server)}`;
   const via = result.target.connectAddress === null ? '' : ` via ${result.target.connectAddress}`;
-  const lines = [`${c.bold('keepalive-probe')} ${result.tool.version} → ${c.bold(escapeForTerminal(result.target.url))}${via} (${server})`];
+  const lines = [`${c.bold('keepalive-probe')} ${result.tool.version} → ${c.bold(sanitize(result.target.url))}${via} (${server})`];
   const lab = result.target.lab;
   if (lab !== null) {
     const cap = lab.maxRequests === 0 ? 'no request cap' : `closes after ${lab.maxRequests} requests${lab.announceLast ? '' : ' without warning'}`;
@@ -61,15 +61,15 @@ function summaryTable(result: RunResult, color: boolean): string {
 }
 
 function scenarioSection(s: ScenarioResult, c: ChalkInstance): string {
-  const lines = [`${c.bold(`${s.id}`)} — ${escapeForTerminal(s.title)} ${paintStatus(s.status, c)} (${formatDuration(s.durationMs)})`];
-  if (s.error !== null) lines.push(`  ${c.red('could not run:')} ${escapeForTerminal(s.error.message, 400)}`);
+  const lines = [`${c.bold(`${s.id}`)} — ${sanitize(s.title)} ${paintStatus(s.status, c)} (${formatDuration(s.durationMs)})`];
+  if (s.error !== null) lines.push(`  ${c.red('could not run:')} ${sanitize(s.error.message, 400)}`);
   const metrics = Object.entries(s.metrics).map(([k, v]) => `${k}=${formatMetric(k, v)}`);
   if (metrics.length > 0) lines.push(`  ${c.dim('metrics:')} ${metrics.join('  ')}`);
-  for (const f of s.findings) lines.push(`  • ${escapeForTerminal(f.text, 400)}`);
+  for (const f of s.findings) lines.push(`  • ${sanitize(f.text, 400)}`);
   // Failed expectations, and the user's own gates whatever their outcome.
   for (const e of s.expectations.filter((x) => !x.ok || x.origin === 'cli')) {
     const mark = e.ok ? c.green('✓') : e.severity === 'fail' ? c.red('✗') : c.yellow('!');
-    lines.push(`  ${mark} ${escapeForTerminal(e.message, 400)} (expected ${escapeForTerminal(e.expression)}, measured ${formatMetric(e.metric, e.measured)})`);
+    lines.push(`  ${mark} ${sanitize(e.message, 400)} (expected ${sanitize(e.expression)}, measured ${formatMetric(e.metric, e.measured)})`);
   }
   if (s.race !== null && s.race.trials.length > 0) {
     lines.push(`  ${c.bold('race')} (request written T + offset after the previous response; * = the server's close had already arrived):`);

@@ -1,3 +1,5 @@
+import { sanitize } from '../util/sanitize.js';
+
 /**
  * XML 1.0 text from untrusted strings: characters XML cannot carry at all (most C0
  * controls, lone surrogates, U+FFFE/U+FFFF) are dropped, as vitest's JUnit reporter does,
@@ -10,4 +12,13 @@ const ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', 
 /** Escapes text for XML element content and attribute values. */
 export function escapeXml(text: string): string {
   return text.replace(INVALID_XML, '').replace(/[&<>"']/g, (ch) => ENTITIES[ch] as string);
+}
+
+/**
+ * Any text for an XML or HTML report: control and bidi characters made visible and the
+ * length capped as in the terminal (util/sanitize.ts), then markup escaped. JUnit and HTML
+ * print every string through it.
+ */
+export function xmlText(value: string, maxLength?: number): string {
+  return escapeXml(sanitize(value, maxLength));
 }

@@ -7,6 +7,7 @@ import { serializeRequest, sentConnectionHeader } from '../http/request.js';
 import type { RequestSpec } from '../http/request.js';
 import { isPersistent, tokenize } from '../http/persistence.js';
 import { joinedValue } from '../http/keepAliveHeader.js';
+import { SERVER_MESSAGE_MAX, SERVER_TEXT_MAX, sanitize } from '../util/sanitize.js';
 import type { Clock } from './clock.js';
 import { hostPort } from '../util/hostPort.js';
 import { ProbeError } from '../model/errors.js';
@@ -305,7 +306,7 @@ export class ProbeConnection {
         kind: 'unsolicited',
         t: this.now(),
         bytes: chunk.length,
-        preview: chunk.subarray(0, PREVIEW_BYTES).toString('latin1'),
+        preview: sanitize(chunk.subarray(0, PREVIEW_BYTES).toString('latin1'), SERVER_TEXT_MAX),
       });
       return;
     }
@@ -323,7 +324,7 @@ export class ProbeConnection {
         kind: 'unsolicited',
         t: this.now(),
         bytes: excess,
-        preview: chunk.subarray(chunk.length - excess, chunk.length - excess + PREVIEW_BYTES).toString('latin1'),
+        preview: sanitize(chunk.subarray(chunk.length - excess, chunk.length - excess + PREVIEW_BYTES).toString('latin1'), SERVER_TEXT_MAX),
       });
     }
   }
@@ -349,8 +350,8 @@ export class ProbeConnection {
           status: head.status,
           version: head.versionMinor === 1 ? '1.1' : '1.0',
           keepAlive,
-          connectionHeader,
-          keepAliveHeader: joinedValue(head.headers, 'keep-alive'),
+          connectionHeader: serverText(connectionHeader),
+          keepAliveHeader: serverText(joinedValue(head.headers, 'keep-alive')),
           informational: head.informational,
         });
         if (event.framing.kind !== 'none') {
@@ -376,7 +377,7 @@ export class ProbeConnection {
 
   private failParse(pending: PendingExchange, err: unknown): void {
     const code = err instanceof ParseError ? err.code : 'parse-failure';
-    const message = err instanceof Error ? err.message : String(err);
+    const message = sanitize(err instanceof Error ? err.message : String(err), SERVER_MESSAGE_MAX);
     this.push({ kind: 'protocol-error', t: this.now(), index: pending.index, code, message });
     const truncated = code === 'truncated-headers' || code === 'truncated-body';
     pending.resolve({ kind: truncated ? 'truncated' : 'protocol-error', index: pending.index, code, message });
@@ -581,4 +582,9 @@ function secureContextFor(ca: readonly string[]): tls.SecureContext {
     secureContexts.set(ca, context);
   }
   return context;
+}
+
+/** A header value from the server as the model keeps it: sanitised and capped (util/sanitize.ts). */
+function serverText(value: string | null): string | null {
+  return value === null ? null : sanitize(value, SERVER_TEXT_MAX);
 }

@@ -1,8 +1,17 @@
 /**
  * Server-provided text (headers, reason phrases, banners) is hostile: it can carry escape
- * sequences that rewrite the terminal, or bidi overrides that reorder what is shown.
- * (Markup escaping for XML and HTML reports is escapeXml in xml.ts.)
+ * sequences that rewrite the terminal, or bidi overrides that reorder what is shown, and it
+ * can be huge. It goes through `sanitize` once, where it enters the model (the wire layer
+ * records header values, previews and parser messages sanitised and capped), so the
+ * terminal, JSON, JUnit and HTML reports all show the same text; renderers apply it again
+ * to everything they print, which changes nothing already sanitised. (Markup escaping for
+ * XML and HTML is escapeXml in report/xml.ts.)
  */
+
+/** Characters of one header value (or banner) kept in the model; the rest is counted, not kept. */
+export const SERVER_TEXT_MAX = 200;
+/** Characters of a message that quotes server bytes (a parser error). */
+export const SERVER_MESSAGE_MAX = 400;
 
 // All C0 controls (tab included: it breaks table layout), DEL, C1 controls,
 // and the Unicode bidi/format characters used in "Trojan Source" attacks.
@@ -13,7 +22,7 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u202
  * points of the escaped text). The cut falls between characters, never inside an escape or a
  * surrogate pair, and says how many characters of the original were left out.
  */
-export function escapeForTerminal(text: string, maxLength = 200): string {
+export function sanitize(text: string, maxLength = 1000): string {
   const escaped = text.replace(UNSAFE, escapeOne);
   if (escaped.length <= maxLength) return escaped;
   const chars = Array.from(text);
