@@ -9,6 +9,7 @@ const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 interface Feed {
   readonly method?: string;
   readonly limits?: Partial<ParserLimits>;
+  readonly upgradeRequested?: boolean;
 }
 
 interface Outcome {
@@ -22,7 +23,7 @@ interface Outcome {
 
 /** Feeds `input` cut at the sorted offsets `cuts`, then calls end(). Anything but a ParseError propagates. */
 function feed(input: Buffer, cuts: readonly number[], options: Feed = {}): Outcome {
-  const parser = new ResponseParser({ method: options.method ?? 'GET', limits: options.limits });
+  const parser = new ResponseParser({ method: options.method ?? 'GET', limits: options.limits, upgradeRequested: options.upgradeRequested });
   const events: ParseEvent[] = [];
   let error: ParseErrorCode | null = null;
   try {
@@ -74,7 +75,7 @@ function codeOf(fn: () => unknown): ParseErrorCode {
 const CHUNKED = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n';
 
 /** Named inputs, reused below by the split tests. */
-const VALID: Readonly<Record<string, { readonly input: string; readonly method?: string }>> = {
+const VALID: Readonly<Record<string, { readonly input: string; readonly method?: string; readonly upgradeRequested?: boolean }>> = {
   http10: { input: 'HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi' },
   http11: { input: 'HTTP/1.1 404 Not Found\r\nServer: x\r\nContent-Length: 0\r\n\r\n' },
   emptyReason: { input: 'HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n' },
@@ -84,7 +85,7 @@ const VALID: Readonly<Record<string, { readonly input: string; readonly method?:
   interim: {
     input: 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc',
   },
-  switching: { input: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x00' },
+  switching: { input: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x00', upgradeRequested: true },
   noContent: { input: 'HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n' },
   notModified: { input: 'HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n' },
   chunked: { input: `${CHUNKED}5;ext=1;q="a b"\r\nhello\r\nA \t;x\r\n0123456789\r\n1f\r\n${'z'.repeat(31)}\r\n0\r\nExpires: never\r\nX-Sum: 1\r\n\r\n` },
@@ -105,7 +106,7 @@ const INVALID: Readonly<Record<string, { readonly input: string; readonly code: 
   ssh: { input: 'SSH-2.0-OpenSSH_9.6\r\n', code: 'not-http' },
   lowStatus: { input: 'HTTP/1.1 099 Low\r\n\r\n', code: 'bad-status-line' },
   noStatus: { input: 'HTTP/1.1 OK\r\n\r\n', code: 'bad-status-line' },
-  chunkedNotLast: { input: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n', code: 'bad-transfer-encoding' },
+  unrequestedUpgrade: { input: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n', code: 'unrequested-upgrade' },
   chunkedTwice: { input: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n', code: 'bad-transfer-encoding' },
   teAndCl: { input: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nhello', code: 'te-cl-conflict' },
   clConflict: { input: 'HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello', code: 'conflicting-content-length' },
@@ -138,7 +139,7 @@ const INVALID: Readonly<Record<string, { readonly input: string; readonly code: 
 const valid = (name: string): Outcome => {
   const c = VALID[name];
   if (c === undefined) throw new Error(`no case ${name}`);
-  return whole(c.input, { method: c.method });
+  return whole(c.input, { method: c.method, upgradeRequested: c.upgradeRequested });
 };
 
 describe('status line', () => {
@@ -209,7 +210,11 @@ describe('message body length (RFC 9112 §6.3)', () => {
     expect(out.bodyBytes).toBe(3);
   });
 
-  it("1: 101 is a final response with no body; what follows is not the parser's", () => {
+  it('1: a 101 the request did not ask for is a protocol error, not a response', () => {
+    expect(whole(INVALID.unrequestedUpgrade!.input).error).toBe('unrequested-upgrade');
+  });
+
+  it("1: an asked-for 101 is a final response with no body; what follows is not the parser's", () => {
     const out = valid('switching');
     expect(headOf(out)).toMatchObject({ head: { status: 101, informational: [] }, framing: { kind: 'none' } });
     expect(out.excessBytes).toBe(2);
@@ -231,9 +236,11 @@ describe('message body length (RFC 9112 §6.3)', () => {
     expect(valid('gzipThenChunked').bodyBytes).toBe(2);
   });
 
-  it('4: chunked must be the final coding, and only once', () => {
-    expect(whole(INVALID.chunkedNotLast!.input).error).toBe('bad-transfer-encoding');
+  it('4: chunked applied twice is an error; chunked before another coding makes the body close-delimited', () => {
     expect(whole(INVALID.chunkedTwice!.input).error).toBe('bad-transfer-encoding');
+    const out = whole('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nabc');
+    expect(out.error).toBeNull();
+    expect(headOf(out).framing).toEqual({ kind: 'close' });
   });
 
   it('4: a final coding other than chunked is read until close', () => {
@@ -414,10 +421,11 @@ describe('byte accounting', () => {
 describe('split anywhere, same result', () => {
   it.each(Object.entries(VALID))('valid %s: one byte at a time gives the same events as whole', (_, c) => {
     const input = b(c.input);
-    const reference = whole(input, { method: c.method });
+    const options = { method: c.method, upgradeRequested: c.upgradeRequested };
+    const reference = whole(input, options);
     expect(reference.error).toBeNull();
     expect(reference.events.at(-1)?.type).toBe('complete');
-    expectSameAsWhole(input, everyByte(input), { method: c.method });
+    expectSameAsWhole(input, everyByte(input), options);
   });
 
   it.each(Object.entries(INVALID))('invalid %s: one byte at a time gives the same error as whole', (_, c) => {
@@ -442,6 +450,7 @@ const ERROR_CODES: readonly ParseErrorCode[] = [
   'conflicting-content-length',
   'te-cl-conflict',
   'bad-transfer-encoding',
+  'unrequested-upgrade',
   'invalid-chunk',
   'truncated-headers',
   'truncated-body',

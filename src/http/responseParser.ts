@@ -45,6 +45,7 @@ export type ParseErrorCode =
   | 'conflicting-content-length'
   | 'te-cl-conflict'
   | 'bad-transfer-encoding'
+  | 'unrequested-upgrade'
   | 'invalid-chunk'
   | 'truncated-headers'
   | 'truncated-body';
@@ -53,12 +54,15 @@ export type ParseErrorCode =
 export class ParseError extends Error {
   readonly code: ParseErrorCode;
   readonly detail: string;
+  /** The bytes were a TLS record: the peer speaks TLS where HTTP was expected. */
+  readonly tlsRecord: boolean;
 
-  constructor(code: ParseErrorCode, detail: string) {
+  constructor(code: ParseErrorCode, detail: string, tlsRecord = false) {
     super(`${code}: ${detail}`);
     this.name = 'ParseError';
     this.code = code;
     this.detail = detail;
+    this.tlsRecord = tlsRecord;
   }
 }
 
@@ -96,6 +100,8 @@ const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(;.*)?$/;
 export class ResponseParser {
   private readonly method: string;
   private readonly limits: ParserLimits;
+  /** The request carried Upgrade: only then is a 101 a valid answer. */
+  private readonly upgradeRequested: boolean;
   private state: ParserPhase = 'idle';
   /** The head so far is headStore[0, headLength): grown by doubling, so a head trickled a byte at a time costs linear, not quadratic, copying. */
   private headStore: Buffer = Buffer.alloc(0);
@@ -109,8 +115,9 @@ export class ResponseParser {
   private received = 0;
   private excess = 0;
 
-  constructor(options: { readonly method: string; readonly limits?: Partial<ParserLimits> }) {
+  constructor(options: { readonly method: string; readonly limits?: Partial<ParserLimits>; readonly upgradeRequested?: boolean }) {
     this.method = options.method.toUpperCase();
+    this.upgradeRequested = options.upgradeRequested ?? false;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
   }
 
@@ -210,6 +217,12 @@ export class ResponseParser {
     const n = Math.min(this.headBuf.length, HTTP_PREFIX.length);
     const seen = this.headBuf.subarray(0, n).toString('latin1');
     if (seen !== HTTP_PREFIX.slice(0, n)) {
+      // A TLS record (content type 21 alert or 22 handshake, then version 3.x): a TLS server
+      // answering a plain-text request (RFC 8446 §5.1, RFC 5246 §6.2.1).
+      const [type, major] = this.headBuf;
+      if ((type === 21 || type === 22) && (major === 3 || this.headBuf.length === 1)) {
+        throw new ParseError('not-http', `the server answered with a TLS ${type === 21 ? 'alert' : 'handshake'} record: this port speaks TLS`, true);
+      }
       throw new ParseError('not-http', `response does not start with "HTTP/" (got ${JSON.stringify(this.headBuf.subarray(0, 16).toString('latin1'))})`);
     }
   }
@@ -235,6 +248,10 @@ export class ResponseParser {
     const versionMinor: 0 | 1 = match[2] === '0' ? 0 : 1;
     const headers = parseFields(lines, this.limits.maxHeaders, flags);
 
+    // RFC 9110 §15.2.2: a server switches protocols only when the request asked for it (Upgrade).
+    if (status === 101 && !this.upgradeRequested) {
+      throw new ParseError('unrequested-upgrade', 'the server switched protocols (101) although the request asked for no upgrade');
+    }
     if (status >= 100 && status < 200 && status !== 101) {
       // Interim response (RFC 9110 §15.2): skip it and wait for the final one.
       this.informational.push(status);
@@ -281,14 +298,12 @@ export class ResponseParser {
         .split(',')
         .map((c) => trimOws(c).toLowerCase())
         .filter((c) => c.length > 0);
-      const chunkedAt = codings.indexOf('chunked');
-      if (chunkedAt !== -1 && chunkedAt === codings.length - 1 && codings.indexOf('chunked') === codings.lastIndexOf('chunked')) {
-        return { kind: 'chunked' };
+      // §7.1: chunked is applied at most once.
+      if (codings.filter((c) => c === 'chunked').length > 1) {
+        throw new ParseError('bad-transfer-encoding', `"chunked" applied more than once (got ${JSON.stringify(te.join(', '))})`);
       }
-      if (chunkedAt !== -1) {
-        throw new ParseError('bad-transfer-encoding', `"chunked" must be the final coding, once (got ${JSON.stringify(te.join(', '))})`);
-      }
-      // §6.3 rule 4: a response whose final coding is not chunked is read until close.
+      if (codings.at(-1) === 'chunked') return { kind: 'chunked' };
+      // §6.3 rule 4: a response whose final coding is not chunked (`chunked, gzip` included) is read until close.
       return { kind: 'close' };
     }
     if (cl.length > 0) {

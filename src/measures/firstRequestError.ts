@@ -12,11 +12,26 @@ import type { Target } from '../plan/target.js';
  */
 export function firstRequestError(outcome: ExchangeOutcome, target: Target): ProbeError | null {
   const where = hostPort(connectHost(target), target.port);
+  // A plain request to a TLS port is answered with a TLS alert, an RST or a FIN: the alert
+  // says so for certain, the other two only suggest it.
+  const maybeTls = target.tls ? null : 'if this port speaks TLS, use https://';
   switch (outcome.kind) {
     case 'response':
       return null;
     case 'protocol-error':
-      return new ProbeError(outcome.code === 'not-http' ? 'not-http' : 'protocol-error', `${where} did not answer with HTTP/1.x: ${outcome.message}`);
+      if (outcome.code === 'unrequested-upgrade') {
+        return new ProbeError(
+          'protocol-error',
+          `${where} switched protocols (101 Switching Protocols) although the probe asked for no upgrade: it cannot be probed over HTTP/1.x`,
+        );
+      }
+      return new ProbeError(
+        outcome.code === 'not-http' ? 'not-http' : 'protocol-error',
+        `${where} did not answer with HTTP/1.x: ${outcome.message}`,
+        null,
+        null,
+        outcome.tlsRecord && !target.tls ? 'this port speaks TLS: use https://' : null,
+      );
     case 'truncated':
       return new ProbeError('protocol-error', `${where} closed the connection in the middle of its response: ${outcome.message}`);
     case 'timeout':
@@ -31,12 +46,10 @@ export function firstRequestError(outcome: ExchangeOutcome, target: Target): Pro
         `${where} reset the connection before answering the first request (${outcome.code})`,
         outcome.code,
         outcome.syscall,
+        maybeTls,
       );
     case 'premature-close':
     case 'not-sent':
-      return new ProbeError(
-        'closed-before-response',
-        `${where} closed the connection before answering the first request${target.tls ? '' : ' (if this port speaks TLS, use https://)'}`,
-      );
+      return new ProbeError('closed-before-response', `${where} closed the connection before answering the first request`, null, null, maybeTls);
   }
 }

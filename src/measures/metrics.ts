@@ -1,4 +1,5 @@
 import type { ConnectionRecord, Evidence, Finding, MetricValue, RaceReport } from '../model/result.js';
+import type { ConnEvent } from '../model/events.js';
 import type { ExchangeOutcome } from '../wire/connection.js';
 import { idleTimeoutOf } from '../timeline/classifyClose.js';
 import { serverCloseMode } from '../timeline/closeMode.js';
@@ -276,4 +277,25 @@ function evidence(conn: ConnectionRecord, t: number | null, requestIndex: number
 
 function plain(value: MetricValue): Measured {
   return { value, finding: null };
+}
+
+/**
+ * A finding per connection on which bytes arrived that belong to no response (RFC 9112
+ * §9.2): where they came (after which response, or while idle), and the bytes, escaped.
+ * The connection was closed then, as a client closes it.
+ */
+export function strayBytesFindings(connections: readonly ConnectionRecord[]): Finding[] {
+  return connections.flatMap((conn) => {
+    const stray = conn.events.filter((e): e is Extract<ConnEvent, { kind: 'unsolicited' }> => e.kind === 'unsolicited');
+    const first = stray[0];
+    if (first === undefined) return [];
+    const before = conn.events.slice(0, conn.events.indexOf(first));
+    const last = lastHead(before);
+    const complete = before.some((e) => e.kind === 'response-complete' && e.index === last?.index);
+    const where =
+      last === undefined ? 'before any response' : complete ? `after response #${last.index} (${last.status}) was complete` : `during response #${last.index}`;
+    const bytes = stray.reduce((n, e) => n + e.bytes, 0);
+    const text = `${bytes} B arrived ${where} that belong to no response: "${first.preview}"; a client must not read them as the next response and closes the connection (RFC 9112 §9.2), so connection ${conn.id} was not reused`;
+    return [{ text, evidence: [evidence(conn, first.t, last?.index ?? null, `${bytes} B unsolicited`)] }];
+  });
 }

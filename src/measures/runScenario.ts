@@ -18,7 +18,7 @@ import type { ConnectOptions, ExchangeDeadlines, ExchangeOutcome } from '../wire
 import { isLocalAddress } from '../wire/localAddress.js';
 import { settledRows } from '../wire/procNetTcp.js';
 import { firstRequestError } from './firstRequestError.js';
-import { measure } from './metrics.js';
+import { measure, strayBytesFindings } from './metrics.js';
 import type { Trace } from './metrics.js';
 import { summarizeRace } from './race.js';
 
@@ -102,6 +102,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
     metrics[name] = measured.value;
     if (measured.finding !== null && !cutShort && !findings.some((f) => f.text === measured.finding?.text)) findings.push(measured.finding);
   }
+  findings.push(...strayBytesFindings(trace.connections.map((c) => c.record)));
   return {
     id: scenario.id,
     title: scenario.title,

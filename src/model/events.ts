@@ -12,7 +12,7 @@ export interface Endpoint {
 }
 
 /** Why the probe itself closed a connection. */
-export type LocalCloseReason = 'step' | 'after-peer-fin' | 'cleanup' | 'deadline' | 'protocol-error';
+export type LocalCloseReason = 'step' | 'after-peer-fin' | 'cleanup' | 'deadline' | 'protocol-error' | 'unsolicited-data';
 
 /** Which per-exchange deadline expired. */
 export type DeadlineName = 'connect' | 'tls' | 'first-byte' | 'headers' | 'body';

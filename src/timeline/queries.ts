@@ -106,8 +106,9 @@ export function outstandingRequest(events: readonly ConnEvent[], end = events.le
 
 /**
  * Whether the connection may carry another request, as a client pool decides it (undici's
- * kReset, RFC 9112 §9.3): not once it has ended (FIN, RST, error, deadline, closed) and not
- * after a response that said it would not persist. Reads from the end, so its cost does not
+ * kReset, RFC 9112 §9.3): not once it has ended (FIN, RST, error, deadline, closed), not
+ * after bytes that belong to no response, and not after a response that said it would not
+ * persist. Reads from the end, so its cost does not
  * grow with the requests already sent.
  */
 export function mayReuse(events: readonly ConnEvent[]): boolean {
@@ -120,6 +121,7 @@ export function mayReuse(events: readonly ConnEvent[]): boolean {
       case 'local-close':
       case 'timeout':
       case 'protocol-error':
+      case 'unsolicited': // bytes that belong to no response (RFC 9112 §9.2)
       case 'request': // written and not answered
         return false;
       case 'response-head':
@@ -128,7 +130,7 @@ export function mayReuse(events: readonly ConnEvent[]): boolean {
       case 'tls':
         return true;
       default:
-        continue; // response-complete, unsolicited: look further back
+        continue; // response-complete: look further back
     }
   }
   return true;

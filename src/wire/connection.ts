@@ -54,7 +54,8 @@ export type ExchangeOutcome =
   /** A socket error: ECONNRESET on read, EPIPE on write, and the like. */
   | { readonly kind: 'socket-error'; readonly index: number; readonly code: string; readonly syscall: string | null }
   | { readonly kind: 'truncated'; readonly index: number; readonly code: string; readonly message: string }
-  | { readonly kind: 'protocol-error'; readonly index: number; readonly code: string; readonly message: string }
+  /** The response could not be parsed; `tlsRecord` when it was a TLS record (a TLS port). */
+  | { readonly kind: 'protocol-error'; readonly index: number; readonly code: string; readonly message: string; readonly tlsRecord: boolean }
   | { readonly kind: 'timeout'; readonly index: number; readonly deadline: DeadlineName; readonly limitMs: number }
   /** The socket was already destroyed: nothing could be written. */
   | { readonly kind: 'not-sent'; readonly index: number };
@@ -308,6 +309,7 @@ export class ProbeConnection {
         bytes: chunk.length,
         preview: sanitize(chunk.subarray(0, PREVIEW_BYTES).toString('latin1'), SERVER_TEXT_MAX),
       });
+      this.refuseUnsolicited();
       return;
     }
     pending.firstByteSeen = true;
@@ -326,7 +328,17 @@ export class ProbeConnection {
         bytes: excess,
         preview: sanitize(chunk.subarray(chunk.length - excess, chunk.length - excess + PREVIEW_BYTES).toString('latin1'), SERVER_TEXT_MAX),
       });
+      this.refuseUnsolicited();
     }
+  }
+
+  /**
+   * Bytes that belong to no response (after a 204 or 304, beyond Content-Length, on an idle
+   * connection) are not a valid response, and the client SHOULD close the connection (RFC
+   * 9112 §9.2): reusing it would read them as the next response. Go and undici close it too.
+   */
+  private refuseUnsolicited(): void {
+    void this.close('fin', 'unsolicited-data');
   }
 
   private handleParse(pending: PendingExchange, events: readonly ParseEvent[]): void {
@@ -380,7 +392,10 @@ export class ProbeConnection {
     const message = sanitize(err instanceof Error ? err.message : String(err), SERVER_MESSAGE_MAX);
     this.push({ kind: 'protocol-error', t: this.now(), index: pending.index, code, message });
     const truncated = code === 'truncated-headers' || code === 'truncated-body';
-    pending.resolve({ kind: truncated ? 'truncated' : 'protocol-error', index: pending.index, code, message });
+    const tlsRecord = err instanceof ParseError && err.tlsRecord;
+    pending.resolve(
+      truncated ? { kind: 'truncated', index: pending.index, code, message } : { kind: 'protocol-error', index: pending.index, code, message, tlsRecord },
+    );
     // A response we cannot frame leaves the connection unusable.
     if (!truncated) void this.close('rst', 'protocol-error');
   }
