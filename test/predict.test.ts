@@ -6,7 +6,7 @@ import type { ClientVerdict } from '../src/model/result.js';
 import { adviceFor } from '../src/verdict/advice.js';
 
 /** The verdict rules of docs/clients.md over measured facts (the real clients check them in test/realClients). */
-const FIN_10S: ServerFacts = { idleTimeoutMs: 10_000, advertisedTimeoutS: null, closeKind: 'fin', serverClose: 'full', windowMs: 0, maxIdleMs: 90_000 };
+const FIN_10S: ServerFacts = { idleTimeoutMs: 10_000, keepAliveHeader: null, closeKind: 'fin', serverClose: 'full', windowMs: 0, maxIdleMs: 90_000 };
 
 function verdict(facts: ServerFacts, client: string, idleMs?: number): ClientVerdict {
   const found = predictClients(facts, chooseClient(client, idleMs ?? null)).find((v) => v.yours);
@@ -36,16 +36,16 @@ describe('client verdicts', () => {
   });
 
   it("a Keep-Alive hint shortens Node's limit but replaces undici's, capped at 600 s", () => {
-    const hinted = { ...FIN_10S, idleTimeoutMs: 700_000, advertisedTimeoutS: 900 };
+    const hinted = { ...FIN_10S, idleTimeoutMs: 700_000, keepAliveHeader: 'timeout=900' };
     expect(verdict(hinted, 'node-global-agent')).toMatchObject({ idleMs: 5000, idleFrom: 'default', staleReuse: 'no' });
     expect(verdict(hinted, 'undici')).toMatchObject({ idleMs: 600_000, idleFrom: 'keep-alive-hint' });
-    const short = { ...FIN_10S, advertisedTimeoutS: 3 };
+    const short = { ...FIN_10S, keepAliveHeader: 'timeout=3' };
     expect(verdict(short, 'node-global-agent')).toMatchObject({ idleMs: 2000, idleFrom: 'keep-alive-hint', staleReuse: 'no' });
     expect(verdict(short, 'undici')).toMatchObject({ idleMs: 1000, idleFrom: 'keep-alive-hint', staleReuse: 'no' });
   });
 
   it('a silent drop (no T): any client keeping connections longer than --max-idle meets it', () => {
-    const drop: ServerFacts = { idleTimeoutMs: null, advertisedTimeoutS: null, closeKind: null, serverClose: 'silent-drop', windowMs: null, maxIdleMs: 800 };
+    const drop: ServerFacts = { idleTimeoutMs: null, keepAliveHeader: null, closeKind: null, serverClose: 'silent-drop', windowMs: null, maxIdleMs: 800 };
     expect(verdict(drop, 'go').staleReuse).toBe('every-reuse');
     expect(verdict(drop, 'go', 500).staleReuse).toBe('unknown');
   });

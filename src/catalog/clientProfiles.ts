@@ -18,16 +18,17 @@ export interface ClientProfile {
   readonly idleMs: Sourced<number | null>;
   /** Whether the pool shortens its idle limit to the server's `Keep-Alive: timeout=N` response header. */
   readonly honoursKeepAliveHeader: Sourced<boolean>;
-  /** When it honours the header: ms it subtracts from the hint (0 if none). null when it does not honour it. */
-  readonly hintMarginMs: Sourced<number | null>;
   /**
    * How a honoured hint acts: `shortens` (only when shorter than the client's own limit: Node,
    * .NET) or `replaces` (takes the place of the default, longer too: undici, Apache HttpClient);
    * null when the header is not honoured.
    */
   readonly hintMode: 'shortens' | 'replaces' | null;
-  /** Upper bound on a replacing hint (undici's keepAliveMaxTimeout), ms; null for none. */
-  readonly hintCapMs: number | null;
+  /**
+   * How the client reads `Keep-Alive: timeout=` (verdict/keepAliveHint.ts, each rule from the
+   * client's source: margin, cap, and which values mean "do not reuse"); null: it never reads it.
+   */
+  readonly hintRule: 'node' | 'undici' | 'java' | 'dotnet' | null;
   /** Whether a FIN from the server on an idle pooled connection is noticed before reuse (the connection leaves the pool), so only a request racing the close can fail. */
   readonly noticesIdleClose: Sourced<boolean>;
   /** Whether the client itself retries a request that failed on a reused connection: 'idempotent' (GET/HEAD/... only), 'all', 'none'. */
@@ -73,9 +74,8 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'Node 20.x (lib/_http_agent.js v20.20.2); the same logic with a configurable margin (agentKeepAliveTimeoutBuffer) from v24.7.0',
     idleMs: null,
     honoursKeepAliveHeader: false,
-    hintMarginMs: null,
     hintMode: null,
-    hintCapMs: null,
+    hintRule: 'node',
     noticesIdleClose: true,
     retriesStale: 'none',
     staleErrors: NODE_STALE_ERRORS,
@@ -97,9 +97,8 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'Node 20.x (lib/_http_agent.js v20.20.2)',
     idleMs: 5000,
     honoursKeepAliveHeader: true,
-    hintMarginMs: 1000,
     hintMode: 'shortens',
-    hintCapMs: null,
+    hintRule: 'node',
     noticesIdleClose: true,
     retriesStale: 'none',
     staleErrors: NODE_STALE_ERRORS,
@@ -122,9 +121,8 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'undici 6.24.1 (the copy in Node 20.20.2, process.versions.undici; tag v6.24.1)',
     idleMs: 4000,
     honoursKeepAliveHeader: true,
-    hintMarginMs: 2000,
     hintMode: 'replaces',
-    hintCapMs: 600_000,
+    hintRule: 'undici',
     noticesIdleClose: true,
     retriesStale: 'none',
     staleErrors: ['TypeError: fetch failed', 'SocketError: other side closed', 'UND_ERR_SOCKET', 'Error: read ECONNRESET'],
@@ -150,9 +148,8 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'Go 1.19.8 (src/net/http) and golang/go@a925402b (DefaultTransport unchanged)',
     idleMs: 90000,
     honoursKeepAliveHeader: false,
-    hintMarginMs: null,
     hintMode: null,
-    hintCapMs: null,
+    hintRule: null,
     noticesIdleClose: true,
     retriesStale: 'idempotent',
     staleErrors: ['http: server closed idle connection', 'EOF', 'read: connection reset by peer', 'write: broken pipe'],
@@ -177,9 +174,8 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'HttpClient 4.5.14 (tag rel/v4.5.14), HttpCore 4.4.16',
     idleMs: null,
     honoursKeepAliveHeader: true,
-    hintMarginMs: 0,
     hintMode: 'replaces',
-    hintCapMs: null,
+    hintRule: 'java',
     noticesIdleClose: true,
     retriesStale: 'idempotent',
     staleErrors: [
@@ -211,9 +207,8 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'HttpClient 5.6.4 (tag rel/v5.6.4)',
     idleMs: 180000,
     honoursKeepAliveHeader: true,
-    hintMarginMs: 0,
     hintMode: 'replaces',
-    hintCapMs: null,
+    hintRule: 'java',
     noticesIdleClose: true,
     retriesStale: 'idempotent',
     staleErrors: ['org.apache.hc.core5.http.NoHttpResponseException', 'failed to respond', 'java.net.SocketException: Connection reset'],
@@ -240,9 +235,8 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'OkHttp 5.4.0 (tag parent-5.4.0)',
     idleMs: 300000,
     honoursKeepAliveHeader: false,
-    hintMarginMs: null,
     hintMode: null,
-    hintCapMs: null,
+    hintRule: null,
     noticesIdleClose: false,
     retriesStale: 'all',
     staleErrors: ['java.io.IOException: unexpected end of stream on', 'java.io.EOFException: \\n not found: limit=0'],
@@ -268,9 +262,8 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'JDK 25.0.3 (Temurin); JDK 17.0.15 uses 1200 s (bytecode of jdk.internal.net.http.ConnectionPool)',
     idleMs: 30000,
     honoursKeepAliveHeader: false,
-    hintMarginMs: null,
     hintMode: null,
-    hintCapMs: null,
+    hintRule: null,
     noticesIdleClose: true,
     retriesStale: 'idempotent',
     staleErrors: ['java.io.IOException: HTTP/1.1 header parser received no bytes', 'java.io.EOFException: EOF reached while reading'],
@@ -296,9 +289,8 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'dotnet/runtime main as indexed (HttpHandlerDefaults.cs@13d20664, HttpConnection.cs@000f1046); older releases used 2 minutes',
     idleMs: 60000,
     honoursKeepAliveHeader: true,
-    hintMarginMs: 1000,
     hintMode: 'shortens',
-    hintCapMs: null,
+    hintRule: 'dotnet',
     noticesIdleClose: true,
     retriesStale: 'idempotent',
     staleErrors: ['An error occurred while sending the request.', 'The response ended prematurely.'],
@@ -322,9 +314,8 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'urllib3 2.7.0 (tag 2.7.0), requests 2.34.2, CPython 3.11.7 http.client',
     idleMs: null,
     honoursKeepAliveHeader: false,
-    hintMarginMs: null,
     hintMode: null,
-    hintCapMs: null,
+    hintRule: null,
     noticesIdleClose: true,
     retriesStale: 'none',
     staleErrors: [
@@ -332,9 +323,9 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
       "('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))",
     ],
     setting: {
-      name: 'none: urllib3 has no idle limit; close the pool yourself',
-      example: 'if time.monotonic() - last_used > {s}: session.close()',
-      unit: 's',
+      name: "the pool's idle limit (urllib3 has none: close the session yourself)",
+      example: 'if (time.monotonic() - last_used) * 1000 > {ms}: session.close()',
+      unit: 'ms',
     },
     note: 'requests mounts HTTPAdapter with Retry(0, read=False), so nothing is retried, while plain urllib3 (Retry.DEFAULT = Retry(3)) retries the idempotent methods HEAD, GET, PUT, DELETE, OPTIONS, TRACE; before reuse a zero-timeout poll replaces a connection the server has closed.',
     sources: [
@@ -353,9 +344,8 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'curl 8.21.0 (tag curl-8_21_0); CURLOPT_MAXAGE_CONN since 7.65.0',
     idleMs: 118000,
     honoursKeepAliveHeader: false,
-    hintMarginMs: null,
     hintMode: null,
-    hintCapMs: null,
+    hintRule: null,
     noticesIdleClose: true,
     retriesStale: 'all',
     staleErrors: [
@@ -379,9 +369,8 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'reactor-netty 1.3.6 (tag v1.3.6)',
     idleMs: null,
     honoursKeepAliveHeader: false,
-    hintMarginMs: null,
     hintMode: null,
-    hintCapMs: null,
+    hintRule: null,
     noticesIdleClose: 'unconfirmed',
     retriesStale: 'none',
     staleErrors: ['reactor.netty.http.client.PrematureCloseException: Connection prematurely closed BEFORE response', 'Connection reset by peer'],

@@ -10,7 +10,7 @@ import { errorSignal } from '../timeline/signals.js';
 import { parseKeepAlive } from '../http/keepAliveHeader.js';
 import { formatDuration } from '../util/duration.js';
 import type { MetricSpec } from '../plan/scenario.js';
-import { failedWhileOpen } from './race.js';
+import { closesImmediately, failedWhileOpen } from './race.js';
 
 /** What a scenario run left behind: its connections (with labels) and every exchange. */
 export interface Trace {
@@ -111,7 +111,14 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
         const text = `the server did not close the idle connection within ${formatDuration(ctx.maxIdleMs)} (--max-idle)`;
         return { value: null, finding: { text, evidence: [evidence(conn, null, null, conn.end.summary)] } };
       }
-      return { value: idle, finding: { text: conn.end.summary, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.kind)] } };
+      const text = closesImmediately(idle)
+        ? `${conn.end.summary}, right after a response that announced keep-alive: the server allows one request per connection without saying so (it sends no "Connection: close")`
+        : conn.end.summary;
+      return { value: idle, finding: { text, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.kind)] } };
+    }
+    case 'keepAliveHeader': {
+      const head = firstHead(events);
+      return plain(conn === null || head === undefined ? null : head.keepAliveHeader);
     }
     case 'advertisedTimeout':
     case 'advertisedMax': {

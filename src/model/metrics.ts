@@ -48,6 +48,14 @@ export const METRICS = {
     alias: 'advertised-timeout',
     meaning: '`timeout=` of the `Keep-Alive` header the server sends',
   }),
+  advertisedKeepAlive: entry({
+    name: 'advertisedKeepAlive',
+    unit: 'word',
+    measure: 'keepAliveHeader',
+    scenarios: ['idle-timeout'],
+    alias: null,
+    meaning: 'the `Keep-Alive` header as sent (each client parses it its own way: docs/clients.md)',
+  }),
   closeKind: entry({
     name: 'closeKind',
     unit: 'word',

@@ -221,7 +221,7 @@ export interface ClientVerdict {
   readonly label: string;
   /** The client the user named with --client / --client-idle. */
   readonly yours: boolean;
-  /** Effective idle limit, ms: null = none; 'unconfirmed' = no source states the default. */
+  /** Effective idle limit, ms: null = none; 0 = never reuses a connection (the Keep-Alive hint is too short); 'unconfirmed' = no source states it. */
   readonly idleMs: number | null | 'unconfirmed';
   /** Where that limit comes from: the client's default, --client-idle, or the server's Keep-Alive hint. */
   readonly idleFrom: 'default' | 'client-idle' | 'keep-alive-hint';

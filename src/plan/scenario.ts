@@ -105,6 +105,7 @@ export const MEASURES = [
   'idleBeforeClose',
   'advertisedTimeout',
   'advertisedMax',
+  'keepAliveHeader',
   'requestsBeforeClose',
   'closeSignalled',
   'lastOutcome',

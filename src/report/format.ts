@@ -94,7 +94,7 @@ export function offsetLabel(offsetMs: number): string {
 
 /** A client verdict's columns in words: client, idle limit, Keep-Alive hint, stale reuse, retries. */
 export function clientRow(v: ClientVerdict): [string, string, string, string, string] {
-  const idle = v.idleMs === 'unconfirmed' ? 'unconfirmed' : v.idleMs === null ? 'none' : formatDuration(v.idleMs);
+  const idle = v.idleMs === 'unconfirmed' ? 'unconfirmed' : v.idleMs === null ? 'none' : v.idleMs === 0 ? 'never reuses' : formatDuration(v.idleMs);
   const from = v.idleFrom === 'default' ? '' : v.idleFrom === 'client-idle' ? ' (--client-idle)' : ' (from Keep-Alive)';
   const hint = v.honoursKeepAliveHeader === 'unconfirmed' ? 'unconfirmed' : v.honoursKeepAliveHeader ? 'honoured' : 'ignored';
   return [

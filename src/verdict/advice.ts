@@ -2,7 +2,7 @@ import { METRICS, hasMetric, readMetric } from '../model/metrics.js';
 import type { HostFacts, MetricValue } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { CLIENT_PROFILES } from '../catalog/clientProfiles.js';
-import { safeIdleMs } from '../measures/race.js';
+import { closesImmediately, safeIdleMs } from '../measures/race.js';
 
 /** Linux holds a socket in TIME_WAIT for TCP_TIMEWAIT_LEN (include/net/tcp.h). */
 const LINUX_TIME_WAIT_S = 60;
@@ -15,8 +15,16 @@ const LINUX_TIME_WAIT_S = 60;
 export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: HostFacts = { ephemeralPorts: null }): string[] {
   const advice: string[] = [];
   const idle = readMetric(metrics, METRICS.idleTimeout);
-  if (idle !== null) {
-    const safe = safeIdleMs(idle);
+  // A close right after a keep-alive response: no idle limit helps (0 means "never expire" to Node and Go).
+  const oneRequest = idle !== null && closesImmediately(idle);
+  if (idle !== null && oneRequest) {
+    advice.push(
+      `The server closed an idle connection ${formatDuration(idle)} after a response that announced keep-alive: it allows one request per connection without saying so. Do not reuse connections to it (turn keep-alive off for this host, or send "Connection: close"), or retry idempotent requests once on a new connection; better, make the server send "Connection: close" or keep connections open for seconds.`,
+    );
+  }
+  const safeForIdle = idle === null ? null : safeIdleMs(idle);
+  if (idle !== null && !oneRequest && safeForIdle !== null) {
+    const safe = safeForIdle;
     // Only defaults a source confirms (src/catalog/clientProfiles.ts, docs/clients.md) are quoted.
     const longer = CLIENT_PROFILES.flatMap((p) => (typeof p.idleMs === 'number' && p.idleMs >= idle ? [`${p.name} ${formatDuration(p.idleMs)}`] : []));
     advice.push(
@@ -35,13 +43,13 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: 
     );
   }
   const advertised = readMetric(metrics, METRICS.advertisedTimeout);
-  if (hasMetric(metrics, METRICS.advertisedTimeout) && advertised === null && idle !== null) {
+  if (hasMetric(metrics, METRICS.advertisedTimeout) && advertised === null && idle !== null && !oneRequest) {
     const honouring = CLIENT_PROFILES.filter((p) => p.honoursKeepAliveHeader === true).map((p) => p.name);
     advice.push(
       `The server does not advertise "Keep-Alive: timeout=", so clients that honour that hint (${honouring.join(', ')}) cannot adapt to it; configure their idle timeout explicitly.`,
     );
   }
-  if (advertised !== null && idle !== null && Math.abs(advertised * 1000 - idle) > 1000) {
+  if (advertised !== null && idle !== null && !oneRequest && Math.abs(advertised * 1000 - idle) > 1000) {
     advice.push(
       `The advertised Keep-Alive timeout (${advertised} s) differs from the measured one (${formatDuration(idle)}): clients that trust the header will be wrong.`,
     );
@@ -70,7 +78,12 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: 
   }
   const window = readMetric(metrics, METRICS.failureWindow);
   const safe = readMetric(metrics, METRICS.safeClientIdle);
-  if (window !== null && safe !== null) {
+  if (window !== null && window > 0 && safe === null && !oneRequest) {
+    advice.push(
+      `Requests written on connections that still looked open failed from ${window.toFixed(1)} ms before the idle timeout, half of it or more: no client idle limit keeps clear of that race. Retry idempotent requests once on a new connection, and make the server (or the hop in front of it) keep idle connections longer.`,
+    );
+  }
+  if (window !== null && safe !== null && !oneRequest) {
     advice.push(
       window > 0
         ? `Requests written on connections that still looked open failed from ${window.toFixed(1)} ms before the idle timeout (the window grows with the round trip): no client-side check can see that close coming. Keep the pool's idle limit at ${formatDuration(safe)} or less, and retry idempotent requests once on a new connection.`

@@ -1,7 +1,8 @@
 import { METRICS, readMetric } from '../model/metrics.js';
 import type { MetricEntry, MetricUnit, ValueOf } from '../model/metrics.js';
 import type { ClientVerdict, ScenarioMeasurement } from '../model/result.js';
-import { safeIdleMs } from '../measures/race.js';
+import { closesImmediately, safeIdleMs } from '../measures/race.js';
+import { hintEffect } from './keepAliveHint.js';
 import { formatDuration } from '../util/duration.js';
 import { CLIENT_PROFILES } from '../catalog/clientProfiles.js';
 import type { ClientChoice } from '../plan/client.js';
@@ -11,8 +12,8 @@ import type { ClientProfile } from '../catalog/clientProfiles.js';
 export interface ServerFacts {
   /** T: the measured idle timeout; null when no idle close was seen. */
   readonly idleTimeoutMs: number | null;
-  /** `Keep-Alive: timeout=` the server sends, seconds; null when it sends none. */
-  readonly advertisedTimeoutS: number | null;
+  /** The `Keep-Alive` header the server sends, as sent (each client parses it its own way); null when it sends none. */
+  readonly keepAliveHeader: string | null;
   /** How the server closed an idle connection (`fin`, `rst`), when it did. */
   readonly closeKind: string | null;
   /** timeout-mismatch's serverClose: `silent-drop` means no FIN ever announces the close. */
@@ -40,7 +41,7 @@ export function serverFacts(scenarios: readonly ScenarioMeasurement[], maxIdleMs
   };
   return {
     idleTimeoutMs: find(METRICS.idleTimeout),
-    advertisedTimeoutS: find(METRICS.advertisedTimeout),
+    keepAliveHeader: find(METRICS.advertisedKeepAlive),
     closeKind: find(METRICS.closeKind),
     serverClose: find(METRICS.serverClose),
     windowMs: find(METRICS.failureWindowUpper) ?? find(METRICS.failureWindow),
@@ -67,16 +68,17 @@ export function predictClients(facts: ServerFacts, choice: ClientChoice | null):
 function verdict(p: ClientProfile | null, facts: ServerFacts, idleOverride: number | null, yours: boolean): ClientVerdict {
   const T = facts.idleTimeoutMs;
   const base = idleOverride ?? (p === null ? null : p.idleMs);
-  const hintMs = facts.advertisedTimeoutS === null ? null : facts.advertisedTimeoutS * 1000;
-  const honours = p?.honoursKeepAliveHeader ?? false;
-  const margin = p !== null && typeof p.hintMarginMs === 'number' ? p.hintMarginMs : 0;
   let idle: number | null | 'unconfirmed' = base;
   let idleFrom: ClientVerdict['idleFrom'] = idleOverride !== null ? 'client-idle' : 'default';
-  if (honours === true && hintMs !== null && base !== 'unconfirmed') {
-    const fromHint = Math.max(0, hintMs - margin);
-    const capped = p?.hintCapMs === null || p?.hintCapMs === undefined ? fromHint : Math.min(fromHint, p.hintCapMs);
-    if (p?.hintMode === 'replaces' || base === null || capped < base) {
-      idle = capped;
+  const hint = hintEffect(p?.hintRule ?? null, facts.keepAliveHeader);
+  if (hint.kind === 'no-reuse' || hint.kind === 'unconfirmed') {
+    // 0: the client never puts such a connection back in its pool.
+    idle = hint.kind === 'no-reuse' ? 0 : 'unconfirmed';
+    idleFrom = 'keep-alive-hint';
+  } else if (hint.kind === 'limit' && base !== 'unconfirmed') {
+    // A hint that only shortens applies below the client's own limit (Node: only when that limit is set).
+    if (p?.hintMode === 'replaces' || (typeof base === 'number' && hint.ms < base)) {
+      idle = hint.ms;
       idleFrom = 'keep-alive-hint';
     }
   }
@@ -84,6 +86,7 @@ function verdict(p: ClientProfile | null, facts: ServerFacts, idleOverride: numb
   const silent = facts.serverClose === 'silent-drop';
   const reuse = staleReuse(idle, T, facts, notices, silent);
   const safe = T === null ? null : safeIdleMs(T, facts.windowMs ?? 0);
+  const needsFix = reuse !== 'no' && reuse !== 'unknown' && p !== null && T !== null;
   return {
     client: p?.name ?? 'custom',
     label: p?.label ?? 'your client (--client-idle)',
@@ -95,9 +98,17 @@ function verdict(p: ClientProfile | null, facts: ServerFacts, idleOverride: numb
     retriesStale: p === null ? 'unconfirmed' : p.retriesStale,
     staleReuse: reuse,
     errors: reuse === 'every-reuse' || reuse === 'race' ? (p?.staleErrors ?? []) : [],
-    fix: reuse === 'no' || reuse === 'unknown' || p === null || safe === null ? null : fixFor(p, safe),
+    fix: needsFix ? (closesImmediately(T) ? NO_REUSE_FIX : safe === null ? NO_SAFE_LIMIT_FIX : fixFor(p, safe)) : null,
   };
 }
+
+/** When the race window takes half of the idle timeout or more: no idle limit keeps clear of it. */
+const NO_SAFE_LIMIT_FIX =
+  "no idle limit keeps clear of this server's race window (half its idle timeout or more, which grows with the round trip): retry idempotent requests once on a new connection, or make the server idle longer";
+
+/** For a server that closes right after each response: no idle limit is short enough (and 0 means "never expire" to Node and Go). */
+const NO_REUSE_FIX =
+  'do not reuse connections to this server: it closes each one right after the response without saying so; turn keep-alive off for this host (or send "Connection: close"), or retry idempotent requests once on a new connection';
 
 /**
  * - no: the client drops idle connections before the server's margin below T;
@@ -122,7 +133,7 @@ function staleReuse(
     return 'unknown';
   }
   const safe = safeIdleMs(T, facts.windowMs ?? 0);
-  if (idle !== null && idle <= safe) return 'no';
+  if (idle === 0 || (idle !== null && safe !== null && idle <= safe)) return 'no';
   if (idle !== null && idle < T) return 'race';
   if (silent) return 'every-reuse'; // nothing announces the close before the next request
   // A FIN or an RST on an idle socket is what a watching pool notices; without either measured
