@@ -46,13 +46,23 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
     case 'raceWindowUpper':
       return plain(trace.race?.windowUpperMs ?? null);
     case 'timePerRequest': {
+      // Each connection from its connect to its last complete response: the requests and the
+      // connects, not the probe's own waits for a close in between.
       const list = on === null ? trace.connections.map((c) => c.record) : labelled(trace, on);
+      let busy = 0;
+      let responses = 0;
+      for (const c of list) {
+        const first = c.events[0]?.t;
+        const done = c.events.filter((e) => e.kind === 'response-complete');
+        const last = done.at(-1)?.t;
+        if (first === undefined || last === undefined) continue;
+        busy += last - first;
+        responses += done.length;
+      }
       const start = list[0]?.events[0]?.t;
-      const done = list.flatMap((c) => c.events.filter((e) => e.kind === 'response-complete'));
-      const last = done.at(-1)?.t;
-      if (start === undefined || last === undefined) return plain(null);
-      const per = Math.round(((last - start) / done.length) * 100) / 100;
-      const text = `${done.length} responses on ${list.length === 1 ? 'one connection' : `${list.length} connections`} in ${formatDuration(last - start)}: ${per} ms per request (connects and closes included)`;
+      if (start === undefined || responses === 0) return plain(null);
+      const per = Math.round((busy / responses) * 100) / 100;
+      const text = `${responses} responses on ${list.length === 1 ? 'one connection' : `${list.length} connections`}, ${formatDuration(busy)} from each connect to its last response: ${per} ms per request (connects included; the waits for each close are not)`;
       return { value: per, finding: { text, evidence: [evidence(list[0] as ConnectionRecord, start, null, `first event of ${list[0]?.id ?? ''}`)] } };
     }
     case 'timeWaitClient':
