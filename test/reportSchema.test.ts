@@ -2,10 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-// The named export: under NodeNext the default import of this CommonJS module is its namespace, not the class.
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, describe, test } from 'vitest';
-import type { ExpectStatic, TestContext } from 'vitest';
+import type { TestContext } from 'vitest';
 import { SERVE_DEFAULTS } from '../src/options/labProfiles.js';
 import { startLabServer } from '../src/lab/labServer.js';
 import type { LabProfile } from '../src/options/labProfiles.js';
@@ -13,6 +11,7 @@ import type { LabServer } from '../src/lab/labServer.js';
 import type { RunResult } from '../src/model/result.js';
 import type { ConnEvent } from '../src/model/events.js';
 import { interruptCli, runCli } from './support/cli.js';
+import { expectValid, validateReport as validate } from './support/reportSchema.js';
 import { issueTestPki, startHttpsServer } from './support/tls.js';
 
 /**
@@ -21,26 +20,8 @@ import { issueTestPki, startHttpsServer } from './support/tls.js';
  * renamed, removed or retyped field fails here. The tests run concurrently: each starts and
  * stops its own servers (useLab's afterEach would stop those of tests still running).
  */
-const SCHEMA_FILE = path.resolve(import.meta.dirname, '../docs/report.schema.json');
-const ajv = new Ajv2020({ strict: true, allErrors: true });
-ajv.addFormat('date-time', { type: 'string', validate: (s: string) => !Number.isNaN(Date.parse(s)) });
-const validate = ajv.compile<RunResult>(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as object);
-
 const dir = mkdtempSync(path.join(tmpdir(), 'kap-schema-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Errors shown when a report does not validate; a broken shared shape repeats one error per connection. */
-const SHOWN_ERRORS = 20;
-
-/** Asserts `report` validates, showing the schema errors with their instance paths when it does not. */
-function expectValid(expect: ExpectStatic, report: unknown): asserts report is RunResult {
-  if (validate(report)) return;
-  const errors = validate.errors ?? [];
-  // The params name what errorsText leaves out: the unknown property, the allowed values.
-  const lines = errors.slice(0, SHOWN_ERRORS).map((e) => `${ajv.errorsText([e], { dataVar: 'report' })} ${JSON.stringify(e.params)}`);
-  if (errors.length > SHOWN_ERRORS) lines.push(`… and ${errors.length - SHOWN_ERRORS} more`);
-  expect.fail(`report does not match docs/report.schema.json:\n${lines.join('\n')}`);
-}
 
 /** A lab server (SERVE_DEFAULTS plus overrides) on 127.0.0.1, stopped when the test finishes. */
 async function lab(onTestFinished: TestContext['onTestFinished'], overrides: Partial<LabProfile>): Promise<LabServer> {

@@ -157,6 +157,7 @@ async function runStep(step: Step, state: StepState): Promise<void> {
     }
     case 'request': {
       const conn = connection(state, step.on);
+      if (conn.events.some((e) => e.kind === 'request')) await beforeReuse();
       if (step.ifOpen && !mayReuse(conn.events)) return;
       await exchange(state, step.on, conn, step);
       return;
@@ -199,9 +200,7 @@ async function runStep(step: Step, state: StepState): Promise<void> {
       const max = step.max === '$maxRequests' ? ctx.maxRequests : step.max;
       for (let i = 0; i < max; i++) {
         const conn = connection(state, step.on);
-        // Yield once so a FIN or RST that arrived with the last response is seen before the
-        // next write (undici does the same before reusing a socket).
-        await new Promise((resolve) => setImmediate(resolve));
+        await beforeReuse();
         if (!mayReuse(conn.events)) return;
         await runSteps(step.steps, state);
       }
@@ -210,6 +209,15 @@ async function runStep(step: Step, state: StepState): Promise<void> {
     case 'expect':
       return; // checked when the scenario ends, over the final metrics
   }
+}
+
+/**
+ * Yields once before a request on a connection that already carried one, so a FIN, RST or
+ * stray bytes that arrived with the last response are seen before the next write, as a
+ * client pool sees them (undici yields to the check phase before reusing a socket).
+ */
+function beforeReuse(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 async function openConnection(state: StepState, label: string, id: string): Promise<ProbeConnection> {
