@@ -229,7 +229,7 @@ describe('parseScenario', () => {
       'custom.yaml',
       8,
       'metrics.latency.measure',
-      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "requestsBeforeClose", "closeSignalled", "lastOutcome", "requestOutcome", "closeMode", "clientIdle", "raceWindow", "raceWindowUpper", "raceSafeIdle", "timePerRequest", "timeWaitClient", "timeWaitServer"',
+      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "keepAliveHeader", "requestsBeforeClose", "closeSignalled", "lastOutcome", "requestOutcome", "closeMode", "clientIdle", "raceWindow", "raceWindowUpper", "raceSafeIdle", "timePerRequest", "timeWaitClient", "timeWaitServer"',
     );
   });
 
