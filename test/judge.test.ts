@@ -34,6 +34,7 @@ function run(url: string, scenarios: ScenarioMeasurement[], error: ProbeErrorInf
     durationMs: 100,
     loopDelayMaxMs: 1,
     interrupted: false,
+    interruptedBy: null,
     error,
     options: {
       maxIdleMs: 5000,

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
@@ -75,7 +75,7 @@ describe('reports', () => {
     );
     expect(code).toBe(130);
     expect(tookMs).toBeLessThan(10_000); // not the 60 s idle wait
-    expect(stderr).toContain('interrupted: writing the reports with what was measured so far');
+    expect(stderr).toContain('interrupted (SIGINT): writing the reports with what was measured so far');
 
     const result = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
     expect(result.interrupted).toBe(true);
@@ -91,7 +91,7 @@ describe('reports', () => {
     expect(existsSync(html) && readFileSync(html, 'utf8')).toContain('data-scenario="idle-timeout" data-status="error"');
   }, 30_000);
 
-  it('Ctrl-C before the first response: an empty report (interrupted, no scenarios) is still written, at once', async () => {
+  it('Ctrl-C before the first response: a report listing every selected scenario as not started is still written, at once', async () => {
     let accepted = false;
     const url = await rawServer(() => {
       accepted = true; // never answers
@@ -101,6 +101,52 @@ describe('reports', () => {
     expect(code).toBe(130);
     expect(tookMs).toBeLessThan(10_000); // not the 20 s response deadline
     const result = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
-    expect(result).toMatchObject({ interrupted: true, scenarios: [] });
+    // Every scenario that was selected is still listed, as not started.
+    expect(result).toMatchObject({ interrupted: true, interruptedBy: 'SIGINT' });
+    expect(result.scenarios.length).toBe(8);
+    expect(result.scenarios.every((s) => s.status === 'error' && s.error?.code === 'interrupted')).toBe(true);
+  }, 30_000);
+
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)(
+    '%s (a CI runner cancelling the job) writes every report, every selected scenario listed, and exits %i',
+    async (signal, exit) => {
+      const server = await lab({ idleTimeoutMs: 0 });
+      const [json, junit] = [`${signal}.json`, `${signal}.xml`].map((f) => path.join(dir, f)) as [string, string];
+      // short-connections runs after the others (exclusive): stopped before it starts.
+      const { code, stderr } = await interruptCli(
+        ['run', server.url, '-s', 'http11-reuse', '-s', 'idle-timeout', '-s', 'short-connections', '--max-idle', '60s', '--json', json, '--junit', junit],
+        () => server.accepted() >= 3,
+        signal,
+      );
+      expect(code).toBe(exit);
+      expect(stderr).toContain(`interrupted (${signal})`);
+      const result = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
+      expect(result).toMatchObject({ interrupted: true, interruptedBy: signal });
+      expect(result.scenarios.map((s) => [s.id, s.status])).toEqual([
+        ['http11-reuse', 'pass'],
+        ['idle-timeout', 'error'],
+        ['short-connections', 'error'],
+      ]);
+      expect(result.scenarios[2]?.error?.message).toContain('not started');
+      expect(readFileSync(junit, 'utf8')).toMatch(/<testsuites name="keepalive-probe" tests="3"/);
+      expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    },
+    30_000,
+  );
+
+  it('SIGKILL in the middle of a run leaves the previous report whole: reports are renamed into place, never truncated', async () => {
+    const server = await lab({ idleTimeoutMs: 0 });
+    const json = path.join(dir, 'killed.json');
+    writeFileSync(json, '{"previous": true}\n');
+    const { code, endedBy } = await interruptCli(
+      ['run', server.url, '-s', 'idle-timeout', '--max-idle', '60s', '--json', json],
+      () => server.accepted() >= 2,
+      'SIGKILL',
+    );
+    expect([code, endedBy]).toEqual([null, 'SIGKILL']);
+    expect(readFileSync(json, 'utf8')).toBe('{"previous": true}\n');
   }, 30_000);
 });

@@ -1,4 +1,6 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import type { RunResult } from '../model/result.js';
 import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
@@ -6,8 +8,14 @@ import { renderJunit } from '../report/junit.js';
 import { renderTerminal } from '../report/terminal.js';
 import { UsageError } from '../model/errors.js';
 
-/** Where one report goes: stdout, or a file opened before probing starts (and closed once, when written or abandoned). */
-type Sink = { readonly kind: 'stdout' } | { readonly kind: 'file'; readonly path: string; readonly fd: number; open: boolean };
+/**
+ * Where one report goes: stdout, or a file. A file report is written to a temporary file
+ * beside it, created before probing starts (so a bad path fails at once), and renamed into
+ * place when complete: a run killed at any moment leaves the previous report whole.
+ */
+type Sink =
+  | { readonly kind: 'stdout' }
+  | { readonly kind: 'file'; readonly path: string; readonly temp: string; readonly fd: number; open: boolean; done: boolean };
 
 type Format = 'json' | 'junit' | 'html';
 
@@ -50,13 +58,27 @@ export function openOutputs(flags: OutputFlags): Outputs {
   return { reports, terminal };
 }
 
+/** Temporary files not yet renamed into place, removed if the process exits first (a second Ctrl-C). */
+const pending = new Set<Extract<Sink, { kind: 'file' }>>();
+process.on('exit', () => {
+  for (const s of pending) abandon(s);
+});
+
 function sink(target: string, option: string): Sink {
   if (target === '-') return { kind: 'stdout' };
+  const fail = (why: string): never => {
+    throw new UsageError(`cannot write ${option} ${target}: ${why}`);
+  };
   try {
-    return { kind: 'file', path: target, fd: openSync(target, 'w'), open: true };
+    if (statSync(target, { throwIfNoEntry: false })?.isDirectory() === true) fail('it is a directory');
+    const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    const s: Extract<Sink, { kind: 'file' }> = { kind: 'file', path: target, temp, fd: openSync(temp, 'wx'), open: true, done: false };
+    pending.add(s);
+    return s;
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     const e = err as NodeJS.ErrnoException;
-    throw new UsageError(`cannot write ${option} ${target}: ${e.code ?? e.message}`);
+    return fail(e.code ?? e.message);
   }
 }
 
@@ -70,15 +92,24 @@ export function writeOutputs(outputs: Outputs, result: RunResult, color: (stream
   stream.write(renderTerminal(result, { color: color(stream) }));
 }
 
-/** Closes the files without writing (the run could not start). */
+/** Abandons the files without writing (the run could not start): the temporary files go, any previous reports stay. */
 export function closeOutputs(outputs: Outputs): void {
-  for (const { sink: s } of outputs.reports) if (s.kind === 'file') close(s);
+  for (const { sink: s } of outputs.reports) if (s.kind === 'file') abandon(s);
 }
 
-function close(target: Extract<Sink, { kind: 'file' }>): void {
-  if (!target.open) return;
-  target.open = false;
-  closeSync(target.fd);
+function abandon(target: Extract<Sink, { kind: 'file' }>): void {
+  pending.delete(target);
+  if (target.open) {
+    target.open = false;
+    closeSync(target.fd);
+  }
+  if (!target.done) {
+    try {
+      unlinkSync(target.temp);
+    } catch {
+      // already gone
+    }
+  }
 }
 
 function write(target: Sink, text: string): void {
@@ -88,7 +119,11 @@ function write(target: Sink, text: string): void {
   }
   try {
     writeSync(target.fd, text);
+    target.open = false;
+    closeSync(target.fd);
+    renameSync(target.temp, target.path);
+    target.done = true;
   } finally {
-    close(target);
+    abandon(target);
   }
 }

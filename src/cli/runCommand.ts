@@ -18,7 +18,7 @@ import { writeError } from './io.js';
 import { closeOutputs, openOutputs, writeOutputs } from './outputs.js';
 import type { OutputFlags } from './outputs.js';
 import { Progress } from './progress.js';
-import { interruptOnSigint } from './signals.js';
+import { stopOnSignals } from './signals.js';
 import { useColor } from './terminalStyle.js';
 import type { ColorChoice } from './terminalStyle.js';
 
@@ -32,7 +32,7 @@ export async function runCommand(url: string | undefined, flags: RunCommandFlags
   const plan = await makePlan(runConfigFrom(url, flags, process.env));
   const outputs = openOutputs(flags);
   const lab = plan.targets.length === 0 ? await startLabServer(DEMO_PROFILE) : null;
-  const interrupt = interruptOnSigint();
+  const interrupt = stopOnSignals();
   let progress: Progress | null = null;
   try {
     const targets = lab === null ? plan.targets : labTargets(plan, lab.url);

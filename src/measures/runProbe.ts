@@ -6,6 +6,7 @@ import { SERVER_TEXT_MAX, sanitize } from '../util/sanitize.js';
 import { startClock } from '../wire/clock.js';
 import { ProbeConnection } from '../wire/connection.js';
 import { isLocalAddress } from '../wire/localAddress.js';
+import { roundMs } from '../util/duration.js';
 import { watchLoopDelay } from '../wire/loopDelay.js';
 import { firstRequestError } from './firstRequestError.js';
 import { connectOptions, runScenario } from './runScenario.js';
@@ -60,6 +61,22 @@ async function probe(scenarios: readonly Scenario[], options: ProbeOptions, loop
   // Exclusive scenarios (a burst of connections, as short-connections opens) run alone afterwards,
   // so their sockets do not delay the event loop while other scenarios time idle closes.
   for (const s of scenarios.filter((x) => x.exclusive)) if (error === null && !stopped()) results.set(s, await run(s));
+  const reason = abortReason(options.stop);
+  const interruptedBy = reason?.kind === 'user-interrupt' ? reason.signal : null;
+  // Every selected scenario is reported: one that never started (stopped first) as interrupted.
+  const notStarted = (s: Scenario): ScenarioMeasurement => ({
+    id: s.id,
+    title: s.title,
+    source: s.source,
+    headline: s.headline,
+    startedAtMs: roundMs(clock.now()),
+    durationMs: 0,
+    metrics: {},
+    findings: [],
+    error: { code: 'interrupted', message: 'not started: the run was stopped first', errno: null, syscall: null, hint: null },
+    connections: [],
+    race: null,
+  });
   return {
     target: {
       url: options.target.url,
@@ -74,7 +91,8 @@ async function probe(scenarios: readonly Scenario[], options: ProbeOptions, loop
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(clock.now()),
     loopDelayMaxMs: loopDelay.stop(),
-    interrupted: abortReason(options.stop)?.kind === 'user-interrupt',
+    interrupted: interruptedBy !== null,
+    interruptedBy,
     error: error?.toInfo() ?? null,
     options: {
       maxIdleMs: options.maxIdleMs,
@@ -85,7 +103,8 @@ async function probe(scenarios: readonly Scenario[], options: ProbeOptions, loop
       bodyTimeoutMs: options.bodyTimeoutMs,
       scenarioTimeoutMs: options.scenarioTimeoutMs,
     },
-    scenarios: scenarios.map((s) => results.get(s)).filter((r): r is ScenarioMeasurement => r !== undefined),
+    // A target that could not be probed lists no scenario (its error says why).
+    scenarios: error === null ? scenarios.map((s) => results.get(s) ?? notStarted(s)) : [],
   };
 }
 

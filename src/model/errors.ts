@@ -59,13 +59,16 @@ export class ProbeError extends Error {
   }
 }
 
+/** The signals that stop a run and still write its reports (SIGINT is Ctrl-C; CI runners send SIGTERM). */
+export type StopSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
+
 /**
  * Why a run or a scenario was stopped before its end, passed as an AbortSignal's reason:
  * the user (Ctrl-C), another hop of the same run that could not be probed, or the
  * scenario's own deadline (--scenario-timeout).
  */
 export type AbortReason =
-  | { readonly kind: 'user-interrupt' }
+  | { readonly kind: 'user-interrupt'; readonly signal: StopSignal }
   | { readonly kind: 'hop-failed'; readonly hop: string }
   | { readonly kind: 'scenario-deadline'; readonly limitMs: number };
 

@@ -184,8 +184,10 @@ export interface MeasuredRun {
    * the run may be late by up to this much (a busy machine, many connections at once).
    */
   readonly loopDelayMaxMs: number;
-  /** True when the user interrupted the run (Ctrl-C): scenarios still running report `interrupted` errors. */
+  /** True when the run was stopped by a signal (Ctrl-C, SIGTERM, SIGHUP): scenarios still running, or not started, report `interrupted` errors. */
   readonly interrupted: boolean;
+  /** The signal that stopped it; null when none did. */
+  readonly interruptedBy: 'SIGINT' | 'SIGTERM' | 'SIGHUP' | null;
   /** Set when the target could not be probed at all (the preflight request failed): then no scenario ran. */
   readonly error: ProbeErrorInfo | null;
   readonly options: RunOptionsReport;

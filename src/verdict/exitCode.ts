@@ -12,12 +12,18 @@ export const EXIT = {
   unprobeable: 3,
   /** Internal error: a bug in keepalive-probe. */
   internal: 4,
-  /** Interrupted (SIGINT). */
+  /** Stopped by Ctrl-C (SIGINT): 128 + 2. SIGTERM gives 143, SIGHUP 129 (signalExit). */
   interrupted: 130,
 } as const;
 
+/** The exit code for a run stopped by `signal`: 128 + its number, as shells report it. */
+export function signalExit(signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP'): number {
+  return 128 + { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 }[signal];
+}
+
 /** The exit code a run stands for: interrupted outranks could-not-run, which outranks failed, which outranks ok. */
 export function exitCodeFor(result: RunResult): number {
+  if (result.interruptedBy !== null) return signalExit(result.interruptedBy);
   if (result.interrupted) return EXIT.interrupted;
   if (result.error !== null) return EXIT.unprobeable;
   if (result.scenarios.some((s) => s.status === 'error')) return EXIT.unprobeable;

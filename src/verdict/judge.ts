@@ -109,6 +109,7 @@ function runResult(
     durationMs: Math.max(...runs.map((r) => r.durationMs)),
     loopDelayMaxMs: Math.max(...runs.map((r) => r.loopDelayMaxMs)),
     interrupted: runs.some((r) => r.interrupted),
+    interruptedBy: runs.find((r) => r.interruptedBy !== null)?.interruptedBy ?? null,
     error,
     options: first.options,
     scenarios,

@@ -31,17 +31,25 @@ export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessE
 
 /**
  * Starts the CLI, waits (up to 10 s) until `ready()` holds, lets it run 300 ms more, sends
- * SIGINT as Ctrl-C does, and returns the exit code, stderr and the time from SIGINT to exit.
- * A child still running 20 s after SIGINT is killed (code null).
+ * `signal` (SIGINT, as Ctrl-C does, by default), and returns the exit code (null when killed
+ * by a signal it does not handle), the signal that ended it, stderr and the time from the
+ * signal to exit. A child still running 20 s after the signal is killed.
  */
 export async function interruptCli(
   args: readonly string[],
   ready: () => boolean | Promise<boolean>,
-): Promise<{ code: number | null; stderr: string; tookMs: number }> {
+  signal: NodeJS.Signals = 'SIGINT',
+): Promise<{ code: number | null; endedBy: NodeJS.Signals | null; stderr: string; tookMs: number }> {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  let endedBy: NodeJS.Signals | null = null;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code, by) => {
+      endedBy = by;
+      resolve(code);
+    }),
+  );
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
   for (const deadline = performance.now() + 10_000; !(await ready()); await sleep(20)) {
     if (performance.now() > deadline) {
@@ -52,9 +60,9 @@ export async function interruptCli(
   }
   await sleep(300);
   const sentAt = performance.now();
-  child.kill('SIGINT');
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
   const code = await exited;
   clearTimeout(timer);
-  return { code, stderr, tookMs: performance.now() - sentAt };
+  return { code, endedBy, stderr, tookMs: performance.now() - sentAt };
 }
