@@ -86,6 +86,7 @@ function buildProgram(outcome: Outcome): Command {
     )
     .option('--client-idle <duration>', "your client pool's idle limit as configured (overrides the profile's default)", positiveDurationArg)
     .option('-q, --quiet', 'no terminal report (the reports asked for, errors and the exit code only)')
+    .option('-v, --verbose', 'the terminal report with every connection timeline, the race table and every client column')
     .option('-s, --scenario <id|file>', 'run only this scenario: a built-in id or a scenario file (repeatable)', collect, [])
     .option('--max-idle <duration>', 'longest wait for the server to close an idle connection', positiveDurationArg, RUN_DEFAULTS.maxIdleMs)
     .option('--max-requests <n>', 'most requests sent on one connection looking for a cap', integerArg(1, 100_000), RUN_DEFAULTS.maxRequests)

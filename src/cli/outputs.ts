@@ -25,6 +25,8 @@ const RENDER: Record<Format, (result: RunResult) => string> = { json: renderJson
 export interface Outputs {
   readonly reports: readonly { readonly format: Format; readonly sink: Sink }[];
   readonly terminal: 'stdout' | 'stderr' | 'none';
+  /** -v: the terminal report in full. */
+  readonly verbose: boolean;
 }
 
 /** The report options as commander parsed them (`--json` alone means stdout). */
@@ -33,6 +35,7 @@ export interface OutputFlags {
   readonly junit?: string;
   readonly html?: string;
   readonly quiet?: boolean;
+  readonly verbose?: boolean;
 }
 
 /**
@@ -51,11 +54,11 @@ export function openOutputs(flags: OutputFlags): Outputs {
   try {
     for (const [format, target] of wanted) if (target !== undefined) reports.push({ format, sink: sink(target, `--${format}`) });
   } catch (err) {
-    closeOutputs({ reports, terminal: 'none' });
+    closeOutputs({ reports, terminal: 'none', verbose: false });
     throw err;
   }
   const terminal = flags.quiet === true ? 'none' : toStdout.length > 0 ? 'stderr' : 'stdout';
-  return { reports, terminal };
+  return { reports, terminal, verbose: flags.verbose === true };
 }
 
 /** Temporary files not yet renamed into place, removed if the process exits first (a second Ctrl-C). */
@@ -89,7 +92,7 @@ export function writeOutputs(outputs: Outputs, result: RunResult, color: (stream
   for (const { target, text } of rendered) write(target, text);
   if (outputs.terminal === 'none') return;
   const stream = outputs.terminal === 'stdout' ? process.stdout : process.stderr;
-  stream.write(renderTerminal(result, { color: color(stream) }));
+  stream.write(renderTerminal(result, { color: color(stream), verbose: outputs.verbose }));
 }
 
 /** Abandons the files without writing (the run could not start): the temporary files go, any previous reports stay. */

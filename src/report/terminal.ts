@@ -1,32 +1,41 @@
 import { Chalk } from 'chalk';
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
-import type { ConnectionRecord, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
+import type { ClientVerdict, ConnectionRecord, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { exitCodeFor } from '../verdict/exitCode.js';
 import { clientRow, describeEvent, errorText, formatMetric, hopChain, keyFigure, raceLines } from './format.js';
 import { sanitize } from '../util/sanitize.js';
 
-/** How the terminal report is drawn; decided once by the CLI from the stream and environment. */
+/** How the terminal report is drawn; decided once by the CLI from the stream, the environment and -v. */
 export interface TerminalOptions {
   readonly color: boolean;
+  /** Every timeline, the race table and the full clients table (-v); otherwise a report of a screen or two. */
+  readonly verbose?: boolean;
 }
 
-/** The human report: header, summary table, then per scenario its findings, timelines and advice. */
+/**
+ * The human report: header, summary table, each scenario's metrics and findings (timelines
+ * for those that failed or could not run), what to do (each piece of advice once), the
+ * clients, and a one-line verdict. -v adds every timeline, the race table and the full
+ * clients table.
+ */
 export function renderTerminal(result: RunResult, options: TerminalOptions): string {
   const c = new Chalk({ level: options.color ? 1 : 0 });
-  const out: string[] = [];
-  out.push(header(result, c), '');
-  out.push(summaryTable(result, options.color), '');
-  for (const scenario of result.scenarios) out.push(scenarioSection(scenario, c), '');
-  if (result.clients.length > 0) out.push(clientsSection(result, options.color, c), '');
+  const verbose = options.verbose === true;
+  const out: string[] = [header(result, c), '', summaryTable(result, c), ''];
+  const shownFindings = new Set<string>();
+  for (const scenario of result.scenarios) out.push(...scenarioSection(scenario, c, verbose, shownFindings));
+  const advice = [...new Set(result.scenarios.flatMap((s) => s.advice))];
+  if (advice.length > 0) out.push('', c.bold('what to do:'), ...advice.map((a) => `  → ${a}`));
+  if (result.clients.length > 0) out.push('', clientsSection(result, c, verbose));
   if (result.loopDelayMaxMs >= LOOP_DELAY_WARN_MS) {
     out.push(
-      `${c.yellow('!')} The probe's event loop was held up to ${formatDuration(result.loopDelayMaxMs)} during this run (a busy machine, or many connections at once): any time above may be late by as much.`,
       '',
+      `${c.yellow('!')} The probe's event loop was held up to ${formatDuration(result.loopDelayMaxMs)} during this run (a busy machine, or many connections at once): any time above may be late by as much.`,
     );
   }
-  out.push(footer(result, c));
+  out.push('', footer(result, c));
   return `${out.join('\n')}\n`;
 }
 
@@ -42,8 +51,8 @@ function header(result: RunResult, c: ChalkInstance): string {
     const cap = lab.maxRequests === 0 ? 'no request cap' : `closes after ${lab.maxRequests} requests${lab.announceLast ? '' : ' without warning'}`;
     const idle = lab.idleTimeoutMs === 0 ? 'no idle timeout' : `idle timeout ${formatDuration(lab.idleTimeoutMs)}`;
     lines.push(
-      `Target: the embedded lab server (${idle}, ${cap}, HTTP/1.0 keep-alive ${lab.http10 === 'close' ? 'refused' : 'honoured'}, closes with ${lab.close.toUpperCase()}${lab.advertise ? ', advertises Keep-Alive' : ''}).`,
-      'Run "keepalive-probe run <url>" to probe your own server; "keepalive-probe serve --help" to run the lab with other settings.',
+      `Target: the embedded lab server (${idle}, ${cap}, HTTP/1.0 keep-alive ${lab.http10 === 'close' ? 'refused' : 'honoured'}, ${lab.close.toUpperCase()}${lab.advertise ? ', Keep-Alive sent' : ''}).`,
+      'Your server: keepalive-probe run <url>. The lab with other settings: keepalive-probe serve --help.',
     );
   }
   if (result.hops.length > 0) lines.push(`Hops, from the client inward: ${hopChain(result)}; each must idle longer than the one before it.`);
@@ -52,63 +61,90 @@ function header(result: RunResult, c: ChalkInstance): string {
   return lines.join('\n');
 }
 
-function summaryTable(result: RunResult, color: boolean): string {
-  const table = new Table({ head: ['scenario', 'result', 'key figure', 'took'], style: tableStyle(color) });
-  for (const s of result.scenarios) {
-    table.push([s.id, s.status, keyFigure(s), formatDuration(s.durationMs)]);
-  }
+function summaryTable(result: RunResult, c: ChalkInstance): string {
+  const table = new Table({ head: ['scenario', 'result', 'key figure', 'took'].map((h) => c.bold(h)), style: TABLE_STYLE });
+  for (const s of result.scenarios) table.push([s.id, paintStatus(s.status, c), keyFigure(s), formatDuration(s.durationMs)]);
   return table.toString();
 }
 
-function scenarioSection(s: ScenarioResult, c: ChalkInstance): string {
-  const lines = [`${c.bold(`${s.id}`)} — ${sanitize(s.title)} ${paintStatus(s.status, c)} (${formatDuration(s.durationMs)})`];
-  if (s.error !== null) lines.push(`  ${c.red('could not run:')} ${sanitize(s.error.message, 400)}`);
+/**
+ * One scenario: status and metrics on one line; when it did not pass, its findings (each
+ * once in the whole report); its expectations that did not hold or came from the command
+ * line; the timelines when it failed or could not run. -v shows every finding and timeline.
+ */
+function scenarioSection(s: ScenarioResult, c: ChalkInstance, verbose: boolean, shown: Set<string>): string[] {
   const metrics = Object.entries(s.metrics).map(([k, v]) => `${k}=${formatMetric(k, v)}`);
-  if (metrics.length > 0) lines.push(`  ${c.dim('metrics:')} ${metrics.join('  ')}`);
-  for (const f of s.findings) lines.push(`  • ${sanitize(f.text, 400)}`);
+  const lines = [`${c.bold(s.id)} ${paintStatus(s.status, c)} (${formatDuration(s.durationMs)})${metrics.length > 0 ? `: ${metrics.join('  ')}` : ''}`];
+  if (s.error !== null) lines.push(`  ${c.red('could not run:')} ${sanitize(s.error.message, 400)}`);
+  // A passing scenario's metrics say it; its findings (the evidence) are in -v, JSON and HTML.
+  const findings = verbose || s.status !== 'pass' ? s.findings : [];
+  for (const f of findings) {
+    if (shown.has(f.text)) continue;
+    shown.add(f.text);
+    lines.push(`  • ${sanitize(f.text, 400)}`);
+  }
   // Failed expectations, and the user's own gates whatever their outcome.
   for (const e of s.expectations.filter((x) => !x.ok || x.origin === 'cli')) {
     const mark = e.ok ? c.green('✓') : e.severity === 'fail' ? c.red('✗') : c.yellow('!');
     lines.push(`  ${mark} ${sanitize(e.message, 400)} (expected ${sanitize(e.expression)}, measured ${formatMetric(e.metric, e.measured)})`);
   }
-  if (s.race !== null && s.race.trials.length > 0) {
+  const failed = s.status === 'fail' || s.status === 'error';
+  if (s.race !== null && s.race.trials.length > 0 && (verbose || failed)) {
     lines.push(`  ${c.bold('race')} (request written T + offset after the previous response; * = the server's close had already arrived):`);
     for (const line of raceLines(s.race)) lines.push(`    ${line}`);
   }
-  // Race trials are many and alike: the table above stands for them here (JSON and HTML keep every timeline).
-  const trialIds = new Set(s.race?.trials.map((t) => t.connection) ?? []);
-  const shown = s.connections.filter((conn) => !trialIds.has(conn.id));
-  for (const conn of shown) lines.push(...timeline(conn, c));
-  if (shown.length < s.connections.length)
-    lines.push(`  ${c.dim(`(${s.connections.length - shown.length} race connections: timelines in --json and --html)`)}`);
-  if (s.advice.length > 0) {
-    lines.push(`  ${c.bold('what to do:')}`);
-    for (const a of s.advice) lines.push(`  → ${a}`);
+  if (verbose || failed) {
+    // Race trials are many and alike: the table above stands for them (JSON and HTML keep every timeline).
+    const trialIds = new Set(s.race?.trials.map((t) => t.connection) ?? []);
+    const timelines = s.connections.filter((conn) => !trialIds.has(conn.id));
+    for (const conn of timelines) lines.push(...timeline(conn, c));
+    if (timelines.length < s.connections.length)
+      lines.push(`  ${c.dim(`(${s.connections.length - timelines.length} race connections: timelines in --json and --html)`)}`);
   }
-  return lines.join('\n');
+  return lines;
 }
 
-/** Which clients reuse a dead connection against this server, and the fix for the user's client. */
-function clientsSection(result: RunResult, color: boolean, c: ChalkInstance): string {
-  const table = new Table({ head: ['client', 'idle limit', 'Keep-Alive hint', 'reuses a dead connection', 'retries'], style: tableStyle(color) });
-  for (const v of result.clients) table.push(clientRow(v));
-  const lines = [`${c.bold('clients')} against this server (docs/clients.md):`, table.toString()];
+/** Which clients reuse a dead connection against this server (the full table with -v), and the fix for the user's client. */
+function clientsSection(result: RunResult, c: ChalkInstance, verbose: boolean): string {
+  const lines = [`${c.bold('clients')} against this server (docs/clients.md${verbose ? '' : '; every column with -v'}):`];
+  if (verbose) {
+    const table = new Table({
+      head: ['client', 'idle limit', 'Keep-Alive hint', 'reuses a dead connection', 'retries'].map((h) => c.bold(h)),
+      style: TABLE_STYLE,
+    });
+    for (const v of result.clients) table.push(clientRow(v));
+    lines.push(table.toString());
+  } else {
+    for (const [verdict, words] of Object.entries(STALE_GROUPS) as [ClientVerdict['staleReuse'], string][]) {
+      const names = result.clients.filter((v) => v.staleReuse === verdict).map((v) => v.client);
+      if (names.length > 0) lines.push(`  ${words}: ${names.join(', ')}`);
+    }
+  }
   const yours = result.clients.find((v) => v.yours);
   if (yours === undefined) {
-    lines.push(c.dim('Name your client with --client <name> (or its idle limit with --client-idle) for the exact setting to change.'));
+    lines.push(c.dim('  Name your client with --client <name> (or its idle limit with --client-idle) for the exact setting to change.'));
   } else {
     if (yours.errors.length > 0) lines.push(`  ${yours.client} then shows: ${yours.errors.join(' / ')}`);
     lines.push(
-      `  → ${yours.fix ?? (yours.staleReuse === 'no' ? 'nothing to change: it drops idle connections before the server does' : 'no setting can be derived: see docs/clients.md')}`,
+      `  → ${yours.client}: ${yours.fix ?? (yours.staleReuse === 'no' ? 'nothing to change: it drops idle connections before the server does' : 'no setting can be derived: see docs/clients.md')}`,
     );
   }
   return lines.join('\n');
 }
 
-/** cli-table3 colours its head and border by default; no colour means none at all. */
-function tableStyle(color: boolean): { head?: string[]; border?: string[] } {
-  return color ? {} : { head: [], border: [] };
-}
+/** The clients summary's lines, worst first. */
+const STALE_GROUPS: Record<ClientVerdict['staleReuse'], string> = {
+  'every-reuse': 'reuse a dead connection on every reuse after the close',
+  race: 'fail only when a request races the close',
+  no: 'drop idle connections in time',
+  unknown: 'unknown',
+};
+
+/**
+ * cli-table3 colours its head (red) and border (grey) itself, and draws a rule between rows;
+ * the report's one colour engine is chalk, so the table gets none of its own and compact rows.
+ */
+const TABLE_STYLE = { head: [], border: [], compact: true };
 
 function paintStatus(status: ScenarioStatus, c: ChalkInstance): string {
   const text = status.toUpperCase();

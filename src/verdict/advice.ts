@@ -26,16 +26,12 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: 
   if (idle !== null && !oneRequest && safeForIdle !== null) {
     const safe = safeForIdle;
     // Only defaults a source confirms (src/catalog/clientProfiles.ts, docs/clients.md) are quoted.
-    const longer = CLIENT_PROFILES.flatMap((p) => (typeof p.idleMs === 'number' && p.idleMs >= idle ? [`${p.name} ${formatDuration(p.idleMs)}`] : []));
+    const longer = CLIENT_PROFILES.filter((p) => typeof p.idleMs === 'number' && p.idleMs >= idle).length;
     advice.push(
       `Clients must not keep idle connections longer than ${formatDuration(idle)}; set the pool's idle timeout to about ${formatDuration(safe)} or less.` +
-        (longer.length > 0
-          ? ` Longer by default (docs/clients.md): ${longer.join(', ')}; the clients table says which of them would reuse a dead connection.`
-          : ''),
+        (longer > 0 ? ` ${longer} of the client profiles keep them longer by default: the clients table says which, and what each does then.` : ''),
     );
-    advice.push(
-      `A load balancer or proxy in front of this server must close idle connections before it does: its idle timeout must be below ${formatDuration(idle)} (or raise the server's).`,
-    );
+    advice.push(`A load balancer or proxy in front of this server must idle out first: below ${formatDuration(idle)} (or raise the server's).`);
   }
   if (idle === null && hasMetric(metrics, METRICS.idleTimeout)) {
     advice.push(
@@ -97,20 +93,16 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: 
     const budget =
       ports === null
         ? ''
-        : ` This host has ${ports} ephemeral ports (/proc/sys/net/ipv4/ip_local_port_range): at ${LINUX_TIME_WAIT_S} s each in TIME_WAIT, more than ${Math.floor(ports / LINUX_TIME_WAIT_S)} new connections per second to one server address and port exhaust them.`;
+        : ` This host's ${ports} ephemeral ports (/proc/sys/net/ipv4/ip_local_port_range) allow about ${Math.floor(ports / LINUX_TIME_WAIT_S)} new connections per second to one server address and port (${LINUX_TIME_WAIT_S} s of TIME_WAIT each).`;
     advice.push(
-      `A new connection per request cost ${short.toFixed(2)} ms per request here against ${kept.toFixed(2)} ms on a kept-alive connection (more with TLS and real round trips), and leaves one socket in TIME_WAIT per request on the side that closed first: the server when the client sends "Connection: close", the client when it closes the connection itself.${budget} Reuse connections.`,
+      `A new connection per request cost ${short.toFixed(2)} ms here against ${kept.toFixed(2)} ms kept alive (more with TLS and real round trips) and leaves a socket in TIME_WAIT per request on the side that closed first (the server after "Connection: close", else the client).${budget} Reuse connections.`,
     );
   }
   const timeWaitSide = readMetric(metrics, METRICS.timeWaitSide);
   if (timeWaitSide === 'server') {
-    advice.push(
-      `The server closes first, so the server holds TIME_WAIT (${LINUX_TIME_WAIT_S} s on Linux) for each such connection; under many short connections that costs server memory, not client ports.`,
-    );
+    advice.push(`The server closes first, so it holds TIME_WAIT (${LINUX_TIME_WAIT_S} s on Linux) per connection: server memory, not client ports.`);
   } else if (timeWaitSide === 'client') {
-    advice.push(
-      `The client closes first, so the client holds TIME_WAIT (${LINUX_TIME_WAIT_S} s on Linux) per connection: many short connections can exhaust its ephemeral ports. Reuse connections.`,
-    );
+    advice.push(`The client closes first, so it holds TIME_WAIT (${LINUX_TIME_WAIT_S} s on Linux) per connection: short connections can exhaust its ports.`);
   }
   return advice;
 }
