@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SERVE_DEFAULTS } from '../src/options/labProfiles.js';
 import { startLabServer } from '../src/lab/labServer.js';
 import type { LabServer } from '../src/lab/labServer.js';
+import type { RunResult } from '../src/model/result.js';
 import { BIN, runCli } from './support/cli.js';
 import { startServerProcess } from './support/process.js';
 import { answerEachRequest, useRawServer } from './support/rawServer.js';
@@ -443,6 +444,68 @@ describe('explain', () => {
     const { code, stderr } = await runCli(['explain', 'EWHATEVER']);
     expect(code).toBe(2);
     expect(stderr).toContain('known errors are ECONNRESET, EPIPE, socket hang up');
+  });
+});
+
+describe('options as a user types them', () => {
+  it('--help shows every default as it would be typed, and no empty list for repeatable options', async () => {
+    const { stdout } = await runCli(['run', '--help']);
+    const help = stdout.replace(/\s+/g, ' ');
+    expect(help).toContain('(default: 90s, env: KEEPALIVE_PROBE_MAX_IDLE)');
+    expect(help).toContain('(default: 10s, env: KEEPALIVE_PROBE_RESPONSE_TIMEOUT)');
+    expect(help).toContain('default: GET');
+    expect(help).not.toContain('(default: [])');
+  });
+
+  it('durations in compound and any-case forms, and the reports own spelling', async () => {
+    const server = await lab({ idleTimeoutMs: 400 });
+    for (const maxIdle of ['1m30s', '90S', '1 min 30 s']) {
+      const { code, stdout } = await runCli(['run', server.url, '-s', 'http11-reuse', '--max-idle', maxIdle, '--json']);
+      expect(code).toBe(0);
+      expect((JSON.parse(stdout) as RunResult).options.maxIdleMs).toBe(90_000);
+    }
+  });
+
+  it.each([
+    [['run', '-s', 'idle-timout'], /unknown scenario "idle-timout" \(did you mean idle-timeout\?\)/],
+    [['run', '--client', 'okhtp'], /unknown client "okhtp" \(did you mean okhttp\?\)/],
+    [['run', '--behind', 'aws-lab'], /unknown --behind "aws-lab" \(did you mean aws-alb\?\)/],
+    [['run', '--expect', 'idle-timout>=1s'], /unknown metric "idle-timout" \(did you mean idle-timeout\?\)/],
+    [['run', '--max-idel', '5s'], /unknown option '--max-idel' \(did you mean --max-idle\?\)/],
+    [['run', '--max-idle', '90000'], /invalid duration "90000": give a unit \(90000s or 90000ms\?\)/],
+  ])('%j: one error line, in the one format, with a suggestion; exit 2', async (args, pattern) => {
+    const { code, stderr } = await runCli(args);
+    expect(code).toBe(2);
+    expectOneErrorLine(stderr, pattern);
+  });
+
+  it('KEEPALIVE_PROBE_<OPTION> gives a default; the command line wins', async () => {
+    const server = await lab({ idleTimeoutMs: 400 });
+    const env = { KEEPALIVE_PROBE_MAX_IDLE: '7s', KEEPALIVE_PROBE_RESPONSE_TIMEOUT: '3s' };
+    const fromEnv = await runCli(['run', server.url, '-s', 'http11-reuse', '--json'], { env });
+    expect((JSON.parse(fromEnv.stdout) as RunResult).options).toMatchObject({ maxIdleMs: 7000, firstByteTimeoutMs: 3000 });
+    const flagWins = await runCli(['run', server.url, '-s', 'http11-reuse', '--json', '--max-idle', '8s'], { env });
+    expect((JSON.parse(flagWins.stdout) as RunResult).options.maxIdleMs).toBe(8000);
+  });
+
+  it('FORCE_COLOR colours a report that is not on a terminal; FORCE_COLOR=0 and --color never win', async () => {
+    const forced = await runCli(['run', '-s', 'http11-reuse'], { env: { FORCE_COLOR: '1' } });
+    expect(forced.stdout).toMatch(ANSI);
+    const off = await runCli(['run', '-s', 'http11-reuse', '--color', 'never'], { env: { FORCE_COLOR: '1' } });
+    expect(off.stdout).not.toMatch(ANSI);
+    const zero = await runCli(['run', '-s', 'http11-reuse'], { env: { FORCE_COLOR: '0' } });
+    expect(zero.stdout).not.toMatch(ANSI);
+  });
+
+  it('https:// to a plain HTTP port: "use http://" (the TLS error without OpenSSL noise)', async () => {
+    const server = await lab({});
+    const { code, stderr } = await runCli(['run', server.url.replace('http:', 'https:'), '--connect-timeout', '3s']);
+    expect(code).toBe(3);
+    expectOneErrorLine(
+      stderr,
+      /TLS handshake failed .*: wrong version number \(OpenSSL ssl3_get_record\) \[tls-failed\]; the server answered in plain text, not TLS \(a plain HTTP port\?\): use http:\/\//,
+    );
+    expect(stderr).not.toContain('../deps/openssl');
   });
 });
 

@@ -14,13 +14,20 @@ describe('parseDuration', () => {
     ['1.5ms', 2], // rounded to whole milliseconds
     ['  2s\t', 2000],
     ['\n750ms ', 750],
+    // Compound, any case, and the reports' own spelling.
+    ['1m30s', 90_000],
+    ['2S', 2000],
+    ['1H', 3_600_000],
+    ['1h2m3s4ms', 3_723_004],
+    ['2 s', 2000],
+    ['1 min 30 s', 90_000],
+    ['5min', 300_000],
   ])('%j is %d ms', (input, ms) => {
     expect(parseDuration(input)).toBe(ms);
   });
 
-  // A bare number is ambiguous (nginx means seconds, Node means ms); "2 s" is rejected too,
-  // matching the scenario schema, which allows no space between number and unit.
-  test.each(['5', '', '   ', '2 s', '-1s', '+1s', '1.5.5s', '.5s', '1.s', '2sec', '2S', '1d', 'ms', '1e3ms', 'Infinitys', '99999999999999999999h'])(
+  // A bare number is ambiguous (nginx means seconds, Node means ms), and so is a trailing one.
+  test.each(['5', '', '   ', '1m30', '-1s', '+1s', '1.5.5s', '.5s', '1.s', '2sec', '1d', 'ms', '1e3ms', 'Infinitys', '99999999999999999999h', 's2'])(
     'rejects %j',
     (input) => {
       expect(() => parseDuration(input)).toThrow(DurationError);
@@ -38,7 +45,8 @@ describe('parseDuration', () => {
     const err = caught as DurationError;
     expect(err.input).toBe('30');
     expect(err.name).toBe('DurationError');
-    expect(err.message).toBe('invalid duration "30": use a number with a unit, for example 1500ms, 2s, 1.5s or 2m');
+    expect(err.message).toBe('invalid duration "30": give a unit (30s or 30ms?): a bare number could mean seconds or milliseconds');
+    expect(new DurationError('2x').message).toBe('invalid duration "2x": use a number with a unit, for example 1500ms, 2s, 1.5s, 2m or 1m30s');
   });
 });
 

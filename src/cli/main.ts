@@ -11,7 +11,9 @@ import { serveCommand } from './serveCommand.js';
 import type { ServeFlags } from './serveCommand.js';
 import { listCommand } from './listCommand.js';
 import { explainCommand } from './explainCommand.js';
-import { collect, durationArg, headerArg, integerArg, methodArg, portArg, positiveDurationArg } from './options.js';
+import { CLIENT_PROFILES } from '../catalog/clientProfiles.js';
+import { PRESETS } from '../plan/gates.js';
+import { collect, durationArg, formatFlagDuration, headerArg, integerArg, methodArg, portArg, positiveDurationArg } from './options.js';
 import { writeError } from './io.js';
 
 /**
@@ -42,6 +44,117 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** A commander value parser (its second argument is the option's previous value). */
+// biome-ignore lint/suspicious/noExplicitAny: commander's argParser takes a parser of any option's value type.
+type Parser = (value: string, previous: any) => unknown;
+
+/**
+ * An option of `run`. `env`: the environment variable KEEPALIVE_PROBE_<LONG_NAME> gives its
+ * default (the command line wins), so a CI job can set it once; `shown`: the default as a
+ * user types it, for --help.
+ */
+function option(
+  flags: string,
+  description: string,
+  settings: { parse?: Parser; value?: unknown; shown?: string; env?: boolean; choices?: readonly string[] } = {},
+): Option {
+  const o = new Option(flags, description);
+  if (settings.parse !== undefined) o.argParser(settings.parse as (value: string, previous: unknown) => unknown);
+  if (settings.choices !== undefined) o.choices(settings.choices);
+  if (settings.value !== undefined) o.default(settings.value, settings.shown);
+  if (settings.env === true)
+    o.env(
+      `KEEPALIVE_PROBE_${o
+        .attributeName()
+        .replace(/[A-Z]/g, (c) => `_${c}`)
+        .toUpperCase()}`,
+    );
+  return o;
+}
+
+/** Every option of `run`, in --help order. Repeatable options have no default to show: none given is an empty list. */
+function runOptions(): Option[] {
+  const duration = positiveDurationArg;
+  return [
+    option('--json [file]', 'write the JSON report (docs/json-report.md) to a file, or to stdout (no value or -; the terminal report then goes to stderr)'),
+    option('--junit <file>', 'write a JUnit XML report (one test case per scenario) to a file, or - for stdout', { env: true }),
+    option('--html <file>', 'write a self-contained HTML report with a timeline of every connection to a file, or - for stdout', { env: true }),
+    option(
+      '--hop <name=url>',
+      'probe this hop too, listed from the client inward (a load balancer, then its backend; repeatable): each hop must keep idle connections open longer than the hop in front of it',
+      { parse: collect },
+    ),
+    option(
+      '--client <name>',
+      `the HTTP client you run (${CLIENT_PROFILES.map((p) => p.name).join(', ')}): the report says whether it reuses dead connections and what to set (docs/clients.md)`,
+      { env: true },
+    ),
+    option('--client-idle <duration>', "your client pool's idle limit as configured (overrides the profile's default)", { parse: duration, env: true }),
+    option('-q, --quiet', 'no terminal report (the reports asked for, errors and the exit code only)'),
+    option('-v, --verbose', 'the terminal report with every connection timeline, the race table and every client column'),
+    option('-s, --scenario <id|file>', 'run only this scenario: a built-in id or a scenario file (repeatable)', { parse: collect }),
+    option('--max-idle <duration>', 'longest wait for the server to close an idle connection', {
+      parse: duration,
+      value: RUN_DEFAULTS.maxIdleMs,
+      shown: formatFlagDuration(RUN_DEFAULTS.maxIdleMs),
+      env: true,
+    }),
+    option('--max-requests <n>', 'most requests sent on one connection looking for a cap', {
+      parse: integerArg(1, 100_000),
+      value: RUN_DEFAULTS.maxRequests,
+      env: true,
+    }),
+    option('--connect-timeout <duration>', 'deadline for TCP connect and TLS handshake', {
+      parse: duration,
+      value: RUN_DEFAULTS.connectTimeoutMs,
+      shown: formatFlagDuration(RUN_DEFAULTS.connectTimeoutMs),
+      env: true,
+    }),
+    option('--response-timeout <duration>', 'deadline from a request to the first response byte', {
+      parse: duration,
+      value: RUN_DEFAULTS.firstByteTimeoutMs,
+      shown: formatFlagDuration(RUN_DEFAULTS.firstByteTimeoutMs),
+      env: true,
+    }),
+    option('--headers-timeout <duration>', 'deadline from a request to the end of the response head', {
+      parse: duration,
+      value: RUN_DEFAULTS.headersTimeoutMs,
+      shown: formatFlagDuration(RUN_DEFAULTS.headersTimeoutMs),
+      env: true,
+    }),
+    option('--body-timeout <duration>', 'deadline from the response head to the end of the body', {
+      parse: duration,
+      value: RUN_DEFAULTS.bodyTimeoutMs,
+      shown: formatFlagDuration(RUN_DEFAULTS.bodyTimeoutMs),
+      env: true,
+    }),
+    option('--scenario-timeout <duration>', 'deadline for a whole scenario (default: --max-idle plus 2m)', { parse: duration, env: true }),
+    option('-X, --method <method>', 'request method', { parse: methodArg, value: RUN_DEFAULTS.method, shown: RUN_DEFAULTS.method, env: true }),
+    option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', { parse: headerArg }),
+    option(
+      '-e, --expect <expectation>',
+      'fail (exit 1) unless this holds, e.g. "idle-timeout>=60s", "reuse", "timeout-mismatch.outcome=ok" (repeatable; docs/expectations.md)',
+      { parse: collect },
+    ),
+    option('--behind <preset>', `gate for the hop in front of the server: ${Object.keys(PRESETS).join(', ')} (repeatable)`, { parse: collect }),
+    option('-k, --insecure', 'do not verify the TLS certificate', { env: true }),
+    option(
+      '--resolve <host:port:address>',
+      'connect to this IP address for host:port, as curl does (one backend behind a name); the URL still names the server in Host, TLS SNI and the certificate check (repeatable)',
+      { parse: collect },
+    ),
+    option('--cacert <file>', "trust the CA certificates in this PEM file (an internal CA), besides Node's bundled ones and NODE_EXTRA_CA_CERTS", {
+      env: true,
+    }),
+    option('--color <when>', 'colour on the terminal: auto, always, never (FORCE_COLOR and NO_COLOR are honoured)', {
+      choices: ['auto', 'always', 'never'],
+      value: 'auto',
+      shown: 'auto',
+      env: true,
+    }),
+  ];
+}
+
 /**
  * `run --json https://host` means JSON on stdout for that URL, not a file named after it:
  * `--json` takes an optional file, so spell out the stdout choice before a URL.
@@ -49,6 +162,22 @@ export async function main(argv: readonly string[]): Promise<number> {
 function jsonBeforeUrl(argv: readonly string[]): string[] {
   return argv.flatMap((arg, i) => (arg === '--json' && /^https?:\/\//i.test(argv[i + 1] ?? '') ? [arg, '-'] : [arg]));
 }
+
+/**
+ * Commander's own messages (an unknown option, a bad value): the same one-line format as
+ * every other error, `keepalive-probe: <what>`, its "did you mean" on the same line.
+ */
+const OUTPUT = {
+  writeErr: (text: string): void => void process.stderr.write(text),
+  outputError: (text: string, write: (s: string) => void): void =>
+    write(
+      `keepalive-probe: ${text
+        .trim()
+        .replace(/^error: /, '')
+        .replace(/\s*\n\s*/g, ' ')
+        .replace('(Did you mean', '(did you mean')} (--help for usage)\n`,
+    ),
+};
 
 /** Where a command's action leaves its exit code. */
 interface Outcome {
@@ -60,62 +189,16 @@ function buildProgram(outcome: Outcome): Command {
     .description('Tells the truth about HTTP keep-alive between a client and a server.')
     .version(VERSION)
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    .configureOutput(OUTPUT);
 
-  const color = new Option('--color <when>', 'colour on the terminal: auto, always, never (NO_COLOR is honoured)')
-    .choices(['auto', 'always', 'never'])
-    .default('auto');
-
-  program
+  const run = program
     .command('run')
     .description('probe a server (or, with no URL, the embedded lab server) and report its keep-alive behaviour')
-    .argument('[url]', 'http:// or https:// URL to probe; omitted: the embedded lab server with a demo profile')
-    .option('--json [file]', 'write the JSON report (docs/json-report.md) to a file, or to stdout (no value or -; the terminal report then goes to stderr)')
-    .option('--junit <file>', 'write a JUnit XML report (one test case per scenario) to a file, or - for stdout')
-    .option('--html <file>', 'write a self-contained HTML report with a timeline of every connection to a file, or - for stdout')
-    .option(
-      '--hop <name=url>',
-      'probe this hop too, listed from the client inward (a load balancer, then its backend; repeatable): each hop must keep idle connections open longer than the hop in front of it',
-      collect,
-      [],
-    )
-    .option(
-      '--client <name>',
-      'the HTTP client you run (node-agent, node-global-agent, undici, go, httpclient4, httpclient5, okhttp, java-httpclient, dotnet, urllib3, curl, reactor-netty): the report says whether it reuses dead connections and what to set (docs/clients.md)',
-    )
-    .option('--client-idle <duration>', "your client pool's idle limit as configured (overrides the profile's default)", positiveDurationArg)
-    .option('-q, --quiet', 'no terminal report (the reports asked for, errors and the exit code only)')
-    .option('-v, --verbose', 'the terminal report with every connection timeline, the race table and every client column')
-    .option('-s, --scenario <id|file>', 'run only this scenario: a built-in id or a scenario file (repeatable)', collect, [])
-    .option('--max-idle <duration>', 'longest wait for the server to close an idle connection', positiveDurationArg, RUN_DEFAULTS.maxIdleMs)
-    .option('--max-requests <n>', 'most requests sent on one connection looking for a cap', integerArg(1, 100_000), RUN_DEFAULTS.maxRequests)
-    .option('--connect-timeout <duration>', 'deadline for TCP connect and TLS handshake', positiveDurationArg, RUN_DEFAULTS.connectTimeoutMs)
-    .option('--response-timeout <duration>', 'deadline from a request to the first response byte', positiveDurationArg, RUN_DEFAULTS.firstByteTimeoutMs)
-    .option('--headers-timeout <duration>', 'deadline from a request to the end of the response head', positiveDurationArg, RUN_DEFAULTS.headersTimeoutMs)
-    .option('--body-timeout <duration>', 'deadline from the response head to the end of the body', positiveDurationArg, RUN_DEFAULTS.bodyTimeoutMs)
-    .option('--scenario-timeout <duration>', 'deadline for a whole scenario (default: --max-idle plus 2 min)', positiveDurationArg)
-    .option('-X, --method <method>', 'request method', methodArg, RUN_DEFAULTS.method)
-    .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', headerArg, [])
-    .option(
-      '-e, --expect <expectation>',
-      'fail (exit 1) unless this holds, e.g. "idle-timeout>=60s", "reuse", "timeout-mismatch.outcome=ok" (repeatable; docs/expectations.md)',
-      collect,
-      [],
-    )
-    .option('--behind <preset>', 'gate for the hop in front of the server: aws-alb, nginx-upstream (repeatable)', collect, [])
-    .option('-k, --insecure', 'do not verify the TLS certificate')
-    .option(
-      '--resolve <host:port:address>',
-      'connect to this IP address for host:port, as curl does (one backend behind a name); the URL still names the server in Host, TLS SNI and the certificate check (repeatable)',
-      collect,
-      [],
-    )
-    .option('--cacert <file>', "trust the CA certificates in this PEM file (an internal CA), besides Node's bundled ones and NODE_EXTRA_CA_CERTS")
-    .addOption(color)
-    .action(async (url: string | undefined, opts: RunCommandFlags) => {
-      outcome.code = await runCommand(url, opts);
-    });
+    .argument('[url]', 'http:// or https:// URL to probe; omitted: the embedded lab server with a demo profile');
+  for (const option of runOptions()) run.addOption(option);
+  run.action(async (url: string | undefined, opts: RunCommandFlags) => {
+    outcome.code = await runCommand(url, opts);
+  });
 
   program
     .command('serve')
@@ -160,8 +243,7 @@ function buildProgram(outcome: Outcome): Command {
     });
 
   for (const command of program.commands) {
-    command.exitOverride().showHelpAfterError('(run with --help for usage)');
-    command.configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    command.exitOverride().configureOutput(OUTPUT);
   }
   return program;
 }

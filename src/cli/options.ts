@@ -36,7 +36,7 @@ const SCENARIO_OWNED = new Set(['connection', 'keep-alive', 'content-length', 't
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Commander collector for repeatable `-H "Name: value"`. */
-export function headerArg(value: string, previous: readonly (readonly [string, string])[]): (readonly [string, string])[] {
+export function headerArg(value: string, previous: readonly (readonly [string, string])[] | undefined): (readonly [string, string])[] {
   const colon = value.indexOf(':');
   const name = colon === -1 ? '' : value.slice(0, colon).trim();
   const headerValue = colon === -1 ? '' : value.slice(colon + 1).trim();
@@ -45,12 +45,19 @@ export function headerArg(value: string, previous: readonly (readonly [string, s
   if (SCENARIO_OWNED.has(name.toLowerCase())) {
     throw new InvalidArgumentError(`${name} is set by each scenario (it decides what is being tested); write a scenario file to change it`);
   }
-  return [...previous, [name, headerValue]];
+  return [...(previous ?? []), [name, headerValue]];
 }
 
-/** Commander collector for repeatable options. */
-export function collect(value: string, previous: readonly string[]): string[] {
-  return [...previous, value];
+/** Commander collector for repeatable options (none given: undefined, read as an empty list). */
+export function collect(value: string, previous: readonly string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** A default duration as a user would type it: 90000 → `90s`, 1500 → `1500ms`, 120000 → `2m`. */
+export function formatFlagDuration(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
 }
 
 /** Commander argument parser for an HTTP method token. */

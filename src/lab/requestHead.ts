@@ -49,6 +49,12 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
  * bytes are needed (and the head is still within its size limit).
  */
 export function readRequestHead(buffer: Buffer): RequestHead | BadRequest | null {
+  // A request line starts with a method token: anything else (a TLS ClientHello, a binary
+  // protocol) is refused at once rather than after the head timeout.
+  const first = buffer[0];
+  if (first !== undefined && !TOKEN.test(String.fromCharCode(first))) {
+    return { status: 400, reason: first === 0x16 ? 'a TLS handshake on a plain HTTP port: use http://' : 'not an HTTP request' };
+  }
   const end = buffer.indexOf('\r\n\r\n');
   if (end === -1) return buffer.length > LAB_LIMITS.maxHeadBytes ? { status: 431, reason: 'request head too large' } : null;
   if (end + 4 > LAB_LIMITS.maxHeadBytes) return { status: 431, reason: 'request head too large' };

@@ -47,7 +47,7 @@ export const SCENARIO_SLACK_MS = 120_000;
 
 /** The options of `run` as commander parses them (camel-cased flag names). */
 export interface RunFlags {
-  readonly scenario: readonly string[];
+  readonly scenario?: readonly string[];
   readonly maxIdle: number;
   readonly maxRequests: number;
   readonly connectTimeout: number;
@@ -56,15 +56,15 @@ export interface RunFlags {
   readonly bodyTimeout: number;
   readonly scenarioTimeout?: number;
   readonly method: string;
-  readonly header: readonly (readonly [string, string])[];
+  readonly header?: readonly (readonly [string, string])[];
   readonly insecure?: boolean;
   readonly cacert?: string;
-  readonly resolve: readonly string[];
-  readonly expect: readonly string[];
-  readonly behind: readonly string[];
+  readonly resolve?: readonly string[];
+  readonly expect?: readonly string[];
+  readonly behind?: readonly string[];
   readonly client?: string;
   readonly clientIdle?: number;
-  readonly hop: readonly string[];
+  readonly hop?: readonly string[];
 }
 
 /** The one conversion from flags (and the environment) to the run's configuration. */
@@ -72,7 +72,7 @@ export function runConfigFrom(url: string | undefined, flags: RunFlags, env: Rea
   const extra = env.NODE_EXTRA_CA_CERTS;
   return {
     url: url ?? null,
-    scenarios: flags.scenario,
+    scenarios: flags.scenario ?? [],
     maxIdleMs: flags.maxIdle,
     maxRequests: flags.maxRequests,
     connectTimeoutMs: flags.connectTimeout,
@@ -81,15 +81,15 @@ export function runConfigFrom(url: string | undefined, flags: RunFlags, env: Rea
     bodyTimeoutMs: flags.bodyTimeout,
     scenarioTimeoutMs: flags.scenarioTimeout ?? flags.maxIdle + SCENARIO_SLACK_MS,
     method: flags.method,
-    headers: flags.header,
+    headers: flags.header ?? [],
     insecure: flags.insecure === true,
     caFile: flags.cacert ?? null,
     extraCaFile: extra === undefined || extra === '' ? null : extra,
-    resolve: flags.resolve,
-    expect: flags.expect,
-    behind: flags.behind,
+    resolve: flags.resolve ?? [],
+    expect: flags.expect ?? [],
+    behind: flags.behind ?? [],
     client: flags.client ?? null,
     clientIdleMs: flags.clientIdle ?? null,
-    hops: flags.hop,
+    hops: flags.hop ?? [],
   };
 }

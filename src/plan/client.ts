@@ -1,6 +1,7 @@
 import { CLIENT_PROFILES } from '../catalog/clientProfiles.js';
 import type { ClientProfile } from '../catalog/clientProfiles.js';
 import { InputError } from '../model/errors.js';
+import { didYouMean } from '../util/didYouMean.js';
 
 /** The client the user runs: a built-in profile, or one described only by `--client-idle`. */
 export interface ClientChoice {
@@ -16,7 +17,12 @@ export function chooseClient(name: string | null, idleMs: number | null): Client
   if (name === null && idleMs === null) return null;
   const profile = name === null ? null : (CLIENT_PROFILES.find((p) => p.name === name) ?? null);
   if (name !== null && profile === null) {
-    throw new UnknownClientError(`unknown client "${name}": known clients are ${CLIENT_PROFILES.map((p) => p.name).join(', ')} (docs/clients.md)`);
+    throw new UnknownClientError(
+      `unknown client "${name}"${didYouMean(
+        name,
+        CLIENT_PROFILES.map((p) => p.name),
+      )}: known clients are ${CLIENT_PROFILES.map((p) => p.name).join(', ')} (docs/clients.md)`,
+    );
   }
   return { profile, idleMs };
 }

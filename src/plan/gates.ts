@@ -1,5 +1,6 @@
 import { InputError } from '../model/errors.js';
 import { METRIC_ENTRIES, entryByAlias } from '../model/metrics.js';
+import { didYouMean } from '../util/didYouMean.js';
 import { formatDuration } from '../util/duration.js';
 import { ExpectationSyntaxError, parseExpectation } from './expectation.js';
 import type { Expectation } from './expectation.js';
@@ -42,7 +43,8 @@ export function resolveGates(expects: readonly string[], behind: readonly string
   const gates = expects.map((text) => resolve(text, null, scenarios));
   for (const name of behind) {
     const preset = PRESETS[name];
-    if (preset === undefined) throw new GateError(`unknown --behind "${name}": one of ${Object.keys(PRESETS).join(', ')}`);
+    if (preset === undefined)
+      throw new GateError(`unknown --behind "${name}"${didYouMean(name, Object.keys(PRESETS))}: one of ${Object.keys(PRESETS).join(', ')}`);
     const gate = resolve(preset.expect, preset.source, scenarios);
     const threshold = gate.expectation.value;
     if (typeof threshold === 'number' && maxIdleMs <= threshold) {
@@ -69,7 +71,9 @@ function resolve(text: string, source: string | null, scenarios: readonly Scenar
     throw new GateError(`--expect ${text}: needs scenario "${scenarioId}", which this run does not include (add --scenario ${scenarioId})`);
   }
   if (!(metric in scenario.metrics)) {
-    throw new GateError(`--expect ${text}: scenario "${scenarioId}" has no metric "${metric}" (metrics: ${Object.keys(scenario.metrics).join(', ')})`);
+    throw new GateError(
+      `--expect ${text}: scenario "${scenarioId}" has no metric "${metric}"${didYouMean(metric, Object.keys(scenario.metrics))} (metrics: ${Object.keys(scenario.metrics).join(', ')})`,
+    );
   }
   return { text, scenario: scenarioId, metric, expectation, source };
 }
@@ -81,7 +85,10 @@ function target(name: string): [string, string] {
   const dot = name.indexOf('.');
   if (dot === -1) {
     throw new GateError(
-      `--expect: unknown metric "${name}": write <scenario>.<metric> (for example timeout-mismatch.outcome) or one of ${METRIC_ENTRIES.flatMap((e) => e.alias ?? []).join(', ')}`,
+      `--expect: unknown metric "${name}"${didYouMean(
+        name,
+        METRIC_ENTRIES.flatMap((e) => e.alias ?? []),
+      )}: write <scenario>.<metric> (for example timeout-mismatch.outcome) or one of ${METRIC_ENTRIES.flatMap((e) => e.alias ?? []).join(', ')}`,
     );
   }
   const metric = name.slice(dot + 1).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

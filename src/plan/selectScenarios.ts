@@ -1,6 +1,7 @@
 import { BUILTIN_ORDER, ScenarioFileError, loadBuiltinScenarios, loadScenarioFile } from './loadScenario.js';
 import type { Scenario } from './scenario.js';
 import { UsageError } from '../model/errors.js';
+import { didYouMean } from '../util/didYouMean.js';
 
 /**
  * The scenarios asked for: all built-ins when none is named; otherwise each `--scenario`
@@ -19,7 +20,7 @@ export async function selectScenarios(names: readonly string[], alwaysBuiltins: 
     }
     if (!looksLikeFile(name)) {
       throw new UsageError(
-        `unknown scenario "${name}": built-in scenarios are ${BUILTIN_ORDER.join(', ')}; a scenario file path must contain "/" or end in .yaml, .yml or .json`,
+        `unknown scenario "${name}"${didYouMean(name, BUILTIN_ORDER)}: built-in scenarios are ${BUILTIN_ORDER.join(', ')}; a scenario file path must contain "/" or end in .yaml, .yml or .json`,
       );
     }
     const scenario = await loadScenarioFile(name);

@@ -1,25 +1,39 @@
 /** A duration string the user wrote that we cannot read. */
 export class DurationError extends Error {
   constructor(readonly input: string) {
-    super(`invalid duration "${input}": use a number with a unit, for example 1500ms, 2s, 1.5s or 2m`);
+    const bare = /^\s*\d+(\.\d+)?\s*$/.test(input);
+    super(
+      bare
+        ? `invalid duration "${input}": give a unit (${input.trim()}s or ${input.trim()}ms?): a bare number could mean seconds or milliseconds`
+        : `invalid duration "${input}": use a number with a unit, for example 1500ms, 2s, 1.5s, 2m or 1m30s`,
+    );
     this.name = 'DurationError';
   }
 }
 
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+/** One part: a number and its unit, spaces allowed between them (`1 min`, as the reports print). */
+const PART = /(\d+(?:\.\d+)?)\s*(ms|min|s|m|h)\s*/giy;
 
 /**
- * Parses `1500ms`, `2s`, `1.5s`, `2m`, `1h` into whole milliseconds. A bare number is
- * rejected: "30" could mean seconds (nginx) or milliseconds (Node), and guessing is how
- * keep-alive mismatches start.
+ * Parses `1500ms`, `2s`, `1.5s`, `2m`, `1h`, compound `1m30s` and the reports' own
+ * `1 min 30 s`, units in any case, into whole milliseconds. A bare number is rejected: "30"
+ * could mean seconds (nginx) or milliseconds (Node), and guessing is how keep-alive
+ * mismatches start.
  */
 export function parseDuration(input: string): number {
-  const match = DURATION.exec(input.trim());
-  if (match === null) throw new DurationError(input);
-  const ms = Math.round(Number(match[1]) * (UNIT_MS[match[2] as string] as number));
-  if (!Number.isSafeInteger(ms)) throw new DurationError(input);
-  return ms;
+  const text = input.trim();
+  let ms = 0;
+  let at = 0;
+  PART.lastIndex = 0;
+  for (let m = PART.exec(text); m !== null; m = PART.exec(text)) {
+    ms += Number(m[1]) * (UNIT_MS[(m[2] as string).toLowerCase()] as number);
+    at = PART.lastIndex;
+  }
+  if (text === '' || at !== text.length) throw new DurationError(input);
+  const rounded = Math.round(ms);
+  if (!Number.isSafeInteger(rounded)) throw new DurationError(input);
+  return rounded;
 }
 
 /** Formats milliseconds for people: `850 ms`, `3 s`, `1.5 s`, `2 min`, `1 min 30 s`. */

@@ -26,7 +26,7 @@ export function connectError(err: unknown, where: string, caGiven: boolean): Pro
   const resolved = addresses.filter((a) => a !== where);
   const at = resolved.length > 0 ? `${where} (${resolved.join(', ')})` : where;
   const code = codeForErrno(errno);
-  const text = typeof first.message === 'string' && first.message !== '' ? first.message : String(errno);
+  const text = typeof first.message === 'string' && first.message !== '' ? openSslReason(first.message) : String(errno);
   return new ProbeError(code, `${describe(code)} ${at}: ${text}`, errno, syscall, code === 'tls-failed' ? tlsHint(errno, caGiven) : null);
 }
 
@@ -71,6 +71,10 @@ function tlsHint(errno: string | null, caGiven: boolean): string | null {
     }
     return 'trust the CA that signed it with --cacert <file.pem> (or NODE_EXTRA_CA_CERTS), or skip verification with --insecure';
   }
+  // A TLS ClientHello answered with plain text (an HTTP 400, a banner): OpenSSL reads its first
+  // bytes as a record header with an impossible version.
+  if (errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'ERR_SSL_HTTP_REQUEST')
+    return 'the server answered in plain text, not TLS (a plain HTTP port?): use http://';
   if (errno === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'the certificate does not name this host: probe a name it lists, or skip verification with --insecure';
   if (errno === 'CERT_HAS_EXPIRED' || errno === 'CERT_NOT_YET_VALID') return '--insecure skips the check';
   return null;
@@ -120,4 +124,14 @@ function describe(code: ProbeErrorCode): string {
     default:
       return 'cannot connect to';
   }
+}
+
+/**
+ * OpenSSL's error text without its source path: `…:error:0A00010B:SSL routines:
+ * ssl3_get_record:wrong version number:../deps/openssl/…:354:` → `wrong version number
+ * (OpenSSL ssl3_get_record)`. Other messages pass unchanged.
+ */
+function openSslReason(message: string): string {
+  const m = /:error:[0-9A-Fa-f]+:([^:]+):([^:]+):([^:]+):/.exec(message);
+  return m === null ? message : `${m[3]} (OpenSSL ${m[2]})`;
 }
