@@ -1,5 +1,8 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { InputError } from '../model/errors.js';
+import { BUILTIN_ORDER } from '../plan/loadScenario.js';
+import { SHELLS, completionScript } from './completion.js';
+import type { Shell, ValueCompletion } from './completion.js';
 import { LAB_CLOSE_MODES } from '../model/result.js';
 import { SERVE_DEFAULTS, SERVE_LISTEN } from '../options/labProfiles.js';
 import { RUN_DEFAULTS } from '../options/runConfig.js';
@@ -155,6 +158,15 @@ function runOptions(): Option[] {
   ];
 }
 
+/** The values an option's argument completes to, beyond commander's choices (cli/completion.ts). */
+function completionValues(command: string, option: string): ValueCompletion {
+  if (['--json', '--junit', '--html', '--cacert'].includes(option) || (command === 'list' && option === '--scenario')) return 'file';
+  if (option === '--scenario') return BUILTIN_ORDER;
+  if (option === '--client') return CLIENT_PROFILES.map((p) => p.name);
+  if (option === '--behind') return Object.keys(PRESETS);
+  return null;
+}
+
 /**
  * `run --json https://host` means JSON on stdout for that URL, not a file named after it:
  * `--json` takes an optional file, so spell out the stdout choice before a URL.
@@ -232,6 +244,14 @@ function buildProgram(outcome: Outcome): Command {
     .option('-s, --scenario <file>', 'also list this scenario file (repeatable)', collect, [])
     .action(async (opts: { scenario: string[] }) => {
       outcome.code = await listCommand(opts.scenario);
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script: bash (source <(keepalive-probe completion bash)), zsh, fish')
+    .addArgument(new Argument('<shell>', 'the shell').choices(SHELLS))
+    .action((shell: Shell) => {
+      process.stdout.write(completionScript(shell, program, completionValues));
     });
 
   program
