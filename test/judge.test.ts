@@ -35,6 +35,7 @@ function run(url: string, scenarios: ScenarioMeasurement[], error: ProbeErrorInf
     loopDelayMaxMs: 1,
     interrupted: false,
     interruptedBy: null,
+    evidence: { socketTable: 'proc-net-tcp' },
     error,
     options: {
       maxIdleMs: 5000,

@@ -13,6 +13,9 @@ describe('errorSignal: what a socket error says about the close', () => {
     expect(errorSignal(error(1, 'EPIPE', 'write'))).toBe('write-after-reset');
     expect(errorSignal(error(1, 'ECONNRESET', 'write'))).toBe('write-after-reset');
     expect(errorSignal(error(1, 'ETIMEDOUT', 'read'))).toBe('other');
+    // Windows reports a connection an RST aborted as ECONNABORTED (WSAECONNABORTED).
+    expect(errorSignal(error(1, 'ECONNABORTED', 'read'))).toBe('reset');
+    expect(classifyClose([...exchanges(1), error(40, 'ECONNABORTED', 'read')])).toMatchObject({ kind: 'server-reset', signal: 'rst' });
     expect(errorSignal(peerFin(1))).toBeNull();
   });
 

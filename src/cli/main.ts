@@ -149,6 +149,12 @@ function runOptions(): Option[] {
     option('--cacert <file>', "trust the CA certificates in this PEM file (an internal CA), besides Node's bundled ones and NODE_EXTRA_CA_CERTS", {
       env: true,
     }),
+    option('--socket-table <which>', 'where to read socket states (who holds TIME_WAIT): auto (/proc/net/tcp, else netstat -an), proc, netstat, none', {
+      choices: ['auto', 'proc', 'netstat', 'none'],
+      value: 'auto',
+      shown: 'auto',
+      env: true,
+    }),
     option('--color <when>', 'colour on the terminal: auto, always, never (FORCE_COLOR and NO_COLOR are honoured)', {
       choices: ['auto', 'always', 'never'],
       value: 'auto',

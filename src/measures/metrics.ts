@@ -3,6 +3,7 @@ import type { ConnEvent } from '../model/events.js';
 import type { ExchangeOutcome } from '../wire/connection.js';
 import { idleTimeoutOf } from '../timeline/classifyClose.js';
 import { serverCloseMode } from '../timeline/closeMode.js';
+import { timeWaitSourceText } from '../timeline/timeWait.js';
 import type { ServerCloseMode } from '../timeline/closeMode.js';
 import { outcomeOf } from '../timeline/outcome.js';
 import { firstHead, idleBeforeLastRequest, lastHead, requestEvent, responsesOf } from '../timeline/queries.js';
@@ -70,8 +71,9 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       const side = name === 'timeWaitClient' ? 'client' : 'server';
       const list = on === null ? trace.connections.map((c) => c.record) : labelled(trace, on);
       const held = list.filter((c) => c.timeWait.side === side);
-      const read = list.every((c) => c.timeWait.source === 'proc-net-tcp');
-      const text = `${held.length} of ${list.length} connections${on === null ? '' : ` (${on})`} left a socket in TIME_WAIT on the ${side} side (${read ? 'seen in /proc/net/tcp' : 'partly inferred from the timelines'})`;
+      const sources = [...new Set(list.map((c) => c.timeWait.source))];
+      const how = sources.length === 1 && sources[0] !== undefined ? timeWaitSourceText(sources[0]) : 'partly inferred from the timelines';
+      const text = `${held.length} of ${list.length} connections${on === null ? '' : ` (${on})`} left a socket in TIME_WAIT on the ${side} side (${how})`;
       return {
         value: held.length,
         finding: held.length === 0 ? null : { text, evidence: held.slice(0, 3).map((c) => evidence(c, null, null, c.timeWait.evidence[0] ?? c.timeWait.side)) },
@@ -101,7 +103,7 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
     case 'timeWaitSide': {
       if (conn === null) return plain(null);
       const tw = conn.timeWait;
-      const how = tw.source === 'proc-net-tcp' ? 'seen in /proc/net/tcp' : 'inferred from the timeline';
+      const how = timeWaitSourceText(tw.source);
       const text = tw.side === 'none' ? `no side is left in TIME_WAIT (${how})` : `${tw.side} side left in TIME_WAIT (${how})`;
       return { value: tw.side, finding: { text, evidence: tw.evidence.map((row) => evidence(conn, null, null, row)) } };
     }

@@ -8,6 +8,7 @@ import { ProbeConnection } from '../wire/connection.js';
 import { isLocalAddress } from '../wire/localAddress.js';
 import { roundMs } from '../util/duration.js';
 import { watchLoopDelay } from '../wire/loopDelay.js';
+import { openSocketTable } from '../wire/socketTable.js';
 import { firstRequestError } from './firstRequestError.js';
 import { connectOptions, runScenario } from './runScenario.js';
 import type { ProbeSettings, RunContext } from './runScenario.js';
@@ -38,7 +39,8 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
 async function probe(scenarios: readonly Scenario[], options: ProbeOptions, loopDelay: { stop(): number }): Promise<MeasuredRun> {
   const startedAt = new Date();
   const clock = startClock();
-  const ctx: RunContext = { ...options, clock };
+  const table = await openSocketTable(options.socketTable ?? 'auto');
+  const ctx: RunContext = { ...options, clock, table };
   let preflight: { server: string | null; local: boolean };
   let error: ProbeError | null = null;
   try {
@@ -103,6 +105,7 @@ async function probe(scenarios: readonly Scenario[], options: ProbeOptions, loop
       bodyTimeoutMs: options.bodyTimeoutMs,
       scenarioTimeoutMs: options.scenarioTimeoutMs,
     },
+    evidence: { socketTable: table.source },
     // A target that could not be probed lists no scenario (its error says why).
     scenarios: error === null ? scenarios.map((s) => results.get(s) ?? notStarted(s)) : [],
   };

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Aborted, ProbeError, abortReason } from '../model/errors.js';
 import type { AbortReason } from '../model/errors.js';
-import type { ConnectionRecord, Finding, MetricValue, RaceTrial, ScenarioMeasurement } from '../model/result.js';
+import type { ConnectionRecord, Finding, MetricValue, RaceTrial, ScenarioMeasurement, SocketTableChoice } from '../model/result.js';
 import type { Scenario, Step } from '../plan/scenario.js';
 import { connectHost } from '../plan/target.js';
 import type { Target } from '../plan/target.js';
@@ -17,6 +17,7 @@ import { ProbeConnection } from '../wire/connection.js';
 import type { ConnectOptions, ExchangeDeadlines, ExchangeOutcome } from '../wire/connection.js';
 import { isLocalAddress } from '../wire/localAddress.js';
 import { settledRows } from '../wire/procNetTcp.js';
+import type { SocketTable } from '../wire/socketTable.js';
 import { firstRequestError } from './firstRequestError.js';
 import { measure, strayBytesFindings } from './metrics.js';
 import type { Trace } from './metrics.js';
@@ -37,11 +38,15 @@ export interface ProbeSettings extends ExchangeDeadlines {
   readonly userAgent: string;
   /** Aborted to stop the scenarios, with an AbortReason: they then report what they measured. */
   readonly stop?: AbortSignal;
+  /** Which socket table to read (--socket-table); auto when absent. */
+  readonly socketTable?: SocketTableChoice;
 }
 
 /** Everything a scenario needs from the run. */
 export interface RunContext extends ProbeSettings {
   readonly clock: Clock;
+  /** The socket table the run reads (opened once from `socketTable`). */
+  readonly table: SocketTable;
 }
 
 /** Spacing of the race's first trials (see runRace). */
@@ -82,7 +87,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
     abort.abort(abortReason(abort.signal)); // steps still running after a timeout stop at their next step
   }
   await Promise.all(live.map(({ conn }) => conn.close(error === null ? 'fin' : 'rst', 'cleanup')));
-  const connections = await Promise.all(live.map(({ label, conn }) => finishRecord(label, conn)));
+  const connections = await Promise.all(live.map(({ label, conn }) => finishRecord(label, conn, ctx.table)));
   const race =
     state.race === null
       ? null
@@ -303,7 +308,7 @@ function connection(state: StepState, label: string): ProbeConnection {
 }
 
 /** How every connection of the run reaches the target (the preflight's too). */
-export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca' | 'connectTimeoutMs'>): ConnectOptions {
+export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca' | 'connectTimeoutMs' | 'table'>): ConnectOptions {
   const { target } = ctx;
   return {
     host: connectHost(target),
@@ -313,6 +318,7 @@ export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca
     insecure: ctx.insecure,
     ca: ctx.ca,
     connectTimeoutMs: ctx.connectTimeoutMs,
+    table: ctx.table,
   };
 }
 
@@ -320,12 +326,18 @@ function resolveDuration(ref: number | '$maxIdle', ctx: RunContext): number {
   return ref === '$maxIdle' ? ctx.maxIdleMs : ref;
 }
 
-async function finishRecord(label: string, conn: ProbeConnection): Promise<{ label: string; record: ConnectionRecord }> {
+async function finishRecord(label: string, conn: ProbeConnection, table: SocketTable): Promise<{ label: string; record: ConnectionRecord }> {
   const end = classifyClose(conn.events);
   const { local, remote } = conn;
   const targetIsLocal = remote !== null && isLocalAddress(remote.address);
-  const seen = targetIsLocal && local !== null && remote !== null ? await settledRows(local, remote) : null;
-  const timeWait = timeWaitOf(local !== null && remote !== null, end, targetIsLocal, seen, resetSeen(conn.events));
+  const seen = targetIsLocal && local !== null && remote !== null ? await settledRows(local, remote, table.read) : null;
+  const timeWait = timeWaitOf(
+    local !== null && remote !== null,
+    end,
+    targetIsLocal,
+    seen === null ? null : { ...seen, source: table.source },
+    resetSeen(conn.events),
+  );
   return {
     label,
     record: { id: conn.id, local, remote, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut, events: conn.events, end, timeWait },

@@ -10,11 +10,22 @@ export type CloseSignal = 'fin' | 'rst';
 export type LabCloseMode = 'fin' | 'rst' | 'half' | 'drop';
 export const LAB_CLOSE_MODES: readonly LabCloseMode[] = ['fin', 'rst', 'half', 'drop'];
 
+/**
+ * Where the probe reads the state of its connections' sockets (who holds TIME_WAIT, whether
+ * an RST tore a socket down): Linux's /proc/net/tcp{,6}; elsewhere `netstat -an` (macOS,
+ * the BSDs, Windows, a Linux without /proc); or none, and then the report infers from the
+ * timelines and says so (wire/socketTable.ts).
+ */
+export type SocketTableSource = 'proc-net-tcp' | 'netstat' | 'none';
+
+/** `--socket-table`: auto picks the first that works, in the order above. */
+export type SocketTableChoice = 'auto' | 'proc' | 'netstat' | 'none';
+
 /** Which end of a connection is left in TIME_WAIT, and how we know. */
 export interface TimeWaitFinding {
   readonly side: 'server' | 'client' | 'none' | 'unknown';
-  /** 'proc-net-tcp' when read from this host's socket table; 'inferred' when derived from the timeline. */
-  readonly source: 'proc-net-tcp' | 'inferred';
+  /** The socket table it was read from (proc-net-tcp, netstat); 'inferred' when derived from the timeline. */
+  readonly source: 'proc-net-tcp' | 'netstat' | 'inferred';
   /** The socket-table rows seen for this connection, or the reasoning used. */
   readonly evidence: readonly string[];
 }
@@ -191,7 +202,19 @@ export interface MeasuredRun {
   /** Set when the target could not be probed at all (the preflight request failed): then no scenario ran. */
   readonly error: ProbeErrorInfo | null;
   readonly options: RunOptionsReport;
+  /** What the run could read beyond its own sockets; what it could not is inferred, and the reports say so. */
+  readonly evidence: EvidenceSources;
   readonly scenarios: readonly ScenarioMeasurement[];
+}
+
+/** The evidence a run had. */
+export interface EvidenceSources {
+  /**
+   * The socket table read: TIME_WAIT sides and RSTs the probe's own socket cannot report
+   * come from it; with `none` both are inferred from the timelines (an RST right behind a
+   * response then reads as a FIN).
+   */
+  readonly socketTable: SocketTableSource;
 }
 
 /** The whole run, judged: what --json writes (docs/json-report.md). */

@@ -1,4 +1,4 @@
-import type { RunOptionsReport } from '../model/result.js';
+import type { RunOptionsReport, SocketTableChoice } from '../model/result.js';
 
 /**
  * The run's configuration: the command line (and environment) converted once, with the
@@ -29,6 +29,8 @@ export interface RunConfig extends RunOptionsReport {
   readonly clientIdleMs: number | null;
   /** --hop name=URL, as written, from the client inward. */
   readonly hops: readonly string[];
+  /** --socket-table: where socket states are read. */
+  readonly socketTable: SocketTableChoice;
 }
 
 /** The defaults of `run`: commander shows them in --help, runConfigFrom fills them in. */
@@ -65,6 +67,7 @@ export interface RunFlags {
   readonly client?: string;
   readonly clientIdle?: number;
   readonly hop?: readonly string[];
+  readonly socketTable?: SocketTableChoice;
 }
 
 /** The one conversion from flags (and the environment) to the run's configuration. */
@@ -91,5 +94,6 @@ export function runConfigFrom(url: string | undefined, flags: RunFlags, env: Rea
     client: flags.client ?? null,
     clientIdleMs: flags.clientIdle ?? null,
     hops: flags.hop ?? [],
+    socketTable: flags.socketTable ?? 'auto',
   };
 }

@@ -122,3 +122,18 @@ export function hopChain(result: RunResult): string {
     )
     .join(' → ');
 }
+
+/**
+ * What the run had to infer for want of a socket table, in one sentence for every report;
+ * null with /proc/net/tcp (nothing inferred on this host).
+ */
+export function evidenceNote(result: RunResult): string | null {
+  switch (result.evidence.socketTable) {
+    case 'proc-net-tcp':
+      return null;
+    case 'netstat':
+      return "Evidence: sockets read with netstat -an (no /proc/net/tcp): TIME_WAIT is read, but an RST right behind a response may read as a FIN, and an RST answering a request written after the server's FIN goes unseen.";
+    case 'none':
+      return "Evidence: no socket table (no /proc/net/tcp, no netstat): which side holds TIME_WAIT is inferred from who closed first, an RST right behind a response may read as a FIN, and an RST answering a request written after the server's FIN goes unseen.";
+  }
+}

@@ -6,7 +6,7 @@ import type { EventMark } from '../timeline/classifyClose.js';
 import { phases } from '../timeline/queries.js';
 import { formatDuration, roundMs } from '../util/duration.js';
 import { exitCodeFor } from '../verdict/exitCode.js';
-import { clientRow, describeEvent, errorText, formatMetric, hopChain, keyFigure, offsetLabel } from './format.js';
+import { clientRow, describeEvent, errorText, evidenceNote, formatMetric, hopChain, keyFigure, offsetLabel } from './format.js';
 import { sanitize } from '../util/sanitize.js';
 import { escapeXml, xmlText } from './xml.js';
 
@@ -60,7 +60,8 @@ function targetLine(result: RunResult): string {
   const bounds = `idle wait bound ${formatDuration(result.options.maxIdleMs)}, ${result.options.maxRequests} requests`;
   const hops = result.hops.length === 0 ? '' : `<p class="hops">Hops, from the client inward: ${escapeXml(hopChain(result))}</p>`;
   const via = t.connectAddress === null ? '' : ` via ${xmlText(t.connectAddress)}`;
-  return `${hops}<p class="target"><strong>${xmlText(t.url)}</strong>${via} (${server}${lab}) · started ${xmlText(result.startedAt)} · ${formatDuration(result.durationMs)} · ${bounds}</p>`;
+  const evidence = evidenceNote(result);
+  return `${hops}<p class="target"><strong>${xmlText(t.url)}</strong>${via} (${server}${lab}) · started ${xmlText(result.startedAt)} · ${formatDuration(result.durationMs)} · ${bounds}</p>${evidence === null ? '' : `<p class="evidence">${xmlText(evidence)}</p>`}`;
 }
 
 function summary(result: RunResult, code: number): string {

@@ -22,6 +22,7 @@ export function renderJunit(result: RunResult): string {
     `      <property name="target" value="${xmlText(result.target.url)}"/>`,
     `      <property name="server" value="${xmlText(result.target.server ?? '')}"/>`,
     `      <property name="version" value="${xmlText(result.tool.version)}"/>`,
+    `      <property name="evidence.socketTable" value="${xmlText(result.evidence.socketTable)}"/>`,
     '    </properties>',
     ...(result.error === null ? [] : unprobedCase(result.error)),
     ...result.scenarios.flatMap((s) => testCase(s)),

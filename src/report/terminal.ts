@@ -4,8 +4,9 @@ import Table from 'cli-table3';
 import type { ClientVerdict, ConnectionRecord, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { exitCodeFor } from '../verdict/exitCode.js';
-import { clientRow, describeEvent, errorText, formatMetric, hopChain, keyFigure, raceLines } from './format.js';
+import { clientRow, describeEvent, errorText, evidenceNote, formatMetric, hopChain, keyFigure, raceLines } from './format.js';
 import { sanitize } from '../util/sanitize.js';
+import { timeWaitSourceText } from '../timeline/timeWait.js';
 
 /** How the terminal report is drawn; decided once by the CLI from the stream, the environment and -v. */
 export interface TerminalOptions {
@@ -57,6 +58,8 @@ function header(result: RunResult, c: ChalkInstance): string {
   }
   if (result.hops.length > 0) lines.push(`Hops, from the client inward: ${hopChain(result)}; each must idle longer than the one before it.`);
   lines.push(`Bounds: idle wait ${formatDuration(result.options.maxIdleMs)} (--max-idle), ${result.options.maxRequests} requests (--max-requests).`);
+  const evidence = evidenceNote(result);
+  if (evidence !== null) lines.push(c.yellow(evidence));
   if (result.error !== null) lines.push(`${c.red('could not probe the target:')} ${errorText(result.error)}`);
   return lines.join('\n');
 }
@@ -168,7 +171,7 @@ function timeline(conn: ConnectionRecord, c: ChalkInstance): string[] {
     if (text !== null) lines.push(`    ${`+${formatOffset(event.t - origin)}`.padEnd(10)} ${text}`);
   }
   const tw = conn.timeWait;
-  const source = tw.source === 'proc-net-tcp' ? 'seen in /proc/net/tcp' : 'inferred';
+  const source = timeWaitSourceText(tw.source);
   lines.push(`    ${''.padEnd(10)} ${c.dim(`end: ${conn.end.summary}; TIME_WAIT: ${tw.side} (${source})`)}`);
   return lines;
 }

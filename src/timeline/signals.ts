@@ -12,13 +12,14 @@ export type ErrorSignal = 'reset' | 'write-after-reset' | 'other';
 export function errorSignal(e: ConnEvent): ErrorSignal | null {
   if (e.kind !== 'error') return null;
   if (e.code === 'EPIPE' || e.syscall === 'write') return 'write-after-reset';
-  if (e.code === 'ECONNRESET') return 'reset';
+  // ECONNABORTED: how Windows reports a connection the peer's RST aborted (WSAECONNABORTED).
+  if (e.code === 'ECONNRESET' || e.code === 'ECONNABORTED') return 'reset';
   return 'other';
 }
 
 /** True for an error event caused by the peer's RST: ECONNRESET on a read or write, or EPIPE on a write after it. */
 export function isResetEvidence(e: ConnEvent): boolean {
-  return e.kind === 'error' && (e.code === 'ECONNRESET' || e.code === 'EPIPE');
+  return e.kind === 'error' && (e.code === 'ECONNRESET' || e.code === 'ECONNABORTED' || e.code === 'EPIPE');
 }
 
 /** True when the peer reset the connection at any point. */

@@ -2,17 +2,17 @@ import type { CloseClassification, TimeWaitFinding } from '../model/result.js';
 import type { SeenRows, TcpRow } from '../wire/procNetTcp.js';
 
 /**
- * Which end of a closed connection sits in TIME_WAIT. On Linux with the target on this
- * host both ends appear in /proc/net/tcp{,6} (`seen`, read by wire/procNetTcp.ts), so the
- * answer is read, not guessed; otherwise it is inferred: the side that sent the first FIN
+ * Which end of a closed connection sits in TIME_WAIT. With the target on this host both ends
+ * appear in its socket table (`seen`: /proc/net/tcp{,6} on Linux, `netstat -an` elsewhere;
+ * wire/socketTable.ts), so the answer is read, not guessed; otherwise it is inferred: the side that sent the first FIN
  * holds TIME_WAIT (RFC 9293 §3.6), an abortive close (RST) leaves none.
  */
 export function timeWaitOf(
   connected: boolean,
   end: CloseClassification,
   targetIsLocal: boolean,
-  /** This connection's rows after the close; null when they could not be read (not Linux) or were not (the target is elsewhere). */
-  seen: SeenRows | null,
+  /** This connection's rows after the close and the table they were read from; null when they could not be read (no table) or were not (the target is elsewhere). */
+  seen: (SeenRows & { readonly source: 'proc-net-tcp' | 'netstat' | 'none' }) | null,
   /** An RST was seen at any point (for example in answer to a write after the server's FIN). */
   resetSeen: boolean,
 ): TimeWaitFinding {
@@ -24,26 +24,26 @@ export function timeWaitOf(
     // no longer reads). Without a listener here (a port forwarded into a container), the
     // server's socket is out of sight: fall back to the timeline.
     const found = seen.aSide.length + seen.bSide.length > 0;
-    if (found || seen.serverListensHere || end.signal === 'rst' || resetSeen) return fromRows(seen.aSide, seen.bSide);
+    if (seen.source !== 'none' && (found || seen.serverListensHere || end.signal === 'rst' || resetSeen)) return fromRows(seen.aSide, seen.bSide, seen.source);
   }
   return infer(end, targetIsLocal, resetSeen);
 }
 
-function fromRows(clientRows: readonly TcpRow[], serverRows: readonly TcpRow[]): TimeWaitFinding {
+function fromRows(clientRows: readonly TcpRow[], serverRows: readonly TcpRow[], source: 'proc-net-tcp' | 'netstat'): TimeWaitFinding {
   const evidence = [...clientRows.map((r) => `client ${describe(r)}`), ...serverRows.map((r) => `server ${describe(r)}`)];
   const client = clientRows.some((r) => r.state === 'TIME_WAIT');
   const server = serverRows.some((r) => r.state === 'TIME_WAIT');
-  if (client && server) return { side: 'unknown', source: 'proc-net-tcp', evidence };
-  if (client) return { side: 'client', source: 'proc-net-tcp', evidence };
-  if (server) return { side: 'server', source: 'proc-net-tcp', evidence };
+  if (client && server) return { side: 'unknown', source, evidence };
+  if (client) return { side: 'client', source, evidence };
+  if (server) return { side: 'server', source, evidence };
   if (evidence.length === 0) {
     return {
       side: 'none',
-      source: 'proc-net-tcp',
-      evidence: ['no row left for this connection in /proc/net/tcp (closed by RST, or not a socket of this host)'],
+      source,
+      evidence: [`no row left for this connection in ${TABLE_NAME[source]} (closed by RST, or not a socket of this host)`],
     };
   }
-  return { side: 'none', source: 'proc-net-tcp', evidence };
+  return { side: 'none', source, evidence };
 }
 
 function describe(row: TcpRow): string {
@@ -59,7 +59,15 @@ function infer(end: CloseClassification, targetIsLocal: boolean, resetSeen: bool
     side: end.closedBy,
     source: 'inferred',
     evidence: [
-      `the ${end.closedBy} sent the first FIN, so it holds TIME_WAIT (${targetIsLocal ? 'no row for this connection was found in /proc/net/tcp' : 'the target is not on this host: not read from /proc/net/tcp'})`,
+      `the ${end.closedBy} sent the first FIN, so it holds TIME_WAIT (${targetIsLocal ? 'no row for this connection was found in a socket table of this host' : 'the target is not on this host: no socket table shows its end'})`,
     ],
   };
+}
+
+/** How the reports name a socket table. */
+const TABLE_NAME: Record<'proc-net-tcp' | 'netstat', string> = { 'proc-net-tcp': '/proc/net/tcp', netstat: 'netstat -an' };
+
+/** Where a TIME_WAIT finding came from, in words: `seen in /proc/net/tcp`, `seen in netstat -an`, `inferred from the timeline`. */
+export function timeWaitSourceText(source: TimeWaitFinding['source']): string {
+  return source === 'inferred' ? 'inferred from the timeline' : `seen in ${TABLE_NAME[source]}`;
 }

@@ -112,6 +112,7 @@ function runResult(
     interruptedBy: runs.find((r) => r.interruptedBy !== null)?.interruptedBy ?? null,
     error,
     options: first.options,
+    evidence: first.evidence,
     scenarios,
     clients: error === null ? clients : [],
     hops,

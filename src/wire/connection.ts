@@ -12,7 +12,8 @@ import type { Clock } from './clock.js';
 import { hostPort } from '../util/hostPort.js';
 import { ProbeError } from '../model/errors.js';
 import { connectError } from './connectError.js';
-import { readTcpRows, readTcpRowsSync, rowsForConnection } from './procNetTcp.js';
+import { rowsForConnection } from './procNetTcp.js';
+import type { SocketTable } from './socketTable.js';
 import type { TcpRow } from './procNetTcp.js';
 
 /** Where and how to connect. */
@@ -28,6 +29,8 @@ export interface ConnectOptions {
   /** CA certificates (PEM) to trust besides Node's bundled roots (`--cacert`); null: Node's default list. */
   readonly ca: readonly string[] | null;
   readonly connectTimeoutMs: number;
+  /** Where the socket's own state is read (an RST Node does not report; wire/socketTable.ts). */
+  readonly table: SocketTable;
 }
 
 /** Per-exchange deadlines. socket.setTimeout alone is not enough: a trickling server never trips it. */
@@ -110,7 +113,12 @@ export class ProbeConnection {
   /** The last complete response said the connection would not persist. */
   private persistenceEnded = false;
 
-  private constructor(id: string, socket: net.Socket, clock: Clock) {
+  private constructor(
+    id: string,
+    socket: net.Socket,
+    clock: Clock,
+    private readonly table: SocketTable,
+  ) {
     this.id = id;
     this.socket = socket;
     this.clock = clock;
@@ -124,7 +132,7 @@ export class ProbeConnection {
   /** Connects (and completes TLS), bounded by the connect deadline. Throws ProbeError. */
   static open(id: string, options: ConnectOptions, clock: Clock): Promise<ProbeConnection> {
     const socket = options.tls ? tls.connect(tlsOptions(options)) : net.connect({ host: options.host, port: options.port, allowHalfOpen: true });
-    const conn = new ProbeConnection(id, socket, clock);
+    const conn = new ProbeConnection(id, socket, clock, options.table);
     const where = hostPort(options.host, options.port);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -505,11 +513,11 @@ export class ProbeConnection {
    * read from /proc/net/tcp{,6}; null where there is no such table (not Linux).
    */
   private ownSocketGone(): boolean | null {
-    return this.gone(this.localEndpoint === null ? null : readTcpRowsSync({ ports: [this.localEndpoint.port] }));
+    return this.gone(this.localEndpoint === null ? null : this.table.readSync({ ports: [this.localEndpoint.port] }));
   }
 
   private async ownSocketGoneAsync(): Promise<boolean | null> {
-    return this.gone(this.localEndpoint === null ? null : await readTcpRows({ ports: [this.localEndpoint.port] }));
+    return this.gone(this.localEndpoint === null ? null : await this.table.read({ ports: [this.localEndpoint.port] }));
   }
 
   private gone(rows: readonly TcpRow[] | null): boolean | null {

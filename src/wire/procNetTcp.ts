@@ -212,13 +212,18 @@ export interface SeenRows {
 
 /**
  * This connection's rows once no end is in a transient state any more, polled for at most
- * POLL_BOUND_MS; null where there is no socket table (not Linux).
+ * POLL_BOUND_MS, from `read` (/proc/net/tcp unless another table is given); null where the
+ * table cannot be read.
  */
-export async function settledRows(local: Endpoint, remote: Endpoint): Promise<SeenRows | null> {
+export async function settledRows(
+  local: Endpoint,
+  remote: Endpoint,
+  read: (filter: RowFilter) => Promise<TcpRow[] | null> = readTcpRows,
+): Promise<SeenRows | null> {
   const deadline = Date.now() + POLL_BOUND_MS;
   let last: SeenRows | null = null;
   for (;;) {
-    const rows = await readTcpRows({ ports: [local.port], listening: remote.port });
+    const rows = await read({ ports: [local.port], listening: remote.port });
     if (rows === null) return null; // no socket table here (not Linux)
     last = { ...rowsForConnection(rows, local, remote), serverListensHere: rows.some((r) => r.state === 'LISTEN' && r.localPort === remote.port) };
     const all = [...last.aSide, ...last.bSide];
