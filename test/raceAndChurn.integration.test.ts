@@ -76,7 +76,7 @@ describe('short-connections', () => {
     expect(s.status).toBe('pass');
     await expectTimeWaitByCloser(result);
     expect(server.accepted()).toBe(42); // 41 + the preflight
-    expect(s.advice.join(' ')).toMatch(/This host has \d+ ephemeral ports/);
+    expect(s.advice.join(' ')).toMatch(/This host's \d+ ephemeral ports/);
   });
 
   it('against a server that caps requests per connection, the kept-alive group stops at the cap', async () => {

@@ -26,10 +26,10 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: 
   if (idle !== null && !oneRequest && safeForIdle !== null) {
     const safe = safeForIdle;
     // Only defaults a source confirms (src/catalog/clientProfiles.ts, docs/clients.md) are quoted.
-    const longer = CLIENT_PROFILES.filter((p) => typeof p.idleMs === 'number' && p.idleMs >= idle).length;
+    const longer = CLIENT_PROFILES.filter((p) => typeof p.idleMs === 'number' && p.idleMs >= idle).map((p) => p.name);
     advice.push(
       `Clients must not keep idle connections longer than ${formatDuration(idle)}; set the pool's idle timeout to about ${formatDuration(safe)} or less.` +
-        (longer > 0 ? ` ${longer} of the client profiles keep them longer by default: the clients table says which, and what each does then.` : ''),
+        (longer.length > 0 ? ` Longer by default: ${longer.join(', ')} (see the clients table).` : ''),
     );
     advice.push(`A load balancer or proxy in front of this server must idle out first: below ${formatDuration(idle)} (or raise the server's).`);
   }
