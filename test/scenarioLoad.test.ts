@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { BUILTIN_ORDER, SCENARIO_DIR, ScenarioFileError, loadBuiltinScenarios, loadScenarioFile, parseScenario } from '../src/plan/loadScenario.js';
+import { BUILTIN_ORDER } from '../src/catalog/builtinScenarios.js';
+import { SCENARIO_DIR, ScenarioFileError, loadBuiltinScenarios, loadScenarioFile, parseScenario } from '../src/plan/loadScenario.js';
 
 /** Joins lines with \n; line N of the file is element N-1, so the line numbers below can be read off. */
 const lines = (...text: string[]): string => `${text.join('\n')}\n`;

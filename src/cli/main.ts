@@ -1,6 +1,6 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { InputError } from '../model/errors.js';
-import { BUILTIN_ORDER } from '../plan/loadScenario.js';
+import { BUILTIN_ORDER } from '../catalog/builtinScenarios.js';
 import { SHELLS, completionScript } from './completion.js';
 import type { Shell, ValueCompletion } from './completion.js';
 import { LAB_CLOSE_MODES } from '../model/result.js';
@@ -8,14 +8,10 @@ import { SERVE_DEFAULTS, SERVE_LISTEN } from '../options/labProfiles.js';
 import { RUN_DEFAULTS } from '../options/runConfig.js';
 import { VERSION } from '../util/version.js';
 import { EXIT } from '../verdict/exitCode.js';
-import { runCommand } from './runCommand.js';
 import type { RunCommandFlags } from './runCommand.js';
-import { serveCommand } from './serveCommand.js';
 import type { ServeFlags } from './serveCommand.js';
-import { listCommand } from './listCommand.js';
-import { explainCommand } from './explainCommand.js';
 import { CLIENT_PROFILES } from '../catalog/clientProfiles.js';
-import { PRESETS } from '../plan/gates.js';
+import { PRESETS } from '../catalog/presets.js';
 import { collect, durationArg, formatFlagDuration, headerArg, integerArg, methodArg, portArg, positiveDurationArg } from './options.js';
 import { writeError } from './io.js';
 
@@ -214,8 +210,9 @@ function buildProgram(outcome: Outcome): Command {
     .description('probe a server (or, with no URL, the embedded lab server) and report its keep-alive behaviour')
     .argument('[url]', 'http:// or https:// URL to probe; omitted: the embedded lab server with a demo profile');
   for (const option of runOptions()) run.addOption(option);
+  // Each command loads its modules when it runs: --version and --help load none of them.
   run.action(async (url: string | undefined, opts: RunCommandFlags) => {
-    outcome.code = await runCommand(url, opts);
+    outcome.code = await (await import('./runCommand.js')).runCommand(url, opts);
   });
 
   program
@@ -241,7 +238,7 @@ function buildProgram(outcome: Outcome): Command {
     .option('--advertise', 'send "Keep-Alive: timeout=..., max=..." on persistent responses')
     .option('--no-announce-last', 'close after the last request without "Connection: close"')
     .action(async (opts: ServeFlags) => {
-      outcome.code = await serveCommand(opts);
+      outcome.code = await (await import('./serveCommand.js')).serveCommand(opts);
     });
 
   program
@@ -249,7 +246,7 @@ function buildProgram(outcome: Outcome): Command {
     .description('list the scenarios (built-in, and files given with --scenario)')
     .option('-s, --scenario <file>', 'also list this scenario file (repeatable)', collect, [])
     .action(async (opts: { scenario: string[] }) => {
-      outcome.code = await listCommand(opts.scenario);
+      outcome.code = await (await import('./listCommand.js')).listCommand(opts.scenario);
     });
 
   program
@@ -264,8 +261,8 @@ function buildProgram(outcome: Outcome): Command {
     .command('explain')
     .description('explain an error text (ECONNRESET, EPIPE, "socket hang up", NoHttpResponseException, "other side closed", PrematureCloseException, 502)')
     .argument('<error...>', 'the error text, as your client printed it')
-    .action((words: string[]) => {
-      outcome.code = explainCommand(words);
+    .action(async (words: string[]) => {
+      outcome.code = (await import('./explainCommand.js')).explainCommand(words);
     });
 
   for (const command of program.commands) {

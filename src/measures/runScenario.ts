@@ -50,7 +50,9 @@ export interface RunContext extends ProbeSettings {
 }
 
 /** Spacing of the race's first trials (see runRace). */
-const RACE_STAGGER_MS = 15;
+const RACE_STAGGER_MS = 5;
+/** How long after the calibration response the race's trials start at the earliest, so that T is known (the calibration's close seen) before any trial must send. */
+const RACE_LEAD_MS = 30;
 
 interface LiveConnection {
   readonly label: string;
@@ -262,16 +264,21 @@ async function exchange(state: StepState, label: string, conn: ProbeConnection, 
 }
 
 /**
- * The race step: T from the calibration connection, then one trial per offset and
- * repetition, at most `parallel` at once. A trial keeps its connection even after the
- * server's FIN (as a pool that does not watch idle sockets would), so trials past T show
- * what such a client gets, and trials before T show the failures no client check prevents.
+ * The race step. T is the idle timeout of the calibration connection (`after`); each trial
+ * opens a connection, sends a request, keeps the connection even after the server's FIN (as
+ * a pool that does not watch idle sockets would) and sends again T + offset after its first
+ * response: trials past T show what such a client gets, trials before T show the failures no
+ * client check prevents. The trials open while the calibration connection still idles, each
+ * at calibration response + RACE_LEAD_MS + max(0, −offset) + its stagger, so every second
+ * request falls due just after T is known: the step ends about T after the calibration
+ * response instead of 2 T (a calibration already closed by an earlier step works too).
  */
 async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState): Promise<void> {
-  const idleTimeoutMs = idleTimeoutOf(classifyClose(connection(state, step.after).events));
+  const calibration = connection(state, step.after);
   const trials: RaceTrial[] = [];
-  state.race = { idleTimeoutMs, trials };
-  if (idleTimeoutMs === null) return;
+  state.race = { idleTimeoutMs: null, trials };
+  const origin = idleSince(calibration.events);
+  const calibrated = calibration.waitForPeerClose(resolveDuration(step.max, state.ctx)).then(() => idleTimeoutOf(classifyClose(calibration.events)));
   const plan: { offsetMs: number; id: string }[] = [];
   for (let r = 1; r <= step.repeat; r++) {
     for (const offsetMs of step.offsets) plan.push({ offsetMs, id: `${step.as}@T${offsetMs < 0 ? '-' : '+'}${Math.abs(offsetMs)}ms#${r}` });
@@ -281,13 +288,17 @@ async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState):
     while (next < plan.length && !state.signal.aborted) {
       const slot = next++;
       const trial = plan[slot] as (typeof plan)[number];
-      // Start the first wave a little apart: the server's closes (and our writes) then do not
-      // all land in the same millisecond, where handling one delays the others.
-      if (slot < step.parallel) await sleep(slot * RACE_STAGGER_MS, undefined, { signal: state.signal });
+      // Spread the first wave a little: the server's closes (and our writes) then do not all
+      // land in the same millisecond, where handling one delays the others.
+      const stagger = slot < step.parallel ? slot * RACE_STAGGER_MS : 0;
+      const startAt = origin + RACE_LEAD_MS + Math.max(0, -trial.offsetMs) + stagger;
+      await sleep(Math.max(0, startAt - state.ctx.clock.now()), undefined, { signal: state.signal });
       const conn = await openConnection(state, step.as, trial.id);
       conn.keepHalfOpen();
       const first = await exchange(state, step.as, conn, {});
       if (first.kind !== 'response' || !first.keepAlive) continue; // nothing to race on
+      const idleTimeoutMs = await calibrated;
+      if (idleTimeoutMs === null) return; // no idle close to race against: the cleanup closes the trials
       const answeredAt = idleSince(conn.events);
       const sendAt = answeredAt + idleTimeoutMs + trial.offsetMs;
       await sleep(Math.max(0, sendAt - state.ctx.clock.now()), undefined, { signal: state.signal });
@@ -299,6 +310,7 @@ async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState):
     }
   };
   await Promise.all(Array.from({ length: Math.min(step.parallel, plan.length) }, worker));
+  state.race.idleTimeoutMs = await calibrated;
 }
 
 function connection(state: StepState, label: string): ProbeConnection {

@@ -63,14 +63,17 @@ export type Step =
     }
   | {
       /**
-       * Measures the stale-connection race: once the idle timeout T of connection `after` is
-       * known, each trial opens a connection (labelled `as`), sends a request, idles T + offset
-       * from the end of the response and sends again, `repeat` times per offset, at most
-       * `parallel` connections at once.
+       * Measures the stale-connection race against the idle timeout T of connection `after`:
+       * each trial opens a connection (labelled `as`), sends a request, idles T + offset from
+       * the end of its response and sends again, `repeat` times per offset, at most `parallel`
+       * connections at once. The trials open while `after` idles (each late enough that T is
+       * known when it must send), and the step waits up to `max` for `after` to close.
        */
       readonly type: 'race';
       readonly line: number;
       readonly after: string;
+      /** How long to wait for `after` to close. */
+      readonly max: DurationRef;
       readonly as: string;
       /** Offsets from T in ms (negative: before T). */
       readonly offsets: readonly number[];

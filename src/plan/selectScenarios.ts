@@ -1,4 +1,5 @@
-import { BUILTIN_ORDER, ScenarioFileError, loadBuiltinScenarios, loadScenarioFile } from './loadScenario.js';
+import { BUILTIN_ORDER } from '../catalog/builtinScenarios.js';
+import { ScenarioFileError, loadBuiltinScenarios, loadScenarioFile } from './loadScenario.js';
 import type { Scenario } from './scenario.js';
 import { UsageError } from '../model/errors.js';
 import { didYouMean } from '../util/didYouMean.js';
