@@ -25,7 +25,7 @@ describe("Node's http.createServer", () => {
 
   it('keepAliveTimeout: the idle close comes about 1 s after the configured value (Node adds a 1 s buffer), with FIN', async () => {
     const url = await node(600, 0);
-    const result = await probe(url, ['idle-timeout', 'http11-reuse']);
+    const result = await probe(url, ['idle-timeout', 'http11-reuse', 'request-cap'], { maxRequests: 40 });
     const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
     // lib/_http_server.js arms the socket timeout at keepAliveTimeout + 1000 ms (the buffer
     // later exposed as server.keepAliveTimeoutBuffer), so clients trusting the advertised
@@ -36,6 +36,9 @@ describe("Node's http.createServer", () => {
     // Node advertises Keep-Alive: timeout=floor(keepAliveTimeout / 1000).
     expect(metric(result, 'idle-timeout', 'advertisedTimeoutS')).toBe(0);
     expect(metric(result, 'http11-reuse', 'reused')).toBe(true);
+    // res.end() with the headers still unsent writes head and body in one send: no stall.
+    expect(metric(result, 'request-cap', 'responseStallMs')).toBeNull();
+    expect(scenario(result, 'request-cap').status).toBe('pass');
   });
 
   it('maxRequestsPerSocket: the last response says Connection: close, and Node leaves the socket open', async () => {
@@ -96,5 +99,43 @@ describe("Python's http.server", () => {
     expect(metric(result, 'request-cap', 'maxRequests')).toBeNull();
     // BaseHTTPRequestHandler keeps an HTTP/1.0 "Connection: keep-alive" request open when protocol_version is HTTP/1.1.
     expect(metric(result, 'http10-keepalive', 'keepAliveHonoured')).toBe(true);
+    // SimpleHTTPRequestHandler flushes the head (end_headers → flush_headers), then copies the
+    // file in a second send: with Nagle on, the body waits for the ACK of the head, which
+    // Linux's delayed ACK sends TCP_DELACK_MIN (40 ms) later once the connection left quick-ack.
+    const stall = metric(result, 'request-cap', 'responseStallMs') as number;
+    expect(stall).toBeGreaterThanOrEqual(30);
+    expect(stall).toBeLessThanOrEqual(250);
+    const cap = scenario(result, 'request-cap');
+    expect(cap.status).toBe('warn');
+    expect(cap.findings.map((f) => f.text).join('\n')).toContain("Nagle on the server with the client's delayed ACK");
+    expect(cap.advice.join('\n')).toContain('TCP_NODELAY');
+  });
+
+  it('a request loop with a time budget stops there on a stalling server, and the report says where and why', async () => {
+    const url = await python('HTTP/1.1');
+    const file = path.join(dir, 'budget.yaml');
+    writeFileSync(
+      file,
+      [
+        'id: budgeted-cap',
+        'title: request cap within 1 s',
+        'steps:',
+        '  - open: main',
+        '  - repeat: { on: main, max: $maxRequests, budget: 1s, until: closed, steps: [ { request: { on: main } } ] }',
+        '  - wait-close: { on: main, max: 1s, if-closing: true }',
+        'metrics:',
+        '  maxRequests: { measure: requestsBeforeClose, on: main }',
+        '',
+      ].join('\n'),
+    );
+    const result = await probe(url, [file], { maxRequests: 1000 });
+    const run = scenario(result, 'budgeted-cap');
+    // ~40 ms a request: about 25 fit in the budget, far below --max-requests.
+    const served = run.connections[0]?.events.filter((e) => e.kind === 'response-complete').length ?? 0;
+    expect(served).toBeGreaterThan(1);
+    expect(served).toBeLessThan(1000);
+    expect(run.findings.map((f) => f.text).join('\n')).toMatch(
+      /without closing it \(the search stopped at its 1 s time budget, [\d.]+ ms per request, before --max-requests 1000\)/,
+    );
   });
 });

@@ -56,7 +56,7 @@ describe('parseScenario', () => {
       '  - wait: 1.5s', // 11
       '  - wait: $maxIdle', // 12
       '  - wait-close: { on: a, max: 2s, extra: 200ms, then: keep-open }', // 13
-      '  - wait-close: { on: b, max: $maxIdle }', // 14
+      '  - wait-close: { on: b, max: $maxIdle, if-closing: true }', // 14
       '  - repeat:', // 15
       '      on: b', // 16
       '      max: $maxRequests', // 17
@@ -101,13 +101,14 @@ describe('parseScenario', () => {
         },
         { type: 'wait', line: 11, ms: 1500 },
         { type: 'wait', line: 12, ms: '$maxIdle' },
-        { type: 'wait-close', line: 13, on: 'a', max: 2000, extra: 200, then: 'keep-open' },
-        { type: 'wait-close', line: 14, on: 'b', max: '$maxIdle', extra: 0, then: 'close' },
+        { type: 'wait-close', line: 13, on: 'a', max: 2000, extra: 200, then: 'keep-open', ifClosing: false },
+        { type: 'wait-close', line: 14, on: 'b', max: '$maxIdle', extra: 0, then: 'close', ifClosing: true },
         {
           type: 'repeat',
           line: 15,
           on: 'b',
           max: '$maxRequests',
+          budget: null,
           until: 'closed',
           steps: [
             { type: 'request', line: 20, on: 'b', version: '1.1', method: null, path: null, connection: 'none', headers: [], ifOpen: false },
@@ -230,7 +231,7 @@ describe('parseScenario', () => {
       'custom.yaml',
       8,
       'metrics.latency.measure',
-      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "keepAliveHeader", "requestsBeforeClose", "closeSignalled", "lastOutcome", "requestOutcome", "closeMode", "clientIdle", "raceWindow", "raceWindowUpper", "raceSafeIdle", "timePerRequest", "timeWaitClient", "timeWaitServer"',
+      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "keepAliveHeader", "responseStall", "requestsBeforeClose", "closeSignalled", "lastOutcome", "requestOutcome", "closeMode", "clientIdle", "raceWindow", "raceWindowUpper", "raceSafeIdle", "timePerRequest", "timeWaitClient", "timeWaitServer"',
     );
   });
 

@@ -6,7 +6,7 @@ import { serverCloseMode } from '../timeline/closeMode.js';
 import { timeWaitSourceText } from '../timeline/timeWait.js';
 import type { ServerCloseMode } from '../timeline/closeMode.js';
 import { outcomeOf } from '../timeline/outcome.js';
-import { firstHead, idleBeforeLastRequest, lastHead, requestEvent, responsesOf } from '../timeline/queries.js';
+import { firstHead, idleBeforeLastRequest, lastHead, requestEvent, responsesOf, splitResponses } from '../timeline/queries.js';
 import { errorSignal } from '../timeline/signals.js';
 import { parseKeepAlive } from '../http/keepAliveHeader.js';
 import { formatDuration } from '../util/duration.js';
@@ -19,6 +19,19 @@ export interface Trace {
   readonly exchanges: readonly { readonly label: string; readonly connection: string; readonly outcome: ExchangeOutcome }[];
   /** The race step's report, when the scenario has one. */
   readonly race: RaceReport | null;
+  /** Why each repeat loop stopped, in order. */
+  readonly repeats: readonly RepeatStop[];
+}
+
+/** How a repeat loop ended: the connection could not be reused, or a bound (count or time) ran out. */
+export interface RepeatStop {
+  readonly on: string;
+  readonly reason: 'closed' | 'max' | 'budget';
+  /** Rounds completed. */
+  readonly rounds: number;
+  readonly elapsedMs: number;
+  /** The time budget, when the loop had one. */
+  readonly budgetMs: number | null;
 }
 
 /** The bounds a measure may cite ("no close within 90 s"). */
@@ -128,6 +141,8 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
         : conn.end.summary;
       return { value: idle, finding: { text, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.kind)] } };
     }
+    case 'responseStall':
+      return responseStall(on === null ? trace.connections.map((c) => c.record) : labelled(trace, on));
     case 'keepAliveHeader': {
       const head = firstHead(events);
       return plain(conn === null || head === undefined ? null : head.keepAliveHeader);
@@ -164,7 +179,7 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       }
       // A close only after --max-requests answers may be the idle timeout, not a cap.
       if (!serverClosed || conn.end.responses >= ctx.maxRequests) {
-        const text = `the server answered ${conn.end.responses} requests on one connection without closing it (--max-requests ${ctx.maxRequests})`;
+        const text = `the server answered ${conn.end.responses} requests on one connection without closing it (${searchBound(trace, spec.on, ctx)})`;
         return { value: null, finding: { text, evidence: [evidence(conn, null, null, conn.end.summary)] } };
       }
       return {
@@ -286,6 +301,14 @@ function raceMeasure(name: 'raceWindow' | 'raceSafeIdle', race: RaceReport | nul
   return { value, finding: { text: parts.join('; '), evidence: evidenceList } };
 }
 
+/** Where a repeat loop on `label` stopped looking: --max-requests, or its time budget (then with the pace that used it up). */
+function searchBound(trace: Trace, label: string | null, ctx: MeasureContext): string {
+  const stop = trace.repeats.findLast((r) => r.on === label);
+  if (stop?.reason !== 'budget' || stop.budgetMs === null || stop.rounds === 0) return `--max-requests ${ctx.maxRequests}`;
+  const pace = stop.elapsedMs / stop.rounds;
+  return `the search stopped at its ${formatDuration(stop.budgetMs)} time budget, ${formatDuration(pace)} per request, before --max-requests ${ctx.maxRequests}`;
+}
+
 function lastWithLabel(trace: Trace, label: string): ConnectionRecord | null {
   return [...trace.connections].reverse().find((c) => c.label === label)?.record ?? null;
 }
@@ -317,4 +340,40 @@ export function strayBytesFindings(connections: readonly ConnectionRecord[]): Fi
     const text = `${bytes} B arrived ${where} that belong to no response: "${first.preview}"; a client must not read them as the next response and closes the connection (RFC 9112 §9.2), so connection ${conn.id} was not reused`;
     return [{ text, evidence: [evidence(conn, first.t, last?.index ?? null, `${bytes} B unsolicited`)] }];
   });
+}
+
+/**
+ * The stall of Nagle's algorithm on the server meeting the client's delayed ACK: a server
+ * that writes a response's head and body in two sends has its second send held until the
+ * first is acknowledged, and the client acknowledges a lone segment only when its delayed-ACK
+ * timer fires (40 ms on Linux, up to 200 ms elsewhere). Linux acknowledges at once while a
+ * connection is young (quick-ack), so the stall shows on reused connections: a response's
+ * rest arriving at least STALL_MIN_MS after its head, for most small responses after the
+ * first, at least STALL_MIN_COUNT times.
+ */
+const STALL_MIN_MS = 30;
+const STALL_MAX_MS = 250;
+const STALL_MIN_COUNT = 3;
+/** A body this small leaves in one segment; a larger one may legitimately take longer to arrive. */
+const STALL_MAX_BODY = 16 * 1024;
+
+/** The median stall over `connections` when they show the pattern above, else null. */
+function responseStall(connections: readonly ConnectionRecord[]): Measured {
+  const reused = connections.flatMap((conn) =>
+    splitResponses(conn.events)
+      .filter((r) => r.index > 1 && r.bodyBytes <= STALL_MAX_BODY)
+      .map((r) => ({ conn, ...r })),
+  );
+  const stalled = reused.filter((r) => r.gapMs >= STALL_MIN_MS && r.gapMs <= STALL_MAX_MS);
+  if (stalled.length < STALL_MIN_COUNT || stalled.length * 2 < reused.length) return plain(null);
+  const gaps = stalled.map((r) => r.gapMs).sort((a, b) => a - b);
+  const median = Math.round(gaps[Math.floor(gaps.length / 2)] ?? 0);
+  const first = stalled[0] as (typeof stalled)[number];
+  const text =
+    `${stalled.length} of ${reused.length} responses on reused connections arrived as the head, then the body ${formatDuration(median)} later (median): ` +
+    `Nagle on the server with the client's delayed ACK: ~${formatDuration(median)} per request; set TCP_NODELAY on the server or write the response in one send`;
+  return {
+    value: median,
+    finding: { text, evidence: [evidence(first.conn, null, first.index, `head, then ${first.bodyBytes} B ${formatDuration(first.gapMs)} later`)] },
+  };
 }

@@ -20,7 +20,7 @@ import { settledRows } from '../wire/procNetTcp.js';
 import type { SocketTable } from '../wire/socketTable.js';
 import { firstRequestError } from './firstRequestError.js';
 import { measure, strayBytesFindings } from './metrics.js';
-import type { Trace } from './metrics.js';
+import type { RepeatStop, Trace } from './metrics.js';
 import { summarizeRace } from './race.js';
 
 /** What the scenarios of a run share: where and how to probe, and the bounds (the run configuration's names). */
@@ -67,7 +67,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
   const abort = new AbortController();
   // A race step sleeps on up to 64 connections at once, each listening to this signal.
   setMaxListeners(100, abort.signal);
-  const state: StepState = { ctx, live, exchanges, signal: abort.signal, race: null };
+  const state: StepState = { ctx, live, exchanges, signal: abort.signal, race: null, repeats: [] };
   let error: ProbeError | null = null;
   const deadline = setTimeout(() => abort.abort({ kind: 'scenario-deadline', limitMs: ctx.scenarioTimeoutMs } satisfies AbortReason), ctx.scenarioTimeoutMs);
   const onStop = (): void => abort.abort(abortReason(ctx.stop));
@@ -97,7 +97,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
           state.race.idleTimeoutMs,
           [...state.race.trials].sort((a, b) => a.offsetMs - b.offsetMs),
         );
-  const trace: Trace = { connections, exchanges, race };
+  const trace: Trace = { connections, exchanges, race, repeats: state.repeats };
   const measureCtx = { maxIdleMs: ctx.maxIdleMs, maxRequests: ctx.maxRequests };
   const metrics: Record<string, MetricValue> = {};
   const findings: Finding[] = [];
@@ -145,6 +145,7 @@ interface StepState {
   readonly signal: AbortSignal;
   /** Filled by a race step. */
   race: { idleTimeoutMs: number | null; trials: RaceTrial[] } | null;
+  readonly repeats: RepeatStop[];
 }
 
 async function runSteps(steps: readonly Step[], state: StepState): Promise<void> {
@@ -196,6 +197,7 @@ async function runStep(step: Step, state: StepState): Promise<void> {
     case 'wait-close': {
       const conn = connection(state, step.on);
       if (step.then === 'keep-open') conn.keepHalfOpen();
+      if (step.ifClosing && mayReuse(conn.events)) return;
       await conn.waitForPeerClose(resolveDuration(step.max, ctx));
       if (step.extra > 0) await sleep(step.extra, undefined, { signal: state.signal });
       return;
@@ -205,13 +207,18 @@ async function runStep(step: Step, state: StepState): Promise<void> {
       return;
     case 'repeat': {
       const max = step.max === '$maxRequests' ? ctx.maxRequests : step.max;
+      const began = ctx.clock.now();
+      const stop = (reason: RepeatStop['reason'], rounds: number): void => {
+        state.repeats.push({ on: step.on, reason, rounds, elapsedMs: ctx.clock.now() - began, budgetMs: step.budget });
+      };
       for (let i = 0; i < max; i++) {
         const conn = connection(state, step.on);
         await beforeReuse();
-        if (!mayReuse(conn.events)) return;
+        if (!mayReuse(conn.events)) return stop('closed', i);
+        if (step.budget !== null && ctx.clock.now() - began >= step.budget) return stop('budget', i);
         await runSteps(step.steps, state);
       }
-      return;
+      return stop('max', max);
     }
     case 'expect':
       return; // checked when the scenario ends, over the final metrics

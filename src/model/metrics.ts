@@ -80,6 +80,14 @@ export const METRICS = {
     alias: 'signalled',
     meaning: 'the last response said `Connection: close` before the cap closed the connection',
   }),
+  responseStall: entry({
+    name: 'responseStallMs',
+    unit: 'ms',
+    measure: 'responseStall',
+    scenarios: ['request-cap'],
+    alias: 'response-stall',
+    meaning: "the ~40 ms each response waits when the server's Nagle meets the client's delayed ACK (null: no such stall)",
+  }),
   reused: entry({
     name: 'reused',
     unit: 'flag',

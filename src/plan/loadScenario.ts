@@ -172,13 +172,15 @@ function toStep(raw: RawStep, at: (string | number)[], opened: Set<string>, file
         max: durationRef(v.max),
         extra: typeof v.extra === 'string' ? parseDuration(v.extra) : 0,
         then: (v.then as 'close' | 'keep-open' | undefined) ?? 'close',
+        ifClosing: (v['if-closing'] as boolean | undefined) ?? false,
       };
     case 'close':
       return { type: 'close', line, on: needOpen(String(v.on)), how: (v.how as 'fin' | 'rst' | undefined) ?? 'fin' };
     case 'repeat': {
       const on = needOpen(String(v.on));
       const inner = (v.steps as RawStep[]).map((s, i) => toStep(s, [...at, 'repeat', 'steps', i], opened, file, locate));
-      return { type: 'repeat', line, on, max: countRef(v.max), until: 'closed', steps: inner };
+      const budget = typeof v.budget === 'string' ? parseDuration(v.budget) : null;
+      return { type: 'repeat', line, on, max: countRef(v.max), budget, until: 'closed', steps: inner };
     }
     case 'race': {
       const as = (v.as as string | undefined) ?? 'race';

@@ -49,6 +49,8 @@ export type Step =
       readonly max: DurationRef;
       /** Wait this much longer after the close (or the bound), still idle. */
       readonly extra: number;
+      /** Wait only when a close must follow (the last response said it would not persist): otherwise nothing can come. */
+      readonly ifClosing: boolean;
       /** After the peer's FIN: close our side at once, or keep it half-open to write on it later. */
       readonly then: 'close' | 'keep-open';
     }
@@ -58,6 +60,8 @@ export type Step =
       readonly line: number;
       readonly on: string;
       readonly max: CountRef;
+      /** Stop once this much time has passed since the loop began (null: only `max` bounds it). */
+      readonly budget: number | null;
       readonly until: 'closed';
       readonly steps: readonly Step[];
     }
@@ -119,6 +123,7 @@ export const MEASURES = [
   'raceWindowUpper',
   'raceSafeIdle',
   'timePerRequest',
+  'responseStall',
   'timeWaitClient',
   'timeWaitServer',
 ] as const;

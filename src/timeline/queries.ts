@@ -135,3 +135,25 @@ export function mayReuse(events: readonly ConnEvent[]): boolean {
   }
   return true;
 }
+
+/** A response whose head and the rest of it arrived in separate reads. */
+export interface SplitResponse {
+  readonly index: number;
+  /** Head → complete, ms. */
+  readonly gapMs: number;
+  readonly bodyBytes: number;
+}
+
+/** Every response with a body on this connection, with the time from its head to its last byte. */
+export function splitResponses(events: readonly ConnEvent[]): SplitResponse[] {
+  const heads = new Map<number, number>();
+  const out: SplitResponse[] = [];
+  for (const e of events) {
+    if (e.kind === 'response-head') heads.set(e.index, e.t);
+    else if (e.kind === 'response-complete' && e.bodyBytes > 0) {
+      const head = heads.get(e.index);
+      if (head !== undefined) out.push({ index: e.index, gapMs: e.t - head, bodyBytes: e.bodyBytes });
+    }
+  }
+  return out;
+}

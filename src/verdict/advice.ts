@@ -58,6 +58,12 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: 
         : `The server closes after ${cap} requests per connection and announces it with "Connection: close"; well-behaved clients open a new connection. Make sure yours reads the header.`,
     );
   }
+  const stall = readMetric(metrics, METRICS.responseStall);
+  if (stall !== null) {
+    advice.push(
+      `Every request on a kept-alive connection waits about ${formatDuration(stall)}: the server writes the head and the body in two sends with Nagle's algorithm on, and the client's delayed ACK holds the second back. Set TCP_NODELAY on the server's sockets or write each response in one send; clients cannot avoid it.`,
+    );
+  }
   if (readMetric(metrics, METRICS.keepAliveHonoured) === false) {
     advice.push(
       'HTTP/1.0 clients that ask for keep-alive (for example ApacheBench -k, which sends HTTP/1.0 with "Connection: Keep-Alive") still get one connection per request. Use HTTP/1.1 to this server.',
