@@ -72,7 +72,7 @@ describe("Python's http.server", () => {
 
   it('protocol_version HTTP/1.0: closes after every response, never reused', async () => {
     const url = await python('HTTP/1.0');
-    const result = await probe(url, ['http11-reuse', 'http10-keepalive', 'idle-timeout', 'request-cap']);
+    const result = await probe(url, ['http11-reuse', 'http10-keepalive', 'idle-timeout', 'request-cap', 'timeout-mismatch', 'stale-race']);
     expect(result.target.server).toMatch(/^SimpleHTTP\/.* Python\//);
     expect(metric(result, 'http11-reuse', 'reused')).toBe(false);
     expect(scenario(result, 'http11-reuse').status).toBe('warn');
@@ -84,6 +84,17 @@ describe("Python's http.server", () => {
         .join('\n'),
     ).toContain('does not keep this connection alive');
     expect(metric(result, 'request-cap', 'maxRequests')).toBe(1);
+    // One story: not kept alive, with the reason the response gave; the scenarios that measure
+    // kept-alive connections say they do not apply, warn about nothing and advise nothing.
+    expect(scenario(result, 'http11-reuse').advice.join('\n')).toContain('its response to an HTTP/1.1 request said HTTP/1.0 without "Connection: keep-alive"');
+    for (const id of ['idle-timeout', 'request-cap', 'timeout-mismatch', 'stale-race']) {
+      const s = scenario(result, id);
+      expect(s.status, id).toBe('pass');
+      expect(s.advice, id).toEqual([]);
+      expect(s.findings[0]?.text, id).toMatch(/^not applicable: the server keeps no connection alive/);
+    }
+    const advice = result.scenarios.flatMap((s) => s.advice).join('\n');
+    expect(advice).not.toMatch(/load balancer|NAT|pool/);
   });
 
   it('protocol_version HTTP/1.1: reused, no idle timeout within --max-idle, no request cap', async () => {

@@ -82,6 +82,7 @@ describe('parseScenario', () => {
       source: 'all.yaml',
       headline: 'reused',
       exclusive: false,
+      needs: null,
       steps: [
         { type: 'open', line: 8, as: 'a' },
         { type: 'open', line: 9, as: 'b' },

@@ -117,6 +117,7 @@ export async function parseScenario(text: string, file: string): Promise<Scenari
     metrics,
     headline: raw.headline ?? null,
     exclusive: raw.exclusive ?? false,
+    needs: raw.needs ?? null,
   };
 }
 
@@ -126,6 +127,7 @@ interface RawScenario {
   description?: string;
   headline?: string;
   exclusive?: boolean;
+  needs?: 'keep-alive';
   steps: RawStep[];
   metrics?: Record<string, { measure: MeasureName; on?: string; request?: number }>;
   expect?: unknown[];

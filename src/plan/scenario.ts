@@ -18,6 +18,11 @@ export interface Scenario {
   readonly headline: string | null;
   /** Runs after the concurrent scenarios, alone (a burst of connections would disturb their timing). */
   readonly exclusive: boolean;
+  /**
+   * `keep-alive`: it measures kept-alive connections (idle time, reuse after idling, the cap).
+   * Against a server that keeps none alive its own expectations and advice do not apply.
+   */
+  readonly needs: 'keep-alive' | null;
 }
 
 /** A duration in ms, or the name of a run option that holds one. */

@@ -1,4 +1,5 @@
 import type { ConnEvent } from '../model/events.js';
+import type { ConnectionRecord } from '../model/result.js';
 
 /**
  * Questions asked of one connection's events, each answered here once: when it last became
@@ -156,4 +157,20 @@ export function splitResponses(events: readonly ConnEvent[]): SplitResponse[] {
     }
   }
   return out;
+}
+
+/**
+ * Why these connections were never kept alive, or null when one was (or none can say): the
+ * server closed each after its first response, which said it would not persist
+ * (`Connection: close`, or HTTP/1.0 without keep-alive), and none carried a second response.
+ */
+export function notKeptAlive(connections: readonly ConnectionRecord[]): string | null {
+  if (connections.some((c) => c.end.responses > 1)) return null;
+  for (const c of connections) {
+    const head = firstHead(c.events);
+    if (c.end.kind !== 'server-close-after-response' || c.end.responses !== 1 || head === undefined || head.keepAlive) continue;
+    const said = head.connectionHeader !== null ? `"Connection: ${head.connectionHeader}"` : `HTTP/${head.version} without "Connection: keep-alive"`;
+    return `its response to an HTTP/1.1 request said ${said}, and it closed the connection`;
+  }
+  return null;
 }

@@ -12,7 +12,12 @@ const LINUX_TIME_WAIT_S = 60;
  * (model/metrics.ts): a user scenario that names its metrics as the built-ins do gets the
  * same advice.
  */
-export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: HostFacts = { ephemeralPorts: null }): string[] {
+export function adviceFor(
+  metrics: Readonly<Record<string, MetricValue>>,
+  host: HostFacts = { ephemeralPorts: null },
+  /** Why the scenario's connections were never kept alive (timeline/queries.ts notKeptAlive), or null. */
+  notKeptAlive: string | null = null,
+): string[] {
   const advice: string[] = [];
   const idle = readMetric(metrics, METRICS.idleTimeout);
   // A close right after a keep-alive response: no idle limit helps (0 means "never expire" to Node and Go).
@@ -70,7 +75,11 @@ export function adviceFor(metrics: Readonly<Record<string, MetricValue>>, host: 
     );
   }
   if (readMetric(metrics, METRICS.reused) === false) {
-    advice.push('HTTP/1.1 connections are not reused: every request pays a new TCP (and TLS) handshake and leaves a socket in TIME_WAIT.');
+    const why =
+      notKeptAlive === null
+        ? ''
+        : ` The server does not keep connections alive: ${notKeptAlive}. Turn keep-alive on in the server (or the proxy in front of it) if clients are to reuse connections.`;
+    advice.push(`HTTP/1.1 connections are not reused: every request pays a new TCP (and TLS) handshake and leaves a socket in TIME_WAIT.${why}`);
   }
   const outcome = readMetric(metrics, METRICS.outcome);
   if (outcome !== null && outcome !== 'ok') {

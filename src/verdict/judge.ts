@@ -10,6 +10,7 @@ import { scenarioExpectations } from './expectations.js';
 import { gateExpectations } from './gates.js';
 import { hopExpectations, hopReports } from './hops.js';
 import { statusOf } from './status.js';
+import { notKeptAlive } from '../timeline/queries.js';
 
 /** What judging needs besides the measurements: the plan's rules and the host's facts. */
 export interface Rules {
@@ -71,9 +72,15 @@ export function judgeScenario(
 ): ScenarioResult {
   const definition = rules.scenarios.find((d) => d.id === s.id);
   const ran = s.error === null;
-  const expectations = ran
-    ? [...(definition === undefined ? [] : scenarioExpectations(definition.steps, s.metrics)), ...gateExpectations(rules.gates, s, maxIdleMs), ...extra]
-    : [];
+  // A server that keeps no connection alive gets one story: not kept alive, said once, and
+  // no idle-time warnings or pool advice from the scenarios that measure kept-alive connections.
+  const unkept = notKeptAlive(s.connections);
+  const inapplicable = definition?.needs === 'keep-alive' && unkept !== null;
+  const own = definition === undefined || inapplicable ? [] : scenarioExpectations(definition.steps, s.metrics);
+  const expectations = ran ? [...own, ...gateExpectations(rules.gates, s, maxIdleMs), ...extra] : [];
+  const findings = inapplicable
+    ? [{ text: `not applicable: the server keeps no connection alive (${unkept}), so there is nothing kept alive to measure`, evidence: [] }, ...s.findings]
+    : s.findings;
   // The same key order as always (the JSON report's field order).
   return {
     id: s.id,
@@ -84,9 +91,9 @@ export function judgeScenario(
     startedAtMs: s.startedAtMs,
     durationMs: s.durationMs,
     metrics: s.metrics,
-    findings: s.findings,
+    findings,
     expectations,
-    advice: ran ? adviceFor(s.metrics, rules.host) : [],
+    advice: ran && !inapplicable ? adviceFor(s.metrics, rules.host, unkept) : [],
     error: s.error,
     connections: s.connections,
     race: s.race,
