@@ -149,4 +149,24 @@ describe("Python's http.server", () => {
       /without closing it \(the search stopped at its 1 s time budget, [\d.]+ ms per request, before --max-requests 1000\)/,
     );
   });
+
+  it('a body with neither Content-Length nor chunked on a connection kept open is a finding with its fix, not a probe error', async () => {
+    const url = await start('python3', [path.join(FIXTURES, 'python-unframed.py')]);
+    const result = await probe(url, ['http11-reuse', 'idle-timeout', 'short-connections'], { bodyMs: 1000 });
+    const reuse = scenario(result, 'http11-reuse');
+    expect(reuse.error).toBeNull();
+    expect(reuse.status).toBe('warn');
+    expect(reuse.findings.map((f) => f.text).join('\n')).toContain(
+      'the body has no Content-Length or chunked encoding, so it ends only when the server closes',
+    );
+    expect(reuse.expectations.find((e) => e.metric === 'framed')?.ok).toBe(false);
+    expect(reuse.advice.join('\n')).toContain('Frame every response: send Content-Length');
+    const idle = scenario(result, 'idle-timeout');
+    expect(idle.status).toBe('pass');
+    expect(idle.findings[0]?.text).toContain(
+      'not applicable: the server keeps no connection alive (its response #1 had neither Content-Length nor chunked framing',
+    );
+    // One connection shows it: short-connections does not pay the body deadline 20 times.
+    expect(metric(result, 'short-connections', 'clientClosesConnections')).toBe(1);
+  });
 });

@@ -6,7 +6,7 @@ import { serverCloseMode } from '../timeline/closeMode.js';
 import { timeWaitSourceText } from '../timeline/timeWait.js';
 import type { ServerCloseMode } from '../timeline/closeMode.js';
 import { outcomeOf } from '../timeline/outcome.js';
-import { firstHead, idleBeforeLastRequest, lastHead, requestEvent, responsesOf, splitResponses } from '../timeline/queries.js';
+import { firstHead, idleBeforeLastRequest, lastHead, requestEvent, responsesOf, splitResponses, unframedBody } from '../timeline/queries.js';
 import { errorSignal } from '../timeline/signals.js';
 import { parseKeepAlive } from '../http/keepAliveHeader.js';
 import { formatDuration } from '../util/duration.js';
@@ -319,6 +319,20 @@ function evidence(conn: ConnectionRecord, t: number | null, requestIndex: number
 
 function plain(value: MetricValue): Measured {
   return { value, finding: null };
+}
+
+/** The sentence shared by the finding and the verdict (verdict/judge.ts). */
+export const UNFRAMED_TEXT =
+  'the body has no Content-Length or chunked encoding, so it ends only when the server closes; clients wait for their read timeout and cannot reuse the connection (RFC 9112 §6.3)';
+
+/** A finding per connection whose response body had no framing while the server kept the connection open. */
+export function unframedFindings(connections: readonly ConnectionRecord[]): Finding[] {
+  return connections.flatMap((conn) => {
+    const head = unframedBody(conn.events);
+    if (head === undefined) return [];
+    const text = `response #${head.index} (${head.status}) never ended: ${UNFRAMED_TEXT}. Fix: send Content-Length (or chunked), or "Connection: close" and close after the body`;
+    return [{ text, evidence: [evidence(conn, head.t, head.index, 'no Content-Length, no chunked, connection kept open')] }];
+  });
 }
 
 /**

@@ -7,7 +7,7 @@ import type { Scenario, Step } from '../plan/scenario.js';
 import { connectHost } from '../plan/target.js';
 import type { Target } from '../plan/target.js';
 import { classifyClose, idleTimeoutOf } from '../timeline/classifyClose.js';
-import { idleBeforeLastRequest, idleSince, mayReuse } from '../timeline/queries.js';
+import { idleBeforeLastRequest, idleSince, mayReuse, unframedBody } from '../timeline/queries.js';
 import { outcomeOf } from '../timeline/outcome.js';
 import { resetSeen } from '../timeline/signals.js';
 import { timeWaitOf } from '../timeline/timeWait.js';
@@ -19,7 +19,7 @@ import { isLocalAddress } from '../wire/localAddress.js';
 import { settledRows } from '../wire/procNetTcp.js';
 import type { SocketTable } from '../wire/socketTable.js';
 import { firstRequestError } from './firstRequestError.js';
-import { measure, strayBytesFindings } from './metrics.js';
+import { measure, strayBytesFindings, unframedFindings } from './metrics.js';
 import type { RepeatStop, Trace } from './metrics.js';
 import { summarizeRace } from './race.js';
 
@@ -109,7 +109,8 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
     metrics[name] = measured.value;
     if (measured.finding !== null && !cutShort && !findings.some((f) => f.text === measured.finding?.text)) findings.push(measured.finding);
   }
-  findings.push(...strayBytesFindings(trace.connections.map((c) => c.record)));
+  const records = trace.connections.map((c) => c.record);
+  findings.push(...strayBytesFindings(records), ...unframedFindings(records));
   return {
     id: scenario.id,
     title: scenario.title,
@@ -185,6 +186,8 @@ async function runStep(step: Step, state: StepState): Promise<void> {
           await exchange(state, step.as, conn, { connection: step.connection });
           // Otherwise the client closes first, as a client created per request does.
           closing.push(conn.close('fin', 'step'));
+          // A body that never ends costs the body deadline on every connection: one shows it.
+          if (unframedBody(conn.events) !== undefined) break;
         }
       } finally {
         await Promise.all(closing);
@@ -265,7 +268,8 @@ async function exchange(state: StepState, label: string, conn: ProbeConnection, 
     ctx,
   );
   state.exchanges.push({ label, connection: conn.id, outcome });
-  const error = outcome.index === 1 ? firstRequestError(outcome, ctx.target) : null;
+  // An unframed body that never ended is a finding (unframedFindings), not a target that cannot be probed.
+  const error = outcome.index === 1 && unframedBody(conn.events) === undefined ? firstRequestError(outcome, ctx.target) : null;
   if (error !== null) throw error;
   return outcome;
 }

@@ -42,6 +42,8 @@ export type ConnEvent =
       readonly connectionHeader: string | null;
       readonly keepAliveHeader: string | null;
       readonly informational: readonly number[];
+      /** How the body is delimited (RFC 9112 §6.3): `close` is a body with neither Content-Length nor chunked, read until the server closes. */
+      readonly framing: 'none' | 'length' | 'chunked' | 'close';
     }
   | { readonly kind: 'response-complete'; readonly t: number; readonly index: number; readonly bodyBytes: number }
   /** Bytes that arrived while no request was outstanding (RFC 9112 §9.2: not a valid response). */

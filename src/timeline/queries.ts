@@ -160,17 +160,42 @@ export function splitResponses(events: readonly ConnEvent[]): SplitResponse[] {
 }
 
 /**
- * Why these connections were never kept alive, or null when one was (or none can say): the
- * server closed each after its first response, which said it would not persist
- * (`Connection: close`, or HTTP/1.0 without keep-alive), and none carried a second response.
+ * Why these connections were never kept alive, or null when one was (or none can say): none
+ * carried a second response, and a response had no framing (its body never ended), or the
+ * server closed after a first response that said it would not persist (`Connection: close`,
+ * or HTTP/1.0 without keep-alive).
  */
-export function notKeptAlive(connections: readonly ConnectionRecord[]): string | null {
+export interface NotKeptAlive {
+  /** `unframed`: a body without framing never ended; `announced`: the response said the connection ends. */
+  readonly cause: 'unframed' | 'announced';
+  readonly reason: string;
+}
+
+export function notKeptAlive(connections: readonly ConnectionRecord[]): NotKeptAlive | null {
   if (connections.some((c) => c.end.responses > 1)) return null;
   for (const c of connections) {
+    const unframed = unframedBody(c.events);
+    if (unframed !== undefined) {
+      return {
+        cause: 'unframed',
+        reason: `its response #${unframed.index} had neither Content-Length nor chunked framing, so it ends only when the server closes`,
+      };
+    }
     const head = firstHead(c.events);
     if (c.end.kind !== 'server-close-after-response' || c.end.responses !== 1 || head === undefined || head.keepAlive) continue;
     const said = head.connectionHeader !== null ? `"Connection: ${head.connectionHeader}"` : `HTTP/${head.version} without "Connection: keep-alive"`;
-    return `its response to an HTTP/1.1 request said ${said}, and it closed the connection`;
+    return { cause: 'announced', reason: `its response to an HTTP/1.1 request said ${said}, and it closed the connection` };
   }
   return null;
+}
+
+/**
+ * The response whose body had no framing (neither Content-Length nor chunked) and did not
+ * end because the server kept the connection open past the body deadline, or undefined.
+ */
+export function unframedBody(events: readonly ConnEvent[]): EventOf<'response-head'> | undefined {
+  return events.find(
+    (e): e is EventOf<'response-head'> =>
+      e.kind === 'response-head' && e.framing === 'close' && events.some((t) => t.kind === 'timeout' && t.deadline === 'body' && t.index === e.index),
+  );
 }

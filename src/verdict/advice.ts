@@ -3,6 +3,7 @@ import type { HostFacts, MetricValue } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { CLIENT_PROFILES } from '../catalog/clientProfiles.js';
 import { closesImmediately, safeIdleMs } from '../measures/race.js';
+import type { NotKeptAlive } from '../timeline/queries.js';
 
 /** Linux holds a socket in TIME_WAIT for TCP_TIMEWAIT_LEN (include/net/tcp.h). */
 const LINUX_TIME_WAIT_S = 60;
@@ -16,7 +17,7 @@ export function adviceFor(
   metrics: Readonly<Record<string, MetricValue>>,
   host: HostFacts = { ephemeralPorts: null },
   /** Why the scenario's connections were never kept alive (timeline/queries.ts notKeptAlive), or null. */
-  notKeptAlive: string | null = null,
+  notKeptAlive: NotKeptAlive | null = null,
 ): string[] {
   const advice: string[] = [];
   const idle = readMetric(metrics, METRICS.idleTimeout);
@@ -78,7 +79,8 @@ export function adviceFor(
     const why =
       notKeptAlive === null
         ? ''
-        : ` The server does not keep connections alive: ${notKeptAlive}. Turn keep-alive on in the server (or the proxy in front of it) if clients are to reuse connections.`;
+        : ` The server does not keep connections alive: ${notKeptAlive.reason}.` +
+          (notKeptAlive.cause === 'announced' ? ' Turn keep-alive on in the server (or the proxy in front of it) if clients are to reuse connections.' : '');
     advice.push(`HTTP/1.1 connections are not reused: every request pays a new TCP (and TLS) handshake and leaves a socket in TIME_WAIT.${why}`);
   }
   const outcome = readMetric(metrics, METRICS.outcome);

@@ -1,4 +1,4 @@
-import type { HostFacts, MeasuredRun, ProbeErrorInfo, RunResult, ScenarioMeasurement, ScenarioResult } from '../model/result.js';
+import type { ExpectationResult, HostFacts, MeasuredRun, ProbeErrorInfo, RunResult, ScenarioMeasurement, ScenarioResult } from '../model/result.js';
 import type { ClientChoice } from '../plan/client.js';
 import type { Gate } from '../plan/gates.js';
 import type { Hop } from '../plan/hops.js';
@@ -10,7 +10,11 @@ import { scenarioExpectations } from './expectations.js';
 import { gateExpectations } from './gates.js';
 import { hopExpectations, hopReports } from './hops.js';
 import { statusOf } from './status.js';
-import { notKeptAlive } from '../timeline/queries.js';
+import { notKeptAlive, unframedBody } from '../timeline/queries.js';
+import { UNFRAMED_TEXT } from '../measures/metrics.js';
+
+const UNFRAMED_ADVICE =
+  'Frame every response: send Content-Length (or Transfer-Encoding: chunked), or send "Connection: close" and close after the body. A body with neither ends only at the close, so clients hang until their read timeout and never reuse the connection.';
 
 /** What judging needs besides the measurements: the plan's rules and the host's facts. */
 export interface Rules {
@@ -77,9 +81,27 @@ export function judgeScenario(
   const unkept = notKeptAlive(s.connections);
   const inapplicable = definition?.needs === 'keep-alive' && unkept !== null;
   const own = definition === undefined || inapplicable ? [] : scenarioExpectations(definition.steps, s.metrics);
-  const expectations = ran ? [...own, ...gateExpectations(rules.gates, s, maxIdleMs), ...extra] : [];
+  // An unframed body on a connection kept open warns like a failed expectation of severity warn.
+  const unframed = !inapplicable && s.connections.some((c) => unframedBody(c.events) !== undefined);
+  const framing: ExpectationResult[] = unframed
+    ? [
+        {
+          expression: 'framed',
+          metric: 'framed',
+          origin: 'scenario',
+          severity: 'warn',
+          ok: false,
+          measured: false,
+          message: `a response never ended: ${UNFRAMED_TEXT}`,
+        },
+      ]
+    : [];
+  const expectations = ran ? [...framing, ...own, ...gateExpectations(rules.gates, s, maxIdleMs), ...extra] : [];
   const findings = inapplicable
-    ? [{ text: `not applicable: the server keeps no connection alive (${unkept}), so there is nothing kept alive to measure`, evidence: [] }, ...s.findings]
+    ? [
+        { text: `not applicable: the server keeps no connection alive (${unkept?.reason}), so there is nothing kept alive to measure`, evidence: [] },
+        ...s.findings,
+      ]
     : s.findings;
   // The same key order as always (the JSON report's field order).
   return {
@@ -93,7 +115,7 @@ export function judgeScenario(
     metrics: s.metrics,
     findings,
     expectations,
-    advice: ran && !inapplicable ? adviceFor(s.metrics, rules.host, unkept) : [],
+    advice: ran && !inapplicable ? [...(unframed ? [UNFRAMED_ADVICE] : []), ...adviceFor(s.metrics, rules.host, unkept)] : [],
     error: s.error,
     connections: s.connections,
     race: s.race,

@@ -373,6 +373,7 @@ export class ProbeConnection {
           connectionHeader: serverText(connectionHeader),
           keepAliveHeader: serverText(joinedValue(head.headers, 'keep-alive')),
           informational: head.informational,
+          framing: event.framing.kind,
         });
         if (event.framing.kind !== 'none') {
           const limit = pending.deadlines.bodyTimeoutMs;

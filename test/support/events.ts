@@ -29,6 +29,7 @@ export const head = (t: number, index: number, keepAlive = true, connectionHeade
   connectionHeader,
   keepAliveHeader: null,
   informational: [],
+  framing: 'length',
 });
 export const complete = (t: number, index: number, bodyBytes = 2): ConnEvent => ({ kind: 'response-complete', t, index, bodyBytes });
 export const peerFin = (t: number): ConnEvent => ({ kind: 'peer-fin', t });

@@ -12,6 +12,8 @@ export interface ProbeBounds {
   readonly maxIdleMs?: number;
   readonly maxRequests?: number;
   readonly firstByteMs?: number;
+  /** --body-timeout (CLI runs only). */
+  readonly bodyMs?: number;
   readonly insecure?: boolean;
   readonly scenarioTimeoutMs?: number;
 }
@@ -59,6 +61,7 @@ export async function probeCli(url: string, ids: readonly string[] = [], bounds:
   args.push('--response-timeout', `${bounds.firstByteMs ?? 3000}ms`, '--scenario-timeout', `${bounds.scenarioTimeoutMs ?? maxIdleMs + 20_000}ms`);
   for (const id of ids) args.push('--scenario', id);
   if (bounds.insecure === true) args.push('--insecure');
+  if (bounds.bodyMs !== undefined) args.push('--body-timeout', `${bounds.bodyMs}ms`);
   const { code, stdout, stderr } = await runCli(args, { timeoutMs: maxIdleMs + 60_000 });
   // Every run through here must pass (warnings allowed): exit 1 is a failed expectation,
   // which no test of a real server expects; name what failed.
