@@ -259,7 +259,9 @@ function buildProgram(outcome: Outcome): Command {
 
   program
     .command('explain')
-    .description('explain an error text (ECONNRESET, EPIPE, "socket hang up", NoHttpResponseException, "other side closed", PrematureCloseException, 502)')
+    .description(
+      'explain an error text as a client printed it (ECONNRESET, EPIPE, "socket hang up", NoHttpResponseException, PrematureCloseException, 502, connection refused, ...)',
+    )
     .argument('<error...>', 'the error text, as your client printed it')
     .action(async (words: string[]) => {
       outcome.code = (await import('./explainCommand.js')).explainCommand(words);
