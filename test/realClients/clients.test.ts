@@ -222,3 +222,27 @@ describe(`Keep-Alive: timeout=${HINT_S} advertised, flow dropped at ${HINT_S} s,
     });
   });
 });
+
+describe.skipIf(go === null)('Go without a shared pool: a new Transport per request, or DisableKeepAlives', () => {
+  const PROFILES = [
+    ['fin', { idleTimeoutMs: IDLE_TIMEOUT_MS, close: 'fin' }, CLIENT_IDLE_MS],
+    ['drop', { idleTimeoutMs: IDLE_TIMEOUT_MS, close: 'drop' }, CLIENT_IDLE_MS],
+    [`drop at ${HINT_S} s with "Keep-Alive: timeout=${HINT_S}"`, HINT_PROFILE, HINT_CLIENT_IDLE_MS],
+  ] as const;
+
+  it.each(PROFILES)('close %s: each request on its own connection, no stale reuse, no retry (both modes)', async (_name, profile, idleMs) => {
+    for (const mode of ['transport-per-request', 'no-keepalive'] as const) {
+      const { experience, accepted } = await observe(profile, (url) => runGo(url, { idleMs, mode }));
+      // transport-per-request: request 2's Transport has an empty pool, so getConn dials
+      // (transport.go L1355: queueForIdleConn delivers nothing); the first Transport's idle
+      // connection is left for the server to close. no-keepalive: the request says
+      // Connection: close (transport.go L2579-2582), queueForIdleConn never delivers (L1009)
+      // and tryPutIdleConn never pools (L913).
+      expect(experience.mode).toBe(mode);
+      expect(experience.second, mode).toEqual(OK);
+      expect(experience.gotConn, mode).toEqual([{ reused: false, wasIdle: false }]);
+      expect(experience.retried, mode).toBe(false);
+      expect(accepted, mode).toBe(2);
+    }
+  });
+});
