@@ -49,10 +49,12 @@ describe.skipIf(!haveIpv6)('a dual-stack server (listening on ::), probed over I
 
     const churn = scenario(result, 'short-connections');
     expect(churn.metrics).toMatchObject({
-      serverClosesTimeWaitServer: 20,
-      serverClosesTimeWaitClient: 0,
+      clientSendsCloseTimeWaitServer: 20,
+      clientSendsCloseTimeWaitClient: 0,
       clientClosesTimeWaitServer: 0,
       clientClosesTimeWaitClient: 20,
+      clientAbandonsTimeWaitServer: 20,
+      clientAbandonsTimeWaitClient: 0,
     });
     expect(churn.connections.every((c) => c.timeWait.source === 'proc-net-tcp')).toBe(true);
   });

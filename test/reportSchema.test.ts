@@ -109,7 +109,10 @@ describe.concurrent('real reports validate against docs/report.schema.json', () 
     expect(r.clients[0]).toMatchObject({ client: 'undici', yours: true, staleReuse: 'every-reuse' });
   });
 
-  test('--hop with a backend that idles out first: hops are reported, the rule fails (exit 1)', async ({ expect, onTestFinished }) => {
+  test('--hop with a backend that idles out first: hops are reported, the rule is broken (a FIN backend: only the race, so warn)', async ({
+    expect,
+    onTestFinished,
+  }) => {
     const front = await lab(onTestFinished, { idleTimeoutMs: 900 });
     const back = await lab(onTestFinished, { idleTimeoutMs: 300 });
     // The backend by a name, connected to by --resolve: its address is reported on its hop.
@@ -126,15 +129,17 @@ describe.concurrent('real reports validate against docs/report.schema.json', () 
       '--max-idle',
       '2s',
     ]);
-    expect(code).toBe(1);
+    expect(code).toBe(0);
     expectValid(expect, r);
     expect(r.hops.map((h) => [h.name, h.connectAddress])).toEqual([
       ['lb', null],
       ['app', '127.0.0.1'],
     ]);
     const rule = r.scenarios.find((s) => s.id === 'app/idle-timeout');
-    expect(rule?.status).toBe('fail');
-    expect(rule?.expectations).toContainEqual(expect.objectContaining({ expression: 'app.idle-timeout > lb.idle-timeout', origin: 'cli', ok: false }));
+    expect(rule?.status).toBe('warn');
+    expect(rule?.expectations).toContainEqual(
+      expect.objectContaining({ expression: 'app.idle-timeout > lb.idle-timeout', origin: 'cli', ok: false, severity: 'warn' }),
+    );
   });
 
   test('scenarios that cannot run: no response, not HTTP (exit 3), next to one that ends with unsolicited bytes', async ({ expect, onTestFinished }) => {

@@ -232,7 +232,7 @@ describe('parseScenario', () => {
       'custom.yaml',
       8,
       'metrics.latency.measure',
-      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "keepAliveHeader", "responseStall", "requestsBeforeClose", "closeSignalled", "lastOutcome", "requestOutcome", "closeMode", "clientIdle", "raceWindow", "raceWindowUpper", "raceSafeIdle", "timePerRequest", "timeWaitClient", "timeWaitServer"',
+      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "keepAliveHeader", "responseStall", "requestsBeforeClose", "closeSignalled", "lastOutcome", "requestOutcome", "closeMode", "clientIdle", "raceWindow", "raceWindowUpper", "raceSafeIdle", "timePerRequest", "timeWaitClient", "timeWaitServer", "idleBeforeCloseMedian"',
     );
   });
 
@@ -283,6 +283,30 @@ describe('parseScenario', () => {
       ),
     );
     expectError(err, 'custom.yaml', 8, 'metrics.closeKind.on', 'no step opens a connection "mian"');
+  });
+
+  test('short: Connection: close, a client close (the default) and an abandon, each a step of its own', async () => {
+    const parsed = await parseScenario(
+      lines(
+        'id: t', // 1
+        'title: T', // 2
+        'steps:', // 3
+        '  - short: { as: sends, count: 3, connection: close }', // 4
+        '  - short: { as: closes, count: 2 }', // 5
+        '  - short: { as: abandons, count: 4, then: abandon }', // 6
+        'metrics:', // 7
+        '  idle: { measure: idleBeforeCloseMedian, on: abandons }', // 8
+      ),
+      'short.yaml',
+    );
+    expect(parsed.steps).toEqual([
+      { type: 'short', line: 4, as: 'sends', count: 3, connection: 'close', then: 'close' },
+      { type: 'short', line: 5, as: 'closes', count: 2, connection: 'none', then: 'close' },
+      { type: 'short', line: 6, as: 'abandons', count: 4, connection: 'none', then: 'abandon' },
+    ]);
+    expect(parsed.metrics.idle).toEqual({ measure: 'idleBeforeCloseMedian', on: 'abandons', request: null });
+    const err = await failure(lines('id: t', 'title: T', 'steps:', '  - short: { as: a, count: 2, then: leave }'));
+    expectError(err, 'custom.yaml', 4, 'steps[0].short.then', 'must be one of "close", "abandon"');
   });
 
   test('an expectation that does not parse points at its `that`', async () => {

@@ -19,6 +19,12 @@ export interface ClientProfile {
   /** Whether the pool shortens its idle limit to the server's `Keep-Alive: timeout=N` response header. */
   readonly honoursKeepAliveHeader: Sourced<boolean>;
   /**
+   * Whether its HTTP/1.1 requests say `Connection: keep-alive`. Tomcat and Apache httpd send
+   * their `Keep-Alive: timeout=` hint only to such requests, so it decides which hint the
+   * client gets (idle-timeout measures both request forms).
+   */
+  readonly sendsKeepAlive: Sourced<boolean>;
+  /**
    * How a honoured hint acts: `shortens` (only when shorter than the client's own limit: Node,
    * .NET) or `replaces` (takes the place of the default, longer too: undici, Apache HttpClient);
    * null when the header is not honoured.
@@ -31,6 +37,12 @@ export interface ClientProfile {
   readonly hintRule: 'node' | 'undici' | 'java' | 'dotnet' | null;
   /** Whether a FIN from the server on an idle pooled connection is noticed before reuse (the connection leaves the pool), so only a request racing the close can fail. */
   readonly noticesIdleClose: Sourced<boolean>;
+  /**
+   * When it notices: only on a connection idle at least this long (Apache HttpClient's
+   * validateAfterInactivity, 2 s); 0 for a client that watches or checks every idle connection.
+   * A server idling out sooner is met by reuses of dead connections in between.
+   */
+  readonly staleCheckAfterMs: number;
   /** Whether the client itself retries a request that failed on a reused connection: 'idempotent' (GET/HEAD/... only), 'all', 'none'. */
   readonly retriesStale: Sourced<'idempotent' | 'all' | 'none'>;
   /** The error text the user sees when a pooled connection turns out to be dead (exact strings, as users paste them). */
@@ -56,6 +68,9 @@ const JDK_CONNECTION_RESET = 'JDK 25.0.3 (Temurin) lib/src.zip, java.base/sun/ni
 const DOTNET = 'https://github.com/dotnet/runtime/blob';
 const URLLIB3 = 'https://github.com/urllib3/urllib3/blob/2.7.0/src/urllib3';
 const CURL = 'https://github.com/curl/curl/blob/curl-8_21_0';
+/** Where sendsKeepAlive comes from for the clients run here: the Connection header each sent by default. */
+const REQUEST_FORM_SEEN =
+  'request form: the Connection header of a default request, logged by a Node http server on Debian bookworm (Node 20.20.2 fetch and agents: keep-alive; requests 2.28.1: keep-alive, from requests.utils.default_headers; HttpClient 5.2.1: keep-alive; OkHttp 3.13.1: Keep-Alive; curl 7.88.1: none)';
 const REACTOR = 'https://github.com/reactor/reactor-netty/blob/v1.3.6';
 
 /** Node's own error texts for a dead pooled socket (FIN before the response, RST, write after RST). */
@@ -74,14 +89,17 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'Node 20.x (lib/_http_agent.js v20.20.2); the same logic with a configurable margin (agentKeepAliveTimeoutBuffer) from v24.7.0',
     idleMs: null,
     honoursKeepAliveHeader: false,
+    sendsKeepAlive: true,
     hintMode: null,
     hintRule: 'node',
     noticesIdleClose: true,
+    staleCheckAfterMs: 0,
     retriesStale: 'none',
     staleErrors: NODE_STALE_ERRORS,
     setting: { name: 'timeout', example: 'new http.Agent({ keepAlive: true, timeout: {ms} })', unit: 'ms' },
     note: 'Without timeout the Keep-Alive hint is parsed but only ever lowers a non-zero agent timeout, so it is ignored (a hint of 1 s or less still keeps the socket out of the pool); with timeout set, hint − 1000 ms applies, and req.reusedSocket tells you when a retry is safe to consider.',
     sources: [
+      REQUEST_FORM_SEEN,
       `${NODE_AGENT}#L474-L510 (keepSocketAlive: agentTimeout = options.timeout || 0; hint − 1000 used only if smaller; ≤ 0 → not kept)`,
       `${NODE_AGENT}#L54 (HTTP_AGENT_KEEP_ALIVE_TIMEOUT_BUFFER = 1000)`,
       `${NODE_AGENT}#L385-L395 (a free socket that times out is destroyed), #L416-L437 (a closed free socket leaves freeSockets)`,
@@ -97,9 +115,11 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'Node 20.x (lib/_http_agent.js v20.20.2)',
     idleMs: 5000,
     honoursKeepAliveHeader: true,
+    sendsKeepAlive: true,
     hintMode: 'shortens',
     hintRule: 'node',
     noticesIdleClose: true,
+    staleCheckAfterMs: 0,
     retriesStale: 'none',
     staleErrors: NODE_STALE_ERRORS,
     setting: {
@@ -109,6 +129,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     },
     note: 'A hint only shortens the 5 s (timeout=5 from a Node server gives 4000 ms, timeout=1 stops reuse); https.globalAgent is a separate agent with the same options.',
     sources: [
+      REQUEST_FORM_SEEN,
       `${NODE_AGENT}#L552 (globalAgent: new Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5000 }))`,
       `${NODE_AGENT}#L474-L510 (keepSocketAlive: min(timeout, hint − 1000))`,
       'https://github.com/nodejs/node/commit/655b327a4d (PR #52392: documents the globalAgent options, changed in Node 19)',
@@ -121,9 +142,11 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'undici 6.24.1 (the copy in Node 20.20.2, process.versions.undici; tag v6.24.1)',
     idleMs: 4000,
     honoursKeepAliveHeader: true,
+    sendsKeepAlive: true,
     hintMode: 'replaces',
     hintRule: 'undici',
     noticesIdleClose: true,
+    staleCheckAfterMs: 0,
     retriesStale: 'none',
     staleErrors: ['TypeError: fetch failed', 'SocketError: other side closed', 'UND_ERR_SOCKET', 'Error: read ECONNRESET'],
     setting: {
@@ -133,6 +156,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     },
     note: 'A hint replaces keepAliveTimeout rather than only shortening it (min(hint − 2000 ms, keepAliveMaxTimeout 600 s), and ≤ 0 stops reuse), so a server that advertises more than it keeps is trusted; cap keepAliveMaxTimeout too.',
     sources: [
+      REQUEST_FORM_SEEN,
       `${UNDICI}/lib/dispatcher/client.js#L229-L232 (keepAliveTimeout 4e3, keepAliveMaxTimeout 600e3, keepAliveTimeoutThreshold 2e3)`,
       `${UNDICI}/lib/dispatcher/client-h1.js#L493-L508 (hint → min(hint − threshold, max); ≤ 0 → kReset)`,
       `${UNDICI}/lib/dispatcher/client-h1.js#L692-L702 ('end' → SocketError('other side closed')), #L668-L690 ('error' keeps the raw error, e.g. read ECONNRESET)`,
@@ -148,9 +172,11 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'Go 1.19.8 (src/net/http) and golang/go@a925402b (DefaultTransport unchanged)',
     idleMs: 90000,
     honoursKeepAliveHeader: false,
+    sendsKeepAlive: false,
     hintMode: null,
     hintRule: null,
     noticesIdleClose: true,
+    staleCheckAfterMs: 0,
     retriesStale: 'idempotent',
     staleErrors: ['http: server closed idle connection', 'EOF', 'read: connection reset by peer', 'write: broken pipe'],
     setting: {
@@ -160,6 +186,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     },
     note: 'A failed request is resent on a new connection only if the connection was reused and the request is replayable (GET, HEAD, OPTIONS, TRACE, or an Idempotency-Key/X-Idempotency-Key header, with no body or a GetBody); a POST gets `Post "…": EOF`.',
     sources: [
+      `${GO}/transport.go (persistConn.roundTrip sets "Connection: close" only with DisableKeepAlives; no keep-alive header otherwise)`,
       `${GO}/transport.go#L43-L54 (DefaultTransport: IdleConnTimeout 90 * time.Second)`,
       `${GO}/transport.go#L2093-L2097 and #L2238-L2256 (idle read loop: EOF → errServerClosedIdle, conn removed from the pool at #L2062)`,
       `${GO}/transport.go#L685-L729 (shouldRetryRequest), ${GO}/request.go#L1435-L1449 (isReplayable)`,
@@ -174,9 +201,11 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'HttpClient 4.5.14 (tag rel/v4.5.14), HttpCore 4.4.16',
     idleMs: null,
     honoursKeepAliveHeader: true,
+    sendsKeepAlive: true,
     hintMode: 'replaces',
     hintRule: 'java',
     noticesIdleClose: true,
+    staleCheckAfterMs: 2000,
     retriesStale: 'idempotent',
     staleErrors: [
       'org.apache.http.NoHttpResponseException',
@@ -192,6 +221,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     },
     note: 'Without a Keep-Alive header a pooled connection never expires; validateAfterInactivity (2000 ms) does a 1 ms read before reusing a connection idle that long, which catches a FIN but not a silent drop, and evictIdleConnections(t) sweeps only every t, so a connection can idle up to 2t.',
     sources: [
+      `${HC4}/client/protocol/RequestClientConnControl.java (adds "Connection: keep-alive" to a request without a Connection header)`,
       `${HC4}/impl/conn/PoolingHttpClientConnectionManager.java#L156 (time to live -1), #L182-L183 (2 per route, 20 total, setValidateAfterInactivity(2000))`,
       `${HC4}/impl/client/DefaultConnectionKeepAliveStrategy.java#L55-L70 (timeout token × 1000, else -1 = indefinitely)`,
       `${HCORE4}/pool/AbstractConnPool.java#L254-L255 (validate after inactivity), ${HCORE4}/impl/BHttpConnectionBase.java#L345-L357 (isStale: 1-byte read, EOF → stale)`,
@@ -207,9 +237,11 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'HttpClient 5.6.4 (tag rel/v5.6.4)',
     idleMs: 180000,
     honoursKeepAliveHeader: true,
+    sendsKeepAlive: true,
     hintMode: 'replaces',
     hintRule: 'java',
     noticesIdleClose: true,
+    staleCheckAfterMs: 2000,
     retriesStale: 'idempotent',
     staleErrors: ['org.apache.hc.core5.http.NoHttpResponseException', 'failed to respond', 'java.net.SocketException: Connection reset'],
     setting: {
@@ -220,6 +252,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     },
     note: 'A Keep-Alive: timeout=N header replaces the 3-minute keep-alive (it can lengthen it), validateAfterInactivity (2 s) catches a FIN before reuse, and an idempotent request that failed with an I/O error is retried once, at once.',
     sources: [
+      REQUEST_FORM_SEEN,
       `${HC5}/config/RequestConfig.java#L49 (DEFAULT_CONN_KEEP_ALIVE = 3 minutes)`,
       `${HC5}/impl/DefaultConnectionKeepAliveStrategy.java#L63-L79 (timeout token in seconds, else RequestConfig.getConnectionKeepAlive())`,
       `${HC5}/impl/io/PoolingHttpClientConnectionManager.java#L347-L350 (validateAfterInactivity null → 2 s), #L403-L431 (idleTimeout and stale check on lease), #L472-L494 (release: updateExpiry(keepAlive))`,
@@ -235,9 +268,11 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'OkHttp 5.4.0 (tag parent-5.4.0)',
     idleMs: 300000,
     honoursKeepAliveHeader: false,
+    sendsKeepAlive: true,
     hintMode: null,
     hintRule: null,
     noticesIdleClose: false,
+    staleCheckAfterMs: 0,
     retriesStale: 'all',
     staleErrors: ['java.io.IOException: unexpected end of stream on', 'java.io.EOFException: \\n not found: limit=0'],
     setting: {
@@ -247,6 +282,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     },
     note: 'Idle sockets are not read, so a server FIN is noticed only by the extensive health check (non-GET requests on a connection idle ≥ 10 s); retryOnConnectionFailure (default true) resends any request whose body is not one-shot, POST included.',
     sources: [
+      REQUEST_FORM_SEEN,
       `${OKHTTP}/ConnectionPool.kt#L31-L32 (KDoc: 5 idle connections, evicted after 5 minutes), #L80 (constructor() = this(5, 5, TimeUnit.MINUTES))`,
       `${OKHTTP}/internal/connection/RealConnection.kt#L300-L324 (isHealthy: socket read check only if doExtensiveChecks and idle ≥ IDLE_CONNECTION_HEALTHY_NS = 10 s, #L427)`,
       `${OKHTTP}/internal/connection/RealRoutePlanner.kt#L53 (doExtensiveHealthChecks = request.method != "GET")`,
@@ -262,9 +298,11 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'JDK 25.0.3 (Temurin); JDK 17.0.15 uses 1200 s (bytecode of jdk.internal.net.http.ConnectionPool)',
     idleMs: 30000,
     honoursKeepAliveHeader: false,
+    sendsKeepAlive: 'unconfirmed',
     hintMode: null,
     hintRule: null,
     noticesIdleClose: true,
+    staleCheckAfterMs: 0,
     retriesStale: 'idempotent',
     staleErrors: ['java.io.IOException: HTTP/1.1 header parser received no bytes', 'java.io.EOFException: EOF reached while reading'],
     setting: {
@@ -289,9 +327,11 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'dotnet/runtime main as indexed (HttpHandlerDefaults.cs@13d20664, HttpConnection.cs@000f1046); older releases used 2 minutes',
     idleMs: 60000,
     honoursKeepAliveHeader: true,
+    sendsKeepAlive: 'unconfirmed',
     hintMode: 'shortens',
     hintRule: 'dotnet',
     noticesIdleClose: true,
+    staleCheckAfterMs: 0,
     retriesStale: 'idempotent',
     staleErrors: ['An error occurred while sending the request.', 'The response ended prematurely.'],
     setting: {
@@ -314,9 +354,11 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'urllib3 2.7.0 (tag 2.7.0), requests 2.34.2, CPython 3.11.7 http.client',
     idleMs: null,
     honoursKeepAliveHeader: false,
+    sendsKeepAlive: true,
     hintMode: null,
     hintRule: null,
     noticesIdleClose: true,
+    staleCheckAfterMs: 0,
     retriesStale: 'none',
     staleErrors: [
       "('Connection aborted.', RemoteDisconnected('Remote end closed connection without response'))",
@@ -329,6 +371,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     },
     note: 'requests mounts HTTPAdapter with Retry(0, read=False), so nothing is retried, while plain urllib3 (Retry.DEFAULT = Retry(3)) retries the idempotent methods HEAD, GET, PUT, DELETE, OPTIONS, TRACE; before reuse a zero-timeout poll replaces a connection the server has closed.',
     sources: [
+      REQUEST_FORM_SEEN,
       `${URLLIB3}/connectionpool.py#L287-L290 (_get_conn: is_connection_dropped → close, new connection)`,
       `${URLLIB3}/connection.py#L352-L355 (is_connected: not wait_for_read(sock, timeout=0.0))`,
       `${URLLIB3}/connectionpool.py#L838-L844 (OSError/HTTPException → ProtocolError("Connection aborted.", e); retries.increment)`,
@@ -344,9 +387,11 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'curl 8.21.0 (tag curl-8_21_0); CURLOPT_MAXAGE_CONN since 7.65.0',
     idleMs: 118000,
     honoursKeepAliveHeader: false,
+    sendsKeepAlive: false,
     hintMode: null,
     hintRule: null,
     noticesIdleClose: true,
+    staleCheckAfterMs: 0,
     retriesStale: 'all',
     staleErrors: [
       'curl: (55) Connection died, tried 5 times before giving up',
@@ -356,6 +401,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     setting: { name: 'CURLOPT_MAXAGE_CONN', example: 'curl_easy_setopt(curl, CURLOPT_MAXAGE_CONN, {s}L);', unit: 's' },
     note: 'Before reuse libcurl checks the idle age and polls the socket ("seems to be dead"), and a reused connection that returns no byte is retried on a fresh one up to 5 times for any HTTP method, so curl hides the race; the CLI keeps connections only within one invocation.',
     sources: [
+      REQUEST_FORM_SEEN,
       `${CURL}/lib/url.c#L424 (conn_max_idle_ms = 118 * 1000), #L575-L603 (conn_maxage: "Too old connection"), #L608-L657 (Curl_conn_seems_dead)`,
       `${CURL}/lib/transfer.c#L608-L670 (Curl_retry_request: reused, 0 bytes, HTTP → retry; CONN_MAX_RETRIES 5)`,
       `${CURL}/docs/libcurl/opts/CURLOPT_MAXAGE_CONN.md (default 118 seconds, Added-in 7.65.0)`,
@@ -369,9 +415,11 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     versions: 'reactor-netty 1.3.6 (tag v1.3.6)',
     idleMs: null,
     honoursKeepAliveHeader: false,
+    sendsKeepAlive: 'unconfirmed',
     hintMode: null,
     hintRule: null,
     noticesIdleClose: 'unconfirmed',
+    staleCheckAfterMs: 0,
     retriesStale: 'none',
     staleErrors: ['reactor.netty.http.client.PrematureCloseException: Connection prematurely closed BEFORE response', 'Connection reset by peer'],
     setting: {

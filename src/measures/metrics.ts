@@ -9,7 +9,7 @@ import { outcomeOf } from '../timeline/outcome.js';
 import { firstHead, idleBeforeLastRequest, lastHead, requestEvent, responsesOf, splitResponses, unframedBody } from '../timeline/queries.js';
 import { errorSignal } from '../timeline/signals.js';
 import { parseKeepAlive } from '../http/keepAliveHeader.js';
-import { formatDuration } from '../util/duration.js';
+import { formatDuration, roundMs } from '../util/duration.js';
 import type { MetricSpec } from '../plan/scenario.js';
 import { closesImmediately, failedWhileOpen } from './race.js';
 
@@ -143,6 +143,8 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
     }
     case 'responseStall':
       return responseStall(on === null ? trace.connections.map((c) => c.record) : labelled(trace, on));
+    case 'idleBeforeCloseMedian':
+      return on === null ? plain(null) : idleBeforeCloseMedian(labelled(trace, on), on, ctx);
     case 'keepAliveHeader': {
       const head = firstHead(events);
       return plain(conn === null || head === undefined ? null : head.keepAliveHeader);
@@ -319,6 +321,42 @@ function evidence(conn: ConnectionRecord, t: number | null, requestIndex: number
 
 function plain(value: MetricValue): Measured {
   return { value, finding: null };
+}
+
+/**
+ * The median idle time before the server closed, over every connection with the label that
+ * the server closed while idle (`short` with `then: abandon`); null when it closed none. The
+ * finding says how many it closed, and how many it left open past --max-idle: connections a
+ * client abandons then stay open on the server until something else ends them.
+ */
+function idleBeforeCloseMedian(list: readonly ConnectionRecord[], on: string, ctx: MeasureContext): Measured {
+  const closed = list.flatMap((c) => {
+    const idle = idleTimeoutOf(c.end);
+    return idle === null ? [] : [{ c, idle }];
+  });
+  const kept = list.filter((c) => idleTimeoutOf(c.end) === null && c.end.kind !== 'server-close-after-response');
+  const notAlive = list.length - closed.length - kept.length;
+  const idles = closed.map((x) => x.idle).sort((a, b) => a - b);
+  const mid = Math.floor(idles.length / 2);
+  const median =
+    idles.length === 0 ? null : roundMs(idles.length % 2 === 1 ? (idles[mid] as number) : ((idles[mid - 1] as number) + (idles[mid] as number)) / 2);
+  const parts: string[] = [];
+  if (median !== null) {
+    const range = idles.length > 1 ? `, ${formatDuration(idles[0] as number)}–${formatDuration(idles.at(-1) as number)}` : '';
+    parts.push(`the server closed ${closed.length} of ${list.length} idle connections (${on}) a median ${formatDuration(median)} after their response${range}`);
+  }
+  if (notAlive > 0) parts.push(`${notAlive} of ${list.length} were not kept alive (the server closed right after the response)`);
+  if (kept.length > 0) {
+    parts.push(
+      `the server did not close ${kept.length} of ${list.length} (${on}) within ${formatDuration(ctx.maxIdleMs)} (--max-idle): abandoned connections stay open, holding server sockets and file descriptors; the probe closed them at the end`,
+    );
+  }
+  const shown = [...closed.slice(0, 1).map((x) => x.c), ...kept.slice(0, 2)];
+  return {
+    value: median,
+    finding:
+      parts.length === 0 ? null : { text: parts.join('; '), evidence: shown.map((c) => evidence(c, c.end.evidence.at(-1) ?? null, null, c.end.summary)) },
+  };
 }
 
 /** The sentence shared by the finding and the verdict (verdict/judge.ts). */

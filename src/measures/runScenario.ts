@@ -174,26 +174,9 @@ async function runStep(step: Step, state: StepState): Promise<void> {
     case 'race':
       await runRace(step, state);
       return;
-    case 'short': {
-      // Each close runs while the next connection is made: it waits for the server's FIN
-      // (after "Connection: close" the server closes first), which a server that drops
-      // silently never sends, so waiting in turn would cost count × the close's grace time.
-      const closing: Promise<void>[] = [];
-      try {
-        for (let i = 1; i <= step.count; i++) {
-          if (state.signal.aborted) throw new Aborted(abortReason(state.signal));
-          const conn = await openConnection(state, step.as, `${step.as}#${i}`);
-          await exchange(state, step.as, conn, { connection: step.connection });
-          // Otherwise the client closes first, as a client created per request does.
-          closing.push(conn.close('fin', 'step'));
-          // A body that never ends costs the body deadline on every connection: one shows it.
-          if (unframedBody(conn.events) !== undefined) break;
-        }
-      } finally {
-        await Promise.all(closing);
-      }
+    case 'short':
+      await runShort(step, state);
       return;
-    }
     case 'wait':
       await sleep(resolveDuration(step.ms, ctx), undefined, { signal: state.signal });
       return;
@@ -322,6 +305,38 @@ async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState):
   };
   await Promise.all(Array.from({ length: Math.min(step.parallel, plan.length) }, worker));
   state.race.idleTimeoutMs = await calibrated;
+}
+
+/**
+ * The short step: `count` requests one after another, each on a new connection. With
+ * `then: close` each close runs while the next connection is made: it waits for the server's
+ * FIN (after "Connection: close" the server closes first), which a server that drops
+ * silently never sends, so waiting in turn would cost count × the close's grace time. With
+ * `then: abandon` each connection is left open and idle, as a client that drops its pool
+ * does; the server's idle closes are then awaited together, each at most --max-idle after
+ * its response, so the step lasts the requests plus one idle timeout (not count × it). The probe
+ * closes those the server kept (the measures report that the server did not close them).
+ */
+async function runShort(step: Extract<Step, { type: 'short' }>, state: StepState): Promise<void> {
+  const closing: Promise<void>[] = [];
+  const abandoned: ProbeConnection[] = [];
+  try {
+    for (let i = 1; i <= step.count; i++) {
+      if (state.signal.aborted) throw new Aborted(abortReason(state.signal));
+      const conn = await openConnection(state, step.as, `${step.as}#${i}`);
+      await exchange(state, step.as, conn, { connection: step.connection });
+      if (step.then === 'abandon') abandoned.push(conn);
+      else closing.push(conn.close('fin', 'step'));
+      // A body that never ends costs the body deadline on every connection: one shows it.
+      if (unframedBody(conn.events) !== undefined) break;
+    }
+  } finally {
+    await Promise.all(closing);
+  }
+  if (abandoned.length === 0) return;
+  const maxMs = state.ctx.maxIdleMs;
+  await Promise.all(abandoned.map((conn) => conn.waitForPeerClose(Math.max(0, idleSince(conn.events) + maxMs - state.ctx.clock.now()))));
+  await Promise.all(abandoned.map((conn) => conn.close('fin', 'step')));
 }
 
 function connection(state: StepState, label: string): ProbeConnection {

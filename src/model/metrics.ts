@@ -56,6 +56,30 @@ export const METRICS = {
     alias: null,
     meaning: 'the `Keep-Alive` header as sent (each client parses it its own way: docs/clients.md)',
   }),
+  idleTimeoutAsked: entry({
+    name: 'idleTimeoutAskedMs',
+    unit: 'ms',
+    measure: 'idleBeforeClose',
+    scenarios: ['idle-timeout'],
+    alias: null,
+    meaning: 'the same idle timeout for a request that says `Connection: keep-alive`',
+  }),
+  advertisedTimeoutAsked: entry({
+    name: 'advertisedTimeoutAskedS',
+    unit: 's',
+    measure: 'advertisedTimeout',
+    scenarios: ['idle-timeout'],
+    alias: null,
+    meaning: '`timeout=` of the `Keep-Alive` header sent to a request that says `Connection: keep-alive` (Tomcat and Apache httpd send it only then)',
+  }),
+  advertisedKeepAliveAsked: entry({
+    name: 'advertisedKeepAliveAsked',
+    unit: 'word',
+    measure: 'keepAliveHeader',
+    scenarios: ['idle-timeout'],
+    alias: null,
+    meaning: 'the `Keep-Alive` header as sent to a request that says `Connection: keep-alive`',
+  }),
   closeKind: entry({
     name: 'closeKind',
     unit: 'word',
@@ -167,6 +191,14 @@ export const METRICS = {
     scenarios: ['short-connections'],
     alias: null,
     meaning: 'time per request on one kept-alive connection',
+  }),
+  abandonedIdleClose: entry({
+    name: 'clientAbandonsIdleCloseMs',
+    unit: 'ms',
+    measure: 'idleBeforeCloseMedian',
+    scenarios: ['short-connections'],
+    alias: null,
+    meaning: "median time from the response to the server's close of the idle connections a client abandoned (null: it closed none within `--max-idle`)",
   }),
 } as const;
 

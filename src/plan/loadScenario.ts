@@ -203,7 +203,14 @@ function toStep(raw: RawStep, at: (string | number)[], opened: Set<string>, file
     case 'short': {
       const as = String(v.as);
       opened.add(as);
-      return { type: 'short', line, as, count: v.count as number, connection: (v.connection as 'close' | 'none' | undefined) ?? 'none' };
+      return {
+        type: 'short',
+        line,
+        as,
+        count: v.count as number,
+        connection: (v.connection as 'close' | 'none' | undefined) ?? 'none',
+        then: (v.then as 'close' | 'abandon' | undefined) ?? 'close',
+      };
     }
     case 'expect':
       return expectStep(value, [...at, type], line, file, locate);

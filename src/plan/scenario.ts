@@ -95,8 +95,10 @@ export type Step =
       readonly line: number;
       readonly as: string;
       readonly count: number;
-      /** `close`: ask the server to close (Connection: close); `none`: the client closes after the response. */
+      /** `close`: ask the server to close (Connection: close); `none`: send no Connection header. */
       readonly connection: 'close' | 'none';
+      /** `close`: the client closes each connection after its response; `abandon`: it leaves each open and idle, for the server to close within --max-idle. */
+      readonly then: 'close' | 'abandon';
     }
   | {
       readonly type: 'expect';
@@ -131,6 +133,7 @@ export const MEASURES = [
   'responseStall',
   'timeWaitClient',
   'timeWaitServer',
+  'idleBeforeCloseMedian',
 ] as const;
 
 export type MeasureName = (typeof MEASURES)[number];

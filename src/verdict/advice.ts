@@ -45,7 +45,10 @@ export function adviceFor(
     );
   }
   const advertised = readMetric(metrics, METRICS.advertisedTimeout);
-  if (hasMetric(metrics, METRICS.advertisedTimeout) && advertised === null && idle !== null && !oneRequest) {
+  const forms = formsDiffer(metrics);
+  if (forms !== null) advice.push(forms);
+  const askedHint = readMetric(metrics, METRICS.advertisedKeepAliveAsked);
+  if (hasMetric(metrics, METRICS.advertisedTimeout) && advertised === null && askedHint === null && idle !== null && !oneRequest) {
     const honouring = CLIENT_PROFILES.filter((p) => p.honoursKeepAliveHeader === true).map((p) => p.name);
     advice.push(
       `The server does not advertise "Keep-Alive: timeout=", so clients that honour that hint (${honouring.join(', ')}) cannot adapt to it; configure their idle timeout explicitly.`,
@@ -111,9 +114,18 @@ export function adviceFor(
       ports === null
         ? ''
         : ` This host's ${ports} ephemeral ports (/proc/sys/net/ipv4/ip_local_port_range) allow about ${Math.floor(ports / LINUX_TIME_WAIT_S)} new connections per second to one server address and port (${LINUX_TIME_WAIT_S} s of TIME_WAIT each).`;
+    // Whoever sends the first FIN holds TIME_WAIT (RFC 9293 §3.6): a client that abandons an
+    // idle connection (a new pool per request) leaves the first FIN to the server's idle timer.
+    const abandonedClose = readMetric(metrics, METRICS.abandonedIdleClose);
+    const whenAbandoned = abandonedClose === null ? '' : ` (${formatDuration(abandonedClose)} after the response here)`;
     advice.push(
-      `A new connection per request cost ${short.toFixed(2)} ms here against ${kept.toFixed(2)} ms kept alive (more with TLS and real round trips) and leaves a socket in TIME_WAIT per request on the side that closed first (the server after "Connection: close", else the client).${budget} Reuse connections.`,
+      `A new connection per request cost ${short.toFixed(2)} ms here against ${kept.toFixed(2)} ms kept alive (more with TLS and real round trips), and each leaves a socket in TIME_WAIT on the side that closes first: the server after "Connection: close", the client when it closes after the response, the server when the client abandons the idle connection (a new pool per request) and the server times it out${whenAbandoned}.${budget} Reuse connections.`,
     );
+    if (abandonedClose === null && hasMetric(metrics, METRICS.abandonedIdleClose) && notKeptAlive === null) {
+      advice.push(
+        'The server did not close idle connections a client abandoned within --max-idle: abandoned connections stay open, holding server sockets and file descriptors until something else ends them. Give the server an idle timeout, and make sure clients reuse or close their connections.',
+      );
+    }
   }
   const timeWaitSide = readMetric(metrics, METRICS.timeWaitSide);
   if (timeWaitSide === 'server') {
@@ -122,4 +134,29 @@ export function adviceFor(
     advice.push(`The client closes first, so it holds TIME_WAIT (${LINUX_TIME_WAIT_S} s on Linux) per connection: short connections can exhaust its ports.`);
   }
   return advice;
+}
+
+/** Idle timeouts this close are the same timer (scheduling noise, not configuration). */
+const SAME_IDLE_MS = 250;
+
+/**
+ * When the server answers a request that says `Connection: keep-alive` differently from one
+ * without a Connection header (Tomcat and Apache httpd send their hint only to the first):
+ * which clients get which, by the request form each profile sends.
+ */
+function formsDiffer(metrics: Readonly<Record<string, MetricValue>>): string | null {
+  if (!hasMetric(metrics, METRICS.advertisedKeepAliveAsked)) return null;
+  const bare = readMetric(metrics, METRICS.advertisedKeepAlive);
+  const asked = readMetric(metrics, METRICS.advertisedKeepAliveAsked);
+  const idle = readMetric(metrics, METRICS.idleTimeout);
+  const idleAsked = readMetric(metrics, METRICS.idleTimeoutAsked);
+  const differences: string[] = [];
+  if (bare !== asked) differences.push(`Keep-Alive ${asked === null ? 'none' : `"${asked}"`} with it, ${bare === null ? 'none' : `"${bare}"`} without`);
+  if (idle !== null && idleAsked !== null && Math.abs(idle - idleAsked) > SAME_IDLE_MS) {
+    differences.push(`idle timeout ${formatDuration(idleAsked)} with it, ${formatDuration(idle)} without`);
+  }
+  if (differences.length === 0) return null;
+  const sending = CLIENT_PROFILES.filter((p) => p.sendsKeepAlive === true).map((p) => p.name);
+  const silent = CLIENT_PROFILES.filter((p) => p.sendsKeepAlive === false).map((p) => p.name);
+  return `The server answers a request that says "Connection: keep-alive" differently: ${differences.join('; ')}. Clients that send it (${sending.join(', ')}) get the first, the others (${silent.join(', ')}) the second; the client verdicts use the hint each one gets.`;
 }

@@ -14,6 +14,8 @@ export interface ServerFacts {
   readonly idleTimeoutMs: number | null;
   /** The `Keep-Alive` header the server sends, as sent (each client parses it its own way); null when it sends none. */
   readonly keepAliveHeader: string | null;
+  /** The same for a request that says `Connection: keep-alive`; undefined when that form was not measured. */
+  readonly keepAliveHeaderAsked?: string | null;
   /** How the server closed an idle connection (`fin`, `rst`), when it did. */
   readonly closeKind: string | null;
   /** timeout-mismatch's serverClose: `silent-drop` means no FIN ever announces the close. */
@@ -42,11 +44,17 @@ export function serverFacts(scenarios: readonly ScenarioMeasurement[], maxIdleMs
   return {
     idleTimeoutMs: find(METRICS.idleTimeout),
     keepAliveHeader: find(METRICS.advertisedKeepAlive),
+    keepAliveHeaderAsked: measured(scenarios, METRICS.advertisedKeepAliveAsked) ? find(METRICS.advertisedKeepAliveAsked) : undefined,
     closeKind: find(METRICS.closeKind),
     serverClose: find(METRICS.serverClose),
     windowMs: find(METRICS.failureWindowUpper) ?? find(METRICS.failureWindow),
     maxIdleMs,
   };
+}
+
+/** Whether a scenario that provides the metric ran and has it (null included: "none sent" is a measurement). */
+function measured(scenarios: readonly ScenarioMeasurement[], e: MetricEntry): boolean {
+  return scenarios.some((s) => e.scenarios.includes(s.id) && s.error === null && e.name in s.metrics);
 }
 
 function readMetricOf<U extends MetricUnit>(s: ScenarioMeasurement | undefined, e: MetricEntry<U>): ValueOf<U> | null {
@@ -70,7 +78,9 @@ function verdict(p: ClientProfile | null, facts: ServerFacts, idleOverride: numb
   const base = idleOverride ?? (p === null ? null : p.idleMs);
   let idle: number | null | 'unconfirmed' = base;
   let idleFrom: ClientVerdict['idleFrom'] = idleOverride !== null ? 'client-idle' : 'default';
-  const hint = hintEffect(p?.hintRule ?? null, facts.keepAliveHeader);
+  // The hint this client gets: the one the server sends to its request form.
+  const header = p?.sendsKeepAlive === true && facts.keepAliveHeaderAsked !== undefined ? facts.keepAliveHeaderAsked : facts.keepAliveHeader;
+  const hint = hintEffect(p?.hintRule ?? null, header);
   if (hint.kind === 'no-reuse' || hint.kind === 'unconfirmed') {
     // 0: the client never puts such a connection back in its pool.
     idle = hint.kind === 'no-reuse' ? 0 : 'unconfirmed';
@@ -84,7 +94,7 @@ function verdict(p: ClientProfile | null, facts: ServerFacts, idleOverride: numb
   }
   const notices = p === null ? 'unconfirmed' : p.noticesIdleClose;
   const silent = facts.serverClose === 'silent-drop';
-  const reuse = staleReuse(idle, T, facts, notices, silent);
+  const reuse = staleReuse(idle, T, facts, notices, silent, p?.staleCheckAfterMs ?? 0);
   const safe = T === null ? null : safeIdleMs(T, facts.windowMs ?? 0);
   const needsFix = reuse !== 'no' && reuse !== 'unknown' && p !== null && T !== null;
   return {
@@ -119,12 +129,16 @@ const NO_REUSE_FIX =
  * A pool that notices a FIN on an idle socket notices an RST there too.
  * - unknown: a default that no source confirms, or no T to compare with.
  */
+/** How much earlier than a client's stale check the server must close for reuses to meet dead connections every time. */
+const STALE_CHECK_MARGIN_MS = 100;
+
 function staleReuse(
   idle: number | null | 'unconfirmed',
   T: number | null,
   facts: ServerFacts,
   notices: boolean | 'unconfirmed',
   silent: boolean,
+  checkAfterMs: number,
 ): ClientVerdict['staleReuse'] {
   if (idle === 'unconfirmed') return 'unknown';
   if (T === null) {
@@ -139,6 +153,10 @@ function staleReuse(
   // A FIN or an RST on an idle socket is what a watching pool notices; without either measured
   // (a run without idle-timeout or stale-race), there is nothing to judge by.
   if (facts.closeKind === null || notices === 'unconfirmed') return 'unknown';
+  // A client that checks only connections idle checkAfterMs or longer reuses the ones the
+  // server closed between T and then without looking (equal, within the measurement error,
+  // is the race itself).
+  if (notices && checkAfterMs > T + STALE_CHECK_MARGIN_MS) return 'every-reuse';
   return notices ? 'race' : 'every-reuse';
 }
 

@@ -152,20 +152,21 @@ describe.skipIf(go === null)("Go's net/http server", () => {
     await expectIdleCloseOnWire(ctx, url, { settingMs: 1500, lateMs: LATE_MS });
   });
 
-  it('short-connections: Connection: close leaves 20 of 20 TIME_WAITs on the Go server, a client close 20 of 20 on the client; the kept-alive group is one connection', async () => {
-    const result = await probeCli(await start('-idle', '2s'), ['short-connections']);
+  it('short-connections: Connection: close leaves 20 of 20 TIME_WAITs on the Go server, a client close 20 of 20 on the client, abandoned connections 20 of 20 on the Go server after its idle timeout; the kept-alive group is one connection', async () => {
+    const result = await probeCli(await start('-idle', '1s'), ['short-connections']);
     const s = scenario(result, 'short-connections');
     // Connection: close sets closeAfterReply (server.go:1337-1338; the response says "close",
     // 1499-1507), so after the handler conn.serve returns (1998-2002: no closeWriteAndWait,
     // the GET left no body unread) and its deferred c.close() closes the socket (1861, 1728-1731):
     // Go's FIN is the first, Go holds TIME_WAIT. When the client closes first, Go is waiting
     // in Peek(4) under the idle deadline (2015-2019), reads EOF, returns and closes second:
-    // the client holds TIME_WAIT.
-    await expectTimeWaitByCloser(result);
+    // the client holds TIME_WAIT. An abandoned connection idles in that same Peek(4) until the
+    // deadline (IdleTimeout) passes; serve returns and Go closes first: Go holds TIME_WAIT.
+    const idleClose = await expectTimeWaitByCloser(result, 1000);
     console.info(
-      `Go short-connections: ${String(s.metrics.shortPerRequestMs)} ms per request on new connections, ${String(s.metrics.keptPerRequestMs)} ms kept alive`,
+      `Go short-connections: ${String(s.metrics.clientSendsClosePerRequestMs)} ms per request sending Connection: close, ${String(s.metrics.shortPerRequestMs)} ms closing after the response, ${String(s.metrics.clientAbandonsPerRequestMs)} ms abandoning (closed by Go a median ${idleClose} ms after the response), ${String(s.metrics.keptPerRequestMs)} ms kept alive; scenario ${s.durationMs} ms`,
     );
-    expect(heads(result, 'short-connections', 'server-closes#1').map((h) => h.connectionHeader)).toEqual(['close']);
+    expect(heads(result, 'short-connections', 'client-sends-close#1').map((h) => h.connectionHeader)).toEqual(['close']);
     // Go sends no Connection header on a kept-alive HTTP/1.1 response.
     expect(heads(result, 'short-connections', 'kept').map((h) => h.connectionHeader)).toEqual(Array<null>(20).fill(null));
   });

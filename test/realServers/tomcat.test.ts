@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../src/model/result.js';
 import { connectionSegments } from '../support/capture.js';
-import { metric } from '../support/probe.js';
+import { metric, scenario } from '../support/probe.js';
 import { serverBinary } from '../support/realServer.js';
 import { checkIdleAndCloseOnWire, connection, expectIdleFinClose, probeCli, responseHeads, writeAfterCapScenario } from './support.js';
 import { CATALINA_HOME, startTomcat } from './support-haproxy-tomcat.js';
@@ -56,9 +56,22 @@ describe.skipIf(catalina === null)('Tomcat (NIO connector)', () => {
       expect(result.target.server).toBeNull(); // Tomcat 10 sends no Server header by default
       expectIdleFinClose('Tomcat keepAliveTimeout=2000', result, 2000, LATE_MS);
       // Http11Processor.prepareResponse adds Keep-Alive: timeout= only when the request said
-      // Connection: keep-alive; the probe's HTTP/1.1 requests carry no Connection header.
+      // Connection: keep-alive: the bare form gets none, the asked form timeout=2.
       expect(metric(result, 'idle-timeout', 'advertisedTimeoutS')).toBeNull();
+      expect(metric(result, 'idle-timeout', 'advertisedTimeoutAskedS')).toBe(2);
       expect(metric(result, 'http11-reuse', 'reused')).toBe(true);
+    });
+
+    it('the client verdicts use the hint each client gets: HttpClient 4 sends Connection: keep-alive, so it expires at the hint', () => {
+      const byName = new Map(result.clients.map((c) => [c.client, c]));
+      // HttpClient 4.5 reads timeout=2 as 2000 ms (DefaultConnectionKeepAliveStrategy) and sends the asked form.
+      expect(byName.get('httpclient4')?.idleFrom).toBe('keep-alive-hint');
+      expect(byName.get('httpclient4')?.idleMs).toBe(2000);
+      // Go sends no Connection header: it gets no hint, and its own 90 s default stands.
+      expect(byName.get('go')?.idleFrom).toBe('default');
+      expect(scenario(result, 'idle-timeout').advice.join('\n')).toContain(
+        'The server answers a request that says "Connection: keep-alive" differently: Keep-Alive "timeout=2" with it, none without',
+      );
     });
 
     it('caps at maxKeepAliveRequests: the 5th response says Connection: close and Tomcat sends FIN', () => {
