@@ -232,7 +232,7 @@ describe('parseScenario', () => {
       'custom.yaml',
       8,
       'metrics.latency.measure',
-      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "keepAliveHeader", "responseStall", "requestsBeforeClose", "closeSignalled", "lastOutcome", "requestOutcome", "closeMode", "clientIdle", "raceWindow", "raceWindowUpper", "raceSafeIdle", "timePerRequest", "timeWaitClient", "timeWaitServer", "idleBeforeCloseMedian"',
+      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "keepAliveHeader", "responseStall", "requestsBeforeClose", "closeSignalled", "lastOutcome", "requestOutcome", "closeMode", "clientIdle", "raceWindow", "raceWindowUpper", "raceSafeIdle", "timePerRequest", "timeWaitClient", "timeWaitServer", "idleBeforeCloseMedian", "idleBeforeCloseMin", "idleBeforeCloseMax"',
     );
   });
 

@@ -76,7 +76,7 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       const start = list[0]?.events[0]?.t;
       if (start === undefined || responses === 0) return plain(null);
       const per = Math.round((busy / responses) * 100) / 100;
-      const text = `${responses} responses on ${list.length === 1 ? 'one connection' : `${list.length} connections`}, ${formatDuration(busy)} from each connect to its last response: ${per} ms per request (connects included; the waits for each close are not)`;
+      const text = `${responses} responses on ${list.length === 1 ? 'one connection' : `${list.length} connections`}${on === null ? '' : ` (${on})`}, ${formatDuration(busy)} from each connect to its last response: ${per} ms per request (connects included; the waits for each close are not)`;
       return { value: per, finding: { text, evidence: [evidence(list[0] as ConnectionRecord, start, null, `first event of ${list[0]?.id ?? ''}`)] } };
     }
     case 'timeWaitClient':
@@ -145,6 +145,15 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       return responseStall(on === null ? trace.connections.map((c) => c.record) : labelled(trace, on));
     case 'idleBeforeCloseMedian':
       return on === null ? plain(null) : idleBeforeCloseMedian(labelled(trace, on), on, ctx);
+    case 'idleBeforeCloseMin': {
+      // The single-connection story (no close, not kept alive) unless several samples closed.
+      const single = measure({ ...spec, measure: 'idleBeforeClose' }, trace, ctx);
+      return on === null ? single : idleSpread(labelled(trace, on), single);
+    }
+    case 'idleBeforeCloseMax': {
+      const idles = on === null ? [] : idleSamples(labelled(trace, on));
+      return plain(idles.at(-1) ?? null);
+    }
     case 'keepAliveHeader': {
       const head = firstHead(events);
       return plain(conn === null || head === undefined ? null : head.keepAliveHeader);
@@ -329,6 +338,37 @@ function plain(value: MetricValue): Measured {
  * finding says how many it closed, and how many it left open past --max-idle: connections a
  * client abandons then stay open on the server until something else ends them.
  */
+/** Idle closes wider apart than this are the server's own jitter, not the probe's stamping (loopback: well under 5 ms). */
+const IDLE_SPREAD_MS = 25;
+
+/** The idle timeouts of the connections the server closed while idle, ascending. */
+function idleSamples(list: readonly ConnectionRecord[]): number[] {
+  return list
+    .flatMap((c) => (c.end.kind === 'server-close-after-response' ? [] : [idleTimeoutOf(c.end)]))
+    .filter((x): x is number => x !== null)
+    .sort((a, b) => a - b);
+}
+
+/**
+ * The minimum idle timeout over several connections, what a client must stay below; when the
+ * closes spread wider than the measurement error, a finding names the likely cause (a timer
+ * wheel or poller that checks timeouts now and then: Tomcat's NIO poller, for one).
+ */
+function idleSpread(list: readonly ConnectionRecord[], single: Measured): Measured {
+  const idles = idleSamples(list);
+  const min = idles[0];
+  const max = idles.at(-1);
+  if (idles.length < 2 || min === undefined || max === undefined) return single;
+  const median = idles[Math.floor(idles.length / 2)] as number;
+  const first = list.find((c) => idleTimeoutOf(c.end) === min) as ConnectionRecord;
+  const samples = `${idles.length} idle connections closed after ${formatDuration(min)} (min), ${formatDuration(median)} (median), ${formatDuration(max)} (max)`;
+  const text =
+    max - min > IDLE_SPREAD_MS
+      ? `${samples}: the server closes idle connections anywhere in that range, so a timer wheel or a poller that checks timeouts now and then decides, not the configured value alone (Tomcat's NIO poller is one); clients must stay below the minimum, ${formatDuration(min)}`
+      : samples;
+  return { value: min, finding: { text, evidence: [evidence(first, first.end.evidence.at(-1) ?? null, null, first.end.summary)] } };
+}
+
 function idleBeforeCloseMedian(list: readonly ConnectionRecord[], on: string, ctx: MeasureContext): Measured {
   const closed = list.flatMap((c) => {
     const idle = idleTimeoutOf(c.end);
@@ -347,9 +387,10 @@ function idleBeforeCloseMedian(list: readonly ConnectionRecord[], on: string, ct
   }
   if (notAlive > 0) parts.push(`${notAlive} of ${list.length} were not kept alive (the server closed right after the response)`);
   if (kept.length > 0) {
-    parts.push(
-      `the server did not close ${kept.length} of ${list.length} (${on}) within ${formatDuration(ctx.maxIdleMs)} (--max-idle): abandoned connections stay open, holding server sockets and file descriptors; the probe closed them at the end`,
-    );
+    const abandoned = on.includes('abandon')
+      ? ': abandoned connections stay open, holding server sockets and file descriptors; the probe closed them at the end'
+      : '';
+    parts.push(`the server did not close ${kept.length} of ${list.length} (${on}) within ${formatDuration(ctx.maxIdleMs)} (--max-idle)${abandoned}`);
   }
   const shown = [...closed.slice(0, 1).map((x) => x.c), ...kept.slice(0, 2)];
   return {

@@ -181,10 +181,17 @@ async function runStep(step: Step, state: StepState): Promise<void> {
       await sleep(resolveDuration(step.ms, ctx), undefined, { signal: state.signal });
       return;
     case 'wait-close': {
-      const conn = connection(state, step.on);
-      if (step.then === 'keep-open') conn.keepHalfOpen();
-      if (step.ifClosing && mayReuse(conn.events)) return;
-      await conn.waitForPeerClose(resolveDuration(step.max, ctx));
+      // Every open connection with that label, at once (idle-timeout samples several).
+      const max = resolveDuration(step.max, ctx);
+      await Promise.all(
+        state.live
+          .filter((l) => l.label === step.on)
+          .map(async ({ conn }) => {
+            if (step.then === 'keep-open') conn.keepHalfOpen();
+            if (step.ifClosing && mayReuse(conn.events)) return;
+            await conn.waitForPeerClose(max);
+          }),
+      );
       if (step.extra > 0) await sleep(step.extra, undefined, { signal: state.signal });
       return;
     }

@@ -35,10 +35,10 @@ export const METRICS = {
   idleTimeout: entry({
     name: 'idleTimeoutMs',
     unit: 'ms',
-    measure: 'idleBeforeClose',
+    measure: 'idleBeforeCloseMin',
     scenarios: ['idle-timeout', 'stale-race'],
     alias: 'idle-timeout',
-    meaning: "the server's idle timeout: last response → its FIN or RST on the idle connection",
+    meaning: "the server's idle timeout: last response → its FIN or RST on the idle connection (the shortest of `idle-timeout`'s three samples)",
   }),
   advertisedTimeout: entry({
     name: 'advertisedTimeoutS',

@@ -134,6 +134,8 @@ export const MEASURES = [
   'timeWaitClient',
   'timeWaitServer',
   'idleBeforeCloseMedian',
+  'idleBeforeCloseMin',
+  'idleBeforeCloseMax',
 ] as const;
 
 export type MeasureName = (typeof MEASURES)[number];

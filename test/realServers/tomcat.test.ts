@@ -62,6 +62,23 @@ describe.skipIf(catalina === null)('Tomcat (NIO connector)', () => {
       expect(metric(result, 'http11-reuse', 'reused')).toBe(true);
     });
 
+    it('three idle samples 100 ms apart spread by the poller: min, median, max, and a finding naming the cause', () => {
+      // NioEndpoint's poller checks keep-alive timeouts about once a second (selectorTimeout):
+      // samples whose deadlines fall before the same check close together, so their idle times
+      // differ at least by the 100 ms between their starts; others wait for the next check.
+      const min = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
+      const median = metric(result, 'idle-timeout', 'idleTimeoutMedianMs') as number;
+      const max = metric(result, 'idle-timeout', 'idleTimeoutMaxMs') as number;
+      expect(min).toBeLessThanOrEqual(median);
+      expect(median).toBeLessThanOrEqual(max);
+      expect(max - min).toBeGreaterThan(100);
+      expect(scenario(result, 'idle-timeout').findings.map((f) => f.text)).toContainEqual(
+        expect.stringMatching(
+          /^3 idle connections closed after .* \(min\), .* \(median\), .* \(max\): the server closes idle connections anywhere in that range, so a timer wheel or a poller/,
+        ),
+      );
+    });
+
     it('the client verdicts use the hint each client gets: HttpClient 4 sends Connection: keep-alive, so it expires at the hint', () => {
       const byName = new Map(result.clients.map((c) => [c.client, c]));
       // HttpClient 4.5 reads timeout=2 as 2000 ms (DefaultConnectionKeepAliveStrategy) and sends the asked form.
