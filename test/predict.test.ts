@@ -76,3 +76,25 @@ describe('advice quotes the client profiles', () => {
     expect(advice).toContain('clients that honour that hint (node-global-agent, undici, httpclient4, httpclient5, dotnet)');
   });
 });
+
+describe('the two request forms (with and without "Connection: keep-alive")', () => {
+  it('says so when the server answers them differently, naming the clients on each side', () => {
+    const advice = adviceFor({ maxRequests: 100, maxRequestsAsked: null }).join('\n');
+    expect(advice).toContain('The server answers a request that says "Connection: keep-alive" differently: no cap seen with it, a cap of 100 without.');
+    expect(advice).toMatch(/Clients that send it \([^)]*httpclient4[^)]*\) get the first, the others \([^)]*go[^)]*\) the second/);
+    const idle = adviceFor({ idleTimeoutMs: 5000, idleTimeoutAskedMs: 15_000, advertisedKeepAlive: null, advertisedKeepAliveAsked: 'timeout=15' }).join('\n');
+    expect(idle).toContain('Keep-Alive "timeout=15" with it, none without; idle timeout 15 s with it, 5 s without');
+  });
+
+  it('says nothing when they agree (within the idle measurement error)', () => {
+    const advice = adviceFor({
+      maxRequests: 100,
+      maxRequestsAsked: 100,
+      idleTimeoutMs: 5000,
+      idleTimeoutAskedMs: 5100,
+      advertisedKeepAlive: null,
+      advertisedKeepAliveAsked: null,
+    });
+    expect(advice.join('\n')).not.toContain('differently');
+  });
+});

@@ -96,6 +96,14 @@ export const METRICS = {
     alias: 'max-requests',
     meaning: 'responses served on one connection before the server ended it',
   }),
+  maxRequestsAsked: entry({
+    name: 'maxRequestsAsked',
+    unit: 'count',
+    measure: 'requestsBeforeClose',
+    scenarios: ['request-cap'],
+    alias: null,
+    meaning: 'the same cap for requests that say `Connection: keep-alive`',
+  }),
   signalled: entry({
     name: 'signalled',
     unit: 'flag',

@@ -145,13 +145,20 @@ const SAME_IDLE_MS = 250;
  * which clients get which, by the request form each profile sends.
  */
 function formsDiffer(metrics: Readonly<Record<string, MetricValue>>): string | null {
-  if (!hasMetric(metrics, METRICS.advertisedKeepAliveAsked)) return null;
   const bare = readMetric(metrics, METRICS.advertisedKeepAlive);
   const asked = readMetric(metrics, METRICS.advertisedKeepAliveAsked);
   const idle = readMetric(metrics, METRICS.idleTimeout);
   const idleAsked = readMetric(metrics, METRICS.idleTimeoutAsked);
   const differences: string[] = [];
-  if (bare !== asked) differences.push(`Keep-Alive ${asked === null ? 'none' : `"${asked}"`} with it, ${bare === null ? 'none' : `"${bare}"`} without`);
+  if (hasMetric(metrics, METRICS.advertisedKeepAliveAsked) && bare !== asked) {
+    differences.push(`Keep-Alive ${asked === null ? 'none' : `"${asked}"`} with it, ${bare === null ? 'none' : `"${bare}"`} without`);
+  }
+  if (hasMetric(metrics, METRICS.maxRequestsAsked)) {
+    const cap = readMetric(metrics, METRICS.maxRequests);
+    const capAsked = readMetric(metrics, METRICS.maxRequestsAsked);
+    const show = (n: number | null): string => (n === null ? 'no cap seen' : `a cap of ${n}`);
+    if (cap !== capAsked) differences.push(`${show(capAsked)} with it, ${show(cap)} without`);
+  }
   if (idle !== null && idleAsked !== null && Math.abs(idle - idleAsked) > SAME_IDLE_MS) {
     differences.push(`idle timeout ${formatDuration(idleAsked)} with it, ${formatDuration(idle)} without`);
   }
