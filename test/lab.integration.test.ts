@@ -63,7 +63,7 @@ describe('the demo profile (what `keepalive-probe run` shows with no target)', (
     expect(metric(result, 'short-connections', 'clientSendsCloseTimeWaitServer')).toBe(20);
     expect(metric(result, 'short-connections', 'clientClosesTimeWaitClient')).toBe(20);
     expect(metric(result, 'short-connections', 'clientAbandonsTimeWaitServer')).toBe(20);
-    // Scenarios run concurrently (short-connections half a second behind, waiting for the idle
+    // Scenarios run concurrently (short-connections 300 ms behind, waiting for the idle
     // closes of the connections it abandons): the run takes about as long as the slowest one.
     const slowest = Math.max(...result.scenarios.map((s) => s.durationMs));
     const sum = result.scenarios.reduce((n, s) => n + s.durationMs, 0);

@@ -16,7 +16,9 @@ import type { Clock } from '../wire/clock.js';
 import { ProbeConnection } from '../wire/connection.js';
 import type { ConnectOptions, ExchangeDeadlines, ExchangeOutcome } from '../wire/connection.js';
 import { isLocalAddress } from '../wire/localAddress.js';
-import { settledRows } from '../wire/procNetTcp.js';
+import { settledRows, settledRowsAll } from '../wire/procNetTcp.js';
+import type { SeenRows } from '../wire/procNetTcp.js';
+import type { Endpoint } from '../model/events.js';
 import type { SocketTable } from '../wire/socketTable.js';
 import { firstRequestError } from './firstRequestError.js';
 import { measure, strayBytesFindings, unframedFindings } from './metrics.js';
@@ -89,7 +91,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
     abort.abort(abortReason(abort.signal)); // steps still running after a timeout stop at their next step
   }
   await Promise.all(live.map(({ conn }) => conn.close(error === null ? 'fin' : 'rst', 'cleanup')));
-  const connections = await Promise.all(live.map(({ label, conn }) => finishRecord(label, conn, ctx.table)));
+  const connections = await finishRecords(live, ctx.table);
   const race =
     state.race === null
       ? null
@@ -371,18 +373,35 @@ function resolveDuration(ref: number | '$maxIdle', ctx: RunContext): number {
   return ref === '$maxIdle' ? ctx.maxIdleMs : ref;
 }
 
-async function finishRecord(label: string, conn: ProbeConnection, table: SocketTable): Promise<{ label: string; record: ConnectionRecord }> {
+/** Every connection's record, the socket table read for all of them at once (settledRowsAll). */
+async function finishRecords(live: readonly LiveConnection[], table: SocketTable): Promise<{ label: string; record: ConnectionRecord }[]> {
+  const inTable = live.filter(({ conn }) => conn.local !== null && conn.remote !== null && isLocalAddress(conn.remote.address));
+  const ports = new Set(inTable.map(({ conn }) => conn.remote?.port));
+  // One target per scenario: one batch. Otherwise (never for the built-ins) one connection at a time.
+  const rows =
+    ports.size <= 1
+      ? await settledRowsAll(
+          inTable.map(({ conn }) => ({ local: conn.local as Endpoint, remote: conn.remote as Endpoint })),
+          table.read,
+        )
+      : await Promise.all(inTable.map(({ conn }) => settledRows(conn.local as Endpoint, conn.remote as Endpoint, table.read)));
+  const seenOf = new Map(inTable.map(({ conn }, i) => [conn, rows[i] ?? null]));
+  return live.map(({ label, conn }) => finishRecord(label, conn, seenOf.get(conn) ?? null, table.source));
+}
+
+function finishRecord(
+  label: string,
+  conn: ProbeConnection,
+  seen: SeenRows | null,
+  source: SocketTable['source'],
+): {
+  label: string;
+  record: ConnectionRecord;
+} {
   const end = classifyClose(conn.events);
   const { local, remote } = conn;
   const targetIsLocal = remote !== null && isLocalAddress(remote.address);
-  const seen = targetIsLocal && local !== null && remote !== null ? await settledRows(local, remote, table.read) : null;
-  const timeWait = timeWaitOf(
-    local !== null && remote !== null,
-    end,
-    targetIsLocal,
-    seen === null ? null : { ...seen, source: table.source },
-    resetSeen(conn.events),
-  );
+  const timeWait = timeWaitOf(local !== null && remote !== null, end, targetIsLocal, seen === null ? null : { ...seen, source }, resetSeen(conn.events));
   return {
     label,
     record: { id: conn.id, local, remote, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut, events: conn.events, end, timeWait },

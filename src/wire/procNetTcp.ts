@@ -232,3 +232,29 @@ export async function settledRows(
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
+
+/**
+ * settledRows for several connections to one server port at once: one read of the table per
+ * poll for all of them (a scenario ends with up to 61 connections, and each read of a table
+ * holding thousands of TIME_WAIT rows costs milliseconds), until none is transient or the
+ * bound passes. null entries where the table cannot be read.
+ */
+export async function settledRowsAll(
+  pairs: readonly { readonly local: Endpoint; readonly remote: Endpoint }[],
+  read: (filter: RowFilter) => Promise<TcpRow[] | null> = readTcpRows,
+): Promise<(SeenRows | null)[]> {
+  const first = pairs[0];
+  if (first === undefined) return [];
+  const deadline = Date.now() + POLL_BOUND_MS;
+  for (;;) {
+    const rows = await read({ ports: pairs.map((p) => p.local.port), listening: first.remote.port });
+    if (rows === null) return pairs.map(() => null);
+    const seen = pairs.map(({ local, remote }) => ({
+      ...rowsForConnection(rows, local, remote),
+      serverListensHere: rows.some((r) => r.state === 'LISTEN' && r.localPort === remote.port),
+    }));
+    const unsettled = seen.some((s) => [...s.aSide, ...s.bSide].some((row) => TRANSIENT.has(row.state)));
+    if (!unsettled || Date.now() >= deadline) return seen;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
