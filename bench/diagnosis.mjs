@@ -43,8 +43,14 @@ servers.push({
 let goDir = null;
 if (spawnSync('go', ['version']).status === 0) {
   goDir = mkdtempSync(path.join(tmpdir(), 'kap-bench-go-'));
-  execFileSync('go', ['build', '-o', path.join(goDir, 'server'), '.'], { cwd: goServer, env: { ...process.env, GOFLAGS: '-mod=mod', GOCACHE: path.join(goDir, 'cache') } });
-  servers.push({ name: 'go', ...(await start(path.join(goDir, 'server'), ['-idle', `${idleMs}ms`], (line) => (line.startsWith('http://') ? line.trim() : null))) });
+  execFileSync('go', ['build', '-o', path.join(goDir, 'server'), '.'], {
+    cwd: goServer,
+    env: { ...process.env, GOFLAGS: '-mod=mod', GOCACHE: path.join(goDir, 'cache') },
+  });
+  servers.push({
+    name: 'go',
+    ...(await start(path.join(goDir, 'server'), ['-idle', `${idleMs}ms`], (line) => (line.startsWith('http://') ? line.trim() : null))),
+  });
 }
 
 const walls = new Map(servers.map((s) => [s.name, []]));
