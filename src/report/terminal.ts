@@ -27,7 +27,9 @@ export function renderTerminal(result: RunResult, options: TerminalOptions): str
   const out: string[] = [header(result, c), '', summaryTable(result, c), ''];
   const shownFindings = new Set<string>();
   for (const scenario of result.scenarios) out.push(...scenarioSection(scenario, c, verbose, shownFindings));
-  const advice = [...new Set(result.scenarios.flatMap((s) => s.advice))];
+  // Each piece once: two scenarios may state the same limit with a slightly different figure
+  // (idle-timeout from the idle time alone, stale-race with its race window): the first stays.
+  const advice = onePerLead(result.scenarios.flatMap((s) => s.advice));
   if (advice.length > 0) out.push('', c.bold('what to do:'), ...advice.map((a) => `  → ${a}`));
   if (result.clients.length > 0) out.push('', clientsSection(result, c, verbose));
   if (result.loopDelayMaxMs >= LOOP_DELAY_WARN_MS) {
@@ -39,6 +41,20 @@ export function renderTerminal(result: RunResult, options: TerminalOptions): str
   out.push('', footer(result, c));
   return `${out.join('\n')}\n`;
 }
+
+/** Advice lines, the first of those that open with the same clause (up to the first ';' or ':'). */
+function onePerLead(advice: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return advice.filter((a) => {
+    const lead = a.split(/[;:]/, 1)[0] ?? a;
+    if (seen.has(lead)) return false;
+    seen.add(lead);
+    return true;
+  });
+}
+
+/** Metrics on a scenario's line in the default report; -v shows them all. */
+const CONCISE_METRICS = 6;
 
 /** Below this, the probe's own delays are lost in a loopback round trip's noise (the demo: 3-5 ms). */
 const LOOP_DELAY_WARN_MS = 20;
@@ -76,7 +92,8 @@ function summaryTable(result: RunResult, c: ChalkInstance): string {
  * line; the timelines when it failed or could not run. -v shows every finding and timeline.
  */
 function scenarioSection(s: ScenarioResult, c: ChalkInstance, verbose: boolean, shown: Set<string>): string[] {
-  const metrics = Object.entries(s.metrics).map(([k, v]) => `${k}=${formatMetric(k, v)}`);
+  const all = Object.entries(s.metrics).map(([k, v]) => `${k}=${formatMetric(k, v)}`);
+  const metrics = verbose || all.length <= CONCISE_METRICS ? all : [...all.slice(0, CONCISE_METRICS), `(${all.length - CONCISE_METRICS} more with -v)`];
   const lines = [`${c.bold(s.id)} ${paintStatus(s.status, c)} (${formatDuration(s.durationMs)})${metrics.length > 0 ? `: ${metrics.join('  ')}` : ''}`];
   if (s.error !== null) lines.push(`  ${c.red('could not run:')} ${sanitize(s.error.message, 400)}`);
   // A passing scenario's metrics say it; its findings (the evidence) are in -v, JSON and HTML.
