@@ -1,0 +1,104 @@
+// The request loop on one kept-alive connection: the probe's time per request (its own
+// timePerRequest metric: connect → last response, over the responses) against a minimal
+// raw-socket loop doing the same (write a request, read the response to its Content-Length,
+// repeat). autocannon -c 1 -p 1 gives no comparable figure: in amount mode its duration counts
+// whole 1 s sampling ticks and its mean latency (2 decimals) leaves out its own loop. Same Node
+// http server on 127.0.0.1, alternating A B A B, min/median/max per request and the ratios of medians.
+// Usage: npm run build && node bench/request-loop.mjs [requests] [rounds]
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const requests = Number(process.argv[2] ?? 5000);
+const rounds = Number(process.argv[3] ?? 5);
+const bin = fileURLToPath(new URL('../bin/keepalive-probe.js', import.meta.url));
+const body = 'ok\n';
+
+// The server runs in a child process so that its work does not share this event loop.
+const serverSource = `
+  const http = require('node:http');
+  const server = http.createServer((req, res) => { req.resume(); res.setHeader('Content-Length', 3); res.end(${JSON.stringify(body)}); });
+  server.keepAliveTimeout = 60000; server.maxRequestsPerSocket = 0;
+  server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+`;
+const server = spawn(process.execPath, ['-e', serverSource], { stdio: ['ignore', 'pipe', 'inherit'] });
+const port = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+const url = `http://127.0.0.1:${port}/`;
+
+const dir = mkdtempSync(path.join(tmpdir(), 'kap-bench-loop-'));
+const scenario = path.join(dir, 'loop.yaml');
+writeFileSync(
+  scenario,
+  [
+    'id: loop',
+    'title: request loop',
+    'steps:',
+    '  - open: main',
+    `  - repeat: { on: main, max: ${requests}, until: closed, steps: [ { request: { on: main } } ] }`,
+    'metrics:',
+    '  perRequestMs: { measure: timePerRequest, on: main }',
+    '',
+  ].join('\n'),
+);
+
+function probeOnce() {
+  const run = spawnSync(process.execPath, [bin, 'run', url, '-s', scenario, '--json', '-q', '--max-requests', String(requests)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  });
+  if (run.status !== 0) throw new Error(`probe exited ${run.status}: ${run.stderr}`);
+  return JSON.parse(run.stdout).scenarios[0].metrics.perRequestMs;
+}
+
+/** The raw loop: connect, then request → whole response, `requests` times; ms per request from connect to the last byte. */
+function rawOnce() {
+  return new Promise((resolve, reject) => {
+    const request = Buffer.from(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+    const started = performance.now();
+    const socket = net.connect(port, '127.0.0.1');
+    let done = 0;
+    let buffered = '';
+    socket.setNoDelay(true);
+    socket.on('connect', () => socket.write(request));
+    socket.on('data', (chunk) => {
+      buffered += chunk.toString('latin1');
+      for (;;) {
+        const head = buffered.indexOf('\r\n\r\n');
+        if (head < 0 || buffered.length < head + 4 + body.length) return;
+        buffered = buffered.slice(head + 4 + body.length);
+        done++;
+        if (done === requests) {
+          const ms = performance.now() - started;
+          socket.destroy();
+          resolve(ms / requests);
+          return;
+        }
+        socket.write(request);
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+const results = { probe: [], raw: [] };
+for (let r = 0; r < rounds; r++) {
+  results.probe.push(probeOnce());
+  results.raw.push(await rawOnce());
+}
+server.kill();
+rmSync(dir, { recursive: true, force: true });
+
+const stats = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { min: s[0], median: s[Math.floor(s.length / 2)], max: s.at(-1) };
+};
+console.log(`${requests} requests on one kept-alive connection, ${rounds} rounds alternating; ms per request`);
+const probe = stats(results.probe);
+for (const [name, xs] of Object.entries(results)) {
+  const s = stats(xs);
+  const ratio = name === 'probe' ? '' : `  probe/${name} ${(probe.median / s.median).toFixed(2)}×`;
+  console.log(`  ${name.padEnd(10)} min ${s.min.toFixed(3)} / median ${s.median.toFixed(3)} / max ${s.max.toFixed(3)}${ratio}`);
+}
