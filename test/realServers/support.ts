@@ -175,24 +175,36 @@ export async function probeOnWire(
   return { result, segments, port };
 }
 
+/** How much earlier than the last response segment on the wire a server's idle timer may start (seen: 0.4 ms, Node). */
+const WIRE_ARM_MS = 1;
+
 /**
- * Probes idle-timeout alone under tshark and checks the wire against the probe: the server
- * closes first, with the close kind the probe reports, its idle gap on the wire lies in
- * [settingMs, settingMs + lateMs] (a server timer never fires early), and the probe's figure is
- * within PROBE_LAG_MS of the wire's.
+ * Probes idle-timeout alone under tshark and checks the wire against the probe, for each of its
+ * samples of the bare request form (main, main#2, main#3): the server closes first, with the
+ * close kind the probe reports, its idle gap on the wire lies in [settingMs, settingMs + lateMs]
+ * (a server timer never fires early; it is armed when the response is handed to the kernel, a
+ * fraction of a millisecond before its last segment shows on the wire: WIRE_ARM_MS),
+ * and the probe's figure for that connection is within PROBE_LAG_MS of the wire's; the metric is
+ * their minimum.
  */
 export async function expectIdleCloseOnWire(ctx: TestContext, url: string, timing: { settingMs: number; lateMs: number }): Promise<void> {
   const { result, segments, port } = await probeOnWire(ctx, url, ['idle-timeout']);
-  const main = connection(result, 'idle-timeout', 'main');
-  const wire = wireClose(segments, port, main.local?.port ?? -1);
-  expect(main.end.closedBy).toBe('server');
-  expect(wire.firstCloser).toBe('server');
-  expect(wire.how).toBe(metric(result, 'idle-timeout', 'closeKind'));
-  expect(wire.serverIdleMs).toBeGreaterThanOrEqual(timing.settingMs);
-  expect(wire.serverIdleMs).toBeLessThanOrEqual(timing.settingMs + timing.lateMs);
-  const idle = metric(result, 'idle-timeout', 'idleTimeoutMs') as number;
-  console.info(`${url} idle close: probe ${idle} ms, wire ${wire.serverIdleMs?.toFixed(3)} ms`);
-  expect(Math.abs(idle - (wire.serverIdleMs as number))).toBeLessThanOrEqual(PROBE_LAG_MS);
+  const samples = scenario(result, 'idle-timeout').connections.filter((c) => c.id === 'main' || c.id.startsWith('main#'));
+  expect(samples.length).toBeGreaterThanOrEqual(3);
+  const idles: number[] = [];
+  for (const conn of samples) {
+    const wire = wireClose(segments, port, conn.local?.port ?? -1);
+    expect(conn.end.closedBy).toBe('server');
+    expect(wire.firstCloser).toBe('server');
+    expect(wire.how).toBe(metric(result, 'idle-timeout', 'closeKind'));
+    expect(wire.serverIdleMs).toBeGreaterThanOrEqual(timing.settingMs - WIRE_ARM_MS);
+    expect(wire.serverIdleMs).toBeLessThanOrEqual(timing.settingMs + timing.lateMs);
+    const idle = conn.end.idleMs as number;
+    console.info(`${url} idle close (${conn.id}): probe ${idle} ms, wire ${wire.serverIdleMs?.toFixed(3)} ms`);
+    expect(Math.abs(idle - (wire.serverIdleMs as number))).toBeLessThanOrEqual(PROBE_LAG_MS);
+    idles.push(idle);
+  }
+  expect(metric(result, 'idle-timeout', 'idleTimeoutMs')).toBe(Math.min(...idles));
 }
 
 /**
