@@ -70,7 +70,7 @@ const URLLIB3 = 'https://github.com/urllib3/urllib3/blob/2.7.0/src/urllib3';
 const CURL = 'https://github.com/curl/curl/blob/curl-8_21_0';
 /** Where sendsKeepAlive comes from for the clients run here: the Connection header each sent by default. */
 const REQUEST_FORM_SEEN =
-  'request form: the Connection header of a default request, logged by a Node http server on Debian bookworm (Node 20.20.2 fetch and agents: keep-alive; requests 2.28.1: keep-alive, from requests.utils.default_headers; HttpClient 5.2.1: keep-alive; OkHttp 3.13.1: Keep-Alive; curl 7.88.1: none)';
+  'request form: the Connection header of a default request, recorded by test/realClients/agreement.test.ts on Debian bookworm (Node 20.20.2 fetch and agents, requests 2.28.1 from requests.utils.default_headers, HttpClient 4.5.14 and 5.2.1: keep-alive; OkHttp 3.13.1: Keep-Alive; Go 1.19.8 and curl 7.88.1: none)';
 const REACTOR = 'https://github.com/reactor/reactor-netty/blob/v1.3.6';
 
 /** Node's own error texts for a dead pooled socket (FIN before the response, RST, write after RST). */
