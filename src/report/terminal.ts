@@ -27,9 +27,7 @@ export function renderTerminal(result: RunResult, options: TerminalOptions): str
   const out: string[] = [header(result, c), '', summaryTable(result, c), ''];
   const shownFindings = new Set<string>();
   for (const scenario of result.scenarios) out.push(...scenarioSection(scenario, c, verbose, shownFindings));
-  // Each piece once: two scenarios may state the same limit with a slightly different figure
-  // (idle-timeout from the idle time alone, stale-race with its race window): the first stays.
-  const advice = onePerLead(result.scenarios.flatMap((s) => s.advice));
+  const advice = [...new Set(result.scenarios.flatMap((s) => s.advice))];
   if (advice.length > 0) out.push('', c.bold('what to do:'), ...advice.map((a) => `  → ${a}`));
   if (result.clients.length > 0) out.push('', clientsSection(result, c, verbose));
   if (result.loopDelayMaxMs >= LOOP_DELAY_WARN_MS) {
@@ -40,17 +38,6 @@ export function renderTerminal(result: RunResult, options: TerminalOptions): str
   }
   out.push('', footer(result, c));
   return `${out.join('\n')}\n`;
-}
-
-/** Advice lines, the first of those that open with the same clause (up to the first ';' or ':'). */
-function onePerLead(advice: readonly string[]): string[] {
-  const seen = new Set<string>();
-  return advice.filter((a) => {
-    const lead = a.split(/[;:]/, 1)[0] ?? a;
-    if (seen.has(lead)) return false;
-    seen.add(lead);
-    return true;
-  });
 }
 
 /** Metrics on a scenario's line in the default report; -v shows them all. */

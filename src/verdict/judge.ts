@@ -1,9 +1,19 @@
-import type { ExpectationResult, HostFacts, MeasuredRun, ProbeErrorInfo, RunResult, ScenarioMeasurement, ScenarioResult } from '../model/result.js';
+import type {
+  ExpectationResult,
+  HostFacts,
+  MeasuredRun,
+  MetricValue,
+  ProbeErrorInfo,
+  RunResult,
+  ScenarioMeasurement,
+  ScenarioResult,
+} from '../model/result.js';
 import type { ClientChoice } from '../plan/client.js';
 import type { Gate } from '../plan/gates.js';
 import type { Hop } from '../plan/hops.js';
 import type { Scenario } from '../plan/scenario.js';
 import { VERSION } from '../util/version.js';
+import { METRIC_ENTRIES } from '../model/metrics.js';
 import { adviceFor } from './advice.js';
 import { predictClients, serverFacts } from './clients.js';
 import { scenarioExpectations } from './expectations.js';
@@ -42,7 +52,7 @@ export function judge(runs: readonly MeasuredRun[], rules: Rules): Judgement {
   const reports = rules.hops.length > 0 ? hopReports(rules.hops, runs) : [];
   const scenarios = runs.flatMap((run, i) =>
     run.scenarios.map((s) => {
-      const judged = judgeScenario(s, rules, run.options.maxIdleMs, reports.length > 0 ? hopExpectations(i, s, reports, runs) : []);
+      const judged = judgeScenario(s, rules, run.options.maxIdleMs, reports.length > 0 ? hopExpectations(i, s, reports, runs) : [], run.scenarios);
       const hop = rules.hops[i];
       return hop === undefined ? judged : { ...judged, id: `${hop.name}/${s.id}`, title: `${s.title} (hop ${hop.name})` };
     }),
@@ -73,6 +83,8 @@ export function judgeScenario(
   rules: Pick<Rules, 'scenarios' | 'gates' | 'host'>,
   maxIdleMs: number,
   extra: ReturnType<typeof hopExpectations> = [],
+  /** The run's other scenarios: a metric several of them measure is advised on once (advisedMetrics). */
+  siblings: readonly ScenarioMeasurement[] = [s],
 ): ScenarioResult {
   const definition = rules.scenarios.find((d) => d.id === s.id);
   const ran = s.error === null;
@@ -115,7 +127,7 @@ export function judgeScenario(
     metrics: s.metrics,
     findings,
     expectations,
-    advice: ran && !inapplicable ? [...(unframed ? [UNFRAMED_ADVICE] : []), ...adviceFor(s.metrics, rules.host, unkept)] : [],
+    advice: ran && !inapplicable ? [...(unframed ? [UNFRAMED_ADVICE] : []), ...adviceFor(advisedMetrics(s, siblings), rules.host, unkept)] : [],
     error: s.error,
     connections: s.connections,
     race: s.race,
@@ -146,4 +158,21 @@ function runResult(
     clients: error === null ? clients : [],
     hops,
   };
+}
+
+/**
+ * The metrics of `s` its advice reads. A registry metric that several scenarios measure (the
+ * idle timeout: idle-timeout and stale-race; TIME_WAIT's side: connection-close, idle-timeout,
+ * http11-reuse) is advised on only by the first of its registry scenarios that measured it in
+ * this run, so one fact gives one piece of advice, not two with slightly different figures or
+ * contradicting sides.
+ */
+function advisedMetrics(s: ScenarioMeasurement, siblings: readonly ScenarioMeasurement[]): Readonly<Record<string, MetricValue>> {
+  const measured = (id: string, name: string): boolean => siblings.some((x) => x.id === id && x.error === null && name in x.metrics);
+  return Object.fromEntries(
+    Object.entries(s.metrics).filter(([name]) => {
+      const entry = METRIC_ENTRIES.find((e) => e.name === name && e.scenarios.includes(s.id));
+      return entry === undefined || entry.scenarios.find((id) => measured(id, name)) === s.id;
+    }),
+  );
 }
