@@ -2,6 +2,8 @@ import { METRICS, readMetric } from '../model/metrics.js';
 import type { ExpectationResult, HopReport, MeasuredRun, ScenarioMeasurement } from '../model/result.js';
 import type { Hop } from '../plan/hops.js';
 import { formatDuration } from '../util/duration.js';
+import { serverFacts } from './clients.js';
+import type { ServerFacts } from './clients.js';
 
 /** Least difference between two hops' idle timeouts that counts as "longer" (else 1 % of the front's). */
 const HOP_MARGIN_MS = 50;
@@ -40,22 +42,7 @@ export function hopExpectations(i: number, s: ScenarioMeasurement, reports: read
   // Nothing to compare when either side's idle-timeout could not run (an error, Ctrl-C).
   if (front === undefined || s.id !== IDLE_SCENARIO || s.error !== null || frontIdle?.error !== null) return [];
   const behindRun = runs[i] as MeasuredRun;
-  return [hopRule(front, reports[i] as HopReport, behindRun.options.maxIdleMs, closeFacts(behindRun))];
-}
-
-/** How the hop behind closes idle connections, from its other scenarios when they ran. */
-interface CloseFacts {
-  /** timeout-mismatch's serverClose: `silent-drop` means no FIN or RST ever tells the front hop. */
-  readonly serverClose: string | null;
-  /** stale-race's window: how long before its idle timeout requests already failed. */
-  readonly windowMs: number | null;
-}
-
-function closeFacts(run: MeasuredRun): CloseFacts {
-  const read = (id: string, name: string): unknown => run.scenarios.find((s) => s.id === id && s.error === null)?.metrics[name] ?? null;
-  const serverClose = read(METRICS.serverClose.scenarios[0], METRICS.serverClose.name);
-  const windowMs = read(METRICS.failureWindowUpper.scenarios[0], METRICS.failureWindowUpper.name);
-  return { serverClose: typeof serverClose === 'string' ? serverClose : null, windowMs: typeof windowMs === 'number' ? windowMs : null };
+  return [hopRule(front, reports[i] as HopReport, behindRun.options.maxIdleMs, serverFacts(behindRun.scenarios, behindRun.options.maxIdleMs))];
 }
 
 /**
@@ -66,7 +53,7 @@ function closeFacts(run: MeasuredRun): CloseFacts {
  * proxy_next_upstream, since 1.9.13); a silent drop tells the front hop nothing, so every
  * reuse after it fails.
  */
-function consequence(front: HopReport, behind: HopReport, facts: CloseFacts): { severity: 'warn' | 'fail'; text: string } {
+function consequence(front: HopReport, behind: HopReport, facts: ServerFacts): { severity: 'warn' | 'fail'; text: string } {
   const f = `"${front.name}"`;
   const b = `"${behind.name}"`;
   if (facts.serverClose === 'silent-drop') {
@@ -90,7 +77,7 @@ function consequence(front: HopReport, behind: HopReport, facts: CloseFacts): { 
  * reuses connections the one behind has closed (the 502s behind a load balancer). No close
  * within --max-idle counts as "longer than --max-idle".
  */
-function hopRule(front: HopReport, behind: HopReport, maxIdleMs: number, facts: CloseFacts): ExpectationResult {
+function hopRule(front: HopReport, behind: HopReport, maxIdleMs: number, facts: ServerFacts): ExpectationResult {
   const show = (h: HopReport): string =>
     h.idleTimeoutMs === null ? `no idle close within ${formatDuration(maxIdleMs)}` : `idle timeout ${formatDuration(h.idleTimeoutMs)}`;
   // Equal timeouts race each other, and two measurements of one timeout differ by a few ms:
