@@ -16,7 +16,7 @@ import type { Clock } from '../wire/clock.js';
 import { ProbeConnection } from '../wire/connection.js';
 import type { ConnectOptions, ExchangeDeadlines, ExchangeOutcome } from '../wire/connection.js';
 import { isLocalAddress } from '../wire/localAddress.js';
-import { settledRows, settledRowsAll } from '../wire/procNetTcp.js';
+import { settledRowsAll } from '../wire/procNetTcp.js';
 import type { SeenRows } from '../wire/procNetTcp.js';
 import type { Endpoint } from '../model/events.js';
 import type { SocketTable } from '../wire/socketTable.js';
@@ -373,19 +373,19 @@ function resolveDuration(ref: number | '$maxIdle', ctx: RunContext): number {
   return ref === '$maxIdle' ? ctx.maxIdleMs : ref;
 }
 
-/** Every connection's record, the socket table read for all of them at once (settledRowsAll). */
+/** Every connection's record, the socket table read once per poll for each server port's connections (settledRowsAll). */
 async function finishRecords(live: readonly LiveConnection[], table: SocketTable): Promise<{ label: string; record: ConnectionRecord }[]> {
-  const inTable = live.filter(({ conn }) => conn.local !== null && conn.remote !== null && isLocalAddress(conn.remote.address));
-  const ports = new Set(inTable.map(({ conn }) => conn.remote?.port));
-  // One target per scenario: one batch. Otherwise (never for the built-ins) one connection at a time.
-  const rows =
-    ports.size <= 1
-      ? await settledRowsAll(
-          inTable.map(({ conn }) => ({ local: conn.local as Endpoint, remote: conn.remote as Endpoint })),
-          table.read,
-        )
-      : await Promise.all(inTable.map(({ conn }) => settledRows(conn.local as Endpoint, conn.remote as Endpoint, table.read)));
-  const seenOf = new Map(inTable.map(({ conn }, i) => [conn, rows[i] ?? null]));
+  const byPort = new Map<number, { conn: ProbeConnection; local: Endpoint; remote: Endpoint }[]>();
+  for (const { conn } of live) {
+    const { local, remote } = conn;
+    if (local === null || remote === null || !isLocalAddress(remote.address)) continue;
+    byPort.set(remote.port, [...(byPort.get(remote.port) ?? []), { conn, local, remote }]);
+  }
+  const seenOf = new Map<ProbeConnection, SeenRows | null>();
+  for (const group of byPort.values()) {
+    const rows = await settledRowsAll(group, table.read);
+    for (const [i, { conn }] of group.entries()) seenOf.set(conn, rows[i] ?? null);
+  }
   return live.map(({ label, conn }) => finishRecord(label, conn, seenOf.get(conn) ?? null, table.source));
 }
 

@@ -211,33 +211,11 @@ export interface SeenRows {
 }
 
 /**
- * This connection's rows once no end is in a transient state any more, polled for at most
- * POLL_BOUND_MS, from `read` (/proc/net/tcp unless another table is given); null where the
- * table cannot be read.
- */
-export async function settledRows(
-  local: Endpoint,
-  remote: Endpoint,
-  read: (filter: RowFilter) => Promise<TcpRow[] | null> = readTcpRows,
-): Promise<SeenRows | null> {
-  const deadline = Date.now() + POLL_BOUND_MS;
-  let last: SeenRows | null = null;
-  for (;;) {
-    const rows = await read({ ports: [local.port], listening: remote.port });
-    if (rows === null) return null; // no socket table here (not Linux)
-    last = { ...rowsForConnection(rows, local, remote), serverListensHere: rows.some((r) => r.state === 'LISTEN' && r.localPort === remote.port) };
-    const all = [...last.aSide, ...last.bSide];
-    if (!all.some((row) => TRANSIENT.has(row.state))) return last;
-    if (Date.now() >= deadline) return last;
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-}
-
-/**
- * settledRows for several connections to one server port at once: one read of the table per
- * poll for all of them (a scenario ends with up to 61 connections, and each read of a table
- * holding thousands of TIME_WAIT rows costs milliseconds), until none is transient or the
- * bound passes. null entries where the table cannot be read.
+ * These connections' rows (all to one server port) once no end is in a transient state any
+ * more, polled for at most POLL_BOUND_MS, from `read` (/proc/net/tcp unless another table is
+ * given): one read of the table per poll for all of them (a scenario ends with up to 61
+ * connections, and each read of a table holding thousands of TIME_WAIT rows costs
+ * milliseconds). null entries where the table cannot be read (not Linux).
  */
 export async function settledRowsAll(
   pairs: readonly { readonly local: Endpoint; readonly remote: Endpoint }[],
