@@ -344,42 +344,41 @@ const IDLE_SPREAD_MS = 25;
 /** The idle timeouts of the connections the server closed while idle, ascending. */
 function idleSamples(list: readonly ConnectionRecord[]): number[] {
   return list
-    .flatMap((c) => (c.end.kind === 'server-close-after-response' ? [] : [idleTimeoutOf(c.end)]))
+    .map((c) => idleTimeoutOf(c.end))
     .filter((x): x is number => x !== null)
     .sort((a, b) => a - b);
+}
+
+/** The median of ascending values (the mean of the middle two for an even count); null for none. */
+function medianOf(sorted: readonly number[]): number | null {
+  const mid = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return null;
+  return roundMs(sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2);
 }
 
 /**
  * The minimum idle timeout over several connections, what a client must stay below; when the
  * closes spread wider than the measurement error, a finding names the likely cause (a timer
- * wheel or poller that checks timeouts now and then: Tomcat's NIO poller, for one).
+ * wheel or poller that checks timeouts now and then: Tomcat's NIO poller, for one). The
+ * samples themselves are idleBeforeCloseMedian's finding.
  */
 function idleSpread(list: readonly ConnectionRecord[], single: Measured): Measured {
   const idles = idleSamples(list);
   const min = idles[0];
   const max = idles.at(-1);
   if (idles.length < 2 || min === undefined || max === undefined) return single;
-  const median = idles[Math.floor(idles.length / 2)] as number;
+  if (max - min <= IDLE_SPREAD_MS) return { value: min, finding: null };
   const first = list.find((c) => idleTimeoutOf(c.end) === min) as ConnectionRecord;
-  const samples = `${idles.length} idle connections closed after ${formatDuration(min)} (min), ${formatDuration(median)} (median), ${formatDuration(max)} (max)`;
-  const text =
-    max - min > IDLE_SPREAD_MS
-      ? `${samples}: the server closes idle connections anywhere in that range, so a timer wheel or a poller that checks timeouts now and then decides, not the configured value alone (Tomcat's NIO poller is one); clients must stay below the minimum, ${formatDuration(min)}`
-      : samples;
+  const text = `${idles.length} idle connections closed after ${formatDuration(min)} (min), ${formatDuration(medianOf(idles) ?? min)} (median), ${formatDuration(max)} (max): the server closes idle connections anywhere in that range, so a timer wheel or a poller that checks timeouts now and then decides, not the configured value alone (Tomcat's NIO poller is one); clients must stay below the minimum, ${formatDuration(min)}`;
   return { value: min, finding: { text, evidence: [evidence(first, first.end.evidence.at(-1) ?? null, null, first.end.summary)] } };
 }
 
 function idleBeforeCloseMedian(list: readonly ConnectionRecord[], on: string, ctx: MeasureContext): Measured {
-  const closed = list.flatMap((c) => {
-    const idle = idleTimeoutOf(c.end);
-    return idle === null ? [] : [{ c, idle }];
-  });
+  const closed = list.filter((c) => idleTimeoutOf(c.end) !== null);
   const kept = list.filter((c) => idleTimeoutOf(c.end) === null && c.end.kind !== 'server-close-after-response');
   const notAlive = list.length - closed.length - kept.length;
-  const idles = closed.map((x) => x.idle).sort((a, b) => a - b);
-  const mid = Math.floor(idles.length / 2);
-  const median =
-    idles.length === 0 ? null : roundMs(idles.length % 2 === 1 ? (idles[mid] as number) : ((idles[mid - 1] as number) + (idles[mid] as number)) / 2);
+  const idles = idleSamples(list);
+  const median = medianOf(idles);
   const parts: string[] = [];
   if (median !== null) {
     const range = idles.length > 1 ? `, ${formatDuration(idles[0] as number)}–${formatDuration(idles.at(-1) as number)}` : '';
@@ -387,12 +386,11 @@ function idleBeforeCloseMedian(list: readonly ConnectionRecord[], on: string, ct
   }
   if (notAlive > 0) parts.push(`${notAlive} of ${list.length} were not kept alive (the server closed right after the response)`);
   if (kept.length > 0) {
-    const abandoned = on.includes('abandon')
-      ? ': abandoned connections stay open, holding server sockets and file descriptors; the probe closed them at the end'
-      : '';
-    parts.push(`the server did not close ${kept.length} of ${list.length} (${on}) within ${formatDuration(ctx.maxIdleMs)} (--max-idle)${abandoned}`);
+    parts.push(
+      `the server did not close ${kept.length} of ${list.length} (${on}) within ${formatDuration(ctx.maxIdleMs)} (--max-idle); the probe closed them at the end`,
+    );
   }
-  const shown = [...closed.slice(0, 1).map((x) => x.c), ...kept.slice(0, 2)];
+  const shown = [...closed.slice(0, 1), ...kept.slice(0, 2)];
   return {
     value: median,
     finding:
