@@ -9,6 +9,7 @@ import { runCli } from './support/cli.js';
 import { HOSTILE_SERVERS } from './support/hostileServers.js';
 import type { HostileServer } from './support/hostileServers.js';
 import { expectValid } from './support/reportSchema.js';
+import { onRequestHeads } from './support/rawServer.js';
 
 /**
  * Every hostile or broken server of the catalogue (test/support/hostileServers.ts, documented
@@ -31,16 +32,7 @@ async function serve(server: HostileServer): Promise<{ url: string; stop: () => 
     sockets.add(socket);
     socket.on('error', () => undefined);
     server.onConnect?.(socket);
-    let buffered = '';
-    let n = 0;
-    socket.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('latin1');
-      while (buffered.includes('\r\n\r\n')) {
-        buffered = buffered.slice(buffered.indexOf('\r\n\r\n') + 4);
-        n += 1;
-        server.onRequest?.(socket, n);
-      }
-    });
+    onRequestHeads(socket, (n) => server.onRequest?.(socket, n));
   });
   await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
   return {

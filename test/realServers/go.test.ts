@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../src/model/result.js';
 import type { ConnEvent } from '../../src/model/events.js';
@@ -11,6 +9,7 @@ import { useServerProcesses } from '../support/process.js';
 import { serverBinary } from '../support/realServer.js';
 import { connection, expectIdleCloseOnWire, expectIdleFinClose, probeCli } from './support.js';
 import { expectTimeWaitByCloser } from '../support/shortConnections.js';
+import { buildGoFixture } from '../support/realClients.js';
 
 /**
  * Go's net/http server (test/fixtures/go-server, standard library only), built once with the
@@ -38,20 +37,7 @@ describe.skipIf(go === null)("Go's net/http server", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'kap-go-'));
-    binary = path.join(dir, 'go-server');
-    // Offline and reproducible: no proxy (a module download would fail loudly, not hang),
-    // caches in the temp dir, no cgo (no C compiler needed for net).
-    const env = {
-      ...process.env,
-      GOCACHE: path.join(dir, 'cache'),
-      GOPATH: path.join(dir, 'gopath'),
-      GOFLAGS: '-mod=mod',
-      GO111MODULE: 'on',
-      GOPROXY: 'off',
-      GOTOOLCHAIN: 'local',
-      CGO_ENABLED: '0',
-    };
-    await promisify(execFile)(go as string, ['build', '-o', binary, '.'], { cwd: FIXTURE, env, timeout: 120_000, killSignal: 'SIGKILL' });
+    binary = await buildGoFixture(go as string, FIXTURE, dir, 'go-server');
   }, 130_000);
   afterAll(() => {
     if (dir !== '') rmSync(dir, { recursive: true, force: true });

@@ -30,8 +30,8 @@ export function useRawServer(): (onConnection: (socket: net.Socket) => void, opt
   };
 }
 
-/** Answers every request head on the socket with `response(n)` (n counts from 1). */
-export function answerEachRequest(socket: net.Socket, response: (n: number) => Buffer): void {
+/** Calls `onHead(n)` for every request head that arrives on the socket (n counts from 1; bodies are not read). */
+export function onRequestHeads(socket: net.Socket, onHead: (n: number) => void): void {
   let buffered = '';
   let n = 0;
   socket.on('data', (chunk: Buffer) => {
@@ -39,7 +39,12 @@ export function answerEachRequest(socket: net.Socket, response: (n: number) => B
     while (buffered.includes('\r\n\r\n')) {
       buffered = buffered.slice(buffered.indexOf('\r\n\r\n') + 4);
       n += 1;
-      socket.write(response(n));
+      onHead(n);
     }
   });
+}
+
+/** Answers every request head on the socket with `response(n)` (n counts from 1). */
+export function answerEachRequest(socket: net.Socket, response: (n: number) => Buffer): void {
+  onRequestHeads(socket, (n) => socket.write(response(n)));
 }
