@@ -197,9 +197,9 @@ describe('malformed frames', () => {
   });
 });
 
-/** A value the setting allows (RFC 9113 §6.5.2): 0 or 1 for ENABLE_PUSH and ENABLE_CONNECT_PROTOCOL, a frame size for MAX_FRAME_SIZE. */
+/** A value the setting allows (RFC 9113 §6.5.2): 0 or 1 for ENABLE_PUSH, a frame size for MAX_FRAME_SIZE. */
 function validSetting(id: number, value: number): number {
-  if (id === 2 || id === 8) return value & 1;
+  if (id === 2) return value & 1;
   return id === 5 ? 16_384 + (value % (2 ** 24 - 16_384)) : value;
 }
 

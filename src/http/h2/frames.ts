@@ -301,7 +301,7 @@ function priorityOf(fields: Buffer): Priority {
   return { exclusive: dependency >>> 31 === 1, streamDependency: dependency & MAX_STREAM_ID, weight: (fields[4] as number) + 1 };
 }
 
-/** SETTINGS fields and the value ranges RFC 9113 §6.5.2 (and RFC 8441 §3) make connection errors. */
+/** SETTINGS fields, refusing the values RFC 9113 §6.5.2 makes connection errors. */
 function settingsOf(flags: number, streamId: number, payload: Buffer): { ack: boolean; settings: (readonly [number, number])[] } {
   onConnection('SETTINGS', streamId);
   const ack = (flags & FLAG.ACK) !== 0;
@@ -312,7 +312,7 @@ function settingsOf(flags: number, streamId: number, payload: Buffer): { ack: bo
   for (let at = 0; at < payload.length; at += 6) {
     const id = payload.readUInt16BE(at);
     const value = payload.readUInt32BE(at + 2);
-    if ((id === 2 || id === 8) && value > 1)
+    if (id === SETTINGS_ID.ENABLE_PUSH && value > 1)
       throw new H2ProtocolError('PROTOCOL_ERROR', `${settingName(id)} = ${value}; only 0 and 1 are allowed (RFC 9113 §6.5.2)`);
     if (id === SETTINGS_ID.INITIAL_WINDOW_SIZE && value > MAX_STREAM_ID) {
       throw new H2ProtocolError('FLOW_CONTROL_ERROR', `INITIAL_WINDOW_SIZE = ${value}, above 2^31-1 (RFC 9113 §6.5.2)`);
