@@ -141,7 +141,11 @@ export type H2Frame = FrameBase &
  */
 export class FrameReader {
   private readonly maxFrameSize: number;
-  private pending: Buffer = Buffer.alloc(0);
+  /** Copies of the bytes of an incomplete frame, joined only once `needed` bytes are there (no copying per byte of a trickle). */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Bytes the frame at the head of `pending` needs: its header, then header and payload. */
+  private needed = FRAME_HEADER_BYTES;
   /** The stream of a HEADERS or PUSH_PROMISE still waiting for END_HEADERS (RFC 9113 §6.10), or null. */
   private continuationStream: number | null = null;
   private failure: H2ProtocolError | null = null;
@@ -157,12 +161,17 @@ export class FrameReader {
 
   /** Bytes held back: at most one frame header and payload. */
   get buffered(): number {
-    return this.pending.length;
+    return this.pendingBytes;
   }
 
   push(chunk: Buffer): H2Frame[] {
     if (this.failure !== null) throw this.failure;
-    const bytes = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    if (this.pendingBytes + chunk.length < this.needed) {
+      this.pending.push(Buffer.from(chunk));
+      this.pendingBytes += chunk.length;
+      return [];
+    }
+    const bytes = this.pending.length === 0 ? chunk : Buffer.concat([...this.pending, chunk]);
     const frames: H2Frame[] = [];
     let offset = 0;
     try {
@@ -184,10 +193,14 @@ export class FrameReader {
     } catch (err) {
       if (!(err instanceof H2ProtocolError)) throw err;
       this.failure = new H2ProtocolError(err.code, err.detail, frames);
-      this.pending = Buffer.alloc(0);
+      this.pending = [];
+      this.pendingBytes = 0;
       throw this.failure;
     }
-    this.pending = offset === bytes.length ? Buffer.alloc(0) : Buffer.from(bytes.subarray(offset));
+    const rest = bytes.subarray(offset);
+    this.pending = rest.length === 0 ? [] : [Buffer.from(rest)];
+    this.pendingBytes = rest.length;
+    this.needed = rest.length < FRAME_HEADER_BYTES ? FRAME_HEADER_BYTES : FRAME_HEADER_BYTES + rest.readUIntBE(0, 3);
     return frames;
   }
 
