@@ -1,3 +1,4 @@
+import { BUILTIN_ORDER } from '../src/catalog/builtinScenarios.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -420,7 +421,7 @@ describe('serve and list', () => {
         .trimEnd()
         .split('\n')
         .map((l) => l.split(/\s+/)[0]),
-    ).toEqual(['http11-reuse', 'http10-keepalive', 'connection-close', 'idle-timeout', 'request-cap', 'timeout-mismatch', 'stale-race', 'short-connections']);
+    ).toEqual(BUILTIN_ORDER);
   });
 
   it('--help exits 0', async () => {

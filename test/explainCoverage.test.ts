@@ -29,6 +29,9 @@ const REQUEST_OUTCOMES = namesOf<Exclude<RequestOutcome, 'ok'>>({
   truncated: true,
   'protocol-error': true,
   'not-sent': true,
+  'refused-stream': true,
+  'rst-stream': true,
+  'above-last-stream-id': true,
 });
 
 const CLOSE_KINDS = namesOf<CloseKind>({
@@ -54,6 +57,7 @@ const PROBE_ERROR_CODES = namesOf<ProbeErrorCode>({
   'connect-failed': true,
   'tls-failed': true,
   'not-http': true,
+  'h2-unsupported': true,
   'protocol-error': true,
   'no-response': true,
   'closed-before-response': true,

@@ -24,12 +24,36 @@ const refused: ProbeErrorInfo = {
 };
 
 function measurement(id: string, metrics: Record<string, MetricValue>, error: ProbeErrorInfo | null = null): ScenarioMeasurement {
-  return { id, title: id, source: `${id}.yaml`, headline: null, startedAtMs: 0, durationMs: 10, metrics, findings: [], error, connections: [], race: null };
+  return {
+    id,
+    title: id,
+    source: `${id}.yaml`,
+    protocol: 'http/1.1',
+    headline: null,
+    startedAtMs: 0,
+    durationMs: 10,
+    metrics,
+    findings: [],
+    error,
+    connections: [],
+    race: null,
+  };
 }
 
 function run(url: string, scenarios: ScenarioMeasurement[], error: ProbeErrorInfo | null = null): MeasuredRun {
   return {
-    target: { url, host: '127.0.0.1', port: 80, connectAddress: null, tls: false, server: null, lab: null, local: true },
+    target: {
+      url,
+      host: '127.0.0.1',
+      port: 80,
+      connectAddress: null,
+      tls: false,
+      server: null,
+      lab: null,
+      local: true,
+      protocols: ['http/1.1'],
+      h2Refusal: null,
+    },
     startedAt: '2026-12-01T00:00:00.000Z',
     durationMs: 100,
     loopDelayMaxMs: 1,
@@ -38,6 +62,7 @@ function run(url: string, scenarios: ScenarioMeasurement[], error: ProbeErrorInf
     evidence: { socketTable: 'proc-net-tcp' },
     error,
     options: {
+      protocol: 'auto',
       maxIdleMs: 5000,
       maxRequests: 50,
       connectTimeoutMs: 1000,
@@ -82,6 +107,7 @@ describe('judge', async () => {
       'id',
       'title',
       'source',
+      'protocol',
       'headline',
       'status',
       'startedAtMs',

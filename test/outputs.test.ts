@@ -103,7 +103,7 @@ describe('reports', () => {
     const result = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
     // Every scenario that was selected is still listed, as not started.
     expect(result).toMatchObject({ interrupted: true, interruptedBy: 'SIGINT' });
-    expect(result.scenarios.length).toBe(8);
+    expect(result.scenarios.length).toBe(10); // both protocols: the preflight never learnt which the target speaks
     expect(result.scenarios.every((s) => s.status === 'error' && s.error?.code === 'interrupted')).toBe(true);
   }, 30_000);
 

@@ -34,6 +34,8 @@ describe('loadBuiltinScenarios', () => {
       'timeout-mismatch',
       'stale-race',
       'short-connections',
+      'h2-idle-timeout',
+      'h2-request-cap',
     ]);
     expect(BUILTIN_ORDER).toEqual(scenarios.map((s) => s.id));
     expect(scenarios.map((s) => s.source)).toEqual(scenarios.map((s) => path.join(SCENARIO_DIR, `${s.id}.yaml`)));
@@ -83,6 +85,7 @@ describe('parseScenario', () => {
       headline: 'reused',
       exclusive: false,
       needs: null,
+      protocol: 'http/1.1',
       steps: [
         { type: 'open', line: 8, as: 'a' },
         { type: 'open', line: 9, as: 'b' },
@@ -232,7 +235,7 @@ describe('parseScenario', () => {
       'custom.yaml',
       8,
       'metrics.latency.measure',
-      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "keepAliveHeader", "responseStall", "requestsBeforeClose", "closeSignalled", "lastOutcome", "requestOutcome", "closeMode", "clientIdle", "raceWindow", "raceWindowUpper", "raceSafeIdle", "timePerRequest", "timeWaitClient", "timeWaitServer", "idleBeforeCloseMedian", "idleBeforeCloseMin", "idleBeforeCloseMax"',
+      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "keepAliveHeader", "responseStall", "requestsBeforeClose", "closeSignalled", "lastOutcome", "requestOutcome", "closeMode", "clientIdle", "raceWindow", "raceWindowUpper", "raceSafeIdle", "timePerRequest", "timeWaitClient", "timeWaitServer", "idleBeforeCloseMedian", "idleBeforeCloseMin", "idleBeforeCloseMax", "h2IdleBeforeGoaway", "goawayErrorCode", "goawayLastStreamId", "goawayDebug", "closeAfterGoaway", "twoStepGoaway", "h2StreamsBeforeGoaway", "goawaySignalled", "maxConcurrentStreams"',
     );
   });
 

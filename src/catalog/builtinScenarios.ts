@@ -8,4 +8,6 @@ export const BUILTIN_ORDER = [
   'timeout-mismatch',
   'stale-race',
   'short-connections',
+  'h2-idle-timeout',
+  'h2-request-cap',
 ];

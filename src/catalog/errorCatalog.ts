@@ -405,6 +405,32 @@ export const ERROR_CATALOG: readonly ErrorExplanation[] = [
     scenario: 'the one named in the report',
     fix: 'Raise --scenario-timeout (a long --max-idle makes idle-timeout and stale-race long), or let the run finish; for a hop, see why that hop could not be probed.',
   },
+  {
+    id: 'HTTP/2 GOAWAY',
+    // Go 1.19.8 src/net/http/h2_bundle.go:8787 ("http2: server sent GOAWAY and closed the connection; LastStreamID=…"), :7288
+    // ("http2: Transport received Server's graceful shutdown GOAWAY"); Node 20.20.2 lib/internal/errors.js ERR_HTTP2_GOAWAY_SESSION
+    // "New streams cannot be created after receiving a GOAWAY"; gRPC "the connection is draining" (grpc/grpc-go#2767).
+    matches: ['goaway', 'err_http2_goaway_session', 'new streams cannot be created after receiving a goaway', 'the connection is draining'],
+    names: ['above-last-stream-id', 'h2-unsupported'],
+    seenIn:
+      'Go ("http2: server sent GOAWAY and closed the connection; LastStreamID=1, ErrCode=NO_ERROR, debug="", "http2: Transport received Server\'s graceful shutdown GOAWAY"), Node (ERR_HTTP2_GOAWAY_SESSION "New streams cannot be created after receiving a GOAWAY"), gRPC (UNAVAILABLE "the connection is draining"); the probe: outcome above-last-stream-id, [h2-unsupported] when --protocol h2 meets a server without HTTP/2',
+    wire: 'The server ended an HTTP/2 connection with a GOAWAY frame: on idle expiry (nginx keepalive_timeout, Go IdleTimeout), after its request cap (nginx keepalive_requests), or on a drain (gRPC MAX_CONNECTION_IDLE/AGE, Envoy, HAProxy). Streams above its last stream id were not processed and are safe to retry; a request sent while the GOAWAY was in flight fails in the client that does not retry it.',
+    scenario:
+      'h2-idle-timeout (idle time to the GOAWAY, its code, last stream id and debug data, the close after it); h2-request-cap (streams served before the GOAWAY)',
+    fix: "Keep the client's HTTP/2 idle limit below the server's idle GOAWAY, and let the client retry requests above the GOAWAY's last stream id (Go and Node do for idempotent requests). gRPC: align keepalive and MAX_CONNECTION_IDLE.",
+  },
+  {
+    id: 'REFUSED_STREAM',
+    // Node 20.20.2 ERR_HTTP2_STREAM_ERROR "Stream closed with error code NGHTTP2_REFUSED_STREAM" (lib/internal/errors.js);
+    // curl 7.88.1 lib/http2.c "HTTP/2 stream %u was not closed cleanly: %s (err %u)"; Chromium net::ERR_HTTP2_SERVER_REFUSED_STREAM (kubernetes/ingress-nginx#7503).
+    matches: ['refused_stream', 'err_http2_server_refused_stream', 'stream closed with error code', 'was not closed cleanly'],
+    names: ['refused-stream', 'rst-stream'],
+    seenIn:
+      'Node (ERR_HTTP2_STREAM_ERROR "Stream closed with error code NGHTTP2_REFUSED_STREAM"), curl ("HTTP/2 stream 1 was not closed cleanly: REFUSED_STREAM (err 7)"), browsers (net::ERR_HTTP2_SERVER_REFUSED_STREAM); the probe: outcome refused-stream or rst-stream',
+    wire: 'The server reset one stream with RST_STREAM: REFUSED_STREAM means it did not process the request (above its SETTINGS_MAX_CONCURRENT_STREAMS, or while it shuts the connection down) and a client may retry it; another code ends that stream only.',
+    scenario: 'h2-request-cap and h2-idle-timeout show every RST_STREAM in their timelines with its code',
+    fix: "Keep concurrent streams per connection below the server's SETTINGS_MAX_CONCURRENT_STREAMS (the probe reports it), open another connection beyond it, and retry REFUSED_STREAM on a new connection.",
+  },
 ];
 
 /** Lower-case, and without the quotes or brackets a pasted name often comes in. */

@@ -145,6 +145,11 @@ function runOptions(): Option[] {
     option('--cacert <file>', "trust the CA certificates in this PEM file (an internal CA), besides Node's bundled ones and NODE_EXTRA_CA_CERTS", {
       env: true,
     }),
+    option(
+      '--protocol <which>',
+      'protocols to probe: auto (HTTP/1.1, and HTTP/2 when the target speaks it: ALPN h2 over TLS, prior knowledge over TCP), http1, h2',
+      { choices: ['auto', 'http1', 'h2'], value: 'auto', shown: 'auto', env: true },
+    ),
     option('--socket-table <which>', 'where to read socket states (who holds TIME_WAIT): auto (/proc/net/tcp, else netstat -an), proc, netstat, none', {
       choices: ['auto', 'proc', 'netstat', 'none'],
       value: 'auto',

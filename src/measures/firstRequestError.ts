@@ -48,6 +48,10 @@ export function firstRequestError(outcome: ExchangeOutcome, target: Target): Pro
         outcome.syscall,
         maybeTls,
       );
+    case 'stream-reset':
+      return new ProbeError('closed-before-response', `${where} reset the stream of the first request (RST_STREAM ${outcome.errorCode})`);
+    case 'goaway-refused':
+      return new ProbeError('closed-before-response', `${where} sent GOAWAY (${outcome.errorCode}) before answering the first request`);
     case 'premature-close':
     case 'not-sent':
       return new ProbeError('closed-before-response', `${where} closed the connection before answering the first request`, null, null, maybeTls);

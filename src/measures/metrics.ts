@@ -12,6 +12,7 @@ import { parseKeepAlive } from '../http/keepAliveHeader.js';
 import { formatDuration, roundMs } from '../util/duration.js';
 import type { MetricSpec } from '../plan/scenario.js';
 import { closesImmediately, failedWhileOpen } from './race.js';
+import { measureH2 } from './h2Metrics.js';
 
 /** What a scenario run left behind: its connections (with labels) and every exchange. */
 export interface Trace {
@@ -236,6 +237,16 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       const idle = idleBeforeLastRequest(events);
       return plain(idle === null ? null : Math.round(idle));
     }
+    case 'h2IdleBeforeGoaway':
+    case 'goawayErrorCode':
+    case 'goawayLastStreamId':
+    case 'goawayDebug':
+    case 'closeAfterGoaway':
+    case 'twoStepGoaway':
+    case 'h2StreamsBeforeGoaway':
+    case 'goawaySignalled':
+    case 'maxConcurrentStreams':
+      return measureH2(name, conn, trace, spec.on, ctx);
   }
 }
 
@@ -256,7 +267,7 @@ const CLOSE_MODE_TEXT: Record<ServerCloseMode, string> = {
 function describeOutcome(outcome: ExchangeOutcome): string {
   switch (outcome.kind) {
     case 'response':
-      return `request #${outcome.index} was answered (${outcome.head.status})`;
+      return `request #${outcome.index} was answered (${outcome.status})`;
     case 'premature-close':
       return outcome.peerClosedBeforeWrite
         ? `request #${outcome.index} was written on a connection the server had already closed: no response, the stream was at its end (a client sees "socket hang up" / premature close)`
@@ -270,6 +281,10 @@ function describeOutcome(outcome: ExchangeOutcome): string {
       return `request #${outcome.index}: ${outcome.message}`;
     case 'not-sent':
       return `request #${outcome.index} could not be written: the socket was already closed`;
+    case 'stream-reset':
+      return `request #${outcome.index}: the server reset its stream (RST_STREAM ${outcome.errorCode})`;
+    case 'goaway-refused':
+      return `request #${outcome.index} was above the last stream id (${outcome.lastStreamId}) of the server's GOAWAY (${outcome.errorCode}): not processed, safe to retry`;
   }
 }
 
@@ -313,7 +328,7 @@ function raceMeasure(name: 'raceWindow' | 'raceSafeIdle', race: RaceReport | nul
 }
 
 /** Where a repeat loop on `label` stopped looking: --max-requests, or its time budget (then with the pace that used it up). */
-function searchBound(trace: Trace, label: string | null, ctx: MeasureContext): string {
+export function searchBound(trace: Trace, label: string | null, ctx: MeasureContext): string {
   const stop = trace.repeats.findLast((r) => r.on === label);
   if (stop?.reason !== 'budget' || stop.budgetMs === null || stop.rounds === 0) return `--max-requests ${ctx.maxRequests}`;
   const pace = stop.elapsedMs / stop.rounds;
@@ -324,11 +339,11 @@ function lastWithLabel(trace: Trace, label: string): ConnectionRecord | null {
   return [...trace.connections].reverse().find((c) => c.label === label)?.record ?? null;
 }
 
-function evidence(conn: ConnectionRecord, t: number | null, requestIndex: number | null, detail: string): Evidence {
+export function evidence(conn: ConnectionRecord, t: number | null, requestIndex: number | null, detail: string): Evidence {
   return { connection: conn.id, localPort: conn.local?.port ?? null, t, requestIndex, detail };
 }
 
-function plain(value: MetricValue): Measured {
+export function plain(value: MetricValue): Measured {
   return { value, finding: null };
 }
 

@@ -1,10 +1,11 @@
 import { ProbeError, abortReason } from '../model/errors.js';
-import type { LabProfileReport, MeasuredRun, ScenarioMeasurement } from '../model/result.js';
+import type { LabProfileReport, MeasuredRun, ProtocolId, ScenarioMeasurement } from '../model/result.js';
 import type { Scenario } from '../plan/scenario.js';
 import { headerValue } from '../http/keepAliveHeader.js';
 import { SERVER_TEXT_MAX, sanitize } from '../util/sanitize.js';
 import { startClock } from '../wire/clock.js';
 import { ProbeConnection } from '../wire/connection.js';
+import { H2Connection } from '../wire/h2Connection.js';
 import { isLocalAddress } from '../wire/localAddress.js';
 import { roundMs } from '../util/duration.js';
 import { watchLoopDelay } from '../wire/loopDelay.js';
@@ -36,22 +37,27 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
   }
 }
 
-async function probe(scenarios: readonly Scenario[], options: ProbeOptions, loopDelay: { stop(): number }): Promise<MeasuredRun> {
+async function probe(selected: readonly Scenario[], options: ProbeOptions, loopDelay: { stop(): number }): Promise<MeasuredRun> {
+  let scenarios = selected;
   const startedAt = new Date();
   const clock = startClock();
   const table = await openSocketTable(options.socketTable ?? 'auto');
   const ctx: RunContext = { ...options, clock, table };
-  let preflight: { server: string | null; local: boolean };
+  let preflight: Preflight;
   let error: ProbeError | null = null;
   try {
-    preflight = await preflightRequest(ctx);
+    preflight = await preflightAll(ctx, new Set(scenarios.map((s) => s.protocol)));
   } catch (err) {
     if (!(err instanceof ProbeError)) throw err;
     // Stopped before anything was measured: an empty report, still written (exit 130).
     // Not probeable at all: a report that says why, for the CI that reads it (exit 3).
     if (err.code !== 'interrupted') error = err;
-    preflight = { server: null, local: false };
+    preflight = { server: null, local: false, protocols: [], h2Refusal: null };
   }
+  // Each scenario runs in the protocol it is written for, when the target speaks it (a run
+  // stopped before the preflight knew keeps them all, reported as not started).
+  const spoken = (s: Scenario): boolean => preflight.protocols.includes(s.protocol);
+  if (preflight.protocols.length > 0) scenarios = scenarios.filter(spoken);
   const run = async (scenario: Scenario): Promise<ScenarioMeasurement> => {
     const measured = await runScenario(scenario, ctx);
     options.onScenarioDone?.(measured);
@@ -70,6 +76,7 @@ async function probe(scenarios: readonly Scenario[], options: ProbeOptions, loop
     id: s.id,
     title: s.title,
     source: s.source,
+    protocol: s.protocol,
     headline: s.headline,
     startedAtMs: roundMs(clock.now()),
     durationMs: 0,
@@ -89,6 +96,8 @@ async function probe(scenarios: readonly Scenario[], options: ProbeOptions, loop
       server: preflight.server,
       lab: options.lab,
       local: preflight.local,
+      protocols: preflight.protocols,
+      h2Refusal: preflight.h2Refusal,
     },
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(clock.now()),
@@ -97,6 +106,7 @@ async function probe(scenarios: readonly Scenario[], options: ProbeOptions, loop
     interruptedBy,
     error: error?.toInfo() ?? null,
     options: {
+      protocol: options.protocol ?? 'auto',
       maxIdleMs: options.maxIdleMs,
       maxRequests: options.maxRequests,
       connectTimeoutMs: options.connectTimeoutMs,
@@ -111,7 +121,65 @@ async function probe(scenarios: readonly Scenario[], options: ProbeOptions, loop
   };
 }
 
-async function preflightRequest(ctx: RunContext): Promise<{ server: string | null; local: boolean }> {
+/** What the preflight learnt about the target. */
+interface Preflight {
+  readonly server: string | null;
+  readonly local: boolean;
+  readonly protocols: readonly ProtocolId[];
+  readonly h2Refusal: string | null;
+}
+
+/** How long the HTTP/2 check waits for SETTINGS in answer to the preface: a server that speaks it answers at once. */
+const H2_CHECK_MAX_MS = 3000;
+
+/**
+ * The preflight for each protocol that `--protocol` allows and a selected scenario speaks:
+ * HTTP/1.1 first (its failure stops the run, as before HTTP/2 existed), then HTTP/2 (its
+ * refusal only drops the HTTP/2 scenarios, unless they are all the run has).
+ */
+async function preflightAll(ctx: RunContext, wanted: ReadonlySet<ProtocolId>): Promise<Preflight> {
+  const choice = ctx.protocol ?? 'auto';
+  const checkH1 = choice !== 'h2' && (wanted.has('http/1.1') || !wanted.has('h2'));
+  const checkH2 = choice !== 'http1' && (wanted.has('h2') || !checkH1);
+  const h1 = checkH1 ? await preflightRequest(ctx) : null;
+  if (!checkH2) return { ...(h1 as H1Preflight), protocols: ['http/1.1'], h2Refusal: null };
+  try {
+    const h2 = await preflightH2(ctx);
+    return { server: h1?.server ?? h2.server, local: h2.local, protocols: h1 === null ? ['h2'] : ['http/1.1', 'h2'], h2Refusal: null };
+  } catch (err) {
+    if (h1 === null || !(err instanceof ProbeError) || err.code === 'interrupted') throw err;
+    return { ...h1, protocols: ['http/1.1'], h2Refusal: err.message };
+  }
+}
+
+type H1Preflight = Pick<Preflight, 'server' | 'local'>;
+
+/** One HTTP/2 request on a connection of its own; throws ProbeError (h2-unsupported when the target does not speak HTTP/2). */
+async function preflightH2(ctx: RunContext): Promise<H1Preflight> {
+  const conn = await stoppable(H2Connection.open('preflight-h2', connectOptions(ctx), ctx.clock, Math.min(H2_CHECK_MAX_MS, ctx.firstByteTimeoutMs)), ctx.stop);
+  try {
+    const { target } = ctx;
+    const outcome = await conn.send(
+      {
+        method: ctx.method,
+        path: target.path,
+        authority: target.hostHeader,
+        scheme: target.tls ? 'https' : 'http',
+        headers: ctx.headers,
+        userAgent: ctx.userAgent,
+      },
+      ctx,
+    );
+    const error = firstRequestError(outcome, target);
+    if (error !== null || outcome.kind !== 'response') throw error;
+    const server = headerValue(outcome.headers, 'server');
+    return { server: server === null ? null : sanitize(server, SERVER_TEXT_MAX), local: conn.remote !== null && isLocalAddress(conn.remote.address) };
+  } finally {
+    await conn.close('fin', 'cleanup');
+  }
+}
+
+async function preflightRequest(ctx: RunContext): Promise<H1Preflight> {
   const { target } = ctx;
   const opening = ProbeConnection.open('preflight', connectOptions(ctx), ctx.clock);
   const conn = await stoppable(opening, ctx.stop).catch((err: unknown) => {
@@ -134,7 +202,7 @@ async function preflightRequest(ctx: RunContext): Promise<{ server: string | nul
     if (ctx.stop?.aborted === true) throw new ProbeError('interrupted', 'interrupted before the first response');
     const error = firstRequestError(outcome, target);
     if (error !== null || outcome.kind !== 'response') throw error;
-    const server = headerValue(outcome.head.headers, 'server');
+    const server = headerValue(outcome.headers, 'server');
     return { server: server === null ? null : sanitize(server, SERVER_TEXT_MAX), local: conn.remote !== null && isLocalAddress(conn.remote.address) };
   } finally {
     ctx.stop?.removeEventListener('abort', stop);

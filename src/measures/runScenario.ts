@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Aborted, ProbeError, abortReason } from '../model/errors.js';
 import type { AbortReason } from '../model/errors.js';
-import type { ConnectionRecord, Finding, MetricValue, RaceTrial, ScenarioMeasurement, SocketTableChoice } from '../model/result.js';
+import type { ConnectionRecord, Finding, MetricValue, ProtocolChoice, ProtocolId, RaceTrial, ScenarioMeasurement, SocketTableChoice } from '../model/result.js';
 import type { Scenario, Step } from '../plan/scenario.js';
 import { connectHost } from '../plan/target.js';
 import type { Target } from '../plan/target.js';
@@ -14,6 +14,7 @@ import { timeWaitOf } from '../timeline/timeWait.js';
 import { formatDuration, roundMs } from '../util/duration.js';
 import type { Clock } from '../wire/clock.js';
 import { ProbeConnection } from '../wire/connection.js';
+import { H2Connection } from '../wire/h2Connection.js';
 import type { ConnectOptions, ExchangeDeadlines, ExchangeOutcome } from '../wire/connection.js';
 import { isLocalAddress } from '../wire/localAddress.js';
 import { settledRowsAll } from '../wire/procNetTcp.js';
@@ -42,6 +43,8 @@ export interface ProbeSettings extends ExchangeDeadlines {
   readonly stop?: AbortSignal;
   /** Which socket table to read (--socket-table); auto when absent. */
   readonly socketTable?: SocketTableChoice;
+  /** Which protocols to probe (--protocol); auto when absent. */
+  readonly protocol?: ProtocolChoice;
 }
 
 /** Everything a scenario needs from the run. */
@@ -56,9 +59,12 @@ const RACE_STAGGER_MS = 5;
 /** How long after the calibration response the race's trials start at the earliest, so that T is known (the calibration's close seen) before any trial must send. */
 const RACE_LEAD_MS = 30;
 
+/** A connection of either protocol: the steps and the timeline read both alike. */
+type WireConnection = ProbeConnection | H2Connection;
+
 interface LiveConnection {
   readonly label: string;
-  readonly conn: ProbeConnection;
+  readonly conn: WireConnection;
 }
 
 /** Runs one scenario on its own connections and returns what it measured; never throws. Judging is verdict/'s. */
@@ -69,7 +75,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
   const abort = new AbortController();
   // A race step sleeps on up to 64 connections at once, each listening to this signal.
   setMaxListeners(100, abort.signal);
-  const state: StepState = { ctx, live, exchanges, signal: abort.signal, race: null, repeats: [] };
+  const state: StepState = { ctx, live, exchanges, signal: abort.signal, race: null, repeats: [], protocol: scenario.protocol };
   let error: ProbeError | null = null;
   const deadline = setTimeout(() => abort.abort({ kind: 'scenario-deadline', limitMs: ctx.scenarioTimeoutMs } satisfies AbortReason), ctx.scenarioTimeoutMs);
   const onStop = (): void => abort.abort(abortReason(ctx.stop));
@@ -117,6 +123,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
     id: scenario.id,
     title: scenario.title,
     source: scenario.source,
+    protocol: scenario.protocol,
     headline: scenario.headline,
     startedAtMs,
     durationMs: Math.round(ctx.clock.now() - startedAtMs),
@@ -149,6 +156,8 @@ interface StepState {
   /** Filled by a race step. */
   race: { idleTimeoutMs: number | null; trials: RaceTrial[] } | null;
   readonly repeats: RepeatStop[];
+  /** The scenario's protocol: what `open` connects with. */
+  readonly protocol: ProtocolId;
 }
 
 async function runSteps(steps: readonly Step[], state: StepState): Promise<void> {
@@ -229,8 +238,12 @@ function beforeReuse(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-async function openConnection(state: StepState, label: string, id: string): Promise<ProbeConnection> {
-  const conn = await ProbeConnection.open(id, connectOptions(state.ctx), state.ctx.clock);
+async function openConnection(state: StepState, label: string, id: string): Promise<WireConnection> {
+  const options = connectOptions(state.ctx);
+  const conn =
+    state.protocol === 'h2'
+      ? await H2Connection.open(id, options, state.ctx.clock, state.ctx.firstByteTimeoutMs)
+      : await ProbeConnection.open(id, options, state.ctx.clock);
   if (state.signal.aborted) {
     // The scenario ended (timeout, Ctrl-C) while this connect was in flight: its cleanup has
     // already run, so this socket would be left open and keep the process alive.
@@ -244,21 +257,27 @@ async function openConnection(state: StepState, label: string, id: string): Prom
 type RequestOverrides = Partial<Pick<Extract<Step, { type: 'request' }>, 'method' | 'path' | 'version' | 'connection' | 'headers'>>;
 
 /** One request on `conn`, recorded; the first request on a connection must be answered (or the scenario cannot run). */
-async function exchange(state: StepState, label: string, conn: ProbeConnection, step: RequestOverrides): Promise<ExchangeOutcome> {
+async function exchange(state: StepState, label: string, conn: WireConnection, step: RequestOverrides): Promise<ExchangeOutcome> {
   const { ctx } = state;
   const connectionHeader = step.connection ?? 'none';
-  const outcome = await conn.send(
-    {
-      method: step.method ?? ctx.method,
-      path: step.path ?? ctx.target.path,
-      version: step.version ?? '1.1',
-      host: ctx.target.hostHeader,
-      connection: connectionHeader === 'none' ? null : connectionHeader,
-      headers: [...ctx.headers, ...(step.headers ?? [])],
-      userAgent: ctx.userAgent,
-    },
-    ctx,
-  );
+  const method = step.method ?? ctx.method;
+  const path = step.path ?? ctx.target.path;
+  const headers = [...ctx.headers, ...(step.headers ?? [])];
+  const outcome =
+    conn instanceof H2Connection
+      ? await conn.send({ method, path, authority: ctx.target.hostHeader, scheme: ctx.target.tls ? 'https' : 'http', headers, userAgent: ctx.userAgent }, ctx)
+      : await conn.send(
+          {
+            method,
+            path,
+            version: step.version ?? '1.1',
+            host: ctx.target.hostHeader,
+            connection: connectionHeader === 'none' ? null : connectionHeader,
+            headers,
+            userAgent: ctx.userAgent,
+          },
+          ctx,
+        );
   state.exchanges.push({ label, connection: conn.id, outcome });
   // An unframed body that never ended is a finding (unframedFindings), not a target that cannot be probed.
   const error = outcome.index === 1 && unframedBody(conn.events) === undefined ? firstRequestError(outcome, ctx.target) : null;
@@ -328,7 +347,7 @@ async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState):
  */
 async function runShort(step: Extract<Step, { type: 'short' }>, state: StepState): Promise<void> {
   const closing: Promise<void>[] = [];
-  const abandoned: ProbeConnection[] = [];
+  const abandoned: WireConnection[] = [];
   try {
     for (let i = 1; i <= step.count; i++) {
       if (state.signal.aborted) throw new Aborted(abortReason(state.signal));
@@ -348,7 +367,7 @@ async function runShort(step: Extract<Step, { type: 'short' }>, state: StepState
   await Promise.all(abandoned.map((conn) => conn.close('fin', 'step')));
 }
 
-function connection(state: StepState, label: string): ProbeConnection {
+function connection(state: StepState, label: string): WireConnection {
   const found = [...state.live].reverse().find((l) => l.label === label);
   if (found === undefined) throw new Error(`no connection "${label}"`); // the loader rejects this earlier
   return found.conn;
@@ -375,13 +394,13 @@ function resolveDuration(ref: number | '$maxIdle', ctx: RunContext): number {
 
 /** Every connection's record, the socket table read once per poll for each server port's connections (settledRowsAll). */
 async function finishRecords(live: readonly LiveConnection[], table: SocketTable): Promise<{ label: string; record: ConnectionRecord }[]> {
-  const byPort = new Map<number, { conn: ProbeConnection; local: Endpoint; remote: Endpoint }[]>();
+  const byPort = new Map<number, { conn: WireConnection; local: Endpoint; remote: Endpoint }[]>();
   for (const { conn } of live) {
     const { local, remote } = conn;
     if (local === null || remote === null || !isLocalAddress(remote.address)) continue;
     byPort.set(remote.port, [...(byPort.get(remote.port) ?? []), { conn, local, remote }]);
   }
-  const seenOf = new Map<ProbeConnection, SeenRows | null>();
+  const seenOf = new Map<WireConnection, SeenRows | null>();
   for (const group of byPort.values()) {
     const rows = await settledRowsAll(group, table.read);
     for (const [i, { conn }] of group.entries()) seenOf.set(conn, rows[i] ?? null);
@@ -391,7 +410,7 @@ async function finishRecords(live: readonly LiveConnection[], table: SocketTable
 
 function finishRecord(
   label: string,
-  conn: ProbeConnection,
+  conn: WireConnection,
   seen: SeenRows | null,
   source: SocketTable['source'],
 ): {

@@ -31,6 +31,8 @@ export type ProbeErrorCode =
   | 'connect-failed'
   | 'tls-failed'
   | 'not-http'
+  /** `--protocol h2` and the target does not speak HTTP/2 (ALPN, or no SETTINGS answered the preface). */
+  | 'h2-unsupported'
   | 'protocol-error'
   | 'no-response'
   | 'closed-before-response'

@@ -27,7 +27,7 @@ export type ConnEvent =
       readonly index: number;
       readonly method: string;
       readonly path: string;
-      readonly version: HttpVersion;
+      readonly version: WireVersion;
       readonly connection: string | null;
       readonly bytes: number;
     }
@@ -36,14 +36,17 @@ export type ConnEvent =
       readonly t: number;
       readonly index: number;
       readonly status: number;
-      readonly version: HttpVersion;
+      readonly version: WireVersion;
       /** Persistence decided per RFC 9112 §9.3 for this exchange. */
       readonly keepAlive: boolean;
       readonly connectionHeader: string | null;
       readonly keepAliveHeader: string | null;
       readonly informational: readonly number[];
-      /** How the body is delimited (RFC 9112 §6.3): `close` is a body with neither Content-Length nor chunked, read until the server closes. */
-      readonly framing: 'none' | 'length' | 'chunked' | 'close';
+      /**
+       * How the body is delimited (RFC 9112 §6.3): `close` is a body with neither Content-Length nor chunked,
+       * read until the server closes; `stream` an HTTP/2 body, ended by END_STREAM (RFC 9113 §8.1).
+       */
+      readonly framing: 'none' | 'length' | 'chunked' | 'close' | 'stream';
     }
   | { readonly kind: 'response-complete'; readonly t: number; readonly index: number; readonly bodyBytes: number }
   /** Bytes that arrived while no request was outstanding (RFC 9112 §9.2: not a valid response). */
@@ -59,7 +62,34 @@ export type ConnEvent =
   | { readonly kind: 'protocol-error'; readonly t: number; readonly index: number; readonly code: string; readonly message: string }
   | { readonly kind: 'timeout'; readonly t: number; readonly deadline: DeadlineName; readonly limitMs: number; readonly index: number | null }
   | { readonly kind: 'local-close'; readonly t: number; readonly how: 'fin' | 'rst'; readonly reason: LocalCloseReason }
-  | { readonly kind: 'closed'; readonly t: number };
+  | { readonly kind: 'closed'; readonly t: number }
+  /** An HTTP/2 frame sent (`out`) or received (`in`), RFC 9113 §6. */
+  | { readonly kind: 'h2-frame'; readonly t: number; readonly dir: 'in' | 'out'; readonly frame: H2FrameInfo };
 
 /** HTTP/1.x version as written on the wire. */
 export type HttpVersion = '1.0' | '1.1';
+
+/** The protocol version of an exchange: HTTP/1.x, or HTTP/2 (a stream). */
+export type WireVersion = HttpVersion | '2';
+
+/**
+ * An HTTP/2 frame as the timeline keeps it: its header, and the fields of the frames that
+ * end streams and connections. Fields that do not apply to the type are null.
+ */
+export interface H2FrameInfo {
+  /** DATA, HEADERS, SETTINGS, PING, GOAWAY, RST_STREAM, WINDOW_UPDATE, …; UNKNOWN_0x.. for an unknown type. */
+  readonly type: string;
+  readonly streamId: number;
+  /** Flag names set on the frame: END_STREAM, END_HEADERS, ACK, PADDED, PRIORITY. */
+  readonly flags: readonly string[];
+  /** Payload length on the wire. */
+  readonly length: number;
+  /** GOAWAY and RST_STREAM: the error code's name (NO_ERROR, REFUSED_STREAM, ENHANCE_YOUR_CALM, …). */
+  readonly errorCode: string | null;
+  /** GOAWAY: the highest stream the sender may have processed. */
+  readonly lastStreamId: number | null;
+  /** GOAWAY: its additional debug data (server text, sanitised). */
+  readonly debug: string | null;
+  /** SETTINGS: the values by name (HEADER_TABLE_SIZE, MAX_CONCURRENT_STREAMS, …). */
+  readonly settings: Readonly<Record<string, number>> | null;
+}

@@ -1,5 +1,11 @@
 import type { ConnEvent, Endpoint } from './events.js';
 
+/** A protocol by its ALPN id (RFC 7301): `http/1.1` stands for HTTP/1.x, HTTP/1.0 included; `h2` is HTTP/2. */
+export type ProtocolId = 'http/1.1' | 'h2';
+
+/** `--protocol`: auto runs each scenario in the protocol it is written for, when the target speaks it; http1 or h2 runs only those. */
+export type ProtocolChoice = 'auto' | 'http1' | 'h2';
+
 /** Who sent the first FIN or RST on a connection. */
 export type Closer = 'server' | 'client' | 'none';
 
@@ -122,6 +128,8 @@ export interface ScenarioMeasurement {
   readonly id: string;
   readonly title: string;
   readonly source: string;
+  /** The protocol its connections spoke. */
+  readonly protocol: ProtocolId;
   /** The metric the summary table shows as the key figure. */
   readonly headline: string | null;
   readonly startedAtMs: number;
@@ -275,6 +283,10 @@ export interface TargetInfo {
   readonly lab: LabProfileReport | null;
   /** True when the target address is on this host, so /proc/net/tcp shows both ends. */
   readonly local: boolean;
+  /** The protocols the target was found to speak (HTTP/2: by ALPN over TLS, by the prior-knowledge preface over TCP); only those checked (`--protocol`). */
+  readonly protocols: readonly ProtocolId[];
+  /** Why the target was found not to speak HTTP/2 (null when it does, or when it was not checked). */
+  readonly h2Refusal: string | null;
 }
 
 /** The embedded lab server's keep-alive behaviour (`serve` flags; the demo profile when `run` has no URL). */
@@ -301,6 +313,8 @@ export interface LabProfileReport {
 
 /** The bounds the run used, reported so figures can be read against them. */
 export interface RunOptionsReport {
+  /** `--protocol`. */
+  readonly protocol: ProtocolChoice;
   readonly maxIdleMs: number;
   readonly maxRequests: number;
   readonly connectTimeoutMs: number;

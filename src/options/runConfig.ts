@@ -1,4 +1,4 @@
-import type { RunOptionsReport, SocketTableChoice } from '../model/result.js';
+import type { ProtocolChoice, RunOptionsReport, SocketTableChoice } from '../model/result.js';
 
 /**
  * The run's configuration: the command line (and environment) converted once, with the
@@ -68,6 +68,7 @@ export interface RunFlags {
   readonly clientIdle?: number;
   readonly hop?: readonly string[];
   readonly socketTable?: SocketTableChoice;
+  readonly protocol?: ProtocolChoice;
 }
 
 /** The one conversion from flags (and the environment) to the run's configuration. */
@@ -95,5 +96,6 @@ export function runConfigFrom(url: string | undefined, flags: RunFlags, env: Rea
     clientIdleMs: flags.clientIdle ?? null,
     hops: flags.hop ?? [],
     socketTable: flags.socketTable ?? 'auto',
+    protocol: flags.protocol ?? 'auto',
   };
 }

@@ -118,6 +118,7 @@ export async function parseScenario(text: string, file: string): Promise<Scenari
     headline: raw.headline ?? null,
     exclusive: raw.exclusive ?? false,
     needs: raw.needs ?? null,
+    protocol: raw.protocol ?? 'http/1.1',
   };
 }
 
@@ -128,6 +129,7 @@ interface RawScenario {
   headline?: string;
   exclusive?: boolean;
   needs?: 'keep-alive';
+  protocol?: 'http/1.1' | 'h2';
   steps: RawStep[];
   metrics?: Record<string, { measure: MeasureName; on?: string; request?: number }>;
   expect?: unknown[];

@@ -1,4 +1,5 @@
 import type { HttpVersion } from '../model/events.js';
+import type { ProtocolId } from '../model/result.js';
 
 /**
  * A scenario as written in scenarios/*.yaml, after validation against scenarios/schema.json
@@ -23,6 +24,8 @@ export interface Scenario {
    * Against a server that keeps none alive its own expectations and advice do not apply.
    */
   readonly needs: 'keep-alive' | null;
+  /** The protocol its connections speak: HTTP/1.x, or HTTP/2 (run only against a target that speaks it). */
+  readonly protocol: ProtocolId;
 }
 
 /** A duration in ms, or the name of a run option that holds one. */
@@ -136,6 +139,15 @@ export const MEASURES = [
   'idleBeforeCloseMedian',
   'idleBeforeCloseMin',
   'idleBeforeCloseMax',
+  'h2IdleBeforeGoaway',
+  'goawayErrorCode',
+  'goawayLastStreamId',
+  'goawayDebug',
+  'closeAfterGoaway',
+  'twoStepGoaway',
+  'h2StreamsBeforeGoaway',
+  'goawaySignalled',
+  'maxConcurrentStreams',
 ] as const;
 
 export type MeasureName = (typeof MEASURES)[number];

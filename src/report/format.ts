@@ -1,6 +1,6 @@
 import type { ClientVerdict, ConnectionRecord, MetricValue, ProbeErrorInfo, RaceReport, RunResult, ScenarioResult } from '../model/result.js';
 import { byOffset } from '../measures/race.js';
-import type { ConnEvent } from '../model/events.js';
+import type { ConnEvent, H2FrameInfo } from '../model/events.js';
 import { unitOfName } from '../model/metrics.js';
 import { errorMeaning } from '../timeline/classifyClose.js';
 import { formatDuration } from '../util/duration.js';
@@ -73,7 +73,30 @@ export function describeEvent(e: ConnEvent, conn: ConnectionRecord): string | nu
       return `→ ${e.how.toUpperCase()} (probe closed: ${e.reason})`;
     case 'closed':
       return 'closed';
+    case 'h2-frame':
+      return `${e.dir === 'in' ? '←' : '→'} ${describeFrame(e.frame)}`;
   }
+}
+
+/** An HTTP/2 frame in a few words: "GOAWAY last-stream 3 NO_ERROR \"max_idle\"", "SETTINGS MAX_CONCURRENT_STREAMS=100". */
+function describeFrame(f: H2FrameInfo): string {
+  const parts = [sanitize(f.type)];
+  if (f.streamId !== 0) parts.push(`stream ${f.streamId}`);
+  if (f.lastStreamId !== null) parts.push(`last-stream ${f.lastStreamId}`);
+  if (f.errorCode !== null) parts.push(sanitize(f.errorCode));
+  if (f.debug !== null && f.debug !== '') parts.push(`"${sanitize(f.debug)}"`);
+  if (f.settings !== null) parts.push(...Object.entries(f.settings).map(([name, value]) => `${sanitize(name)}=${value}`));
+  if (f.flags.length > 0) parts.push(`[${f.flags.join(' ')}]`);
+  return parts.join(' ');
+}
+
+/** Which protocols the target speaks, in one line ("Protocols: HTTP/1.1, HTTP/2 (h2c)."), or null when the run could not tell. */
+export function protocolLine(result: RunResult): string | null {
+  const { protocols, h2Refusal, tls } = result.target;
+  if (protocols.length === 0) return null;
+  const names = protocols.map((p) => (p === 'h2' ? `HTTP/2 (${tls ? 'ALPN h2' : 'h2c, prior knowledge'})` : 'HTTP/1.1'));
+  const not = h2Refusal === null ? '' : `; not HTTP/2: ${sanitize(h2Refusal, 200)}`;
+  return `Protocols: ${names.join(', ')}${not}.`;
 }
 
 /** The race as one line per offset: "T-20 ms   ok, ok" (outcomes of the trials at that offset; * = the server's close had arrived before the write). */

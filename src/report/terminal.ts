@@ -4,7 +4,7 @@ import Table from 'cli-table3';
 import type { ClientVerdict, ConnectionRecord, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { exitCodeFor } from '../verdict/exitCode.js';
-import { clientRow, describeEvent, errorText, evidenceNote, formatMetric, hopChain, keyFigure, raceLines } from './format.js';
+import { clientRow, describeEvent, errorText, evidenceNote, formatMetric, hopChain, keyFigure, protocolLine, raceLines } from './format.js';
 import { sanitize } from '../util/sanitize.js';
 import { timeWaitSourceText } from '../timeline/timeWait.js';
 
@@ -60,6 +60,8 @@ function header(result: RunResult, c: ChalkInstance): string {
     );
   }
   if (result.hops.length > 0) lines.push(`Hops, from the client inward: ${hopChain(result)}; each must idle longer than the one before it.`);
+  const protocols = protocolLine(result);
+  if (protocols !== null) lines.push(protocols);
   lines.push(`Bounds: idle wait ${formatDuration(result.options.maxIdleMs)} (--max-idle), ${result.options.maxRequests} requests (--max-requests).`);
   const evidence = evidenceNote(result);
   if (evidence !== null) lines.push(c.yellow(evidence));

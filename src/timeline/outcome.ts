@@ -1,7 +1,22 @@
 import type { ExchangeOutcome } from '../wire/connection.js';
 
 /** Outcomes of a request as a client experiences them. */
-export type RequestOutcome = 'ok' | 'premature-close' | 'ECONNRESET' | 'EPIPE' | 'socket-error' | 'timeout' | 'truncated' | 'protocol-error' | 'not-sent';
+export type RequestOutcome =
+  | 'ok'
+  | 'premature-close'
+  | 'ECONNRESET'
+  | 'EPIPE'
+  | 'socket-error'
+  | 'timeout'
+  | 'truncated'
+  | 'protocol-error'
+  | 'not-sent'
+  /** HTTP/2: RST_STREAM REFUSED_STREAM: not processed, safe to retry (RFC 9113 §8.7). */
+  | 'refused-stream'
+  /** HTTP/2: RST_STREAM with another code. */
+  | 'rst-stream'
+  /** HTTP/2: above a GOAWAY's last stream id: not processed, safe to retry (RFC 9113 §6.8). */
+  | 'above-last-stream-id';
 
 /** Maps an exchange to what a client would report. */
 export function outcomeOf(outcome: ExchangeOutcome): RequestOutcome {
@@ -10,6 +25,10 @@ export function outcomeOf(outcome: ExchangeOutcome): RequestOutcome {
       return 'ok';
     case 'socket-error':
       return outcome.code === 'EPIPE' || outcome.code === 'ECONNRESET' ? outcome.code : 'socket-error';
+    case 'stream-reset':
+      return outcome.errorCode === 'REFUSED_STREAM' ? 'refused-stream' : 'rst-stream';
+    case 'goaway-refused':
+      return 'above-last-stream-id';
     default:
       return outcome.kind;
   }

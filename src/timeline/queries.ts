@@ -109,7 +109,7 @@ export function outstandingRequest(events: readonly ConnEvent[], end = events.le
  * Whether the connection may carry another request, as a client pool decides it (undici's
  * kReset, RFC 9112 §9.3): not once it has ended (FIN, RST, error, deadline, closed), not
  * after bytes that belong to no response, and not after a response that said it would not
- * persist. Reads from the end, so its cost does not
+ * persist, nor (HTTP/2) after the server's GOAWAY. Reads from the end, so its cost does not
  * grow with the requests already sent.
  */
 export function mayReuse(events: readonly ConnEvent[]): boolean {
@@ -130,6 +130,10 @@ export function mayReuse(events: readonly ConnEvent[]): boolean {
       case 'connect':
       case 'tls':
         return true;
+      case 'h2-frame':
+        // HTTP/2: no new stream after the server's GOAWAY (RFC 9113 §6.8); other frames say nothing.
+        if (e.dir === 'in' && e.frame.type === 'GOAWAY') return false;
+        continue;
       default:
         continue; // response-complete: look further back
     }

@@ -14,6 +14,7 @@ import type { Hop } from '../plan/hops.js';
 import type { Scenario } from '../plan/scenario.js';
 import { VERSION } from '../util/version.js';
 import { METRIC_ENTRIES } from '../model/metrics.js';
+import { h2AdviceFor } from './h2Advice.js';
 import { adviceFor } from './advice.js';
 import { predictClients, serverFacts } from './clients.js';
 import { scenarioExpectations } from './expectations.js';
@@ -120,6 +121,7 @@ export function judgeScenario(
     id: s.id,
     title: s.title,
     source: s.source,
+    protocol: s.protocol,
     headline: s.headline,
     status: statusOf(s.error, expectations),
     startedAtMs: s.startedAtMs,
@@ -127,7 +129,13 @@ export function judgeScenario(
     metrics: s.metrics,
     findings,
     expectations,
-    advice: ran && !inapplicable ? [...(unframed ? [UNFRAMED_ADVICE] : []), ...adviceFor(advisedMetrics(s, siblings), rules.host, unkept)] : [],
+    advice:
+      ran && !inapplicable
+        ? [
+            ...(unframed ? [UNFRAMED_ADVICE] : []),
+            ...(s.protocol === 'h2' ? h2AdviceFor(s.metrics) : adviceFor(advisedMetrics(s, siblings), rules.host, unkept)),
+          ]
+        : [],
     error: s.error,
     connections: s.connections,
     race: s.race,

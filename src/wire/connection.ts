@@ -1,6 +1,5 @@
-import net from 'node:net';
-import tls from 'node:tls';
-import type { ConnEvent, DeadlineName, Endpoint, LocalCloseReason } from '../model/events.js';
+import type net from 'node:net';
+import type { DeadlineName, LocalCloseReason } from '../model/events.js';
 import { ParseError, ResponseParser } from '../http/responseParser.js';
 import type { ParseEvent, ResponseHead } from '../http/responseParser.js';
 import { serializeRequest, sentConnectionHeader } from '../http/request.js';
@@ -9,9 +8,8 @@ import { isPersistent, tokenize } from '../http/persistence.js';
 import { joinedValue } from '../http/keepAliveHeader.js';
 import { SERVER_MESSAGE_MAX, SERVER_TEXT_MAX, sanitize } from '../util/sanitize.js';
 import type { Clock } from './clock.js';
-import { hostPort } from '../util/hostPort.js';
-import { ProbeError } from '../model/errors.js';
-import { connectError } from './connectError.js';
+import { dial } from './dial.js';
+import { SocketConnection } from './socketConnection.js';
 import { rowsForConnection } from './procNetTcp.js';
 import type { SocketTable } from './socketTable.js';
 import type { TcpRow } from './procNetTcp.js';
@@ -48,7 +46,9 @@ export type ExchangeOutcome =
   | {
       readonly kind: 'response';
       readonly index: number;
-      readonly head: ResponseHead;
+      readonly status: number;
+      /** Header fields in wire order (HTTP/2: decoded, pseudo-headers removed). */
+      readonly headers: readonly (readonly [string, string])[];
       readonly keepAlive: boolean;
       readonly bodyBytes: number;
     }
@@ -61,7 +61,11 @@ export type ExchangeOutcome =
   | { readonly kind: 'protocol-error'; readonly index: number; readonly code: string; readonly message: string; readonly tlsRecord: boolean }
   | { readonly kind: 'timeout'; readonly index: number; readonly deadline: DeadlineName; readonly limitMs: number }
   /** The socket was already destroyed: nothing could be written. */
-  | { readonly kind: 'not-sent'; readonly index: number };
+  | { readonly kind: 'not-sent'; readonly index: number }
+  /** HTTP/2: the server reset the stream (RST_STREAM), e.g. REFUSED_STREAM above its concurrency limit. */
+  | { readonly kind: 'stream-reset'; readonly index: number; readonly errorCode: string }
+  /** HTTP/2: a GOAWAY whose last stream id is below this stream's: not processed, safe to retry (RFC 9113 §6.8). */
+  | { readonly kind: 'goaway-refused'; readonly index: number; readonly lastStreamId: number; readonly errorCode: string };
 
 /** How long a request written after the peer's FIN waits for anything (RST, a response) before it counts as a premature close. */
 const STALE_WRITE_SETTLE_MS = 250;
@@ -69,8 +73,6 @@ const STALE_WRITE_SETTLE_MS = 250;
 const STALE_WRITE_POLL_MS = 10;
 /** How long a FIN close after a response that ended persistence waits for the server's own close. */
 const SERVER_CLOSE_GRACE_MS = 1000;
-/** How long a FIN close waits for the peer's FIN before the socket is destroyed. */
-const CLOSE_GRACE_MS = 2000;
 /** Bytes of unsolicited data kept as a preview. */
 const PREVIEW_BYTES = 64;
 
@@ -90,25 +92,14 @@ interface PendingExchange {
  * One probe connection over a raw socket (allowHalfOpen, so the probe, not Node, decides
  * when to answer the server's FIN). It records every event with the run's monotonic clock.
  */
-export class ProbeConnection {
-  readonly id: string;
-  private readonly socket: net.Socket;
-  private readonly clock: Clock;
-  private readonly eventLog: ConnEvent[] = [];
+export class ProbeConnection extends SocketConnection {
   private pending: PendingExchange | null = null;
   private requestCount = 0;
-  private peerFin = false;
-  private closedFlag = false;
   private closeOnPeerFin = true;
-  private localClosed = false;
   /** The kernel took an RST after the peer's FIN (seen in /proc); the socket is kept to write on again. */
   private kernelReset = false;
   /** Bytes arrived in the current I/O phase of the event loop (cleared in the check phase). */
   private dataThisPhase = false;
-  private readonly closeWaiters = new Set<() => void>();
-  private readonly closed: Promise<void>;
-  private localEndpoint: Endpoint | null = null;
-  private remoteEndpoint: Endpoint | null = null;
   private frozenNow: number | null = null;
   /** The last complete response said the connection would not persist. */
   private persistenceEnded = false;
@@ -119,80 +110,20 @@ export class ProbeConnection {
     clock: Clock,
     private readonly table: SocketTable,
   ) {
-    this.id = id;
-    this.socket = socket;
-    this.clock = clock;
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.onEnd());
-    socket.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
-    socket.on('close', () => this.onClose());
+    super(id, socket, clock);
   }
 
-  /** Connects (and completes TLS), bounded by the connect deadline. Throws ProbeError. */
-  static open(id: string, options: ConnectOptions, clock: Clock): Promise<ProbeConnection> {
-    const socket = options.tls ? tls.connect(tlsOptions(options)) : net.connect({ host: options.host, port: options.port, allowHalfOpen: true });
-    const conn = new ProbeConnection(id, socket, clock, options.table);
-    const where = hostPort(options.host, options.port);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        conn.push({ kind: 'timeout', t: clock.now(), deadline: 'connect', limitMs: options.connectTimeoutMs, index: null });
-        socket.destroy();
-        reject(new ProbeError('connect-timeout', `connect timed out to ${where} after ${options.connectTimeoutMs} ms`, 'ETIMEDOUT', 'connect'));
-      }, options.connectTimeoutMs);
-      const fail = (err: Error): void => {
-        clearTimeout(timer);
-        reject(connectError(err, where, options.ca !== null));
-      };
-      socket.once('error', fail);
-      socket.once('connect', () => conn.onConnect());
-      socket.once(options.tls ? 'secureConnect' : 'connect', () => {
-        clearTimeout(timer);
-        socket.off('error', fail);
-        if (options.tls) {
-          const tlsSocket = socket as tls.TLSSocket;
-          const alpn = tlsSocket.alpnProtocol;
-          conn.push({
-            kind: 'tls',
-            t: clock.now(),
-            protocol: tlsSocket.getProtocol(),
-            alpn: typeof alpn === 'string' ? alpn : null,
-          });
-        }
-        resolve(conn);
-      });
+  /** Connects (and completes TLS, offering HTTP/1.1 by ALPN), bounded by the connect deadline. Throws ProbeError. */
+  static async open(id: string, options: ConnectOptions, clock: Clock): Promise<ProbeConnection> {
+    let conn: ProbeConnection | null = null;
+    const { socket, ready } = dial(options, ['http/1.1'], {
+      connected: () => conn?.onConnect(),
+      timedOut: () => conn?.push({ kind: 'timeout', t: clock.now(), deadline: 'connect', limitMs: options.connectTimeoutMs, index: null }),
     });
-  }
-
-  /** The events so far. */
-  get events(): readonly ConnEvent[] {
-    return this.eventLog;
-  }
-
-  get local(): Endpoint | null {
-    return this.localEndpoint;
-  }
-
-  get remote(): Endpoint | null {
-    return this.remoteEndpoint;
-  }
-
-  get bytesIn(): number {
-    return this.socket.bytesRead;
-  }
-
-  get bytesOut(): number {
-    return this.socket.bytesWritten;
-  }
-
-  /** True once the peer has sent FIN or RST, or the socket is gone. */
-  get peerClosed(): boolean {
-    return this.peerFin || this.closedFlag;
-  }
-
-  /** True once the socket is fully closed. */
-  get isClosed(): boolean {
-    return this.closedFlag;
+    conn = new ProbeConnection(id, socket, clock, options.table);
+    const facts = await ready;
+    if (facts !== null) conn.push({ kind: 'tls', t: clock.now(), ...facts });
+    return conn;
   }
 
   /** Keep the socket half-open after the peer's FIN (to reuse it as a stale-pool client would). */
@@ -252,20 +183,6 @@ export class ProbeConnection {
     });
   }
 
-  /** Waits until the peer closes (FIN or RST) or `maxMs` passes. Resolves true if it closed. */
-  waitForPeerClose(maxMs: number): Promise<boolean> {
-    if (this.peerClosed) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.closeWaiters.delete(done);
-        resolve(this.peerClosed);
-      };
-      const timer = setTimeout(done, maxMs);
-      this.closeWaiters.add(done);
-    });
-  }
-
   /**
    * Closes the probe's side: FIN (then waits briefly for the peer's), or RST. After a
    * response that said the connection ends, the server closes next: a FIN close first gives
@@ -291,19 +208,10 @@ export class ProbeConnection {
       if (how === 'rst') this.socket.resetAndDestroy();
       else this.socket.end();
     }
-    const grace = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
-    await this.closed;
-    clearTimeout(grace);
+    await this.awaitClosed();
   }
 
-  private onConnect(): void {
-    const s = this.socket;
-    this.localEndpoint = { address: s.localAddress ?? '', port: s.localPort ?? 0 };
-    this.remoteEndpoint = { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 };
-    this.push({ kind: 'connect', t: this.now(), local: this.localEndpoint, remote: this.remoteEndpoint });
-  }
-
-  private onData(chunk: Buffer): void {
+  protected onData(chunk: Buffer): void {
     // Marks "data in this I/O phase" until the check phase; see resetSeenAsEnd.
     if (!this.dataThisPhase) {
       this.dataThisPhase = true;
@@ -388,7 +296,8 @@ export class ProbeConnection {
         pending.resolve({
           kind: 'response',
           index: pending.index,
-          head: pending.head,
+          status: pending.head.status,
+          headers: pending.head.headers,
           keepAlive: pending.keepAlive,
           bodyBytes: event.bodyBytes,
         });
@@ -409,7 +318,7 @@ export class ProbeConnection {
     if (!truncated) void this.close('rst', 'protocol-error');
   }
 
-  private onEnd(): void {
+  protected onEnd(): void {
     // Everything recorded for this FIN carries the moment it arrived, not the moment after
     // the /proc/net/tcp read below.
     this.frozenNow = this.clock.now();
@@ -514,20 +423,20 @@ export class ProbeConnection {
    * read from /proc/net/tcp{,6}; null where there is no such table (not Linux).
    */
   private ownSocketGone(): boolean | null {
-    return this.gone(this.localEndpoint === null ? null : this.table.readSync({ ports: [this.localEndpoint.port] }));
+    return this.gone(this.local === null ? null : this.table.readSync({ ports: [this.local.port] }));
   }
 
   private async ownSocketGoneAsync(): Promise<boolean | null> {
-    return this.gone(this.localEndpoint === null ? null : await this.table.read({ ports: [this.localEndpoint.port] }));
+    return this.gone(this.local === null ? null : await this.table.read({ ports: [this.local.port] }));
   }
 
   private gone(rows: readonly TcpRow[] | null): boolean | null {
-    if (this.localEndpoint === null || this.remoteEndpoint === null || rows === null) return null;
-    const own = rowsForConnection(rows, this.localEndpoint, this.remoteEndpoint).aSide;
+    if (this.local === null || this.remote === null || rows === null) return null;
+    const own = rowsForConnection(rows, this.local, this.remote).aSide;
     return own.every((row) => row.state === 'CLOSE');
   }
 
-  private onError(err: NodeJS.ErrnoException): void {
+  protected onError(err: NodeJS.ErrnoException): void {
     const code = typeof err.code === 'string' ? err.code : 'UNKNOWN';
     const syscall = typeof err.syscall === 'string' ? err.syscall : null;
     this.push({ kind: 'error', t: this.now(), code, syscall, message: err.message });
@@ -536,16 +445,12 @@ export class ProbeConnection {
     this.notifyCloseWaiters();
   }
 
-  private onClose(): void {
+  protected onClose(): void {
     this.closedFlag = true;
     this.push({ kind: 'closed', t: this.now() });
     const pending = this.pending;
     if (pending !== null) pending.resolve({ kind: 'premature-close', index: pending.index, peerClosedBeforeWrite: false });
     this.notifyCloseWaiters();
-  }
-
-  private notifyCloseWaiters(): void {
-    for (const waiter of [...this.closeWaiters]) waiter();
   }
 
   private arm(pending: PendingExchange, ms: number, fire: () => void): void {
@@ -562,50 +467,9 @@ export class ProbeConnection {
     void this.close('rst', 'deadline');
   }
 
-  private now(): number {
+  protected override now(): number {
     return this.frozenNow ?? this.clock.now();
   }
-
-  private push(event: ConnEvent): void {
-    this.eventLog.push(event);
-  }
-}
-
-/** tls.connect honours allowHalfOpen (lib/_tls_wrap.js passes it to the TLSSocket) but its types omit it. */
-function tlsOptions(options: ConnectOptions): tls.ConnectionOptions {
-  const { serverName } = options;
-  const opts: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
-    host: options.host,
-    port: options.port,
-    // SNI carries names only (RFC 6066 §3).
-    servername: net.isIP(serverName) === 0 ? serverName : undefined,
-    // Node checks servername, else host: with --resolve host is the address connected to, and
-    // an IP URL has no servername, so name the URL's host explicitly.
-    checkServerIdentity: (_host, cert) => tls.checkServerIdentity(serverName, cert),
-    rejectUnauthorized: !options.insecure,
-    ALPNProtocols: ['http/1.1'],
-    allowHalfOpen: true,
-    ...(options.ca === null ? {} : { secureContext: secureContextFor(options.ca) }),
-  };
-  return opts;
-}
-
-/**
- * One secure context per CA list (one per run): building it from ~150 PEM roots takes ~25 ms
- * of the event loop, which tls.connect would otherwise spend on every connection. An
- * intermediate CA the user trusts is a trust anchor, as curl does (X509_V_FLAG_PARTIAL_CHAIN;
- * allowPartialTrustChain since Node 20.18.0, ignored before).
- */
-const secureContexts = new WeakMap<readonly string[], tls.SecureContext>();
-
-function secureContextFor(ca: readonly string[]): tls.SecureContext {
-  let context = secureContexts.get(ca);
-  if (context === undefined) {
-    // `ca` replaces Node's list: keep the bundled roots beside the user's CAs.
-    context = tls.createSecureContext({ ca: [...tls.rootCertificates, ...ca], allowPartialTrustChain: true });
-    secureContexts.set(ca, context);
-  }
-  return context;
 }
 
 /** A header value from the server as the model keeps it: sanitised and capped (util/sanitize.ts). */

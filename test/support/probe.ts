@@ -3,7 +3,7 @@ import { judge } from '../../src/verdict/judge.js';
 import { readHostFacts } from '../../src/wire/hostFacts.js';
 import { runCli } from './cli.js';
 import { parseTarget } from '../../src/plan/target.js';
-import type { MetricValue, RunResult, ScenarioResult } from '../../src/model/result.js';
+import type { MetricValue, ProtocolChoice, RunResult, ScenarioResult } from '../../src/model/result.js';
 import { loadBuiltinScenarios } from '../../src/plan/loadScenario.js';
 import type { Scenario } from '../../src/plan/scenario.js';
 
@@ -16,6 +16,8 @@ export interface ProbeBounds {
   readonly bodyMs?: number;
   readonly insecure?: boolean;
   readonly scenarioTimeoutMs?: number;
+  /** --protocol (auto when absent). */
+  readonly protocol?: ProtocolChoice;
 }
 
 /** Probes `url` with the named built-in scenarios (all when empty) as the CLI does: measure, then judge. */
@@ -38,6 +40,7 @@ export async function probe(url: string, ids: readonly string[] = [], bounds: Pr
     headers: [],
     userAgent: 'keepalive-probe-test',
     lab: null,
+    protocol: bounds.protocol ?? 'auto',
   });
   return judge([measured], { scenarios, gates: [], hops: [], client: null, host: readHostFacts() }).result;
 }
@@ -61,6 +64,7 @@ export async function probeCli(url: string, ids: readonly string[] = [], bounds:
   args.push('--response-timeout', `${bounds.firstByteMs ?? 3000}ms`, '--scenario-timeout', `${bounds.scenarioTimeoutMs ?? maxIdleMs + 20_000}ms`);
   for (const id of ids) args.push('--scenario', id);
   if (bounds.insecure === true) args.push('--insecure');
+  if (bounds.protocol !== undefined) args.push('--protocol', bounds.protocol);
   if (bounds.bodyMs !== undefined) args.push('--body-timeout', `${bounds.bodyMs}ms`);
   const { code, stdout, stderr } = await runCli(args, { timeoutMs: maxIdleMs + 60_000 });
   // Every run through here must pass (warnings allowed): exit 1 is a failed expectation,

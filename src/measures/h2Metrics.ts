@@ -1,0 +1,107 @@
+import type { ConnectionRecord } from '../model/result.js';
+import type { MeasureName } from '../plan/scenario.js';
+import {
+  DRAIN_LAST_STREAM_ID,
+  closeAfterGoaway,
+  finalGoaway,
+  goawaysOf,
+  h2IdleTimeout,
+  responsesBeforeGoaway,
+  serverSetting,
+  twoStepGoaway,
+} from '../timeline/h2.js';
+import { formatDuration, roundMs } from '../util/duration.js';
+import { evidence, plain, searchBound } from './metrics.js';
+import type { MeasureContext, Measured, Trace } from './metrics.js';
+
+/** The HTTP/2 measures (docs/scenarios.md), each read from one connection's frames through timeline/h2.ts. */
+export type H2MeasureName = Extract<
+  MeasureName,
+  | 'h2IdleBeforeGoaway'
+  | 'goawayErrorCode'
+  | 'goawayLastStreamId'
+  | 'goawayDebug'
+  | 'closeAfterGoaway'
+  | 'twoStepGoaway'
+  | 'h2StreamsBeforeGoaway'
+  | 'goawaySignalled'
+  | 'maxConcurrentStreams'
+>;
+
+export function measureH2(name: H2MeasureName, conn: ConnectionRecord | null, trace: Trace, on: string | null, ctx: MeasureContext): Measured {
+  if (conn === null) return plain(null);
+  const { events } = conn;
+  const goaways = goawaysOf(events);
+  const first = goaways[0];
+  const last = finalGoaway(events);
+  switch (name) {
+    case 'h2IdleBeforeGoaway': {
+      const idle = h2IdleTimeout(events, conn.end);
+      if (idle === null) {
+        const text =
+          first === undefined
+            ? `the server neither sent GOAWAY nor closed the idle HTTP/2 connection within ${formatDuration(ctx.maxIdleMs)} (--max-idle)`
+            : `the server's GOAWAY came while a request was outstanding: ${goawayWords(first)}`;
+        return { value: null, finding: { text, evidence: [evidence(conn, first?.t ?? null, null, conn.end.summary)] } };
+      }
+      const text =
+        first === undefined
+          ? `the server closed the idle HTTP/2 connection after ${formatDuration(idle)} without a GOAWAY (${conn.end.signal?.toUpperCase() ?? 'close'}): a client learns it only from the dead socket`
+          : `the server sent GOAWAY after ${formatDuration(idle)} idle: ${goawayWords(first)}`;
+      return {
+        value: roundMs(idle),
+        finding: { text, evidence: [evidence(conn, first?.t ?? conn.end.evidence.at(-1) ?? null, null, first === undefined ? conn.end.kind : 'GOAWAY')] },
+      };
+    }
+    case 'goawayErrorCode':
+      return plain(first?.errorCode ?? null);
+    case 'goawayLastStreamId':
+      return plain(last?.lastStreamId ?? null);
+    case 'goawayDebug':
+      return plain(first === undefined ? null : (goaways.map((g) => g.debug).find((d) => d !== '') ?? ''));
+    case 'closeAfterGoaway': {
+      const delay = closeAfterGoaway(events, conn.end);
+      if (first === undefined) return plain(null);
+      if (delay === null) {
+        const text = `after its GOAWAY the server did not close the connection: it waits for the client to close (${conn.end.summary})`;
+        return { value: null, finding: { text, evidence: [evidence(conn, first.t, null, 'GOAWAY')] } };
+      }
+      return plain(roundMs(delay));
+    }
+    case 'twoStepGoaway': {
+      if (first === undefined) return plain(null);
+      const two = twoStepGoaway(events);
+      if (!two) return plain(false);
+      const text = `the server drained in two steps: GOAWAY with last stream ${DRAIN_LAST_STREAM_ID} ("no new streams"), then GOAWAY with last stream ${last?.lastStreamId ?? '?'} after ${formatDuration((last?.t ?? first.t) - first.t)}`;
+      return { value: true, finding: { text, evidence: goaways.map((g) => evidence(conn, g.t, null, `GOAWAY last-stream ${g.lastStreamId}`)) } };
+    }
+    case 'h2StreamsBeforeGoaway': {
+      const served = responsesBeforeGoaway(events);
+      const serverClosed = conn.end.closedBy === 'server';
+      if (first === undefined && !serverClosed) {
+        const text = `the server answered ${served} requests on one HTTP/2 connection without a GOAWAY or a close (${searchBound(trace, on, ctx)})`;
+        return { value: null, finding: { text, evidence: [evidence(conn, null, null, conn.end.summary)] } };
+      }
+      // The stream that crossed the cap was still served (the GOAWAY names it as the last stream).
+      const total =
+        first === undefined ? conn.end.responses : Math.max(served, first.lastStreamId === DRAIN_LAST_STREAM_ID ? served : (first.lastStreamId + 1) / 2);
+      const text =
+        first === undefined
+          ? `the server closed the HTTP/2 connection after ${conn.end.responses} streams without a GOAWAY: ${conn.end.summary}`
+          : `the server sent GOAWAY after ${total} streams on one connection: ${goawayWords(first)}`;
+      return {
+        value: total,
+        finding: { text, evidence: [evidence(conn, first?.t ?? conn.end.evidence.at(-1) ?? null, total, first === undefined ? conn.end.kind : 'GOAWAY')] },
+      };
+    }
+    case 'goawaySignalled':
+      if (first === undefined && conn.end.closedBy !== 'server') return plain(null);
+      return plain(first !== undefined);
+    case 'maxConcurrentStreams':
+      return plain(serverSetting(events, 'MAX_CONCURRENT_STREAMS'));
+  }
+}
+
+function goawayWords(g: { lastStreamId: number; errorCode: string; debug: string }): string {
+  return `GOAWAY ${g.errorCode}, last stream ${g.lastStreamId}${g.debug === '' ? '' : `, debug "${g.debug}"`}`;
+}

@@ -1,0 +1,90 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { ProbeError } from '../model/errors.js';
+import { hostPort } from '../util/hostPort.js';
+import { connectError } from './connectError.js';
+import type { ConnectOptions } from './connection.js';
+
+/** What the TLS handshake settled, for the `tls` event. */
+export interface TlsFacts {
+  readonly protocol: string | null;
+  readonly alpn: string | null;
+}
+
+/** Calls made while a socket connects (to record events in the connection's own log). */
+export interface DialHooks {
+  /** TCP is connected (before TLS). */
+  readonly connected: () => void;
+  /** The connect deadline expired (the socket is destroyed next). */
+  readonly timedOut: () => void;
+}
+
+/**
+ * Opens a probe socket (allowHalfOpen, so the probe, not Node, decides when to answer the
+ * server's FIN) offering `alpn` over TLS. The socket is returned at once so the caller can
+ * attach its listeners before any byte arrives; `ready` settles when TCP (and TLS) are up,
+ * bounded by the connect deadline, or rejects with a ProbeError.
+ */
+export function dial(options: ConnectOptions, alpn: readonly string[], hooks: DialHooks): { socket: net.Socket; ready: Promise<TlsFacts | null> } {
+  const socket = options.tls ? tls.connect(tlsOptions(options, alpn)) : net.connect({ host: options.host, port: options.port, allowHalfOpen: true });
+  const where = hostPort(options.host, options.port);
+  const ready = new Promise<TlsFacts | null>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      hooks.timedOut();
+      socket.destroy();
+      reject(new ProbeError('connect-timeout', `connect timed out to ${where} after ${options.connectTimeoutMs} ms`, 'ETIMEDOUT', 'connect'));
+    }, options.connectTimeoutMs);
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      reject(connectError(err, where, options.ca !== null));
+    };
+    socket.once('error', fail);
+    socket.once('connect', () => hooks.connected());
+    socket.once(options.tls ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      if (!options.tls) return resolve(null);
+      const tlsSocket = socket as tls.TLSSocket;
+      const chosen = tlsSocket.alpnProtocol;
+      resolve({ protocol: tlsSocket.getProtocol(), alpn: typeof chosen === 'string' ? chosen : null });
+    });
+  });
+  return { socket, ready };
+}
+
+/** tls.connect honours allowHalfOpen (lib/_tls_wrap.js passes it to the TLSSocket) but its types omit it. */
+function tlsOptions(options: ConnectOptions, alpn: readonly string[]): tls.ConnectionOptions {
+  const { serverName } = options;
+  const opts: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
+    host: options.host,
+    port: options.port,
+    // SNI carries names only (RFC 6066 §3).
+    servername: net.isIP(serverName) === 0 ? serverName : undefined,
+    // Node checks servername, else host: with --resolve host is the address connected to, and
+    // an IP URL has no servername, so name the URL's host explicitly.
+    checkServerIdentity: (_host, cert) => tls.checkServerIdentity(serverName, cert),
+    rejectUnauthorized: !options.insecure,
+    ALPNProtocols: [...alpn],
+    allowHalfOpen: true,
+    ...(options.ca === null ? {} : { secureContext: secureContextFor(options.ca) }),
+  };
+  return opts;
+}
+
+/**
+ * One secure context per CA list (one per run): building it from ~150 PEM roots takes ~25 ms
+ * of the event loop, which tls.connect would otherwise spend on every connection. An
+ * intermediate CA the user trusts is a trust anchor, as curl does (X509_V_FLAG_PARTIAL_CHAIN;
+ * allowPartialTrustChain since Node 20.18.0, ignored before).
+ */
+const secureContexts = new WeakMap<readonly string[], tls.SecureContext>();
+
+function secureContextFor(ca: readonly string[]): tls.SecureContext {
+  let context = secureContexts.get(ca);
+  if (context === undefined) {
+    // `ca` replaces Node's list: keep the bundled roots beside the user's CAs.
+    context = tls.createSecureContext({ ca: [...tls.rootCertificates, ...ca], allowPartialTrustChain: true });
+    secureContexts.set(ca, context);
+  }
+  return context;
+}
