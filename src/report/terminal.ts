@@ -60,7 +60,9 @@ function header(result: RunResult, c: ChalkInstance): string {
     );
   }
   if (result.hops.length > 0) lines.push(`Hops, from the client inward: ${hopChain(result)}; each must idle longer than the one before it.`);
-  lines.push(`Bounds: idle wait ${formatDuration(result.options.maxIdleMs)} (--max-idle), ${result.options.maxRequests} requests (--max-requests).`);
+  // A capture waited for nothing: its span, in the evidence line, bounds what it can show.
+  if (result.evidence.capture === undefined)
+    lines.push(`Bounds: idle wait ${formatDuration(result.options.maxIdleMs)} (--max-idle), ${result.options.maxRequests} requests (--max-requests).`);
   const evidence = evidenceNote(result);
   if (evidence !== null) lines.push(c.yellow(evidence));
   if (result.error !== null) lines.push(`${c.red('could not probe the target:')} ${errorText(result.error)}`);
