@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import type { Segment } from './support/capture.js';
 import { runCli } from './support/cli.js';
 import { metric, probeCli, scenario } from './support/probe.js';
 import { expectValid } from './support/reportSchema.js';
+import { issueTestPki, startHttpsServer } from './support/tls.js';
 
 /**
  * `analyze` against captures this file makes: lab servers on 127.0.0.1 with an idle
@@ -31,6 +33,11 @@ const RST: LabProfile = { idleTimeoutMs: 600, maxRequests: 0, http10: 'close', c
 const STALE: LabProfile = { idleTimeoutMs: 500, maxRequests: 0, http10: 'close', close: 'fin', advertise: false, announceLast: true };
 const RUN: LabProfile = { idleTimeoutMs: 1000, maxRequests: 0, http10: 'close', close: 'fin', advertise: false, announceLast: true };
 
+/** node:https's keepAliveTimeout for the TLS connection. */
+const TLS_KEEP_ALIVE_MS = 500;
+/** lib/_http_server.js arms the idle close at keepAliveTimeout + 1000 ms (see nodeAndPython.integration.test.ts). */
+const TLS_IDLE_MS = TLS_KEEP_ALIVE_MS + 1000;
+
 /** A server timer never fires early; on a busy 2-core machine it may fire this much late. */
 const LATE_MS = 250;
 /** analyze and the independent read time the same two packets: they differ only by the report's rounding to 0.1 ms (roundMs). */
@@ -45,6 +52,8 @@ let segments: Segment[] = [];
 const labs: Record<'idle' | 'cap' | 'rst' | 'stale' | 'run', LabServer | null> = { idle: null, cap: null, rst: null, stale: null, run: null };
 let probeRun: RunResult | null = null;
 let staleClientPort = 0;
+let tls: { url: string; port: number; stop: () => void } | null = null;
+let keylog = '';
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'kap-analyze-'));
@@ -54,7 +63,10 @@ beforeAll(async () => {
   labs.rst = await startLabServer(RST);
   labs.stale = await startLabServer(STALE);
   labs.run = await startLabServer(RUN);
-  const ports = Object.values(labs).map((l) => (l as LabServer).port);
+  const server = await startHttpsServer(issueTestPki(dir), TLS_KEEP_ALIVE_MS);
+  tls = { ...server, port: Number(new URL(server.url).port) };
+  keylog = path.join(dir, 'keys.log');
+  const ports = [...Object.values(labs).map((l) => (l as LabServer).port), tls.port];
   const recording = await recordCapture(ports.map((p) => `tcp port ${p}`).join(' or '), file);
   if ('unavailable' in recording) {
     unavailable = recording.unavailable;
@@ -67,6 +79,7 @@ beforeAll(async () => {
       rawIdle((labs.rst as LabServer).port, 900),
       writeAfterFin((labs.stale as LabServer).port, 900),
       probeCli((labs.run as LabServer).url, ['idle-timeout'], { maxIdleMs: 5000 }),
+      tlsIdle(tls.url, keylog, path.join(dir, 'ca.pem')),
     ]);
     staleClientPort = stalePort;
     probeRun = run;
@@ -78,6 +91,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(Object.values(labs).map((l) => l?.close()));
+  tls?.stop();
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
 });
 
@@ -218,6 +232,30 @@ describe('analyze <capture>', () => {
   });
 });
 
+describe('analyze: TLS', () => {
+  it('without the key log: TCP verdicts only, and the report says the HTTP layer was not visible', async (ctx) => {
+    needCapture(ctx);
+    const report = await analyze(['--port', String(tls?.port)]);
+    expect(report.evidence.capture).toMatchObject({ connections: 1, httpConnections: 0, tlsHidden: 1 });
+    expect(report.target.tls).toBe(true);
+    expect(metric(report, 'idle-timeout', 'idleTimeoutMs')).toBeNull();
+    expect(scenario(report, 'http11-reuse').findings.map((f) => f.text)).toContainEqual(expect.stringContaining('HTTP was not visible'));
+    const conn = scenario(report, 'http11-reuse').connections[0];
+    expect(conn?.end).toMatchObject({ closedBy: 'server', signal: 'fin' });
+  });
+
+  it("with --tls-keylog: the HTTP inside, and node:https's keepAliveTimeout as the idle timeout", async (ctx) => {
+    needCapture(ctx);
+    expect(readFileSync(keylog, 'utf8')).toContain('CLIENT_');
+    const report = await analyze(['--port', String(tls?.port), '--tls-keylog', keylog]);
+    expect(report.evidence.capture).toMatchObject({ connections: 1, httpConnections: 1, tlsHidden: 0 });
+    const idle = metric(report, 'idle-timeout', 'idleTimeoutMs') as number;
+    expect(idle).toBeGreaterThanOrEqual(TLS_IDLE_MS - 1);
+    expect(idle).toBeLessThanOrEqual(TLS_IDLE_MS + LATE_MS);
+    expect(metric(report, 'idle-timeout', 'closeKind')).toBe('fin');
+  });
+});
+
 describe('analyze: input it cannot use', () => {
   it('a file that is not a capture: one error line, exit 2', async () => {
     const notCapture = path.join(mkdtempSync(path.join(tmpdir(), 'kap-analyze-bad-')), 'notes.pcap');
@@ -274,6 +312,25 @@ function get(url: string, agent: http.Agent): Promise<void> {
     req.once('timeout', () => req.destroy(new Error('timeout')));
     req.once('error', reject);
   });
+}
+
+/**
+ * A TLS client with its keys logged (SSLKEYLOGFILE format): one request, then idle past the
+ * server's keepAliveTimeout. Raw, not https.Agent: node:https sends "Keep-Alive: timeout=0"
+ * for 500 ms, and Node's agent would then close the socket itself at once.
+ */
+async function tlsIdle(url: string, keys: string, caFile: string): Promise<void> {
+  const socket = tlsConnect({ host: '127.0.0.1', port: Number(new URL(url).port), ca: readFileSync(caFile) });
+  socket.on('keylog', (line) => appendFileSync(keys, line));
+  socket.on('error', () => undefined);
+  socket.on('data', () => undefined);
+  await new Promise((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  await sleep(TLS_IDLE_MS + 500);
+  socket.destroy();
 }
 
 /** curl fetching several URLs in one run (it reuses its connection while the server allows). */

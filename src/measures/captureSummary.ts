@@ -104,7 +104,7 @@ export class CaptureSummary {
     const serverKey = `${bracket(c.server.address)}:${c.server.port}`;
     const server = this.servers.get(serverKey) ?? { address: c.server.address, port: c.server.port, connections: 0, tls: false };
     server.connections += 1;
-    server.tls ||= c.tlsHidden;
+    server.tls ||= c.tls;
     this.servers.set(serverKey, server);
     if (c.tlsHidden) this.tlsHidden += 1;
     if (c.requests > 0) this.httpConnections += 1;
@@ -121,12 +121,13 @@ export class CaptureSummary {
     if (c.requests > 1) kinds.push('reused');
     const idle = idleTimeoutOf(record.end);
     // A close right after a response is a cap (one the server did not announce), not an idle timeout.
-    const cap = capClose(record, c);
+    // Without its HTTP layer (TLS without keys) a connection shows no response ends: TCP verdicts only.
+    const cap = c.tlsHidden ? null : capClose(record, c);
     if (cap !== null) {
       this.capCount += 1;
       if (this.caps.length < SAMPLES_MAX) this.caps.push(cap);
       kinds.push('cap');
-    } else if (idle !== null) {
+    } else if (idle !== null && !c.tlsHidden) {
       this.idleCloseCount += 1;
       this.idleCloseMin = Math.min(this.idleCloseMin ?? idle, idle);
       this.idleCloseMax = Math.max(this.idleCloseMax ?? idle, idle);
@@ -153,7 +154,7 @@ export class CaptureSummary {
     for (const s of c.stale) this.staleAnswers[s.answer] += 1;
     if (c.stale.length > 0) kinds.push('stale');
     this.addTrials(c);
-    this.addPeer(c, record, cap === null ? idle : null);
+    this.addPeer(c, record, cap === null && !c.tlsHidden ? idle : null);
     this.keep(record, kinds, c.stale);
   }
 

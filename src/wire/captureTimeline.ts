@@ -34,6 +34,8 @@ export interface CapturedConnection {
   readonly responses: number;
   /** Requests written after the server's FIN, and what answered each. */
   readonly stale: readonly StaleRequest[];
+  /** TLS records were seen. */
+  readonly tls: boolean;
   /** TLS records were seen and no HTTP: its HTTP layer was not visible. */
   readonly tlsHidden: boolean;
   readonly bytesIn: number;
@@ -309,6 +311,7 @@ export class CaptureTimelines {
       requests: conn.requests,
       responses: conn.responses,
       stale,
+      tls: conn.tls,
       tlsHidden: conn.tls && !conn.http,
       bytesIn: conn.bytesIn,
       bytesOut: conn.bytesOut,
