@@ -226,6 +226,7 @@ describe('analyze <capture>', () => {
     expect(terminal.code).toBe(0);
     expect(terminal.stdout).toContain('Evidence: packet capture');
     expect(terminal.stdout).toMatch(/idle-timeout +│ PASS/);
+    expect(readFileSync(path.join(dir, 'r.xml'), 'utf8')).toContain('<property name="evidence.capture.file"');
     const html = await runCli(['analyze', file, '--html', '-', '-q']);
     expect(html.code).toBe(0);
     expect(html.stdout).toContain('<html');
