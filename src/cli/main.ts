@@ -50,13 +50,13 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 /** --port of analyze, repeatable. */
-function portList(value: string, previous: readonly number[]): number[] {
-  return [...previous, integerArg(1, 65535)(value)];
+function portList(value: string, previous: readonly number[] | undefined): number[] {
+  return [...(previous ?? []), integerArg(1, 65535)(value)];
 }
 
 /** --stream of analyze, repeatable. */
-function streamList(value: string, previous: readonly number[]): number[] {
-  return [...previous, integerArg(0, Number.MAX_SAFE_INTEGER)(value)];
+function streamList(value: string, previous: readonly number[] | undefined): number[] {
+  return [...(previous ?? []), integerArg(0, Number.MAX_SAFE_INTEGER)(value)];
 }
 
 /** A commander value parser (its second argument is the option's previous value). */
@@ -235,14 +235,14 @@ function buildProgram(outcome: Outcome): Command {
     .command('analyze')
     .description('read a packet capture (pcap, pcapng) of HTTP/1.x traffic and report its keep-alive behaviour with the same verdicts as run (needs tshark)')
     .argument('<capture>', 'the capture file (tcpdump -s 0 -w file.pcap, dumpcap -w file.pcapng: docs/analyze.md)')
-    .option('--port <port>', 'only connections with this TCP port on either side (repeatable)', portList, [])
-    .option('--host <address>', 'only connections with this IP address on either side (repeatable)', collect, [])
-    .option('--stream <n>', 'only this TCP stream, as tshark numbers them (tcp.stream; repeatable)', streamList, [])
+    .option('--port <port>', 'only connections with this TCP port on either side (repeatable)', portList)
+    .option('--host <address>', 'only connections with this IP address on either side (repeatable)', collect)
+    .option('--stream <n>', 'only this TCP stream, as tshark numbers them (tcp.stream; repeatable)', streamList)
     .option('--tls-keylog <file>', 'decrypt TLS with this key log (SSLKEYLOGFILE format) to see the HTTP inside')
     .option('--json [file]', 'write the JSON report (docs/json-report.md) to a file, or to stdout (no value or -)')
     .option('--junit <file>', 'write a JUnit XML report to a file, or - for stdout')
     .option('--html <file>', 'write a self-contained HTML report to a file, or - for stdout')
-    .option('-e, --expect <expectation>', 'fail (exit 1) unless this holds, e.g. "idle-timeout>=60s", "stale-race.staleRequests=0" (repeatable)', collect, [])
+    .option('-e, --expect <expectation>', 'fail (exit 1) unless this holds, e.g. "idle-timeout>=60s", "stale-race.staleRequests=0" (repeatable)', collect)
     .option('--client <name>', `the HTTP client that made the traffic (${CLIENT_PROFILES.map((p) => p.name).join(', ')})`)
     .option('--client-idle <duration>', "that client pool's idle limit as configured", positiveDurationArg)
     .option('-q, --quiet', 'no terminal report')
