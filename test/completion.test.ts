@@ -28,7 +28,7 @@ describe('shell completion', () => {
     [['keepalive-probe', 'r'], ['run']],
     [
       ['keepalive-probe', ''],
-      ['run', 'serve', 'list', 'completion', 'explain', '--help', '--version'],
+      ['run', 'analyze', 'serve', 'list', 'completion', 'explain', '--help', '--version'],
     ],
     [['keepalive-probe', 'run', '--max-i'], ['--max-idle']],
     [

@@ -1,5 +1,5 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { InputError } from '../model/errors.js';
+import { InputError, MissingToolError } from '../model/errors.js';
 import { BUILTIN_ORDER } from '../catalog/builtinScenarios.js';
 import { SHELLS, completionScript } from './completion.js';
 import type { Shell, ValueCompletion } from './completion.js';
@@ -10,6 +10,7 @@ import { VERSION } from '../util/version.js';
 import { EXIT } from '../verdict/exitCode.js';
 import type { RunCommandFlags } from './runCommand.js';
 import type { ServeFlags } from './serveCommand.js';
+import type { AnalyzeFlags } from './analyzeCommand.js';
 import { CLIENT_PROFILES } from '../catalog/clientProfiles.js';
 import { PRESETS } from '../catalog/presets.js';
 import { collect, durationArg, formatFlagDuration, headerArg, integerArg, methodArg, portArg, positiveDurationArg } from './options.js';
@@ -36,11 +37,26 @@ export async function main(argv: readonly string[]): Promise<number> {
       writeError(err.describe());
       return EXIT.usage;
     }
+    // A program the command needs is missing (tshark for analyze): one line saying how to install it.
+    if (err instanceof MissingToolError) {
+      writeError(err.describe());
+      return EXIT.unprobeable;
+    }
     const message = err instanceof Error ? err.message : String(err);
     writeError(`internal error: ${message} (this is a bug; set KEEPALIVE_PROBE_DEBUG=1 for a stack trace)`);
     if (process.env.KEEPALIVE_PROBE_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
     return EXIT.internal;
   }
+}
+
+/** --port of analyze, repeatable. */
+function portList(value: string, previous: readonly number[] | undefined): number[] {
+  return [...(previous ?? []), integerArg(1, 65535)(value)];
+}
+
+/** --stream of analyze, repeatable. */
+function streamList(value: string, previous: readonly number[] | undefined): number[] {
+  return [...(previous ?? []), integerArg(0, Number.MAX_SAFE_INTEGER)(value)];
 }
 
 /** A commander value parser (its second argument is the option's previous value). */
@@ -167,7 +183,7 @@ function runOptions(): Option[] {
 
 /** The values an option's argument completes to, beyond commander's choices (cli/completion.ts). */
 function completionValues(command: string, option: string): ValueCompletion {
-  if (['--json', '--junit', '--html', '--cacert'].includes(option) || (command === 'list' && option === '--scenario')) return 'file';
+  if (['--json', '--junit', '--html', '--cacert', '--tls-keylog'].includes(option) || (command === 'list' && option === '--scenario')) return 'file';
   if (option === '--scenario') return BUILTIN_ORDER;
   if (option === '--client') return CLIENT_PROFILES.map((p) => p.name);
   if (option === '--behind') return Object.keys(PRESETS);
@@ -219,6 +235,27 @@ function buildProgram(outcome: Outcome): Command {
   run.action(async (url: string | undefined, opts: RunCommandFlags) => {
     outcome.code = await (await import('./runCommand.js')).runCommand(url, opts);
   });
+
+  program
+    .command('analyze')
+    .description('read a packet capture (pcap, pcapng) of HTTP/1.x traffic and report its keep-alive behaviour with the same verdicts as run (needs tshark)')
+    .argument('<capture>', 'the capture file (tcpdump -s 0 -w file.pcap, dumpcap -w file.pcapng: docs/analyze.md)')
+    .option('--port <port>', 'only connections with this TCP port on either side (repeatable)', portList)
+    .option('--host <address>', 'only connections with this IP address on either side (repeatable)', collect)
+    .option('--stream <n>', 'only this TCP stream, as tshark numbers them (tcp.stream; repeatable)', streamList)
+    .option('--tls-keylog <file>', 'decrypt TLS with this key log (SSLKEYLOGFILE format) to see the HTTP inside')
+    .option('--json [file]', 'write the JSON report (docs/json-report.md) to a file, or to stdout (no value or -)')
+    .option('--junit <file>', 'write a JUnit XML report to a file, or - for stdout')
+    .option('--html <file>', 'write a self-contained HTML report to a file, or - for stdout')
+    .option('-e, --expect <expectation>', 'fail (exit 1) unless this holds, e.g. "idle-timeout>=60s", "stale-race.staleRequests=0" (repeatable)', collect)
+    .option('--client <name>', `the HTTP client that made the traffic (${CLIENT_PROFILES.map((p) => p.name).join(', ')})`)
+    .option('--client-idle <duration>', "that client pool's idle limit as configured", positiveDurationArg)
+    .option('-q, --quiet', 'no terminal report')
+    .option('-v, --verbose', 'the terminal report with every connection timeline kept')
+    .addOption(new Option('--color <when>', 'colour on the terminal: auto, always, never').choices(['auto', 'always', 'never']).default('auto'))
+    .action(async (file: string, opts: AnalyzeFlags) => {
+      outcome.code = await (await import('./analyzeCommand.js')).analyzeCommand(file, opts);
+    });
 
   program
     .command('serve')

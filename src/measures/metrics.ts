@@ -365,7 +365,7 @@ function idleSamples(list: readonly ConnectionRecord[]): number[] {
 }
 
 /** The median of ascending values (the mean of the middle two for an even count); null for none. */
-function medianOf(sorted: readonly number[]): number | null {
+export function medianOf(sorted: readonly number[]): number | null {
   const mid = Math.floor(sorted.length / 2);
   if (sorted.length === 0) return null;
   return roundMs(sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2);

@@ -17,6 +17,29 @@ export class InputError extends Error {
 /** A mistake on the command line found after parsing (unknown scenario id, bad output path). */
 export class UsageError extends InputError {}
 
+/** A file `analyze` cannot read as a packet capture (missing, unreadable, not pcap/pcapng): exit code 2. */
+export class CaptureFileError extends InputError {}
+
+/**
+ * A program the command needs is not installed (tshark for `analyze`): exit code 3, the
+ * input was fine but the command cannot run here. `code` is stable; `hint` says how to install it.
+ */
+export class MissingToolError extends Error {
+  readonly code = 'tool-missing';
+  constructor(
+    readonly tool: string,
+    readonly hint: string,
+  ) {
+    super(`${tool} is not installed or not on PATH`);
+    this.name = 'MissingToolError';
+  }
+
+  /** The one line shown on stderr. */
+  describe(): string {
+    return `${this.message}: ${this.hint} [${this.code}]`;
+  }
+}
+
 /**
  * Stable codes for "the target could not be probed". Users and tests match on the code,
  * never on the message; the raw errno and syscall are kept beside it.

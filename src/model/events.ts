@@ -2,7 +2,9 @@
  * What happened on one probe connection, as a list of timestamped events.
  * Everything the report says about a connection (reused or not, who closed, FIN or RST,
  * idle time before the close) is derived from these events by small pure functions.
- * Times are milliseconds on the run's monotonic clock (performance.now() minus the run origin).
+ * Times are milliseconds on the run's monotonic clock (performance.now() minus the run origin);
+ * for a packet capture (`analyze`), the client's side of one TCP connection as the wire shows
+ * it, in ms after the capture's first packet (tshark's frame.time_relative).
  */
 
 /** A TCP endpoint. */
@@ -11,8 +13,11 @@ export interface Endpoint {
   readonly port: number;
 }
 
-/** Why the probe itself closed a connection. */
-export type LocalCloseReason = 'step' | 'after-peer-fin' | 'cleanup' | 'deadline' | 'protocol-error' | 'unsolicited-data';
+/**
+ * Why the probe itself closed a connection. `observed`: a client's close read off a packet
+ * capture (`analyze`), whose reason is not on the wire; after the server's FIN it is `after-peer-fin`.
+ */
+export type LocalCloseReason = 'step' | 'after-peer-fin' | 'cleanup' | 'deadline' | 'protocol-error' | 'unsolicited-data' | 'observed';
 
 /** Which per-exchange deadline expired. */
 export type DeadlineName = 'connect' | 'tls' | 'first-byte' | 'headers' | 'body';

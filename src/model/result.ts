@@ -223,7 +223,65 @@ export interface EvidenceSources {
    * response then reads as a FIN).
    */
   readonly socketTable: SocketTableSource;
+  /** The packet capture the report was read from (`analyze`); absent for a live run. */
+  readonly capture?: CaptureEvidence;
 }
+
+/**
+ * A packet capture read by `analyze` (tshark's dissection): what it held, what was filtered,
+ * and whether HTTP was visible. Connections are TCP streams; the client of each is the side
+ * that sent the SYN (without the handshake in the capture: the side that sent the first request).
+ */
+export interface CaptureEvidence {
+  /** The capture file as given. */
+  readonly file: string;
+  /** `tshark -v`'s first line. */
+  readonly tshark: string;
+  /** The tshark display filter --port, --host and --stream made; null for none. */
+  readonly filter: string | null;
+  /** Packets read (after the filter). */
+  readonly packets: number;
+  /** TCP connections (streams) seen. */
+  readonly connections: number;
+  /** Of those, connections on which HTTP/1.x requests were seen. */
+  readonly httpConnections: number;
+  /** Connections carrying TLS whose HTTP was not visible (no --tls-keylog, or a key log without their keys). */
+  readonly tlsHidden: number;
+  /** First packet → last packet, ms. */
+  readonly spanMs: number;
+  /** Connections whose every event is in the report; the others are counted in the summary only (bounded memory). */
+  readonly connectionsKept: number;
+  /** One row per client address and server endpoint (at most CAPTURE_PEERS_MAX; the rest are summed in a row with client `*`). */
+  readonly peers: readonly CapturePeerSummary[];
+}
+
+/** What a capture shows between one client address and one server endpoint. */
+export interface CapturePeerSummary {
+  readonly client: string;
+  readonly server: string;
+  readonly connections: number;
+  readonly requests: number;
+  /** Requests on a connection that had already carried one. */
+  readonly reusedRequests: number;
+  /** Idle closes by the server (FIN or RST on an idle connection). */
+  readonly serverIdleCloses: number;
+  readonly idleCloseMinMs: number | null;
+  readonly idleCloseMedianMs: number | null;
+  readonly idleCloseMaxMs: number | null;
+  /** Connections the server closed first / the client closed first. */
+  readonly serverClosedFirst: number;
+  readonly clientClosedFirst: number;
+  /** Connections ended (first close) by an RST. */
+  readonly resets: number;
+  /** Requests written after the server had closed (FIN) or dropped the connection, and what answered them. */
+  readonly staleRequests: number;
+  readonly staleAnsweredByRst: number;
+  readonly staleUnanswered: number;
+  readonly staleAnswered: number;
+}
+
+/** At most this many client/server rows in a capture's summary. */
+export const CAPTURE_PEERS_MAX = 200;
 
 /** The whole run, judged: what --json writes (docs/json-report.md). */
 export interface RunResult extends Omit<MeasuredRun, 'scenarios'> {

@@ -23,6 +23,12 @@ export function renderJunit(result: RunResult): string {
     `      <property name="server" value="${xmlText(result.target.server ?? '')}"/>`,
     `      <property name="version" value="${xmlText(result.tool.version)}"/>`,
     `      <property name="evidence.socketTable" value="${xmlText(result.evidence.socketTable)}"/>`,
+    ...(result.evidence.capture === undefined
+      ? []
+      : [
+          `      <property name="evidence.capture.file" value="${xmlText(result.evidence.capture.file)}"/>`,
+          `      <property name="evidence.capture.connections" value="${result.evidence.capture.connections}"/>`,
+        ]),
     '    </properties>',
     ...(result.error === null ? [] : unprobedCase(result.error)),
     ...result.scenarios.flatMap((s) => testCase(s)),

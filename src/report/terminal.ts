@@ -62,11 +62,32 @@ function header(result: RunResult, c: ChalkInstance): string {
   if (result.hops.length > 0) lines.push(`Hops, from the client inward: ${hopChain(result)}; each must idle longer than the one before it.`);
   const protocols = protocolLine(result);
   if (protocols !== null) lines.push(protocols);
-  lines.push(`Bounds: idle wait ${formatDuration(result.options.maxIdleMs)} (--max-idle), ${result.options.maxRequests} requests (--max-requests).`);
+  // A capture waited for nothing: its span, in the evidence line, bounds what it can show.
+  if (result.evidence.capture === undefined)
+    lines.push(`Bounds: idle wait ${formatDuration(result.options.maxIdleMs)} (--max-idle), ${result.options.maxRequests} requests (--max-requests).`);
   const evidence = evidenceNote(result);
   if (evidence !== null) lines.push(c.yellow(evidence));
+  lines.push(...capturePeers(result));
   if (result.error !== null) lines.push(`${c.red('could not probe the target:')} ${errorText(result.error)}`);
   return lines.join('\n');
+}
+
+/** Rows of a capture's summary shown in the header (all in JSON: evidence.capture.peers). */
+const PEERS_SHOWN = 5;
+
+/** A capture's traffic by client address and server endpoint, one line each (the busiest first). */
+function capturePeers(result: RunResult): string[] {
+  const peers = result.evidence.capture?.peers ?? [];
+  const lines = peers.slice(0, PEERS_SHOWN).map((p) => {
+    const idle =
+      p.idleCloseMinMs === null
+        ? 'no idle close'
+        : `idle closes ${formatDuration(p.idleCloseMinMs)}/${formatDuration(p.idleCloseMedianMs ?? p.idleCloseMinMs)}/${formatDuration(p.idleCloseMaxMs ?? p.idleCloseMinMs)} (min/median/max)`;
+    const stale = p.staleRequests === 0 ? '' : `, ${p.staleRequests} stale (${p.staleAnsweredByRst} RST, ${p.staleUnanswered} unanswered)`;
+    return `  ${sanitize(p.client)} → ${sanitize(p.server)}: ${p.connections} connections, ${p.requests} requests (${p.reusedRequests} reused), ${idle}, first close by server ${p.serverClosedFirst} / client ${p.clientClosedFirst}, ${p.resets} ended by RST${stale}`;
+  });
+  if (peers.length > PEERS_SHOWN) lines.push(`  … ${peers.length - PEERS_SHOWN} more in the JSON report (evidence.capture.peers)`);
+  return lines;
 }
 
 function summaryTable(result: RunResult, c: ChalkInstance): string {

@@ -32,7 +32,10 @@ export function classifyClose(events: readonly ConnEvent[]): CloseClassification
         null,
         responses,
         [first.t],
-        `probe closed the connection (${first.how.toUpperCase()}, ${first.reason})`,
+        // A capture's client closed for reasons the wire does not show.
+        first.reason === 'observed'
+          ? `the client closed the connection (${first.how.toUpperCase()})`
+          : `probe closed the connection (${first.how.toUpperCase()}, ${first.reason})`,
       );
     case 'timeout':
       return result(

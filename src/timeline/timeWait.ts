@@ -26,7 +26,17 @@ export function timeWaitOf(
     const found = seen.aSide.length + seen.bSide.length > 0;
     if (seen.source !== 'none' && (found || seen.serverListensHere || end.signal === 'rst' || resetSeen)) return fromRows(seen.aSide, seen.bSide, seen.source);
   }
-  return infer(end, targetIsLocal, resetSeen);
+  return infer(
+    end,
+    targetIsLocal ? 'no row for this connection was found in a socket table of this host' : 'the target is not on this host: no socket table shows its end',
+    resetSeen,
+  );
+}
+
+/** The TIME_WAIT side of a connection read off a packet capture: always inferred from the close order the capture shows. */
+export function timeWaitFromCapture(connected: boolean, end: CloseClassification, resetSeen: boolean): TimeWaitFinding {
+  if (!connected) return { side: 'unknown', source: 'inferred', evidence: ['the connection never completed'] };
+  return infer(end, 'close order read off the packet capture', resetSeen);
 }
 
 function fromRows(clientRows: readonly TcpRow[], serverRows: readonly TcpRow[], source: 'proc-net-tcp' | 'netstat'): TimeWaitFinding {
@@ -50,7 +60,7 @@ function describe(row: TcpRow): string {
   return `${row.localAddress}:${row.localPort} -> ${row.remoteAddress}:${row.remotePort} ${row.state}`;
 }
 
-function infer(end: CloseClassification, targetIsLocal: boolean, resetSeen: boolean): TimeWaitFinding {
+function infer(end: CloseClassification, where: string, resetSeen: boolean): TimeWaitFinding {
   if (end.signal === 'rst' || resetSeen) {
     return { side: 'none', source: 'inferred', evidence: ['closed by RST: no TIME_WAIT on either side'] };
   }
@@ -58,9 +68,7 @@ function infer(end: CloseClassification, targetIsLocal: boolean, resetSeen: bool
   return {
     side: end.closedBy,
     source: 'inferred',
-    evidence: [
-      `the ${end.closedBy} sent the first FIN, so it holds TIME_WAIT (${targetIsLocal ? 'no row for this connection was found in a socket table of this host' : 'the target is not on this host: no socket table shows its end'})`,
-    ],
+    evidence: [`the ${end.closedBy} sent the first FIN, so it holds TIME_WAIT (${where})`],
   };
 }
 

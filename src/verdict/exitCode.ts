@@ -8,7 +8,7 @@ export const EXIT = {
   failed: 1,
   /** Usage error or invalid scenario file: nothing was probed. */
   usage: 2,
-  /** The target could not be probed (DNS, refused, unreachable, not HTTP, TLS, no answer), or a scenario could not run. */
+  /** The target could not be probed (DNS, refused, unreachable, not HTTP, TLS, no answer), or a scenario could not run, or a program the command needs (tshark for analyze) is missing. */
   unprobeable: 3,
   /** Internal error: a bug in keepalive-probe. */
   internal: 4,

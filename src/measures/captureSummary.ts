@@ -1,0 +1,294 @@
+import type { CapturePeerSummary, CloseSignal, ConnectionRecord, TimeWaitFinding } from '../model/result.js';
+import { CAPTURE_PEERS_MAX } from '../model/result.js';
+import { classifyClose, idleTimeoutOf } from '../timeline/classifyClose.js';
+import { lastHead, requestEvent } from '../timeline/queries.js';
+import { resetSeen } from '../timeline/signals.js';
+import { timeWaitFromCapture } from '../timeline/timeWait.js';
+import { tokenize } from '../http/persistence.js';
+import type { CapturedConnection, StaleRequest } from '../wire/captureTimeline.js';
+import { closesImmediately } from './race.js';
+import { medianOf } from './metrics.js';
+
+/**
+ * The connections of a capture, judged one by one as they close (the timeline's own
+ * classifyClose and TIME_WAIT rule) and folded into counts, so memory does not grow with the
+ * capture: every number here is exact over all connections, while whole event lists are kept
+ * for a bounded few (the first ones, and the first of each kind worth showing).
+ */
+
+/** What kind of evidence a kept connection is for; a scenario shows the connections of its kinds. */
+export type KeptKind = 'first' | 'idle-close' | 'cap' | 'stale' | 'reset' | 'asks-close' | 'reused' | 'client-close' | 'tls';
+
+/** A connection whose events are kept, with why. */
+export interface KeptConnection {
+  readonly record: ConnectionRecord;
+  readonly kinds: readonly KeptKind[];
+  readonly stale: readonly StaleRequest[];
+}
+
+/** How a connection's keep-alive ended at a request cap. */
+interface CapClose {
+  readonly requests: number;
+  readonly announced: boolean;
+  readonly signal: CloseSignal | null;
+}
+
+/** Connections kept whole at the start of the capture. */
+const KEEP_FIRST = 5;
+/** Connections kept whole per kind. */
+const KEEP_PER_KIND = 5;
+/** Idle close samples kept for min/median/max (the min and max stay exact beyond it). */
+const SAMPLES_MAX = 1_000_000;
+/** Answered reuses and stale requests kept for the race window. */
+const TRIALS_MAX = 2000;
+
+/** A request on a reused connection, for the race window: answered, or stale (see StaleRequest). */
+export interface CaptureTrial {
+  readonly connection: string;
+  readonly idleMs: number;
+  readonly closeSeenBeforeWrite: boolean;
+  readonly outcome: 'ok' | 'ECONNRESET' | 'premature-close';
+}
+
+/** Folds connections into the capture's summary. */
+export class CaptureSummary {
+  connections = 0;
+  httpConnections = 0;
+  tlsHidden = 0;
+  requests = 0;
+  reusedRequests = 0;
+  reusedConnections = 0;
+  readonly idleSamples: number[] = [];
+  idleCloseCount = 0;
+  idleCloseMin: number | null = null;
+  idleCloseMax: number | null = null;
+  readonly idleCloseSignals = { fin: 0, rst: 0 };
+  readonly idleCloseTimeWait = new Map<TimeWaitFinding['side'], number>();
+  readonly timeWait = new Map<TimeWaitFinding['side'], number>();
+  readonly caps: CapClose[] = [];
+  capCount = 0;
+  staleRequests = 0;
+  readonly staleAnswers = { rst: 0, response: 0, nothing: 0 };
+  serverResets = 0;
+  clientClosedFirst = 0;
+  clientClosedFirstTimeWaitClient = 0;
+  clientClosedFirstTimeWaitServer = 0;
+  asksClose = 0;
+  asksCloseTimeWaitClient = 0;
+  asksCloseTimeWaitServer = 0;
+  readonly trials: CaptureTrial[] = [];
+  /** The first Keep-Alive header on a persistent response, and the first Server header. */
+  keepAliveHeader: string | null = null;
+  serverHeader: string | null = null;
+  readonly kept: KeptConnection[] = [];
+  private readonly keptPerKind = new Map<KeptKind, number>();
+  private readonly peers = new Map<string, PeerCounts>();
+  /** Server endpoints by connections, to name the capture's main target. */
+  readonly servers = new Map<string, { address: string; port: number; connections: number; tls: boolean }>();
+
+  /** One connection as it closed (or as the capture ended). */
+  add(c: CapturedConnection): void {
+    this.connections += 1;
+    const end = classifyClose(c.events);
+    const record: ConnectionRecord = {
+      id: c.id,
+      local: c.client,
+      remote: c.server,
+      bytesIn: c.bytesIn,
+      bytesOut: c.bytesOut,
+      events: c.events,
+      // The events of a long connection are cut in the middle: its count of responses is the capture's.
+      end: { ...end, responses: c.responses },
+      timeWait: timeWaitFromCapture(true, end, resetSeen(c.events)),
+    };
+    const serverKey = `${bracket(c.server.address)}:${c.server.port}`;
+    const server = this.servers.get(serverKey) ?? { address: c.server.address, port: c.server.port, connections: 0, tls: false };
+    server.connections += 1;
+    server.tls ||= c.tls;
+    this.servers.set(serverKey, server);
+    if (c.tlsHidden) this.tlsHidden += 1;
+    if (c.requests > 0) this.httpConnections += 1;
+    this.serverHeader ??= c.serverHeader;
+    this.keepAliveHeader ??= firstKeepAlive(c);
+    this.requests += c.requests;
+    this.reusedRequests += Math.max(0, c.requests - 1);
+    if (c.requests > 1) this.reusedConnections += 1;
+    bump(this.timeWait, record.timeWait.side);
+
+    const kinds: KeptKind[] = [];
+    if (this.connections <= KEEP_FIRST) kinds.push('first');
+    if (c.tlsHidden) kinds.push('tls');
+    if (c.requests > 1) kinds.push('reused');
+    const idle = idleTimeoutOf(record.end);
+    // A close right after a response is a cap (one the server did not announce), not an idle timeout.
+    // Without its HTTP layer (TLS without keys) a connection shows no response ends: TCP verdicts only.
+    const cap = c.tlsHidden ? null : capClose(record, c);
+    if (cap !== null) {
+      this.capCount += 1;
+      if (this.caps.length < SAMPLES_MAX) this.caps.push(cap);
+      kinds.push('cap');
+    } else if (idle !== null && !c.tlsHidden) {
+      this.idleCloseCount += 1;
+      this.idleCloseMin = Math.min(this.idleCloseMin ?? idle, idle);
+      this.idleCloseMax = Math.max(this.idleCloseMax ?? idle, idle);
+      if (this.idleSamples.length < SAMPLES_MAX) this.idleSamples.push(idle);
+      if (record.end.signal !== null) this.idleCloseSignals[record.end.signal] += 1;
+      bump(this.idleCloseTimeWait, record.timeWait.side);
+      kinds.push('idle-close');
+    }
+    if (record.end.kind === 'server-reset') this.serverResets += 1;
+    if (record.end.signal === 'rst' && record.end.closedBy === 'server') kinds.push('reset');
+    if (record.end.closedBy === 'client') {
+      this.clientClosedFirst += 1;
+      if (record.timeWait.side === 'client') this.clientClosedFirstTimeWaitClient += 1;
+      if (record.timeWait.side === 'server') this.clientClosedFirstTimeWaitServer += 1;
+      kinds.push('client-close');
+    }
+    if (asksClose(record)) {
+      this.asksClose += 1;
+      if (record.timeWait.side === 'client') this.asksCloseTimeWaitClient += 1;
+      if (record.timeWait.side === 'server') this.asksCloseTimeWaitServer += 1;
+      kinds.push('asks-close');
+    }
+    this.staleRequests += c.stale.length;
+    for (const s of c.stale) this.staleAnswers[s.answer] += 1;
+    if (c.stale.length > 0) kinds.push('stale');
+    this.addTrials(c);
+    this.addPeer(c, record, cap === null && !c.tlsHidden ? idle : null);
+    this.keep(record, kinds, c.stale);
+  }
+
+  /** The idle closes' median; null for none. */
+  idleMedian(): number | null {
+    return medianOf([...this.idleSamples].sort((a, b) => a - b));
+  }
+
+  /** The per-client rows, largest first. */
+  peerRows(): CapturePeerSummary[] {
+    return [...this.peers.values()]
+      .map((p) => ({
+        client: p.client,
+        server: p.server,
+        connections: p.connections,
+        requests: p.requests,
+        reusedRequests: p.reusedRequests,
+        serverIdleCloses: p.idle.length,
+        idleCloseMinMs: p.idle.length === 0 ? null : Math.min(...p.idle),
+        idleCloseMedianMs: medianOf([...p.idle].sort((a, b) => a - b)),
+        idleCloseMaxMs: p.idle.length === 0 ? null : Math.max(...p.idle),
+        serverClosedFirst: p.serverClosedFirst,
+        clientClosedFirst: p.clientClosedFirst,
+        resets: p.resets,
+        staleRequests: p.stale.rst + p.stale.response + p.stale.nothing,
+        staleAnsweredByRst: p.stale.rst,
+        staleUnanswered: p.stale.nothing,
+        staleAnswered: p.stale.response,
+      }))
+      .sort((a, b) => b.connections - a.connections);
+  }
+
+  private addTrials(c: CapturedConnection): void {
+    for (const s of c.stale) {
+      if (this.trials.length >= TRIALS_MAX) return;
+      const outcome = s.answer === 'rst' ? 'ECONNRESET' : s.answer === 'response' ? 'ok' : 'premature-close';
+      this.trials.push({ connection: c.id, idleMs: s.idleMs, closeSeenBeforeWrite: s.afterFin, outcome });
+    }
+    for (const r of c.reuses) {
+      if (this.trials.length >= TRIALS_MAX) return;
+      this.trials.push({ connection: c.id, idleMs: r.idleMs, closeSeenBeforeWrite: false, outcome: 'ok' });
+    }
+  }
+
+  private addPeer(c: CapturedConnection, record: ConnectionRecord, idle: number | null): void {
+    const server = `${bracket(c.server.address)}:${c.server.port}`;
+    let key = `${c.client.address} ${server}`;
+    if (!this.peers.has(key) && this.peers.size >= CAPTURE_PEERS_MAX - 1) key = '*';
+    let p = this.peers.get(key);
+    if (p === undefined) {
+      p = newPeer(key === '*' ? '*' : c.client.address, key === '*' ? '*' : server);
+      this.peers.set(key, p);
+    }
+    p.connections += 1;
+    p.requests += c.requests;
+    p.reusedRequests += Math.max(0, c.requests - 1);
+    if (idle !== null && p.idle.length < 10_000) p.idle.push(idle);
+    if (record.end.closedBy === 'server') p.serverClosedFirst += 1;
+    if (record.end.closedBy === 'client') p.clientClosedFirst += 1;
+    if (record.end.signal === 'rst') p.resets += 1;
+    for (const s of c.stale) p.stale[s.answer] += 1;
+  }
+
+  private keep(record: ConnectionRecord, kinds: readonly KeptKind[], stale: readonly StaleRequest[]): void {
+    const wanted = kinds.filter((k) => (this.keptPerKind.get(k) ?? 0) < (k === 'first' ? KEEP_FIRST : KEEP_PER_KIND));
+    if (wanted.length === 0) return;
+    for (const k of wanted) this.keptPerKind.set(k, (this.keptPerKind.get(k) ?? 0) + 1);
+    this.kept.push({ record, kinds, stale });
+  }
+}
+
+interface PeerCounts {
+  readonly client: string;
+  readonly server: string;
+  connections: number;
+  requests: number;
+  reusedRequests: number;
+  readonly idle: number[];
+  serverClosedFirst: number;
+  clientClosedFirst: number;
+  resets: number;
+  readonly stale: { rst: number; response: number; nothing: number };
+}
+
+function newPeer(client: string, server: string): PeerCounts {
+  return {
+    client,
+    server,
+    connections: 0,
+    requests: 0,
+    reusedRequests: 0,
+    idle: [],
+    serverClosedFirst: 0,
+    clientClosedFirst: 0,
+    resets: 0,
+    stale: { rst: 0, response: 0, nothing: 0 },
+  };
+}
+
+/**
+ * Keep-alive ended at a cap: the server said `Connection: close` on a response to a request
+ * that did not ask for it, or closed right after a response that announced keep-alive
+ * (closesImmediately). Not a close-delimited body, not HTTP/1.0 without keep-alive. The
+ * close's signal only when the server closed first.
+ */
+function capClose(record: ConnectionRecord, c: CapturedConnection): CapClose | null {
+  const head = lastHead(record.events);
+  if (head === undefined) return null;
+  const request = requestEvent(record.events, head.index);
+  if (tokenize(request?.connection ?? null).includes('close')) return null;
+  const signal = record.end.closedBy === 'server' ? record.end.signal : null;
+  // Announced: the cap is where keep-alive ended, whoever then closed first (a client such as
+  // curl closes at once on "Connection: close"), as the request-cap measure reads it.
+  if (!head.keepAlive && tokenize(head.connectionHeader).includes('close')) return { requests: c.responses, announced: true, signal };
+  const idle = idleTimeoutOf(record.end);
+  if (head.keepAlive && idle !== null && closesImmediately(idle) && c.responses > 0) return { requests: c.responses, announced: false, signal };
+  return null;
+}
+
+/** The client asked for the close: a request said `Connection: close`. */
+function asksClose(record: ConnectionRecord): boolean {
+  return record.events.some((e) => e.kind === 'request' && tokenize(e.connection).includes('close'));
+}
+
+function firstKeepAlive(c: CapturedConnection): string | null {
+  for (const e of c.events) if (e.kind === 'response-head' && e.keepAlive && e.keepAliveHeader !== null) return e.keepAliveHeader;
+  return null;
+}
+
+function bump<K>(map: Map<K, number>, key: K): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+/** An IPv6 address in brackets before a port. */
+export function bracket(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}

@@ -1,0 +1,339 @@
+import path from 'node:path';
+import type { ConnEvent } from '../model/events.js';
+import type {
+  CaptureEvidence,
+  ConnectionRecord,
+  Evidence,
+  Finding,
+  MeasuredRun,
+  MetricValue,
+  RaceReport,
+  RunOptionsReport,
+  ScenarioMeasurement,
+  TimeWaitFinding,
+} from '../model/result.js';
+import { CAPTURE_SCENARIOS } from '../plan/captureScenarios.js';
+import { RUN_DEFAULTS } from '../options/runConfig.js';
+import { serverCloseMode } from '../timeline/closeMode.js';
+import { idleTimeoutOf } from '../timeline/classifyClose.js';
+import { formatDuration, roundMs } from '../util/duration.js';
+import { parseKeepAlive } from '../http/keepAliveHeader.js';
+import { CaptureTimelines } from '../wire/captureTimeline.js';
+import { readCapture, tsharkVersion } from '../wire/tshark.js';
+import type { TsharkRead } from '../wire/tshark.js';
+import { CaptureSummary, bracket } from './captureSummary.js';
+import type { KeptConnection, KeptKind } from './captureSummary.js';
+import { summarizeRace } from './race.js';
+
+/**
+ * `analyze`: a packet capture measured as a run. tshark streams the packets (wire/tshark.ts),
+ * the capture's timelines turn them into the probe's ConnEvents per connection
+ * (wire/captureTimeline.ts), each closed connection is classified and folded into the
+ * summary (captureSummary.ts), and the summary becomes a MeasuredRun whose scenarios carry
+ * the built-in ids and metric names (plan/captureScenarios.ts): judged, rendered and gated
+ * by the same code as `run`.
+ */
+export async function measureCapture(read: TsharkRead): Promise<MeasuredRun> {
+  const version = tsharkVersion(read.tshark);
+  const summary = new CaptureSummary();
+  const timelines = new CaptureTimelines((c) => summary.add(c));
+  let epoch: number | null = null;
+  await readCapture(read, (p) => {
+    epoch ??= p.epoch - p.time;
+    timelines.add(p);
+  });
+  timelines.finish();
+  const spanMs = roundMs(((timelines.lastTime ?? 0) - (timelines.firstTime ?? 0)) * 1000);
+  const capture: CaptureEvidence = {
+    file: read.file,
+    tshark: version,
+    filter: read.filter,
+    packets: timelines.packets,
+    connections: summary.connections,
+    httpConnections: summary.httpConnections,
+    tlsHidden: summary.tlsHidden,
+    spanMs,
+    connectionsKept: summary.kept.length,
+    peers: summary.peerRows(),
+  };
+  const main = [...summary.servers.values()].sort((a, b) => b.connections - a.connections)[0];
+  return {
+    target: {
+      url: path.basename(read.file),
+      host: main?.address ?? '',
+      port: main?.port ?? 0,
+      connectAddress: main === undefined ? null : `${bracket(main.address)}:${main.port}`,
+      tls: main?.tls ?? false,
+      server: summary.serverHeader,
+      lab: null,
+      local: false,
+      // What the capture shows: HTTP/1.x only until analyze reads HTTP/2.
+      protocols: ['http/1.1'],
+      h2Refusal: null,
+    },
+    startedAt: new Date(((epoch ?? 0) + (timelines.firstTime ?? 0)) * 1000).toISOString(),
+    durationMs: Math.round(spanMs),
+    loopDelayMaxMs: 0,
+    interrupted: false,
+    interruptedBy: null,
+    error: null,
+    options: captureBounds(spanMs),
+    evidence: { socketTable: 'none', capture },
+    scenarios: CAPTURE_SCENARIOS.map((s) => scenarioOf(s.id, summary, spanMs)),
+  };
+}
+
+/**
+ * The bounds a capture report shows: nothing waited for an idle close but the capture itself,
+ * so its span stands for --max-idle (a connection idle longer than that cannot show a close).
+ */
+function captureBounds(spanMs: number): RunOptionsReport {
+  return {
+    protocol: 'http1',
+    maxIdleMs: Math.max(1, Math.ceil(spanMs)),
+    maxRequests: RUN_DEFAULTS.maxRequests,
+    connectTimeoutMs: RUN_DEFAULTS.connectTimeoutMs,
+    firstByteTimeoutMs: RUN_DEFAULTS.firstByteTimeoutMs,
+    headersTimeoutMs: RUN_DEFAULTS.headersTimeoutMs,
+    bodyTimeoutMs: RUN_DEFAULTS.bodyTimeoutMs,
+    scenarioTimeoutMs: Math.max(1, Math.ceil(spanMs)),
+  };
+}
+
+/** One capture scenario's measurement, its metrics in the order plan/captureScenarios.ts lists them. */
+function scenarioOf(id: string, summary: CaptureSummary, spanMs: number): ScenarioMeasurement {
+  const definition = CAPTURE_SCENARIOS.find((s) => s.id === id);
+  if (definition === undefined) throw new Error(`no capture scenario ${id}`);
+  const { metrics, findings, kinds, race } = MEASURE[id]?.(summary) ?? { metrics: {}, findings: [], kinds: [], race: null };
+  const ordered = Object.fromEntries(Object.keys(definition.metrics).map((name) => [name, metrics[name] ?? null]));
+  return {
+    id,
+    title: definition.title,
+    source: definition.source,
+    protocol: definition.protocol,
+    headline: definition.headline,
+    startedAtMs: 0,
+    durationMs: Math.round(spanMs),
+    metrics: ordered,
+    findings,
+    error: null,
+    connections: keptOf(summary, kinds),
+    race,
+  };
+}
+
+interface Measured {
+  readonly metrics: Record<string, MetricValue>;
+  readonly findings: Finding[];
+  /** Which kept connections the scenario shows. */
+  readonly kinds: readonly KeptKind[];
+  readonly race: RaceReport | null;
+}
+
+const MEASURE: Record<string, (s: CaptureSummary) => Measured> = {
+  'idle-timeout': (s) => {
+    const first = firstKept(s, 'idle-close');
+    const closeKind = majority(s.idleCloseSignals);
+    const header = s.keepAliveHeader;
+    const findings: Finding[] = [];
+    if (s.idleCloseCount > 0) {
+      findings.push({
+        text: `the server closed ${s.idleCloseCount} idle connection${s.idleCloseCount === 1 ? '' : 's'} after ${formatDuration(s.idleCloseMin ?? 0)} (min), ${formatDuration(s.idleMedian() ?? 0)} (median), ${formatDuration(s.idleCloseMax ?? 0)} (max) of idle time (${s.idleCloseSignals.fin} FIN, ${s.idleCloseSignals.rst} RST); clients must stop reusing a connection below the minimum`,
+        evidence: first === undefined ? [] : [closeEvidence(first.record)],
+      });
+    } else {
+      findings.push({ text: `no idle close by the server in the capture (${s.connections} connections)`, evidence: [] });
+    }
+    if (header !== null) findings.push({ text: `the server advertises "Keep-Alive: ${header}"`, evidence: [] });
+    return {
+      metrics: {
+        idleTimeoutMs: s.idleCloseMin,
+        idleTimeoutMedianMs: s.idleMedian(),
+        idleTimeoutMaxMs: s.idleCloseMax,
+        closeKind,
+        advertisedTimeoutS: header === null ? null : (parseKeepAlive([['Keep-Alive', header]])?.timeoutS ?? null),
+        advertisedKeepAlive: header,
+        timeWaitSide: majority(Object.fromEntries(s.idleCloseTimeWait)),
+        idleCloses: s.idleCloseCount,
+      },
+      findings,
+      kinds: ['idle-close'],
+      race: null,
+    };
+  },
+  'request-cap': (s) => {
+    const counts = new Map<number, number>();
+    for (const c of s.caps) counts.set(c.requests, (counts.get(c.requests) ?? 0) + 1);
+    const cap = [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]?.[0] ?? null;
+    const signals = { fin: s.caps.filter((c) => c.signal === 'fin').length, rst: s.caps.filter((c) => c.signal === 'rst').length };
+    const first = firstKept(s, 'cap');
+    const spread = [...counts.keys()].sort((a, b) => a - b);
+    return {
+      metrics: {
+        maxRequests: cap,
+        signalled: s.capCount === 0 ? null : s.caps.every((c) => c.announced),
+        closeKind: majority(signals),
+        capCloses: s.capCount,
+      },
+      findings: [
+        s.capCount === 0
+          ? { text: "no connection in the capture ended right after a response at the server's initiative (no request cap seen)", evidence: [] }
+          : {
+              text: `the server ended keep-alive after ${cap} responses on ${counts.get(cap ?? 0)} of ${s.capCount} such connections${spread.length > 1 ? ` (seen: ${spread.join(', ')})` : ''}; ${s.caps.filter((c) => c.announced).length} announced it with "Connection: close"`,
+              evidence: first === undefined ? [] : [closeEvidence(first.record)],
+            },
+      ],
+      kinds: ['cap'],
+      race: null,
+    };
+  },
+  'stale-race': (s) => {
+    const T = s.idleCloseMin;
+    const trials = s.trials.map((t) => ({ offsetMs: T === null ? 0 : roundMs(t.idleMs - T), ...t }));
+    const race = summarizeRace(T, trials);
+    const first = firstKept(s, 'stale');
+    const staleText =
+      s.staleRequests === 0
+        ? 'no request was written on a connection the server had closed'
+        : `${s.staleRequests} request${s.staleRequests === 1 ? ' was' : 's were'} written after the server had closed the connection (or dropped it): ${s.staleAnswers.rst} answered by an RST, ${s.staleAnswers.nothing} not answered, ${s.staleAnswers.response} answered with a response`;
+    return {
+      metrics: {
+        idleTimeoutMs: T,
+        closeKind: majority(s.idleCloseSignals),
+        failureWindowMs: race.windowMs,
+        failureWindowUpperMs: race.windowUpperMs,
+        safeClientIdleMs: race.safeIdleMs,
+        staleRequests: s.staleRequests,
+        staleAnsweredByRst: s.staleAnswers.rst,
+        staleUnanswered: s.staleAnswers.nothing,
+        staleAnswered: s.staleAnswers.response,
+        resetsAfterIdle: s.serverResets,
+      },
+      findings: [
+        { text: staleText, evidence: first === undefined ? [] : staleEvidence(first) },
+        ...(s.serverResets === 0
+          ? []
+          : [{ text: `the server reset ${s.serverResets} idle connection${s.serverResets === 1 ? '' : 's'} (RST with no request outstanding)`, evidence: [] }]),
+      ],
+      kinds: ['stale'],
+      race,
+    };
+  },
+  'timeout-mismatch': (s): Measured => {
+    const first = firstKept(s, 'stale');
+    const stale = first?.stale[0];
+    if (first === undefined || stale === undefined) {
+      return { metrics: {}, findings: [{ text: "no request was written on a connection after the server's close", evidence: [] }], kinds: [], race: null };
+    }
+    const outcome = stale.answer === 'rst' ? 'ECONNRESET' : stale.answer === 'response' ? 'ok' : 'premature-close';
+    const mode = serverCloseMode(first.record.events);
+    return {
+      metrics: { outcome, serverClose: mode?.mode ?? null, clientIdleMs: Math.round(stale.idleMs), serverIdleTimeoutMs: idleTimeoutOf(first.record.end) },
+      findings: [{ text: `the first such request (#${stale.index} on ${first.record.id}) got ${outcome}`, evidence: staleEvidence(first) }],
+      kinds: ['stale'],
+      race: null,
+    };
+  },
+  'connection-close': (s): Measured => {
+    const first = firstKept(s, 'asks-close');
+    if (first === undefined) return { metrics: {}, findings: [{ text: 'no request said "Connection: close"', evidence: [] }], kinds: [], race: null };
+    const end = first.record.end;
+    return {
+      metrics: { closedBy: end.closedBy, closeKind: end.closedBy === 'server' ? end.signal : null, timeWaitSide: first.record.timeWait.side },
+      findings: [
+        { text: `${s.asksClose} connection${s.asksClose === 1 ? '' : 's'} asked to close; the first: ${end.summary}`, evidence: [closeEvidence(first.record)] },
+      ],
+      kinds: ['asks-close'],
+      race: null,
+    };
+  },
+  'http11-reuse': (s) => ({
+    metrics: {
+      reused: s.httpConnections === 0 ? null : s.reusedConnections > 0,
+      requests: s.requests,
+      connections: s.httpConnections,
+      reusedConnections: s.reusedConnections,
+      timeWaitSide: majority(Object.fromEntries(s.timeWait)),
+    },
+    findings: [
+      {
+        text: `${s.requests} requests on ${s.httpConnections} HTTP connections: ${s.reusedConnections} connection${s.reusedConnections === 1 ? '' : 's'} carried more than one (${s.reusedRequests} requests reused a connection)`,
+        evidence: [],
+      },
+      ...(s.tlsHidden === 0
+        ? []
+        : [
+            {
+              text: `${s.tlsHidden} TLS connection${s.tlsHidden === 1 ? '' : 's'} whose HTTP was not visible (give the key log with --tls-keylog): TCP verdicts only`,
+              evidence: [],
+            },
+          ]),
+    ],
+    kinds: ['first', 'reused', 'tls'],
+    race: null,
+  }),
+  'short-connections': (s) => ({
+    metrics: {
+      clientClosesConnections: s.clientClosedFirst,
+      clientClosesTimeWaitServer: s.clientClosedFirstTimeWaitServer,
+      clientClosesTimeWaitClient: s.clientClosedFirstTimeWaitClient,
+      clientSendsCloseConnections: s.asksClose,
+      clientSendsCloseTimeWaitServer: s.asksCloseTimeWaitServer,
+      clientSendsCloseTimeWaitClient: s.asksCloseTimeWaitClient,
+    },
+    findings: [
+      {
+        text: `the client closed first on ${s.clientClosedFirst} connections (${s.clientClosedFirstTimeWaitClient} left the client in TIME_WAIT); ${s.asksClose} asked with "Connection: close" (${s.asksCloseTimeWaitServer} left the server in TIME_WAIT): TIME_WAIT side inferred from who sent the first FIN`,
+        evidence: [],
+      },
+    ],
+    kinds: ['client-close'],
+    race: null,
+  }),
+};
+
+function firstKept(s: CaptureSummary, kind: KeptKind): KeptConnection | undefined {
+  return s.kept.find((k) => k.kinds.includes(kind));
+}
+
+function keptOf(s: CaptureSummary, kinds: readonly KeptKind[]): ConnectionRecord[] {
+  return s.kept.filter((k) => k.kinds.some((x) => kinds.includes(x))).map((k) => k.record);
+}
+
+/** The most frequent key with a count above 0 (ties: the first); null when all are 0. */
+function majority<K extends string>(counts: Partial<Record<K, number>>): K | null {
+  let best: K | null = null;
+  let most = 0;
+  for (const [key, n] of Object.entries(counts) as [K, number][]) {
+    if (n > most && key !== ('unknown' satisfies TimeWaitFinding['side'])) {
+      best = key;
+      most = n;
+    }
+  }
+  return best;
+}
+
+function closeEvidence(record: ConnectionRecord): Evidence {
+  return {
+    connection: record.id,
+    localPort: record.local?.port ?? null,
+    t: record.end.evidence.at(-1) ?? null,
+    requestIndex: null,
+    detail: record.end.summary,
+  };
+}
+
+function staleEvidence(k: KeptConnection): Evidence[] {
+  const stale = k.stale[0];
+  if (stale === undefined) return [];
+  const answer = k.record.events.find((e: ConnEvent) => e.t >= stale.t && (e.kind === 'error' || e.kind === 'response-head'));
+  return [
+    {
+      connection: k.record.id,
+      localPort: k.record.local?.port ?? null,
+      t: answer?.t ?? stale.t,
+      requestIndex: stale.index,
+      detail: `request #${stale.index} after ${formatDuration(stale.idleMs)} idle${stale.afterFin ? ", after the server's FIN" : ' (no FIN seen)'}: ${stale.answer === 'rst' ? 'RST' : stale.answer === 'response' ? 'a response' : 'no answer'}`,
+    },
+  ];
+}

@@ -1,0 +1,252 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { CaptureFileError, MissingToolError } from '../model/errors.js';
+
+/**
+ * tshark as the dissector of a packet capture: one child process, one pass (never `-2`,
+ * which holds the whole capture in memory), its `-T fields` output read line by line, so a
+ * capture of any size is read in bounded memory. Wireshark's dissectors do the TCP
+ * reassembly, HTTP/1.x parsing and TLS decryption (with a key log); this module only turns
+ * their fields into typed packets.
+ */
+
+/** How to install tshark, for the error line. */
+export const TSHARK_HINT =
+  "install Wireshark's command-line tools (Debian, Ubuntu: apt-get install tshark; Fedora: dnf install wireshark-cli; macOS: brew install wireshark)";
+
+/** One HTTP/1.x message tshark decoded in a frame. */
+export type CapturedMessage =
+  | {
+      readonly kind: 'request';
+      readonly method: string;
+      readonly uri: string;
+      readonly version: string;
+      /** The Connection header's value; null when absent (or, with several messages in one frame, not attributable). */
+      readonly connection: string | null;
+    }
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      readonly version: string;
+      readonly connection: string | null;
+      readonly keepAlive: string | null;
+      readonly contentLength: number | null;
+      readonly chunked: boolean;
+      /** The Server header; null when absent. */
+      readonly server: string | null;
+    };
+
+/** One TCP segment with what tshark read in it. */
+export interface CapturedPacket {
+  readonly frame: number;
+  /** Seconds after the capture's first packet. */
+  readonly time: number;
+  /** Seconds since 1970 (for the report's start time). */
+  readonly epoch: number;
+  readonly stream: number;
+  readonly src: string;
+  readonly dst: string;
+  readonly srcPort: number;
+  readonly dstPort: number;
+  readonly syn: boolean;
+  readonly ack: boolean;
+  readonly fin: boolean;
+  readonly rst: boolean;
+  /** TCP payload bytes. */
+  readonly payload: number;
+  /** TLS records seen in this segment. */
+  readonly tls: boolean;
+  readonly messages: readonly CapturedMessage[];
+}
+
+/** What to read from a capture. */
+export interface TsharkRead {
+  readonly file: string;
+  /** A tshark display filter (`-Y`); null for every packet. */
+  readonly filter: string | null;
+  /** An SSLKEYLOGFILE-format key log (`-o tls.keylog_file:`), or null. */
+  readonly tlsKeylog: string | null;
+  /** The tshark executable (a test may name one that does not exist). */
+  readonly tshark?: string;
+}
+
+/** Occurrences of one field in one frame are joined with this (a control character no header value can hold: RFC 9110 §5.5). */
+const AGGREGATOR = '\x1f';
+
+const FIELDS = [
+  'frame.number',
+  'frame.time_relative',
+  'frame.time_epoch',
+  'tcp.stream',
+  'ip.src',
+  'ipv6.src',
+  'ip.dst',
+  'ipv6.dst',
+  'tcp.srcport',
+  'tcp.dstport',
+  'tcp.flags.syn',
+  'tcp.flags.ack',
+  'tcp.flags.fin',
+  'tcp.flags.reset',
+  'tcp.len',
+  'tls.record.content_type',
+  'http.request.method',
+  'http.request.uri',
+  'http.request.version',
+  'http.response.code',
+  'http.response.version',
+  'http.connection',
+  'http.response.line',
+  'http.content_length',
+  'http.transfer_encoding',
+] as const;
+
+/** `tshark -v`'s first line, or MissingToolError. */
+export function tsharkVersion(tshark = 'tshark'): string {
+  const out = spawnSync(tshark, ['-v'], { encoding: 'utf8', timeout: 10_000 });
+  if (out.error !== undefined) {
+    if ((out.error as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingToolError('tshark', TSHARK_HINT);
+    throw out.error;
+  }
+  return (out.stdout.split('\n')[0] ?? 'tshark').trim().replace(/\.$/, '');
+}
+
+/**
+ * Streams the packets of a capture to `onPacket`, in capture order. Rejects with
+ * MissingToolError when tshark is not installed, CaptureFileError when tshark cannot read
+ * the file (its own one-line reason).
+ */
+export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket) => void): Promise<void> {
+  const args = ['-r', read.file, '-n', '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', `aggregator=${AGGREGATOR}`, '-E', 'quote=n'];
+  for (const field of FIELDS) args.push('-e', field);
+  // Only TCP: HTTP/1.x rides on it, and a UDP stream has no tcp.stream to group by.
+  args.push('-Y', read.filter === null ? 'tcp' : `tcp && (${read.filter})`);
+  if (read.tlsKeylog !== null) args.push('-o', `tls.keylog_file:${read.tlsKeylog}`);
+  const child = spawn(read.tshark ?? 'tshark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    if (stderr.length < 16_384) stderr += chunk;
+  });
+  const exited = new Promise<{ code: number | null; error: NodeJS.ErrnoException | null }>((resolve) => {
+    child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, error }));
+    child.once('close', (code) => resolve({ code, error: null }));
+  });
+  let failure: unknown = null;
+  const lines = createInterface({ input: child.stdout, crlfDelay: Number.POSITIVE_INFINITY });
+  lines.on('line', (line) => {
+    if (failure !== null) return;
+    try {
+      const packet = parseLine(line);
+      if (packet !== null) onPacket(packet);
+    } catch (err) {
+      failure = err;
+      child.kill('SIGTERM');
+    }
+  });
+  const { code, error } = await exited;
+  if (error !== null) {
+    if (error.code === 'ENOENT') throw new MissingToolError('tshark', TSHARK_HINT);
+    throw error;
+  }
+  if (failure !== null) throw failure;
+  if (code !== 0) throw new CaptureFileError(`cannot read capture ${read.file}: ${tsharkReason(stderr)}`);
+}
+
+/** tshark's own reason, without its banner ("Running as user root") and its "tshark: " prefix. */
+function tsharkReason(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('Running as user'));
+  const reason = lines.map((l) => l.replace(/^tshark: /, '')).join(' ');
+  return reason === '' ? 'tshark failed without saying why' : reason.slice(0, 500);
+}
+
+/** One output line → a packet; null for a frame without TCP (filtered out above, kept safe here). */
+export function parseLine(line: string): CapturedPacket | null {
+  const f = line.split('\t');
+  const at = (i: number): string => f[i] ?? '';
+  const stream = Number.parseInt(at(3), 10);
+  if (!Number.isInteger(stream)) return null;
+  return {
+    frame: Number(at(0)),
+    time: Number(at(1)),
+    epoch: Number(at(2)),
+    stream,
+    src: first(at(4)) || first(at(5)),
+    dst: first(at(6)) || first(at(7)),
+    srcPort: Number(at(8)),
+    dstPort: Number(at(9)),
+    syn: flag(at(10)),
+    ack: flag(at(11)),
+    fin: flag(at(12)),
+    rst: flag(at(13)),
+    payload: Number(at(14)) || 0,
+    tls: at(15) !== '',
+    messages: messagesOf(f),
+  };
+}
+
+function flag(value: string): boolean {
+  return value === '1' || value === 'True';
+}
+
+function first(value: string): string {
+  return value.split(AGGREGATOR)[0] ?? '';
+}
+
+function list(value: string): string[] {
+  return value === '' ? [] : value.split(AGGREGATOR);
+}
+
+/**
+ * The HTTP messages of a frame. With one message, its header lines give Connection and
+ * Keep-Alive exactly; with several (pipelining) the flattened header lines cannot be told
+ * apart, so Connection is attributed only when every message has one.
+ */
+function messagesOf(f: readonly string[]): CapturedMessage[] {
+  const at = (i: number): string => f[i] ?? '';
+  const methods = list(at(16));
+  const uris = list(at(17));
+  const requestVersions = list(at(18));
+  const codes = list(at(19));
+  const responseVersions = list(at(20));
+  const connections = list(at(21));
+  const lines = list(at(22));
+  const lengths = list(at(23));
+  const encodings = list(at(24));
+  const messages: CapturedMessage[] = [];
+  const count = methods.length + codes.length;
+  const connectionOf = (i: number): string | null => (count === 1 ? (connections[0] ?? null) : connections.length === count ? (connections[i] ?? null) : null);
+  methods.forEach((method, i) => {
+    messages.push({ kind: 'request', method, uri: uris[i] ?? '', version: requestVersions[i] ?? '', connection: connectionOf(i) });
+  });
+  codes.forEach((code, i) => {
+    const single = codes.length === 1;
+    messages.push({
+      kind: 'response',
+      status: Number(code),
+      version: responseVersions[i] ?? '',
+      connection: connectionOf(i),
+      keepAlive: single ? headerLine(lines, 'keep-alive') : null,
+      contentLength: single && lengths[0] !== undefined ? Number(lengths[0]) : null,
+      chunked: single && encodings.some((e) => e.toLowerCase().includes('chunked')),
+      server: single ? headerLine(lines, 'server') : null,
+    });
+  });
+  return messages;
+}
+
+/** A header's value from tshark's header lines (`Name: value\r\n`, with CR LF escaped as text), or null. */
+function headerLine(lines: readonly string[], name: string): string | null {
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === name)
+      return line
+        .slice(colon + 1)
+        .replace(/\\r\\n$/, '')
+        .trim();
+  }
+  return null;
+}
