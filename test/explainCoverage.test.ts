@@ -32,6 +32,7 @@ const REQUEST_OUTCOMES = namesOf<Exclude<RequestOutcome, 'ok'>>({
   'refused-stream': true,
   'rst-stream': true,
   'above-last-stream-id': true,
+  'connection-lost': true,
 });
 
 const CLOSE_KINDS = namesOf<CloseKind>({

@@ -49,9 +49,11 @@ async function h2cServer(idleMs: number, cap = 0): Promise<string> {
     });
   });
   server.on('stream', (stream) => {
+    stream.on('error', () => undefined); // a stream the session error ends (the burst over the limit)
     stream.respond({ ':status': 200, server: 'node-h2-test' });
     stream.end('ok\n');
   });
+  server.on('sessionError', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
 }
@@ -87,6 +89,42 @@ describe('HTTP/2 idle timeout against Node http2 (h2c, prior knowledge)', () => 
     expect(metric(result, 'h2-request-cap', 'maxRequests')).toBe(7);
     expect(metric(result, 'h2-request-cap', 'signalled')).toBe(true);
     expect(metric(result, 'h2-request-cap', 'goawayErrorCode')).toBe('NO_ERROR');
+  });
+});
+
+describe('HTTP/2 race, concurrency and PING against Node http2', () => {
+  it('h2-race: requests before T are answered; one due after the GOAWAY is not sent (a client takes a new connection)', async () => {
+    const url = await h2cServer(1000);
+    const result = await probe(url, ['h2-race'], { maxIdleMs: 5000, protocol: 'h2' });
+    const race = scenario(result, 'h2-race').race;
+    expect(race?.idleTimeoutMs).toBeGreaterThanOrEqual(1000 - 5);
+    const trials = race?.trials ?? [];
+    expect(trials).toHaveLength(20);
+    // Node's session timer restarts on every frame, so only requests well before T are sure to be answered.
+    for (const t of trials.filter((x) => x.offsetMs <= -100)) expect(t.outcome, `${t.connection}`).toBe('ok');
+    for (const t of trials.filter((x) => x.closeSeenBeforeWrite)) expect(['above-last-stream-id', 'not-sent']).toContain(t.outcome);
+    expect(metric(result, 'h2-race', 'safeClientIdleMs')).toBeLessThan(1000);
+  });
+
+  it('h2-concurrency: one stream over MAX_CONCURRENT_STREAMS ends the connection (nghttp2 answers with GOAWAY)', async () => {
+    const url = await h2cServer(10_000);
+    const result = await probe(url, ['h2-concurrency'], { maxIdleMs: 5000, protocol: 'h2' });
+    expect(metric(result, 'h2-concurrency', 'maxConcurrentStreams')).toBe(64);
+    // RFC 9113 §5.1.2 allows a stream error (PROTOCOL_ERROR or REFUSED_STREAM); Node's session treats it as a connection error.
+    expect(metric(result, 'h2-concurrency', 'enforced')).toBe('goaway');
+    const goaway = scenario(result, 'h2-concurrency').connections[0]?.events.find((e) => e.kind === 'h2-frame' && e.frame.type === 'GOAWAY' && e.dir === 'in');
+    expect(goaway).toMatchObject({ frame: { errorCode: 'INTERNAL_ERROR' } });
+  });
+
+  it('h2-ping: PINGs do not keep a Node session open (nghttp2 answers them below the session timer), polices none', async () => {
+    const url = await h2cServer(800);
+    const result = await probe(url, ['h2-ping'], { maxIdleMs: 5000, protocol: 'h2' });
+    expect(metric(result, 'h2-ping', 'idleTimeoutMs')).toBeGreaterThanOrEqual(800 - 5);
+    // session.setTimeout counts stream activity; the PINGs nghttp2 acknowledges by itself do not
+    // refresh it: the pinged connection gets its GOAWAY with the quiet one, in the middle of the pings.
+    expect(metric(result, 'h2-ping', 'pingResetsIdle')).toBe(false);
+    expect(metric(result, 'h2-ping', 'pingPolicy')).toBe('ok');
+    expect(metric(result, 'h2-ping', 'pingRttMs')).toBeLessThan(PROBE_LAG_MS);
   });
 });
 

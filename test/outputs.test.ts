@@ -1,3 +1,4 @@
+import { BUILTIN_ORDER } from '../src/catalog/builtinScenarios.js';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -103,7 +104,7 @@ describe('reports', () => {
     const result = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
     // Every scenario that was selected is still listed, as not started.
     expect(result).toMatchObject({ interrupted: true, interruptedBy: 'SIGINT' });
-    expect(result.scenarios.length).toBe(10); // both protocols: the preflight never learnt which the target speaks
+    expect(result.scenarios.length).toBe(BUILTIN_ORDER.length); // both protocols: the preflight never learnt which the target speaks
     expect(result.scenarios.every((s) => s.status === 'error' && s.error?.code === 'interrupted')).toBe(true);
   }, 30_000);
 

@@ -36,6 +36,9 @@ describe('loadBuiltinScenarios', () => {
       'short-connections',
       'h2-idle-timeout',
       'h2-request-cap',
+      'h2-race',
+      'h2-concurrency',
+      'h2-ping',
     ]);
     expect(BUILTIN_ORDER).toEqual(scenarios.map((s) => s.id));
     expect(scenarios.map((s) => s.source)).toEqual(scenarios.map((s) => path.join(SCENARIO_DIR, `${s.id}.yaml`)));
@@ -235,7 +238,7 @@ describe('parseScenario', () => {
       'custom.yaml',
       8,
       'metrics.latency.measure',
-      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "keepAliveHeader", "responseStall", "requestsBeforeClose", "closeSignalled", "lastOutcome", "requestOutcome", "closeMode", "clientIdle", "raceWindow", "raceWindowUpper", "raceSafeIdle", "timePerRequest", "timeWaitClient", "timeWaitServer", "idleBeforeCloseMedian", "idleBeforeCloseMin", "idleBeforeCloseMax", "h2IdleBeforeGoaway", "goawayErrorCode", "goawayLastStreamId", "goawayDebug", "closeAfterGoaway", "twoStepGoaway", "h2StreamsBeforeGoaway", "goawaySignalled", "maxConcurrentStreams"',
+      'must be one of "reused", "responses", "connections", "closedBy", "closeKind", "timeWaitSide", "idleBeforeClose", "advertisedTimeout", "advertisedMax", "keepAliveHeader", "responseStall", "requestsBeforeClose", "closeSignalled", "lastOutcome", "requestOutcome", "closeMode", "clientIdle", "raceWindow", "raceWindowUpper", "raceSafeIdle", "timePerRequest", "timeWaitClient", "timeWaitServer", "idleBeforeCloseMedian", "idleBeforeCloseMin", "idleBeforeCloseMax", "h2IdleBeforeGoaway", "goawayErrorCode", "goawayLastStreamId", "goawayDebug", "closeAfterGoaway", "twoStepGoaway", "h2StreamsBeforeGoaway", "goawaySignalled", "maxConcurrentStreams", "streamLimitEnforced", "pingRtt", "pingResetsIdle", "pingPolicy"',
     );
   });
 

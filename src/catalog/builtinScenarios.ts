@@ -10,4 +10,7 @@ export const BUILTIN_ORDER = [
   'short-connections',
   'h2-idle-timeout',
   'h2-request-cap',
+  'h2-race',
+  'h2-concurrency',
+  'h2-ping',
 ];

@@ -407,13 +407,20 @@ export const ERROR_CATALOG: readonly ErrorExplanation[] = [
   },
   {
     id: 'HTTP/2 GOAWAY',
-    // Go 1.19.8 src/net/http/h2_bundle.go:8787 ("http2: server sent GOAWAY and closed the connection; LastStreamID=…"), :7288
+    // Go 1.19.8 src/net/http/h2_bundle.go:8787 ("http2: server sent GOAWAY and closed the connection; LastStreamID=…"), :7791
+    // ("http2: client connection lost", a connection that ended with no GOAWAY), :7288
     // ("http2: Transport received Server's graceful shutdown GOAWAY"); Node 20.20.2 lib/internal/errors.js ERR_HTTP2_GOAWAY_SESSION
     // "New streams cannot be created after receiving a GOAWAY"; gRPC "the connection is draining" (grpc/grpc-go#2767).
-    matches: ['goaway', 'err_http2_goaway_session', 'new streams cannot be created after receiving a goaway', 'the connection is draining'],
-    names: ['above-last-stream-id', 'h2-unsupported'],
+    matches: [
+      'goaway',
+      'err_http2_goaway_session',
+      'new streams cannot be created after receiving a goaway',
+      'the connection is draining',
+      'http2: client connection lost',
+    ],
+    names: ['above-last-stream-id', 'connection-lost', 'h2-unsupported'],
     seenIn:
-      'Go ("http2: server sent GOAWAY and closed the connection; LastStreamID=1, ErrCode=NO_ERROR, debug="", "http2: Transport received Server\'s graceful shutdown GOAWAY"), Node (ERR_HTTP2_GOAWAY_SESSION "New streams cannot be created after receiving a GOAWAY"), gRPC (UNAVAILABLE "the connection is draining"); the probe: outcome above-last-stream-id, [h2-unsupported] when --protocol h2 meets a server without HTTP/2',
+      'Go ("http2: client connection lost", "http2: server sent GOAWAY and closed the connection; LastStreamID=1, ErrCode=NO_ERROR, debug="", "http2: Transport received Server\'s graceful shutdown GOAWAY"), Node (ERR_HTTP2_GOAWAY_SESSION "New streams cannot be created after receiving a GOAWAY"), gRPC (UNAVAILABLE "the connection is draining"); the probe: outcomes above-last-stream-id (safe to retry) and connection-lost (no GOAWAY covered the request), [h2-unsupported] when --protocol h2 meets a server without HTTP/2',
     wire: 'The server ended an HTTP/2 connection with a GOAWAY frame: on idle expiry (nginx keepalive_timeout, Go IdleTimeout), after its request cap (nginx keepalive_requests), or on a drain (gRPC MAX_CONNECTION_IDLE/AGE, Envoy, HAProxy). Streams above its last stream id were not processed and are safe to retry; a request sent while the GOAWAY was in flight fails in the client that does not retry it.',
     scenario:
       'h2-idle-timeout (idle time to the GOAWAY, its code, last stream id and debug data, the close after it); h2-request-cap (streams served before the GOAWAY)',

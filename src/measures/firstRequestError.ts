@@ -52,6 +52,7 @@ export function firstRequestError(outcome: ExchangeOutcome, target: Target): Pro
       return new ProbeError('closed-before-response', `${where} reset the stream of the first request (RST_STREAM ${outcome.errorCode})`);
     case 'goaway-refused':
       return new ProbeError('closed-before-response', `${where} sent GOAWAY (${outcome.errorCode}) before answering the first request`);
+    case 'connection-lost':
     case 'premature-close':
     case 'not-sent':
       return new ProbeError('closed-before-response', `${where} closed the connection before answering the first request`, null, null, maybeTls);

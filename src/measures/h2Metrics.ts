@@ -26,6 +26,10 @@ export type H2MeasureName = Extract<
   | 'h2StreamsBeforeGoaway'
   | 'goawaySignalled'
   | 'maxConcurrentStreams'
+  | 'streamLimitEnforced'
+  | 'pingRtt'
+  | 'pingResetsIdle'
+  | 'pingPolicy'
 >;
 
 export function measureH2(name: H2MeasureName, conn: ConnectionRecord | null, trace: Trace, on: string | null, ctx: MeasureContext): Measured {
@@ -99,7 +103,78 @@ export function measureH2(name: H2MeasureName, conn: ConnectionRecord | null, tr
       return plain(first !== undefined);
     case 'maxConcurrentStreams':
       return plain(serverSetting(events, 'MAX_CONCURRENT_STREAMS'));
+    case 'streamLimitEnforced':
+      return streamLimitEnforced(conn, trace);
+    case 'pingRtt': {
+      const rtts = pingRtts(events);
+      if (rtts.length === 0) return plain(null);
+      const median = rtts.sort((a, b) => a - b)[Math.floor(rtts.length / 2)] as number;
+      return plain(Math.round(median * 100) / 100);
+    }
+    case 'pingResetsIdle': {
+      const stop = trace.pings.findLast((p) => p.on === on);
+      if (stop === undefined || first?.errorCode === 'ENHANCE_YOUR_CALM') return plain(null);
+      if (stop.reason === 'watched-ended') {
+        const text = `PINGs kept the HTTP/2 connection open past the server's idle timeout (${stop.sent} PINGs, the unpinged connection was closed meanwhile): the server counts PING as activity`;
+        return { value: true, finding: { text, evidence: [evidence(conn, null, null, `${stop.sent} PINGs`)] } };
+      }
+      if (stop.reason !== 'ended') return plain(null);
+      const text = `the server ended the HTTP/2 connection at its idle timeout although it was sent a PING every few hundred ms: PING does not count as activity (as on Go servers and AWS ALB), so a client's PING keepalive does not keep idle connections open`;
+      return {
+        value: false,
+        finding: { text, evidence: [evidence(conn, first?.t ?? conn.end.evidence.at(-1) ?? null, null, first === undefined ? conn.end.kind : 'GOAWAY')] },
+      };
+    }
+    case 'pingPolicy': {
+      if (first?.errorCode === 'ENHANCE_YOUR_CALM') {
+        const text = `the server answered frequent PINGs with GOAWAY ENHANCE_YOUR_CALM${first.debug === '' ? '' : ` "${first.debug}"`}: it polices pings as gRPC servers do (more than 2 without data within 5 minutes by default); a client keepalive more frequent than its policy allows gets its connection closed`;
+        return { value: 'enhance-your-calm', finding: { text, evidence: [evidence(conn, first.t, null, 'GOAWAY ENHANCE_YOUR_CALM')] } };
+      }
+      return plain(pingRtts(events).length === 0 ? null : 'ok');
+    }
   }
+}
+
+/** Round-trip times of the probe's PINGs: each PING sent paired with the next PING ACK received (servers answer in order). */
+function pingRtts(events: ConnectionRecord['events']): number[] {
+  const sent: number[] = [];
+  const rtts: number[] = [];
+  for (const e of events) {
+    if (e.kind !== 'h2-frame' || e.frame.type !== 'PING') continue;
+    const ack = e.frame.flags.includes('ACK');
+    if (e.dir === 'out' && !ack) sent.push(e.t);
+    if (e.dir === 'in' && ack) {
+      const at = sent.shift();
+      if (at !== undefined) rtts.push(e.t - at);
+    }
+  }
+  return rtts;
+}
+
+/** What the server did with the streams of a burst beyond its concurrency limit. */
+function streamLimitEnforced(conn: ConnectionRecord, trace: Trace): Measured {
+  const outcomes = trace.exchanges.filter((x) => x.connection === conn.id).map((x) => x.outcome);
+  if (outcomes.length === 0) return plain(null);
+  const limit = serverSetting(conn.events, 'MAX_CONCURRENT_STREAMS');
+  const refused = outcomes.find((o) => o.kind !== 'response');
+  if (refused === undefined) {
+    const text =
+      limit === null
+        ? `the server announced no MAX_CONCURRENT_STREAMS and answered all ${outcomes.length} streams sent at once`
+        : `the server answered all ${outcomes.length} streams sent at once although it announced MAX_CONCURRENT_STREAMS ${limit}: it does not enforce its own limit`;
+    return { value: 'served', finding: { text, evidence: [evidence(conn, null, null, `${outcomes.length} responses`)] } };
+  }
+  const value =
+    refused.kind === 'stream-reset'
+      ? refused.errorCode === 'REFUSED_STREAM'
+        ? 'refused-stream'
+        : `rst-stream:${refused.errorCode}`
+      : refused.kind === 'goaway-refused'
+        ? 'goaway'
+        : refused.kind;
+  const n = outcomes.filter((o) => o.kind !== 'response').length;
+  const text = `of ${outcomes.length} streams sent at once (MAX_CONCURRENT_STREAMS ${limit ?? 'not announced'}), the server answered ${outcomes.length - n} and ended ${n} with ${value}`;
+  return { value, finding: { text, evidence: [evidence(conn, null, refused.index, value)] } };
 }
 
 function goawayWords(g: { lastStreamId: number; errorCode: string; debug: string }): string {

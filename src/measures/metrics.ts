@@ -22,6 +22,19 @@ export interface Trace {
   readonly race: RaceReport | null;
   /** Why each repeat loop stopped, in order. */
   readonly repeats: readonly RepeatStop[];
+  /** Why each ping step stopped, in order. */
+  readonly pings: readonly PingStop[];
+}
+
+/**
+ * How a ping step ended: `ended` its own connection got a GOAWAY or closed while pinged;
+ * `watched-ended` the connection it watched ended and the extra time passed, its own still
+ * open; `count` all pings sent; `max` the time bound ran out.
+ */
+export interface PingStop {
+  readonly on: string;
+  readonly reason: 'ended' | 'watched-ended' | 'count' | 'max';
+  readonly sent: number;
 }
 
 /** How a repeat loop ended: the connection could not be reused, or a bound (count or time) ran out. */
@@ -246,6 +259,10 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
     case 'h2StreamsBeforeGoaway':
     case 'goawaySignalled':
     case 'maxConcurrentStreams':
+    case 'streamLimitEnforced':
+    case 'pingRtt':
+    case 'pingResetsIdle':
+    case 'pingPolicy':
       return measureH2(name, conn, trace, spec.on, ctx);
   }
 }
@@ -283,6 +300,8 @@ function describeOutcome(outcome: ExchangeOutcome): string {
       return `request #${outcome.index} could not be written: the socket was already closed`;
     case 'stream-reset':
       return `request #${outcome.index}: the server reset its stream (RST_STREAM ${outcome.errorCode})`;
+    case 'connection-lost':
+      return `request #${outcome.index}: the connection ended (${outcome.code ?? 'FIN'}) before its response, with no GOAWAY saying it was not processed`;
     case 'goaway-refused':
       return `request #${outcome.index} was above the last stream id (${outcome.lastStreamId}) of the server's GOAWAY (${outcome.errorCode}): not processed, safe to retry`;
   }

@@ -6,7 +6,8 @@ import type { ConnectionRecord, Finding, MetricValue, ProtocolChoice, ProtocolId
 import type { Scenario, Step } from '../plan/scenario.js';
 import { connectHost } from '../plan/target.js';
 import type { Target } from '../plan/target.js';
-import { classifyClose, idleTimeoutOf } from '../timeline/classifyClose.js';
+import { classifyClose } from '../timeline/classifyClose.js';
+import { h2IdleTimeout } from '../timeline/h2.js';
 import { idleBeforeLastRequest, idleSince, mayReuse, unframedBody } from '../timeline/queries.js';
 import { outcomeOf } from '../timeline/outcome.js';
 import { resetSeen } from '../timeline/signals.js';
@@ -23,7 +24,7 @@ import type { Endpoint } from '../model/events.js';
 import type { SocketTable } from '../wire/socketTable.js';
 import { firstRequestError } from './firstRequestError.js';
 import { measure, strayBytesFindings, unframedFindings } from './metrics.js';
-import type { RepeatStop, Trace } from './metrics.js';
+import type { PingStop, RepeatStop, Trace } from './metrics.js';
 import { summarizeRace } from './race.js';
 
 /** What the scenarios of a run share: where and how to probe, and the bounds (the run configuration's names). */
@@ -75,7 +76,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
   const abort = new AbortController();
   // A race step sleeps on up to 64 connections at once, each listening to this signal.
   setMaxListeners(100, abort.signal);
-  const state: StepState = { ctx, live, exchanges, signal: abort.signal, race: null, repeats: [], protocol: scenario.protocol };
+  const state: StepState = { ctx, live, exchanges, signal: abort.signal, race: null, repeats: [], pings: [], protocol: scenario.protocol };
   let error: ProbeError | null = null;
   const deadline = setTimeout(() => abort.abort({ kind: 'scenario-deadline', limitMs: ctx.scenarioTimeoutMs } satisfies AbortReason), ctx.scenarioTimeoutMs);
   const onStop = (): void => abort.abort(abortReason(ctx.stop));
@@ -105,7 +106,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
           state.race.idleTimeoutMs,
           [...state.race.trials].sort((a, b) => a.offsetMs - b.offsetMs),
         );
-  const trace: Trace = { connections, exchanges, race, repeats: state.repeats };
+  const trace: Trace = { connections, exchanges, race, repeats: state.repeats, pings: state.pings };
   const measureCtx = { maxIdleMs: ctx.maxIdleMs, maxRequests: ctx.maxRequests };
   const metrics: Record<string, MetricValue> = {};
   const findings: Finding[] = [];
@@ -156,6 +157,7 @@ interface StepState {
   /** Filled by a race step. */
   race: { idleTimeoutMs: number | null; trials: RaceTrial[] } | null;
   readonly repeats: RepeatStop[];
+  readonly pings: PingStop[];
   /** The scenario's protocol: what `open` connects with. */
   readonly protocol: ProtocolId;
 }
@@ -224,6 +226,16 @@ async function runStep(step: Step, state: StepState): Promise<void> {
       }
       return stop('max', max);
     }
+    case 'burst': {
+      const conn = h2Connection(state, step.on, 'burst');
+      const limit = conn.settings.get('MAX_CONCURRENT_STREAMS');
+      const count = Math.min(limit ?? step.max, step.max) + 1;
+      await Promise.all(Array.from({ length: count }, () => exchange(state, step.on, conn, {})));
+      return;
+    }
+    case 'ping':
+      await runPing(step, state);
+      return;
     case 'expect':
       return; // checked when the scenario ends, over the final metrics
   }
@@ -300,7 +312,10 @@ async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState):
   const trials: RaceTrial[] = [];
   state.race = { idleTimeoutMs: null, trials };
   const origin = idleSince(calibration.events);
-  const calibrated = calibration.waitForPeerClose(resolveDuration(step.max, state.ctx)).then(() => idleTimeoutOf(classifyClose(calibration.events)));
+  const max = resolveDuration(step.max, state.ctx);
+  // HTTP/2: T ends at the server's GOAWAY (h2IdleTimeout reads an HTTP/1 connection's close as idleTimeoutOf does).
+  const ended = calibration instanceof H2Connection ? calibration.waitForGoaway(max) : calibration.waitForPeerClose(max);
+  const calibrated = ended.then(() => h2IdleTimeout(calibration.events, classifyClose(calibration.events)));
   const plan: { offsetMs: number; id: string }[] = [];
   for (let r = 1; r <= step.repeat; r++) {
     for (const offsetMs of step.offsets) plan.push({ offsetMs, id: `${step.as}@T${offsetMs < 0 ? '-' : '+'}${Math.abs(offsetMs)}ms#${r}` });
@@ -324,7 +339,7 @@ async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState):
       const answeredAt = idleSince(conn.events);
       const sendAt = answeredAt + idleTimeoutMs + trial.offsetMs;
       await sleep(Math.max(0, sendAt - state.ctx.clock.now()), undefined, { signal: state.signal });
-      const closeSeenBeforeWrite = conn.peerClosed || conn.isClosed;
+      const closeSeenBeforeWrite = conn.peerClosed || conn.isClosed || (conn instanceof H2Connection && conn.goingAway);
       const outcome = await exchange(state, step.as, conn, {});
       // The real idle time, from the response to the request as written (timers run late).
       const idleMs = roundMs(idleBeforeLastRequest(conn.events) ?? sendAt - answeredAt);
@@ -365,6 +380,41 @@ async function runShort(step: Extract<Step, { type: 'short' }>, state: StepState
   const maxMs = state.ctx.maxIdleMs;
   await Promise.all(abandoned.map((conn) => conn.waitForPeerClose(Math.max(0, idleSince(conn.events) + maxMs - state.ctx.clock.now()))));
   await Promise.all(abandoned.map((conn) => conn.close('fin', 'step')));
+}
+
+/**
+ * The ping step: PINGs every `every` ms on one HTTP/2 connection, unanswered ones included
+ * (their ACKs, or their absence, are on the timeline), until one of the bounds the step gives.
+ */
+async function runPing(step: Extract<Step, { type: 'ping' }>, state: StepState): Promise<void> {
+  const conn = h2Connection(state, step.on, 'ping');
+  const watched = step.whileOpen === null ? null : connection(state, step.whileOpen);
+  const ended = (c: WireConnection): boolean => c.peerClosed || c.isClosed || (c instanceof H2Connection && c.goingAway);
+  const { clock } = state.ctx;
+  const began = clock.now();
+  const max = resolveDuration(step.max, state.ctx);
+  let sent = 0;
+  let watchedEndedAt: number | null = null;
+  const stop = (reason: PingStop['reason']): void => void state.pings.push({ on: step.on, reason, sent });
+  for (;;) {
+    if (ended(conn)) return stop('ended');
+    if (step.count !== null && sent >= step.count) return stop('count');
+    if (clock.now() - began >= max) return stop('max');
+    if (watched !== null) {
+      if (watchedEndedAt === null && ended(watched)) watchedEndedAt = clock.now();
+      if (watchedEndedAt !== null && clock.now() - watchedEndedAt >= step.extra) return stop('watched-ended');
+    }
+    void conn.ping(Math.max(1000, 4 * step.every));
+    sent += 1;
+    await sleep(step.every, undefined, { signal: state.signal });
+  }
+}
+
+/** The connection a step that only HTTP/2 has (burst, ping) works on; the loader allows those steps only in `protocol: h2` scenarios. */
+function h2Connection(state: StepState, label: string, step: string): H2Connection {
+  const conn = connection(state, label);
+  if (!(conn instanceof H2Connection)) throw new Error(`the ${step} step needs an HTTP/2 connection`);
+  return conn;
 }
 
 function connection(state: StepState, label: string): WireConnection {

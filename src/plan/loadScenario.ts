@@ -87,6 +87,12 @@ export async function parseScenario(text: string, file: string): Promise<Scenari
   const locate = (p: (string | number)[]): number | null => lineOf(doc, lines, p);
   const opened = new Set<string>();
   const steps = raw.steps.map((s, i) => toStep(s, ['steps', i], opened, file, locate));
+  // burst and ping are HTTP/2 frames' business: an HTTP/1 connection has neither.
+  const h2Only = steps.findIndex((s) => (s.type === 'burst' || s.type === 'ping') && raw.protocol !== 'h2');
+  if (h2Only >= 0) {
+    const step = steps[h2Only] as Step;
+    throw new ScenarioFileError(file, step.line, `steps[${h2Only}].${step.type}`, `the ${step.type} step needs "protocol: h2"`);
+  }
   // A top-level `expect:` list reads as expect steps after the script.
   for (const [i, e] of (raw.expect ?? []).entries()) steps.push(expectStep(e, ['expect', i], locate(['expect', i]) ?? 0, file, locate));
   const metrics: Record<string, MetricSpec> = {};
@@ -214,6 +220,19 @@ function toStep(raw: RawStep, at: (string | number)[], opened: Set<string>, file
         then: (v.then as 'close' | 'abandon' | undefined) ?? 'close',
       };
     }
+    case 'burst':
+      return { type: 'burst', line, on: needOpen(String(v.on)), max: (v.max as number | undefined) ?? 100 };
+    case 'ping':
+      return {
+        type: 'ping',
+        line,
+        on: needOpen(String(v.on)),
+        every: parseDuration(String(v.every)),
+        count: (v.count as number | undefined) ?? null,
+        whileOpen: v['while-open'] === undefined ? null : needOpen(String(v['while-open'])),
+        extra: typeof v.extra === 'string' ? parseDuration(v.extra) : 0,
+        max: v.max === undefined ? '$maxIdle' : durationRef(v.max),
+      };
     case 'expect':
       return expectStep(value, [...at, type], line, file, locate);
     default:

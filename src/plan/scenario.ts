@@ -104,6 +104,27 @@ export type Step =
       readonly then: 'close' | 'abandon';
     }
   | {
+      /** HTTP/2: min(the server's MAX_CONCURRENT_STREAMS, max) + 1 requests at once on `on`, each a new stream. */
+      readonly type: 'burst';
+      readonly line: number;
+      readonly on: string;
+      readonly max: number;
+    }
+  | {
+      /**
+       * HTTP/2: PINGs on `on`, `every` ms apart: `count` of them, or while connection
+       * `whileOpen` is open and `extra` ms longer, bounded by `max`; stops when `on` ends.
+       */
+      readonly type: 'ping';
+      readonly line: number;
+      readonly on: string;
+      readonly every: number;
+      readonly count: number | null;
+      readonly whileOpen: string | null;
+      readonly extra: number;
+      readonly max: DurationRef;
+    }
+  | {
       readonly type: 'expect';
       readonly line: number;
       readonly that: string;
@@ -148,6 +169,10 @@ export const MEASURES = [
   'h2StreamsBeforeGoaway',
   'goawaySignalled',
   'maxConcurrentStreams',
+  'streamLimitEnforced',
+  'pingRtt',
+  'pingResetsIdle',
+  'pingPolicy',
 ] as const;
 
 export type MeasureName = (typeof MEASURES)[number];

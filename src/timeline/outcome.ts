@@ -16,7 +16,9 @@ export type RequestOutcome =
   /** HTTP/2: RST_STREAM with another code. */
   | 'rst-stream'
   /** HTTP/2: above a GOAWAY's last stream id: not processed, safe to retry (RFC 9113 §6.8). */
-  | 'above-last-stream-id';
+  | 'above-last-stream-id'
+  /** HTTP/2: the connection ended under the stream with no GOAWAY covering it: unsafe to retry blindly. */
+  | 'connection-lost';
 
 /** Maps an exchange to what a client would report. */
 export function outcomeOf(outcome: ExchangeOutcome): RequestOutcome {
@@ -29,6 +31,8 @@ export function outcomeOf(outcome: ExchangeOutcome): RequestOutcome {
       return outcome.errorCode === 'REFUSED_STREAM' ? 'refused-stream' : 'rst-stream';
     case 'goaway-refused':
       return 'above-last-stream-id';
+    case 'connection-lost':
+      return 'connection-lost';
     default:
       return outcome.kind;
   }

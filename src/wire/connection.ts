@@ -65,7 +65,9 @@ export type ExchangeOutcome =
   /** HTTP/2: the server reset the stream (RST_STREAM), e.g. REFUSED_STREAM above its concurrency limit. */
   | { readonly kind: 'stream-reset'; readonly index: number; readonly errorCode: string }
   /** HTTP/2: a GOAWAY whose last stream id is below this stream's: not processed, safe to retry (RFC 9113 §6.8). */
-  | { readonly kind: 'goaway-refused'; readonly index: number; readonly lastStreamId: number; readonly errorCode: string };
+  | { readonly kind: 'goaway-refused'; readonly index: number; readonly lastStreamId: number; readonly errorCode: string }
+  /** HTTP/2: the connection ended (FIN, RST) with the stream unanswered and no GOAWAY saying it was not processed: unsafe to retry blindly. */
+  | { readonly kind: 'connection-lost'; readonly index: number; readonly code: string | null };
 
 /** How long a request written after the peer's FIN waits for anything (RST, a response) before it counts as a premature close. */
 const STALE_WRITE_SETTLE_MS = 250;

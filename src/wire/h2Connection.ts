@@ -91,6 +91,7 @@ export class H2Connection extends SocketConnection {
   private failed = false;
   private goawayAt: number | null = null;
   private goawayLastStreamId: number | null = null;
+  private lastGoaway: { lastStreamId: number; errorCode: string } | null = null;
 
   private constructor(id: string, socket: net.Socket, clock: Clock) {
     super(id, socket, clock);
@@ -139,6 +140,27 @@ export class H2Connection extends SocketConnection {
     return this.serverSettings;
   }
 
+  /** True once the server has sent a GOAWAY: no new stream may be opened. */
+  get goingAway(): boolean {
+    return this.goawayAt !== null;
+  }
+
+  /** Waits until the server sends a GOAWAY or closes, or `maxMs` passes; resolves true if one came. */
+  waitForGoaway(maxMs: number): Promise<boolean> {
+    if (this.goingAway || this.peerClosed) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.closeWaiters.delete(done);
+        this.goawayWaiters.delete(done);
+        resolve(this.goingAway || this.peerClosed);
+      };
+      const timer = setTimeout(done, maxMs);
+      this.closeWaiters.add(done);
+      this.goawayWaiters.add(done);
+    });
+  }
+
   /** HTTP/2 has no half-open reuse: the probe never writes after the server's FIN anyway. */
   keepHalfOpen(): void {}
 
@@ -147,6 +169,10 @@ export class H2Connection extends SocketConnection {
     const index = ++this.requestCount;
     if (this.socket.destroyed || this.localClosed || this.failed) return Promise.resolve({ kind: 'not-sent', index });
     const streamId = this.nextStreamId;
+    // After a GOAWAY no new stream may be opened (RFC 9113 §6.8): a client takes the request
+    // to a new connection, which the outcome says (not processed, safe to retry).
+    const goaway = this.lastGoaway;
+    if (goaway !== null) return Promise.resolve({ kind: 'goaway-refused', index, lastStreamId: goaway.lastStreamId, errorCode: goaway.errorCode });
     this.nextStreamId += 2;
     const fields: [string, string][] = [
       [':method', spec.method],
@@ -252,6 +278,11 @@ export class H2Connection extends SocketConnection {
     await this.awaitClosed();
   }
 
+  /** The connection ended under open streams: each is lost (streams above a GOAWAY's last id were resolved when it came). */
+  private loseStreams(code: string | null): void {
+    for (const pending of [...this.streams.values()]) pending.resolve({ kind: 'connection-lost', index: pending.index, code });
+  }
+
   /** Ends the wait for the server's SETTINGS, saying why. */
   private refuse(why: string): void {
     const seen = this.settingsSeen;
@@ -329,6 +360,7 @@ export class H2Connection extends SocketConnection {
         });
         this.goawayAt ??= t;
         this.goawayLastStreamId = Math.min(this.goawayLastStreamId ?? frame.lastStreamId, frame.lastStreamId);
+        this.lastGoaway = { lastStreamId: this.goawayLastStreamId, errorCode: errorCodeName(frame.errorCode) };
         // Streams above the last stream id were not processed: safe to retry (RFC 9113 §6.8).
         for (const pending of [...this.streams.values()]) {
           if (pending.streamId > frame.lastStreamId) {
@@ -436,7 +468,7 @@ export class H2Connection extends SocketConnection {
   protected onEnd(): void {
     this.peerFin = true;
     this.push({ kind: 'peer-fin', t: this.now() });
-    for (const pending of [...this.streams.values()]) pending.resolve({ kind: 'premature-close', index: pending.index, peerClosedBeforeWrite: false });
+    this.loseStreams(null);
     this.refuse(`closed the connection after ${this.firstWords()} instead of sending SETTINGS`);
     this.notifyCloseWaiters();
     void this.close('fin', 'after-peer-fin');
@@ -446,7 +478,7 @@ export class H2Connection extends SocketConnection {
     const code = typeof err.code === 'string' ? err.code : 'UNKNOWN';
     const syscall = typeof err.syscall === 'string' ? err.syscall : null;
     this.push({ kind: 'error', t: this.now(), code, syscall, message: err.message });
-    for (const pending of [...this.streams.values()]) pending.resolve({ kind: 'socket-error', index: pending.index, code, syscall });
+    this.loseStreams(code);
     this.refuse(`reset the connection (${code}) instead of sending SETTINGS`);
     this.notifyCloseWaiters();
   }
@@ -454,7 +486,7 @@ export class H2Connection extends SocketConnection {
   protected onClose(): void {
     this.closedFlag = true;
     this.push({ kind: 'closed', t: this.now() });
-    for (const pending of [...this.streams.values()]) pending.resolve({ kind: 'premature-close', index: pending.index, peerClosedBeforeWrite: false });
+    this.loseStreams(null);
     this.refuse('closed the connection instead of sending SETTINGS');
     this.notifyCloseWaiters();
   }
