@@ -61,7 +61,7 @@ interface CommonExperience {
 }
 
 /** How test/fixtures/go-client holds its client (its -mode flag; see main.go). */
-export type GoClientMode = 'default' | 'transport-per-request' | 'no-keepalive';
+export type GoClientMode = 'default' | 'transport-per-request' | 'no-keepalive' | 'h2-tls';
 
 /** Go's net/http: one GotConn per attempt, so `retried` means more than one. */
 export interface GoExperience extends CommonExperience {
@@ -252,9 +252,9 @@ export function findCurl(): string | null {
  * `-d`, which curl applies to both URLs. The error text is as the CLI prints it,
  * "curl: (<exitcode>) <errormsg>" (src/tool_operate.c).
  */
-export async function runCurl(curl: string, url: string, run: ClientRun): Promise<CurlExperience> {
+export async function runCurl(curl: string, url: string, run: ClientRun, extra: readonly string[] = []): Promise<CurlExperience> {
   const perHour = Math.round(3_600_000 / run.idleMs);
-  const args = ['-sS', '-v', '--rate', `${perHour}/h`, '--max-time', '5', '-o', '/dev/null', '-o', '/dev/null', '-w', '%{json}\n'];
+  const args = ['-sS', '-v', '--rate', `${perHour}/h`, '--max-time', '5', '-o', '/dev/null', '-o', '/dev/null', '-w', '%{json}\n', ...extra];
   if (run.method === 'POST') args.push('-d', 'request body');
   args.push(url, url);
   const version = (await runProcess(curl, ['--version'], 0)).stdout.split('\n')[0] ?? '';
@@ -334,7 +334,7 @@ function parseGo({ value, raw }: JsonLine): GoExperience {
   };
 }
 
-const GO_MODES: Record<GoClientMode, true> = { default: true, 'transport-per-request': true, 'no-keepalive': true };
+const GO_MODES: Record<GoClientMode, true> = { default: true, 'transport-per-request': true, 'no-keepalive': true, 'h2-tls': true };
 
 function parseJava({ value, raw }: JsonLine, client: JavaClient): JavaExperience {
   if (value.client !== client || typeof value.attempts !== 'number' || typeof value.retried !== 'boolean') throw new Error(`not a ${client} report: ${raw}`);
