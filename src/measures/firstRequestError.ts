@@ -5,6 +5,9 @@ import { connectHost } from '../plan/target.js';
 import { hostPort } from '../util/hostPort.js';
 import type { Target } from '../plan/target.js';
 
+/** The RFC 9113 error codes an HTTP/2 connection's protocol errors carry (wire/h2Connection.ts). */
+const H2_ERRORS = new Set(['PROTOCOL_ERROR', 'FRAME_SIZE_ERROR', 'COMPRESSION_ERROR', 'FLOW_CONTROL_ERROR', 'INTERNAL_ERROR']);
+
 /**
  * The first request on a fresh connection must be answered; when it is not, the target
  * cannot be probed at all (not HTTP, never answers, closes at once). Returns the error to
@@ -25,6 +28,7 @@ export function firstRequestError(outcome: ExchangeOutcome, target: Target): Pro
           `${where} switched protocols (101 Switching Protocols) although the probe asked for no upgrade: it cannot be probed over HTTP/1.x`,
         );
       }
+      if (H2_ERRORS.has(outcome.code)) return new ProbeError('protocol-error', `${where} broke the HTTP/2 protocol (${outcome.code}): ${outcome.message}`);
       return new ProbeError(
         outcome.code === 'not-http' ? 'not-http' : 'protocol-error',
         `${where} did not answer with HTTP/1.x: ${outcome.message}`,

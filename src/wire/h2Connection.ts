@@ -62,7 +62,11 @@ interface OpenBlock {
   readonly streamId: number;
   readonly endStream: boolean;
   readonly parts: Buffer[];
+  bytes: number;
 }
+
+/** The largest header block the probe accepts, CONTINUATION frames included: the HPACK decoder's header-list limit (64 KiB) with room for its encoding. */
+const MAX_HEADER_BLOCK = 256 * 1024;
 
 /**
  * One HTTP/2 connection over the probe's own socket, at frame level (RFC 9113): every frame
@@ -88,7 +92,8 @@ export class H2Connection extends SocketConnection {
   private openBlock: OpenBlock | null = null;
   private nextStreamId = 1;
   private requestCount = 0;
-  private failed = false;
+  /** The protocol error that ended the connection, for requests asked for afterwards. */
+  private failure: { code: string; message: string } | null = null;
   private goawayAt: number | null = null;
   private goawayLastStreamId: number | null = null;
   private lastGoaway: { lastStreamId: number; errorCode: string } | null = null;
@@ -167,7 +172,9 @@ export class H2Connection extends SocketConnection {
   /** Sends one request on a new stream (HEADERS with END_STREAM) and reads its response, within the deadlines. Never throws. */
   send(spec: H2RequestSpec, deadlines: ExchangeDeadlines): Promise<ExchangeOutcome> {
     const index = ++this.requestCount;
-    if (this.socket.destroyed || this.localClosed || this.failed) return Promise.resolve({ kind: 'not-sent', index });
+    // A protocol error already ended the connection (before this request): that is its outcome.
+    if (this.failure !== null) return Promise.resolve({ kind: 'protocol-error', index, ...this.failure, tlsRecord: false });
+    if (this.socket.destroyed || this.localClosed) return Promise.resolve({ kind: 'not-sent', index });
     const streamId = this.nextStreamId;
     // After a GOAWAY no new stream may be opened (RFC 9113 §6.8): a client takes the request
     // to a new connection, which the outcome says (not processed, safe to retry).
@@ -302,7 +309,7 @@ export class H2Connection extends SocketConnection {
 
   protected onData(chunk: Buffer): void {
     this.firstBytes ??= chunk.subarray(0, 64);
-    if (this.failed) return;
+    if (this.failure !== null) return;
     let frames: readonly H2Frame[];
     let broken: unknown = null;
     try {
@@ -379,13 +386,17 @@ export class H2Connection extends SocketConnection {
       case 'HEADERS':
         this.push({ kind: 'h2-frame', t, dir: 'in', frame: frameInfo(frame) });
         if (frame.endHeaders) this.onHeaderBlock(frame.streamId, frame.block, frame.endStream, t);
-        else this.openBlock = { streamId: frame.streamId, endStream: frame.endStream, parts: [frame.block] };
+        else this.openBlock = { streamId: frame.streamId, endStream: frame.endStream, parts: [frame.block], bytes: frame.block.length };
         return;
       case 'CONTINUATION': {
         this.push({ kind: 'h2-frame', t, dir: 'in', frame: frameInfo(frame) });
         const block = this.openBlock;
         if (block === null) throw new H2ProtocolError('PROTOCOL_ERROR', `CONTINUATION on stream ${frame.streamId} without a header block to continue`);
         block.parts.push(frame.block);
+        block.bytes += frame.block.length;
+        // A header block that never ends (a CONTINUATION flood) is refused before it fills memory.
+        if (block.bytes > MAX_HEADER_BLOCK)
+          throw new H2ProtocolError('PROTOCOL_ERROR', `a header block over ${MAX_HEADER_BLOCK} bytes (CONTINUATION frames without END_HEADERS)`);
         if (frame.endHeaders) {
           this.openBlock = null;
           this.onHeaderBlock(block.streamId, Buffer.concat(block.parts), block.endStream, t);
@@ -454,9 +465,9 @@ export class H2Connection extends SocketConnection {
 
   /** A protocol violation by the server: a connection error (RFC 9113 §5.4.1): GOAWAY with its code, then close. */
   private fail(err: unknown): void {
-    this.failed = true;
     const code = err instanceof H2ProtocolError ? err.code : 'INTERNAL_ERROR';
     const message = sanitize(err instanceof Error ? err.message : String(err), SERVER_MESSAGE_MAX);
+    this.failure = { code, message };
     const first = [...this.streams.values()][0];
     this.push({ kind: 'protocol-error', t: this.now(), index: first?.index ?? 0, code: `h2-${code.toLowerCase().replaceAll('_', '-')}`, message });
     for (const pending of [...this.streams.values()]) pending.resolve({ kind: 'protocol-error', index: pending.index, code, message, tlsRecord: false });
