@@ -1,8 +1,10 @@
 import net from 'node:net';
 import type { LabProfile } from '../options/labProfiles.js';
-import { VERSION } from '../util/version.js';
 import { LAB_LIMITS, isBadRequest, readRequestHead } from './requestHead.js';
 import type { BadRequest, RequestHead } from './requestHead.js';
+import { LAB_SERVER_HEADER, labResponseBody } from './labResponse.js';
+import { createHttp2Lab, prefaceMatch } from './labHttp2.js';
+import type { Http2Lab } from './labHttp2.js';
 
 /**
  * The embedded lab server: a small HTTP/1.x server whose keep-alive behaviour is set by
@@ -10,6 +12,8 @@ import type { BadRequest, RequestHead } from './requestHead.js';
  * controllable target. It is written on node:net, not node:http, because node:http decides
  * HTTP/1.0 handling, request caps (it answers 503 past maxRequestsPerSocket) and FIN/RST by
  * itself, and those are exactly the behaviours the lab must set.
+ * With `profile.http2` set, a connection whose first bytes are the HTTP/2 preface is handed to
+ * the HTTP/2 side on the same port (labHttp2.ts); every other connection is HTTP/1.x as before.
  */
 
 /** A running lab server. */
@@ -28,11 +32,12 @@ export interface LabServer {
 export function startLabServer(profile: LabProfile, host = '127.0.0.1', port = 0): Promise<LabServer> {
   const sockets = new Set<net.Socket>();
   let accepted = 0;
+  const h2 = profile.http2 === null ? null : createHttp2Lab(profile, profile.http2);
   const server = net.createServer({ allowHalfOpen: false }, (socket) => {
     accepted += 1;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    serveConnection(socket, profile, accepted);
+    serveConnection(socket, profile, accepted, h2);
   });
   server.maxConnections = LAB_LIMITS.maxConnections;
   return new Promise((resolve, reject) => {
@@ -57,8 +62,13 @@ export function startLabServer(profile: LabProfile, host = '127.0.0.1', port = 0
   });
 }
 
-/** One accepted connection: parse request heads, answer, and close as the profile says. */
-function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumber: number): void {
+/**
+ * One accepted connection: parse request heads, answer, and close as the profile says. With
+ * `h2`, the first bytes are compared with the HTTP/2 preface as they arrive: the whole preface
+ * hands the connection over to `h2`; the first byte that differs makes it HTTP/1.x. Until then
+ * the HTTP/1.x idle timer and head guard run as for any connection.
+ */
+function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumber: number, h2: Http2Lab | null): void {
   // A client reset must never crash the lab (an unhandled 'error' on an accepted socket does).
   socket.on('error', () => undefined);
   let buffered: Buffer = Buffer.alloc(0);
@@ -171,7 +181,8 @@ function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumb
     }
   };
 
-  socket.on('data', (chunk: Buffer) => {
+  let sniffing = h2 !== null;
+  const onData = (chunk: Buffer): void => {
     if (dropped) {
       socket.resetAndDestroy();
       return;
@@ -179,12 +190,30 @@ function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumb
     if (closing) return;
     if (idleTimer !== null) clearTimeout(idleTimer);
     buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    if (sniffing && h2 !== null) {
+      const match = prefaceMatch(buffered);
+      if (match === 'maybe') {
+        guardHead(true);
+        return;
+      }
+      sniffing = false;
+      if (match === 'h2') {
+        closing = true;
+        clearTimeout(headGuard);
+        socket.off('data', onData);
+        socket.off('close', onClose);
+        h2.adopt(socket, buffered, connectionNumber);
+        return;
+      }
+    }
     serveBuffered();
-  });
-  socket.on('close', () => {
+  };
+  const onClose = (): void => {
     clearTimeout(headGuard);
     if (idleTimer !== null) clearTimeout(idleTimer);
-  });
+  };
+  socket.on('data', onData);
+  socket.on('close', onClose);
 }
 
 const STATUS_TEXT: Record<BadRequest['status'], string> = { 400: 'Bad Request', 413: 'Content Too Large', 431: 'Request Header Fields Too Large' };
@@ -196,10 +225,10 @@ function respond(socket: net.Socket, req: RequestHead, profile: LabProfile, serv
   const capReached = profile.maxRequests > 0 && served >= profile.maxRequests;
   const keepAlive = wantsKeepAlive && !capReached;
   const announceClose = !keepAlive && (!capReached || profile.announceLast || !wantsKeepAlive);
-  const body = `keepalive-probe lab: response ${served} on connection ${connectionNumber}\n`;
+  const body = labResponseBody(served, connectionNumber);
   const lines = [
     `HTTP/1.${req.versionMinor} 200 OK`,
-    `Server: keepalive-probe-lab/${VERSION}`,
+    `Server: ${LAB_SERVER_HEADER}`,
     `Date: ${new Date().toUTCString()}`,
     'Content-Type: text/plain; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
