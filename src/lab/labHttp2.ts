@@ -15,8 +15,8 @@ import { LAB_LIMITS } from './requestHead.js';
  * - after a GOAWAY sent through nghttp2 with no stream open, Node stops reading the socket
  *   (nghttp2_session_want_read is 0 once a GOAWAY is sent and no stream is active), so the
  *   PING ACK a two-step drain waits for is never read;
- * - Http2Session.close() sends a second GOAWAY and destroy() one of its own (nghttp2
- *   terminate_session) unless the socket is already gone.
+ * - Http2Session.close() puts GOAWAY frames of its own on the wire (two on Node 20.20.2) and
+ *   destroy() one (nghttp2 terminate_session) unless the socket is already gone.
  * So every GOAWAY is written to the socket as raw bytes, the close is `socket.end()` (a FIN
  * after everything queued), and the session is never closed or destroyed by the lab: it ends
  * when its socket does. Streams the client opens above an announced last-stream-id are
