@@ -97,6 +97,7 @@ function driveSession(session: http2.ServerHttp2Session, socket: net.Socket, con
   let announcedLast: number | null = null;
   let idleTimer: NodeJS.Timeout | undefined;
   let closeTimer: NodeJS.Timeout | undefined;
+  let drainTimer: NodeJS.Timeout | undefined;
   let closeDue = false;
   const strikes = h2.pingPolicy === 'strict' ? new PingStrikes(h2.pingMinIntervalMs) : null;
 
@@ -107,6 +108,7 @@ function driveSession(session: http2.ServerHttp2Session, socket: net.Socket, con
   const stopTimers = (): void => {
     clearTimeout(idleTimer);
     clearTimeout(closeTimer);
+    clearTimeout(drainTimer);
   };
   const closeNow = (): void => {
     if (phase === 'closed') return;
@@ -151,10 +153,10 @@ function driveSession(session: http2.ServerHttp2Session, socket: net.Socket, con
         const second = (): void => {
           if (sent || phase !== 'draining') return;
           sent = true;
-          clearTimeout(bound);
+          clearTimeout(drainTimer);
           sendFinalGoaway(debug);
         };
-        const bound = setTimeout(second, DRAIN_PING_WAIT_MS);
+        drainTimer = setTimeout(second, DRAIN_PING_WAIT_MS);
         // After the GOAWAY: nghttp2 sends the PING on its next write, and its raw GOAWAY is already queued.
         setImmediate(() => {
           try {
