@@ -6,21 +6,23 @@ import type { LabProfile } from '../options/labProfiles.js';
 import { LAB_SERVER_HEADER, labResponseBody } from './labResponse.js';
 import { PingStrikes } from './pingStrikes.js';
 import { LAB_LIMITS } from './requestHead.js';
+import { WireTap } from './wireTap.js';
 
 /**
- * The lab's HTTP/2 side (h2c with prior knowledge). Node's http2 server (nghttp2) parses the
- * frames, answers SETTINGS and PING and serves the streams; this module decides when and how a
- * connection ends, and writes the GOAWAY frames itself, because nghttp2's own would not show
- * the configured behaviour on the wire:
+ * The lab's HTTP/2 side (h2c with prior knowledge, or h2 chosen by ALPN). Node's http2 server
+ * (nghttp2) parses the frames, answers SETTINGS and PING and serves the streams; this module
+ * decides when and how a connection ends, and writes the GOAWAY frames itself, because
+ * nghttp2's own would not show the configured behaviour on the wire:
  * - after a GOAWAY sent through nghttp2 with no stream open, Node stops reading the socket
  *   (nghttp2_session_want_read is 0 once a GOAWAY is sent and no stream is active), so the
  *   PING ACK a two-step drain waits for is never read;
  * - Http2Session.close() puts GOAWAY frames of its own on the wire (two on Node 20.20.2) and
  *   destroy() one (nghttp2 terminate_session) unless the socket is already gone.
- * So every GOAWAY is written to the socket as raw bytes, the close is `socket.end()` (a FIN
- * after everything queued), and the session is never closed or destroyed by the lab: it ends
- * when its socket does. Streams the client opens above an announced last-stream-id are
- * refused with RST_STREAM(REFUSED_STREAM), which tells the client they are safe to retry.
+ * So nghttp2 talks to the socket through a WireTap: the lab's GOAWAY frames go between its
+ * chunks, and the close is a FIN after which nothing nghttp2 writes reaches the wire. The
+ * session is never closed or destroyed by the lab. Streams the client opens above an
+ * announced last-stream-id are refused with RST_STREAM(REFUSED_STREAM), which tells the
+ * client they are safe to retry.
  */
 
 /** The client connection preface of RFC 9113 §3.4 (prior knowledge). */
@@ -57,26 +59,24 @@ export function goawayFrame(lastStreamId: number, errorCode: number, debug: stri
 
 /** The HTTP/2 side of one lab server: hands sockets that sent the preface to nghttp2. */
 export interface Http2Lab {
-  /** Serves `socket` as HTTP/2; `firstBytes` (already read, starting with the preface) are replayed first. */
+  /** Serves `socket` (TCP, or TLS that chose h2) as HTTP/2; `firstBytes` (already read, starting with the preface) are replayed first. */
   adopt(socket: net.Socket, firstBytes: Buffer, connectionNumber: number): void;
 }
 
 /** The HTTP/2 side of a lab server with this profile. */
 export function createHttp2Lab(profile: LabProfile, h2: LabHttp2Profile): Http2Lab {
   const server = http2.createServer({ settings: h2.maxConcurrentStreams > 0 ? { maxConcurrentStreams: h2.maxConcurrentStreams } : {} });
-  let adopting: { socket: net.Socket; connectionNumber: number } | null = null;
-  // Node emits 'session' synchronously inside emit('connection'), so `adopting` names its socket.
+  let adopting: { tap: WireTap; connectionNumber: number } | null = null;
+  // Node emits 'session' synchronously inside emit('connection'), so `adopting` names its tap.
   server.on('session', (session) => {
-    if (adopting !== null) driveSession(session, adopting.socket, adopting.connectionNumber, profile, h2);
+    if (adopting !== null) driveSession(session, adopting.tap, adopting.connectionNumber, profile, h2);
   });
   server.on('sessionError', () => undefined);
   return {
     adopt(socket, firstBytes, connectionNumber) {
-      socket.pause();
-      socket.unshift(firstBytes); // Node's http2 reads what is already buffered (nodejs/node#35475)
-      adopting = { socket, connectionNumber };
+      adopting = { tap: new WireTap(socket, firstBytes), connectionNumber };
       try {
-        server.emit('connection', socket);
+        server.emit('connection', adopting.tap);
       } finally {
         adopting = null;
       }
@@ -87,7 +87,7 @@ export function createHttp2Lab(profile: LabProfile, h2: LabHttp2Profile): Http2L
 type Phase = 'open' | 'draining' | 'closing' | 'closed';
 
 /** One HTTP/2 connection: serves streams, keeps the idle timer, the cap, the PING policy, and ends it in the configured style. */
-function driveSession(session: http2.ServerHttp2Session, socket: net.Socket, connectionNumber: number, profile: LabProfile, h2: LabHttp2Profile): void {
+function driveSession(session: http2.ServerHttp2Session, wire: WireTap, connectionNumber: number, profile: LabProfile, h2: LabHttp2Profile): void {
   session.on('error', () => undefined);
   let phase: Phase = 'open';
   let openStreams = 0;
@@ -114,11 +114,7 @@ function driveSession(session: http2.ServerHttp2Session, socket: net.Socket, con
     if (phase === 'closed') return;
     phase = 'closed';
     stopTimers();
-    afterFlush(session, () => {
-      socket.end();
-      // A client that never closes its side is cut off after the lab's usual bound.
-      setTimeout(() => socket.destroy(), LAB_LIMITS.headTimeoutMs).unref();
-    });
+    afterFlush(session, () => wire.cut());
   };
   // The TCP close follows the final GOAWAY by closeAfterGoawayMs, and waits for open streams.
   const closeWhenDone = (afterMs: number): void => {
@@ -131,7 +127,7 @@ function driveSession(session: http2.ServerHttp2Session, socket: net.Socket, con
   };
   const sendFinalGoaway = (debug: string): void => {
     announcedLast = lastStreamId;
-    socket.write(goawayFrame(lastStreamId, NO_ERROR, debug));
+    wire.inject(goawayFrame(lastStreamId, NO_ERROR, debug));
     closeWhenDone(h2.closeAfterGoawayMs);
   };
   /** Ends the connection in the configured style; `debug` says why (gRPC-Go's drain reasons: max_idle, max_age). */
@@ -148,7 +144,7 @@ function driveSession(session: http2.ServerHttp2Session, socket: net.Socket, con
         return;
       default: {
         phase = 'draining';
-        socket.write(goawayFrame(MAX_STREAM_ID, NO_ERROR, debug));
+        wire.inject(goawayFrame(MAX_STREAM_ID, NO_ERROR, debug));
         let sent = false;
         const second = (): void => {
           if (sent || phase !== 'draining') return;
@@ -157,7 +153,7 @@ function driveSession(session: http2.ServerHttp2Session, socket: net.Socket, con
           sendFinalGoaway(debug);
         };
         drainTimer = setTimeout(second, DRAIN_PING_WAIT_MS);
-        // After the GOAWAY: nghttp2 sends the PING on its next write, and its raw GOAWAY is already queued.
+        // After the GOAWAY: nghttp2 sends the PING on its next write; the GOAWAY is already on the socket.
         setImmediate(() => {
           try {
             if (!session.ping(DRAIN_PING, second)) second();
@@ -171,6 +167,8 @@ function driveSession(session: http2.ServerHttp2Session, socket: net.Socket, con
 
   session.on('stream', (stream, headers) => {
     stream.on('error', () => undefined);
+    // The session may already be gone (a connection error in the same read): nothing to answer.
+    if (stream.destroyed) return;
     const id = stream.id ?? 0; // set on every stream the peer opened
     if (announcedLast !== null && id > announcedLast) {
       stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
@@ -208,7 +206,7 @@ function driveSession(session: http2.ServerHttp2Session, socket: net.Socket, con
       phase = 'closing';
       stopTimers();
       afterFlush(session, () => {
-        socket.write(goawayFrame(lastStreamId, ENHANCE_YOUR_CALM, 'too_many_pings'));
+        wire.inject(goawayFrame(lastStreamId, ENHANCE_YOUR_CALM, 'too_many_pings'));
         closeNow();
       });
       return;
@@ -216,7 +214,7 @@ function driveSession(session: http2.ServerHttp2Session, socket: net.Socket, con
     if (h2.pingResetsIdle && phase === 'open' && openStreams === 0) armIdle();
   });
 
-  socket.on('close', stopTimers);
+  wire.on('close', stopTimers);
   armIdle();
 }
 
