@@ -3,6 +3,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { TLSSocket } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { DRAIN_PING_WAIT_MS, MAX_STREAM_ID } from '../src/lab/labHttp2.js';
 import type { LabHttp2Profile } from '../src/model/result.js';
@@ -263,8 +264,58 @@ function rawExchange(port: number, request: string): Promise<string> {
   );
 }
 
-function execFileBounded(file: string, args: readonly string[]): Promise<{ stdout: string; stderr: string }> {
+function execFileBounded(file: string, args: readonly string[], stdin?: string): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: 10_000 }, (err, stdout, stderr) => (err === null ? resolve({ stdout, stderr }) : reject(err)));
+    const child = execFile(file, args, { timeout: 10_000 }, (err, stdout, stderr) => (err === null ? resolve({ stdout, stderr }) : reject(err)));
+    child.stdin?.end(stdin ?? '');
   });
 }
+
+describe('HTTP/2 lab over TLS (ALPN h2) with its self-signed certificate', () => {
+  it('immediate: the same GOAWAY then close on the idle timeout, and HTTP/1.1 by ALPN on the same port', async () => {
+    const idleMs = 500;
+    const lab = await startLab({ idleTimeoutMs: idleMs, http2: { ...SERVE_HTTP2_DEFAULTS, goaway: 'immediate' } }, { tls: true });
+    expect(lab.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
+    const ca = lab.certificate as string;
+    const client = await rawH2(lab.port, { ca });
+    expect((client.socket as TLSSocket).alpnProtocol).toBe('h2');
+    client.write(getRequest(1));
+    const end = await responseEnd(client, 1);
+    const goaway = await client.frame((f) => f.type === FRAME.GOAWAY, idleMs * 3);
+    await client.closed(2000);
+    expect(goaways(client)).toEqual([{ lastStreamId: 1, errorCode: 0, debug: '' }]);
+    expectNear(goaway.at - end.at, idleMs);
+
+    const session = http2.connect(lab.url, { ca });
+    session.on('error', () => undefined);
+    try {
+      expect(await h2Get(session)).toBe('keepalive-probe lab: response 1 on connection 2\n');
+    } finally {
+      session.destroy();
+    }
+    const { stdout } = await execFileBounded('curl', ['-sS', '-k', '--http1.1', '--max-time', '5', '-w', ' %{http_version}', lab.url]);
+    expect(stdout).toBe('keepalive-probe lab: response 1 on connection 3\n 1.1');
+  });
+});
+
+describe('HTTP/2 lab: a client that sends and never reads', () => {
+  // The 5000th request reaches the cap, so the lab writes its GOAWAY while nghttp2 has answers queued.
+  it('5000 requests written without reading a byte: the lab stays up and serves the next client', async () => {
+    const { port, url } = await h2Lab({ maxRequests: 5000, idleTimeoutMs: 10_000 }, { maxConcurrentStreams: 0 });
+    const flood = net.connect({ port, host: '127.0.0.1' });
+    flood.on('error', () => undefined);
+    await new Promise<void>((resolve) => flood.once('connect', () => resolve()));
+    flood.pause(); // never read: the lab's answers pile up in the kernel buffers
+    const requests = Array.from({ length: 5000 }, (_, i) => getRequest(2 * i + 1));
+    flood.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), Buffer.alloc(9, 0).fill(4, 3, 4), ...requests]));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const session = http2.connect(url);
+    session.on('error', () => undefined);
+    try {
+      expect(await h2Get(session)).toBe('keepalive-probe lab: response 1 on connection 2\n');
+    } finally {
+      session.destroy();
+      flood.destroy();
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import http2 from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_PROFILE } from '../src/options/labProfiles.js';
@@ -58,6 +58,21 @@ describe('serve --http2', () => {
     } finally {
       session.destroy();
     }
+    expect(await lab.stop()).toBe(0);
+  });
+
+  it('--tls: an https:// URL, a TLS line and ALPN h2 in the banner; curl -k --http2 gets HTTP/2', async () => {
+    const lab = await serve(['--tls', '--http2']);
+    expect(lab.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
+    const lines = lab.stderr().split('\n');
+    expect(lines[1]).toBe('  over TLS with a self-signed certificate made at start (clients need -k / --insecure)');
+    expect(lines[2]).toMatch(/^ {2}and HTTP\/2 \(ALPN h2\) on the same port: immediate GOAWAY/);
+    const curl = await new Promise<string>((resolve, reject) =>
+      execFile('curl', ['-sS', '-k', '--http2', '--max-time', '5', '-w', ' %{http_version}', lab.url], { timeout: 10_000 }, (err, stdout) =>
+        err === null ? resolve(stdout) : reject(err),
+      ),
+    );
+    expect(curl).toBe('keepalive-probe lab: response 1 on connection 1\n 2');
     expect(await lab.stop()).toBe(0);
   });
 

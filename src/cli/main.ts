@@ -237,6 +237,7 @@ function buildProgram(outcome: Outcome): Command {
     )
     .option('--advertise', 'send "Keep-Alive: timeout=..., max=..." on persistent responses')
     .option('--no-announce-last', 'close after the last request without "Connection: close"')
+    .option('--tls', 'serve HTTPS with a self-signed certificate made at start (ALPN h2 with --http2, else http/1.1)')
     .option('--http2', 'also speak HTTP/2 (h2c with prior knowledge) on the same port; the idle timeout and request cap apply to it (docs/lab.md)')
     .addOption(
       new Option(

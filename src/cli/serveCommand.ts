@@ -17,6 +17,7 @@ export interface ServeFlags {
   readonly advertise?: boolean;
   readonly announceLast: boolean;
   readonly http2?: boolean;
+  readonly tls?: boolean;
   readonly goaway: LabGoawayStyle;
   readonly closeAfterGoaway: number;
   readonly maxConcurrentStreams: number;
@@ -48,7 +49,7 @@ export async function serveCommand(flags: ServeFlags): Promise<number> {
   };
   let lab: LabServer;
   try {
-    lab = await startLabServer(profile, flags.host, flags.port);
+    lab = await startLabServer(profile, flags.host, flags.port, { tls: flags.tls === true });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     writeError(`cannot listen on ${flags.host}:${flags.port}: ${e.code ?? e.message}`);
@@ -64,7 +65,8 @@ export async function serveCommand(flags: ServeFlags): Promise<number> {
   process.stderr.write(
     `keepalive-probe lab listening on ${lab.url} (${idle}, ${cap}, HTTP/1.0 keep-alive: ${profile.http10}, closes with ${profile.close.toUpperCase()}${profile.advertise ? ', advertises Keep-Alive' : ''}); Ctrl-C stops it\n`,
   );
-  if (profile.http2 !== null) process.stderr.write(`${http2Banner(profile.http2)}\n`);
+  if (lab.certificate !== null) process.stderr.write('  over TLS with a self-signed certificate made at start (clients need -k / --insecure)\n');
+  if (profile.http2 !== null) process.stderr.write(`${http2Banner(profile.http2, lab.certificate !== null)}\n`);
   // Stopping the server is its normal end, so either signal exits 0.
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
@@ -75,12 +77,12 @@ export async function serveCommand(flags: ServeFlags): Promise<number> {
 }
 
 /** One line on the HTTP/2 settings, under the HTTP/1 banner. */
-export function http2Banner(h2: LabHttp2Profile): string {
+export function http2Banner(h2: LabHttp2Profile, tls: boolean): string {
   const ending =
     h2.goaway === 'none'
       ? 'closes without GOAWAY'
       : `${h2.goaway} GOAWAY${h2.goaway === 'graceful' ? ' (2^31-1 + PING, then last stream)' : ''}, TCP close ${formatDuration(h2.closeAfterGoawayMs)} after it`;
   const streams = h2.maxConcurrentStreams === 0 ? 'no max concurrent streams' : `max ${h2.maxConcurrentStreams} concurrent streams`;
   const pings = h2.pingPolicy === 'strict' ? `strict PING policy (min interval ${formatDuration(h2.pingMinIntervalMs)})` : 'every PING answered';
-  return `  and HTTP/2 (h2c, prior knowledge) on the same port: ${ending}, ${streams}, ${pings}, PING ${h2.pingResetsIdle ? 'resets' : 'does not reset'} the idle timer`;
+  return `  and HTTP/2 (${tls ? 'ALPN h2' : 'h2c, prior knowledge'}) on the same port: ${ending}, ${streams}, ${pings}, PING ${h2.pingResetsIdle ? 'resets' : 'does not reset'} the idle timer`;
 }

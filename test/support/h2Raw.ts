@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { afterEach } from 'vitest';
 
@@ -72,16 +73,19 @@ export interface RawH2 {
 /**
  * Raw clients for the calling test file, destroyed after each test. Each sends the preface
  * and an empty SETTINGS; `ackSettings` (default true) ACKs the server's SETTINGS, and
- * `ackPings` (default true) answers its PINGs.
+ * `ackPings` (default true) answers its PINGs. With `ca`: over TLS, ALPN h2, trusting that certificate.
  */
-export function useRawH2(): (port: number, options?: { ackSettings?: boolean; ackPings?: boolean }) => Promise<RawH2> {
+export function useRawH2(): (port: number, options?: { ackSettings?: boolean; ackPings?: boolean; ca?: string }) => Promise<RawH2> {
   const sockets: net.Socket[] = [];
   afterEach(() => {
     for (const s of sockets.splice(0)) s.destroy();
   });
   return (port, options = {}) =>
     new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      const socket =
+        options.ca === undefined
+          ? net.connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+          : tls.connect({ port, host: '127.0.0.1', ca: options.ca, ALPNProtocols: ['h2'] });
       sockets.push(socket);
       const frames: ReadFrame[] = [];
       const waiters = new Set<() => void>();
@@ -123,7 +127,7 @@ export function useRawH2(): (port: number, options?: { ackSettings?: boolean; ac
         if (err.code === 'ECONNRESET') closedBy ??= 'rst';
       });
       socket.on('close', ended);
-      socket.once('connect', () => {
+      socket.once(options.ca === undefined ? 'connect' : 'secureConnect', () => {
         socket.write(Buffer.concat([PREFACE, frameBytes(FRAME.SETTINGS, 0, 0)]));
         resolve({
           socket,
