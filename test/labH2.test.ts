@@ -298,6 +298,20 @@ describe('HTTP/2 lab over TLS (ALPN h2) with its self-signed certificate', () =>
   });
 });
 
+describe('HTTP/2 lab: a client that breaks the protocol', () => {
+  it("nghttp2's GOAWAY(FRAME_SIZE_ERROR) is followed by a FIN, even with no idle timeout", async () => {
+    const { port } = await h2Lab({ idleTimeoutMs: 0 }, {});
+    const client = await rawH2(port);
+    await client.frame((f) => f.type === FRAME.SETTINGS && f.flags === 0, 2000);
+    client.write(Buffer.from('garbage that is no HTTP/2 frame at all', 'latin1'));
+    const goaway = await client.frame((f) => f.type === FRAME.GOAWAY, 2000);
+    expect(goawayOf(goaway).errorCode).toBe(0x6);
+    await client.closed(2000);
+    expect(client.closedBy()).toBe('fin');
+    expect(goaways(client)).toHaveLength(1);
+  });
+});
+
 describe('HTTP/2 lab: a client that sends and never reads', () => {
   // The 5000th request reaches the cap, so the lab writes its GOAWAY while nghttp2 has answers queued.
   it('5000 requests written without reading a byte: the lab stays up and serves the next client', async () => {

@@ -215,6 +215,13 @@ function driveSession(session: http2.ServerHttp2Session, wire: WireTap, connecti
   });
 
   wire.on('close', stopTimers);
+  // nghttp2 ended the connection for the client's error (a malformed frame: its GOAWAY with an
+  // error code); Node would keep the socket open and stop reading it, so the lab closes it.
+  wire.onGoaway = (errorCode) => {
+    if (errorCode === 0 || phase === 'closed') return;
+    phase = 'closing';
+    closeNow();
+  };
   armIdle();
 }
 

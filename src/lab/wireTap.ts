@@ -14,6 +14,13 @@ import { LAB_LIMITS } from './requestHead.js';
  */
 export class WireTap extends Duplex {
   private cutOff = false;
+  /** Called with the error code of each GOAWAY nghttp2 itself writes (a connection error it detected). */
+  onGoaway: (errorCode: number) => void = () => undefined;
+  // Where nghttp2's output stands in its frame sequence: a partial 9-byte header, the payload
+  // bytes left to pass, and the first 8 payload bytes of a GOAWAY being passed.
+  private header = Buffer.alloc(0);
+  private payloadLeft = 0;
+  private goawayHead: Buffer | null = null;
 
   constructor(
     private readonly socket: net.Socket,
@@ -52,8 +59,38 @@ export class WireTap extends Duplex {
       done();
       return;
     }
-    if (this.socket.write(chunk)) done();
+    const flowing = this.socket.write(chunk);
+    this.follow(chunk);
+    if (flowing) done();
     else this.socket.once('drain', () => done());
+  }
+
+  /** Follows nghttp2's frames (it writes whole frames from the first byte) to spot its own GOAWAYs. */
+  private follow(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.payloadLeft > 0) {
+        const take = Math.min(this.payloadLeft, chunk.length - at);
+        if (this.goawayHead !== null && this.goawayHead.length < 8) {
+          this.goawayHead = Buffer.concat([this.goawayHead, chunk.subarray(at, at + Math.min(take, 8 - this.goawayHead.length))]);
+        }
+        this.payloadLeft -= take;
+        at += take;
+      } else {
+        const take = Math.min(9 - this.header.length, chunk.length - at);
+        this.header = Buffer.concat([this.header, chunk.subarray(at, at + take)]);
+        at += take;
+        if (this.header.length < 9) return;
+        this.payloadLeft = this.header.readUIntBE(0, 3);
+        this.goawayHead = this.header[3] === 0x7 ? Buffer.alloc(0) : null;
+        this.header = Buffer.alloc(0);
+      }
+      if (this.payloadLeft === 0 && this.goawayHead !== null) {
+        const code = this.goawayHead.length === 8 ? this.goawayHead.readUInt32BE(4) : 0;
+        this.goawayHead = null;
+        this.onGoaway(code);
+      }
+    }
   }
 
   override _final(done: (error?: Error | null) => void): void {
