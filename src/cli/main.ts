@@ -3,8 +3,8 @@ import { InputError, MissingToolError } from '../model/errors.js';
 import { BUILTIN_ORDER } from '../catalog/builtinScenarios.js';
 import { SHELLS, completionScript } from './completion.js';
 import type { Shell, ValueCompletion } from './completion.js';
-import { LAB_CLOSE_MODES } from '../model/result.js';
-import { SERVE_DEFAULTS, SERVE_LISTEN } from '../options/labProfiles.js';
+import { LAB_CLOSE_MODES, LAB_GOAWAY_STYLES, LAB_PING_POLICIES } from '../model/result.js';
+import { SERVE_DEFAULTS, SERVE_HTTP2_DEFAULTS, SERVE_LISTEN } from '../options/labProfiles.js';
 import { RUN_DEFAULTS } from '../options/runConfig.js';
 import { VERSION } from '../util/version.js';
 import { EXIT } from '../verdict/exitCode.js';
@@ -279,6 +279,44 @@ function buildProgram(outcome: Outcome): Command {
     )
     .option('--advertise', 'send "Keep-Alive: timeout=..., max=..." on persistent responses')
     .option('--no-announce-last', 'close after the last request without "Connection: close"')
+    .option('--tls', 'serve HTTPS with a self-signed certificate made at start (ALPN h2 with --http2, else http/1.1)')
+    .option('--http2', 'also speak HTTP/2 (h2c with prior knowledge) on the same port; the idle timeout and request cap apply to it (docs/lab.md)')
+    .addOption(
+      new Option(
+        '--goaway <style>',
+        'HTTP/2: how a connection ends: graceful (GOAWAY 2^31-1 + PING, then GOAWAY last stream, as gRPC-Go), immediate (one GOAWAY, as nginx), none (close without GOAWAY)',
+      )
+        .choices([...LAB_GOAWAY_STYLES])
+        .default(SERVE_HTTP2_DEFAULTS.goaway),
+    )
+    .addOption(
+      new Option('--close-after-goaway <duration>', 'HTTP/2: TCP close this long after the last GOAWAY, once no stream is open (Go: 1s, nginx: 0s)')
+        .argParser(durationArg)
+        .default(SERVE_HTTP2_DEFAULTS.closeAfterGoawayMs, formatFlagDuration(SERVE_HTTP2_DEFAULTS.closeAfterGoawayMs)),
+    )
+    .option(
+      '--max-concurrent-streams <n>',
+      'HTTP/2: SETTINGS_MAX_CONCURRENT_STREAMS (0 = not sent, no limit)',
+      integerArg(0, 2 ** 31 - 1),
+      SERVE_HTTP2_DEFAULTS.maxConcurrentStreams,
+    )
+    .addOption(
+      new Option(
+        '--ping-policy <policy>',
+        'HTTP/2: ok (answer every PING) or strict (GOAWAY ENHANCE_YOUR_CALM "too_many_pings" on the third strike, as gRPC-Go)',
+      )
+        .choices([...LAB_PING_POLICIES])
+        .default(SERVE_HTTP2_DEFAULTS.pingPolicy),
+    )
+    .addOption(
+      new Option(
+        '--ping-min-interval <duration>',
+        'HTTP/2, --ping-policy strict: a PING sooner than this after the previous one, with no response in between, is a strike (gRPC-Go: 5m)',
+      )
+        .argParser(durationArg)
+        .default(SERVE_HTTP2_DEFAULTS.pingMinIntervalMs, formatFlagDuration(SERVE_HTTP2_DEFAULTS.pingMinIntervalMs)),
+    )
+    .option('--ping-resets-idle', 'HTTP/2: a PING restarts the idle timer (Go, Envoy and AWS ALB do not)')
     .action(async (opts: ServeFlags) => {
       outcome.code = await (await import('./serveCommand.js')).serveCommand(opts);
     });

@@ -1,8 +1,12 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import type { LabProfile } from '../options/labProfiles.js';
-import { VERSION } from '../util/version.js';
 import { LAB_LIMITS, isBadRequest, readRequestHead } from './requestHead.js';
 import type { BadRequest, RequestHead } from './requestHead.js';
+import { LAB_SERVER_HEADER, labResponseBody } from './labResponse.js';
+import { createHttp2Lab, prefaceMatch } from './labHttp2.js';
+import type { Http2Lab } from './labHttp2.js';
+import { selfSignedCertificate } from './labCertificate.js';
 
 /**
  * The embedded lab server: a small HTTP/1.x server whose keep-alive behaviour is set by
@@ -10,6 +14,8 @@ import type { BadRequest, RequestHead } from './requestHead.js';
  * controllable target. It is written on node:net, not node:http, because node:http decides
  * HTTP/1.0 handling, request caps (it answers 503 past maxRequestsPerSocket) and FIN/RST by
  * itself, and those are exactly the behaviours the lab must set.
+ * With `profile.http2` set, a connection whose first bytes are the HTTP/2 preface is handed to
+ * the HTTP/2 side on the same port (labHttp2.ts); every other connection is HTTP/1.x as before.
  */
 
 /** A running lab server. */
@@ -18,21 +24,32 @@ export interface LabServer {
   readonly port: number;
   readonly url: string;
   readonly profile: LabProfile;
+  /** With `tls`: the self-signed certificate (PEM) it serves, for a client's `ca`; else null. */
+  readonly certificate: string | null;
   /** Connections accepted so far. */
   readonly accepted: () => number;
   /** Stops listening and destroys every open connection. */
   close(): Promise<void>;
 }
 
+/** How the lab listens: `tls` serves HTTPS (and h2 by ALPN) with a certificate made at start. */
+export interface LabListenOptions {
+  readonly tls?: boolean;
+}
+
 /** Starts a lab server; `port` 0 picks a free port. */
-export function startLabServer(profile: LabProfile, host = '127.0.0.1', port = 0): Promise<LabServer> {
+export async function startLabServer(profile: LabProfile, host = '127.0.0.1', port = 0, options: LabListenOptions = {}): Promise<LabServer> {
   const sockets = new Set<net.Socket>();
   let accepted = 0;
+  const h2 = profile.http2 === null ? null : createHttp2Lab(profile, profile.http2);
+  const certificate = options.tls === true ? await selfSignedCertificate(host) : null;
+  const secureContext = certificate === null ? null : tls.createSecureContext(certificate);
   const server = net.createServer({ allowHalfOpen: false }, (socket) => {
     accepted += 1;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    serveConnection(socket, profile, accepted);
+    if (secureContext === null) serveConnection(socket, profile, accepted, h2, () => socket.resetAndDestroy());
+    else serveSecure(socket, secureContext, profile, accepted, h2);
   });
   server.maxConnections = LAB_LIMITS.maxConnections;
   return new Promise((resolve, reject) => {
@@ -44,8 +61,9 @@ export function startLabServer(profile: LabProfile, host = '127.0.0.1', port = 0
       resolve({
         host: address.address,
         port: address.port,
-        url: `http://${shownHost}:${address.port}/`,
+        url: `${certificate === null ? 'http' : 'https'}://${shownHost}:${address.port}/`,
         profile,
+        certificate: certificate?.cert ?? null,
         accepted: () => accepted,
         close: () =>
           new Promise<void>((done) => {
@@ -57,8 +75,31 @@ export function startLabServer(profile: LabProfile, host = '127.0.0.1', port = 0
   });
 }
 
-/** One accepted connection: parse request heads, answer, and close as the profile says. */
-function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumber: number): void {
+/**
+ * A TLS connection: the handshake (bounded like a request head) offers ALPN h2 when the
+ * profile speaks HTTP/2, then the connection is HTTP/2 or HTTP/1.x by what the client chose.
+ * An RST is sent on the TCP socket under the TLS one (`--close rst`).
+ */
+function serveSecure(socket: net.Socket, secureContext: tls.SecureContext, profile: LabProfile, connectionNumber: number, h2: Http2Lab | null): void {
+  socket.on('error', () => undefined);
+  const secure = new tls.TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: h2 === null ? ['http/1.1'] : ['h2', 'http/1.1'] });
+  secure.on('error', () => socket.destroy());
+  const handshake = setTimeout(() => socket.destroy(), LAB_LIMITS.headTimeoutMs);
+  socket.on('close', () => clearTimeout(handshake));
+  secure.once('secure', () => {
+    clearTimeout(handshake);
+    if (h2 !== null && secure.alpnProtocol === 'h2') h2.adopt(secure, Buffer.alloc(0), connectionNumber);
+    else serveConnection(secure, profile, connectionNumber, null, () => socket.resetAndDestroy());
+  });
+}
+
+/**
+ * One accepted connection: parse request heads, answer, and close as the profile says. With
+ * `h2`, the first bytes are compared with the HTTP/2 preface as they arrive: the whole preface
+ * hands the connection over to `h2`; the first byte that differs makes it HTTP/1.x. Until then
+ * the HTTP/1.x idle timer and head guard run as for any connection.
+ */
+function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumber: number, h2: Http2Lab | null, reset: () => void): void {
   // A client reset must never crash the lab (an unhandled 'error' on an accepted socket does).
   socket.on('error', () => undefined);
   let buffered: Buffer = Buffer.alloc(0);
@@ -82,7 +123,7 @@ function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumb
     clearTimeout(headGuard);
     switch (profile.close === 'drop' && why === 'done' ? 'fin' : profile.close) {
       case 'rst':
-        socket.resetAndDestroy();
+        reset();
         return;
       case 'half':
         // FIN, but keep reading: a late request is read and ignored (no RST). The client's
@@ -94,7 +135,7 @@ function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumb
         // Nothing goes on the wire now; the next bytes from the client get an RST, as from a
         // middlebox whose flow entry expired. Bounded like every other wait of the lab.
         dropped = true;
-        setTimeout(() => socket.resetAndDestroy(), LAB_LIMITS.headTimeoutMs).unref();
+        setTimeout(reset, LAB_LIMITS.headTimeoutMs).unref();
         return;
       default:
         // end() then destroy once flushed: a full close, as nginx and Apache do, so bytes that
@@ -171,20 +212,39 @@ function serveConnection(socket: net.Socket, profile: LabProfile, connectionNumb
     }
   };
 
-  socket.on('data', (chunk: Buffer) => {
+  let sniffing = h2 !== null;
+  const onData = (chunk: Buffer): void => {
     if (dropped) {
-      socket.resetAndDestroy();
+      reset();
       return;
     }
     if (closing) return;
     if (idleTimer !== null) clearTimeout(idleTimer);
     buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    if (sniffing && h2 !== null) {
+      const match = prefaceMatch(buffered);
+      if (match === 'maybe') {
+        guardHead(true);
+        return;
+      }
+      sniffing = false;
+      if (match === 'h2') {
+        closing = true;
+        clearTimeout(headGuard);
+        socket.off('data', onData);
+        socket.off('close', onClose);
+        h2.adopt(socket, buffered, connectionNumber);
+        return;
+      }
+    }
     serveBuffered();
-  });
-  socket.on('close', () => {
+  };
+  const onClose = (): void => {
     clearTimeout(headGuard);
     if (idleTimer !== null) clearTimeout(idleTimer);
-  });
+  };
+  socket.on('data', onData);
+  socket.on('close', onClose);
 }
 
 const STATUS_TEXT: Record<BadRequest['status'], string> = { 400: 'Bad Request', 413: 'Content Too Large', 431: 'Request Header Fields Too Large' };
@@ -196,10 +256,10 @@ function respond(socket: net.Socket, req: RequestHead, profile: LabProfile, serv
   const capReached = profile.maxRequests > 0 && served >= profile.maxRequests;
   const keepAlive = wantsKeepAlive && !capReached;
   const announceClose = !keepAlive && (!capReached || profile.announceLast || !wantsKeepAlive);
-  const body = `keepalive-probe lab: response ${served} on connection ${connectionNumber}\n`;
+  const body = labResponseBody(served, connectionNumber);
   const lines = [
     `HTTP/1.${req.versionMinor} 200 OK`,
-    `Server: keepalive-probe-lab/${VERSION}`,
+    `Server: ${LAB_SERVER_HEADER}`,
     `Date: ${new Date().toUTCString()}`,
     'Content-Type: text/plain; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,

@@ -367,6 +367,40 @@ export interface LabProfileReport {
   readonly advertise: boolean;
   /** Say `Connection: close` on the last response before the cap; false closes silently. */
   readonly announceLast: boolean;
+  /**
+   * HTTP/2 on the same port (h2c with prior knowledge), or null for HTTP/1.x only. Its idle
+   * timeout and request cap are idleTimeoutMs and maxRequests above, counted in streams.
+   */
+  readonly http2: LabHttp2Profile | null;
+}
+
+/**
+ * How the lab ends an HTTP/2 connection (docs/lab.md): `graceful` two GOAWAYs (last stream
+ * 2^31−1 and a PING, then the real last stream once the PING is answered), as gRPC-Go and
+ * Envoy drain; `immediate` one GOAWAY then close, as nginx and Go's x/net/http2; `none`
+ * closes the TCP connection with no GOAWAY, like a proxy that forgets.
+ */
+export type LabGoawayStyle = 'graceful' | 'immediate' | 'none';
+export const LAB_GOAWAY_STYLES: readonly LabGoawayStyle[] = ['graceful', 'immediate', 'none'];
+
+/** `ok` answers every PING; `strict` polices them as gRPC-Go does (LabHttp2Profile.pingMinIntervalMs). */
+export type LabPingPolicy = 'ok' | 'strict';
+export const LAB_PING_POLICIES: readonly LabPingPolicy[] = ['ok', 'strict'];
+
+/** The lab's HTTP/2 behaviour (`serve --http2` flags). */
+export interface LabHttp2Profile {
+  /** How a connection is ended on idle timeout and request cap. */
+  readonly goaway: LabGoawayStyle;
+  /** From the (last) GOAWAY to the TCP close, once no stream is open; ms (Go: 1000, nginx: 0). */
+  readonly closeAfterGoawayMs: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS sent to the client; 0 = not sent (no limit). */
+  readonly maxConcurrentStreams: number;
+  /** `strict`: a PING less than pingMinIntervalMs after the previous one, with no HEADERS or DATA sent in between, is a strike; a third strike gets GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings") and a close. */
+  readonly pingPolicy: LabPingPolicy;
+  /** The shortest PING interval `strict` tolerates, ms (gRPC-Go's keepalive EnforcementPolicy.MinTime, 5 min by default). */
+  readonly pingMinIntervalMs: number;
+  /** Whether a PING restarts the idle timer (Go, Envoy and AWS ALB: it does not). */
+  readonly pingResetsIdle: boolean;
 }
 
 /** The bounds the run used, reported so figures can be read against them. */
