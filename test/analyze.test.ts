@@ -27,11 +27,11 @@ import { issueTestPki, startHttpsServer } from './support/tls.js';
  */
 
 // No Keep-Alive hint: "timeout=0" (800 ms in whole seconds) makes Node's agent close each socket at once.
-const IDLE: LabProfile = { idleTimeoutMs: 800, maxRequests: 0, http10: 'close', close: 'fin', advertise: false, announceLast: true };
-const CAP: LabProfile = { idleTimeoutMs: 5000, maxRequests: 3, http10: 'close', close: 'fin', advertise: false, announceLast: true };
-const RST: LabProfile = { idleTimeoutMs: 600, maxRequests: 0, http10: 'close', close: 'rst', advertise: false, announceLast: true };
-const STALE: LabProfile = { idleTimeoutMs: 500, maxRequests: 0, http10: 'close', close: 'fin', advertise: false, announceLast: true };
-const RUN: LabProfile = { idleTimeoutMs: 1000, maxRequests: 0, http10: 'close', close: 'fin', advertise: false, announceLast: true };
+const IDLE: LabProfile = { idleTimeoutMs: 800, maxRequests: 0, http10: 'close', close: 'fin', advertise: false, announceLast: true, http2: null };
+const CAP: LabProfile = { idleTimeoutMs: 5000, maxRequests: 3, http10: 'close', close: 'fin', advertise: false, announceLast: true, http2: null };
+const RST: LabProfile = { idleTimeoutMs: 600, maxRequests: 0, http10: 'close', close: 'rst', advertise: false, announceLast: true, http2: null };
+const STALE: LabProfile = { idleTimeoutMs: 500, maxRequests: 0, http10: 'close', close: 'fin', advertise: false, announceLast: true, http2: null };
+const RUN: LabProfile = { idleTimeoutMs: 1000, maxRequests: 0, http10: 'close', close: 'fin', advertise: false, announceLast: true, http2: null };
 
 /** node:https's keepAliveTimeout for the TLS connection. */
 const TLS_KEEP_ALIVE_MS = 500;

@@ -46,7 +46,7 @@ describe('run with no target: the embedded lab server', () => {
     const { code, stdout, stderr } = await runCli(['run', '--json']);
     expect(code).toBe(0);
     expect(stderr).toMatch(/^keepalive-probe \S+ → http:\/\/127\.0\.0\.1:\d+\/ /);
-    expect(stderr).toMatch(/8 scenarios in .*\(exit code 0\)\n$/);
+    expect(stderr).toMatch(/13 scenarios in .*\(exit code 0\)\n$/);
     expect((await runCli(['run', '--json', '--quiet', '-s', 'http11-reuse'])).stderr).toBe('');
     const report = JSON.parse(stdout) as {
       schemaVersion: number;
@@ -56,16 +56,10 @@ describe('run with no target: the embedded lab server', () => {
     expect(report.schemaVersion).toBe(1);
     expect(report.target.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     expect(report.target.lab).toMatchObject({ idleTimeoutMs: 2000, maxRequests: 5, http10: 'close' });
-    expect(report.scenarios.map((s) => s.id)).toEqual([
-      'http11-reuse',
-      'http10-keepalive',
-      'connection-close',
-      'idle-timeout',
-      'request-cap',
-      'timeout-mismatch',
-      'stale-race',
-      'short-connections',
-    ]);
+    // The lab speaks HTTP/1.1 and h2c: every built-in runs, each in its own protocol.
+    expect(report.target.protocols).toEqual(['http/1.1', 'h2']);
+    expect(report.scenarios.map((s) => s.id)).toEqual(BUILTIN_ORDER);
+    expect(report.scenarios.filter((s) => s.protocol === 'h2').map((s) => s.id)).toEqual(BUILTIN_ORDER.filter((id) => id.startsWith('h2-')));
     const byId = Object.fromEntries(report.scenarios.map((s) => [s.id, s]));
     expect(byId['request-cap']?.metrics.maxRequests).toBe(5);
     expect(byId['http10-keepalive']?.metrics.keepAliveHonoured).toBe(false);
@@ -83,12 +77,15 @@ describe('run with no target: the embedded lab server', () => {
     const shown = /│ idle-timeout\s+│ PASS\s+│ idleTimeoutMs (\d+(?:\.\d+)?) s/.exec(stdout);
     expect(Number(shown?.[1])).toBeGreaterThanOrEqual((2000 - PROBE_LAG_MS) / 1000);
     expect(Number(shown?.[1])).toBeLessThanOrEqual(2.4);
-    // At 120 columns, wrapped lines counted.
+    // At 120 columns, wrapped lines counted: two screens for 13 scenarios over both protocols.
     const lines = stdout.trimEnd().split('\n');
-    expect(lines.reduce((n, line) => n + Math.max(1, Math.ceil([...line].length / 120)), 0)).toBeLessThanOrEqual(80);
+    expect(lines.reduce((n, line) => n + Math.max(1, Math.ceil([...line].length / 120)), 0)).toBeLessThanOrEqual(90);
     expect(stdout).toContain('what to do:');
     expect(stdout).toMatch(/clients against this server[^\n]*\n {2}reuse a dead connection on every reuse after the close: okhttp/);
-    expect(lines.at(-1)).toMatch(/^8 scenarios in \S+ s: 6 pass, 2 warn, 0 fail, 0 error \(exit code 0\)$/);
+    expect(lines.at(-1)).toMatch(/^13 scenarios in \S+ s: 11 pass, 2 warn, 0 fail, 0 error \(exit code 0\)$/);
+    // The lab speaks both protocols, and the report says so.
+    expect(stdout).toContain('Protocols: HTTP/1.1, HTTP/2 (h2c, prior knowledge).');
+    expect(stdout).toMatch(/^h2-idle-timeout PASS \([^)]+\): idleTimeoutMs=/m);
     // No timelines when nothing failed; a passing scenario shows its metrics, not its findings.
     expect(stdout).not.toMatch(/connection \S+ \(local :\d+/);
     expect(stdout).toMatch(/^idle-timeout PASS \([^)]+\): idleTimeoutMs=/m);

@@ -28,7 +28,10 @@ describe('metric registry', () => {
     expect(METRIC_ENTRIES.filter((e) => !(MEASURES as readonly string[]).includes(e.measure)).map((e) => e.name)).toEqual([]);
     const aliases = METRIC_ENTRIES.flatMap((e) => e.alias ?? []);
     expect(new Set(aliases).size).toBe(aliases.length);
-    expect(new Set(METRIC_ENTRIES.map((e) => e.name)).size).toBe(METRIC_ENTRIES.length);
+    // One name may mean one thing per scenario (idleTimeoutMs: HTTP/1 close or HTTP/2 GOAWAY), never two in one scenario, and always one unit.
+    const pairs = METRIC_ENTRIES.flatMap((e) => e.scenarios.map((id) => `${id}.${e.name}`));
+    expect(new Set(pairs).size).toBe(pairs.length);
+    for (const e of METRIC_ENTRIES) expect(METRIC_ENTRIES.filter((x) => x.name === e.name).every((x) => x.unit === e.unit)).toBe(true);
   });
 
   it('a renamed metric is caught: the check fails for a file without the name', async () => {

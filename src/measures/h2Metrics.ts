@@ -86,9 +86,10 @@ export function measureH2(name: H2MeasureName, conn: ConnectionRecord | null, tr
         const text = `the server answered ${served} requests on one HTTP/2 connection without a GOAWAY or a close (${searchBound(trace, on, ctx)})`;
         return { value: null, finding: { text, evidence: [evidence(conn, null, null, conn.end.summary)] } };
       }
-      // The stream that crossed the cap was still served (the GOAWAY names it as the last stream).
-      const total =
-        first === undefined ? conn.end.responses : Math.max(served, first.lastStreamId === DRAIN_LAST_STREAM_ID ? served : (first.lastStreamId + 1) / 2);
+      // The stream that crossed the cap was still served: the GOAWAY names it as the last stream
+      // (after a two-step drain, the second GOAWAY does; client streams are odd: n streams end at 2n − 1).
+      const decisive = goaways.find((g) => g.lastStreamId < DRAIN_LAST_STREAM_ID);
+      const total = first === undefined ? conn.end.responses : Math.max(served, decisive === undefined ? served : (decisive.lastStreamId + 1) / 2);
       const text =
         first === undefined
           ? `the server closed the HTTP/2 connection after ${conn.end.responses} streams without a GOAWAY: ${conn.end.summary}`

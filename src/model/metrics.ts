@@ -208,6 +208,14 @@ export const METRICS = {
     alias: null,
     meaning: "median time from the response to the server's close of the idle connections a client abandoned (null: it closed none within `--max-idle`)",
   }),
+  h2IdleTimeout: entry({
+    name: 'idleTimeoutMs',
+    unit: 'ms',
+    measure: 'h2IdleBeforeGoaway',
+    scenarios: ['h2-idle-timeout', 'h2-race', 'h2-ping'],
+    alias: 'h2-idle-timeout',
+    meaning: "HTTP/2: the server's idle timeout, last response → its first GOAWAY (→ its close when it sends none)",
+  }),
 } as const;
 
 export type MetricKey = keyof typeof METRICS;

@@ -40,8 +40,22 @@ export function renderTerminal(result: RunResult, options: TerminalOptions): str
   return `${out.join('\n')}\n`;
 }
 
-/** Metrics on a scenario's line in the default report; -v shows them all. */
-const CONCISE_METRICS = 6;
+/** The width a scenario's metrics line keeps to in the default report (one line of a 120-column terminal); -v shows them all. */
+const LINE_WIDTH = 118;
+
+/** As many metrics as fit in `width` characters (at least one), and how many more -v shows. */
+function fitted(all: readonly string[], width: number): string[] {
+  const shown: string[] = [];
+  let used = 0;
+  for (const [i, m] of all.entries()) {
+    const rest = all.length - i - 1;
+    const tail = rest === 0 ? 0 : `  (${rest} more with -v)`.length;
+    if (shown.length > 0 && used + 2 + m.length + tail > width) break;
+    shown.push(m);
+    used += (shown.length > 1 ? 2 : 0) + m.length;
+  }
+  return shown.length < all.length ? [...shown, `(${all.length - shown.length} more with -v)`] : shown;
+}
 
 /** Below this, the probe's own delays are lost in a loopback round trip's noise (the demo: 3-5 ms). */
 const LOOP_DELAY_WARN_MS = 20;
@@ -103,7 +117,8 @@ function summaryTable(result: RunResult, c: ChalkInstance): string {
  */
 function scenarioSection(s: ScenarioResult, c: ChalkInstance, verbose: boolean, shown: Set<string>): string[] {
   const all = Object.entries(s.metrics).map(([k, v]) => `${k}=${formatMetric(k, v)}`);
-  const metrics = verbose || all.length <= CONCISE_METRICS ? all : [...all.slice(0, CONCISE_METRICS), `(${all.length - CONCISE_METRICS} more with -v)`];
+  const lead = `${s.id} ${s.status.toUpperCase()} (${formatDuration(s.durationMs)}): `;
+  const metrics = verbose ? all : fitted(all, LINE_WIDTH - lead.length);
   const lines = [`${c.bold(s.id)} ${paintStatus(s.status, c)} (${formatDuration(s.durationMs)})${metrics.length > 0 ? `: ${metrics.join('  ')}` : ''}`];
   if (s.error !== null) lines.push(`  ${c.red('could not run:')} ${sanitize(s.error.message, 400)}`);
   // A passing scenario's metrics say it; its findings (the evidence) are in -v, JSON and HTML.
@@ -127,7 +142,7 @@ function scenarioSection(s: ScenarioResult, c: ChalkInstance, verbose: boolean, 
     // Race trials are many and alike: the table above stands for them (JSON and HTML keep every timeline).
     const trialIds = new Set(s.race?.trials.map((t) => t.connection) ?? []);
     const timelines = s.connections.filter((conn) => !trialIds.has(conn.id));
-    for (const conn of timelines) lines.push(...timeline(conn, c));
+    for (const conn of timelines) lines.push(...timeline(conn, c, verbose));
     if (timelines.length < s.connections.length)
       lines.push(`  ${c.dim(`(${s.connections.length - timelines.length} race connections: timelines in --json and --html)`)}`);
   }
@@ -188,15 +203,27 @@ function paintStatus(status: ScenarioStatus, c: ChalkInstance): string {
   }
 }
 
-/** One connection's life, one line per event, times relative to its first event. */
-function timeline(conn: ConnectionRecord, c: ChalkInstance): string[] {
+/** Event lines of one timeline in the default report: the first and the last (an HTTP/2 connection records every frame). */
+const TIMELINE_HEAD = 16;
+const TIMELINE_TAIL = 8;
+
+/** One connection's life, one line per event, times relative to its first event; without -v a long one shows its start and its end. */
+function timeline(conn: ConnectionRecord, c: ChalkInstance, verbose: boolean): string[] {
   const origin = conn.events[0]?.t ?? 0;
   const remote = conn.remote === null ? '' : ` → ${conn.remote.address}:${conn.remote.port}`;
   const lines = [`  ${c.cyan(`connection ${conn.id}`)} (local :${conn.local?.port ?? '?'}${remote}, ${conn.bytesOut} B out, ${conn.bytesIn} B in)`];
-  for (const event of conn.events) {
+  const events = conn.events.flatMap((event) => {
     const text = describeEvent(event, conn);
-    if (text !== null) lines.push(`    ${`+${formatOffset(event.t - origin)}`.padEnd(10)} ${text}`);
-  }
+    return text === null ? [] : [`    ${`+${formatOffset(event.t - origin)}`.padEnd(10)} ${text}`];
+  });
+  const cut = !verbose && events.length > TIMELINE_HEAD + TIMELINE_TAIL + 1;
+  if (!cut) lines.push(...events);
+  else
+    lines.push(
+      ...events.slice(0, TIMELINE_HEAD),
+      `    ${''.padEnd(10)} ${c.dim(`… ${events.length - TIMELINE_HEAD - TIMELINE_TAIL} more events (every one with -v, --json, --html)`)}`,
+      ...events.slice(-TIMELINE_TAIL),
+    );
   const tw = conn.timeWait;
   const source = timeWaitSourceText(tw.source);
   lines.push(`    ${''.padEnd(10)} ${c.dim(`end: ${conn.end.summary}; TIME_WAIT: ${tw.side} (${source})`)}`);

@@ -15,7 +15,7 @@ export function h2AdviceFor(metrics: Readonly<Record<string, MetricValue>>): str
   if (idle !== null) {
     const safe = safeIdleMs(idle);
     advice.push(
-      `HTTP/2 clients must not keep an idle connection longer than ${formatDuration(idle)}${safe === null ? '' : `; set the client's idle limit to about ${formatDuration(safe)} or less`} (Go: http.Transport IdleConnTimeout, 90 s by default, net/http/transport.go; it applies to HTTP/2 connections too). A load balancer in front of this server must idle out first.`,
+      `HTTP/2 clients must not keep an idle connection longer than ${formatDuration(idle)}${safe === null ? '' : `: set their idle limit to about ${formatDuration(safe)} (Go's Transport.IdleConnTimeout, 90 s by default, covers HTTP/2 too)`}; a load balancer in front must idle out first.`,
     );
     if (code === null && 'goawayErrorCode' in metrics) {
       advice.push(
@@ -28,7 +28,7 @@ export function h2AdviceFor(metrics: Readonly<Record<string, MetricValue>>): str
     advice.push(
       metrics.signalled === false
         ? `The server closes after ${cap} streams per connection without a GOAWAY: the streams in flight at that moment fail with no sign that they were not processed. Make the server send GOAWAY before it closes (nginx and Go do), or retry idempotent requests on a new connection.`
-        : `The server sends GOAWAY after ${cap} streams per connection; clients open a new connection and may retry requests above the GOAWAY's last stream id (they were not processed).`,
+        : `The server sends GOAWAY after ${cap} streams per connection: clients move to a new connection and may retry streams above its last stream id.`,
     );
   }
   return advice;

@@ -133,7 +133,7 @@ export function judgeScenario(
       ran && !inapplicable
         ? [
             ...(unframed ? [UNFRAMED_ADVICE] : []),
-            ...(s.protocol === 'h2' ? h2AdviceFor(s.metrics) : adviceFor(advisedMetrics(s, siblings), rules.host, unkept)),
+            ...(s.protocol === 'h2' ? h2AdviceFor(advisedMetrics(s, siblings)) : adviceFor(advisedMetrics(s, siblings), rules.host, unkept)),
           ]
         : [],
     error: s.error,

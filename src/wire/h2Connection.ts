@@ -100,6 +100,9 @@ export class H2Connection extends SocketConnection {
 
   private constructor(id: string, socket: net.Socket, clock: Clock) {
     super(id, socket, clock);
+    // Frames go out in separate writes (a HEADERS right after the SETTINGS ACK): with Nagle on,
+    // the second would wait for the server's delayed ACK, 40 ms.
+    socket.setNoDelay(true);
   }
 
   /**
