@@ -152,7 +152,7 @@ describe.skipIf(bin === null)('h2o', () => {
       const capture = await startH2Capture(port);
       if ('unavailable' in capture) {
         console.warn(`*** SKIPPING the packet-capture check: ${capture.unavailable} ***`);
-        ctx.skip(capture.unavailable);
+        return ctx.skip(capture.unavailable);
       }
       // SIGTERM 1.5 s into the run: after the preflight connection and the response, well
       // before the 30 s idle timeout and the 10 s --max-idle.
