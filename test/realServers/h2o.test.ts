@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +35,8 @@ interface H2o {
   readonly h2c: string;
   readonly tls: string;
   readonly server: RunningServer;
+  /** How many requests h2o has logged so far. */
+  logged(): number;
   stop(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ listen:
     key-file: ${pki.key}
     ocsp-update-interval: 0
 error-log: ${path.join(dir, 'error.log')}
+access-log: ${path.join(dir, 'access.log')}
 num-threads: 1
 ${settings.join('\n')}
 hosts:
@@ -82,6 +85,14 @@ hosts:
     h2c: `http://127.0.0.1:${h2c}/`,
     tls: `https://127.0.0.1:${tls}/`,
     server,
+    logged: () => {
+      const log = path.join(dir, 'access.log');
+      return existsSync(log)
+        ? readFileSync(log, 'utf8')
+            .split('\n')
+            .filter((l) => l !== '').length
+        : 0;
+    },
     stop: async () => {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -154,11 +165,22 @@ describe.skipIf(bin === null)('h2o', () => {
         console.warn(`*** SKIPPING the packet-capture check: ${capture.unavailable} ***`);
         return ctx.skip(capture.unavailable);
       }
-      // SIGTERM 1.5 s into the run: after the preflight connection and the response, well
-      // before the 30 s idle timeout and the 10 s --max-idle.
-      const signal = setTimeout(() => server.server.child.kill('SIGTERM'), 1500);
+      // SIGTERM once h2o has logged two more requests (the preflight's and h2-idle-timeout's
+      // one request; polled, bounded by 8 s), then 300 ms for the probe to read the response:
+      // well before the 30 s idle timeout and the 10 s --max-idle.
+      const before = server.logged();
+      const signalled = (async (): Promise<boolean> => {
+        for (let waited = 0; waited < 8000; waited += 50) {
+          if (server.logged() >= before + 2) {
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            return server.server.child.kill('SIGTERM');
+          }
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        return false;
+      })();
       const [outcome] = await Promise.allSettled([probeCli(server.h2c, ['h2-idle-timeout'], { protocol: 'h2' })]);
-      clearTimeout(signal);
+      expect(await signalled, 'h2o logged the two requests and got SIGTERM').toBe(true);
       const { frames } = await capture.stop();
       if (outcome.status === 'rejected') throw outcome.reason;
       const result: RunResult = outcome.value;
