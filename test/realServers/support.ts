@@ -5,8 +5,8 @@ import { afterEach, expect } from 'vitest';
 import type { TestContext } from 'vitest';
 import type { ConnectionRecord, RunResult } from '../../src/model/result.js';
 import type { ConnEvent } from '../../src/model/events.js';
-import { startCapture, wireClose } from '../support/capture.js';
-import type { Capture, Segment } from '../support/capture.js';
+import { startCapture, startH2Capture, wireClose } from '../support/capture.js';
+import type { Capture, H2WireFrame, Segment } from '../support/capture.js';
 import { metric, probeCli as probeBuiltCli, scenario } from '../support/probe.js';
 import type { ProbeBounds } from '../support/probe.js';
 import type { RunningServer } from '../support/realServer.js';
@@ -226,4 +226,91 @@ export function expectIdleFinClose(label: string, result: RunResult, settingMs: 
     timeWait: { side: 'server', source: 'proc-net-tcp' },
   });
   return idle;
+}
+
+/** RFC 9113 error codes by number, as the probe names them (§7). */
+const H2_ERROR_NAMES = ['NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED', 'FRAME_SIZE_ERROR'];
+
+/**
+ * What every HTTP/2 server here does on idle expiry, read off h2-idle-timeout: one GOAWAY
+ * NO_ERROR naming stream 1 (the only one), after an idle time within [settingMs − PROBE_LAG_MS,
+ * settingMs + lateMs] (a server timer never fires early; the probe may stamp the response
+ * late), then the server's FIN. Logs the figures under `label`; returns the idle time.
+ */
+export function expectH2IdleGoaway(label: string, result: RunResult, settingMs: number, lateMs: number): number {
+  const m = (name: string): unknown => metric(result, 'h2-idle-timeout', name);
+  const idle = m('idleTimeoutMs') as number;
+  console.info(`${label}: GOAWAY after ${idle} ms idle, debug "${String(m('goawayDebug'))}", close ${String(m('closeAfterGoawayMs'))} ms after it`);
+  expect(scenario(result, 'h2-idle-timeout').protocol).toBe('h2');
+  expect(idle).toBeGreaterThanOrEqual(settingMs - PROBE_LAG_MS);
+  expect(idle).toBeLessThanOrEqual(settingMs + lateMs);
+  expect(m('goawayErrorCode')).toBe('NO_ERROR');
+  expect(m('goawayLastStreamId')).toBe(1);
+  expect(m('twoStepGoaway')).toBe(false);
+  expect(m('closedBy')).toBe('server');
+  expect(m('closeKind')).toBe('fin');
+  return idle;
+}
+
+/** What the wire showed of one h2-idle-timeout connection. */
+export interface H2WireIdle {
+  /** ms from the server's last END_STREAM frame (the response's end) to its first GOAWAY. */
+  readonly idleMs: number;
+  /** ms from the server's first GOAWAY to its FIN or RST. */
+  readonly closeAfterGoawayMs: number;
+}
+
+/**
+ * Probes h2-idle-timeout alone (built CLI, --protocol h2) against an h2c server while tshark
+ * records its port, and checks the probe against tshark's http2 dissector: the server's
+ * GOAWAYs (error code, last stream id, in order) are the ones on the probe's timeline; the
+ * wire's idle gap, from the segment carrying the response's END_STREAM to the one carrying
+ * the first GOAWAY, lies in [settingMs − WIRE_ARM_MS, settingMs + lateMs]; the probe's
+ * idleTimeoutMs and closeAfterGoawayMs are within PROBE_LAG_MS of the wire's; the server sent
+ * the first FIN, as the probe says. Only h2c: over TLS tshark would need the session keys,
+ * which the probe does not export. Skips loudly where capture is not permitted.
+ */
+export async function expectH2IdleOnWire(
+  ctx: TestContext,
+  url: string,
+  timing: { settingMs: number; lateMs: number },
+): Promise<{ result: RunResult; wire: H2WireIdle }> {
+  const port = Number(new URL(url).port);
+  const capture = await startH2Capture(port);
+  if ('unavailable' in capture) {
+    console.warn(`*** SKIPPING the packet-capture check: ${capture.unavailable} ***`);
+    ctx.skip(capture.unavailable);
+  }
+  const [outcome] = await Promise.allSettled([probeCli(url, ['h2-idle-timeout'], { protocol: 'h2' })]);
+  const { segments, frames } = await capture.stop();
+  if (outcome.status === 'rejected') throw outcome.reason;
+  const result = outcome.value;
+
+  const conn = connection(result, 'h2-idle-timeout');
+  const clientPort = conn.local?.port ?? -1;
+  const fromServer = frames.filter((f) => f.srcPort === port && f.dstPort === clientPort);
+  const goaways = fromServer.filter((f) => f.type === 7);
+  const probeGoaways = conn.events.flatMap((e) => (e.kind === 'h2-frame' && e.dir === 'in' && e.frame.type === 'GOAWAY' ? [e.frame] : []));
+  expect(goaways.map((g) => [H2_ERROR_NAMES[g.goawayError ?? -1] ?? g.goawayError, g.goawayLastStreamId])).toEqual(
+    probeGoaways.map((g) => [g.errorCode, g.lastStreamId]),
+  );
+  const first = goaways[0] as H2WireFrame;
+  const isEnd = (f: H2WireFrame): boolean => (f.type === 0 || f.type === 1) && (f.flags & 0x1) !== 0;
+  const end = fromServer.filter((f) => f.time <= first.time && isEnd(f)).pop();
+  expect(end).toBeDefined();
+  const close = wireClose(segments, port, clientPort);
+  expect(close.firstCloser).toBe('server');
+  expect(close.how).toBe(metric(result, 'h2-idle-timeout', 'closeKind'));
+  const serverClose = segments.find((s) => s.srcPort === port && s.dstPort === clientPort && (s.fin || s.rst));
+  const wire = { idleMs: (first.time - (end as H2WireFrame).time) * 1000, closeAfterGoawayMs: ((serverClose?.time ?? Number.NaN) - first.time) * 1000 };
+  const probeIdle = metric(result, 'h2-idle-timeout', 'idleTimeoutMs') as number;
+  const probeClose = metric(result, 'h2-idle-timeout', 'closeAfterGoawayMs') as number;
+  console.info(
+    `${url} h2 idle GOAWAY: probe ${probeIdle} ms, wire ${wire.idleMs.toFixed(3)} ms; close after GOAWAY: probe ${probeClose} ms, wire ${wire.closeAfterGoawayMs.toFixed(3)} ms`,
+  );
+  expect(wire.idleMs).toBeGreaterThanOrEqual(timing.settingMs - WIRE_ARM_MS);
+  expect(wire.idleMs).toBeLessThanOrEqual(timing.settingMs + timing.lateMs);
+  expect(Math.abs(probeIdle - wire.idleMs)).toBeLessThanOrEqual(PROBE_LAG_MS);
+  expect(Math.abs(probeClose - wire.closeAfterGoawayMs)).toBeLessThanOrEqual(PROBE_LAG_MS);
+  return { result, wire };
 }

@@ -163,3 +163,103 @@ export async function recordCapture(filter: string, file: string): Promise<Recor
     },
   };
 }
+
+/** One HTTP/2 frame as tshark's http2 dissector decoded it (cleartext h2c only: no TLS keys). */
+export interface H2WireFrame {
+  /** Seconds (epoch) of the TCP segment that carried the frame's end. */
+  readonly time: number;
+  readonly srcPort: number;
+  readonly dstPort: number;
+  /** RFC 9113 §6 frame type: 0 DATA, 1 HEADERS, 3 RST_STREAM, 4 SETTINGS, 6 PING, 7 GOAWAY, 8 WINDOW_UPDATE. */
+  readonly type: number;
+  readonly streamId: number;
+  readonly flags: number;
+  /** GOAWAY only: the error code (0 NO_ERROR). */
+  readonly goawayError: number | null;
+  /** GOAWAY only. */
+  readonly goawayLastStreamId: number | null;
+}
+
+/**
+ * The HTTP/2 frames of a capture file, decoded by tshark's http2 dissector (`-d tcp.port==P,http2`:
+ * h2c on a port tshark does not know), independently of the probe's own codec. A segment that
+ * carries several frames lists each field once per frame, in order (`|`-joined); the GOAWAY
+ * fields are given once per GOAWAY frame, so they are matched to the GOAWAYs in order.
+ */
+export function readH2Frames(file: string, serverPort: number): H2WireFrame[] {
+  const fields = [
+    'frame.time_epoch',
+    'tcp.srcport',
+    'tcp.dstport',
+    'http2.type',
+    'http2.streamid',
+    'http2.flags',
+    'http2.goaway.error',
+    'http2.goaway.last_stream_id',
+  ];
+  const out = spawnSync(
+    'tshark',
+    [
+      '-r',
+      file,
+      '-d',
+      `tcp.port==${serverPort},http2`,
+      '-Y',
+      'http2.type',
+      '-T',
+      'fields',
+      '-E',
+      'separator=/t',
+      '-E',
+      'aggregator=|',
+      ...fields.flatMap((f) => ['-e', f]),
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  const frames: H2WireFrame[] = [];
+  for (const line of out.stdout.split('\n')) {
+    if (line.trim() === '') continue;
+    const [time = '', src = '', dst = '', types = '', streams = '', flags = '', errors = '', lastIds = ''] = line.split('\t');
+    const list = (s: string): number[] => (s === '' ? [] : s.split('|').map(Number));
+    const [streamIds, flagList, errorList, lastIdList] = [list(streams), list(flags), list(errors), list(lastIds)];
+    let goaways = 0;
+    list(types).forEach((type, i) => {
+      const goaway = type === 7 ? goaways++ : -1;
+      frames.push({
+        time: Number(time),
+        srcPort: Number(src),
+        dstPort: Number(dst),
+        type,
+        streamId: streamIds[i] ?? -1,
+        flags: flagList[i] ?? 0,
+        goawayError: goaway < 0 ? null : (errorList[goaway] ?? null),
+        goawayLastStreamId: goaway < 0 ? null : (lastIdList[goaway] ?? null),
+      });
+    });
+  }
+  return frames;
+}
+
+/** A capture of one port's TCP segments and, decoded as HTTP/2, its frames. */
+export interface H2Capture {
+  stop(): Promise<{ segments: Segment[]; frames: H2WireFrame[] }>;
+}
+
+/** Starts capturing `tcp port <port>` on lo for an h2c server; resolves an H2Capture, or a reason why it cannot. */
+export async function startH2Capture(port: number): Promise<H2Capture | { readonly unavailable: string }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kap-pcap-h2-'));
+  const file = path.join(dir, 'capture.pcapng');
+  const recording = await recordCapture(`tcp port ${port}`, file);
+  if ('unavailable' in recording) {
+    rmSync(dir, { recursive: true, force: true });
+    return recording;
+  }
+  return {
+    stop: async () => {
+      await recording.stop();
+      const result = { segments: readSegments(file), frames: readH2Frames(file, port) };
+      rmSync(dir, { recursive: true, force: true });
+      return result;
+    },
+  };
+}

@@ -133,15 +133,19 @@ export function findGo(): string | null {
 /**
  * Builds a standard-library-only Go fixture offline: no module proxy (a download fails loudly
  * instead of hanging), GOCACHE and GOPATH under `dir`, no cgo (no C compiler needed for net).
+ * With `debianGopath` (a fixture without go.mod that imports Debian-packaged libraries, e.g.
+ * /usr/share/gocode from golang-golang-x-net-dev), it builds in GOPATH mode (GO111MODULE=off)
+ * with that tree after `dir`'s own: Debian installs sources there, not a module cache.
  */
-export async function buildGoFixture(go: string, fixtureDir: string, dir: string, name: string): Promise<string> {
+export async function buildGoFixture(go: string, fixtureDir: string, dir: string, name: string, debianGopath?: string): Promise<string> {
   const binary = path.join(dir, name);
+  const gopath = path.join(dir, 'gopath');
   const env = {
     ...process.env,
     GOCACHE: path.join(dir, 'cache'),
-    GOPATH: path.join(dir, 'gopath'),
-    GOFLAGS: '-mod=mod',
-    GO111MODULE: 'on',
+    GOPATH: debianGopath === undefined ? gopath : `${gopath}:${debianGopath}`,
+    GOFLAGS: debianGopath === undefined ? '-mod=mod' : '',
+    GO111MODULE: debianGopath === undefined ? 'on' : 'off',
     GOPROXY: 'off',
     GOTOOLCHAIN: 'local',
     CGO_ENABLED: '0',
