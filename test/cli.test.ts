@@ -50,8 +50,8 @@ describe('run with no target: the embedded lab server', () => {
     expect((await runCli(['run', '--json', '--quiet', '-s', 'http11-reuse'])).stderr).toBe('');
     const report = JSON.parse(stdout) as {
       schemaVersion: number;
-      target: { lab: unknown; url: string };
-      scenarios: { id: string; status: string; durationMs: number; metrics: Record<string, unknown>; connections: { events: unknown[] }[] }[];
+      target: { lab: unknown; url: string; protocols: string[] };
+      scenarios: { id: string; protocol: string; status: string; durationMs: number; metrics: Record<string, unknown>; connections: { events: unknown[] }[] }[];
     };
     expect(report.schemaVersion).toBe(1);
     expect(report.target.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
