@@ -1,3 +1,4 @@
+import { BUILTIN_ORDER } from '../src/catalog/builtinScenarios.js';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { DEMO_PROFILE } from '../src/options/labProfiles.js';
@@ -33,16 +34,7 @@ describe('the demo profile (what `keepalive-probe run` shows with no target)', (
   it('reports every scenario with its configured values', async () => {
     const url = await lab(DEMO_PROFILE);
     const result = await probe(url);
-    expect(result.scenarios.map((s) => s.id)).toEqual([
-      'http11-reuse',
-      'http10-keepalive',
-      'connection-close',
-      'idle-timeout',
-      'request-cap',
-      'timeout-mismatch',
-      'stale-race',
-      'short-connections',
-    ]);
+    expect(result.scenarios.map((s) => s.id)).toEqual(BUILTIN_ORDER);
     expect(result.target.server).toMatch(/^keepalive-probe-lab\//);
     expect(metric(result, 'http11-reuse', 'reused')).toBe(true);
     expect(metric(result, 'http11-reuse', 'connections')).toBe(1);
@@ -63,6 +55,12 @@ describe('the demo profile (what `keepalive-probe run` shows with no target)', (
     expect(metric(result, 'short-connections', 'clientSendsCloseTimeWaitServer')).toBe(20);
     expect(metric(result, 'short-connections', 'clientClosesTimeWaitClient')).toBe(20);
     expect(metric(result, 'short-connections', 'clientAbandonsTimeWaitServer')).toBe(20);
+    // HTTP/2 on the same port (h2c): gRPC-Go's two-step drain at the idle timeout, GOAWAY at the cap.
+    expectIdleNear(metric(result, 'h2-idle-timeout', 'idleTimeoutMs'), DEMO_PROFILE.idleTimeoutMs);
+    expect(metric(result, 'h2-idle-timeout', 'twoStepGoaway')).toBe(true);
+    expect(metric(result, 'h2-idle-timeout', 'goawayDebug')).toBe('max_idle');
+    expect(metric(result, 'h2-request-cap', 'maxRequests')).toBe(DEMO_PROFILE.maxRequests);
+    expect(metric(result, 'h2-request-cap', 'signalled')).toBe(true);
     // Scenarios run concurrently (short-connections 300 ms behind, waiting for the idle
     // closes of the connections it abandons): the run takes about as long as the slowest one.
     const slowest = Math.max(...result.scenarios.map((s) => s.durationMs));

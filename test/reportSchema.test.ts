@@ -1,3 +1,4 @@
+import { BUILTIN_ORDER } from '../src/catalog/builtinScenarios.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -59,7 +60,7 @@ describe.concurrent('real reports validate against docs/report.schema.json', () 
     expect(code).toBe(0);
     expectValid(expect, r);
     expect(r.target.lab).not.toBeNull();
-    expect(r.scenarios).toHaveLength(8);
+    expect(r.scenarios).toHaveLength(BUILTIN_ORDER.length);
     expect(r.scenarios.find((s) => s.id === 'stale-race')?.race?.trials.length).toBeGreaterThan(0);
     expect(r.clients.length).toBeGreaterThan(0);
   });

@@ -230,7 +230,8 @@ async function runStep(step: Step, state: StepState): Promise<void> {
       const conn = h2Connection(state, step.on, 'burst');
       const limit = conn.settings.get('MAX_CONCURRENT_STREAMS');
       const count = Math.min(limit ?? step.max, step.max) + 1;
-      await Promise.all(Array.from({ length: count }, () => exchange(state, step.on, conn, {})));
+      // Every HEADERS in one write: the server must see them at once to meet its limit.
+      await conn.corked(() => Promise.all(Array.from({ length: count }, () => exchange(state, step.on, conn, {}))));
       return;
     }
     case 'ping':

@@ -148,6 +148,20 @@ export class H2Connection extends SocketConnection {
     return this.serverSettings;
   }
 
+  /**
+   * Runs `send` with the socket corked, so that every frame it writes leaves in one write
+   * (a burst's HEADERS must reach the server together: with TCP_NODELAY each would be a
+   * segment of its own, and the server could answer the first before it reads the last).
+   */
+  corked<T>(send: () => T): T {
+    this.socket.cork();
+    try {
+      return send();
+    } finally {
+      this.socket.uncork();
+    }
+  }
+
   /** True once the server has sent a GOAWAY: no new stream may be opened. */
   get goingAway(): boolean {
     return this.goawayAt !== null;
