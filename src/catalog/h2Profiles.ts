@@ -52,6 +52,9 @@ const GRPC_JS_SRC = 'https://github.com/grpc/grpc-node/blob/%40grpc/grpc-js%401.
 /** The scripted server of the measurements: TLS with ALPN h2, SETTINGS, then GOAWAY(NO_ERROR, last 0), FIN or RST on the first request. */
 const MEASURED =
   'measured on this machine against a scripted HTTP/2 server (TLS, ALPN h2) that answers the first request with GOAWAY(NO_ERROR, last stream 0) then FIN, a FIN, or an RST';
+/** The reused-connection measurement, held by test/realClients/h2ClientErrors.test.ts. */
+const REUSED =
+  'test/realClients/h2ClientErrors.test.ts: the second request on a reused connection (TLS, ALPN h2) meets GOAWAY(NO_ERROR, last stream 1) then FIN, a FIN, or an RST';
 /** nghttp2 (Node, grpc-js, curl) closes streams above a GOAWAY's last stream id with REFUSED_STREAM, as Node shows. */
 const NGHTTP2_REFUSES =
   'nghttp2 closes a stream above the last stream id with REFUSED_STREAM: Node 20.20.2 stream error "Stream closed with error code NGHTTP2_REFUSED_STREAM", rstCode 7, measured';
@@ -91,6 +94,7 @@ export const GO_H2_BEHAVIOUR: H2Behaviour = {
     `${GO_T}:685-729 (persistConn.shouldRetryRequest: an HTTP/2 read error is none of the retried kinds)`,
     '/usr/share/gocode/src/golang.org/x/net/http2/transport.go:229 (ConfigureTransports, golang-golang-x-net-dev 0.7.0)',
     `${MEASURED}: Go 1.19.8 GET → retried on a new connection, 200; POST with a body → "cannot retry err [...]"; FIN → Get "…": unexpected EOF; RST → read tcp …: read: connection reset by peer`,
+    `${REUSED}: Go 1.19.8 GET and POST (strings.Reader body: GetBody) → resent on a new connection, 200; FIN → unexpected EOF; RST → connection reset by peer, neither resent`,
   ],
 };
 
@@ -120,7 +124,7 @@ export const UNDICI_H2_BEHAVIOUR: H2Behaviour = {
 
 export const CURL_H2_BEHAVIOUR: H2Behaviour = {
   enabledBy: "by default for https:// (CURL_HTTP_VERSION_2TLS since 7.62.0, when built with nghttp2 as Debian's 7.88.1 is); --http2-prior-knowledge for h2c",
-  versions: 'curl 8.21.0 source (tag curl-8_21_0); error texts measured with the curl 7.88.1 CLI',
+  versions: 'curl 7.88.1 CLI (Debian 12), measured on a reused connection; curl 8.21.0 source (tag curl-8_21_0) for the defaults',
   idleMs: 118000,
   setting: { name: 'CURLOPT_MAXAGE_CONN', example: 'curl_easy_setopt(curl, CURLOPT_MAXAGE_CONN, {s}L);', unit: 's' },
   pings: {
@@ -128,12 +132,12 @@ export const CURL_H2_BEHAVIOUR: H2Behaviour = {
     setting: 'CURLOPT_UPKEEP_INTERVAL_MS (default 60 s): a PING is sent only when the application calls curl_easy_upkeep() after that interval',
   },
   onGoaway:
-    'The connection is closed for reuse ("server closed with GOAWAY"); a stream closed with REFUSED_STREAM is retried on a fresh connection (up to 5 times). Whether a stream above the last stream id takes that path in 8.21.0 was not settled from the source; curl 7.88.1 on a fresh connection failed with (16) and did not retry.',
-  retriesUnprocessed: 'unconfirmed',
+    'The connection is closed for reuse ("server closed with GOAWAY"), so the next transfer opens another. curl 7.88.1 fails a transfer that raced the GOAWAY (above its last stream id) with (16) and does not resend it; 8.21.0 resends a stream closed with REFUSED_STREAM, but whether a stream above the last id takes that path was not settled from its source.',
+  retriesUnprocessed: 'none',
   onLost:
-    'On a reused connection that returned no byte, the request is retried on a fresh connection, for any method (the HTTP/1 rule, up to 5 times); on a fresh connection it fails: FIN → (18), RST → (56).',
+    'curl 7.88.1, a transfer racing the close on a reused connection: after a FIN it fails with (18), not resent; after an RST it is resent on a new connection (the HTTP/1 rule: a reused connection that returned no byte). On a fresh connection an RST fails with (56).',
   goawayErrors: ['curl: (16) Error in the HTTP2 framing layer'],
-  lostErrors: ['curl: (18) HTTP/2 stream 1 was not closed cleanly before end of the underlying stream', 'curl: (56) Recv failure: Connection reset by peer'],
+  lostErrors: ['curl: (18) HTTP/2 stream 3 was not closed cleanly before end of the underlying stream', 'curl: (56) Recv failure: Connection reset by peer'],
   sources: [
     `${CURL_H2}/docs/libcurl/opts/CURLOPT_HTTP_VERSION.md (DEFAULT: "Since curl 7.62.0: CURL_HTTP_VERSION_2TLS")`,
     `${CURL_H2}/lib/url.c#L422-L425 (upkeep_interval_ms, conn_max_idle_ms = 118 s), #L572-L603 (conn_maxage, any protocol)`,
@@ -141,7 +145,8 @@ export const CURL_H2_BEHAVIOUR: H2Behaviour = {
     `${CURL_H2}/lib/http2.c#L2699-L2709 (cf_h2_keep_alive → http2_send_ping), #L1198-L1204 (GOAWAY recorded), #L1931 (connclose "server closed with GOAWAY"), #L1686-L1691 (REFUSED_STREAM → retry), #L1847-L1851 (stream above the GOAWAY's last id → CURLE_HTTP2)`,
     `${CURL_H2}/lib/transfer.c#L620-L656 (Curl_retry_request: reused connection with 0 bytes, or refused stream; CONN_MAX_RETRIES 5)`,
     'https://github.com/curl/curl/blob/curl-7_88_1/lib/http2.c#L1879-L1880 ("was not closed cleanly before end of the underlying stream"), lib/strerror.c#L113 ("Error in the HTTP2 framing layer")',
-    `${MEASURED}: curl 7.88.1 --http2 → (16) Error in the HTTP2 framing layer; FIN → (18); RST → (56)`,
+    `${MEASURED}: curl 7.88.1 --http2, fresh connection → (16); FIN → (18); RST → (56)`,
+    `${REUSED}: curl 7.88.1 --http2 → GOAWAY (16) and FIN (18), not resent; RST → resent on a new connection, 200`,
   ],
 };
 
