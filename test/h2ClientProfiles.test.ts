@@ -38,6 +38,7 @@ describe('HTTP/2 client profiles', () => {
     if (h2.setting === null) expect(h2.idleMs).toBeNull();
     expect(h2.pings.setting.length).toBeGreaterThan(5);
     expect(['replayable', 'always', 'none', 'unconfirmed']).toContain(h2.retriesUnprocessed);
+    expect(['replayable', 'after-rst', 'none', 'unconfirmed']).toContain(h2.retriesLost);
     expect(h2.onGoaway.length).toBeGreaterThan(20);
     expect(h2.onLost.length).toBeGreaterThan(20);
     expect(h2.lostErrors.length).toBeGreaterThan(0);

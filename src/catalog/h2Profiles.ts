@@ -9,6 +9,9 @@ import type { Sourced } from './clientProfiles.js';
 /** Whether a client resends, by itself, a request the server's GOAWAY says it did not process (above its last stream id). */
 export type UnprocessedRetry = 'replayable' | 'always' | 'none';
 
+/** Whether a request in flight on a connection lost without GOAWAY is resent by the client itself ('after-rst': only when the connection was reset, not after a FIN). */
+export type LostRetry = 'replayable' | 'after-rst' | 'none';
+
 export interface H2Behaviour {
   /** When the client speaks HTTP/2: by default (ALPN `h2` over TLS) or the option that turns it on. */
   readonly enabledBy: string;
@@ -16,7 +19,7 @@ export interface H2Behaviour {
   readonly versions: string;
   /** Default time an idle HTTP/2 connection is kept, in ms; null = no limit (kept until the server ends it or it fails). */
   readonly idleMs: Sourced<number | null>;
-  /** The setting that bounds it, as for HTTP/1 ({ms} or {s} placeholder); null when there is none. */
+  /** The setting that bounds it, as for HTTP/1 ({ms} or {s} placeholder); null when there is none. docs/clients.md says how each applies to HTTP/2. */
   readonly setting: { readonly name: string; readonly example: string; readonly unit: 'ms' | 's' } | null;
   /** Whether it sends PING health checks by default, and the setting that turns them on or tunes them. */
   readonly pings: { readonly byDefault: Sourced<boolean>; readonly setting: string };
@@ -26,6 +29,8 @@ export interface H2Behaviour {
   readonly retriesUnprocessed: Sourced<UnprocessedRetry>;
   /** What a connection that ends without GOAWAY (FIN or RST) does to requests in flight. */
   readonly onLost: string;
+  /** Whether those requests are resent by the client itself. */
+  readonly retriesLost: Sourced<LostRetry>;
   /** Error texts after a GOAWAY (exact, as users paste them); empty when the client shows none. */
   readonly goawayErrors: readonly string[];
   /** Error texts of a request in flight on a connection that ended without GOAWAY. */
@@ -64,7 +69,7 @@ export const GO_H2_BEHAVIOUR: H2Behaviour = {
   versions: 'Go 1.19.8 (net/http with its bundled HTTP/2 transport)',
   idleMs: 90000,
   setting: {
-    name: 'Transport.IdleConnTimeout (the HTTP/2 connections of an http.Transport use it too)',
+    name: 'Transport.IdleConnTimeout',
     example: 'http.DefaultTransport.(*http.Transport).IdleConnTimeout = {s} * time.Second',
     unit: 's',
   },
@@ -78,6 +83,7 @@ export const GO_H2_BEHAVIOUR: H2Behaviour = {
   retriesUnprocessed: 'replayable',
   onLost:
     'Requests in flight fail with "unexpected EOF" (FIN) or the read error (RST) and are not resent (neither the HTTP/2 retry nor net/http\'s accepts them); an idle connection whose FIN arrives is dropped from the pool by its read loop; with ReadIdleTimeout set, an unanswered PING closes it with "http2: client connection lost".',
+  retriesLost: 'none',
   goawayErrors: [
     "http2: Transport received Server's graceful shutdown GOAWAY",
     "http2: Transport: cannot retry err [http2: Transport received Server's graceful shutdown GOAWAY] after Request.Body was written; define Request.GetBody to avoid this error",
@@ -109,6 +115,7 @@ export const UNDICI_H2_BEHAVIOUR: H2Behaviour = {
   retriesUnprocessed: 'none',
   onLost:
     'FIN: the request in flight fails with SocketError "other side closed"; RST: with the socket\'s error (read ECONNRESET); fetch wraps both in TypeError "fetch failed". Nothing is resent.',
+  retriesLost: 'none',
   goawayErrors: ['TypeError: fetch failed', 'SocketError: HTTP/2: "GOAWAY" frame received with code 0', 'UND_ERR_SOCKET'],
   lostErrors: ['SocketError: other side closed', 'Error: read ECONNRESET'],
   sources: [
@@ -136,6 +143,7 @@ export const CURL_H2_BEHAVIOUR: H2Behaviour = {
   retriesUnprocessed: 'none',
   onLost:
     'curl 7.88.1, a transfer racing the close on a reused connection: after a FIN it fails with (18), not resent; after an RST it is resent on a new connection (the HTTP/1 rule: a reused connection that returned no byte). On a fresh connection an RST fails with (56).',
+  retriesLost: 'after-rst',
   goawayErrors: ['curl: (16) Error in the HTTP2 framing layer'],
   lostErrors: ['curl: (18) HTTP/2 stream 3 was not closed cleanly before end of the underlying stream', 'curl: (56) Recv failure: Connection reset by peer'],
   sources: [
@@ -155,7 +163,7 @@ export const OKHTTP_H2_BEHAVIOUR: H2Behaviour = {
   versions: 'OkHttp 5.4.0 (tag parent-5.4.0)',
   idleMs: 300000,
   setting: {
-    name: 'ConnectionPool keepAliveDuration (one pool for HTTP/1 and HTTP/2)',
+    name: 'ConnectionPool keepAliveDuration',
     example: 'new OkHttpClient.Builder().connectionPool(new ConnectionPool(5, {s}, TimeUnit.SECONDS)).build()',
     unit: 's',
   },
@@ -168,6 +176,7 @@ export const OKHTTP_H2_BEHAVIOUR: H2Behaviour = {
   retriesUnprocessed: 'replayable',
   onLost:
     'FIN: the reader ends cleanly and streams in flight fail with "stream was reset: CANCEL"; RST: with the socket\'s IOException; both are I/O errors that retryOnConnectionFailure resends (any method, unless the body is one-shot).',
+  retriesLost: 'replayable',
   goawayErrors: ['okhttp3.internal.http2.StreamResetException: stream was reset: REFUSED_STREAM'],
   lostErrors: ['okhttp3.internal.http2.StreamResetException: stream was reset: CANCEL', 'java.net.SocketException: Connection reset'],
   sources: [
@@ -195,6 +204,7 @@ export const NODE_HTTP2_PROFILE: H2OnlyProfile = {
     retriesUnprocessed: 'none',
     onLost:
       "FIN without GOAWAY: open streams are closed with NGHTTP2_CANCEL, which Node does not emit as an error: the request's 'close' fires with rstCode 8 and neither 'response' nor 'error'. RST: 'error' with read ECONNRESET on the stream and the session.",
+    retriesLost: 'none',
     goawayErrors: [
       'Error [ERR_HTTP2_STREAM_ERROR]: Stream closed with error code NGHTTP2_REFUSED_STREAM',
       'Error [ERR_HTTP2_GOAWAY_SESSION]: New streams cannot be created after receiving a GOAWAY',
@@ -221,7 +231,7 @@ export const GRPC_GO_PROFILE: H2OnlyProfile = {
     versions: 'grpc-go v1.83.1 (tag v1.83.1)',
     idleMs: 1800000,
     setting: {
-      name: 'grpc.WithIdleTimeout (channel idleness: no RPC for that long shuts the resolver and balancer down; experimental)',
+      name: 'grpc.WithIdleTimeout',
       example: 'grpc.NewClient(target, grpc.WithIdleTimeout({s} * time.Second))',
       unit: 's',
     },
@@ -235,6 +245,7 @@ export const GRPC_GO_PROFILE: H2OnlyProfile = {
     retriesUnprocessed: 'always',
     onLost:
       'RPCs in flight fail with UNAVAILABLE (the connection error, with the GOAWAY seen before it if any); later RPCs reconnect. An unanswered keepalive PING closes the connection the same way.',
+    retriesLost: 'none',
     goawayErrors: [
       'rpc error: code = Unavailable desc = the connection is draining',
       'rpc error: code = Unavailable desc = closing transport due to: connection error: desc = "error reading from server: EOF", received prior goaway: code: NO_ERROR',
@@ -274,6 +285,7 @@ export const GRPC_JS_PROFILE: H2OnlyProfile = {
       'The subchannel reports the disconnect (a GOAWAY ENHANCE_YOUR_CALM "too_many_pings" doubles the keepalive time) and new calls use a new connection; a call above the last stream id is closed by nghttp2 with REFUSED_STREAM, UNAVAILABLE "Stream refused by server", and is retried transparently once.',
     retriesUnprocessed: 'always',
     onLost: 'Calls in flight end with UNAVAILABLE "Connection dropped" (a connection drop arrives as NGHTTP2_CANCEL, mapped to it); they are not retried.',
+    retriesLost: 'none',
     goawayErrors: ['14 UNAVAILABLE: Stream refused by server'],
     lostErrors: ['14 UNAVAILABLE: Connection dropped'],
     sources: [

@@ -64,7 +64,8 @@ describe.skipIf(go === null)('Go HTTP/2 transport (Go 1.19, TLS, ALPN h2): the g
   it.each([
     ['fin', 'unexpected EOF'],
     ['rst', 'read: connection reset by peer'],
-  ] as const)('a request racing a %s without GOAWAY fails with a lostErrors text and is not resent', async (ending, text) => {
+  ] as const)('a request racing a %s without GOAWAY fails with a lostErrors text and is not resent: retriesLost none', async (ending, text) => {
+    expect(GO_H2_BEHAVIOUR.retriesLost).toBe('none');
     const server = await scripted(ending, true);
     const seen = await runGo(server.url, { idleMs: IDLE_MS, mode: 'h2-tls' });
     expect(seen.second.ok).toBe(false);
@@ -88,7 +89,8 @@ describe.skipIf(curl === null || !curlVersion.startsWith('curl 7.88.'))('curl 7.
     expect(server.requests).toEqual([[1, 3]]);
   });
 
-  it('racing a FIN it fails with (18); racing an RST it is resent on a new connection', async () => {
+  it('racing a FIN it fails with (18); racing an RST it is resent on a new connection: retriesLost after-rst', async () => {
+    expect(CURL_H2_BEHAVIOUR.retriesLost).toBe('after-rst');
     const fin = await scripted('fin', true);
     const afterFin = await runCurl(curl as string, fin.url, { idleMs: IDLE_MS }, args);
     expect(afterFin.second).toMatchObject({ ok: false, error: CURL_H2_BEHAVIOUR.lostErrors[0] });
@@ -169,6 +171,7 @@ describe('Node http2.connect() (Node 20, h2c): the node-http2 profile', () => {
   });
 
   it('a FIN without GOAWAY ends the racing request with rstCode 8 and no error at all, as onLost says', async () => {
+    expect(h2.retriesLost).toBe('none');
     const { second } = await nodeRun('fin');
     expect(second).toEqual({ status: null, error: null, rstCode: http2.constants.NGHTTP2_CANCEL });
     expect(h2.onLost).toContain('rstCode 8');
