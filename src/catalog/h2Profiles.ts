@@ -160,7 +160,7 @@ export const CURL_H2_BEHAVIOUR: H2Behaviour = {
 
 export const OKHTTP_H2_BEHAVIOUR: H2Behaviour = {
   enabledBy: 'by default over TLS (protocols HTTP_2, HTTP_1_1; h2 by ALPN); Protocol.H2_PRIOR_KNOWLEDGE for h2c',
-  versions: 'OkHttp 5.4.0 (tag parent-5.4.0)',
+  versions: 'OkHttp 5.4.0 (tag parent-5.4.0); the resends measured with OkHttp 3.13.1 (h2c prior knowledge)',
   idleMs: 300000,
   setting: {
     name: 'ConnectionPool keepAliveDuration',
@@ -187,6 +187,7 @@ export const OKHTTP_H2_BEHAVIOUR: H2Behaviour = {
     `${OKHTTP_H2}/internal/http2/Http2Connection.kt#L623-L640 (reader: EOF → NO_ERROR/CANCEL, IOException → PROTOCOL_ERROR with the exception), Http2Reader.kt#L93-L97 (EOF before a frame header ends the loop)`,
     `${OKHTTP_H2}/internal/http2/Http2Stream.kt#L166 (throw errorException ?: StreamResetException(errorCode)), StreamResetException.kt ("stream was reset: $errorCode")`,
     `${OKHTTP_H2}/internal/http/RetryAndFollowUpInterceptor.kt#L133-L198 (recover: any IOException but protocol, interrupt and certificate errors; not a one-shot body)`,
+    `${REUSED.replace('(TLS, ALPN h2)', '(h2c)')}: OkHttp 3.13.1 with H2_PRIOR_KNOWLEDGE, GET and POST → resent on a new connection after the GOAWAY, the FIN and the RST, 200`,
   ],
 };
 

@@ -4,10 +4,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { CURL_H2_BEHAVIOUR, GO_H2_BEHAVIOUR, NODE_HTTP2_PROFILE } from '../../src/catalog/h2Profiles.js';
+import { CURL_H2_BEHAVIOUR, GO_H2_BEHAVIOUR, NODE_HTTP2_PROFILE, OKHTTP_H2_BEHAVIOUR } from '../../src/catalog/h2Profiles.js';
 import type { H2Ending, H2ScriptedServer } from '../support/h2Scripted.js';
 import { startH2Scripted } from '../support/h2Scripted.js';
-import { findCurl, findGo, runCurl, useGoClient } from '../support/realClients.js';
+import { findCurl, findGo, findJava, runCurl, useGoClient, useJavaClients } from '../support/realClients.js';
 import { issueTestPki } from '../support/tls.js';
 
 /**
@@ -26,6 +26,8 @@ const WAIT_MS = 3000;
 const go = findGo();
 const runGo = useGoClient(go);
 const curl = findCurl();
+const java = findJava();
+const runJava = useJavaClients(java);
 const curlVersion = curl === null ? '' : (execFileSync(curl, ['--version'], { encoding: 'utf8', timeout: 5000 }).split('\n')[0] ?? '');
 
 const dir = mkdtempSync(path.join(tmpdir(), 'kap-h2errors-'));
@@ -100,6 +102,27 @@ describe.skipIf(curl === null || !curlVersion.startsWith('curl 7.88.'))('curl 7.
     expect(afterRst.second).toEqual({ ok: true, status: 200 });
     expect(afterRst.retried).toBe(true);
     expect(rst.requests).toEqual([[1, 3], [1]]);
+  });
+});
+
+// OkHttp 3.13.1 (Debian's libokhttp-java) with H2_PRIOR_KNOWLEDGE: the profile is read at 5.4.0,
+// where goAway and the reader's close work the same way (Http2Connection.kt cited in the profile).
+describe.skipIf(java === null)('OkHttp 3.13 over HTTP/2 (h2c, prior knowledge): the okhttp profile', () => {
+  it.each([
+    ['goaway', 'GET'],
+    ['goaway', 'POST'],
+    ['fin', 'GET'],
+    ['fin', 'POST'],
+    ['rst', 'POST'],
+  ] as const)('a request racing a %s (%s) is resent on a new connection: retryOnConnectionFailure', async (ending, method) => {
+    expect(ending === 'goaway' ? OKHTTP_H2_BEHAVIOUR.retriesUnprocessed : OKHTTP_H2_BEHAVIOUR.retriesLost).toBe('replayable');
+    const server = await scripted(ending, false);
+    const seen = await runJava('okhttp-h2c', server.url, { idleMs: IDLE_MS, method });
+    expect(seen.first.ok).toBe(true);
+    expect(seen.second).toEqual({ ok: true, status: 200 });
+    expect(seen.attempts).toBe(2);
+    // OkHttp's first client stream is 3 (1 is kept for an HTTP/1 upgrade).
+    expect(server.requests).toEqual([[3, 5], [3]]);
   });
 });
 

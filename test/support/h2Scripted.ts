@@ -3,15 +3,16 @@ import tls from 'node:tls';
 
 /**
  * What the scripted server does to the second request of its first connection: `goaway`
- * sends GOAWAY(NO_ERROR, last stream id 1: the request is above it, not processed) and its
- * FIN 100 ms later (a graceful close that the request raced); `goaway-error` the same with
- * INTERNAL_ERROR; `fin` closes without GOAWAY; `rst` resets the TCP connection.
+ * sends GOAWAY(NO_ERROR, last stream id = the first request's stream: the second is above it,
+ * not processed) and its FIN 100 ms later (a graceful close that the request raced);
+ * `goaway-error` the same with INTERNAL_ERROR; `fin` closes without GOAWAY; `rst` resets the
+ * TCP connection.
  */
 export type H2Ending = 'goaway' | 'goaway-error' | 'fin' | 'rst';
 
 export interface H2ScriptedServer {
   readonly url: string;
-  /** Streams that carried a request, per connection in accept order: [[1, 3], [1]] = two requests on connection 0, one on connection 1. */
+  /** Streams that carried a request, per connection in accept order: [[1, 3], [1]] = two requests on connection 0, one on connection 1 (OkHttp starts at stream 3). */
   readonly requests: readonly (readonly number[])[];
   close(): Promise<void>;
 }
@@ -23,11 +24,11 @@ const FRAME_HEADER = 9;
 const TYPE_HEADERS = 1;
 const GOAWAY_CLOSE_DELAY_MS = 100;
 
-function goaway(errorCode: number): Buffer {
+function goaway(lastStreamId: number, errorCode: number): Buffer {
   const frame = Buffer.alloc(FRAME_HEADER + 8);
   frame.writeUIntBE(8, 0, 3);
   frame[3] = 7;
-  frame.writeUInt32BE(1, FRAME_HEADER);
+  frame.writeUInt32BE(lastStreamId, FRAME_HEADER);
   frame.writeUInt32BE(errorCode, FRAME_HEADER + 4);
   return frame;
 }
@@ -81,7 +82,7 @@ export async function startH2Scripted(ending: H2Ending, tlsOptions: { key: Buffe
         else if (ending === 'fin') conn.end();
         else if (ending === 'rst') raw.resetAndDestroy();
         else {
-          conn.write(goaway(ending === 'goaway' ? 0 : 2));
+          conn.write(goaway(streams[0] ?? 0, ending === 'goaway' ? 0 : 2));
           setTimeout(() => conn.end(), GOAWAY_CLOSE_DELAY_MS).unref();
         }
       }
