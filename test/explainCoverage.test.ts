@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLIENT_PROFILES } from '../src/catalog/clientProfiles.js';
+import { CLIENT_PROFILES, H2_CLIENTS } from '../src/catalog/clientProfiles.js';
 import { ERROR_CATALOG, findExplanations } from '../src/catalog/errorCatalog.js';
 import type { ProbeErrorCode } from '../src/model/errors.js';
 import type { CloseKind } from '../src/model/result.js';
@@ -86,8 +86,11 @@ describe('explain covers what the probe prints', () => {
   });
 
   it('every error text of every client profile has an explanation', () => {
-    const texts = CLIENT_PROFILES.flatMap((p) => p.staleErrors.map((text) => `${p.name}: ${text}`));
-    expect(texts.length).toBeGreaterThan(20);
+    const texts = [
+      ...CLIENT_PROFILES.flatMap((p) => p.staleErrors.map((text) => `${p.name}: ${text}`)),
+      ...H2_CLIENTS.flatMap((c) => [...c.h2.goawayErrors, ...c.h2.lostErrors].map((text) => `${c.name} (HTTP/2): ${text}`)),
+    ];
+    expect(texts.length).toBeGreaterThan(40);
     expect(texts.filter((t) => findExplanations(t.slice(t.indexOf(': ') + 2)).length === 0)).toEqual([]);
   });
 

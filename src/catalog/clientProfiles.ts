@@ -4,6 +4,9 @@
  * A fact no official source confirmed is 'unconfirmed', never a guess.
  */
 
+import { CURL_H2_BEHAVIOUR, GO_H2_BEHAVIOUR, H2_ONLY_PROFILES, OKHTTP_H2_BEHAVIOUR, UNDICI_H2_BEHAVIOUR } from './h2Profiles.js';
+import type { H2Behaviour } from './h2Profiles.js';
+
 /** A value a source confirms, or 'unconfirmed' when no official source was found (never stated as fact). */
 export type Sourced<T> = T | 'unconfirmed';
 
@@ -53,6 +56,12 @@ export interface ClientProfile {
   readonly note: string | null;
   /** Sources for the facts above: URLs pinned to a tag/commit/version where possible, file:line when from source. */
   readonly sources: readonly string[];
+  /**
+   * How the client treats an HTTP/2 connection (src/catalog/h2Profiles.ts, docs/clients.md
+   * "HTTP/2"); null: it does not speak HTTP/2 (without an opt-in its sources name);
+   * 'unconfirmed': not read here. The HTTP/1 fields above do not apply to it.
+   */
+  readonly h2: Sourced<H2Behaviour | null>;
 }
 
 const NODE_AGENT = 'https://github.com/nodejs/node/blob/v20.20.2/lib/_http_agent.js';
@@ -98,7 +107,9 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     staleErrors: NODE_STALE_ERRORS,
     setting: { name: 'timeout', example: 'new http.Agent({ keepAlive: true, timeout: {ms} })', unit: 'ms' },
     note: 'Without timeout the Keep-Alive hint is parsed but only ever lowers a non-zero agent timeout, so it is ignored (a hint of 1 s or less still keeps the socket out of the pool); with timeout set, hint − 1000 ms applies, and req.reusedSocket tells you when a retry is safe to consider.',
+    h2: null,
     sources: [
+      'lib/_http_agent.js v20.20.2 (process.binding("natives")): no ALPN and no http2; HTTP/2 is the separate http2 module (profile node-http2)',
       REQUEST_FORM_SEEN,
       `${NODE_AGENT}#L474-L510 (keepSocketAlive: agentTimeout = options.timeout || 0; hint − 1000 used only if smaller; ≤ 0 → not kept)`,
       `${NODE_AGENT}#L54 (HTTP_AGENT_KEEP_ALIVE_TIMEOUT_BUFFER = 1000)`,
@@ -128,6 +139,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
       unit: 'ms',
     },
     note: 'A hint only shortens the 5 s (timeout=5 from a Node server gives 4000 ms, timeout=1 stops reuse); https.globalAgent is a separate agent with the same options.',
+    h2: null,
     sources: [
       REQUEST_FORM_SEEN,
       `${NODE_AGENT}#L552 (globalAgent: new Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5000 }))`,
@@ -155,6 +167,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
       unit: 'ms',
     },
     note: 'A hint replaces keepAliveTimeout rather than only shortening it (min(hint − 2000 ms, keepAliveMaxTimeout 600 s), and ≤ 0 stops reuse), so a server that advertises more than it keeps is trusted; cap keepAliveMaxTimeout too.',
+    h2: UNDICI_H2_BEHAVIOUR,
     sources: [
       REQUEST_FORM_SEEN,
       `${UNDICI}/lib/dispatcher/client.js#L229-L232 (keepAliveTimeout 4e3, keepAliveMaxTimeout 600e3, keepAliveTimeoutThreshold 2e3)`,
@@ -185,6 +198,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
       unit: 's',
     },
     note: 'A failed request is resent on a new connection only if the connection was reused and the request is replayable (GET, HEAD, OPTIONS, TRACE, or an Idempotency-Key/X-Idempotency-Key header, with no body or a GetBody); a POST gets `Post "…": EOF`.',
+    h2: GO_H2_BEHAVIOUR,
     sources: [
       `${GO}/transport.go (persistConn.roundTrip sets "Connection: close" only with DisableKeepAlives; no keep-alive header otherwise)`,
       `${GO}/transport.go#L43-L54 (DefaultTransport: IdleConnTimeout 90 * time.Second)`,
@@ -220,6 +234,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
       unit: 'ms',
     },
     note: 'Without a Keep-Alive header a pooled connection never expires; validateAfterInactivity (2000 ms) does a 1 ms read before reusing a connection idle that long, which catches a FIN but not a silent drop, and evictIdleConnections(t) sweeps only every t, so a connection can idle up to 2t.',
+    h2: 'unconfirmed',
     sources: [
       `${HC4}/client/protocol/RequestClientConnControl.java (adds "Connection: keep-alive" to a request without a Connection header)`,
       `${HC4}/impl/conn/PoolingHttpClientConnectionManager.java#L156 (time to live -1), #L182-L183 (2 per route, 20 total, setValidateAfterInactivity(2000))`,
@@ -251,6 +266,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
       unit: 'ms',
     },
     note: 'A Keep-Alive: timeout=N header replaces the 3-minute keep-alive (it can lengthen it), validateAfterInactivity (2 s) catches a FIN before reuse, and an idempotent request that failed with an I/O error is retried once, at once.',
+    h2: 'unconfirmed',
     sources: [
       REQUEST_FORM_SEEN,
       `${HC5}/config/RequestConfig.java#L49 (DEFAULT_CONN_KEEP_ALIVE = 3 minutes)`,
@@ -281,6 +297,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
       unit: 's',
     },
     note: 'Idle sockets are not read, so a server FIN is noticed only by the extensive health check (non-GET requests on a connection idle ≥ 10 s); retryOnConnectionFailure (default true) resends any request whose body is not one-shot, POST included.',
+    h2: OKHTTP_H2_BEHAVIOUR,
     sources: [
       REQUEST_FORM_SEEN,
       `${OKHTTP}/ConnectionPool.kt#L31-L32 (KDoc: 5 idle connections, evicted after 5 minutes), #L80 (constructor() = this(5, 5, TimeUnit.MINUTES))`,
@@ -311,6 +328,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
       unit: 's',
     },
     note: 'JDK 17 keeps idle connections 1200 s; the expiry is counted from the release time truncated to the second, and only GET and HEAD are retried, once (all methods with -Djdk.httpclient.enableAllMethodRetry).',
+    h2: 'unconfirmed',
     sources: [
       `${JDK25}/module-info.java:105-108 (jdk.httpclient.keepalive.timeout, default 30), jdk/internal/net/http/HttpClientImpl.java:112-113`,
       `${JDK25}/jdk/internal/net/http/ConnectionPool.java:416 (expiry = now truncated to seconds + keepAlive), :565-615 (CleanupTrigger: EOF or data on a pooled connection removes it)`,
@@ -340,6 +358,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
       unit: 'ms',
     },
     note: 'The retry is not by method: a request without a body (or still waiting on Expect: 100-continue) is resent when a reused connection returns EOF before any byte, a request with a body is not, and an RST is never retried; the idle timeout is enforced by a sweep every timeout/4, so a connection can idle up to 1.25 × the setting.',
+    h2: 'unconfirmed',
     sources: [
       `${DOTNET}/13d2066411b51aa6e1f90834846a3dcc4f8eca3d/src/libraries/Common/src/System/Net/Http/HttpHandlerDefaults.cs (DefaultPooledConnectionIdleTimeout = TimeSpan.FromMinutes(1))`,
       `${DOTNET}/000f104699a6f09484152cfd92534bec53056008/src/libraries/System.Net.Http/src/System/Net/Http/SocketsHttpHandler/HttpConnection.cs (PrepareForReuse: read-ahead/poll rejects a connection that saw EOF; CheckKeepAliveTimeoutExceeded; _canRetry only when no response byte and no request body)`,
@@ -370,7 +389,9 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
       unit: 'ms',
     },
     note: 'requests mounts HTTPAdapter with Retry(0, read=False), so nothing is retried, while plain urllib3 (Retry.DEFAULT = Retry(3)) retries the idempotent methods HEAD, GET, PUT, DELETE, OPTIONS, TRACE; before reuse a zero-timeout poll replaces a connection the server has closed.',
+    h2: null,
     sources: [
+      'urllib3 2.7.0 util/ssl_.py:19 (ALPN_PROTOCOLS = ["http/1.1"]); HTTP/2 only after urllib3.http2.inject_into_urllib3() (http2/__init__.py:15, experimental, needs h2 4.x)',
       REQUEST_FORM_SEEN,
       `${URLLIB3}/connectionpool.py#L287-L290 (_get_conn: is_connection_dropped → close, new connection)`,
       `${URLLIB3}/connection.py#L352-L355 (is_connected: not wait_for_read(sock, timeout=0.0))`,
@@ -400,6 +421,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
     ],
     setting: { name: 'CURLOPT_MAXAGE_CONN', example: 'curl_easy_setopt(curl, CURLOPT_MAXAGE_CONN, {s}L);', unit: 's' },
     note: 'Before reuse libcurl checks the idle age and polls the socket ("seems to be dead"), and a reused connection that returns no byte is retried on a fresh one up to 5 times for any HTTP method, so curl hides the race; the CLI keeps connections only within one invocation.',
+    h2: CURL_H2_BEHAVIOUR,
     sources: [
       REQUEST_FORM_SEEN,
       `${CURL}/lib/url.c#L424 (conn_max_idle_ms = 118 * 1000), #L575-L603 (conn_maxage: "Too old connection"), #L608-L657 (Curl_conn_seems_dead)`,
@@ -428,6 +450,7 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
       unit: 'ms',
     },
     note: 'The pool evicts a connection whose channel is no longer active, but whether an idle pooled channel reads (and so sees the FIN) is not settled by the source read; the built-in retry fires only when the connection failed before the request headers were sent, which a stale connection does not.',
+    h2: 'unconfirmed',
     sources: [
       `${REACTOR}/reactor-netty-core/src/main/java/reactor/netty/resources/ConnectionProvider.java#L68-L73 (DEFAULT_POOL_MAX_IDLE_TIME = reactor.netty.pool.maxIdleTime, default -1)`,
       `${REACTOR}/reactor-netty-core/src/main/java/reactor/netty/resources/PooledConnectionProvider.java#L631-L632 (evict when maxIdleTime != -1 && idleTime >= maxIdleTime)`,
@@ -437,4 +460,17 @@ export const CLIENT_PROFILES: readonly ClientProfile[] = [
       'no Keep-Alive response-header handling in reactor-netty-http/src/main/java/reactor/netty/http/client (grep)',
     ],
   },
+];
+
+/** A client as the HTTP/2 section of docs/clients.md lists it: its name, what is run, and its HTTP/2 behaviour. */
+export interface H2Client {
+  readonly name: string;
+  readonly label: string;
+  readonly h2: H2Behaviour;
+}
+
+/** Every client with known HTTP/2 behaviour: the profiles above that speak it, then the HTTP/2-only ones (node-http2, grpc-go, grpc-js). */
+export const H2_CLIENTS: readonly H2Client[] = [
+  ...CLIENT_PROFILES.flatMap((p) => (p.h2 === null || p.h2 === 'unconfirmed' ? [] : [{ name: p.name, label: p.label, h2: p.h2 }])),
+  ...H2_ONLY_PROFILES,
 ];

@@ -407,30 +407,58 @@ export const ERROR_CATALOG: readonly ErrorExplanation[] = [
   },
   {
     id: 'HTTP/2 GOAWAY',
-    // Go 1.19.8 src/net/http/h2_bundle.go:8787 ("http2: server sent GOAWAY and closed the connection; LastStreamID=…"), :7791
-    // ("http2: client connection lost", a connection that ended with no GOAWAY), :7288
-    // ("http2: Transport received Server's graceful shutdown GOAWAY"); Node 20.20.2 lib/internal/errors.js ERR_HTTP2_GOAWAY_SESSION
-    // "New streams cannot be created after receiving a GOAWAY"; gRPC "the connection is draining" (grpc/grpc-go#2767).
+    // Go 1.19.8 src/net/http/h2_bundle.go:8787 ("http2: server sent GOAWAY and closed the connection; LastStreamID=…"), :7288
+    // ("http2: Transport received Server's graceful shutdown GOAWAY"); Node 20.20.2 lib/internal/errors.js:1237 ERR_HTTP2_GOAWAY_SESSION
+    // "New streams cannot be created after receiving a GOAWAY", :1258 ERR_HTTP2_INVALID_SESSION, :1294 ERR_HTTP2_SESSION_ERROR
+    // (lib/internal/http2/core.js:711, a GOAWAY with a non-zero code); undici 6.24.1 lib/dispatcher/client-h2.js:231;
+    // gRPC "the connection is draining" (grpc/grpc-go#2767, internal/transport/transport.go:824 at v1.83.1);
+    // curl 7.88.1 lib/strerror.c:113 (CURLE_HTTP2, measured on a GOAWAY: src/catalog/h2Profiles.ts).
     matches: [
       'goaway',
       'err_http2_goaway_session',
       'new streams cannot be created after receiving a goaway',
       'the connection is draining',
-      'http2: client connection lost',
+      'err_http2_invalid_session',
+      'the session has been destroyed',
+      'err_http2_session_error',
+      'session closed with error code',
+      'error in the http2 framing layer',
     ],
-    names: ['above-last-stream-id', 'connection-lost', 'h2-unsupported'],
+    names: ['above-last-stream-id', 'h2-unsupported'],
     seenIn:
-      'Go ("http2: client connection lost", "http2: server sent GOAWAY and closed the connection; LastStreamID=1, ErrCode=NO_ERROR, debug="", "http2: Transport received Server\'s graceful shutdown GOAWAY"), Node (ERR_HTTP2_GOAWAY_SESSION "New streams cannot be created after receiving a GOAWAY"), gRPC (UNAVAILABLE "the connection is draining"); the probe: outcomes above-last-stream-id (safe to retry) and connection-lost (no GOAWAY covered the request), [h2-unsupported] when --protocol h2 meets a server without HTTP/2',
-    wire: 'The server ended an HTTP/2 connection with a GOAWAY frame: on idle expiry (nginx keepalive_timeout, Go IdleTimeout), after its request cap (nginx keepalive_requests), or on a drain (gRPC MAX_CONNECTION_IDLE/AGE, Envoy, HAProxy). Streams above its last stream id were not processed and are safe to retry; a request sent while the GOAWAY was in flight fails in the client that does not retry it.',
+      'Go ("http2: server sent GOAWAY and closed the connection; LastStreamID=1, ErrCode=NO_ERROR, debug=""", "http2: Transport received Server\'s graceful shutdown GOAWAY"), Node http2 (ERR_HTTP2_GOAWAY_SESSION "New streams cannot be created after receiving a GOAWAY", ERR_HTTP2_INVALID_SESSION "The session has been destroyed" once it is gone, ERR_HTTP2_SESSION_ERROR "Session closed with error code 2" for a GOAWAY with an error code), undici allowH2 (SocketError: HTTP/2: "GOAWAY" frame received with code 0), gRPC (UNAVAILABLE "the connection is draining", "received prior goaway"), curl ("(16) Error in the HTTP2 framing layer"); the probe: outcome above-last-stream-id (safe to retry), [h2-unsupported] when --protocol h2 meets a server without HTTP/2',
+    wire: 'The server ended an HTTP/2 connection with a GOAWAY frame: on idle expiry (nginx keepalive_timeout, Go IdleTimeout), after its request cap (nginx keepalive_requests), or on a drain (gRPC MAX_CONNECTION_IDLE/AGE, Envoy, HAProxy). Streams above its last stream id were not processed and are safe to retry; a request sent while the GOAWAY was in flight fails in the client that does not retry it (Node http2, undici: docs/clients.md "HTTP/2").',
     scenario:
-      'h2-idle-timeout (idle time to the GOAWAY, its code, last stream id and debug data, the close after it); h2-request-cap (streams served before the GOAWAY)',
-    fix: "Keep the client's HTTP/2 idle limit below the server's idle GOAWAY, and let the client retry requests above the GOAWAY's last stream id (Go and Node do for idempotent requests). gRPC: align keepalive and MAX_CONNECTION_IDLE.",
+      'h2-idle-timeout (idle time to the GOAWAY, its code, last stream id and debug data, the close after it); h2-request-cap (streams served before the GOAWAY); h2-race (which requests around T land above the last stream id)',
+    fix: "Keep the client's HTTP/2 idle limit below the server's idle GOAWAY, and let the client retry requests above the GOAWAY's last stream id (Go does for a replayable body, gRPC and OkHttp by themselves; Node http2 and undici do not). gRPC: align keepalive and MAX_CONNECTION_IDLE.",
+  },
+  {
+    id: 'HTTP/2 connection lost',
+    // Go 1.19.8 h2_bundle.go:7791 (a health-check PING unanswered) and :8821 (io.ErrUnexpectedEOF for streams of a connection
+    // that ended without GOAWAY); grpc-go v1.83.1 internal/transport/http2_client.go:1734, :1793; grpc-js 1.14.3
+    // subchannel-call.ts:267; OkHttp 5.4.0 Http2Connection.kt:631-632 (EOF → streams reset with CANCEL); curl 7.88.1 lib/http2.c:1879.
+    matches: [
+      'http2: client connection lost',
+      'error reading from server',
+      'keepalive ping failed to receive ack',
+      'connection dropped',
+      'stream was reset: cancel',
+      'before end of the underlying stream',
+    ],
+    names: ['connection-lost'],
+    seenIn:
+      'Go ("http2: client connection lost" after an unanswered PING; "unexpected EOF" for a request in flight), gRPC-Go (UNAVAILABLE "connection error: desc = "error reading from server: EOF"", "keepalive ping failed to receive ACK within timeout"), grpc-js ("14 UNAVAILABLE: Connection dropped"), OkHttp ("stream was reset: CANCEL"), curl ("(18) HTTP/2 stream 1 was not closed cleanly before end of the underlying stream"); the probe: outcome connection-lost (no GOAWAY covered the request)',
+    wire: "An HTTP/2 connection ended without a GOAWAY (a FIN or an RST: a server or proxy that closes idle connections without HTTP/2 framing, a crash, a middlebox that forgot the flow), or the client's PING went unanswered. Nothing tells the client which requests were processed, so most clients do not resend them (OkHttp and curl on a reused connection do).",
+    scenario:
+      'h2-idle-timeout (closeKind and closedBy when there is no GOAWAY); h2-race (requests classified connection-lost); h2-ping (whether PINGs keep the connection open)',
+    fix: "Keep the client's HTTP/2 idle limit below the server's idle close, or turn on the client's PING health check (Go ReadIdleTimeout, gRPC keepalive, OkHttp pingInterval) within what the server permits, and retry idempotent requests.",
   },
   {
     id: 'REFUSED_STREAM',
     // Node 20.20.2 ERR_HTTP2_STREAM_ERROR "Stream closed with error code NGHTTP2_REFUSED_STREAM" (lib/internal/errors.js);
     // curl 7.88.1 lib/http2.c "HTTP/2 stream %u was not closed cleanly: %s (err %u)"; Chromium net::ERR_HTTP2_SERVER_REFUSED_STREAM (kubernetes/ingress-nginx#7503).
-    matches: ['refused_stream', 'err_http2_server_refused_stream', 'stream closed with error code', 'was not closed cleanly'],
+    // grpc-js 1.14.3 subchannel-call.ts:259 ("Stream refused by server", UNAVAILABLE; retried once transparently).
+    matches: ['refused_stream', 'err_http2_server_refused_stream', 'stream closed with error code', /was not closed cleanly: /, 'stream refused by server'],
     names: ['refused-stream', 'rst-stream'],
     seenIn:
       'Node (ERR_HTTP2_STREAM_ERROR "Stream closed with error code NGHTTP2_REFUSED_STREAM"), curl ("HTTP/2 stream 1 was not closed cleanly: REFUSED_STREAM (err 7)"), browsers (net::ERR_HTTP2_SERVER_REFUSED_STREAM); the probe: outcome refused-stream or rst-stream',

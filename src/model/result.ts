@@ -292,6 +292,33 @@ export interface RunResult extends Omit<MeasuredRun, 'scenarios'> {
   readonly clients: readonly ClientVerdict[];
   /** With --hop: each hop, from the client inward; empty otherwise. */
   readonly hops: readonly HopReport[];
+  /** HTTP/2 clients judged against `h2-idle-timeout` (docs/clients.md "HTTP/2"); empty when it did not measure T. */
+  readonly h2Clients: readonly H2ClientVerdict[];
+}
+
+/** One HTTP/2 client's fate against the server's idle end of an HTTP/2 connection (see verdict/h2Clients.ts). */
+export interface H2ClientVerdict {
+  /** Name in docs/clients.md (a `--client` profile, or node-http2, grpc-go, grpc-js). */
+  readonly client: string;
+  readonly label: string;
+  /** The client named with --client. */
+  readonly yours: boolean;
+  /** Its default HTTP/2 idle limit, ms: null = none; 'unconfirmed' = no source states it. */
+  readonly idleMs: number | null | 'unconfirmed';
+  /** Who ends an idle connection first: `client` (its limit is below T less the margin), `server` (the server's GOAWAY or close), `unknown`. */
+  readonly endsFirst: 'client' | 'server' | 'unknown';
+  /** How the server ended it: `goaway` (a GOAWAY before its close) or `close` (none). */
+  readonly serverEnds: 'goaway' | 'close';
+  /**
+   * A request sent as the server ends the connection: `none` (the client ends first, no race),
+   * `resent` (the client resends it by itself), `resent-if-replayable` (only a request whose
+   * body can be sent again), `fails`, `unknown`.
+   */
+  readonly race: 'none' | 'resent' | 'resent-if-replayable' | 'fails' | 'unknown';
+  /** Error texts the client shows when the race fails (empty when it cannot). */
+  readonly errors: readonly string[];
+  /** The setting to change, with the value, or null when nothing needs to change or there is none. */
+  readonly fix: string | null;
 }
 
 /** One --hop, as measured by its idle-timeout scenario. */

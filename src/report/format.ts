@@ -1,4 +1,4 @@
-import type { ClientVerdict, ConnectionRecord, MetricValue, ProbeErrorInfo, RaceReport, RunResult, ScenarioResult } from '../model/result.js';
+import type { ClientVerdict, ConnectionRecord, H2ClientVerdict, MetricValue, ProbeErrorInfo, RaceReport, RunResult, ScenarioResult } from '../model/result.js';
 import { byOffset } from '../measures/race.js';
 import type { ConnEvent, H2FrameInfo } from '../model/events.js';
 import { unitOfName } from '../model/metrics.js';
@@ -133,6 +133,27 @@ const STALE_WORDS: Record<ClientVerdict['staleReuse'], string> = {
   no: 'no: drops idle connections in time',
   race: 'only when a request races the close',
   'every-reuse': 'yes: every reuse after the close fails',
+  unknown: 'unknown',
+};
+
+/** An HTTP/2 client verdict as a table row: client, idle limit, who ends an idle connection first, and what a request racing the server's end meets. */
+export function h2ClientRow(v: H2ClientVerdict): [string, string, string, string] {
+  const idle = v.idleMs === 'unconfirmed' ? 'unconfirmed' : v.idleMs === null ? 'none' : formatDuration(v.idleMs);
+  const first =
+    v.endsFirst === 'client'
+      ? 'the client'
+      : v.endsFirst === 'server'
+        ? `the server (${v.serverEnds === 'goaway' ? 'GOAWAY' : 'close, no GOAWAY'})`
+        : 'unknown';
+  return [`${v.yours ? '▶ ' : ''}${v.client}`, idle, first, H2_RACE_WORDS[v.race]];
+}
+
+/** What a request sent as the server ends the connection meets, in words (docs/json-report.md h2Clients). */
+export const H2_RACE_WORDS: Record<H2ClientVerdict['race'], string> = {
+  none: 'no race: the client closes first',
+  resent: 'resent by the client',
+  'resent-if-replayable': 'resent if its body can be replayed',
+  fails: 'fails',
   unknown: 'unknown',
 };
 

@@ -6,7 +6,7 @@ import type { EventMark } from '../timeline/classifyClose.js';
 import { phases } from '../timeline/queries.js';
 import { formatDuration, roundMs } from '../util/duration.js';
 import { exitCodeFor } from '../verdict/exitCode.js';
-import { clientRow, describeEvent, errorText, evidenceNote, formatMetric, hopChain, keyFigure, offsetLabel } from './format.js';
+import { clientRow, describeEvent, h2ClientRow, errorText, evidenceNote, formatMetric, hopChain, keyFigure, offsetLabel } from './format.js';
 import { sanitize } from '../util/sanitize.js';
 import { escapeXml, xmlText } from './xml.js';
 
@@ -33,6 +33,7 @@ export function renderHtml(result: RunResult): string {
     summary(result, code),
     ...result.scenarios.map((s) => scenarioSection(s)),
     ...(result.clients.length > 0 ? [clientsTable(result)] : []),
+    ...(result.h2Clients.length > 0 ? [h2ClientsTable(result)] : []),
     `<footer>keepalive-probe ${xmlText(result.tool.version)} · exit code ${code} · times late by at most ${formatDuration(result.loopDelayMaxMs)} (the probe's event-loop delay) · machine-readable: --json (docs/json-report.md)</footer>`,
   ];
   return [
@@ -90,6 +91,19 @@ function clientsTable(result: RunResult): string {
     '<table class="clients"><thead><tr><th>client</th><th>idle limit</th><th>Keep-Alive hint</th><th>reuses a dead connection</th><th>retries</th><th>fix</th></tr></thead><tbody>',
     ...rows,
     '</tbody></table><p class="counts">Sources and rules: docs/clients.md</p></section>',
+  ].join('\n');
+}
+
+function h2ClientsTable(result: RunResult): string {
+  const rows = result.h2Clients.map((v) => {
+    const cells = [...h2ClientRow(v), v.errors.join(' / ')].map((cell) => `<td>${xmlText(cell, 400)}</td>`).join('');
+    return `<tr data-client="${xmlText(v.client)}" data-race="${v.race}"${v.yours ? ' class="yours"' : ''}>${cells}<td>${v.fix === null ? '' : `<code>${xmlText(v.fix, 400)}</code>`}</td></tr>`;
+  });
+  return [
+    '<section class="clients h2-clients"><h2>HTTP/2 clients against this server</h2>',
+    '<table class="clients"><thead><tr><th>client</th><th>idle limit</th><th>ends an idle connection first</th><th>a request racing the end</th><th>it then shows</th><th>fix</th></tr></thead><tbody>',
+    ...rows,
+    '</tbody></table><p class="counts">Sources and rules: docs/clients.md (HTTP/2)</p></section>',
   ].join('\n');
 }
 

@@ -1,10 +1,22 @@
 import { Chalk } from 'chalk';
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
-import type { ClientVerdict, ConnectionRecord, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
+import type { ClientVerdict, ConnectionRecord, H2ClientVerdict, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { exitCodeFor } from '../verdict/exitCode.js';
-import { clientRow, describeEvent, errorText, evidenceNote, formatMetric, hopChain, keyFigure, protocolLine, raceLines } from './format.js';
+import {
+  H2_RACE_WORDS,
+  clientRow,
+  describeEvent,
+  errorText,
+  evidenceNote,
+  formatMetric,
+  h2ClientRow,
+  hopChain,
+  keyFigure,
+  protocolLine,
+  raceLines,
+} from './format.js';
 import { sanitize } from '../util/sanitize.js';
 import { timeWaitSourceText } from '../timeline/timeWait.js';
 
@@ -30,6 +42,7 @@ export function renderTerminal(result: RunResult, options: TerminalOptions): str
   const advice = [...new Set(result.scenarios.flatMap((s) => s.advice))];
   if (advice.length > 0) out.push('', c.bold('what to do:'), ...advice.map((a) => `  → ${a}`));
   if (result.clients.length > 0) out.push('', clientsSection(result, c, verbose));
+  if (result.h2Clients.length > 0) out.push('', h2ClientsSection(result.h2Clients, c, verbose));
   if (result.loopDelayMaxMs >= LOOP_DELAY_WARN_MS) {
     out.push(
       '',
@@ -173,6 +186,32 @@ function clientsSection(result: RunResult, c: ChalkInstance, verbose: boolean): 
     lines.push(
       `  → ${yours.client}: ${yours.fix ?? (yours.staleReuse === 'no' ? 'nothing to change: it drops idle connections before the server does' : 'no setting can be derived: see docs/clients.md')}`,
     );
+  }
+  return lines.join('\n');
+}
+
+/** What each HTTP/2 client meets when the server ends an idle connection (the full table with -v), and the fix for the user's client. */
+function h2ClientsSection(verdicts: readonly H2ClientVerdict[], c: ChalkInstance, verbose: boolean): string {
+  const lines = [`${c.bold('HTTP/2 clients')} against this server (docs/clients.md#http2${verbose ? '' : '; every column with -v'}):`];
+  if (verbose) {
+    const table = new Table({
+      head: ['client', 'idle limit', 'ends an idle connection first', 'a request racing the end'].map((h) => c.bold(h)),
+      style: TABLE_STYLE,
+    });
+    for (const v of verdicts) table.push(h2ClientRow(v));
+    lines.push(table.toString());
+  } else {
+    const end = verdicts[0]?.serverEnds === 'close' ? 'close (no GOAWAY)' : 'GOAWAY';
+    lines.push(`  a request sent as the server's ${end} arrives:`);
+    for (const race of ['fails', 'resent-if-replayable', 'resent', 'none', 'unknown'] as const) {
+      const names = verdicts.filter((v) => v.race === race).map((v) => v.client);
+      if (names.length > 0) lines.push(`    ${H2_RACE_WORDS[race]}: ${names.join(', ')}`);
+    }
+  }
+  const yours = verdicts.find((v) => v.yours);
+  if (yours !== undefined) {
+    if (yours.errors.length > 0) lines.push(`  ${yours.client} then shows: ${yours.errors.join(' / ')}`);
+    if (yours.fix !== null) lines.push(`  → ${yours.client} (HTTP/2): ${yours.fix}`);
   }
   return lines.join('\n');
 }

@@ -108,7 +108,7 @@ function verdict(p: ClientProfile | null, facts: ServerFacts, idleOverride: numb
     retriesStale: p === null ? 'unconfirmed' : p.retriesStale,
     staleReuse: reuse,
     errors: reuse === 'every-reuse' || reuse === 'race' ? (p?.staleErrors ?? []) : [],
-    fix: needsFix ? (closesImmediately(T) ? NO_REUSE_FIX : safe === null ? NO_SAFE_LIMIT_FIX : fixFor(p, safe)) : null,
+    fix: needsFix ? (closesImmediately(T) ? NO_REUSE_FIX : safe === null ? NO_SAFE_LIMIT_FIX : settingFix(p.setting, safe)) : null,
   };
 }
 
@@ -160,12 +160,13 @@ function staleReuse(
   return notices ? 'race' : 'every-reuse';
 }
 
-function fixFor(p: ClientProfile, safeMs: number): string {
-  if (p.setting.unit === 's') {
+/** The fix sentence: a client setting (HTTP/1 or HTTP/2, docs/clients.md) set to `safeMs` or less, in the setting's unit. */
+export function settingFix(setting: ClientProfile['setting'], safeMs: number): string {
+  if (setting.unit === 's') {
     const seconds = Math.floor(safeMs / 1000);
     // A setting in whole seconds cannot hold a limit under 1 s: name the limit, not a wrong value.
-    if (seconds === 0) return `set ${p.setting.name} to at most ${formatDuration(safeMs)}: below the 1 s its example takes (docs/clients.md shows the setting)`;
-    return `set ${p.setting.name} to ${seconds} s or less: ${p.setting.example.replaceAll('{s}', String(seconds))}`;
+    if (seconds === 0) return `set ${setting.name} to at most ${formatDuration(safeMs)}: below the 1 s its example takes (docs/clients.md shows the setting)`;
+    return `set ${setting.name} to ${seconds} s or less: ${setting.example.replaceAll('{s}', String(seconds))}`;
   }
-  return `set ${p.setting.name} to ${formatDuration(safeMs)} or less: ${p.setting.example.replaceAll('{ms}', String(safeMs))}`;
+  return `set ${setting.name} to ${formatDuration(safeMs)} or less: ${setting.example.replaceAll('{ms}', String(safeMs))}`;
 }

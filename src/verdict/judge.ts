@@ -17,6 +17,7 @@ import { METRIC_ENTRIES } from '../model/metrics.js';
 import { h2AdviceFor } from './h2Advice.js';
 import { adviceFor } from './advice.js';
 import { predictClients, serverFacts } from './clients.js';
+import { h2ServerFacts, predictH2Clients } from './h2Clients.js';
 import { scenarioExpectations } from './expectations.js';
 import { gateExpectations } from './gates.js';
 import { hopExpectations, hopReports } from './hops.js';
@@ -47,7 +48,7 @@ export interface Judgement {
 /**
  * Judges the measured runs (one per target; one per hop with --hop): every expectation of
  * each scenario (its file's, the gates, the hop rule), then its status, once; advice; the
- * client verdicts against the first target, the one clients talk to.
+ * client verdicts (HTTP/1 and HTTP/2) against the first target, the one clients talk to.
  */
 export function judge(runs: readonly MeasuredRun[], rules: Rules): Judgement {
   const reports = rules.hops.length > 0 ? hopReports(rules.hops, runs) : [];
@@ -63,7 +64,14 @@ export function judge(runs: readonly MeasuredRun[], rules: Rules): Judgement {
   const failedRun = runs[failed];
   if (failedRun === undefined || failedRun.error === null) {
     return {
-      result: runResult(runs, scenarios, predictClients(serverFacts(first.scenarios, first.options.maxIdleMs), rules.client), reports, first.error),
+      result: runResult(
+        runs,
+        scenarios,
+        predictClients(serverFacts(first.scenarios, first.options.maxIdleMs), rules.client),
+        predictH2Clients(h2ServerFacts(first.scenarios), rules.client?.profile?.name ?? null),
+        reports,
+        first.error,
+      ),
       unprobed: null,
     };
   }
@@ -73,7 +81,7 @@ export function judge(runs: readonly MeasuredRun[], rules: Rules): Judgement {
   const hop = rules.hops[failed] ?? null;
   const error = hop === null ? failedRun.error : { ...failedRun.error, message: `hop ${hop.name}: ${failedRun.error.message}` };
   return {
-    result: runResult(runs, hop === null ? scenarios : [], [], reports, error),
+    result: runResult(runs, hop === null ? scenarios : [], [], [], reports, error),
     unprobed: { hop: hop?.name ?? null, url: failedRun.target.url, error: failedRun.error },
   };
 }
@@ -146,6 +154,7 @@ function runResult(
   runs: readonly MeasuredRun[],
   scenarios: readonly ScenarioResult[],
   clients: RunResult['clients'],
+  h2Clients: RunResult['h2Clients'],
   hops: RunResult['hops'],
   error: ProbeErrorInfo | null,
 ): RunResult {
@@ -165,6 +174,7 @@ function runResult(
     scenarios,
     clients: error === null ? clients : [],
     hops,
+    h2Clients: error === null ? h2Clients : [],
   };
 }
 

@@ -71,8 +71,8 @@ export interface GoExperience extends CommonExperience {
   readonly retried: boolean;
 }
 
-/** The Java clients test/fixtures/java-clients knows (class `<Name>Run` each). */
-export type JavaClient = 'httpclient4' | 'httpclient5' | 'okhttp';
+/** The Java clients test/fixtures/java-clients knows (class `<Name>Run` each; okhttp-h2c: OkHttp over HTTP/2 with prior knowledge). */
+export type JavaClient = 'httpclient4' | 'httpclient5' | 'okhttp' | 'okhttp-h2c';
 
 /** A Java client; `attempts` is how often request 2 went out, counted by the client's own hook. */
 export interface JavaExperience extends CommonExperience {
@@ -222,7 +222,12 @@ export function useJavaClients(java: ReturnType<typeof findJava>): (client: Java
   afterAll(() => {
     if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
-  const mainClass: Record<JavaClient, string> = { httpclient4: 'HttpClient4Run', httpclient5: 'HttpClient5Run', okhttp: 'OkHttpRun' };
+  const mainClass: Record<JavaClient, string> = {
+    httpclient4: 'HttpClient4Run',
+    httpclient5: 'HttpClient5Run',
+    okhttp: 'OkHttpRun',
+    'okhttp-h2c': 'OkHttpH2cRun',
+  };
   return async (client, url, run) => {
     if (java === null || dir === '') throw new Error('the Java clients were not compiled (javac or a jar missing, or javac failed in beforeAll)');
     // -Xshare:auto and a small heap: a JVM per run on 2 cores starts in about half a second.
