@@ -46,7 +46,7 @@ export function renderTerminal(result: RunResult, options: TerminalOptions): str
   if (result.loopDelayMaxMs >= LOOP_DELAY_WARN_MS) {
     out.push(
       '',
-      `${c.yellow('!')} The probe's event loop was held up to ${formatDuration(result.loopDelayMaxMs)} during this run (a busy machine, or many connections at once): any time above may be late by as much.`,
+      `${c.yellow('!')} The probe's event loop was held up to ${formatDuration(result.loopDelayMaxMs)} during this run (busy machine): any time above may be late by as much.`,
     );
   }
   out.push('', footer(result, c));
@@ -201,12 +201,13 @@ function h2ClientsSection(verdicts: readonly H2ClientVerdict[], c: ChalkInstance
     for (const v of verdicts) table.push(h2ClientRow(v));
     lines.push(table.toString());
   } else {
+    // One line: the groups side by side (the HTTP/1 table above already takes the room).
     const end = verdicts[0]?.serverEnds === 'close' ? 'close (no GOAWAY)' : 'GOAWAY';
-    lines.push(`  a request sent as the server's ${end} arrives:`);
-    for (const race of ['fails', 'resent-if-replayable', 'resent', 'none', 'unknown'] as const) {
+    const groups = (['fails', 'resent-if-replayable', 'resent', 'none', 'unknown'] as const).flatMap((race) => {
       const names = verdicts.filter((v) => v.race === race).map((v) => v.client);
-      if (names.length > 0) lines.push(`    ${H2_RACE_WORDS[race]}: ${names.join(', ')}`);
-    }
+      return names.length > 0 ? [`${H2_RACE_WORDS[race]}: ${names.join(', ')}`] : [];
+    });
+    lines.push(`  a request sent as the server's ${end} arrives: ${groups.join('; ')}`);
   }
   const yours = verdicts.find((v) => v.yours);
   if (yours !== undefined) {

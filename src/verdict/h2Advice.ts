@@ -15,7 +15,7 @@ export function h2AdviceFor(metrics: Readonly<Record<string, MetricValue>>): str
   if (idle !== null) {
     const safe = safeIdleMs(idle);
     advice.push(
-      `HTTP/2 clients must not keep an idle connection longer than ${formatDuration(idle)}${safe === null ? '' : `: set their idle limit to about ${formatDuration(safe)} (Go's Transport.IdleConnTimeout, 90 s by default, covers HTTP/2 too)`}; a load balancer in front must idle out first.`,
+      `HTTP/2 clients must not keep an idle connection longer than ${formatDuration(idle)}${safe === null ? '' : `: set their idle limit to about ${formatDuration(safe)} (each client's setting: the HTTP/2 clients below)`}; a load balancer in front must idle out first.`,
     );
     if (code === null && 'goawayErrorCode' in metrics) {
       advice.push(
