@@ -77,9 +77,10 @@ describe('run with no target: the embedded lab server', () => {
     const shown = /│ idle-timeout\s+│ PASS\s+│ idleTimeoutMs (\d+(?:\.\d+)?) s/.exec(stdout);
     expect(Number(shown?.[1])).toBeGreaterThanOrEqual((2000 - PROBE_LAG_MS) / 1000);
     expect(Number(shown?.[1])).toBeLessThanOrEqual(2.4);
-    // At 120 columns, wrapped lines counted: two screens for 13 scenarios over both protocols.
+    // At 120 columns, wrapped lines counted: two screens for 13 scenarios over both protocols
+    // (87 here when the machine is quiet; a busy one adds the event-loop warning and longer findings).
     const lines = stdout.trimEnd().split('\n');
-    expect(lines.reduce((n, line) => n + Math.max(1, Math.ceil([...line].length / 120)), 0)).toBeLessThanOrEqual(90);
+    expect(lines.reduce((n, line) => n + Math.max(1, Math.ceil([...line].length / 120)), 0)).toBeLessThanOrEqual(100);
     expect(stdout).toContain('what to do:');
     expect(stdout).toMatch(/clients against this server[^\n]*\n {2}reuse a dead connection on every reuse after the close: okhttp/);
     expect(lines.at(-1)).toMatch(/^13 scenarios in \S+ s: 11 pass, 2 warn, 0 fail, 0 error \(exit code 0\)$/);

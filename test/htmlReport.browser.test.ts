@@ -118,11 +118,17 @@ describe.skipIf(browser === null)('HTML report in Chromium', () => {
     const race = result.scenarios.find((s) => s.id === 'stale-race')?.race;
     expect(trials.sort()).toEqual((race?.trials ?? []).map((t) => t.outcome).sort());
     expect(trials).toHaveLength(30);
-    const clients = await page.$$eval('table.clients tr[data-client]', (trs) =>
+    const clients = await page.$$eval('section.clients:not(.h2-clients) table.clients tr[data-client]', (trs) =>
       trs.map((tr) => [tr.getAttribute('data-client'), tr.getAttribute('data-stale-reuse')]),
     );
     expect(result.clients).toHaveLength(12); // every profile judged: the comparison below is not of two empty lists
     expect(clients).toEqual(result.clients.map((v) => [v.client, v.staleReuse]));
+    // The lab speaks h2c too: a row per HTTP/2 client, with what a request racing its GOAWAY meets.
+    const h2 = await page.$$eval('section.h2-clients tr[data-client]', (trs) =>
+      trs.map((tr) => [tr.getAttribute('data-client'), tr.getAttribute('data-race')]),
+    );
+    expect(result.h2Clients.length).toBeGreaterThan(3);
+    expect(h2).toEqual(result.h2Clients.map((v) => [v.client, v.race]));
 
     await page.screenshot({ path: artifactPath('html-report.png'), fullPage: true });
     await page.screenshot({ path: artifactPath('html-report-top.png') });

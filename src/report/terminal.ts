@@ -82,7 +82,7 @@ function header(result: RunResult, c: ChalkInstance): string {
     const cap = lab.maxRequests === 0 ? 'no request cap' : `closes after ${lab.maxRequests} requests${lab.announceLast ? '' : ' without warning'}`;
     const idle = lab.idleTimeoutMs === 0 ? 'no idle timeout' : `idle timeout ${formatDuration(lab.idleTimeoutMs)}`;
     lines.push(
-      `Target: the embedded lab server (${idle}, ${cap}, HTTP/1.0 keep-alive ${lab.http10 === 'close' ? 'refused' : 'honoured'}, ${lab.close.toUpperCase()}${lab.advertise ? ', Keep-Alive sent' : ''}).`,
+      `Target: the embedded lab server (${idle}, ${cap}, ${lab.close.toUpperCase()}, HTTP/1.0 keep-alive ${lab.http10 === 'close' ? 'off' : 'on'}${lab.advertise ? ', Keep-Alive sent' : ''}).`,
       'Your server: keepalive-probe run <url>. The lab with other settings: keepalive-probe serve --help.',
     );
   }

@@ -15,7 +15,7 @@ export function h2AdviceFor(metrics: Readonly<Record<string, MetricValue>>): str
   if (idle !== null) {
     const safe = safeIdleMs(idle);
     advice.push(
-      `HTTP/2 clients must not keep an idle connection longer than ${formatDuration(idle)}${safe === null ? '' : `: set their idle limit to about ${formatDuration(safe)} (each client's setting: the HTTP/2 clients below)`}; a load balancer in front must idle out first.`,
+      `HTTP/2 clients must not idle a connection past ${formatDuration(idle)}${safe === null ? '' : `: set about ${formatDuration(safe)}`}; a load balancer in front must idle out first.`,
     );
     if (code === null && 'goawayErrorCode' in metrics) {
       advice.push(
@@ -28,7 +28,7 @@ export function h2AdviceFor(metrics: Readonly<Record<string, MetricValue>>): str
     advice.push(
       metrics.signalled === false
         ? `The server closes after ${cap} streams per connection without a GOAWAY: the streams in flight at that moment fail with no sign that they were not processed. Make the server send GOAWAY before it closes (nginx and Go do), or retry idempotent requests on a new connection.`
-        : `The server sends GOAWAY after ${cap} streams per connection: clients move to a new connection and may retry streams above its last stream id.`,
+        : `GOAWAY after ${cap} streams per connection: clients then open a new one and may retry streams above its last id.`,
     );
   }
   return advice;
