@@ -1,10 +1,19 @@
 import { setMaxListeners } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { MissingToolError } from '../model/errors.js';
 import type { AbortReason } from '../model/errors.js';
 import type { MeasuredRun, ScenarioMeasurement } from '../model/result.js';
 import type { Scenario } from '../plan/scenario.js';
+import { connectHost } from '../plan/target.js';
 import type { Target } from '../plan/target.js';
+import { startRecording } from '../wire/captureRecorder.js';
+import type { Recording } from '../wire/captureRecorder.js';
 import { runProbe } from './runProbe.js';
 import type { ProbeOptions } from './runProbe.js';
+import { applyWireTimes, readWire, withoutWire } from './wireTiming.js';
+import type { Remeasurable } from './wireTiming.js';
 
 /** How the targets of one run are measured together. */
 export interface MeasureOptions {
@@ -14,6 +23,8 @@ export interface MeasureOptions {
   readonly interrupt: AbortSignal;
   /** Called as each scenario of target `i` finishes. */
   readonly onScenarioDone?: (i: number, measured: ScenarioMeasurement) => void;
+  /** `run --capture`: capture the run's connections and time them on the wire; `file` keeps the capture (null: a temporary file). */
+  readonly capture?: { readonly file: string | null } | null;
 }
 
 /**
@@ -24,8 +35,48 @@ export interface MeasureOptions {
 export async function measureTargets(
   targets: readonly Target[],
   scenarios: readonly Scenario[],
-  settings: Omit<ProbeOptions, 'target' | 'stop' | 'onScenarioDone'>,
+  settings: Omit<ProbeOptions, 'target' | 'stop' | 'onScenarioDone' | 'onTrace'>,
   options: MeasureOptions,
+): Promise<MeasuredRun[]> {
+  const capture = options.capture ?? null;
+  if (capture === null) return probeTargets(targets, scenarios, settings, options, null);
+  const dir = capture.file === null ? mkdtempSync(path.join(tmpdir(), 'keepalive-probe-capture-')) : null;
+  try {
+    const file = capture.file ?? path.join(dir as string, 'run.pcapng');
+    const recording = await startRecording(
+      targets.map((t) => ({ host: connectHost(t), port: t.port })),
+      file,
+    );
+    if ('unavailable' in recording) return withoutWire(await probeTargets(targets, scenarios, settings, options, null), recording.unavailable, null);
+    const traced: Remeasurable[][] = targets.map(() => []);
+    let runs: MeasuredRun[];
+    try {
+      runs = await probeTargets(targets, scenarios, settings, options, traced);
+    } finally {
+      await recording.stop();
+    }
+    return await timeOnWire(runs, traced, recording, capture.file);
+  } finally {
+    if (dir !== null) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The runs measured again on the capture's times; when it cannot be read, as they are, saying why. */
+async function timeOnWire(runs: MeasuredRun[], traced: Remeasurable[][], recording: Recording, saved: string | null): Promise<MeasuredRun[]> {
+  try {
+    return applyWireTimes(runs, traced, await readWire(recording.file), recording, saved);
+  } catch (err) {
+    const why = err instanceof MissingToolError ? `${err.message}: ${err.hint}` : err instanceof Error ? err.message : String(err);
+    return withoutWire(runs, `the capture could not be read: ${why}`, recording);
+  }
+}
+
+async function probeTargets(
+  targets: readonly Target[],
+  scenarios: readonly Scenario[],
+  settings: Omit<ProbeOptions, 'target' | 'stop' | 'onScenarioDone' | 'onTrace'>,
+  options: MeasureOptions,
+  traced: Remeasurable[][] | null,
 ): Promise<MeasuredRun[]> {
   const failed = new AbortController();
   const stop = AbortSignal.any([options.interrupt, failed.signal]);
@@ -37,7 +88,14 @@ export async function measureTargets(
     return await Promise.all(
       targets.map(async (target, i) => {
         const done = options.onScenarioDone;
-        const run = await runProbe(scenarios, { ...settings, target, stop, onScenarioDone: done === undefined ? undefined : (m) => done(i, m) });
+        const keep = traced?.[i];
+        const run = await runProbe(scenarios, {
+          ...settings,
+          target,
+          stop,
+          onScenarioDone: done === undefined ? undefined : (m) => done(i, m),
+          onTrace: keep === undefined ? undefined : (measured, remeasure) => keep.push({ measured, remeasure }),
+        });
         if (run.error !== null) fail(i);
         return run;
       }),

@@ -2,7 +2,17 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Aborted, ProbeError, abortReason } from '../model/errors.js';
 import type { AbortReason } from '../model/errors.js';
-import type { ConnectionRecord, Finding, MetricValue, ProtocolChoice, ProtocolId, RaceTrial, ScenarioMeasurement, SocketTableChoice } from '../model/result.js';
+import type {
+  ConnectionRecord,
+  Finding,
+  MetricValue,
+  ProtocolChoice,
+  ProtocolId,
+  RaceReport,
+  RaceTrial,
+  ScenarioMeasurement,
+  SocketTableChoice,
+} from '../model/result.js';
 import type { Scenario, Step } from '../plan/scenario.js';
 import { connectHost } from '../plan/target.js';
 import type { Target } from '../plan/target.js';
@@ -52,6 +62,11 @@ export interface RunContext extends ProbeSettings {
   readonly clock: Clock;
   /** The socket table the run reads (opened once from `socketTable`). */
   readonly table: SocketTable;
+  /**
+   * Called with each scenario's measurement and a function that measures it again with its
+   * connections' times replaced (`run --capture`: the wire's times, measures/wireTiming.ts).
+   */
+  readonly onTrace?: (measured: ScenarioMeasurement, remeasure: (retime: Retime) => ScenarioMeasurement) => void;
 }
 
 /** Spacing of the race's first trials (see runRace). */
@@ -98,14 +113,57 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
   }
   await Promise.all(live.map(({ conn }) => conn.close(error === null ? 'fin' : 'rst', 'cleanup')));
   const connections = await finishRecords(live, ctx.table);
-  const race =
-    state.race === null
-      ? null
-      : summarizeRace(
-          state.race.idleTimeoutMs,
-          [...state.race.trials].sort((a, b) => a.offsetMs - b.offsetMs),
-        );
-  const trace: Trace = { connections, exchanges, race, repeats: state.repeats };
+  const trace: Trace = { connections, exchanges, race: raceOf(state.race, connections, null), repeats: state.repeats };
+  const measured = measureTrace(scenario, trace, ctx, error, startedAtMs, Math.round(ctx.clock.now() - startedAtMs));
+  ctx.onTrace?.(measured, (retime) => {
+    // The same connections with other times (a packet capture's): classified, raced and measured again.
+    const retimed = connections.map(({ label, record }) => ({ label, record: retime(record) }));
+    const again: Trace = { connections: retimed, exchanges, race: raceOf(state.race, retimed, connections), repeats: state.repeats };
+    return measureTrace(scenario, again, ctx, error, startedAtMs, measured.durationMs);
+  });
+  return measured;
+}
+
+/**
+ * Replaces a connection's events (their times) and classifies its close again; the socket
+ * table's TIME_WAIT finding stays (it is not a time).
+ */
+export type Retime = (record: ConnectionRecord) => ConnectionRecord;
+
+/** The race report from the race step's state: T from its calibration connection, each trial's idle time from its events. */
+function raceOf(
+  race: StepState['race'],
+  connections: readonly { readonly record: ConnectionRecord }[],
+  retimedFrom: readonly { readonly record: ConnectionRecord }[] | null,
+): RaceReport | null {
+  if (race === null) return null;
+  const byId = new Map(connections.map((c) => [c.record.id, c.record]));
+  let T = race.idleTimeoutMs;
+  let trials: readonly RaceTrial[] = race.trials;
+  if (retimedFrom !== null) {
+    const calibration = race.calibration === null ? undefined : byId.get(race.calibration);
+    if (T !== null && calibration !== undefined) T = idleTimeoutOf(calibration.end) ?? T;
+    trials = trials.map((t) => {
+      const events = byId.get(t.connection)?.events;
+      const idle = events === undefined ? null : idleBeforeLastRequest(events);
+      return idle === null ? t : { ...t, idleMs: roundMs(idle) };
+    });
+  }
+  return summarizeRace(
+    T,
+    [...trials].sort((a, b) => a.offsetMs - b.offsetMs),
+  );
+}
+
+/** A scenario's metrics and findings from its trace (the run's own times, or a capture's). */
+function measureTrace(
+  scenario: Scenario,
+  trace: Trace,
+  ctx: RunContext,
+  error: ProbeError | null,
+  startedAtMs: number,
+  durationMs: number,
+): ScenarioMeasurement {
   const measureCtx = { maxIdleMs: ctx.maxIdleMs, maxRequests: ctx.maxRequests };
   const metrics: Record<string, MetricValue> = {};
   const findings: Finding[] = [];
@@ -126,12 +184,12 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
     protocol: scenario.protocol,
     headline: scenario.headline,
     startedAtMs,
-    durationMs: Math.round(ctx.clock.now() - startedAtMs),
+    durationMs,
     metrics,
     findings,
     error: error?.toInfo() ?? null,
-    connections: connections.map((c) => c.record),
-    race,
+    connections: records,
+    race: trace.race,
   };
 }
 
@@ -153,8 +211,8 @@ interface StepState {
   readonly live: LiveConnection[];
   readonly exchanges: { label: string; connection: string; outcome: ExchangeOutcome }[];
   readonly signal: AbortSignal;
-  /** Filled by a race step. */
-  race: { idleTimeoutMs: number | null; trials: RaceTrial[] } | null;
+  /** Filled by a race step; `calibration` is the id of the connection T was measured on. */
+  race: { idleTimeoutMs: number | null; calibration: string | null; trials: RaceTrial[] } | null;
   readonly repeats: RepeatStop[];
   /** The scenario's protocol: what `open` connects with. */
   readonly protocol: ProtocolId;
@@ -298,7 +356,7 @@ async function exchange(state: StepState, label: string, conn: WireConnection, s
 async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState): Promise<void> {
   const calibration = connection(state, step.after);
   const trials: RaceTrial[] = [];
-  state.race = { idleTimeoutMs: null, trials };
+  state.race = { idleTimeoutMs: null, calibration: calibration.id, trials };
   const origin = idleSince(calibration.events);
   const calibrated = calibration.waitForPeerClose(resolveDuration(step.max, state.ctx)).then(() => idleTimeoutOf(classifyClose(calibration.events)));
   const plan: { offsetMs: number; id: string }[] = [];

@@ -4,7 +4,7 @@ import Table from 'cli-table3';
 import type { ClientVerdict, ConnectionRecord, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { exitCodeFor } from '../verdict/exitCode.js';
-import { clientRow, describeEvent, errorText, evidenceNote, formatMetric, hopChain, keyFigure, protocolLine, raceLines } from './format.js';
+import { clientRow, describeEvent, errorText, evidenceNote, formatMetric, hopChain, keyFigure, protocolLine, raceLines, wireNote } from './format.js';
 import { sanitize } from '../util/sanitize.js';
 import { timeWaitSourceText } from '../timeline/timeWait.js';
 
@@ -67,6 +67,8 @@ function header(result: RunResult, c: ChalkInstance): string {
     lines.push(`Bounds: idle wait ${formatDuration(result.options.maxIdleMs)} (--max-idle), ${result.options.maxRequests} requests (--max-requests).`);
   const evidence = evidenceNote(result);
   if (evidence !== null) lines.push(c.yellow(evidence));
+  const wire = wireNote(result);
+  if (wire !== null) lines.push(result.evidence.wire?.source === 'wire' && result.evidence.wire.reason === null ? wire : c.yellow(wire));
   lines.push(...capturePeers(result));
   if (result.error !== null) lines.push(`${c.red('could not probe the target:')} ${errorText(result.error)}`);
   return lines.join('\n');

@@ -1,0 +1,249 @@
+import type { ConnEvent, Endpoint } from '../model/events.js';
+import { unitOfName } from '../model/metrics.js';
+import type { ConnectionRecord, MeasuredRun, ScenarioMeasurement, WireMetric, WireTimingEvidence } from '../model/result.js';
+import { classifyClose } from '../timeline/classifyClose.js';
+import { roundMs } from '../util/duration.js';
+import { CaptureTimelines } from '../wire/captureTimeline.js';
+import type { CapturedConnection } from '../wire/captureTimeline.js';
+import type { Recording } from '../wire/captureRecorder.js';
+import { readCapture } from '../wire/tshark.js';
+import type { Retime } from './runScenario.js';
+
+/**
+ * `run --capture`: the probe's connections timed by the wire. After the run, its capture is
+ * read by the same machinery as `analyze` (one tshark pass, wire/tshark.ts, into the same
+ * ConnEvent timelines, wire/captureTimeline.ts); each probe connection is matched to its TCP
+ * stream by its local port and the server's endpoint, each of its events to the packet that
+ * carried it, and its scenario is measured again from those times (runScenario's remeasure):
+ * idle timeouts, close times and the race come out of the same timeline code, only with the
+ * kernel's timestamps instead of the event loop's.
+ */
+
+/** A scenario as measured, and how to measure it again with other times. */
+export interface Remeasurable {
+  readonly measured: ScenarioMeasurement;
+  readonly remeasure: (retime: Retime) => ScenarioMeasurement;
+}
+
+/** Events whose time the metrics rest on: without the packet behind each, a connection keeps the event loop's times. */
+const REQUIRED = new Set<ConnEvent['kind']>(['connect', 'request', 'response-head', 'response-complete', 'peer-fin']);
+
+/** Pairs offset further than this from the run's median are a port reused by another connection, not lag. */
+const OFFSET_OUTLIER_MS = 1000;
+
+/** The capture's connections, and its packet count. */
+export interface WireRead {
+  readonly connections: readonly CapturedConnection[];
+  readonly packets: number;
+  /** Epoch ms of the capture's first packet: the base of every event time in `connections`. */
+  readonly originMs: number;
+}
+
+/** Reads a capture of the probe's own connections: every event of every TCP stream. */
+export async function readWire(file: string): Promise<WireRead> {
+  const connections: CapturedConnection[] = [];
+  const timelines = new CaptureTimelines((c) => connections.push(c), true);
+  let originMs: number | null = null;
+  await readCapture({ file, filter: null, tlsKeylog: null }, (p) => {
+    originMs ??= (p.epoch - p.time) * 1000;
+    timelines.add(p);
+  });
+  timelines.finish();
+  return { connections, packets: timelines.packets, originMs: originMs ?? 0 };
+}
+
+/**
+ * Each run with its scenarios measured again on the wire's times where the capture timed
+ * every connection of the scenario, and `evidence.wire` saying what was captured.
+ */
+export function applyWireTimes(
+  runs: readonly MeasuredRun[],
+  scenarios: readonly (readonly Remeasurable[])[],
+  wire: WireRead,
+  recording: Recording,
+  saved: string | null,
+): MeasuredRun[] {
+  const byPort = new Map<number, CapturedConnection[]>();
+  for (const c of wire.connections) byPort.set(c.client.port, [...(byPort.get(c.client.port) ?? []), c]);
+  return runs.map((run, i) => {
+    const list = scenarios[i] ?? [];
+    const records = list.flatMap((s) => s.measured.connections);
+    const offset = clockOffset(records, byPort, wire.originMs);
+    let connections = 0;
+    let timed = 0;
+    let lagMax: number | null = null;
+    const retimed = new Map<ScenarioMeasurement, ScenarioMeasurement>();
+    for (const { measured, remeasure } of list) {
+      const times = new Map<string, ConnectionRecord>();
+      for (const record of measured.connections) {
+        connections += 1;
+        const match = offset === null ? null : retimeRecord(record, candidates(record, byPort), wire.originMs, offset);
+        if (match === null) continue;
+        timed += 1;
+        if (match.lagMaxMs !== null) lagMax = Math.max(lagMax ?? 0, match.lagMaxMs);
+        times.set(record.id, match.record);
+      }
+      if (measured.connections.length === 0 || times.size < measured.connections.length) continue;
+      const again = remeasure((record) => times.get(record.id) ?? record);
+      retimed.set(measured, { ...again, wire: wireMetrics(measured, again) });
+    }
+    const evidence: WireTimingEvidence = {
+      source: 'wire',
+      reason: timed < connections ? untimedReason(connections - timed, connections, run) : null,
+      file: saved,
+      tool: recording.tool,
+      interface: recording.interface,
+      filter: recording.filter,
+      packets: wire.packets,
+      connections,
+      wireTimed: timed,
+      eventLoopLagMaxMs: lagMax === null ? null : roundMs(lagMax),
+    };
+    return { ...run, evidence: { ...run.evidence, wire: evidence }, scenarios: run.scenarios.map((s) => retimed.get(s) ?? s) };
+  });
+}
+
+/** The runs as measured, saying why their times are the event loop's. */
+export function withoutWire(runs: readonly MeasuredRun[], reason: string, recording: Recording | null): MeasuredRun[] {
+  const evidence: WireTimingEvidence = {
+    source: 'event-loop',
+    reason,
+    file: null,
+    tool: recording?.tool ?? null,
+    interface: recording?.interface ?? null,
+    filter: recording?.filter ?? null,
+    packets: 0,
+    connections: runs.reduce((n, r) => n + r.scenarios.reduce((m, s) => m + s.connections.length, 0), 0),
+    wireTimed: 0,
+    eventLoopLagMaxMs: null,
+  };
+  return runs.map((run) => ({ ...run, evidence: { ...run.evidence, wire: evidence } }));
+}
+
+function untimedReason(untimed: number, all: number, run: MeasuredRun): string {
+  const why = run.target.tls
+    ? 'over TLS the capture cannot see the HTTP inside'
+    : run.target.protocols.includes('h2')
+      ? 'HTTP/2 exchanges are not read from a capture yet'
+      : 'packets missing from the capture';
+  return `${untimed} of ${all} connections keep event-loop times (${why}); their scenarios report the event loop's timings`;
+}
+
+/** The timing metrics of a scenario, before and after. */
+function wireMetrics(before: ScenarioMeasurement, after: ScenarioMeasurement): Record<string, WireMetric> {
+  const out: Record<string, WireMetric> = {};
+  for (const [name, value] of Object.entries(after.metrics)) {
+    if (unitOfName(name) !== 'ms') continue;
+    const probe = before.metrics[name];
+    if (typeof value !== 'number' && typeof probe !== 'number') continue;
+    out[name] = { probeMs: typeof probe === 'number' ? probe : null, wireMs: typeof value === 'number' ? value : null };
+  }
+  return out;
+}
+
+/** The captured streams a probe connection may be: its local port, to the server's endpoint. */
+function candidates(record: ConnectionRecord, byPort: ReadonlyMap<number, readonly CapturedConnection[]>): CapturedConnection[] {
+  const { local, remote } = record;
+  if (local === null || remote === null) return [];
+  return (byPort.get(local.port) ?? []).filter((c) => sameEndpoint(c.server, remote) && sameAddress(c.client.address, local.address));
+}
+
+/**
+ * ms to add to a capture time (epoch ms) to put it on the run's clock: the smallest of
+ * (probe's connect − SYN-ACK on the wire) over the run's connections, as the event loop only
+ * ever stamps a received packet late. Null when no connection was found in the capture.
+ */
+function clockOffset(records: readonly ConnectionRecord[], byPort: ReadonlyMap<number, readonly CapturedConnection[]>, originMs: number): number | null {
+  const offsets: number[] = [];
+  for (const record of records) {
+    const probe = record.events.find((e) => e.kind === 'connect');
+    const found = candidates(record, byPort);
+    if (probe === undefined || found.length !== 1) continue;
+    const wire = found[0]?.events.find((e) => e.kind === 'connect');
+    if (wire !== undefined) offsets.push(probe.t - (originMs + wire.t));
+  }
+  if (offsets.length === 0) return null;
+  offsets.sort((a, b) => a - b);
+  const median = offsets[Math.floor(offsets.length / 2)] as number;
+  return offsets.find((o) => o >= median - OFFSET_OUTLIER_MS) ?? median;
+}
+
+/**
+ * The record with each event at its packet's time (on the run's clock), or null when an event
+ * the metrics rest on has no packet. Events with no packet of their own (a deadline, an EPIPE
+ * on a write the kernel refused, TLS) keep the event loop's time.
+ */
+function retimeRecord(
+  record: ConnectionRecord,
+  found: readonly CapturedConnection[],
+  originMs: number,
+  offset: number,
+): { record: ConnectionRecord; lagMaxMs: number | null } | null {
+  if (!record.events.some((e) => e.kind === 'connect')) return { record, lagMaxMs: null };
+  const probeConnect = record.events.find((e) => e.kind === 'connect')?.t ?? 0;
+  // A port used twice in one capture: the stream whose connect is nearest the probe's.
+  const wire = [...found].sort((a, b) => distance(a) - distance(b))[0];
+  function distance(c: CapturedConnection): number {
+    const t = c.events.find((e) => e.kind === 'connect')?.t;
+    return t === undefined ? Number.POSITIVE_INFINITY : Math.abs(originMs + t + offset - probeConnect);
+  }
+  if (wire === undefined) return null;
+  const at = new Map<string, number>();
+  for (const e of wire.events) {
+    const key = keyOf(e);
+    if (key !== null && !at.has(key)) at.set(key, roundMs(originMs + e.t + offset));
+  }
+  let lagMaxMs: number | null = null;
+  let reset = false;
+  const events: ConnEvent[] = [];
+  for (const e of record.events) {
+    const key = keyOf(e);
+    const t = key === null ? undefined : at.get(key);
+    // After an error (the server's RST) a write fails in the kernel (EPIPE): no packet carries it.
+    const unsent = e.kind === 'request' && reset;
+    if (e.kind === 'error') reset = true;
+    if (t === undefined) {
+      if ((REQUIRED.has(e.kind) && !unsent) || key === 'reset') return null;
+      events.push(e);
+      continue;
+    }
+    if (received(e)) lagMaxMs = Math.max(lagMaxMs ?? 0, e.t - t);
+    events.push({ ...e, t });
+  }
+  return { record: { ...record, events, end: classifyClose(events) }, lagMaxMs };
+}
+
+/** What pairs a probe event with a capture event: its kind and request index; null for kinds the capture does not show. */
+function keyOf(e: ConnEvent): string | null {
+  switch (e.kind) {
+    case 'connect':
+    case 'peer-fin':
+    case 'local-close':
+    case 'closed':
+      return e.kind;
+    case 'request':
+    case 'response-head':
+    case 'response-complete':
+      return `${e.kind}#${e.index}`;
+    case 'error':
+      // The server's RST; an error of the probe's own socket (EPIPE) has no packet.
+      return e.code === 'ECONNRESET' ? 'reset' : null;
+    default:
+      return null;
+  }
+}
+
+/** Events the probe stamps when a packet arrives (late by its event loop's lag), not when it sends one. */
+function received(e: ConnEvent): boolean {
+  return e.kind === 'connect' || e.kind === 'response-head' || e.kind === 'response-complete' || e.kind === 'peer-fin' || e.kind === 'error';
+}
+
+function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  return a.port === b.port && sameAddress(a.address, b.address);
+}
+
+/** Node reports an IPv4 peer of a dual-stack socket as ::ffff:a.b.c.d; tshark as a.b.c.d. */
+function sameAddress(a: string, b: string): boolean {
+  const plain = (x: string): string => (x.startsWith('::ffff:') ? x.slice(7) : x);
+  return plain(a) === plain(b);
+}
