@@ -72,13 +72,18 @@ export function applyWireTimes(
     let connections = 0;
     let timed = 0;
     let lagMax: number | null = null;
+    let firstUnmatched: string | null = null;
     const retimed = new Map<ScenarioMeasurement, ScenarioMeasurement>();
     for (const { measured, remeasure } of list) {
       const times = new Map<string, ConnectionRecord>();
       for (const record of measured.connections) {
         connections += 1;
-        const match = offset === null ? null : retimeRecord(record, candidates(record, byPort), wire.originMs, offset);
-        if (match === null) continue;
+        const match =
+          offset === null ? { unmatched: 'none of the run was found in the capture' } : retimeRecord(record, candidates(record, byPort), wire.originMs, offset);
+        if ('unmatched' in match) {
+          firstUnmatched ??= `${record.id}: ${match.unmatched}`;
+          continue;
+        }
         timed += 1;
         if (match.lagMaxMs !== null) lagMax = Math.max(lagMax ?? 0, match.lagMaxMs);
         times.set(record.id, match.record);
@@ -89,7 +94,7 @@ export function applyWireTimes(
     }
     const evidence: WireTimingEvidence = {
       source: 'wire',
-      reason: timed < connections ? untimedReason(connections - timed, connections, run) : null,
+      reason: timed < connections ? untimedReason(connections - timed, connections, run, firstUnmatched) : null,
       file: saved,
       tool: recording.tool,
       interface: recording.interface,
@@ -120,12 +125,12 @@ export function withoutWire(runs: readonly MeasuredRun[], reason: string, record
   return runs.map((run) => ({ ...run, evidence: { ...run.evidence, wire: evidence } }));
 }
 
-function untimedReason(untimed: number, all: number, run: MeasuredRun): string {
+function untimedReason(untimed: number, all: number, run: MeasuredRun, first: string | null): string {
   const why = run.target.tls
     ? 'over TLS the capture cannot see the HTTP inside'
     : run.target.protocols.includes('h2')
       ? 'HTTP/2 exchanges are not read from a capture yet'
-      : 'packets missing from the capture';
+      : `packets missing from the capture, first ${first ?? '?'}`;
   return `${untimed} of ${all} connections keep event-loop times (${why}); their scenarios report the event loop's timings`;
 }
 
@@ -178,20 +183,26 @@ function retimeRecord(
   found: readonly CapturedConnection[],
   originMs: number,
   offset: number,
-): { record: ConnectionRecord; lagMaxMs: number | null } | null {
+): { record: ConnectionRecord; lagMaxMs: number | null } | { unmatched: string } {
   if (!record.events.some((e) => e.kind === 'connect')) return { record, lagMaxMs: null };
   const probeConnect = record.events.find((e) => e.kind === 'connect')?.t ?? 0;
-  // A port used twice in one capture: the stream whose connect is nearest the probe's.
-  const wire = [...found].sort((a, b) => distance(a) - distance(b))[0];
-  function distance(c: CapturedConnection): number {
+  const wanted = record.events.filter((e) => REQUIRED.has(e.kind)).map(keyOf);
+  // A port used twice in one capture (by another run's connections, too): the stream that
+  // has the events the probe recorded, and of those the one whose connect is nearest the probe's.
+  const missing = (c: CapturedConnection): number => {
+    const keys = new Set(c.events.map(keyOf));
+    return wanted.filter((k) => !keys.has(k)).length;
+  };
+  const distance = (c: CapturedConnection): number => {
     const t = c.events.find((e) => e.kind === 'connect')?.t;
     return t === undefined ? Number.POSITIVE_INFINITY : Math.abs(originMs + t + offset - probeConnect);
-  }
-  if (wire === undefined) return null;
+  };
+  const wire = [...found].sort((a, b) => missing(a) - missing(b) || distance(a) - distance(b))[0];
+  if (wire === undefined) return { unmatched: `no TCP stream from local port ${record.local?.port ?? '?'}` };
   const at = new Map<string, number>();
   for (const e of wire.events) {
     const key = keyOf(e);
-    if (key !== null && !at.has(key)) at.set(key, roundMs(originMs + e.t + offset));
+    if (key !== null && !at.has(key)) at.set(key, toMicros(originMs + e.t + offset));
   }
   let lagMaxMs: number | null = null;
   let reset = false;
@@ -203,14 +214,33 @@ function retimeRecord(
     const unsent = e.kind === 'request' && reset;
     if (e.kind === 'error') reset = true;
     if (t === undefined) {
-      if ((REQUIRED.has(e.kind) && !unsent) || key === 'reset') return null;
+      if ((REQUIRED.has(e.kind) && !unsent) || key === 'reset') return { unmatched: `no packet for its ${key ?? e.kind} in ${wire.id}` };
       events.push(e);
       continue;
     }
     if (received(e)) lagMaxMs = Math.max(lagMaxMs ?? 0, e.t - t);
     events.push({ ...e, t });
   }
-  return { record: { ...record, events, end: classifyClose(events) }, lagMaxMs };
+  // The server's RST that the probe's socket never reported: after the server's FIN Node no
+  // longer reads, so an RST answering a request written then only shows at the next write.
+  const wireReset = wire.events.find((e) => keyOf(e) === 'reset');
+  const resetAt = at.get('reset');
+  if (!reset && wireReset?.kind === 'error' && resetAt !== undefined) {
+    events.push({
+      kind: 'error',
+      t: resetAt,
+      code: 'ECONNRESET',
+      syscall: null,
+      message: 'RST from the server, seen in the capture (the socket did not report it)',
+    });
+  }
+  // In the wire's order: a request the probe wrote before it had read the server's FIN, but
+  // that left after the FIN had arrived, was written on a closed connection (as analyze reads it).
+  const ordered = events
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => a.e.t - b.e.t || a.i - b.i)
+    .map((x) => x.e);
+  return { record: { ...record, events: ordered, end: classifyClose(ordered) }, lagMaxMs };
 }
 
 /** What pairs a probe event with a capture event: its kind and request index; null for kinds the capture does not show. */
@@ -233,9 +263,18 @@ function keyOf(e: ConnEvent): string | null {
   }
 }
 
-/** Events the probe stamps when a packet arrives (late by its event loop's lag), not when it sends one. */
+/**
+ * Events the probe stamps as a packet arrives (late by its event loop's lag), not when it
+ * sends one. Not an RST: after the server's FIN the socket no longer reads, and the kernel
+ * reports the RST only at the probe's next write or close, however idle its loop.
+ */
 function received(e: ConnEvent): boolean {
-  return e.kind === 'connect' || e.kind === 'response-head' || e.kind === 'response-complete' || e.kind === 'peer-fin' || e.kind === 'error';
+  return e.kind === 'connect' || e.kind === 'response-head' || e.kind === 'response-complete' || e.kind === 'peer-fin';
+}
+
+/** To the microsecond, as the run's clock and the capture's event times are (wire/clock.ts, wire/captureTimeline.ts). */
+function toMicros(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }
 
 function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
