@@ -1,3 +1,4 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import type { ConnectionRecord, RunResult } from '../src/model/result.js';
 import type { LabProfile } from '../src/options/labProfiles.js';
 import { idleTimeoutOf } from '../src/timeline/classifyClose.js';
 import { readSegments, wireClose } from './support/capture.js';
-import { runCli } from './support/cli.js';
+import { BIN, runCli } from './support/cli.js';
 import { metric, scenario } from './support/probe.js';
 import { freePort, serverBinary, startServer } from './support/realServer.js';
 import type { RunningServer } from './support/realServer.js';
@@ -239,6 +240,35 @@ describe('run --capture when capturing is not possible', () => {
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
+  }, 60_000);
+
+  it("an unprivileged user (setpriv to nobody): dumpcap's own reason, and the run goes on", async (ctx) => {
+    const setpriv = spawnSync('sh', ['-c', 'command -v setpriv']).stdout.toString().trim();
+    if (process.getuid?.() !== 0 || setpriv === '') {
+      const why = 'needs root and setpriv to run the probe as an unprivileged user';
+      console.warn(`*** SKIPPING: ${why} ***`);
+      ctx.skip(why);
+    }
+    // Not spawnSync: the lab server answers from this process's event loop.
+    const child = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const args = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'run', (labs.idle as LabServer).url];
+      const p = spawn(setpriv, [...args, '--capture', '-s', 'http11-reuse', '--json', '-q'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
+      p.once('close', (status) => {
+        clearTimeout(timer);
+        resolve({ status, stdout, stderr });
+      });
+    });
+    const run = JSON.parse(child.stdout) as RunResult;
+    expect(run.evidence.wire).toMatchObject({ source: 'event-loop', file: null });
+    console.info(`as nobody: ${run.evidence.wire?.reason}`);
+    expect(run.evidence.wire?.reason).toMatch(/^(dumpcap|tshark) could not capture on lo: .*permission/);
+    expect(run.evidence.wire?.reason).not.toContain('\n');
+    expect(metric(run, 'http11-reuse', 'reused')).toBe(true);
   }, 60_000);
 
   it('--capture into a directory that does not exist: exit 2 before probing', async () => {

@@ -187,7 +187,8 @@ function runOptions(): Option[] {
 
 /** The values an option's argument completes to, beyond commander's choices (cli/completion.ts). */
 function completionValues(command: string, option: string): ValueCompletion {
-  if (['--json', '--junit', '--html', '--cacert', '--tls-keylog'].includes(option) || (command === 'list' && option === '--scenario')) return 'file';
+  if (['--json', '--junit', '--html', '--cacert', '--tls-keylog', '--capture'].includes(option) || (command === 'list' && option === '--scenario'))
+    return 'file';
   if (option === '--scenario') return BUILTIN_ORDER;
   if (option === '--client') return CLIENT_PROFILES.map((p) => p.name);
   if (option === '--behind') return Object.keys(PRESETS);

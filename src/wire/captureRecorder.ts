@@ -123,12 +123,21 @@ export async function startRecording(endpoints: readonly CaptureEndpoint[], file
   };
 }
 
-/** The capture tool's own reason, in one line, without its banner. */
+/**
+ * The capture tool's own reason, in one line: its first paragraph, without its banner
+ * ("Running as user", "Capturing on"); the advice paragraphs after it do not fit one line.
+ */
 function reasonOf(stderr: string): string {
   const lines = stderr
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('Running as user') && !l.startsWith('Capturing on') && !l.startsWith('File:'));
-  const reason = lines.join(' ').replace(/\s+/g, ' ');
+    .filter((l) => !l.startsWith('Running as user') && !l.startsWith('Capturing on') && !l.startsWith('File:'));
+  const start = lines.findIndex((l) => l !== '');
+  const end = lines.indexOf('', start);
+  const reason = (start === -1 ? [] : lines.slice(start, end === -1 ? undefined : end))
+    .join(' ')
+    .replace(/^(dumpcap|tshark): /, '')
+    .replace(/\s+/g, ' ')
+    .replace(/\.+$/, '');
   return reason === '' ? 'it exited without saying why (no privileges to capture?)' : reason.slice(0, 300);
 }
