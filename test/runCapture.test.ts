@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { metric, scenario } from './support/probe.js';
 import { freePort, serverBinary, startServer } from './support/realServer.js';
 import type { RunningServer } from './support/realServer.js';
 import { expectValid } from './support/reportSchema.js';
+import { issueTestPki, startHttpsServer } from './support/tls.js';
 
 /**
  * `run --capture FILE`: the built CLI probes lab servers and nginx on 127.0.0.1 while dumpcap
@@ -37,6 +38,9 @@ const SAME_PACKETS_MS = 0.05 + 0.001;
 const WIRE_AGREEMENT_MS = 1;
 /** A server timer never fires early; on a busy 2-core machine it may fire this much late. */
 const LATE_MS = 250;
+/** node:https's keepAliveTimeout; lib/_http_server.js arms the idle close at keepAliveTimeout + 1000 ms (test/analyze.test.ts). */
+const TLS_KEEP_ALIVE_MS = 500;
+const TLS_IDLE_MS = TLS_KEEP_ALIVE_MS + 1000;
 /** Runs at once in the load test (2 cores: 3 processes per core, plus the servers). */
 const PARALLEL_RUNS = 6;
 
@@ -58,8 +62,14 @@ afterAll(async () => {
 });
 
 /** `run URL --capture FILE --json` on these scenarios, parsed and checked against the schema. */
-async function runCaptured(url: string, ids: readonly string[], file: string | null, env?: NodeJS.ProcessEnv): Promise<RunResult> {
-  const args = ['run', url, '--json', '-q', '--max-idle', '5s', '--max-requests', '20', ...(file === null ? ['--capture'] : ['--capture', file])];
+async function runCaptured(
+  url: string,
+  ids: readonly string[],
+  file: string | null,
+  env?: NodeJS.ProcessEnv,
+  extra: readonly string[] = [],
+): Promise<RunResult> {
+  const args = ['run', url, '--json', '-q', '--max-idle', '5s', '--max-requests', '20', ...extra, ...(file === null ? ['--capture'] : ['--capture', file])];
   for (const id of ids) args.push('--scenario', id);
   const { code, stdout, stderr } = await runCli(args, { timeoutMs: 90_000, env });
   expect(stderr).toBe('');
@@ -221,6 +231,30 @@ describe('run --capture: the lab server', () => {
     expect(run.evidence.wire?.file).toBeNull();
     // No timing metric in this scenario: wire-timed all the same, with nothing to replace.
     expect(scenario(run, 'http11-reuse').wire).toEqual({});
+  }, 60_000);
+});
+
+describe('run --capture over TLS', () => {
+  it('the probe logs its own TLS keys: its HTTPS connections are timed on the wire, and analyze reads the kept capture with the kept key log', async (ctx) => {
+    const pki = issueTestPki(mkdtempSync(path.join(dir, 'pki-')));
+    const server = await startHttpsServer(pki, TLS_KEEP_ALIVE_MS);
+    try {
+      const file = path.join(dir, 'tls.pcapng');
+      const run = await runCaptured(server.url, ['idle-timeout'], file, undefined, ['--cacert', pki.ca]);
+      needWire(ctx, run);
+      expect(run.target.tls).toBe(true);
+      expect(run.evidence.wire?.tlsKeylog).toBe(`${file}.keylog`);
+      expect(readFileSync(`${file}.keylog`, 'utf8')).toContain('CLIENT_');
+      const idle = metric(run, 'idle-timeout', 'idleTimeoutMs') as number;
+      console.info(`TLS idle timeout: event loop ${scenario(run, 'idle-timeout').wire?.idleTimeoutMs?.probeMs} ms, wire ${idle} ms`);
+      expect(idle).toBeGreaterThanOrEqual(TLS_IDLE_MS - 1);
+      expect(idle).toBeLessThanOrEqual(TLS_IDLE_MS + LATE_MS);
+      const { code, stdout } = await runCli(['analyze', file, '--tls-keylog', `${file}.keylog`, '--json', '-q'], { timeoutMs: 60_000 });
+      expect(code).toBe(0);
+      expectSameVerdicts('TLS', run, JSON.parse(stdout) as RunResult);
+    } finally {
+      server.stop();
+    }
   }, 60_000);
 });
 

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MissingToolError } from '../model/errors.js';
@@ -49,22 +49,36 @@ export async function measureTargets(
     );
     if ('unavailable' in recording) return withoutWire(await probeTargets(targets, scenarios, settings, options, null), recording.unavailable, null);
     const traced: Remeasurable[][] = targets.map(() => []);
+    // Over TLS the capture shows HTTP only with the session keys: the probe logs its own,
+    // beside the capture when it is kept (`FILE.keylog`, for analyze --tls-keylog).
+    const keylog = targets.some((t) => t.tls) ? `${file}.keylog` : null;
+    const keys = keylog === null ? null : createWriteStream(keylog, { mode: 0o600 });
+    // A key log that cannot be written leaves the TLS connections untimed (evidence.wire.reason), not a crash.
+    keys?.on('error', () => undefined);
     let runs: MeasuredRun[];
     try {
-      runs = await probeTargets(targets, scenarios, settings, options, traced);
+      const logged = keys === null ? settings : { ...settings, tlsKeylog: (line: Buffer) => void keys.write(line) };
+      runs = await probeTargets(targets, scenarios, logged, options, traced);
     } finally {
       await recording.stop();
+      if (keys !== null) await new Promise((resolve) => keys.end(resolve));
     }
-    return await timeOnWire(runs, traced, recording, capture.file);
+    return await timeOnWire(runs, traced, recording, capture.file, keylog);
   } finally {
     if (dir !== null) rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** The runs measured again on the capture's times; when it cannot be read, as they are, saying why. */
-async function timeOnWire(runs: MeasuredRun[], traced: Remeasurable[][], recording: Recording, saved: string | null): Promise<MeasuredRun[]> {
+async function timeOnWire(
+  runs: MeasuredRun[],
+  traced: Remeasurable[][],
+  recording: Recording,
+  saved: string | null,
+  keylog: string | null,
+): Promise<MeasuredRun[]> {
   try {
-    return applyWireTimes(runs, traced, await readWire(recording.file), recording, saved);
+    return applyWireTimes(runs, traced, await readWire(recording.file, keylog), recording, saved, saved === null ? null : keylog);
   } catch (err) {
     const why = err instanceof MissingToolError ? `${err.message}: ${err.hint}` : err instanceof Error ? err.message : String(err);
     return withoutWire(runs, `the capture could not be read: ${why}`, recording);

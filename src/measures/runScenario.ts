@@ -55,6 +55,8 @@ export interface ProbeSettings extends ExchangeDeadlines {
   readonly socketTable?: SocketTableChoice;
   /** Which protocols to probe (--protocol); auto when absent. */
   readonly protocol?: ProtocolChoice;
+  /** Receives every TLS connection's session keys (`run --capture` decrypts its capture with them); absent: not logged. */
+  readonly tlsKeylog?: (line: Buffer) => void;
 }
 
 /** Everything a scenario needs from the run. */
@@ -432,7 +434,7 @@ function connection(state: StepState, label: string): WireConnection {
 }
 
 /** How every connection of the run reaches the target (the preflight's too). */
-export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca' | 'connectTimeoutMs' | 'table'>): ConnectOptions {
+export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca' | 'connectTimeoutMs' | 'table' | 'tlsKeylog'>): ConnectOptions {
   const { target } = ctx;
   return {
     host: connectHost(target),
@@ -443,6 +445,7 @@ export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca
     ca: ctx.ca,
     connectTimeoutMs: ctx.connectTimeoutMs,
     table: ctx.table,
+    keylog: ctx.tlsKeylog ?? null,
   };
 }
 

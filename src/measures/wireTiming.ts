@@ -39,12 +39,12 @@ export interface WireRead {
   readonly originMs: number;
 }
 
-/** Reads a capture of the probe's own connections: every event of every TCP stream. */
-export async function readWire(file: string): Promise<WireRead> {
+/** Reads a capture of the probe's own connections: every event of every TCP stream; TLS decrypted with the probe's key log, if any. */
+export async function readWire(file: string, tlsKeylog: string | null): Promise<WireRead> {
   const connections: CapturedConnection[] = [];
   const timelines = new CaptureTimelines((c) => connections.push(c), true);
   let originMs: number | null = null;
-  await readCapture({ file, filter: null, tlsKeylog: null }, (p) => {
+  await readCapture({ file, filter: null, tlsKeylog }, (p) => {
     originMs ??= (p.epoch - p.time) * 1000;
     timelines.add(p);
   });
@@ -62,6 +62,7 @@ export function applyWireTimes(
   wire: WireRead,
   recording: Recording,
   saved: string | null,
+  savedKeylog: string | null,
 ): MeasuredRun[] {
   const byPort = new Map<number, CapturedConnection[]>();
   for (const c of wire.connections) byPort.set(c.client.port, [...(byPort.get(c.client.port) ?? []), c]);
@@ -96,6 +97,7 @@ export function applyWireTimes(
       source: 'wire',
       reason: timed < connections ? untimedReason(connections - timed, connections, run, firstUnmatched) : null,
       file: saved,
+      tlsKeylog: savedKeylog,
       tool: recording.tool,
       interface: recording.interface,
       filter: recording.filter,
@@ -114,6 +116,7 @@ export function withoutWire(runs: readonly MeasuredRun[], reason: string, record
     source: 'event-loop',
     reason,
     file: null,
+    tlsKeylog: null,
     tool: recording?.tool ?? null,
     interface: recording?.interface ?? null,
     filter: recording?.filter ?? null,
@@ -126,11 +129,9 @@ export function withoutWire(runs: readonly MeasuredRun[], reason: string, record
 }
 
 function untimedReason(untimed: number, all: number, run: MeasuredRun, first: string | null): string {
-  const why = run.target.tls
-    ? 'over TLS the capture cannot see the HTTP inside'
-    : run.target.protocols.includes('h2')
-      ? 'HTTP/2 exchanges are not read from a capture yet'
-      : `packets missing from the capture, first ${first ?? '?'}`;
+  const why = run.target.protocols.includes('h2')
+    ? 'HTTP/2 exchanges are not read from a capture yet'
+    : `packets missing from the capture, first ${first ?? '?'}`;
   return `${untimed} of ${all} connections keep event-loop times (${why}); their scenarios report the event loop's timings`;
 }
 
@@ -155,17 +156,25 @@ function candidates(record: ConnectionRecord, byPort: ReadonlyMap<number, readon
 
 /**
  * ms to add to a capture time (epoch ms) to put it on the run's clock: the smallest of
- * (probe's connect − SYN-ACK on the wire) over the run's connections, as the event loop only
- * ever stamps a received packet late. Null when no connection was found in the capture.
+ * (probe's stamp − packet's time) over every received event of the run's connections (the
+ * connect's SYN-ACK, responses, FINs), as the event loop only ever stamps a received packet
+ * late; the smallest delay is the closest to none. Null when no connection was found in the capture.
  */
 function clockOffset(records: readonly ConnectionRecord[], byPort: ReadonlyMap<number, readonly CapturedConnection[]>, originMs: number): number | null {
   const offsets: number[] = [];
   for (const record of records) {
-    const probe = record.events.find((e) => e.kind === 'connect');
     const found = candidates(record, byPort);
-    if (probe === undefined || found.length !== 1) continue;
-    const wire = found[0]?.events.find((e) => e.kind === 'connect');
-    if (wire !== undefined) offsets.push(probe.t - (originMs + wire.t));
+    if (found.length !== 1) continue;
+    const at = new Map<string, number>();
+    for (const e of found[0]?.events ?? []) {
+      const key = keyOf(e);
+      if (key !== null && !at.has(key)) at.set(key, originMs + e.t);
+    }
+    for (const e of record.events) {
+      const key = keyOf(e);
+      const t = key === null ? undefined : at.get(key);
+      if (t !== undefined && received(e)) offsets.push(e.t - t);
+    }
   }
   if (offsets.length === 0) return null;
   offsets.sort((a, b) => a - b);
@@ -215,7 +224,9 @@ function retimeRecord(
     if (e.kind === 'error') reset = true;
     if (t === undefined) {
       if ((REQUIRED.has(e.kind) && !unsent) || key === 'reset') return { unmatched: `no packet for its ${key ?? e.kind} in ${wire.id}` };
-      events.push(e);
+      // No packet (the probe's close after an RST, a deadline): its own time, but never before
+      // the event the probe recorded ahead of it (the offset is estimated, the order is not).
+      events.push({ ...e, t: Math.max(e.t, events.at(-1)?.t ?? e.t) });
       continue;
     }
     if (received(e)) lagMaxMs = Math.max(lagMaxMs ?? 0, e.t - t);

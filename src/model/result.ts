@@ -254,6 +254,8 @@ export interface WireTimingEvidence {
   readonly reason: string | null;
   /** Where the capture was saved (--capture FILE); null when it was not kept. */
   readonly file: string | null;
+  /** Over TLS: the probe's session keys saved beside the capture (`FILE.keylog`, SSLKEYLOGFILE format, for `analyze --tls-keylog`); null otherwise. */
+  readonly tlsKeylog: string | null;
   /** The capture program, `dumpcap -v`'s first line. */
   readonly tool: string | null;
   readonly interface: string | null;
