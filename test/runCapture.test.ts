@@ -97,6 +97,7 @@ function needWire(ctx: TestContext, run: RunResult): void {
     console.warn(`*** SKIPPING run --capture: ${why} ***`);
     ctx.skip(why);
   }
+  if (wire?.reason != null) console.error(`not every connection timed on the wire: ${wire.reason}`);
   expect(wire?.reason ?? null, 'every connection timed on the wire').toBeNull();
   expect(wire).toMatchObject({ source: 'wire', interface: 'lo' });
   expect(wire?.wireTimed).toBe(wire?.connections);

@@ -43,9 +43,12 @@ export async function measureTargets(
   const dir = capture.file === null ? mkdtempSync(path.join(tmpdir(), 'keepalive-probe-capture-')) : null;
   try {
     const file = capture.file ?? path.join(dir as string, 'run.pcapng');
+    // The run's longest possible duration: the concurrent scenarios, then each exclusive one, each within its deadline.
+    const runMaxMs = (1 + scenarios.filter((s) => s.exclusive).length) * settings.scenarioTimeoutMs + settings.connectTimeoutMs + settings.firstByteTimeoutMs;
     const recording = await startRecording(
       targets.map((t) => ({ host: connectHost(t), port: t.port })),
       file,
+      runMaxMs,
     );
     if ('unavailable' in recording) return withoutWire(await probeTargets(targets, scenarios, settings, options, null), recording.unavailable, null);
     const traced: Remeasurable[][] = targets.map(() => []);
@@ -63,7 +66,7 @@ export async function measureTargets(
       await recording.stop();
       if (keys !== null) await new Promise((resolve) => keys.end(resolve));
     }
-    return await timeOnWire(runs, traced, recording, capture.file, keylog);
+    return await timeOnWire(runs, traced, recording, capture.file, keylog, targets);
   } finally {
     if (dir !== null) rmSync(dir, { recursive: true, force: true });
   }
@@ -76,9 +79,10 @@ async function timeOnWire(
   recording: Recording,
   saved: string | null,
   keylog: string | null,
+  targets: readonly Target[],
 ): Promise<MeasuredRun[]> {
   try {
-    return applyWireTimes(runs, traced, await readWire(recording.file, keylog), recording, saved, saved === null ? null : keylog);
+    return applyWireTimes(runs, traced, await readWire(recording.file, keylog, targets), recording, saved, saved === null ? null : keylog);
   } catch (err) {
     const why = err instanceof MissingToolError ? `${err.message}: ${err.hint}` : err instanceof Error ? err.message : String(err);
     return withoutWire(runs, `the capture could not be read: ${why}`, recording);

@@ -39,12 +39,21 @@ export interface WireRead {
   readonly originMs: number;
 }
 
-/** Reads a capture of the probe's own connections: every event of every TCP stream; TLS decrypted with the probe's key log, if any. */
-export async function readWire(file: string, tlsKeylog: string | null): Promise<WireRead> {
+/**
+ * Reads a capture of the probe's own connections: every event of every TCP stream; TLS
+ * decrypted with the probe's key log, if any; each target's port decoded as HTTP (or TLS),
+ * whatever port the client side used.
+ */
+export async function readWire(
+  file: string,
+  tlsKeylog: string | null,
+  targets: readonly { readonly port: number; readonly tls: boolean }[],
+): Promise<WireRead> {
   const connections: CapturedConnection[] = [];
   const timelines = new CaptureTimelines((c) => connections.push(c), true);
   let originMs: number | null = null;
-  await readCapture({ file, filter: null, tlsKeylog }, (p) => {
+  const decodeAs = [...new Set(targets.map((t) => `tcp.port==${t.port},${t.tls ? 'tls' : 'http'}`))];
+  await readCapture({ file, filter: null, tlsKeylog, decodeAs }, (p) => {
     originMs ??= (p.epoch - p.time) * 1000;
     timelines.add(p);
   });

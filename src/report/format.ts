@@ -156,7 +156,7 @@ export function wireNote(result: RunResult): string | null {
   if (wire === undefined) return null;
   if (wire.source === 'event-loop') return `Timing: the event loop's, not the wire's: ${sanitize(wire.reason ?? 'no capture')}.`;
   const scenarios = result.scenarios.filter((s) => s.wire !== undefined).length;
-  const lag = wire.eventLoopLagMaxMs === null ? '' : `; the event loop stamped received packets up to ${formatDuration(wire.eventLoopLagMaxMs)} late`;
+  const lag = wire.eventLoopLagMaxMs === null ? '' : `; the event loop stamped received packets up to ${wire.eventLoopLagMaxMs} ms late`;
   const kept = wire.file === null ? '' : ` Capture saved: ${sanitize(wire.file)}.`;
   const partial = wire.reason === null ? '' : ` ${sanitize(wire.reason)}.`;
   return `Timing: on the wire (${sanitize(wire.tool ?? 'capture')} on ${sanitize(wire.interface ?? '?')}, ${wire.packets} packets): ${wire.wireTimed} of ${wire.connections} connections timed by their packets, ${scenarios} scenario${scenarios === 1 ? '' : 's'} measured from them${lag}.${partial}${kept}`;

@@ -42,6 +42,8 @@ const START_MAX_MS = 10_000;
 const TSHARK_SETTLE_MS = 500;
 /** After the last connection closed: dumpcap writes what the kernel buffered every 100 ms (`--update-interval`, its default). */
 const FLUSH_MS = 300;
+/** Beyond the run's longest possible duration, before the capture stops by itself. */
+const AUTOSTOP_SLACK_MS = 60_000;
 /** SIGINT makes dumpcap write out and exit; one that does not within this long is killed. */
 const STOP_MAX_MS = 5000;
 
@@ -60,9 +62,10 @@ export async function captureFilter(endpoints: readonly CaptureEndpoint[]): Prom
 /**
  * Starts dumpcap (or tshark) on the targets' traffic, writing pcapng (nanosecond timestamps)
  * to `file`; resolves a Recording once it captures, or why it cannot (not installed, no
- * privileges, an address it cannot resolve).
+ * privileges, an address it cannot resolve). `maxMs`: the longest the run can take; the
+ * capture stops by itself a minute after that, should this process never stop it.
  */
-export async function startRecording(endpoints: readonly CaptureEndpoint[], file: string): Promise<Recording | NotRecording> {
+export async function startRecording(endpoints: readonly CaptureEndpoint[], file: string, maxMs: number): Promise<Recording | NotRecording> {
   const tool = ['dumpcap', 'tshark'].find((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
   if (tool === undefined) return { unavailable: 'neither dumpcap nor tshark is installed (Debian, Ubuntu: apt-get install tshark)' };
   let filter: string;
@@ -74,7 +77,9 @@ export async function startRecording(endpoints: readonly CaptureEndpoint[], file
   }
   const iface = local ? 'lo' : 'any';
   const version = ((spawnSync(tool, ['-v'], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '').split('\n')[0]?.trim() || tool).replace(/\.$/, '');
-  const child = spawn(tool, ['-i', iface, '-f', filter, '-w', file, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // -a duration: the capture stops by itself should this process die without stopping it.
+  const autostop = `duration:${Math.ceil((maxMs + AUTOSTOP_SLACK_MS) / 1000)}`;
+  const child = spawn(tool, ['-i', iface, '-f', filter, '-w', file, '-q', '-a', autostop], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const ready = await new Promise<boolean>((resolve) => {
