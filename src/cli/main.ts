@@ -166,6 +166,10 @@ function runOptions(): Option[] {
       'protocols to probe: auto (HTTP/1.1, and HTTP/2 when the target speaks it: ALPN h2 over TLS, prior knowledge over TCP), http1, h2',
       { choices: ['auto', 'http1', 'h2'], value: 'auto', shown: 'auto', env: true },
     ),
+    option(
+      '--capture [file]',
+      "capture the probe's connections with dumpcap while probing and time every timing metric on the wire (kernel timestamps) instead of the event loop; keep the capture in this pcapng file (docs/analyze.md)",
+    ),
     option('--socket-table <which>', 'where to read socket states (who holds TIME_WAIT): auto (/proc/net/tcp, else netstat -an), proc, netstat, none', {
       choices: ['auto', 'proc', 'netstat', 'none'],
       value: 'auto',
@@ -183,7 +187,8 @@ function runOptions(): Option[] {
 
 /** The values an option's argument completes to, beyond commander's choices (cli/completion.ts). */
 function completionValues(command: string, option: string): ValueCompletion {
-  if (['--json', '--junit', '--html', '--cacert', '--tls-keylog'].includes(option) || (command === 'list' && option === '--scenario')) return 'file';
+  if (['--json', '--junit', '--html', '--cacert', '--tls-keylog', '--capture'].includes(option) || (command === 'list' && option === '--scenario'))
+    return 'file';
   if (option === '--scenario') return BUILTIN_ORDER;
   if (option === '--client') return CLIENT_PROFILES.map((p) => p.name);
   if (option === '--behind') return Object.keys(PRESETS);
@@ -195,7 +200,9 @@ function completionValues(command: string, option: string): ValueCompletion {
  * `--json` takes an optional file, so spell out the stdout choice before a URL.
  */
 function jsonBeforeUrl(argv: readonly string[]): string[] {
-  return argv.flatMap((arg, i) => (arg === '--json' && /^https?:\/\//i.test(argv[i + 1] ?? '') ? [arg, '-'] : [arg]));
+  const url = (i: number): boolean => /^https?:\/\//i.test(argv[i + 1] ?? '');
+  // `--capture URL` likewise captures without keeping a file (`--capture=`), and probes URL.
+  return argv.flatMap((arg, i) => (arg === '--json' && url(i) ? [arg, '-'] : arg === '--capture' && url(i) ? ['--capture='] : [arg]));
 }
 
 /**

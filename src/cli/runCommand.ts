@@ -41,7 +41,12 @@ export async function runCommand(url: string | undefined, flags: RunCommandFlags
       targets,
       plan.scenarios,
       { ...plan.config, ca: plan.ca, userAgent: USER_AGENT, lab: lab === null ? null : { ...lab.profile } },
-      { names: plan.hops.map((h) => h.name), interrupt: interrupt.signal, onScenarioDone: progress === null ? undefined : reportDone(plan, progress) },
+      {
+        names: plan.hops.map((h) => h.name),
+        interrupt: interrupt.signal,
+        onScenarioDone: progress === null ? undefined : reportDone(plan, progress),
+        capture: plan.config.capture,
+      },
     );
     progress?.stop();
     const { result, unprobed } = judge(runs, { ...plan, host: readHostFacts() });

@@ -17,6 +17,8 @@ import type { ProbeSettings, RunContext } from './runScenario.js';
 /** The run's settings and what the report says about the target besides what is measured. */
 export type ProbeOptions = ProbeSettings & {
   readonly lab: LabProfileReport | null;
+  /** Each scenario's measurement with the means to measure it again on other times (`run --capture`). */
+  readonly onTrace?: RunContext['onTrace'];
   /** Called when a scenario finishes (progress on a TTY). */
   readonly onScenarioDone?: (measured: ScenarioMeasurement) => void;
 };

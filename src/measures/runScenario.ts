@@ -2,7 +2,17 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Aborted, ProbeError, abortReason } from '../model/errors.js';
 import type { AbortReason } from '../model/errors.js';
-import type { ConnectionRecord, Finding, MetricValue, ProtocolChoice, ProtocolId, RaceTrial, ScenarioMeasurement, SocketTableChoice } from '../model/result.js';
+import type {
+  ConnectionRecord,
+  Finding,
+  MetricValue,
+  ProtocolChoice,
+  ProtocolId,
+  RaceReport,
+  RaceTrial,
+  ScenarioMeasurement,
+  SocketTableChoice,
+} from '../model/result.js';
 import type { Scenario, Step } from '../plan/scenario.js';
 import { connectHost } from '../plan/target.js';
 import type { Target } from '../plan/target.js';
@@ -46,6 +56,8 @@ export interface ProbeSettings extends ExchangeDeadlines {
   readonly socketTable?: SocketTableChoice;
   /** Which protocols to probe (--protocol); auto when absent. */
   readonly protocol?: ProtocolChoice;
+  /** Receives every TLS connection's session keys (`run --capture` decrypts its capture with them); absent: not logged. */
+  readonly tlsKeylog?: (line: Buffer) => void;
 }
 
 /** Everything a scenario needs from the run. */
@@ -53,6 +65,11 @@ export interface RunContext extends ProbeSettings {
   readonly clock: Clock;
   /** The socket table the run reads (opened once from `socketTable`). */
   readonly table: SocketTable;
+  /**
+   * Called with each scenario's measurement and a function that measures it again with its
+   * connections' times replaced (`run --capture`: the wire's times, measures/wireTiming.ts).
+   */
+  readonly onTrace?: (measured: ScenarioMeasurement, remeasure: (retime: Retime) => ScenarioMeasurement) => void;
 }
 
 /** Spacing of the race's first trials (see runRace). */
@@ -99,14 +116,57 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
   }
   await Promise.all(live.map(({ conn }) => conn.close(error === null ? 'fin' : 'rst', 'cleanup')));
   const connections = await finishRecords(live, ctx.table);
-  const race =
-    state.race === null
-      ? null
-      : summarizeRace(
-          state.race.idleTimeoutMs,
-          [...state.race.trials].sort((a, b) => a.offsetMs - b.offsetMs),
-        );
-  const trace: Trace = { connections, exchanges, race, repeats: state.repeats, pings: state.pings };
+  const trace: Trace = { connections, exchanges, race: raceOf(state.race, connections, null), repeats: state.repeats, pings: state.pings };
+  const measured = measureTrace(scenario, trace, ctx, error, startedAtMs, Math.round(ctx.clock.now() - startedAtMs));
+  ctx.onTrace?.(measured, (retime) => {
+    // The same connections with other times (a packet capture's): classified, raced and measured again.
+    const retimed = connections.map(({ label, record }) => ({ label, record: retime(record) }));
+    const again: Trace = { connections: retimed, exchanges, race: raceOf(state.race, retimed, connections), repeats: state.repeats, pings: state.pings };
+    return measureTrace(scenario, again, ctx, error, startedAtMs, measured.durationMs);
+  });
+  return measured;
+}
+
+/**
+ * Replaces a connection's events (their times) and classifies its close again; the socket
+ * table's TIME_WAIT finding stays (it is not a time).
+ */
+export type Retime = (record: ConnectionRecord) => ConnectionRecord;
+
+/** The race report from the race step's state: T from its calibration connection, each trial's idle time from its events. */
+function raceOf(
+  race: StepState['race'],
+  connections: readonly { readonly record: ConnectionRecord }[],
+  retimedFrom: readonly { readonly record: ConnectionRecord }[] | null,
+): RaceReport | null {
+  if (race === null) return null;
+  const byId = new Map(connections.map((c) => [c.record.id, c.record]));
+  let T = race.idleTimeoutMs;
+  let trials: readonly RaceTrial[] = race.trials;
+  if (retimedFrom !== null) {
+    const calibration = race.calibration === null ? undefined : byId.get(race.calibration);
+    if (T !== null && calibration !== undefined) T = h2IdleTimeout(calibration.events, calibration.end) ?? T;
+    trials = trials.map((t) => {
+      const events = byId.get(t.connection)?.events;
+      const idle = events === undefined ? null : idleBeforeLastRequest(events);
+      return idle === null ? t : { ...t, idleMs: roundMs(idle) };
+    });
+  }
+  return summarizeRace(
+    T,
+    [...trials].sort((a, b) => a.offsetMs - b.offsetMs),
+  );
+}
+
+/** A scenario's metrics and findings from its trace (the run's own times, or a capture's). */
+function measureTrace(
+  scenario: Scenario,
+  trace: Trace,
+  ctx: RunContext,
+  error: ProbeError | null,
+  startedAtMs: number,
+  durationMs: number,
+): ScenarioMeasurement {
   const measureCtx = { maxIdleMs: ctx.maxIdleMs, maxRequests: ctx.maxRequests };
   const metrics: Record<string, MetricValue> = {};
   const findings: Finding[] = [];
@@ -127,12 +187,12 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
     protocol: scenario.protocol,
     headline: scenario.headline,
     startedAtMs,
-    durationMs: Math.round(ctx.clock.now() - startedAtMs),
+    durationMs,
     metrics,
     findings,
     error: error?.toInfo() ?? null,
-    connections: connections.map((c) => c.record),
-    race,
+    connections: records,
+    race: trace.race,
   };
 }
 
@@ -154,8 +214,8 @@ interface StepState {
   readonly live: LiveConnection[];
   readonly exchanges: { label: string; connection: string; outcome: ExchangeOutcome }[];
   readonly signal: AbortSignal;
-  /** Filled by a race step. */
-  race: { idleTimeoutMs: number | null; trials: RaceTrial[] } | null;
+  /** Filled by a race step; `calibration` is the id of the connection T was measured on. */
+  race: { idleTimeoutMs: number | null; calibration: string | null; trials: RaceTrial[] } | null;
   readonly repeats: RepeatStop[];
   readonly pings: PingStop[];
   /** The scenario's protocol: what `open` connects with. */
@@ -311,7 +371,7 @@ async function exchange(state: StepState, label: string, conn: WireConnection, s
 async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState): Promise<void> {
   const calibration = connection(state, step.after);
   const trials: RaceTrial[] = [];
-  state.race = { idleTimeoutMs: null, trials };
+  state.race = { idleTimeoutMs: null, calibration: calibration.id, trials };
   const origin = idleSince(calibration.events);
   const max = resolveDuration(step.max, state.ctx);
   // HTTP/2: T ends at the server's GOAWAY (h2IdleTimeout reads an HTTP/1 connection's close as idleTimeoutOf does).
@@ -425,7 +485,7 @@ function connection(state: StepState, label: string): WireConnection {
 }
 
 /** How every connection of the run reaches the target (the preflight's too). */
-export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca' | 'connectTimeoutMs' | 'table'>): ConnectOptions {
+export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca' | 'connectTimeoutMs' | 'table' | 'tlsKeylog'>): ConnectOptions {
   const { target } = ctx;
   return {
     host: connectHost(target),
@@ -436,6 +496,7 @@ export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca
     ca: ctx.ca,
     connectTimeoutMs: ctx.connectTimeoutMs,
     table: ctx.table,
+    keylog: ctx.tlsKeylog ?? null,
   };
 }
 

@@ -140,6 +140,20 @@ export interface ScenarioMeasurement {
   readonly connections: readonly ConnectionRecord[];
   /** The stale-connection race, for scenarios with a `race` step; null otherwise. */
   readonly race: RaceReport | null;
+  /**
+   * `run --capture`: the timing metrics (in ms) whose value in `metrics` was measured on the
+   * wire, each with the event loop's value it replaced; absent when the scenario's times are
+   * the event loop's (no capture, or a connection the capture could not time).
+   */
+  readonly wire?: Readonly<Record<string, WireMetric>>;
+}
+
+/** A timing metric measured from a packet capture's timestamps, beside the probe's own. */
+export interface WireMetric {
+  /** The value from the probe's event-loop times. */
+  readonly probeMs: number | null;
+  /** The value from the capture's kernel timestamps (what `metrics` holds). */
+  readonly wireMs: number | null;
 }
 
 /** One scenario's result: its measurement, judged (verdict/judge.ts). */
@@ -225,6 +239,34 @@ export interface EvidenceSources {
   readonly socketTable: SocketTableSource;
   /** The packet capture the report was read from (`analyze`); absent for a live run. */
   readonly capture?: CaptureEvidence;
+  /** `run --capture`: the capture taken while probing, and whether its times replaced the event loop's. */
+  readonly wire?: WireTimingEvidence;
+}
+
+/**
+ * A capture of the probe's own connections (`run --capture`): where it was taken, and how
+ * many connections it timed. With `source: 'event-loop'` nothing was captured (or read) and
+ * `reason` says why, in one line.
+ */
+export interface WireTimingEvidence {
+  /** `wire`: timing metrics come from the capture where it timed every connection of the scenario (scenarios[].wire). */
+  readonly source: 'wire' | 'event-loop';
+  readonly reason: string | null;
+  /** Where the capture was saved (--capture FILE); null when it was not kept. */
+  readonly file: string | null;
+  /** Over TLS: the probe's session keys saved beside the capture (`FILE.keylog`, SSLKEYLOGFILE format, for `analyze --tls-keylog`); null otherwise. */
+  readonly tlsKeylog: string | null;
+  /** The capture program, `dumpcap -v`'s first line. */
+  readonly tool: string | null;
+  readonly interface: string | null;
+  /** The libpcap capture filter: the target's addresses and port. */
+  readonly filter: string | null;
+  readonly packets: number;
+  /** The probe's connections in the scenarios, and how many of them the capture timed (each of its events matched to a packet). */
+  readonly connections: number;
+  readonly wireTimed: number;
+  /** The longest a probe timestamp of a received packet trailed the packet's capture time, ms: the event loop's lag, seen; null without any. */
+  readonly eventLoopLagMaxMs: number | null;
 }
 
 /**

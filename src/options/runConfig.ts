@@ -31,6 +31,8 @@ export interface RunConfig extends RunOptionsReport {
   readonly hops: readonly string[];
   /** --socket-table: where socket states are read. */
   readonly socketTable: SocketTableChoice;
+  /** --capture: capture the probe's connections and time them on the wire; `file` keeps the capture (null: not kept). Null without the flag. */
+  readonly capture: { readonly file: string | null } | null;
 }
 
 /** The defaults of `run`: commander shows them in --help, runConfigFrom fills them in. */
@@ -69,6 +71,8 @@ export interface RunFlags {
   readonly hop?: readonly string[];
   readonly socketTable?: SocketTableChoice;
   readonly protocol?: ProtocolChoice;
+  /** `--capture` alone is true; `--capture FILE` the file. */
+  readonly capture?: string | true;
 }
 
 /** The one conversion from flags (and the environment) to the run's configuration. */
@@ -97,5 +101,6 @@ export function runConfigFrom(url: string | undefined, flags: RunFlags, env: Rea
     hops: flags.hop ?? [],
     socketTable: flags.socketTable ?? 'auto',
     protocol: flags.protocol ?? 'auto',
+    capture: flags.capture === undefined ? null : { file: flags.capture === true || flags.capture === '' ? null : flags.capture },
   };
 }

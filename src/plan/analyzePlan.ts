@@ -42,7 +42,7 @@ export function makeAnalyzePlan(config: AnalyzeConfig): AnalyzePlan {
     if (isIP(host) === 0) throw new UsageError(`--host ${host}: give an IP address (a capture holds addresses, not names)`);
   }
   // The capture's span stands for --max-idle (measures/measureCapture.ts); --behind is not offered, so no bound is checked here.
-  const gates = resolveGates(config.expect, [], CAPTURE_SCENARIOS, Number.POSITIVE_INFINITY);
+  const gates = resolveGates(config.expect, [], CAPTURE_SCENARIOS, Number.POSITIVE_INFINITY, 'analyze');
   return {
     file: config.file,
     filter: captureFilter(config),

@@ -25,14 +25,24 @@ export interface Gate {
 /** A gate that cannot be checked by this run: names what is missing. */
 export class GateError extends InputError {}
 
-/** Resolves `--expect` texts and `--behind` presets against the scenarios this run will execute. */
-export function resolveGates(expects: readonly string[], behind: readonly string[], scenarios: readonly Scenario[], maxIdleMs: number): Gate[] {
-  const gates = expects.map((text) => resolve(text, null, scenarios));
+/**
+ * Resolves `--expect` texts and `--behind` presets against the scenarios this run will
+ * execute. `command`: which command's scenarios they are, for the hint when one is missing
+ * (`run` selects more with --scenario; `analyze` has a fixed set).
+ */
+export function resolveGates(
+  expects: readonly string[],
+  behind: readonly string[],
+  scenarios: readonly Scenario[],
+  maxIdleMs: number,
+  command: 'run' | 'analyze' = 'run',
+): Gate[] {
+  const gates = expects.map((text) => resolve(text, null, scenarios, command));
   for (const name of behind) {
     const preset = PRESETS[name];
     if (preset === undefined)
       throw new GateError(`unknown --behind "${name}"${didYouMean(name, Object.keys(PRESETS))}: one of ${Object.keys(PRESETS).join(', ')}`);
-    const gate = resolve(preset.expect, preset.source, scenarios);
+    const gate = resolve(preset.expect, preset.source, scenarios, command);
     const threshold = gate.expectation.value;
     if (typeof threshold === 'number' && maxIdleMs <= threshold) {
       throw new GateError(
@@ -44,7 +54,7 @@ export function resolveGates(expects: readonly string[], behind: readonly string
   return gates;
 }
 
-function resolve(text: string, source: string | null, scenarios: readonly Scenario[]): Gate {
+function resolve(text: string, source: string | null, scenarios: readonly Scenario[], command: 'run' | 'analyze'): Gate {
   let expectation: Expectation;
   try {
     expectation = parseExpectation(text);
@@ -55,7 +65,11 @@ function resolve(text: string, source: string | null, scenarios: readonly Scenar
   const [scenarioId, metric] = target(expectation.metric);
   const scenario = scenarios.find((s) => s.id === scenarioId);
   if (scenario === undefined) {
-    throw new GateError(`--expect ${text}: needs scenario "${scenarioId}", which this run does not include (add --scenario ${scenarioId})`);
+    const hint =
+      command === 'run'
+        ? `which this run does not include (add --scenario ${scenarioId})`
+        : `which a capture does not answer (analyze reports ${scenarios.map((s) => s.id).join(', ')})`;
+    throw new GateError(`--expect ${text}: needs scenario "${scenarioId}", ${hint}`);
   }
   if (!(metric in scenario.metrics)) {
     throw new GateError(

@@ -1,3 +1,5 @@
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import type { RunConfig } from '../options/runConfig.js';
 import { chooseClient } from './client.js';
 import type { ClientChoice } from './client.js';
@@ -39,10 +41,18 @@ export async function makePlan(config: RunConfig): Promise<RunPlan> {
   const gates = resolveGates(config.expect, config.behind, scenarios, config.maxIdleMs);
   const client = chooseClient(config.client, config.clientIdleMs);
   const ca = readCaCertificates(config.caFile, config.extraCaFile);
+  if (config.capture?.file != null) checkCaptureFile(config.capture.file);
   const resolves = config.resolve.map(parseResolve);
   const urls = hops.length > 0 ? hops.map((h) => h.url) : config.url === null ? [] : [config.url];
   const targets = urls.length === 0 ? [] : applyResolves(urls.map(parseTarget), resolves);
   return { config, scenarios, gates, client, hops, ca, resolves, targets };
+}
+
+/** --capture FILE: a file that can be created where it says (the capture program writes it; a bad path is found before probing). */
+function checkCaptureFile(file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--capture ${file}: no directory ${dir} to write the capture in`);
+  if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`--capture ${file}: is a directory; give a file name (e.g. run.pcapng)`);
 }
 
 /** The target list for the embedded lab server at `url` (run with no URL). */

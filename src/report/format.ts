@@ -171,6 +171,18 @@ export function hopChain(result: RunResult): string {
  * What the run had to infer for want of a socket table, in one sentence for every report;
  * null with /proc/net/tcp (nothing inferred on this host).
  */
+/** `run --capture`: where the timings come from, in one line; null without --capture. */
+export function wireNote(result: RunResult): string | null {
+  const wire = result.evidence.wire;
+  if (wire === undefined) return null;
+  if (wire.source === 'event-loop') return `Timing: the event loop's, not the wire's: ${sanitize(wire.reason ?? 'no capture')}.`;
+  const scenarios = result.scenarios.filter((s) => s.wire !== undefined).length;
+  const lag = wire.eventLoopLagMaxMs === null ? '' : `; the event loop stamped received packets up to ${wire.eventLoopLagMaxMs} ms late`;
+  const kept = wire.file === null ? '' : ` Capture saved: ${sanitize(wire.file)}.`;
+  const partial = wire.reason === null ? '' : ` ${sanitize(wire.reason)}.`;
+  return `Timing: on the wire (${sanitize(wire.tool ?? 'capture')} on ${sanitize(wire.interface ?? '?')}, ${wire.packets} packets): ${wire.wireTimed} of ${wire.connections} connections timed by their packets, ${scenarios} scenario${scenarios === 1 ? '' : 's'} measured from them${lag}.${partial}${kept}`;
+}
+
 export function evidenceNote(result: RunResult): string | null {
   const capture = result.evidence.capture;
   if (capture !== undefined) {

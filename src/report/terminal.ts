@@ -16,6 +16,7 @@ import {
   keyFigure,
   protocolLine,
   raceLines,
+  wireNote,
 } from './format.js';
 import { sanitize } from '../util/sanitize.js';
 import { timeWaitSourceText } from '../timeline/timeWait.js';
@@ -94,6 +95,8 @@ function header(result: RunResult, c: ChalkInstance): string {
     lines.push(`Bounds: idle wait ${formatDuration(result.options.maxIdleMs)} (--max-idle), ${result.options.maxRequests} requests (--max-requests).`);
   const evidence = evidenceNote(result);
   if (evidence !== null) lines.push(c.yellow(evidence));
+  const wire = wireNote(result);
+  if (wire !== null) lines.push(result.evidence.wire?.source === 'wire' && result.evidence.wire.reason === null ? wire : c.yellow(wire));
   lines.push(...capturePeers(result));
   if (result.error !== null) lines.push(`${c.red('could not probe the target:')} ${errorText(result.error)}`);
   return lines.join('\n');

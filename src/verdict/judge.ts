@@ -147,6 +147,7 @@ export function judgeScenario(
     error: s.error,
     connections: s.connections,
     race: s.race,
+    ...(s.wire === undefined ? {} : { wire: s.wire }),
   };
 }
 

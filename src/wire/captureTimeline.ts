@@ -100,6 +100,8 @@ interface Open {
   bytesIn: number;
   bytesOut: number;
   lastTime: number;
+  /** When the first byte of the response now arriving came (a server segment with payload while a request waits); null between responses. */
+  responseStart: number | null;
 }
 
 /** Assembles the connections of a capture from its packets, in capture order. */
@@ -111,7 +113,14 @@ export class CaptureTimelines {
   firstTime: number | null = null;
   lastTime = 0;
 
-  constructor(private readonly onConnection: (c: CapturedConnection) => void) {}
+  /**
+   * `keepAll`: every event of every connection (a capture of the probe's own connections,
+   * `run --capture`, whose number is bounded by the run); otherwise the first and last ones.
+   */
+  constructor(
+    private readonly onConnection: (c: CapturedConnection) => void,
+    private readonly keepAll = false,
+  ) {}
 
   /** One packet, in capture order. */
   add(p: CapturedPacket): void {
@@ -169,7 +178,7 @@ export class CaptureTimelines {
       // The client's connect completes when the SYN-ACK arrives.
       if (!fromClient && p.ack && !conn.connected) {
         conn.connected = true;
-        push(conn, { kind: 'connect', t, local: endpoint(client), remote: { address: p.src, port: p.srcPort } });
+        this.push(conn, { kind: 'connect', t, local: endpoint(client), remote: { address: p.src, port: p.srcPort } });
         conn.lastActivity = t;
       }
       return;
@@ -177,7 +186,7 @@ export class CaptureTimelines {
     if (!conn.connected) {
       // The capture began after the handshake: the connection is already established.
       conn.connected = true;
-      push(conn, {
+      this.push(conn, {
         kind: 'connect',
         t,
         local: endpoint(client),
@@ -185,39 +194,42 @@ export class CaptureTimelines {
       });
       conn.lastActivity = t;
     }
+    // A response's head is timed at its first segment, as a client parses it; tshark names the
+    // response only in the segment that completes it (HTTP reassembly).
+    if (!fromClient && p.payload > 0 && conn.outstanding.length > 0) conn.responseStart ??= t;
     for (const m of p.messages) {
       if (m.kind === 'request' && fromClient) this.request(conn, m, t, p.payload);
       if (m.kind === 'response' && !fromClient) this.response(conn, m, t);
     }
     if (p.rst) {
       if (fromClient) {
-        if (!conn.clientClosed) push(conn, { kind: 'local-close', t, how: 'rst', reason: conn.serverFin ? 'after-peer-fin' : 'observed' });
+        if (!conn.clientClosed) this.push(conn, { kind: 'local-close', t, how: 'rst', reason: conn.serverFin ? 'after-peer-fin' : 'observed' });
         conn.clientClosed = true;
       } else {
         for (const s of conn.stale) if (s.pendingAnswer) Object.assign(s, { answer: 'rst', pendingAnswer: false });
-        push(conn, { kind: 'error', t, code: 'ECONNRESET', syscall: 'read', message: `RST from the server (frame ${p.frame})` });
+        this.push(conn, { kind: 'error', t, code: 'ECONNRESET', syscall: 'read', message: `RST from the server (frame ${p.frame})` });
       }
       conn.reset = true;
-      push(conn, { kind: 'closed', t });
+      this.push(conn, { kind: 'closed', t });
       this.handOn(conn);
       return;
     }
     if (p.fin) {
       if (fromClient && !conn.clientClosed) {
         conn.clientClosed = true;
-        push(conn, { kind: 'local-close', t, how: 'fin', reason: conn.serverFin ? 'after-peer-fin' : 'observed' });
+        this.push(conn, { kind: 'local-close', t, how: 'fin', reason: conn.serverFin ? 'after-peer-fin' : 'observed' });
       } else if (!fromClient && !conn.serverFin) {
         conn.serverFin = true;
-        push(conn, { kind: 'peer-fin', t });
+        this.push(conn, { kind: 'peer-fin', t });
         if (conn.closeDelimited !== null) {
           // The body ran until this FIN: the live probe's parser completes it here too.
-          push(conn, { kind: 'response-complete', t, index: conn.closeDelimited, bodyBytes: 0 });
+          this.push(conn, { kind: 'response-complete', t, index: conn.closeDelimited, bodyBytes: 0 });
           conn.closeDelimited = null;
           conn.lastActivity = t;
         }
       }
       if (conn.clientClosed && conn.serverFin) {
-        push(conn, { kind: 'closed', t });
+        this.push(conn, { kind: 'closed', t });
         this.handOn(conn);
       }
     }
@@ -237,7 +249,7 @@ export class CaptureTimelines {
       conn.stale.push({ index, t, idleMs: round(idleMs), afterFin: false, answer: 'nothing', pendingAnswer: true });
     }
     conn.outstanding.push({ index, method: m.method, version, tokens: tokenize(m.connection) });
-    push(conn, {
+    this.push(conn, {
       kind: 'request',
       t,
       index,
@@ -255,7 +267,7 @@ export class CaptureTimelines {
     if (m.status >= 100 && m.status < 200 && m.status !== 101) return;
     const request = conn.outstanding.shift();
     if (request === undefined) {
-      push(conn, { kind: 'unsolicited', t, bytes: 0, preview: `HTTP ${m.status} with no request outstanding` });
+      this.push(conn, { kind: 'unsolicited', t, bytes: 0, preview: `HTTP ${m.status} with no request outstanding` });
       return;
     }
     conn.responses += 1;
@@ -271,9 +283,11 @@ export class CaptureTimelines {
     // An answer to a request that was waiting for one: it was not stale after all (or was answered).
     conn.stale = conn.stale.filter((s) => !(s.index === request.index && !s.afterFin));
     for (const s of conn.stale) if (s.index === request.index && s.pendingAnswer) Object.assign(s, { answer: 'response', pendingAnswer: false });
-    push(conn, {
+    const headAt = Math.min(conn.responseStart ?? t, t);
+    conn.responseStart = null;
+    this.push(conn, {
       kind: 'response-head',
-      t,
+      t: headAt,
       index: request.index,
       status: m.status,
       version: m.version === 'HTTP/1.0' ? '1.0' : '1.1',
@@ -287,8 +301,12 @@ export class CaptureTimelines {
       conn.closeDelimited = request.index;
       return;
     }
-    push(conn, { kind: 'response-complete', t, index: request.index, bodyBytes: m.contentLength ?? 0 });
+    this.push(conn, { kind: 'response-complete', t, index: request.index, bodyBytes: m.contentLength ?? 0 });
     conn.lastActivity = t;
+  }
+
+  private push(conn: Open, e: ConnEvent): void {
+    pushEvent(conn, e, this.keepAll);
   }
 
   private handOn(conn: Open): void {
@@ -350,6 +368,7 @@ function newConnection(p: CapturedPacket): Open {
     bytesIn: 0,
     bytesOut: 0,
     lastTime: p.time,
+    responseStart: null,
   };
 }
 
@@ -378,9 +397,9 @@ function byPort(conn: Open, p: CapturedPacket): void {
   conn.clientBy = 'port';
 }
 
-/** Appends an event, keeping the first HEAD_EVENTS and the last TAIL_EVENTS. */
-function push(conn: Open, e: ConnEvent): void {
-  if (conn.head.length < HEAD_EVENTS) {
+/** Appends an event, keeping the first HEAD_EVENTS and the last TAIL_EVENTS (every one with keepAll). */
+function pushEvent(conn: Open, e: ConnEvent, keepAll: boolean): void {
+  if (keepAll || conn.head.length < HEAD_EVENTS) {
     conn.head.push(e);
     return;
   }

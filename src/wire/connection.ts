@@ -29,6 +29,8 @@ export interface ConnectOptions {
   readonly connectTimeoutMs: number;
   /** Where the socket's own state is read (an RST Node does not report; wire/socketTable.ts). */
   readonly table: SocketTable;
+  /** Receives the TLS session keys (SSLKEYLOGFILE lines) so a capture of the connection can be decrypted (`run --capture`); null: not logged. */
+  readonly keylog?: ((line: Buffer) => void) | null;
 }
 
 /** Per-exchange deadlines. socket.setTimeout alone is not enough: a trickling server never trips it. */

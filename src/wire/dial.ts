@@ -27,6 +27,7 @@ export interface DialHooks {
  */
 export function dial(options: ConnectOptions, alpn: readonly string[], hooks: DialHooks): { socket: net.Socket; ready: Promise<TlsFacts | null> } {
   const socket = options.tls ? tls.connect(tlsOptions(options, alpn)) : net.connect({ host: options.host, port: options.port, allowHalfOpen: true });
+  if (options.tls && options.keylog != null) socket.on('keylog', options.keylog);
   const where = hostPort(options.host, options.port);
   const ready = new Promise<TlsFacts | null>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -68,6 +68,12 @@ export interface TsharkRead {
   readonly tlsKeylog: string | null;
   /** The tshark executable (a test may name one that does not exist). */
   readonly tshark?: string;
+  /**
+   * Dissectors to force (`-d`, e.g. `tcp.port==8080,http`): tshark picks a TCP dissector by
+   * either port, so a client's ephemeral port that a protocol registered (48898, AMS) would
+   * otherwise hide the HTTP on it.
+   */
+  readonly decodeAs?: readonly string[];
 }
 
 /** Occurrences of one field in one frame are joined with this (a control character no header value can hold: RFC 9110 §5.5). */
@@ -122,6 +128,7 @@ export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket
   // Only TCP: HTTP/1.x rides on it, and a UDP stream has no tcp.stream to group by.
   args.push('-Y', read.filter === null ? 'tcp' : `tcp && (${read.filter})`);
   if (read.tlsKeylog !== null) args.push('-o', `tls.keylog_file:${read.tlsKeylog}`);
+  for (const rule of read.decodeAs ?? []) args.push('-d', rule);
   const child = spawn(read.tshark ?? 'tshark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');

@@ -1,0 +1,407 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestContext } from 'vitest';
+import { startLabServer } from '../src/lab/labServer.js';
+import type { LabServer } from '../src/lab/labServer.js';
+import type { ConnectionRecord, RunResult } from '../src/model/result.js';
+import type { LabProfile } from '../src/options/labProfiles.js';
+import { idleTimeoutOf } from '../src/timeline/classifyClose.js';
+import { readSegments, wireClose } from './support/capture.js';
+import { BIN, runCli } from './support/cli.js';
+import { metric, scenario } from './support/probe.js';
+import { freePort, serverBinary, startServer } from './support/realServer.js';
+import type { RunningServer } from './support/realServer.js';
+import { expectValid } from './support/reportSchema.js';
+import { issueTestPki, startHttpsServer } from './support/tls.js';
+
+/**
+ * `run --capture FILE`: the built CLI probes lab servers and nginx on 127.0.0.1 while dumpcap
+ * captures, its timing metrics come from the capture, and `analyze FILE` of the same capture
+ * gives the same verdicts. Under load (several runs at once on 2 cores) the wire-measured
+ * idle timeouts agree with an independent tshark read of each capture (test/support/capture.ts),
+ * whatever the event loop's lag. Where capturing is not permitted the run says why and these
+ * tests skip, loudly, with that reason.
+ */
+
+const IDLE: LabProfile = { idleTimeoutMs: 800, maxRequests: 0, http10: 'close', close: 'fin', advertise: false, announceLast: true, http2: null };
+const CAP: LabProfile = { idleTimeoutMs: 5000, maxRequests: 4, http10: 'close', close: 'fin', advertise: false, announceLast: true, http2: null };
+const MISMATCH: LabProfile = { idleTimeoutMs: 600, maxRequests: 0, http10: 'close', close: 'fin', advertise: false, announceLast: true, http2: null };
+const STALE: LabProfile = { idleTimeoutMs: 600, maxRequests: 0, http10: 'close', close: 'fin', advertise: false, announceLast: true, http2: null };
+const LOAD: LabProfile = { idleTimeoutMs: 600, maxRequests: 0, http10: 'close', close: 'fin', advertise: false, announceLast: true, http2: null };
+
+/** run and analyze read the same packets; they differ only by the reports' rounding to 0.1 ms (roundMs). */
+const SAME_PACKETS_MS = 0.05 + 0.001;
+/** What the brief of issue 17 asks: wire-measured idle timeouts within 1 ms of an independent read. */
+const WIRE_AGREEMENT_MS = 1;
+/** A server timer never fires early; on a busy 2-core machine it may fire this much late. */
+const LATE_MS = 250;
+/** node:https's keepAliveTimeout; lib/_http_server.js arms the idle close at keepAliveTimeout + 1000 ms (test/analyze.test.ts). */
+const TLS_KEEP_ALIVE_MS = 500;
+const TLS_IDLE_MS = TLS_KEEP_ALIVE_MS + 1000;
+/** Runs at once in the load test (2 cores: 3 processes per core, plus the servers). */
+const PARALLEL_RUNS = 6;
+
+let dir = '';
+const labs: Record<'idle' | 'cap' | 'mismatch' | 'stale' | 'load', LabServer | null> = { idle: null, cap: null, mismatch: null, stale: null, load: null };
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'kap-run-capture-'));
+  labs.idle = await startLabServer(IDLE);
+  labs.cap = await startLabServer(CAP);
+  labs.mismatch = await startLabServer(MISMATCH);
+  labs.stale = await startLabServer(STALE);
+  labs.load = await startLabServer(LOAD);
+});
+
+afterAll(async () => {
+  await Promise.all(Object.values(labs).map((l) => l?.close()));
+  if (dir !== '') rmSync(dir, { recursive: true, force: true });
+});
+
+/** `run URL --capture FILE --json` on these scenarios, parsed and checked against the schema. */
+async function runCaptured(
+  url: string,
+  ids: readonly string[],
+  file: string | null,
+  env?: NodeJS.ProcessEnv,
+  extra: readonly string[] = [],
+): Promise<RunResult> {
+  const args = ['run', url, '--json', '-q', '--max-idle', '5s', '--max-requests', '20', ...extra, ...(file === null ? ['--capture'] : ['--capture', file])];
+  for (const id of ids) args.push('--scenario', id);
+  const { code, stdout, stderr } = await runCli(args, { timeoutMs: 90_000, env });
+  expect(stderr).toBe('');
+  expect(code).toBe(0);
+  const report: unknown = JSON.parse(stdout);
+  expectValid(expect, report);
+  return report as RunResult;
+}
+
+/** `analyze FILE --json`, parsed and checked against the schema. */
+async function analyze(file: string): Promise<RunResult> {
+  const { code, stdout, stderr } = await runCli(['analyze', file, '--json', '-q'], { timeoutMs: 60_000 });
+  expect(stderr).toBe('');
+  expect(code).toBe(0);
+  const report: unknown = JSON.parse(stdout);
+  expectValid(expect, report);
+  return report as RunResult;
+}
+
+/** Skips (never passes) when the run could not capture, naming why; else checks the whole run was timed on the wire. */
+function needWire(ctx: TestContext, run: RunResult): void {
+  const wire = run.evidence.wire;
+  if (wire?.source !== 'wire') {
+    const why = wire?.reason ?? 'no evidence.wire in the report';
+    console.warn(`*** SKIPPING run --capture: ${why} ***`);
+    ctx.skip(why);
+  }
+  if (wire?.reason != null) console.error(`not every connection timed on the wire: ${wire.reason}`);
+  expect(wire?.reason ?? null, 'every connection timed on the wire').toBeNull();
+  expect(wire).toMatchObject({ source: 'wire', interface: 'lo' });
+  expect(wire?.wireTimed).toBe(wire?.connections);
+  for (const s of run.scenarios) expect(s.wire, `${s.id} timed on the wire`).toBeDefined();
+}
+
+function allConnections(run: RunResult): ConnectionRecord[] {
+  return run.scenarios.flatMap((s) => s.connections);
+}
+
+/** The run's idle closes (server FIN or RST on an idle connection), as its connections record them: wire times under --capture. */
+function idleCloses(run: RunResult): number[] {
+  return allConnections(run)
+    .map((c) => idleTimeoutOf(c.end))
+    .filter((x): x is number => x !== null)
+    .sort((a, b) => a - b);
+}
+
+/**
+ * Stale requests as docs/analyze.md defines them, read off the run's own (wire-timed) events:
+ * a request that went out after the server's FIN had reached the wire (a race trial written
+ * while the FIN was in flight counts), or a later request on the connection that nothing but
+ * an RST answered; and how many an RST answered.
+ */
+function staleWrites(run: RunResult): { written: number; answeredByRst: number } {
+  let written = 0;
+  let answeredByRst = 0;
+  for (const c of allConnections(run)) {
+    const fin = c.events.find((e) => e.kind === 'peer-fin');
+    const reset = c.events.find((e) => e.kind === 'error' && e.code === 'ECONNRESET');
+    const answered = new Set(c.events.flatMap((e) => (e.kind === 'response-head' ? [e.index] : [])));
+    for (const e of c.events) {
+      // A write after the RST fails in the kernel (EPIPE): no packet, not a request on the wire.
+      if (e.kind !== 'request' || (reset !== undefined && e.t >= reset.t)) continue;
+      const afterFin = fin !== undefined && e.t > fin.t;
+      const dropped = !afterFin && e.index > 1 && reset !== undefined && !answered.has(e.index);
+      if (!afterFin && !dropped) continue;
+      written += 1;
+      if (reset !== undefined && !answered.has(e.index)) answeredByRst += 1;
+    }
+  }
+  return { written, answeredByRst };
+}
+
+/** The verdicts `run` and `analyze` of its capture must share. */
+function expectSameVerdicts(label: string, run: RunResult, report: RunResult): void {
+  const runIdles = idleCloses(run);
+  const analyzed = metric(report, 'idle-timeout', 'idleTimeoutMs') as number | null;
+  console.info(`${label}: run's idle closes on the wire ${runIdles.join(', ')} ms; analyze of its capture: min ${analyzed} ms`);
+  // analyze's idle timeout is over every idle close in the capture: the run's, on the same packets.
+  if (runIdles.length > 0) {
+    expect(analyzed).not.toBeNull();
+    expect(Math.abs((analyzed as number) - (runIdles[0] as number))).toBeLessThanOrEqual(SAME_PACKETS_MS);
+    expect(Math.abs((metric(report, 'idle-timeout', 'idleTimeoutMaxMs') as number) - (runIdles.at(-1) as number))).toBeLessThanOrEqual(SAME_PACKETS_MS);
+    expect(metric(report, 'idle-timeout', 'idleCloses')).toBe(runIdles.length);
+  } else {
+    expect(analyzed).toBeNull();
+  }
+  const ran = (id: string): boolean => run.scenarios.some((s) => s.id === id);
+  if (ran('idle-timeout')) {
+    // The run's own figure is the shortest of its samples without "Connection: keep-alive" (label main).
+    const bare = scenario(run, 'idle-timeout')
+      .connections.filter((c) => c.id === 'main' || c.id.startsWith('main#'))
+      .map((c) => idleTimeoutOf(c.end) as number);
+    expect(bare.length).toBeGreaterThan(0);
+    expect(metric(run, 'idle-timeout', 'idleTimeoutMs')).toBe(Math.min(...bare));
+    expect(metric(report, 'idle-timeout', 'closeKind')).toBe(metric(run, 'idle-timeout', 'closeKind'));
+    expect(metric(report, 'idle-timeout', 'timeWaitSide')).toBe(metric(run, 'idle-timeout', 'timeWaitSide'));
+    const closers = new Set(scenario(run, 'idle-timeout').connections.map((c) => c.end.closedBy));
+    expect([...closers]).toEqual(['server']);
+    expect(scenario(report, 'idle-timeout').connections[0]?.end.closedBy).toBe('server');
+  }
+  if (ran('request-cap')) {
+    expect(metric(report, 'request-cap', 'maxRequests')).toBe(metric(run, 'request-cap', 'maxRequests'));
+    expect(metric(report, 'request-cap', 'signalled')).toBe(metric(run, 'request-cap', 'signalled'));
+    expect(metric(report, 'request-cap', 'closeKind')).toBe(metric(run, 'request-cap', 'closeKind'));
+  }
+  if (ran('timeout-mismatch')) {
+    expect(metric(report, 'timeout-mismatch', 'serverClose')).toBe(metric(run, 'timeout-mismatch', 'serverClose'));
+  }
+  const stale = staleWrites(run);
+  expect(metric(report, 'stale-race', 'staleRequests')).toBe(stale.written);
+  expect(metric(report, 'stale-race', 'staleAnsweredByRst')).toBe(stale.answeredByRst);
+}
+
+describe('run --capture: the lab server', () => {
+  it('idle timeout: every timing metric from the wire, the event-loop value kept beside it; analyze of the file gives the same verdicts', async (ctx) => {
+    const file = path.join(dir, 'idle.pcapng');
+    const run = await runCaptured((labs.idle as LabServer).url, ['idle-timeout'], file);
+    needWire(ctx, run);
+    expect(run.evidence.wire?.file).toBe(file);
+    const idle = scenario(run, 'idle-timeout');
+    const wire = idle.wire?.idleTimeoutMs;
+    console.info(`idle timeout ${IDLE.idleTimeoutMs} ms: event loop ${wire?.probeMs} ms, wire ${wire?.wireMs} ms`);
+    expect(wire?.wireMs).toBe(idle.metrics.idleTimeoutMs);
+    expect(typeof wire?.probeMs).toBe('number');
+    expect(wire?.wireMs).toBeGreaterThanOrEqual(IDLE.idleTimeoutMs - 1);
+    expect(wire?.wireMs).toBeLessThanOrEqual(IDLE.idleTimeoutMs + LATE_MS);
+    // The connection's events carry the packets' times: its close classification rests on them.
+    const first = idle.connections[0] as ConnectionRecord;
+    const fin = first.events.find((e) => e.kind === 'peer-fin')?.t as number;
+    const done = first.events.filter((e) => e.kind === 'response-complete').at(-1)?.t as number;
+    expect(first.end.idleMs).toBeCloseTo(fin - done, 1);
+
+    const report = await analyze(file);
+    expectSameVerdicts('lab idle-timeout', run, report);
+  }, 60_000);
+
+  it('request cap, a request after the FIN, the race: the same verdicts from run --capture and from analyze of its file', async (ctx) => {
+    const files = { cap: path.join(dir, 'cap.pcapng'), mismatch: path.join(dir, 'mismatch.pcapng'), stale: path.join(dir, 'stale.pcapng') };
+    // One scenario per server and capture: analyze's timeout-mismatch reads the first stale request of the capture.
+    const [cap, mismatch, stale] = await Promise.all([
+      runCaptured((labs.cap as LabServer).url, ['request-cap'], files.cap),
+      runCaptured((labs.mismatch as LabServer).url, ['timeout-mismatch'], files.mismatch),
+      runCaptured((labs.stale as LabServer).url, ['stale-race'], files.stale),
+    ]);
+    for (const run of [cap, mismatch, stale]) needWire(ctx, run);
+    expect(metric(cap, 'request-cap', 'maxRequests')).toBe(CAP.maxRequests);
+    expectSameVerdicts('lab request-cap', cap, await analyze(files.cap));
+    expect(staleWrites(mismatch).written).toBe(1);
+    expectSameVerdicts('lab timeout-mismatch', mismatch, await analyze(files.mismatch));
+    // The race's T and each trial's idle time are the wire's too.
+    const race = scenario(stale, 'stale-race').race;
+    expect(race?.idleTimeoutMs).toBe(metric(stale, 'stale-race', 'idleTimeoutMs'));
+    expect(scenario(stale, 'stale-race').wire?.idleTimeoutMs?.wireMs).toBe(race?.idleTimeoutMs);
+    expectSameVerdicts('lab stale-race', stale, await analyze(files.stale));
+  }, 90_000);
+
+  it('--capture without a file: the capture is read and not kept', async (ctx) => {
+    const run = await runCaptured((labs.idle as LabServer).url, ['http11-reuse'], null);
+    needWire(ctx, run);
+    expect(run.evidence.wire?.file).toBeNull();
+    // No timing metric in this scenario: wire-timed all the same, with nothing to replace.
+    expect(scenario(run, 'http11-reuse').wire).toEqual({});
+  }, 60_000);
+});
+
+describe('run --capture over TLS', () => {
+  it('the probe logs its own TLS keys: its HTTPS connections are timed on the wire, and analyze reads the kept capture with the kept key log', async (ctx) => {
+    const pki = issueTestPki(mkdtempSync(path.join(dir, 'pki-')));
+    const server = await startHttpsServer(pki, TLS_KEEP_ALIVE_MS);
+    try {
+      const file = path.join(dir, 'tls.pcapng');
+      const run = await runCaptured(server.url, ['idle-timeout'], file, undefined, ['--cacert', pki.ca]);
+      needWire(ctx, run);
+      expect(run.target.tls).toBe(true);
+      expect(run.evidence.wire?.tlsKeylog).toBe(`${file}.keylog`);
+      expect(readFileSync(`${file}.keylog`, 'utf8')).toContain('CLIENT_');
+      const idle = metric(run, 'idle-timeout', 'idleTimeoutMs') as number;
+      console.info(`TLS idle timeout: event loop ${scenario(run, 'idle-timeout').wire?.idleTimeoutMs?.probeMs} ms, wire ${idle} ms`);
+      expect(idle).toBeGreaterThanOrEqual(TLS_IDLE_MS - 1);
+      expect(idle).toBeLessThanOrEqual(TLS_IDLE_MS + LATE_MS);
+      const { code, stdout } = await runCli(['analyze', file, '--tls-keylog', `${file}.keylog`, '--json', '-q'], { timeoutMs: 60_000 });
+      expect(code).toBe(0);
+      expectSameVerdicts('TLS', run, JSON.parse(stdout) as RunResult);
+    } finally {
+      server.stop();
+    }
+  }, 60_000);
+});
+
+describe('run --capture when capturing is not possible', () => {
+  it('no dumpcap or tshark on PATH: the run goes on with event-loop times, and the report says why in one line', async () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'kap-nopath-'));
+    try {
+      const run = await runCaptured((labs.idle as LabServer).url, ['http11-reuse'], path.join(empty, 'x.pcapng'), { PATH: empty });
+      expect(run.evidence.wire).toMatchObject({ source: 'event-loop', reason: expect.stringMatching(/^neither dumpcap nor tshark is installed/), file: null });
+      expect(scenario(run, 'http11-reuse').wire).toBeUndefined();
+      expect(metric(run, 'http11-reuse', 'reused')).toBe(true);
+      const terminal = await runCli(['run', (labs.idle as LabServer).url, '--capture', '-s', 'http11-reuse', '--color', 'never'], { env: { PATH: empty } });
+      expect(terminal.code).toBe(0);
+      expect(terminal.stdout.split('\n').filter((l) => l.startsWith('Timing:'))).toEqual([
+        "Timing: the event loop's, not the wire's: neither dumpcap nor tshark is installed (Debian, Ubuntu: apt-get install tshark).",
+      ]);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("an unprivileged user (setpriv to nobody): dumpcap's own reason, and the run goes on", async (ctx) => {
+    const setpriv = spawnSync('sh', ['-c', 'command -v setpriv']).stdout.toString().trim();
+    if (process.getuid?.() !== 0 || setpriv === '') {
+      const why = 'needs root and setpriv to run the probe as an unprivileged user';
+      console.warn(`*** SKIPPING: ${why} ***`);
+      ctx.skip(why);
+    }
+    // Not spawnSync: the lab server answers from this process's event loop.
+    const child = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const args = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'run', (labs.idle as LabServer).url];
+      const p = spawn(setpriv, [...args, '--capture', '-s', 'http11-reuse', '--json', '-q'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
+      p.once('close', (status) => {
+        clearTimeout(timer);
+        resolve({ status, stdout, stderr });
+      });
+    });
+    const run = JSON.parse(child.stdout) as RunResult;
+    expect(run.evidence.wire).toMatchObject({ source: 'event-loop', file: null });
+    console.info(`as nobody: ${run.evidence.wire?.reason}`);
+    expect(run.evidence.wire?.reason).toMatch(/^(dumpcap|tshark) could not capture on lo: .*permission/);
+    expect(run.evidence.wire?.reason).not.toContain('\n');
+    expect(metric(run, 'http11-reuse', 'reused')).toBe(true);
+  }, 60_000);
+
+  it('--capture into a directory that does not exist: exit 2 before probing', async () => {
+    const { code, stdout, stderr } = await runCli(['run', (labs.idle as LabServer).url, '--capture', '/nonexistent/dir/run.pcapng']);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toBe('keepalive-probe: --capture /nonexistent/dir/run.pcapng: no directory /nonexistent/dir to write the capture in\n');
+  });
+
+  it("analyze --expect on a scenario a capture does not answer names analyze's scenarios, not --scenario", async () => {
+    const file = path.join(dir, 'empty.pcapng');
+    writeFileSync(file, '');
+    const { code, stderr } = await runCli(['analyze', file, '--expect', 'http10-keepalive.keepAliveHonoured=true']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/needs scenario "http10-keepalive", which a capture does not answer \(analyze reports idle-timeout, request-cap, /);
+    expect(stderr).not.toContain('--scenario');
+  });
+});
+
+const nginxBin = serverBinary('nginx', ['/usr/sbin/nginx'], 'apt-get install nginx-light (or nginx)');
+
+describe.skipIf(nginxBin === null)('run --capture: nginx', () => {
+  let server: RunningServer | null = null;
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('keepalive_timeout 1s; keepalive_requests 4: run --capture and analyze of its file give the same verdicts', async (ctx) => {
+    const root = mkdtempSync(path.join(dir, 'nginx-'));
+    const port = await freePort();
+    const conf = path.join(root, 'nginx.conf');
+    const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${path.join(root, t)};`).join('\n');
+    writeFileSync(
+      conf,
+      `worker_processes 1;
+pid ${path.join(root, 'nginx.pid')};
+error_log ${path.join(root, 'error.log')} warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+${temp}
+  keepalive_timeout 1s;
+  keepalive_requests 4;
+  server {
+    listen 127.0.0.1:${port};
+    location / { return 200 "ok\\n"; }
+  }
+}
+`,
+    );
+    const url = `http://127.0.0.1:${port}/`;
+    const args = ['-c', conf, '-p', `${root}/`, '-e', path.join(root, 'error.log'), '-g', 'daemon off; master_process on;'];
+    server = await startServer(nginxBin ?? 'nginx', args, { cwd: root, readyUrl: url });
+    const file = path.join(dir, 'nginx.pcapng');
+    const run = await runCaptured(url, ['idle-timeout', 'request-cap', 'timeout-mismatch'], file);
+    needWire(ctx, run);
+    expect(run.target.server).toMatch(/^nginx\//);
+    expect(metric(run, 'request-cap', 'maxRequests')).toBe(4);
+    const idle = metric(run, 'idle-timeout', 'idleTimeoutMs') as number;
+    expect(idle).toBeGreaterThanOrEqual(1000 - 1);
+    expect(idle).toBeLessThanOrEqual(1000 + LATE_MS);
+    expectSameVerdicts('nginx', run, await analyze(file));
+  }, 90_000);
+});
+
+describe('run --capture under load', () => {
+  it(`${PARALLEL_RUNS} runs at once on 2 cores: wire-measured idle timeouts agree with an independent tshark read within 1 ms`, async (ctx) => {
+    const files = Array.from({ length: PARALLEL_RUNS }, (_, i) => path.join(dir, `load-${i}.pcapng`));
+    const runs = await Promise.all(files.map((f) => runCaptured((labs.load as LabServer).url, ['idle-timeout', 'stale-race'], f)));
+    const port = (labs.load as LabServer).port;
+    let worstWire = 0;
+    let worstLoop = 0;
+    for (const [i, run] of runs.entries()) {
+      needWire(ctx, run);
+      const segments = readSegments(files[i] as string);
+      const closes = allConnections(run).filter((c) => idleTimeoutOf(c.end) !== null);
+      expect(closes.length).toBeGreaterThanOrEqual(4);
+      for (const c of closes) {
+        const independent = wireClose(segments, port, c.local?.port as number);
+        expect(independent.firstCloser).toBe('server');
+        const diff = Math.abs((idleTimeoutOf(c.end) as number) - (independent.serverIdleMs as number));
+        worstWire = Math.max(worstWire, diff);
+        expect(diff, `${c.id} (local port ${c.local?.port})`).toBeLessThanOrEqual(WIRE_AGREEMENT_MS);
+      }
+      const w = scenario(run, 'idle-timeout').wire?.idleTimeoutMs;
+      const independentMin = Math.min(
+        ...scenario(run, 'idle-timeout')
+          .connections.filter((c) => c.id === 'main' || c.id.startsWith('main#'))
+          .map((c) => wireClose(segments, port, c.local?.port as number).serverIdleMs ?? Number.POSITIVE_INFINITY),
+      );
+      expect(Math.abs((w?.wireMs as number) - independentMin)).toBeLessThanOrEqual(WIRE_AGREEMENT_MS);
+      worstLoop = Math.max(worstLoop, Math.abs((w?.probeMs as number) - independentMin));
+      console.info(
+        `run ${i}: idleTimeoutMs event loop ${w?.probeMs} ms, wire ${w?.wireMs} ms, independent ${independentMin.toFixed(3)} ms; event-loop lag seen up to ${run.evidence.wire?.eventLoopLagMaxMs} ms`,
+      );
+    }
+    console.info(
+      `${PARALLEL_RUNS} parallel runs: wire vs independent read, worst ${worstWire.toFixed(3)} ms over every idle close; event loop vs independent (idleTimeoutMs), worst ${worstLoop.toFixed(3)} ms`,
+    );
+  }, 120_000);
+});
