@@ -19,8 +19,8 @@ function namesOf<T extends string>(all: Record<T, true>): T[] {
   return Object.keys(all) as T[];
 }
 
-/** 'ok' is left out: a request that was answered needs no explanation. */
-const REQUEST_OUTCOMES = namesOf<Exclude<RequestOutcome, 'ok'>>({
+/** 'ok' and 'answered' are left out: a request that was answered needs no explanation. */
+const REQUEST_OUTCOMES = namesOf<Exclude<RequestOutcome, 'ok' | 'answered'>>({
   'premature-close': true,
   ECONNRESET: true,
   EPIPE: true,
@@ -80,7 +80,7 @@ const ids = (text: string): string[] => findExplanations(text).map((e) => e.id);
 
 describe('explain covers what the probe prints', () => {
   it('the lists above are the unions the JSON report carries', () => {
-    expect(['ok', ...REQUEST_OUTCOMES].sort()).toEqual([...schemaEnum(['$defs', 'requestOutcome'])].sort());
+    expect(['ok', 'answered', ...REQUEST_OUTCOMES].sort()).toEqual([...schemaEnum(['$defs', 'requestOutcome'])].sort());
     expect([...CLOSE_KINDS].sort()).toEqual([...schemaEnum(['$defs', 'closeClassification', 'properties', 'kind'])].sort());
     expect([...PROBE_ERROR_CODES].sort()).toEqual([...schemaEnum(['$defs', 'probeError', 'properties', 'code'])].sort());
   });

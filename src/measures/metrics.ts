@@ -5,7 +5,7 @@ import { idleTimeoutOf } from '../timeline/classifyClose.js';
 import { serverCloseMode } from '../timeline/closeMode.js';
 import { timeWaitSourceText } from '../timeline/timeWait.js';
 import type { ServerCloseMode } from '../timeline/closeMode.js';
-import { outcomeOf } from '../timeline/outcome.js';
+import { isAnswered, outcomeOf } from '../timeline/outcome.js';
 import { firstHead, idleBeforeLastRequest, lastHead, requestEvent, responsesOf, splitResponses, unframedBody } from '../timeline/queries.js';
 import { errorSignal } from '../timeline/signals.js';
 import { parseKeepAlive } from '../http/keepAliveHeader.js';
@@ -328,7 +328,7 @@ function raceMeasure(name: 'raceWindow' | 'raceSafeIdle', race: RaceReport | nul
   const T = race.idleTimeoutMs;
   const failedInTime = failedWhileOpen(race.trials);
   const afterClose = race.trials.filter((t) => t.closeSeenBeforeWrite);
-  const failedAfter = afterClose.filter((t) => t.outcome !== 'ok');
+  const failedAfter = afterClose.filter((t) => !isAnswered(t.outcome));
   const parts = [
     failedInTime.length === 0
       ? `no request written while the connection still looked open failed (${race.trials.length - afterClose.length} such requests, idle up to ${formatDuration(Math.max(0, ...race.trials.filter((t) => !t.closeSeenBeforeWrite).map((t) => t.idleMs)))})`

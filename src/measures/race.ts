@@ -1,3 +1,4 @@
+import { isAnswered } from '../timeline/outcome.js';
 import type { RaceReport, RaceTrial } from '../model/result.js';
 import { roundMs } from '../util/duration.js';
 
@@ -32,7 +33,7 @@ export function safeIdleMs(idleTimeoutMs: number, windowMs = 0): number | null {
 
 /** Trials whose request was written while the connection still looked open (no FIN or RST yet) and failed. */
 export function failedWhileOpen(trials: readonly RaceTrial[]): RaceTrial[] {
-  return trials.filter((t) => !t.closeSeenBeforeWrite && t.outcome !== 'ok');
+  return trials.filter((t) => !t.closeSeenBeforeWrite && !isAnswered(t.outcome));
 }
 
 /** The race report from T and the trials (see RaceReport). */
@@ -45,7 +46,7 @@ export function summarizeRace(idleTimeoutMs: number | null, trials: readonly Rac
   // Failures begin somewhere between the last answered request before the earliest failure
   // and that failure: the offsets are a grid, so the window is known within one step of it.
   const earliest = Math.min(...failedInTime.map((t) => t.idleMs));
-  const lastOk = Math.max(0, ...trials.filter((t) => t.outcome === 'ok' && t.idleMs < earliest).map((t) => t.idleMs));
+  const lastOk = Math.max(0, ...trials.filter((t) => isAnswered(t.outcome) && t.idleMs < earliest).map((t) => t.idleMs));
   const windowMs = Math.max(0, roundMs(idleTimeoutMs - earliest));
   const windowUpperMs = Math.max(windowMs, roundMs(idleTimeoutMs - lastOk));
   return { idleTimeoutMs, trials, windowMs, windowUpperMs, safeIdleMs: safeIdleMs(idleTimeoutMs, windowUpperMs) };

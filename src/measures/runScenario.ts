@@ -404,7 +404,15 @@ async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState):
       const outcome = await exchange(state, step.as, conn, {});
       // The real idle time, from the response to the request as written (timers run late).
       const idleMs = roundMs(idleBeforeLastRequest(conn.events) ?? sendAt - answeredAt);
-      trials.push({ offsetMs: trial.offsetMs, connection: conn.id, idleMs, closeSeenBeforeWrite, outcome: outcomeOf(outcome) });
+      // Over HTTP/2 a response is `answered`, beside refused-stream, above-last-stream-id and connection-lost.
+      const got = outcomeOf(outcome);
+      trials.push({
+        offsetMs: trial.offsetMs,
+        connection: conn.id,
+        idleMs,
+        closeSeenBeforeWrite,
+        outcome: conn instanceof H2Connection && got === 'ok' ? 'answered' : got,
+      });
     }
   };
   await Promise.all(Array.from({ length: Math.min(step.parallel, plan.length) }, worker));

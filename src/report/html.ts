@@ -1,3 +1,4 @@
+import { isAnswered } from '../timeline/outcome.js';
 import type { ConnectionRecord, RaceReport, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import { byOffset } from '../measures/race.js';
 import type { ConnEvent } from '../model/events.js';
@@ -143,7 +144,7 @@ function raceTable(race: RaceReport): string {
     const cells = trials
       .map(
         (t) =>
-          `<span class="trial ${t.outcome === 'ok' ? 'ok' : 'failed'}" data-outcome="${xmlText(t.outcome)}" data-idle-ms="${t.idleMs}">${xmlText(t.outcome)}${t.closeSeenBeforeWrite ? '*' : ''} <small>${t.idleMs.toFixed(1)} ms</small></span>`,
+          `<span class="trial ${isAnswered(t.outcome) ? 'ok' : 'failed'}" data-outcome="${xmlText(t.outcome)}" data-idle-ms="${t.idleMs}">${xmlText(t.outcome)}${t.closeSeenBeforeWrite ? '*' : ''} <small>${t.idleMs.toFixed(1)} ms</small></span>`,
       )
       .join(' ');
     return `<tr data-offset-ms="${offset}"><td>${xmlText(offsetLabel(offset))}</td><td>${cells}</td></tr>`;

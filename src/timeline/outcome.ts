@@ -3,6 +3,8 @@ import type { ExchangeOutcome } from '../wire/connection.js';
 /** Outcomes of a request as a client experiences them. */
 export type RequestOutcome =
   | 'ok'
+  /** HTTP/2 race trials: a response (what `ok` is over HTTP/1), named as RFC 9113 drains are discussed: answered, refused, above the last stream, lost. */
+  | 'answered'
   | 'premature-close'
   | 'ECONNRESET'
   | 'EPIPE'
@@ -19,6 +21,11 @@ export type RequestOutcome =
   | 'above-last-stream-id'
   /** HTTP/2: the connection ended under the stream with no GOAWAY covering it: unsafe to retry blindly. */
   | 'connection-lost';
+
+/** Whether an outcome is a response (`ok`, or `answered` over HTTP/2). */
+export function isAnswered(outcome: string): boolean {
+  return outcome === 'ok' || outcome === 'answered';
+}
 
 /** Maps an exchange to what a client would report. */
 export function outcomeOf(outcome: ExchangeOutcome): RequestOutcome {
