@@ -280,6 +280,7 @@ const SHAPES: Record<EventMark, (px: number, mid: number) => string> = {
   error: (px, mid) => `<circle cx="${px}" cy="${mid}" r="7"/>`,
   timeout: (px, mid) => `<circle cx="${px}" cy="${mid}" r="7"/>`,
   unsolicited: (px, mid) => `<circle cx="${px}" cy="${mid}" r="5"/>`,
+  goaway: (px, mid) => `<path d="M${px} ${mid - 8} L${px + 7} ${mid} L${px} ${mid + 8} L${px - 7} ${mid} Z"/>`,
 };
 
 /** Short words under a mark: who closed and how, or the error code. */
@@ -288,11 +289,12 @@ const CAPTIONS: Partial<Record<EventMark, (e: ConnEvent) => string>> = {
   rst: (e) => (e.kind === 'local-close' ? 'RST → client' : 'RST ← server'),
   error: (e) => (e.kind === 'error' ? sanitize(e.code, 24) : 'protocol error'),
   timeout: (e) => (e.kind === 'timeout' ? `${e.deadline} timeout` : ''),
+  goaway: (e) => (e.kind === 'h2-frame' ? `GOAWAY ${sanitize(e.frame.errorCode ?? '', 24)} ← server` : ''),
 };
 
 const LEGEND =
   '<p class="legend"><span class="k req">▼ request</span> <span class="k resp">▲ response</span> <span class="k busy">▬ in flight</span> ' +
-  '<span class="k idle">┄ idle (to scale)</span> <span class="k fin">▮ FIN</span> <span class="k rst">✕ RST</span> <span class="k err">● error</span> · hover a mark for details</p>';
+  '<span class="k idle">┄ idle (to scale)</span> <span class="k fin">▮ FIN</span> <span class="k rst">✕ RST</span> <span class="k err">● error</span> <span class="k goaway">◆ GOAWAY (HTTP/2)</span> · hover a mark for details</p>';
 
 const STYLE = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1180px;padding:0 16px;color:#1d2330;background:#fff}
@@ -312,7 +314,7 @@ svg.timeline{display:block;margin:10px 0 4px;background:#fbfcfe;border:1px solid
 .lane-label{font:12px ui-monospace,monospace;fill:#1d2330}.life{stroke:#9aa3b5;stroke-width:1}
 .busy{fill:#3b6fd8;opacity:.35}.idle{fill:#9aa3b5}.idle-label{font-size:11px;fill:#6b7385;text-anchor:middle}
 .mark.connect circle{fill:#1d2330}.mark.request path{fill:#3b6fd8}.mark.response path{fill:#2e8540}
-.mark.fin rect{fill:#b7791f}.mark.rst path{stroke:#c53030;stroke-width:3}
+.mark.goaway path{fill:#2b6cb0}.mark.fin rect{fill:#b7791f}.mark.rst path{stroke:#c53030;stroke-width:3}
 .mark.error circle,.mark.timeout circle{fill:#c53030;stroke:#fff;stroke-width:1.5}.mark.unsolicited circle{fill:#805ad5}
 .mark-label{font-size:11px;text-anchor:middle;fill:#1d2330}.mark.error .mark-label,.mark.rst .mark-label,.mark.timeout .mark-label{fill:#c53030;font-weight:600}
 .legend{font-size:12px;color:#475066;margin:0 0 8px}.k{margin-right:8px}.req{color:#3b6fd8}.resp{color:#2e8540}.fin{color:#b7791f}.rst,.err{color:#c53030}

@@ -183,7 +183,7 @@ export function idleTimeoutOf(end: CloseClassification): number | null {
 }
 
 /** What a reader sees of one event on a lane: who sent which close, an error, or nothing of note. */
-export type EventMark = 'connect' | 'request' | 'response' | 'fin' | 'rst' | 'error' | 'timeout' | 'unsolicited';
+export type EventMark = 'connect' | 'request' | 'response' | 'fin' | 'rst' | 'error' | 'timeout' | 'unsolicited' | 'goaway';
 
 /**
  * The mark an event stands for, given how the connection ended: the ECONNRESET that ended a
@@ -210,6 +210,9 @@ export function eventMark(e: ConnEvent, end: CloseClassification): EventMark | n
       return 'timeout';
     case 'unsolicited':
       return 'unsolicited';
+    case 'h2-frame':
+      // HTTP/2: the server's GOAWAY is the close's announcement; other frames the lane does not mark.
+      return e.dir === 'in' && e.frame.type === 'GOAWAY' ? 'goaway' : null;
     default:
       return null;
   }
