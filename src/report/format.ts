@@ -94,7 +94,7 @@ function describeFrame(f: H2FrameInfo): string {
 export function protocolLine(result: RunResult): string | null {
   const { protocols, h2Refusal, tls } = result.target;
   if (protocols.length === 0) return null;
-  const names = protocols.map((p) => (p === 'h2' ? `HTTP/2 (${tls ? 'ALPN h2' : 'h2c, prior knowledge'})` : 'HTTP/1.1'));
+  const names = protocols.map((p) => (p === 'h2' ? `HTTP/2 (${tls ? 'ALPN h2' : 'h2c'})` : 'HTTP/1.1'));
   const not = h2Refusal === null ? '' : `; not HTTP/2: ${sanitize(h2Refusal, 200)}`;
   return `Protocols: ${names.join(', ')}${not}.`;
 }

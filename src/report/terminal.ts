@@ -43,7 +43,8 @@ export function renderTerminal(result: RunResult, options: TerminalOptions): str
   const advice = [...new Set(result.scenarios.flatMap((s) => s.advice))];
   if (advice.length > 0) out.push('', c.bold('what to do:'), ...advice.map((a) => `  → ${a}`));
   if (result.clients.length > 0) out.push('', clientsSection(result, c, verbose));
-  if (result.h2Clients.length > 0) out.push('', h2ClientsSection(result.h2Clients, c, verbose));
+  // Right under the HTTP/1 clients (one block of client verdicts); apart from them in -v, where both are tables.
+  if (result.h2Clients.length > 0) out.push(...(verbose || result.clients.length === 0 ? [''] : []), h2ClientsSection(result.h2Clients, c, verbose));
   if (result.loopDelayMaxMs >= LOOP_DELAY_WARN_MS) {
     out.push(
       '',
@@ -53,6 +54,9 @@ export function renderTerminal(result: RunResult, options: TerminalOptions): str
   out.push('', footer(result, c));
   return `${out.join('\n')}\n`;
 }
+
+/** Findings a scenario that did not pass shows in the default report (the first are the ones its status rests on); -v shows all. */
+const FINDINGS_SHOWN = 1;
 
 /** The width a scenario's metrics line keeps to in the default report (one line of a 120-column terminal); -v shows them all. */
 const LINE_WIDTH = 118;
@@ -83,16 +87,20 @@ function header(result: RunResult, c: ChalkInstance): string {
     const cap = lab.maxRequests === 0 ? 'no request cap' : `closes after ${lab.maxRequests} requests${lab.announceLast ? '' : ' without warning'}`;
     const idle = lab.idleTimeoutMs === 0 ? 'no idle timeout' : `idle timeout ${formatDuration(lab.idleTimeoutMs)}`;
     lines.push(
-      `Target: the embedded lab server (${idle}, ${cap}, ${lab.close.toUpperCase()}, HTTP/1.0 keep-alive ${lab.http10 === 'close' ? 'off' : 'on'}${lab.advertise ? ', Keep-Alive sent' : ''}).`,
+      `Target: the embedded lab server (${idle}, ${cap}${lab.close === 'fin' ? '' : `, closes with ${lab.close.toUpperCase()}`}, HTTP/1.0 keep-alive ${lab.http10 === 'close' ? 'off' : 'on'}${lab.advertise ? ', Keep-Alive sent' : ''}).`,
       'Your server: keepalive-probe run <url>. The lab with other settings: keepalive-probe serve --help.',
     );
   }
   if (result.hops.length > 0) lines.push(`Hops, from the client inward: ${hopChain(result)}; each must idle longer than the one before it.`);
-  const protocols = protocolLine(result);
-  if (protocols !== null) lines.push(protocols);
   // A capture waited for nothing: its span, in the evidence line, bounds what it can show.
-  if (result.evidence.capture === undefined)
-    lines.push(`Bounds: idle wait ${formatDuration(result.options.maxIdleMs)} (--max-idle), ${result.options.maxRequests} requests (--max-requests).`);
+  const bounds =
+    result.evidence.capture === undefined
+      ? `Bounds: idle wait ${formatDuration(result.options.maxIdleMs)} (--max-idle), ${result.options.maxRequests} requests (--max-requests).`
+      : null;
+  // Protocols and bounds share a line when it fits.
+  const facts = [protocolLine(result), bounds].filter((x): x is string => x !== null);
+  const joined = facts.join(' ');
+  lines.push(...(joined.length <= LINE_WIDTH ? [joined].filter((x) => x !== '') : facts));
   const evidence = evidenceNote(result);
   if (evidence !== null) lines.push(c.yellow(evidence));
   const wire = wireNote(result);
@@ -138,12 +146,14 @@ function scenarioSection(s: ScenarioResult, c: ChalkInstance, verbose: boolean, 
   const lines = [`${c.bold(s.id)} ${paintStatus(s.status, c)} (${formatDuration(s.durationMs)})${metrics.length > 0 ? `: ${metrics.join('  ')}` : ''}`];
   if (s.error !== null) lines.push(`  ${c.red('could not run:')} ${sanitize(s.error.message, 400)}`);
   // A passing scenario's metrics say it; its findings (the evidence) are in -v, JSON and HTML.
-  const findings = verbose || s.status !== 'pass' ? s.findings : [];
-  for (const f of findings) {
-    if (shown.has(f.text)) continue;
+  const findings = (verbose || s.status !== 'pass' ? s.findings : []).filter((f) => !shown.has(f.text));
+  const listed = verbose ? findings : findings.slice(0, FINDINGS_SHOWN);
+  for (const f of listed) {
     shown.add(f.text);
     lines.push(`  • ${sanitize(f.text, 400)}`);
   }
+  const more = findings.length - listed.length;
+  if (more > 0) lines.push(`  ${c.dim(`(${more} more finding${more === 1 ? '' : 's'} with -v)`)}`);
   // Failed expectations, and the user's own gates whatever their outcome.
   for (const e of s.expectations.filter((x) => !x.ok || x.origin === 'cli')) {
     const mark = e.ok ? c.green('✓') : e.severity === 'fail' ? c.red('✗') : c.yellow('!');
@@ -167,7 +177,9 @@ function scenarioSection(s: ScenarioResult, c: ChalkInstance, verbose: boolean, 
 
 /** Which clients reuse a dead connection against this server (the full table with -v), and the fix for the user's client. */
 function clientsSection(result: RunResult, c: ChalkInstance, verbose: boolean): string {
-  const lines = [`${c.bold('clients')} against this server (docs/clients.md${verbose ? '' : '; every column with -v'}):`];
+  const named = result.clients.some((v) => v.yours);
+  const hint = named ? '' : '; --client <name> for your setting';
+  const lines = [`${c.bold('clients')} against this server (docs/clients.md${verbose ? '' : '; every column with -v'}${hint}):`];
   if (verbose) {
     const table = new Table({
       head: ['client', 'idle limit', 'Keep-Alive hint', 'reuses a dead connection', 'retries'].map((h) => c.bold(h)),
@@ -182,9 +194,7 @@ function clientsSection(result: RunResult, c: ChalkInstance, verbose: boolean): 
     }
   }
   const yours = result.clients.find((v) => v.yours);
-  if (yours === undefined) {
-    lines.push(c.dim('  Name your client with --client <name> (or its idle limit with --client-idle) for the exact setting to change.'));
-  } else {
+  if (yours !== undefined) {
     if (yours.errors.length > 0) lines.push(`  ${yours.client} then shows: ${yours.errors.join(' / ')}`);
     lines.push(
       `  → ${yours.client}: ${yours.fix ?? (yours.staleReuse === 'no' ? 'nothing to change: it drops idle connections before the server does' : 'no setting can be derived: see docs/clients.md')}`,
@@ -195,7 +205,8 @@ function clientsSection(result: RunResult, c: ChalkInstance, verbose: boolean): 
 
 /** What each HTTP/2 client meets when the server ends an idle connection (the full table with -v), and the fix for the user's client. */
 function h2ClientsSection(verdicts: readonly H2ClientVerdict[], c: ChalkInstance, verbose: boolean): string {
-  const lines = [`${c.bold('HTTP/2 clients')} against this server (docs/clients.md#http2${verbose ? '' : '; every column with -v'}):`];
+  const head = `${c.bold('HTTP/2 clients')} against this server (docs/clients.md#http2${verbose ? '' : '; every column with -v'})`;
+  const lines = verbose ? [`${head}:`] : [];
   if (verbose) {
     const table = new Table({
       head: ['client', 'idle limit', 'ends an idle connection first', 'a request racing the end'].map((h) => c.bold(h)),
@@ -210,7 +221,7 @@ function h2ClientsSection(verdicts: readonly H2ClientVerdict[], c: ChalkInstance
       const names = verdicts.filter((v) => v.race === race).map((v) => v.client);
       return names.length > 0 ? [`${H2_RACE_WORDS[race]}: ${names.join(', ')}`] : [];
     });
-    lines.push(`  a request sent as the server's ${end} arrives: ${groups.join('; ')}`);
+    lines.push(`${head}, a request racing its ${end}: ${groups.join('; ')}`);
   }
   const yours = verdicts.find((v) => v.yours);
   if (yours !== undefined) {

@@ -113,13 +113,13 @@ export function adviceFor(
     const budget =
       ports === null
         ? ''
-        : ` This host's ${ports} ephemeral ports (/proc/sys/net/ipv4/ip_local_port_range) allow about ${Math.floor(ports / LINUX_TIME_WAIT_S)} new connections per second to one server address and port (${LINUX_TIME_WAIT_S} s of TIME_WAIT each).`;
+        : ` This host's ${ports} ephemeral ports allow about ${Math.floor(ports / LINUX_TIME_WAIT_S)} new connections per second to one server address and port (${LINUX_TIME_WAIT_S} s of TIME_WAIT each).`;
     // Whoever sends the first FIN holds TIME_WAIT (RFC 9293 §3.6): a client that abandons an
     // idle connection (a new pool per request) leaves the first FIN to the server's idle timer.
     const abandonedClose = readMetric(metrics, METRICS.abandonedIdleClose);
     const whenAbandoned = abandonedClose === null ? '' : ` (${formatDuration(abandonedClose)} after the response here)`;
     advice.push(
-      `A new connection per request cost ${short.toFixed(2)} ms here against ${kept.toFixed(2)} ms kept alive (more with TLS and real round trips), and each leaves a socket in TIME_WAIT on the side that closes first: the server after "Connection: close", the client when it closes after the response, the server when the client abandons the idle connection (a new pool per request) and the server times it out${whenAbandoned}.${budget} Reuse connections.`,
+      `A new connection per request cost ${short.toFixed(2)} ms here against ${kept.toFixed(2)} ms kept alive (more with TLS), and leaves a socket in TIME_WAIT on the side that closes first: the server after "Connection: close", the client when it closes, the server when the client abandons the idle connection (a new pool per request) and the server times it out${whenAbandoned}.${budget} Reuse connections.`,
     );
     if (abandonedClose === null && hasMetric(metrics, METRICS.abandonedIdleClose) && notKeptAlive === null) {
       advice.push(
