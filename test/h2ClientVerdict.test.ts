@@ -129,7 +129,7 @@ describe('h2Clients in the report of a real run (Node http2 server, h2c)', () =>
     const terminal = renderTerminal(result, { color: false });
     expect(terminal).toContain('HTTP/2 clients against this server');
     expect(terminal).toMatch(
-      ending === 'goaway' ? /GOAWAY arrives: [^\n]*resent if its body can be replayed: go\b/ : /close \(no GOAWAY\) arrives: fails: [^;\n]*\bgo\b/,
+      ending === 'goaway' ? /racing its GOAWAY: [^\n]*resent if its body can be replayed: go\b/ : /racing its close \(no GOAWAY\): fails: [^;\n]*\bgo\b/,
     );
     expect(renderTerminal(result, { color: false, verbose: true })).toMatch(/node-http2 .* none .* the server \((GOAWAY|close, no GOAWAY)\)/);
     expect(renderHtml(result)).toContain(`<tr data-client="go" data-race="${go.race}">`);
