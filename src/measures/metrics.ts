@@ -81,11 +81,10 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       let responses = 0;
       for (const c of list) {
         const first = c.events[0]?.t;
-        const done = c.events.filter((e) => e.kind === 'response-complete');
-        const last = done.at(-1)?.t;
+        const last = c.events.findLast((e) => e.kind === 'response-complete')?.t;
         if (first === undefined || last === undefined) continue;
         busy += last - first;
-        responses += done.length;
+        responses += responsesOf(c.events);
       }
       const start = list[0]?.events[0]?.t;
       if (start === undefined || responses === 0) return plain(null);

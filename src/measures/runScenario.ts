@@ -30,6 +30,7 @@ import type { ConnectOptions, ExchangeDeadlines, ExchangeOutcome } from '../wire
 import { isLocalAddress } from '../wire/localAddress.js';
 import { settledRowsAll } from '../wire/procNetTcp.js';
 import type { SeenRows } from '../wire/procNetTcp.js';
+import type { Compaction } from '../wire/eventLog.js';
 import type { Endpoint } from '../model/events.js';
 import type { SocketTable } from '../wire/socketTable.js';
 import { firstRequestError } from './firstRequestError.js';
@@ -58,6 +59,8 @@ export interface ProbeSettings extends ExchangeDeadlines {
   readonly protocol?: ProtocolChoice;
   /** Receives every TLS connection's session keys (`run --capture` decrypts its capture with them); absent: not logged. */
   readonly tlsKeylog?: (line: Buffer) => void;
+  /** How many exchanges each connection's events keep in full at each end (wire/eventLog.ts); absent: the default. Not a flag: tests set it low. */
+  readonly compaction?: Compaction | null;
 }
 
 /** Everything a scenario needs from the run. */
@@ -493,7 +496,9 @@ function connection(state: StepState, label: string): WireConnection {
 }
 
 /** How every connection of the run reaches the target (the preflight's too). */
-export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca' | 'connectTimeoutMs' | 'table' | 'tlsKeylog'>): ConnectOptions {
+export function connectOptions(
+  ctx: Pick<RunContext, 'target' | 'insecure' | 'ca' | 'connectTimeoutMs' | 'table' | 'tlsKeylog' | 'compaction'>,
+): ConnectOptions {
   const { target } = ctx;
   return {
     host: connectHost(target),
@@ -505,6 +510,7 @@ export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca
     connectTimeoutMs: ctx.connectTimeoutMs,
     table: ctx.table,
     keylog: ctx.tlsKeylog ?? null,
+    ...(ctx.compaction === undefined ? {} : { compaction: ctx.compaction }),
   };
 }
 

@@ -1,4 +1,6 @@
 import type net from 'node:net';
+import { DEFAULT_COMPACTION } from './eventLog.js';
+import type { Compaction } from './eventLog.js';
 import type { DeadlineName, LocalCloseReason } from '../model/events.js';
 import { ParseError, ResponseParser } from '../http/responseParser.js';
 import type { ParseEvent, ResponseHead } from '../http/responseParser.js';
@@ -31,6 +33,8 @@ export interface ConnectOptions {
   readonly table: SocketTable;
   /** Receives the TLS session keys (SSLKEYLOGFILE lines) so a capture of the connection can be decrypted (`run --capture`); null: not logged. */
   readonly keylog?: ((line: Buffer) => void) | null;
+  /** How many exchanges the event log keeps in full at each end (wire/eventLog.ts); null keeps every event; default DEFAULT_COMPACTION. Internal: tests set it low. */
+  readonly compaction?: Compaction | null;
 }
 
 /** Per-exchange deadlines. socket.setTimeout alone is not enough: a trickling server never trips it. */
@@ -113,8 +117,9 @@ export class ProbeConnection extends SocketConnection {
     socket: net.Socket,
     clock: Clock,
     private readonly table: SocketTable,
+    compaction: Compaction | null,
   ) {
-    super(id, socket, clock);
+    super(id, socket, clock, compaction);
   }
 
   /** Connects (and completes TLS, offering HTTP/1.1 by ALPN), bounded by the connect deadline. Throws ProbeError. */
@@ -124,7 +129,7 @@ export class ProbeConnection extends SocketConnection {
       connected: () => conn?.onConnect(),
       timedOut: () => conn?.push({ kind: 'timeout', t: clock.now(), deadline: 'connect', limitMs: options.connectTimeoutMs, index: null }),
     });
-    conn = new ProbeConnection(id, socket, clock, options.table);
+    conn = new ProbeConnection(id, socket, clock, options.table, options.compaction === undefined ? DEFAULT_COMPACTION : options.compaction);
     const facts = await ready;
     if (facts !== null) conn.push({ kind: 'tls', t: clock.now(), ...facts });
     return conn;
