@@ -1,6 +1,6 @@
 import type { ConnectionRecord, Evidence, Finding, MetricValue, RaceReport } from '../model/result.js';
 import type { ConnEvent } from '../model/events.js';
-import type { ExchangeOutcome } from '../wire/connection.js';
+import type { RecordedOutcome } from '../wire/connection.js';
 import { idleTimeoutOf } from '../timeline/classifyClose.js';
 import { serverCloseMode } from '../timeline/closeMode.js';
 import { timeWaitSourceText } from '../timeline/timeWait.js';
@@ -17,7 +17,7 @@ import { measureH2 } from './h2Metrics.js';
 /** What a scenario run left behind: its connections (with labels) and every exchange. */
 export interface Trace {
   readonly connections: readonly { readonly label: string; readonly record: ConnectionRecord }[];
-  readonly exchanges: readonly { readonly label: string; readonly connection: string; readonly outcome: ExchangeOutcome }[];
+  readonly exchanges: readonly { readonly label: string; readonly connection: string; readonly outcome: RecordedOutcome }[];
   /** The race step's report, when the scenario has one. */
   readonly race: RaceReport | null;
   /** Why each repeat loop stopped, in order. */
@@ -280,7 +280,7 @@ const CLOSE_MODE_TEXT: Record<ServerCloseMode, string> = {
     'the connection was dropped without a FIN: nothing arrived while it was idle, and the next request was answered with an RST (a load balancer, NAT or firewall that forgot the connection does this)',
 };
 
-function describeOutcome(outcome: ExchangeOutcome): string {
+function describeOutcome(outcome: RecordedOutcome): string {
   switch (outcome.kind) {
     case 'response':
       return `request #${outcome.index} was answered (${outcome.status})`;

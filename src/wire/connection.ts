@@ -75,6 +75,20 @@ export type ExchangeOutcome =
   /** HTTP/2: the connection ended (FIN, RST) with the stream unanswered and no GOAWAY saying it was not processed: unsafe to retry blindly. */
   | { readonly kind: 'connection-lost'; readonly index: number; readonly code: string | null };
 
+/**
+ * An exchange's outcome as a scenario's trace keeps it: a response without its header fields,
+ * which no measure reads once the response is parsed (a loop of 20 000 requests would keep
+ * 20 000 header lists alive).
+ */
+export type RecordedOutcome = Exclude<ExchangeOutcome, { kind: 'response' }> | Omit<Extract<ExchangeOutcome, { kind: 'response' }>, 'headers'>;
+
+/** The outcome to keep: the same, a response without its header fields. */
+export function recorded(outcome: ExchangeOutcome): RecordedOutcome {
+  if (outcome.kind !== 'response') return outcome;
+  const { headers: _, ...rest } = outcome;
+  return rest;
+}
+
 /** How long a request written after the peer's FIN waits for anything (RST, a response) before it counts as a premature close. */
 const STALE_WRITE_SETTLE_MS = 250;
 /** How often our socket row is read during that wait. */
