@@ -1,7 +1,8 @@
 // Memory of a long connection: peak RSS (VmHWM) of `keepalive-probe run -s request-cap --max-requests N --json`
 // against the lab with no request cap, over HTTP/1 and over HTTP/2 (h2-request-cap, --protocol h2, where every
 // frame is an event), read from /proc/<pid>/status just before the probe exits (Linux). The lab runs in its own
-// process. Rounds alternate HTTP/1 and HTTP/2; min/median/max per protocol, and the responses each run reported.
+// process. Rounds alternate HTTP/1 and HTTP/2; min/median/max per protocol, and the same run with 10 requests (the
+// fixed part: Node, the modules, the lab handshake) for comparison.
 // Usage: npm run build && node bench/long-connection.mjs [requests] [rounds]
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -30,9 +31,9 @@ function startLab(flags) {
 }
 
 /** One probe run; its peak RSS from VmHWM, polled until it exits (the last reading before exit is its peak). */
-function probeOnce(url, args) {
+function probeOnce(url, args, count = requests) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, 'run', url, ...args, '--max-requests', String(requests), '--json', '-q'], {
+    const child = spawn(process.execPath, [bin, 'run', url, ...args, '--max-requests', String(count), '--json', '-q'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let hwm = 0;
@@ -81,6 +82,9 @@ try {
     results['HTTP/2 h2-request-cap'].push(b.mib);
     if (round === 0) console.log(`metrics: HTTP/1 ${JSON.stringify(a.metrics)}; HTTP/2 ${JSON.stringify(b.metrics)}`);
   }
+  const base1 = await probeOnce(h1.url, ['-s', 'request-cap'], 10);
+  const base2 = await probeOnce(h2.url, ['-s', 'h2-request-cap', '--protocol', 'h2'], 10);
+  console.log(`10 requests: HTTP/1 ${base1.mib.toFixed(1)} MiB, HTTP/2 ${base2.mib.toFixed(1)} MiB`);
   console.log(`${requests} requests on one connection, ${rounds} rounds, peak RSS:`);
   for (const [name, values] of Object.entries(results)) console.log(`  ${name}: ${spread(values)}`);
 } finally {

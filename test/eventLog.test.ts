@@ -7,8 +7,17 @@ import { closeAfterGoaway, goawaysOf, h2IdleTimeout, h2Responses, responsesBefor
 import { idleBeforeLastRequest, idleSince, lastHead, mayReuse, outstandingRequest, phases, responsesOf } from '../src/timeline/queries.js';
 import { EventLog } from '../src/wire/eventLog.js';
 import type { Compaction } from '../src/wire/eventLog.js';
+import { measure } from '../src/measures/metrics.js';
+import type { Trace } from '../src/measures/metrics.js';
+import path from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { afterAll } from 'vitest';
 import { useLab } from './support/lab.js';
+import { onRequestHeads, useRawServer } from './support/rawServer.js';
+import { useServerProcesses } from './support/process.js';
 import { probe, scenario } from './support/probe.js';
+import { expectValid } from './support/reportSchema.js';
 
 /**
  * A long connection's events keep its first and last exchanges and count the middle
@@ -18,6 +27,7 @@ import { probe, scenario } from './support/probe.js';
  */
 
 const startLab = useLab();
+const startRaw = useRawServer();
 const LOW: Compaction = { head: 2, tail: 3 };
 const CAP = 40;
 
@@ -59,6 +69,8 @@ async function sameEitherWay(url: string, id: string, protocol: 'http1' | 'h2', 
   expect(elided?.counts.firstIndex).toBe(LOW.head + 1);
   expect(main.events.length).toBeLessThan(whole.events.length / 3);
   expect(elidedOf(whole)).toEqual([]);
+  // The elided event is in the JSON schema (docs/report.schema.json).
+  expectValid(expect, JSON.parse(JSON.stringify(folded)));
   return { full, folded };
 }
 
@@ -152,5 +164,63 @@ describe('a long connection keeps its first and last exchanges and counts the re
       lengths.push(main.events.length);
     }
     expect(lengths[1]).toBe(lengths[0]);
+  });
+
+  describe("on Python's http.server, whose responses stall (head, then the body ~40 ms later)", () => {
+    const start = useServerProcesses();
+    const dir = mkdtempSync(path.join(tmpdir(), 'kap-fold-'));
+    writeFileSync(path.join(dir, 'index.html'), 'hello from python\n');
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('keeps every stalled exchange and counts the rest: the stall finding is the same, word for word', async () => {
+      const url = await start('python3', [path.resolve(import.meta.dirname, 'fixtures/python-server.py'), 'HTTP/1.1', dir]);
+      const run = await probe(url, ['request-cap'], { maxRequests: 30, protocol: 'http1', compaction: null });
+      const record = scenario(run, 'request-cap').connections[0] as ConnectionRecord;
+      const log = new EventLog({ head: 2, tail: 2 });
+      for (const e of record.events) log.push(e);
+      const stall = (events: readonly ConnEvent[]) => {
+        const trace: Trace = { connections: [{ label: 'main', record: { ...record, events } }], exchanges: [], race: null, repeats: [], pings: [] };
+        return measure({ measure: 'responseStall', on: 'main', request: null }, trace, { maxIdleMs: 5000, maxRequests: 30 });
+      };
+      const whole = stall(record.events);
+      const folded = stall(log.events);
+      expect(whole.value).toBeGreaterThanOrEqual(30);
+      expect(folded).toEqual(whole);
+      expect(folded.value).toBe(scenario(run, 'request-cap').metrics.responseStallMs);
+      // Every stalled response is still there, one by one.
+      const gaps = (events: readonly ConnEvent[]) => {
+        const heads = new Map(events.flatMap((e) => (e.kind === 'response-head' ? [[e.index, e.t] as const] : [])));
+        return events.flatMap((e) => (e.kind === 'response-complete' && e.t - (heads.get(e.index) ?? e.t) >= 30 ? [e.index] : []));
+      };
+      expect(gaps(log.events)).toEqual(gaps(record.events));
+    });
+  });
+
+  it('counts the small responses of an elided stretch, which did not stall: the stall finding says "of" all of them', async () => {
+    // A server that writes responses 1–10 in one send, then head and body in two with Nagle on
+    // (the body waits for the ACK of the head, which the probe's kernel delays ~40 ms).
+    const url = await startRaw((socket) => {
+      socket.setNoDelay(false);
+      onRequestHeads(socket, (n) => {
+        const head = 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n';
+        if (n <= 10) socket.write(`${head}ok\n`);
+        else {
+          socket.write(head);
+          setImmediate(() => socket.write('ok\n'));
+        }
+      });
+    });
+    const run = await probe(url, ['request-cap'], { maxRequests: 24, protocol: 'http1', compaction: null });
+    const record = scenario(run, 'request-cap').connections[0] as ConnectionRecord;
+    const log = new EventLog({ head: 2, tail: 2 });
+    for (const e of record.events) log.push(e);
+    const stall = (events: readonly ConnEvent[]) => {
+      const trace: Trace = { connections: [{ label: 'main', record: { ...record, events } }], exchanges: [], race: null, repeats: [], pings: [] };
+      return measure({ measure: 'responseStall', on: 'main', request: null }, trace, { maxIdleMs: 5000, maxRequests: 24 });
+    };
+    const whole = stall(record.events);
+    expect(whole.value).toBeGreaterThanOrEqual(30);
+    expect(stall(log.events)).toEqual(whole);
+    expect(elidedOf({ ...record, events: log.events }).reduce((n, e) => n + e.counts.smallBodies, 0)).toBeGreaterThanOrEqual(5);
   });
 });

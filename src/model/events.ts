@@ -92,7 +92,14 @@ export interface ElidedCounts {
   /** Bytes of the requests written (as the request events count them), and of the response bodies. */
   readonly requestBytes: number;
   readonly bodyBytes: number;
+  /** Responses with a body of 1 B to SMALL_BODY_MAX, each arriving less than SPLIT_KEPT_MS after its head (a later one is kept). */
+  readonly smallBodies: number;
 }
+
+/** A body this small leaves the server in one send: when it arrives apart from its head, the server wrote them in two. */
+export const SMALL_BODY_MAX = 16 * 1024;
+/** A small body arriving this long after its head is evidence of a stall (measures' responseStall): its exchange is kept, never elided. */
+export const SPLIT_KEPT_MS = 30;
 
 /** HTTP/1.x version as written on the wire. */
 export type HttpVersion = '1.0' | '1.1';

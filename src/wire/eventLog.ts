@@ -1,3 +1,4 @@
+import { SMALL_BODY_MAX, SPLIT_KEPT_MS } from '../model/events.js';
 import type { ConnEvent, ElidedCounts } from '../model/events.js';
 
 /**
@@ -11,13 +12,14 @@ import type { ConnEvent, ElidedCounts } from '../model/events.js';
  * request is left outstanding, and it is folded only when it holds nothing but requests,
  * responses that kept the connection alive, and HEADERS, CONTINUATION, DATA or WINDOW_UPDATE
  * frames. An exchange with anything else (a close, an error, a deadline, a GOAWAY, SETTINGS,
- * a PING, RST_STREAM, a 1xx) stays in full where it was, and the elided stretches around it
- * stay apart, so the order of everything that decides a verdict is kept.
+ * a PING, RST_STREAM, a 1xx), or with a small body that came SPLIT_KEPT_MS or more after its
+ * head (a stall), stays in full where it was, and the elided stretches around it stay apart,
+ * so the order of everything that decides a verdict is kept.
  */
 export class EventLog {
   private readonly log: ConnEvent[] = [];
-  /** Requests written and not yet ended (answered, refused, timed out). */
-  private readonly outstanding = new Set<number>();
+  /** Requests written and not yet ended (answered, refused, timed out), with when their response head came (null: not yet). */
+  private readonly outstanding = new Map<number, number | null>();
   /** Exchanges completed while the head fills. */
   private headExchanges = 0;
   /** Where the exchanges that may still be folded begin; -1 while the head fills. */
@@ -29,7 +31,9 @@ export class EventLog {
   private filling = true;
 
   /** `compaction` null: every event is kept (a capture of the probe's own connections, tests). */
-  constructor(private readonly compaction: Compaction | null = DEFAULT_COMPACTION) {}
+  constructor(private readonly compaction: Compaction | null = DEFAULT_COMPACTION) {
+    if (compaction !== null && (compaction.head < 1 || compaction.tail < 1)) throw new RangeError('an event log keeps at least one exchange at each end');
+  }
 
   /** The events: the log itself, not a copy (its middle is folded in place as the connection goes on). */
   get events(): readonly ConnEvent[] {
@@ -40,8 +44,9 @@ export class EventLog {
     this.log.push(e);
     const { compaction } = this;
     if (compaction === null) return;
-    if (!foldable(e)) this.filling = false;
-    if (e.kind === 'request') this.outstanding.add(e.index);
+    if (!foldable(e) || this.stalled(e)) this.filling = false;
+    if (e.kind === 'request') this.outstanding.set(e.index, null);
+    if (e.kind === 'response-head' && this.outstanding.has(e.index)) this.outstanding.set(e.index, e.t);
     const ended = endedRequest(e);
     if (ended === null || !this.outstanding.delete(ended) || this.outstanding.size > 0) return;
     // Nothing outstanding: an exchange ends here.
@@ -56,6 +61,13 @@ export class EventLog {
     this.exchanges.push({ end: this.log.length, foldable: this.filling });
     this.filling = true;
     if (this.exchanges.length > compaction.tail) this.foldOldest();
+  }
+
+  /** A small body that arrived SPLIT_KEPT_MS or more after its head: the stall finding reads it one by one. */
+  private stalled(e: ConnEvent): boolean {
+    if (e.kind !== 'response-complete' || e.bodyBytes === 0 || e.bodyBytes > SMALL_BODY_MAX) return false;
+    const head = this.outstanding.get(e.index);
+    return head !== undefined && head !== null && e.t - head >= SPLIT_KEPT_MS;
   }
 
   /** Folds the oldest exchange after the head into the elided event before it (or leaves it in full, when it holds more than exchanges). */
@@ -85,7 +97,7 @@ export class EventLog {
   }
 }
 
-/** How many exchanges a log keeps in full at each end. */
+/** How many exchanges a log keeps in full at each end; `head` at least 1 (the first exchange is never elided: measures read it as the one before reuse). */
 export interface Compaction {
   readonly head: number;
   readonly tail: number;
@@ -132,7 +144,7 @@ function fold(
 ): Extract<ConnEvent, { kind: 'elided' }> {
   const c: { -readonly [K in keyof ElidedCounts]: ElidedCounts[K] } =
     previous === null
-      ? { events: 0, requests: 0, firstIndex: 0, lastIndex: 0, responses: 0, frames: 0, requestBytes: 0, bodyBytes: 0 }
+      ? { events: 0, requests: 0, firstIndex: 0, lastIndex: 0, responses: 0, frames: 0, requestBytes: 0, bodyBytes: 0, smallBodies: 0 }
       : { ...previous.counts };
   let t = previous?.t ?? log[from]?.t ?? 0;
   let last = previous?.to ?? t;
@@ -149,6 +161,7 @@ function fold(
     } else if (e.kind === 'response-complete') {
       c.responses += 1;
       c.bodyBytes += e.bodyBytes;
+      if (e.bodyBytes > 0 && e.bodyBytes <= SMALL_BODY_MAX) c.smallBodies += 1;
     } else if (e.kind === 'h2-frame') c.frames += 1;
   }
   return { kind: 'elided', t, to: last, counts: c };
