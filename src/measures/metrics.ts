@@ -1,6 +1,7 @@
 import type { ConnectionRecord, Evidence, Finding, MetricValue, RaceReport } from '../model/result.js';
+import { SMALL_BODY_MAX, SPLIT_KEPT_MS } from '../model/events.js';
 import type { ConnEvent } from '../model/events.js';
-import type { ExchangeOutcome } from '../wire/connection.js';
+import type { RecordedOutcome } from '../wire/connection.js';
 import { idleTimeoutOf } from '../timeline/classifyClose.js';
 import { serverCloseMode } from '../timeline/closeMode.js';
 import { timeWaitSourceText } from '../timeline/timeWait.js';
@@ -17,7 +18,7 @@ import { measureH2 } from './h2Metrics.js';
 /** What a scenario run left behind: its connections (with labels) and every exchange. */
 export interface Trace {
   readonly connections: readonly { readonly label: string; readonly record: ConnectionRecord }[];
-  readonly exchanges: readonly { readonly label: string; readonly connection: string; readonly outcome: ExchangeOutcome }[];
+  readonly exchanges: readonly { readonly label: string; readonly connection: string; readonly outcome: RecordedOutcome }[];
   /** The race step's report, when the scenario has one. */
   readonly race: RaceReport | null;
   /** Why each repeat loop stopped, in order. */
@@ -81,11 +82,10 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       let responses = 0;
       for (const c of list) {
         const first = c.events[0]?.t;
-        const done = c.events.filter((e) => e.kind === 'response-complete');
-        const last = done.at(-1)?.t;
+        const last = c.events.findLast((e) => e.kind === 'response-complete')?.t;
         if (first === undefined || last === undefined) continue;
         busy += last - first;
-        responses += done.length;
+        responses += responsesOf(c.events);
       }
       const start = list[0]?.events[0]?.t;
       if (start === undefined || responses === 0) return plain(null);
@@ -281,7 +281,7 @@ const CLOSE_MODE_TEXT: Record<ServerCloseMode, string> = {
     'the connection was dropped without a FIN: nothing arrived while it was idle, and the next request was answered with an RST (a load balancer, NAT or firewall that forgot the connection does this)',
 };
 
-function describeOutcome(outcome: ExchangeOutcome): string {
+function describeOutcome(outcome: RecordedOutcome): string {
   switch (outcome.kind) {
     case 'response':
       return `request #${outcome.index} was answered (${outcome.status})`;
@@ -476,11 +476,11 @@ export function strayBytesFindings(connections: readonly ConnectionRecord[]): Fi
  * rest arriving at least STALL_MIN_MS after its head, for most small responses after the
  * first, at least STALL_MIN_COUNT times.
  */
-const STALL_MIN_MS = 30;
+const STALL_MIN_MS = SPLIT_KEPT_MS; // a long connection keeps every such response (wire/eventLog.ts)
 const STALL_MAX_MS = 250;
 const STALL_MIN_COUNT = 3;
-/** A body this small leaves in one segment; a larger one may legitimately take longer to arrive. */
-const STALL_MAX_BODY = 16 * 1024;
+/** A body this small leaves in one send; a larger one may legitimately take longer to arrive. */
+const STALL_MAX_BODY = SMALL_BODY_MAX;
 
 /** The median stall over `connections` when they show the pattern above, else null. */
 function responseStall(connections: readonly ConnectionRecord[]): Measured {
@@ -490,12 +490,15 @@ function responseStall(connections: readonly ConnectionRecord[]): Measured {
       .map((r) => ({ conn, ...r })),
   );
   const stalled = reused.filter((r) => r.gapMs >= STALL_MIN_MS && r.gapMs <= STALL_MAX_MS);
-  if (stalled.length < STALL_MIN_COUNT || stalled.length * 2 < reused.length) return plain(null);
+  // An elided stretch (after the first exchange) counts its small responses: none of them stalled.
+  const elided = connections.reduce((n, c) => n + c.events.reduce((m, e) => m + (e.kind === 'elided' ? e.counts.smallBodies : 0), 0), 0);
+  const total = reused.length + elided;
+  if (stalled.length < STALL_MIN_COUNT || stalled.length * 2 < total) return plain(null);
   const gaps = stalled.map((r) => r.gapMs).sort((a, b) => a - b);
   const median = Math.round(gaps[Math.floor(gaps.length / 2)] ?? 0);
   const first = stalled[0] as (typeof stalled)[number];
   const text =
-    `${stalled.length} of ${reused.length} responses on reused connections arrived as the head, then the body ${formatDuration(median)} later (median): ` +
+    `${stalled.length} of ${total} responses on reused connections arrived as the head, then the body ${formatDuration(median)} later (median): ` +
     `Nagle on the server with the client's delayed ACK: ~${formatDuration(median)} per request; set TCP_NODELAY on the server or write the response in one send`;
   return {
     value: median,

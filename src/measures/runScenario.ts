@@ -24,12 +24,13 @@ import { resetSeen } from '../timeline/signals.js';
 import { timeWaitOf } from '../timeline/timeWait.js';
 import { formatDuration, roundMs } from '../util/duration.js';
 import type { Clock } from '../wire/clock.js';
-import { ProbeConnection } from '../wire/connection.js';
+import { ProbeConnection, recorded } from '../wire/connection.js';
 import { H2Connection } from '../wire/h2Connection.js';
-import type { ConnectOptions, ExchangeDeadlines, ExchangeOutcome } from '../wire/connection.js';
+import type { ConnectOptions, ExchangeDeadlines, ExchangeOutcome, RecordedOutcome } from '../wire/connection.js';
 import { isLocalAddress } from '../wire/localAddress.js';
 import { settledRowsAll } from '../wire/procNetTcp.js';
 import type { SeenRows } from '../wire/procNetTcp.js';
+import type { Compaction } from '../wire/eventLog.js';
 import type { Endpoint } from '../model/events.js';
 import type { SocketTable } from '../wire/socketTable.js';
 import { firstRequestError } from './firstRequestError.js';
@@ -58,6 +59,8 @@ export interface ProbeSettings extends ExchangeDeadlines {
   readonly protocol?: ProtocolChoice;
   /** Receives every TLS connection's session keys (`run --capture` decrypts its capture with them); absent: not logged. */
   readonly tlsKeylog?: (line: Buffer) => void;
+  /** How many exchanges each connection's events keep in full at each end (wire/eventLog.ts); absent: the default. Not a flag: tests set it low. */
+  readonly compaction?: Compaction | null;
 }
 
 /** Everything a scenario needs from the run. */
@@ -89,7 +92,7 @@ interface LiveConnection {
 export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<ScenarioMeasurement> {
   const startedAtMs = ctx.clock.now();
   const live: LiveConnection[] = [];
-  const exchanges: { label: string; connection: string; outcome: ExchangeOutcome }[] = [];
+  const exchanges: { label: string; connection: string; outcome: RecordedOutcome }[] = [];
   const abort = new AbortController();
   // A race step sleeps on up to 64 connections at once, each listening to this signal.
   setMaxListeners(100, abort.signal);
@@ -212,7 +215,7 @@ function stopError(err: unknown, scenario: Scenario, ctx: RunContext, startedAtM
 interface StepState {
   readonly ctx: RunContext;
   readonly live: LiveConnection[];
-  readonly exchanges: { label: string; connection: string; outcome: ExchangeOutcome }[];
+  readonly exchanges: { label: string; connection: string; outcome: RecordedOutcome }[];
   readonly signal: AbortSignal;
   /** Filled by a race step; `calibration` is the id of the connection T was measured on. */
   race: { idleTimeoutMs: number | null; calibration: string | null; trials: RaceTrial[] } | null;
@@ -351,7 +354,7 @@ async function exchange(state: StepState, label: string, conn: WireConnection, s
           },
           ctx,
         );
-  state.exchanges.push({ label, connection: conn.id, outcome });
+  state.exchanges.push({ label, connection: conn.id, outcome: recorded(outcome) });
   // An unframed body that never ended is a finding (unframedFindings), not a target that cannot be probed.
   const error = outcome.index === 1 && unframedBody(conn.events) === undefined ? firstRequestError(outcome, ctx.target) : null;
   if (error !== null) throw error;
@@ -493,7 +496,9 @@ function connection(state: StepState, label: string): WireConnection {
 }
 
 /** How every connection of the run reaches the target (the preflight's too). */
-export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca' | 'connectTimeoutMs' | 'table' | 'tlsKeylog'>): ConnectOptions {
+export function connectOptions(
+  ctx: Pick<RunContext, 'target' | 'insecure' | 'ca' | 'connectTimeoutMs' | 'table' | 'tlsKeylog' | 'compaction'>,
+): ConnectOptions {
   const { target } = ctx;
   return {
     host: connectHost(target),
@@ -505,6 +510,7 @@ export function connectOptions(ctx: Pick<RunContext, 'target' | 'insecure' | 'ca
     connectTimeoutMs: ctx.connectTimeoutMs,
     table: ctx.table,
     keylog: ctx.tlsKeylog ?? null,
+    ...(ctx.compaction === undefined ? {} : { compaction: ctx.compaction }),
   };
 }
 

@@ -69,7 +69,37 @@ export type ConnEvent =
   | { readonly kind: 'local-close'; readonly t: number; readonly how: 'fin' | 'rst'; readonly reason: LocalCloseReason }
   | { readonly kind: 'closed'; readonly t: number }
   /** An HTTP/2 frame sent (`out`) or received (`in`), RFC 9113 §6. */
-  | { readonly kind: 'h2-frame'; readonly t: number; readonly dir: 'in' | 'out'; readonly frame: H2FrameInfo };
+  | { readonly kind: 'h2-frame'; readonly t: number; readonly dir: 'in' | 'out'; readonly frame: H2FrameInfo }
+  /**
+   * The middle of a long connection, counted instead of kept (wire/eventLog.ts): whole
+   * exchanges, each answered in full and kept alive, nothing else (no close, error, GOAWAY,
+   * SETTINGS or PING inside). `t` is its first event's time, `to` its last one's (a response's end).
+   */
+  | { readonly kind: 'elided'; readonly t: number; readonly to: number; readonly counts: ElidedCounts };
+
+/** What an elided stretch held. */
+export interface ElidedCounts {
+  /** Events left out. */
+  readonly events: number;
+  /** Requests written (each answered within the stretch), and the first and last request index among them. */
+  readonly requests: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  /** Responses completed. */
+  readonly responses: number;
+  /** HTTP/2 frames (both directions). */
+  readonly frames: number;
+  /** Bytes of the requests written (as the request events count them), and of the response bodies. */
+  readonly requestBytes: number;
+  readonly bodyBytes: number;
+  /** Responses with a body of 1 B to SMALL_BODY_MAX, each arriving less than SPLIT_KEPT_MS after its head (a later one is kept). */
+  readonly smallBodies: number;
+}
+
+/** A body this small leaves the server in one send: when it arrives apart from its head, the server wrote them in two. */
+export const SMALL_BODY_MAX = 16 * 1024;
+/** A small body arriving this long after its head is evidence of a stall (measures' responseStall): its exchange is kept, never elided. */
+export const SPLIT_KEPT_MS = 30;
 
 /** HTTP/1.x version as written on the wire. */
 export type HttpVersion = '1.0' | '1.1';

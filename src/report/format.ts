@@ -75,6 +75,11 @@ export function describeEvent(e: ConnEvent, conn: ConnectionRecord): string | nu
       return 'closed';
     case 'h2-frame':
       return `${e.dir === 'in' ? '←' : '→'} ${describeFrame(e.frame)}`;
+    case 'elided': {
+      const { counts: n } = e;
+      const frames = n.frames === 0 ? '' : `, ${n.frames} HTTP/2 frames`;
+      return `… requests #${n.firstIndex}–#${n.lastIndex}: ${n.responses} responses over ${formatDuration(e.to - e.t)}, each kept alive (${n.events} events counted, not kept${frames})`;
+    }
   }
 }
 

@@ -221,11 +221,29 @@ function lane(conn: ConnectionRecord, top: number, x: (t: number) => number): st
 
 /** Busy spans (request to response end) and idle gaps (response end to the next request or the close). */
 function spans(conn: ConnectionRecord, mid: number, x: (t: number) => number): string[] {
+  const elided = conn.events.filter((e) => e.kind === 'elided');
   return phases(conn.events).map((p) =>
     p.kind === 'idle'
       ? idleRect(p.from, p.to, mid, x)
-      : `<rect class="busy" x="${x(p.from)}" y="${mid - 5}" width="${Math.max(2, x(p.to) - x(p.from))}" height="10"/>`,
+      : p.kind === 'elided'
+        ? elidedRect(
+            p.from,
+            p.to,
+            mid,
+            x,
+            elided.find((e) => e.t === p.from),
+          )
+        : `<rect class="busy" x="${x(p.from)}" y="${mid - 5}" width="${Math.max(2, x(p.to) - x(p.from))}" height="10"/>`,
   );
+}
+
+/** Exchanges counted, not kept (a long connection's middle): one hatched span, its counts in the caption and the tooltip. */
+function elidedRect(from: number, to: number, mid: number, x: (t: number) => number, e: ConnEvent | undefined): string {
+  const w = x(to) - x(from);
+  const n = e?.kind === 'elided' ? e.counts.responses : 0;
+  const words = `${n} exchanges over ${formatDuration(to - from)}, counted, not kept`;
+  const label = w > 90 ? `<text class="idle-label" x="${roundMs(x(from) + w / 2)}" y="${mid - 8}">… ${n} exchanges</text>` : '';
+  return `<rect class="elided" data-responses="${n}" x="${x(from)}" y="${mid - 5}" width="${roundMs(Math.max(2, w))}" height="10"><title>${escapeXml(words)}</title></rect>${label}`;
 }
 
 function idleRect(from: number, to: number, mid: number, x: (t: number) => number): string {
@@ -312,7 +330,7 @@ ul.findings{margin:6px 0;padding-left:20px}li.expectation.fail{color:#c53030}li.
 svg.timeline{display:block;margin:10px 0 4px;background:#fbfcfe;border:1px solid #e3e6ee;border-radius:6px}
 .tick{stroke:#e3e6ee;stroke-width:1}.tick-label{font-size:11px;fill:#6b7385;text-anchor:middle}
 .lane-label{font:12px ui-monospace,monospace;fill:#1d2330}.life{stroke:#9aa3b5;stroke-width:1}
-.busy{fill:#3b6fd8;opacity:.35}.idle{fill:#9aa3b5}.idle-label{font-size:11px;fill:#6b7385;text-anchor:middle}
+.busy{fill:#3b6fd8;opacity:.35}.elided{fill:#3b6fd8;opacity:.15;stroke:#3b6fd8;stroke-dasharray:3 2}.idle{fill:#9aa3b5}.idle-label{font-size:11px;fill:#6b7385;text-anchor:middle}
 .mark.connect circle{fill:#1d2330}.mark.request path{fill:#3b6fd8}.mark.response path{fill:#2e8540}
 .mark.goaway path{fill:#2b6cb0}.mark.fin rect{fill:#b7791f}.mark.rst path{stroke:#c53030;stroke-width:3}
 .mark.error circle,.mark.timeout circle{fill:#c53030;stroke:#fff;stroke-width:1.5}.mark.unsolicited circle{fill:#805ad5}

@@ -275,7 +275,7 @@ function timeline(conn: ConnectionRecord, c: ChalkInstance, verbose: boolean): s
   else
     lines.push(
       ...events.slice(0, TIMELINE_HEAD),
-      `    ${''.padEnd(10)} ${c.dim(`… ${events.length - TIMELINE_HEAD - TIMELINE_TAIL} more events (every one with -v, --json, --html)`)}`,
+      `    ${''.padEnd(10)} ${c.dim(`… ${events.length - TIMELINE_HEAD - TIMELINE_TAIL} more events (the rest with -v, --json, --html)`)}`,
       ...events.slice(-TIMELINE_TAIL),
     );
   const tw = conn.timeWait;

@@ -1,7 +1,7 @@
 import type { CloseClassification, CloseKind, CloseSignal, Closer } from '../model/result.js';
 import type { ConnEvent } from '../model/events.js';
 import { formatDuration, roundMs } from '../util/duration.js';
-import { idleSince, lastHead, outstandingRequest } from './queries.js';
+import { idleSince, lastHead, outstandingRequest, responsesOf } from './queries.js';
 import type { Outstanding } from './queries.js';
 import { errorSignal } from './signals.js';
 
@@ -13,7 +13,7 @@ type EndEvent = Extract<ConnEvent, { kind: 'peer-fin' | 'error' | 'local-close' 
  * moment (a request without a complete response, a half-read response) decides the kind.
  */
 export function classifyClose(events: readonly ConnEvent[]): CloseClassification {
-  const responses = events.filter((e) => e.kind === 'response-complete').length;
+  const responses = responsesOf(events);
   const first = events.find(isEndEvent);
   if (first === undefined) {
     return { kind: 'open', closedBy: 'none', signal: null, idleMs: null, responses, summary: 'still open', evidence: [] };

@@ -1,7 +1,7 @@
 import type { ConnEvent, H2FrameInfo } from '../model/events.js';
 import type { CloseClassification } from '../model/result.js';
 import { idleTimeoutOf } from './classifyClose.js';
-import { idleSince, outstandingRequest } from './queries.js';
+import { idleSince, outstandingRequest, responsesOf } from './queries.js';
 
 /**
  * What an HTTP/2 connection's frames say about its end (RFC 9113 §6.8): the server's GOAWAYs,
@@ -71,13 +71,12 @@ export function finalGoaway(events: readonly ConnEvent[]): Goaway | undefined {
 /** Responses completed before the server's first GOAWAY (all of them when none came). */
 export function responsesBeforeGoaway(events: readonly ConnEvent[]): number {
   const first = goawaysOf(events)[0];
-  const upTo = first === undefined ? events : events.slice(0, first.at);
-  return upTo.filter((e) => e.kind === 'response-complete').length;
+  return responsesOf(first === undefined ? events : events.slice(0, first.at));
 }
 
 /** Responses completed on the connection in all (streams the server answered before it closed). */
 export function h2Responses(events: readonly ConnEvent[]): number {
-  return events.filter((e) => e.kind === 'response-complete').length;
+  return responsesOf(events);
 }
 
 /** A setting the server announced in its SETTINGS (the last value wins), or null when it did not send it. */

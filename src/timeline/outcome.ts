@@ -1,4 +1,4 @@
-import type { ExchangeOutcome } from '../wire/connection.js';
+import type { RecordedOutcome } from '../wire/connection.js';
 
 /** Outcomes of a request as a client experiences them. */
 export type RequestOutcome =
@@ -28,7 +28,7 @@ export function isAnswered(outcome: string): boolean {
 }
 
 /** Maps an exchange to what a client would report. */
-export function outcomeOf(outcome: ExchangeOutcome): RequestOutcome {
+export function outcomeOf(outcome: RecordedOutcome): RequestOutcome {
   switch (outcome.kind) {
     case 'response':
       return 'ok';

@@ -5,6 +5,10 @@ import type { ConnectionRecord } from '../model/result.js';
  * Questions asked of one connection's events, each answered here once: when it last became
  * idle, how long it idled before a request, what the last response said, whether it may
  * carry another request. Renderers, measures and the close classification all ask these.
+ *
+ * A long connection's middle may be one `elided` event (wire/eventLog.ts): whole exchanges,
+ * each answered and kept alive, so it ends idle, at its last response (`to`), and counts its
+ * responses. Only questions about single exchanges in it (requestEvent, splitResponses) miss them.
  */
 
 type EventOf<K extends ConnEvent['kind']> = Extract<ConnEvent, { kind: K }>;
@@ -14,6 +18,7 @@ export function idleSince(events: readonly ConnEvent[], end = events.length): nu
   for (let i = end - 1; i >= 0; i--) {
     const e = events[i];
     if (e !== undefined && (e.kind === 'response-complete' || e.kind === 'connect' || e.kind === 'tls')) return e.t;
+    if (e?.kind === 'elided') return e.to;
   }
   return events[0]?.t ?? 0;
 }
@@ -24,14 +29,18 @@ export function idleBeforeLastRequest(events: readonly ConnEvent[]): number | nu
   let idle: number | null = null;
   for (const e of events) {
     if (e.kind === 'response-complete') lastComplete = e.t;
+    if (e.kind === 'elided') {
+      lastComplete = e.to;
+      idle = null; // its last request followed a response; one kept after it does too
+    }
     if (e.kind === 'request' && lastComplete !== null) idle = e.t - lastComplete;
   }
   return idle;
 }
 
-/** A stretch of the connection's life: a request in flight (busy) or nothing outstanding (idle). */
+/** A stretch of the connection's life: a request in flight (busy), nothing outstanding (idle), or exchanges counted, not kept (elided). */
 export interface Phase {
-  readonly kind: 'busy' | 'idle';
+  readonly kind: 'busy' | 'idle' | 'elided';
   readonly from: number;
   readonly to: number;
 }
@@ -47,6 +56,12 @@ export function phases(events: readonly ConnEvent[]): Phase[] {
       if (idleFrom !== null) out.push({ kind: 'idle', from: idleFrom, to: e.t });
       idleFrom = null;
       busySince = e.t;
+    }
+    if (e.kind === 'elided') {
+      if (idleFrom !== null) out.push({ kind: 'idle', from: idleFrom, to: e.t });
+      out.push({ kind: 'elided', from: e.t, to: e.to });
+      busySince = null;
+      idleFrom = e.to;
     }
     if (e.kind === 'response-complete' && busySince !== null) {
       out.push({ kind: 'busy', from: busySince, to: e.t });
@@ -78,10 +93,15 @@ export function firstHead(events: readonly ConnEvent[]): EventOf<'response-head'
 
 /** Responses completed on the connection. */
 export function responsesOf(events: readonly ConnEvent[]): number {
-  return events.filter((e) => e.kind === 'response-complete').length;
+  let n = 0;
+  for (const e of events) {
+    if (e.kind === 'response-complete') n += 1;
+    else if (e.kind === 'elided') n += e.counts.responses;
+  }
+  return n;
 }
 
-/** The request event with this index, if it was written. */
+/** The request event with this index, if it was written and kept (not in an elided stretch). */
 export function requestEvent(events: readonly ConnEvent[], index: number): EventOf<'request'> | undefined {
   return events.find((e): e is EventOf<'request'> => e.kind === 'request' && e.index === index);
 }
@@ -96,8 +116,11 @@ export interface Outstanding {
 /** The last request written before `end` (exclusive index) whose response did not complete, if any. */
 export function outstandingRequest(events: readonly ConnEvent[], end = events.length): Outstanding | null {
   let current: Outstanding | null = null;
-  for (const e of events.slice(0, end)) {
-    if (e.kind === 'request') current = { index: e.index, t: e.t, headSeen: false };
+  for (let i = 0; i < end; i++) {
+    const e = events[i] as ConnEvent;
+    if (e.kind === 'elided')
+      current = null; // every request in it was answered
+    else if (e.kind === 'request') current = { index: e.index, t: e.t, headSeen: false };
     else if (e.kind === 'response-head' && current !== null && current.index === e.index) current = { index: current.index, t: current.t, headSeen: true };
     else if (e.kind === 'response-complete' && current?.index === e.index) current = null;
     else if ((e.kind === 'protocol-error' || e.kind === 'timeout') && current !== null && e.index === current.index) current = null;
@@ -129,6 +152,7 @@ export function mayReuse(events: readonly ConnEvent[]): boolean {
         return e.keepAlive;
       case 'connect':
       case 'tls':
+      case 'elided': // every response in it kept the connection alive, the last one too
         return true;
       case 'h2-frame':
         // HTTP/2: no new stream after the server's GOAWAY (RFC 9113 §6.8); other frames say nothing.
@@ -149,7 +173,7 @@ export interface SplitResponse {
   readonly bodyBytes: number;
 }
 
-/** Every response with a body on this connection, with the time from its head to its last byte. */
+/** Every response with a body on this connection, with the time from its head to its last byte (those kept: an elided stretch is counted, not timed). */
 export function splitResponses(events: readonly ConnEvent[]): SplitResponse[] {
   const heads = new Map<number, number>();
   const out: SplitResponse[] = [];

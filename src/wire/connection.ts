@@ -1,4 +1,6 @@
 import type net from 'node:net';
+import { DEFAULT_COMPACTION } from './eventLog.js';
+import type { Compaction } from './eventLog.js';
 import type { DeadlineName, LocalCloseReason } from '../model/events.js';
 import { ParseError, ResponseParser } from '../http/responseParser.js';
 import type { ParseEvent, ResponseHead } from '../http/responseParser.js';
@@ -31,6 +33,8 @@ export interface ConnectOptions {
   readonly table: SocketTable;
   /** Receives the TLS session keys (SSLKEYLOGFILE lines) so a capture of the connection can be decrypted (`run --capture`); null: not logged. */
   readonly keylog?: ((line: Buffer) => void) | null;
+  /** How many exchanges the event log keeps in full at each end (wire/eventLog.ts); null keeps every event; default DEFAULT_COMPACTION. Internal: tests set it low. */
+  readonly compaction?: Compaction | null;
 }
 
 /** Per-exchange deadlines. socket.setTimeout alone is not enough: a trickling server never trips it. */
@@ -70,6 +74,20 @@ export type ExchangeOutcome =
   | { readonly kind: 'goaway-refused'; readonly index: number; readonly lastStreamId: number; readonly errorCode: string }
   /** HTTP/2: the connection ended (FIN, RST) with the stream unanswered and no GOAWAY saying it was not processed: unsafe to retry blindly. */
   | { readonly kind: 'connection-lost'; readonly index: number; readonly code: string | null };
+
+/**
+ * An exchange's outcome as a scenario's trace keeps it: a response without its header fields,
+ * which no measure reads once the response is parsed (a loop of 20 000 requests would keep
+ * 20 000 header lists alive).
+ */
+export type RecordedOutcome = Exclude<ExchangeOutcome, { kind: 'response' }> | Omit<Extract<ExchangeOutcome, { kind: 'response' }>, 'headers'>;
+
+/** The outcome to keep: the same, a response without its header fields. */
+export function recorded(outcome: ExchangeOutcome): RecordedOutcome {
+  if (outcome.kind !== 'response') return outcome;
+  const { headers: _, ...rest } = outcome;
+  return rest;
+}
 
 /** How long a request written after the peer's FIN waits for anything (RST, a response) before it counts as a premature close. */
 const STALE_WRITE_SETTLE_MS = 250;
@@ -113,8 +131,9 @@ export class ProbeConnection extends SocketConnection {
     socket: net.Socket,
     clock: Clock,
     private readonly table: SocketTable,
+    compaction: Compaction | null,
   ) {
-    super(id, socket, clock);
+    super(id, socket, clock, compaction);
   }
 
   /** Connects (and completes TLS, offering HTTP/1.1 by ALPN), bounded by the connect deadline. Throws ProbeError. */
@@ -124,7 +143,7 @@ export class ProbeConnection extends SocketConnection {
       connected: () => conn?.onConnect(),
       timedOut: () => conn?.push({ kind: 'timeout', t: clock.now(), deadline: 'connect', limitMs: options.connectTimeoutMs, index: null }),
     });
-    conn = new ProbeConnection(id, socket, clock, options.table);
+    conn = new ProbeConnection(id, socket, clock, options.table, options.compaction === undefined ? DEFAULT_COMPACTION : options.compaction);
     const facts = await ready;
     if (facts !== null) conn.push({ kind: 'tls', t: clock.now(), ...facts });
     return conn;

@@ -1,4 +1,6 @@
 import type net from 'node:net';
+import { DEFAULT_COMPACTION } from './eventLog.js';
+import type { Compaction } from './eventLog.js';
 import {
   CLIENT_PREFACE,
   FrameReader,
@@ -98,8 +100,8 @@ export class H2Connection extends SocketConnection {
   private goawayLastStreamId: number | null = null;
   private lastGoaway: { lastStreamId: number; errorCode: string } | null = null;
 
-  private constructor(id: string, socket: net.Socket, clock: Clock) {
-    super(id, socket, clock);
+  private constructor(id: string, socket: net.Socket, clock: Clock, compaction: Compaction | null) {
+    super(id, socket, clock, compaction);
     // Frames go out in separate writes (a HEADERS right after the SETTINGS ACK): with Nagle on,
     // the second would wait for the server's delayed ACK, 40 ms.
     socket.setNoDelay(true);
@@ -117,7 +119,7 @@ export class H2Connection extends SocketConnection {
       connected: () => conn?.onConnect(),
       timedOut: () => conn?.push({ kind: 'timeout', t: clock.now(), deadline: 'connect', limitMs: options.connectTimeoutMs, index: null }),
     });
-    conn = new H2Connection(id, socket, clock);
+    conn = new H2Connection(id, socket, clock, options.compaction === undefined ? DEFAULT_COMPACTION : options.compaction);
     const where = hostPort(options.host, options.port);
     const facts = await ready;
     if (facts !== null) {

@@ -1,6 +1,8 @@
 import type net from 'node:net';
 import type { ConnEvent, Endpoint } from '../model/events.js';
 import type { Clock } from './clock.js';
+import { EventLog } from './eventLog.js';
+import type { Compaction } from './eventLog.js';
 
 /** How long a FIN close waits for the peer's FIN before the socket is destroyed. */
 export const CLOSE_GRACE_MS = 2000;
@@ -15,7 +17,7 @@ export abstract class SocketConnection {
   readonly id: string;
   protected readonly socket: net.Socket;
   protected readonly clock: Clock;
-  private readonly eventLog: ConnEvent[] = [];
+  private readonly eventLog: EventLog;
   protected readonly closeWaiters = new Set<() => void>();
   protected readonly closed: Promise<void>;
   protected peerFin = false;
@@ -24,8 +26,10 @@ export abstract class SocketConnection {
   private localEndpoint: Endpoint | null = null;
   private remoteEndpoint: Endpoint | null = null;
 
-  protected constructor(id: string, socket: net.Socket, clock: Clock) {
+  /** `compaction`: how many exchanges the event log keeps in full at each end (wire/eventLog.ts); null keeps every event. */
+  protected constructor(id: string, socket: net.Socket, clock: Clock, compaction: Compaction | null) {
     this.id = id;
+    this.eventLog = new EventLog(compaction);
     this.socket = socket;
     this.clock = clock;
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
@@ -40,9 +44,9 @@ export abstract class SocketConnection {
   protected abstract onError(err: NodeJS.ErrnoException): void;
   protected abstract onClose(): void;
 
-  /** The events so far. */
+  /** The events so far, the middle of a long connection folded into an `elided` event. */
   get events(): readonly ConnEvent[] {
-    return this.eventLog;
+    return this.eventLog.events;
   }
 
   get local(): Endpoint | null {

@@ -6,6 +6,7 @@ import { parseTarget } from '../../src/plan/target.js';
 import type { MetricValue, ProtocolChoice, RunResult, ScenarioResult } from '../../src/model/result.js';
 import { loadBuiltinScenarios } from '../../src/plan/loadScenario.js';
 import type { Scenario } from '../../src/plan/scenario.js';
+import type { Compaction } from '../../src/wire/eventLog.js';
 
 /** Bounds small enough for tests; each test states the ones it depends on. */
 export interface ProbeBounds {
@@ -18,6 +19,8 @@ export interface ProbeBounds {
   readonly scenarioTimeoutMs?: number;
   /** --protocol (auto when absent). */
   readonly protocol?: ProtocolChoice;
+  /** How many exchanges each connection's events keep in full at each end (no flag; null keeps every event; the default when absent). */
+  readonly compaction?: Compaction | null;
 }
 
 /** Probes `url` with the named built-in scenarios (all when empty) as the CLI does: measure, then judge. */
@@ -41,6 +44,7 @@ export async function probe(url: string, ids: readonly string[] = [], bounds: Pr
     userAgent: 'keepalive-probe-test',
     lab: null,
     protocol: bounds.protocol ?? 'auto',
+    ...(bounds.compaction === undefined ? {} : { compaction: bounds.compaction }),
   });
   return judge([measured], { scenarios, gates: [], hops: [], client: null, host: readHostFacts() }).result;
 }

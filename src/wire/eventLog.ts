@@ -1,0 +1,168 @@
+import { SMALL_BODY_MAX, SPLIT_KEPT_MS } from '../model/events.js';
+import type { ConnEvent, ElidedCounts } from '../model/events.js';
+
+/**
+ * A connection's event log with bounded memory: the events of its first `head` exchanges and
+ * of its last `tail` ones are kept in full; whole exchanges between them are folded into one
+ * `elided` event that counts them (model/events.ts). Each push costs the same however many
+ * requests went before (a fold moves at most the tail's events), so a loop of 20 000 requests
+ * keeps a few hundred events, not 60 000 (HTTP/1) or 140 000 (HTTP/2, where every frame is one).
+ *
+ * Only what no query needs one by one is folded: an exchange is a stretch that ends when no
+ * request is left outstanding, and it is folded only when it holds nothing but requests,
+ * responses that kept the connection alive, and HEADERS, CONTINUATION, DATA or WINDOW_UPDATE
+ * frames. An exchange with anything else (a close, an error, a deadline, a GOAWAY, SETTINGS,
+ * a PING, RST_STREAM, a 1xx), or with a small body that came SPLIT_KEPT_MS or more after its
+ * head (a stall), stays in full where it was, and the elided stretches around it stay apart,
+ * so the order of everything that decides a verdict is kept.
+ */
+export class EventLog {
+  private readonly log: ConnEvent[] = [];
+  /** Requests written and not yet ended (answered, refused, timed out), with when their response head came (null: not yet). */
+  private readonly outstanding = new Map<number, number | null>();
+  /** Exchanges completed while the head fills. */
+  private headExchanges = 0;
+  /** Where the exchanges that may still be folded begin; -1 while the head fills. */
+  private foldFrom = -1;
+  /** Index of the elided event just before foldFrom, when there is one to grow. */
+  private elidedAt: number | null = null;
+  /** The complete exchanges after foldFrom, oldest first: where each ends (exclusive) and whether it may be folded. */
+  private readonly exchanges: { end: number; foldable: boolean }[] = [];
+  private filling = true;
+
+  /** `compaction` null: every event is kept (a capture of the probe's own connections, tests). */
+  constructor(private readonly compaction: Compaction | null = DEFAULT_COMPACTION) {
+    if (compaction !== null && (compaction.head < 1 || compaction.tail < 1)) throw new RangeError('an event log keeps at least one exchange at each end');
+  }
+
+  /** The events: the log itself, not a copy (its middle is folded in place as the connection goes on). */
+  get events(): readonly ConnEvent[] {
+    return this.log;
+  }
+
+  push(e: ConnEvent): void {
+    this.log.push(e);
+    const { compaction } = this;
+    if (compaction === null) return;
+    if (!foldable(e) || this.stalled(e)) this.filling = false;
+    if (e.kind === 'request') this.outstanding.set(e.index, null);
+    if (e.kind === 'response-head' && this.outstanding.has(e.index)) this.outstanding.set(e.index, e.t);
+    const ended = endedRequest(e);
+    if (ended === null || !this.outstanding.delete(ended) || this.outstanding.size > 0) return;
+    // Nothing outstanding: an exchange ends here.
+    if (this.foldFrom < 0) {
+      this.headExchanges += 1;
+      if (this.headExchanges >= compaction.head) {
+        this.foldFrom = this.log.length;
+        this.filling = true;
+      }
+      return;
+    }
+    this.exchanges.push({ end: this.log.length, foldable: this.filling });
+    this.filling = true;
+    if (this.exchanges.length > compaction.tail) this.foldOldest();
+  }
+
+  /** A small body that arrived SPLIT_KEPT_MS or more after its head: the stall finding reads it one by one. */
+  private stalled(e: ConnEvent): boolean {
+    if (e.kind !== 'response-complete' || e.bodyBytes === 0 || e.bodyBytes > SMALL_BODY_MAX) return false;
+    const head = this.outstanding.get(e.index);
+    return head !== undefined && head !== null && e.t - head >= SPLIT_KEPT_MS;
+  }
+
+  /** Folds the oldest exchange after the head into the elided event before it (or leaves it in full, when it holds more than exchanges). */
+  private foldOldest(): void {
+    const oldest = this.exchanges.shift();
+    if (oldest === undefined) return;
+    const start = this.foldFrom;
+    if (!oldest.foldable) {
+      this.foldFrom = oldest.end;
+      this.elidedAt = null;
+      return;
+    }
+    const previous = this.elidedAt === null ? null : this.log[this.elidedAt];
+    const summary = fold(previous?.kind === 'elided' ? previous : null, this.log, start, oldest.end);
+    let removed: number;
+    if (this.elidedAt === null) {
+      this.log.splice(start, oldest.end - start, summary);
+      this.elidedAt = start;
+      this.foldFrom = start + 1;
+      removed = oldest.end - start - 1;
+    } else {
+      this.log[this.elidedAt] = summary;
+      this.log.splice(start, oldest.end - start);
+      removed = oldest.end - start;
+    }
+    for (const x of this.exchanges) x.end -= removed;
+  }
+}
+
+/** How many exchanges a log keeps in full at each end; `head` at least 1 (the first exchange is never elided: measures read it as the one before reuse). */
+export interface Compaction {
+  readonly head: number;
+  readonly tail: number;
+}
+
+/** Enough for every scenario's metrics and the reports' timelines (the terminal shows 24 events, the HTML lanes a few hundred). */
+export const DEFAULT_COMPACTION: Compaction = { head: 64, tail: 64 };
+
+const ROUTINE_FRAMES = new Set(['HEADERS', 'CONTINUATION', 'DATA', 'WINDOW_UPDATE']);
+
+function foldable(e: ConnEvent): boolean {
+  switch (e.kind) {
+    case 'request':
+    case 'response-complete':
+      return true;
+    case 'response-head':
+      return e.keepAlive && e.informational.length === 0;
+    case 'h2-frame':
+      return ROUTINE_FRAMES.has(e.frame.type);
+    default:
+      return false;
+  }
+}
+
+/** The request an event ends, if it ends one. */
+function endedRequest(e: ConnEvent): number | null {
+  switch (e.kind) {
+    case 'response-complete':
+    case 'protocol-error':
+      return e.index;
+    case 'timeout':
+      return e.index;
+    default:
+      return null;
+  }
+}
+
+/** The elided event that also counts log[from, to). */
+function fold(
+  previous: Extract<ConnEvent, { kind: 'elided' }> | null,
+  log: readonly ConnEvent[],
+  from: number,
+  to: number,
+): Extract<ConnEvent, { kind: 'elided' }> {
+  const c: { -readonly [K in keyof ElidedCounts]: ElidedCounts[K] } =
+    previous === null
+      ? { events: 0, requests: 0, firstIndex: 0, lastIndex: 0, responses: 0, frames: 0, requestBytes: 0, bodyBytes: 0, smallBodies: 0 }
+      : { ...previous.counts };
+  let t = previous?.t ?? log[from]?.t ?? 0;
+  let last = previous?.to ?? t;
+  for (let i = from; i < to; i++) {
+    const e = log[i] as ConnEvent;
+    if (previous === null && i === from) t = e.t;
+    last = e.t;
+    c.events += 1;
+    if (e.kind === 'request') {
+      if (c.requests === 0) c.firstIndex = e.index;
+      c.lastIndex = e.index;
+      c.requests += 1;
+      c.requestBytes += e.bytes;
+    } else if (e.kind === 'response-complete') {
+      c.responses += 1;
+      c.bodyBytes += e.bodyBytes;
+      if (e.bodyBytes > 0 && e.bodyBytes <= SMALL_BODY_MAX) c.smallBodies += 1;
+    } else if (e.kind === 'h2-frame') c.frames += 1;
+  }
+  return { kind: 'elided', t, to: last, counts: c };
+}
