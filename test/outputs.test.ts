@@ -1,5 +1,5 @@
 import { BUILTIN_ORDER } from '../src/catalog/builtinScenarios.js';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
@@ -28,6 +28,14 @@ describe('reports', () => {
     const suites = new XMLParser({ ignoreAttributes: false }).parse(readFileSync(junit, 'utf8')) as { testsuites: { testsuite: { '@_tests': string } } };
     expect(suites.testsuites.testsuite['@_tests']).toBe('2');
     expect(readFileSync(html, 'utf8')).toMatch(/^<!DOCTYPE html>[\s\S]*data-scenario="idle-timeout"[\s\S]*<\/html>\n$/);
+  });
+
+  it('a report to a device is written in place: /dev/null stays a device (as root, renaming a temporary file onto it replaced it)', async () => {
+    const server = await lab({ idleTimeoutMs: 300 });
+    const run = await runCli(['run', server.url, '-s', 'http11-reuse', '--json', '/dev/null', '--html', '/dev/null', '--junit', '/dev/null', '-q']);
+    expect(run.code).toBe(0);
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+    expect(readdirSync('/dev').filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
   it('a target that cannot be probed: one error line, exit 3, and every report says why (a CI job reads them)', async () => {

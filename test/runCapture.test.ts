@@ -287,7 +287,9 @@ describe('run --capture when capturing is not possible', () => {
     // Not spawnSync: the lab server answers from this process's event loop.
     const child = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
       const args = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'run', (labs.idle as LabServer).url];
-      const p = spawn(setpriv, [...args, '--capture', '-s', 'http11-reuse', '--json', '-q'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // A PATH that nobody may search (root's own directories come first here) would fail the spawn itself.
+      const env = { ...process.env, PATH: '/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+      const p = spawn(setpriv, [...args, '--capture', '-s', 'http11-reuse', '--json', '-q'], { stdio: ['ignore', 'pipe', 'pipe'], env });
       let stdout = '';
       let stderr = '';
       p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

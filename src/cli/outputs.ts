@@ -15,7 +15,9 @@ import { UsageError } from '../model/errors.js';
  */
 type Sink =
   | { readonly kind: 'stdout' }
-  | { readonly kind: 'file'; readonly path: string; readonly temp: string; readonly fd: number; open: boolean; done: boolean };
+  | { readonly kind: 'file'; readonly path: string; readonly temp: string; readonly fd: number; open: boolean; done: boolean }
+  /** Something that is not a regular file (/dev/null, a FIFO, /dev/stderr): written in place, never replaced. */
+  | { readonly kind: 'device'; readonly path: string; readonly fd: number };
 
 type Format = 'json' | 'junit' | 'html';
 
@@ -73,7 +75,10 @@ function sink(target: string, option: string): Sink {
     throw new UsageError(`cannot write ${option} ${target}: ${why}`);
   };
   try {
-    if (statSync(target, { throwIfNoEntry: false })?.isDirectory() === true) fail('it is a directory');
+    const existing = statSync(target, { throwIfNoEntry: false });
+    if (existing?.isDirectory() === true) fail('it is a directory');
+    // Renaming a temporary file onto /dev/null (as root) would replace the device with a file.
+    if (existing !== undefined && !existing.isFile()) return { kind: 'device', path: target, fd: openSync(target, 'w') };
     const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     const s: Extract<Sink, { kind: 'file' }> = { kind: 'file', path: target, temp, fd: openSync(temp, 'wx'), open: true, done: false };
     pending.add(s);
@@ -97,7 +102,10 @@ export function writeOutputs(outputs: Outputs, result: RunResult, color: (stream
 
 /** Abandons the files without writing (the run could not start): the temporary files go, any previous reports stay. */
 export function closeOutputs(outputs: Outputs): void {
-  for (const { sink: s } of outputs.reports) if (s.kind === 'file') abandon(s);
+  for (const { sink: s } of outputs.reports) {
+    if (s.kind === 'file') abandon(s);
+    if (s.kind === 'device') closeSync(s.fd);
+  }
 }
 
 function abandon(target: Extract<Sink, { kind: 'file' }>): void {
@@ -118,6 +126,14 @@ function abandon(target: Extract<Sink, { kind: 'file' }>): void {
 function write(target: Sink, text: string): void {
   if (target.kind === 'stdout') {
     process.stdout.write(text);
+    return;
+  }
+  if (target.kind === 'device') {
+    try {
+      writeSync(target.fd, text);
+    } finally {
+      closeSync(target.fd);
+    }
     return;
   }
   try {

@@ -99,7 +99,9 @@ export async function startRecording(endpoints: readonly CaptureEndpoint[], file
         }, TSHARK_SETTLE_MS);
       }
     });
-    child.once('error', () => {
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      // Not started at all (EACCES: a directory on PATH this user may not search, or the binary itself).
+      stderr = `cannot start ${tool}: ${err.code ?? err.message}`;
       clearTimeout(timer);
       resolve(false);
     });
