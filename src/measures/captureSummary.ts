@@ -194,8 +194,7 @@ export class CaptureSummary {
   private addTrials(c: CapturedConnection): void {
     for (const s of c.stale) {
       if (this.trials.length >= TRIALS_MAX) return;
-      const outcome = s.answer === 'rst' ? 'ECONNRESET' : s.answer === 'response' ? 'ok' : 'premature-close';
-      this.trials.push({ connection: c.id, idleMs: s.idleMs, closeSeenBeforeWrite: s.afterFin, outcome });
+      this.trials.push({ connection: c.id, idleMs: s.idleMs, closeSeenBeforeWrite: s.afterFin, outcome: staleOutcome(s) });
     }
     for (const r of c.reuses) {
       if (this.trials.length >= TRIALS_MAX) return;
@@ -283,6 +282,20 @@ function capClose(record: ConnectionRecord, c: CapturedConnection): CapClose | n
   const idle = idleTimeoutOf(record.end);
   if (head.keepAlive && idle !== null && closesImmediately(idle) && c.responses > 0) return { requests: c.responses, announced: false, signal };
   return null;
+}
+
+/**
+ * What a client that reads after its stale request gets, in run's words (timeline/outcome.ts),
+ * so that run and analyze of its capture say the same: a response is ok. After the server's
+ * FIN a read returns end of stream even once an RST has answered the request (Linux checks
+ * SOCK_DONE, set by the FIN, before the RST's sk_err: net/ipv4/tcp.c, tcp_recvmsg_locked), so
+ * premature-close, as the probe's own socket reports it; the RST shows in staleAnsweredByRst
+ * and serverClose full. With no FIN before it (a silent drop) the RST is the read's error:
+ * ECONNRESET. No answer at all: premature-close.
+ */
+export function staleOutcome(s: StaleRequest): CaptureTrial['outcome'] {
+  if (s.answer === 'response') return 'ok';
+  return s.answer === 'rst' && !s.afterFin ? 'ECONNRESET' : 'premature-close';
 }
 
 /** The client asked for the close: a request said `Connection: close`. */

@@ -21,7 +21,7 @@ import { parseKeepAlive } from '../http/keepAliveHeader.js';
 import { CaptureTimelines } from '../wire/captureTimeline.js';
 import { readCapture, tsharkVersion } from '../wire/tshark.js';
 import type { TsharkRead } from '../wire/tshark.js';
-import { CaptureSummary, bracket } from './captureSummary.js';
+import { CaptureSummary, bracket, staleOutcome } from './captureSummary.js';
 import type { KeptConnection, KeptKind } from './captureSummary.js';
 import { summarizeRace } from './race.js';
 
@@ -231,7 +231,7 @@ const MEASURE: Record<string, (s: CaptureSummary) => Measured> = {
     if (first === undefined || stale === undefined) {
       return { metrics: {}, findings: [{ text: "no request was written on a connection after the server's close", evidence: [] }], kinds: [], race: null };
     }
-    const outcome = stale.answer === 'rst' ? 'ECONNRESET' : stale.answer === 'response' ? 'ok' : 'premature-close';
+    const outcome = staleOutcome(stale);
     const mode = serverCloseMode(first.record.events);
     return {
       metrics: { outcome, serverClose: mode?.mode ?? null, clientIdleMs: Math.round(stale.idleMs), serverIdleTimeoutMs: idleTimeoutOf(first.record.end) },

@@ -154,6 +154,10 @@ export function expectSameVerdicts(label: string, run: RunResult, report: RunRes
   }
   if (ran('timeout-mismatch')) {
     expect(metric(report, 'timeout-mismatch', 'serverClose')).toBe(metric(run, 'timeout-mismatch', 'serverClose'));
+    expect(metric(report, 'timeout-mismatch', 'outcome')).toBe(metric(run, 'timeout-mismatch', 'outcome'));
+    // Both round the same wire interval to whole ms.
+    const clientIdle = [metric(report, 'timeout-mismatch', 'clientIdleMs'), metric(run, 'timeout-mismatch', 'clientIdleMs')] as number[];
+    expect(Math.abs((clientIdle[0] as number) - (clientIdle[1] as number))).toBeLessThanOrEqual(1);
   }
   const stale = staleWrites(run);
   expect(metric(report, 'stale-race', 'staleRequests')).toBe(stale.written);
