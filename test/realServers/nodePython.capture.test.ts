@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { wireClose } from '../support/capture.js';
-import { expectCaptureAgreement } from '../support/captureAgreement.js';
+import { allConnections, expectCaptureAgreement } from '../support/captureAgreement.js';
 import { metric } from '../support/probe.js';
 import { useServerProcesses } from '../support/process.js';
 import { connection, expectIdleCloseOnWire, probeOnWire } from './support.js';
@@ -61,10 +61,18 @@ describe("tshark: Python's http.server", () => {
       ctx,
       'Python http.server',
       url,
-      ['idle-timeout', 'request-cap', 'timeout-mismatch'],
+      ['idle-timeout', 'request-cap', 'timeout-mismatch', 'http10-keepalive'],
       path.join(dir, 'python.pcapng'),
     );
     expect(metric(run, 'request-cap', 'maxRequests')).toBe(1);
+    expect(metric(run, 'http10-keepalive', 'keepAliveHonoured')).toBe(false);
+    // Every connection ends after its first response. Those whose request did not ask for the
+    // close are caps (http10-keepalive's "Connection: keep-alive" one too: refused); the plain
+    // HTTP/1.0 request asked for it itself (RFC 9112 §9.3), so it is not.
+    const first = allConnections(run).flatMap((c) => c.events.filter((e) => e.kind === 'request' && e.index === 1));
+    const askedToClose = first.filter((e) => e.kind === 'request' && e.version === '1.0' && !(e.connection ?? '').toLowerCase().includes('keep-alive'));
+    expect(askedToClose).toHaveLength(1);
+    expect(metric(report, 'request-cap', 'capCloses')).toBe(first.length - askedToClose.length);
     // What analyze once got wrong here: an HTTP/1.0 response without "Connection: keep-alive"
     // ends persistence (RFC 9112 §9.3) as "Connection: close" does, so each connection is a
     // cap of 1, announced; and with no idle close, idle-timeout's close kind and TIME_WAIT side
