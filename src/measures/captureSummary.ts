@@ -66,6 +66,8 @@ export class CaptureSummary {
   readonly idleCloseTimeWait = new Map<TimeWaitFinding['side'], number>();
   readonly timeWait = new Map<TimeWaitFinding['side'], number>();
   readonly caps: CapClose[] = [];
+  readonly capSignals = { fin: 0, rst: 0 };
+  readonly capTimeWait = new Map<TimeWaitFinding['side'], number>();
   capCount = 0;
   staleRequests = 0;
   readonly staleAnswers = { rst: 0, response: 0, nothing: 0 };
@@ -126,6 +128,8 @@ export class CaptureSummary {
     if (cap !== null) {
       this.capCount += 1;
       if (this.caps.length < SAMPLES_MAX) this.caps.push(cap);
+      if (cap.signal !== null) this.capSignals[cap.signal] += 1;
+      bump(this.capTimeWait, record.timeWait.side);
       kinds.push('cap');
     } else if (idle !== null && !c.tlsHidden) {
       this.idleCloseCount += 1;
@@ -190,8 +194,7 @@ export class CaptureSummary {
   private addTrials(c: CapturedConnection): void {
     for (const s of c.stale) {
       if (this.trials.length >= TRIALS_MAX) return;
-      const outcome = s.answer === 'rst' ? 'ECONNRESET' : s.answer === 'response' ? 'ok' : 'premature-close';
-      this.trials.push({ connection: c.id, idleMs: s.idleMs, closeSeenBeforeWrite: s.afterFin, outcome });
+      this.trials.push({ connection: c.id, idleMs: s.idleMs, closeSeenBeforeWrite: s.afterFin, outcome: staleOutcome(s) });
     }
     for (const r of c.reuses) {
       if (this.trials.length >= TRIALS_MAX) return;
@@ -264,14 +267,35 @@ function capClose(record: ConnectionRecord, c: CapturedConnection): CapClose | n
   const head = lastHead(record.events);
   if (head === undefined) return null;
   const request = requestEvent(record.events, head.index);
-  if (tokenize(request?.connection ?? null).includes('close')) return null;
+  const asked = tokenize(request?.connection ?? null);
+  if (asked.includes('close')) return null;
+  // An HTTP/1.0 request without "Connection: keep-alive" asks for the close itself (RFC 9112
+  // §9.3): the client's choice, not the server's cap.
+  if (request?.version === '1.0' && !asked.includes('keep-alive')) return null;
   const signal = record.end.closedBy === 'server' ? record.end.signal : null;
   // Announced: the cap is where keep-alive ended, whoever then closed first (a client such as
-  // curl closes at once on "Connection: close"), as the request-cap measure reads it.
-  if (!head.keepAlive && tokenize(head.connectionHeader).includes('close')) return { requests: c.responses, announced: true, signal };
+  // curl closes at once on "Connection: close"), as the request-cap measure reads it
+  // (closeSignalled: the last response does not persist). Besides "Connection: close", an
+  // HTTP/1.0 response without "Connection: keep-alive" says so (RFC 9112 §9.3; Python's
+  // http.server with protocol_version HTTP/1.0), and so does a body delimited by the close.
+  if (!head.keepAlive) return { requests: c.responses, announced: true, signal };
   const idle = idleTimeoutOf(record.end);
   if (head.keepAlive && idle !== null && closesImmediately(idle) && c.responses > 0) return { requests: c.responses, announced: false, signal };
   return null;
+}
+
+/**
+ * What a client that reads after its stale request gets, in run's words (timeline/outcome.ts),
+ * so that run and analyze of its capture say the same: a response is ok. After the server's
+ * FIN a read returns end of stream even once an RST has answered the request (Linux checks
+ * SOCK_DONE, set by the FIN, before the RST's sk_err: net/ipv4/tcp.c, tcp_recvmsg_locked), so
+ * premature-close, as the probe's own socket reports it; the RST shows in staleAnsweredByRst
+ * and serverClose full. With no FIN before it (a silent drop) the RST is the read's error:
+ * ECONNRESET. No answer at all: premature-close.
+ */
+export function staleOutcome(s: StaleRequest): CaptureTrial['outcome'] {
+  if (s.answer === 'response') return 'ok';
+  return s.answer === 'rst' && !s.afterFin ? 'ECONNRESET' : 'premature-close';
 }
 
 /** The client asked for the close: a request said `Connection: close`. */

@@ -21,7 +21,7 @@ import { parseKeepAlive } from '../http/keepAliveHeader.js';
 import { CaptureTimelines } from '../wire/captureTimeline.js';
 import { readCapture, tsharkVersion } from '../wire/tshark.js';
 import type { TsharkRead } from '../wire/tshark.js';
-import { CaptureSummary, bracket } from './captureSummary.js';
+import { CaptureSummary, bracket, staleOutcome } from './captureSummary.js';
 import type { KeptConnection, KeptKind } from './captureSummary.js';
 import { summarizeRace } from './race.js';
 
@@ -133,7 +133,13 @@ interface Measured {
 const MEASURE: Record<string, (s: CaptureSummary) => Measured> = {
   'idle-timeout': (s) => {
     const first = firstKept(s, 'idle-close');
-    const closeKind = majority(s.idleCloseSignals);
+    // run's idle-timeout reads closeKind and timeWaitSide off its connection whatever ended it
+    // (measures/metrics.ts, closeKind): a server that closes right after every response (HTTP/1.0
+    // without keep-alive, Go with keep-alives off) gives its FIN and its TIME_WAIT there, not
+    // null. With no idle close in the capture, the connections the server ended right after a
+    // response say the same.
+    const idleClosed = s.idleCloseCount > 0;
+    const closeKind = idleClosed ? majority(s.idleCloseSignals) : majority(s.capSignals);
     const header = s.keepAliveHeader;
     const findings: Finding[] = [];
     if (s.idleCloseCount > 0) {
@@ -153,7 +159,7 @@ const MEASURE: Record<string, (s: CaptureSummary) => Measured> = {
         closeKind,
         advertisedTimeoutS: header === null ? null : (parseKeepAlive([['Keep-Alive', header]])?.timeoutS ?? null),
         advertisedKeepAlive: header,
-        timeWaitSide: majority(Object.fromEntries(s.idleCloseTimeWait)),
+        timeWaitSide: majority(Object.fromEntries(idleClosed ? s.idleCloseTimeWait : s.capTimeWait)),
         idleCloses: s.idleCloseCount,
       },
       findings,
@@ -165,7 +171,7 @@ const MEASURE: Record<string, (s: CaptureSummary) => Measured> = {
     const counts = new Map<number, number>();
     for (const c of s.caps) counts.set(c.requests, (counts.get(c.requests) ?? 0) + 1);
     const cap = [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]?.[0] ?? null;
-    const signals = { fin: s.caps.filter((c) => c.signal === 'fin').length, rst: s.caps.filter((c) => c.signal === 'rst').length };
+    const signals = s.capSignals;
     const first = firstKept(s, 'cap');
     const spread = [...counts.keys()].sort((a, b) => a - b);
     return {
@@ -225,7 +231,7 @@ const MEASURE: Record<string, (s: CaptureSummary) => Measured> = {
     if (first === undefined || stale === undefined) {
       return { metrics: {}, findings: [{ text: "no request was written on a connection after the server's close", evidence: [] }], kinds: [], race: null };
     }
-    const outcome = stale.answer === 'rst' ? 'ECONNRESET' : stale.answer === 'response' ? 'ok' : 'premature-close';
+    const outcome = staleOutcome(stale);
     const mode = serverCloseMode(first.record.events);
     return {
       metrics: { outcome, serverClose: mode?.mode ?? null, clientIdleMs: Math.round(stale.idleMs), serverIdleTimeoutMs: idleTimeoutOf(first.record.end) },

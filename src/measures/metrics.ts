@@ -7,7 +7,7 @@ import { serverCloseMode } from '../timeline/closeMode.js';
 import { timeWaitSourceText } from '../timeline/timeWait.js';
 import type { ServerCloseMode } from '../timeline/closeMode.js';
 import { isAnswered, outcomeOf } from '../timeline/outcome.js';
-import { firstHead, idleBeforeLastRequest, lastHead, requestEvent, responsesOf, splitResponses, unframedBody } from '../timeline/queries.js';
+import { firstHead, idleBeforeLastRequest, idleBeforeRequest, lastHead, requestEvent, responsesOf, splitResponses, unframedBody } from '../timeline/queries.js';
 import { errorSignal } from '../timeline/signals.js';
 import { parseKeepAlive } from '../http/keepAliveHeader.js';
 import { formatDuration, roundMs } from '../util/duration.js';
@@ -247,7 +247,9 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       return conn === null ? plain(null) : closeModeMeasure(conn);
     case 'clientIdle': {
       if (conn === null) return plain(null);
-      const idle = idleBeforeLastRequest(events);
+      // With `request: N`, the idle before that request: timeout-mismatch's late request, not
+      // its write-again after the RST (an EPIPE in the kernel, never on the wire).
+      const idle = spec.request === null ? idleBeforeLastRequest(events) : idleBeforeRequest(events, spec.request);
       return plain(idle === null ? null : Math.round(idle));
     }
     case 'h2IdleBeforeGoaway':

@@ -23,6 +23,16 @@ export function idleSince(events: readonly ConnEvent[], end = events.length): nu
   return events[0]?.t ?? 0;
 }
 
+/** The idle time before request `index`, from the last complete response before it, ms; null when it was not written or no response preceded it. */
+export function idleBeforeRequest(events: readonly ConnEvent[], index: number): number | null {
+  let lastComplete: number | null = null;
+  for (const e of events) {
+    if (e.kind === 'response-complete') lastComplete = e.t;
+    if (e.kind === 'request' && e.index === index) return lastComplete === null ? null : e.t - lastComplete;
+  }
+  return null;
+}
+
 /** The idle time before the last request written after a complete response, ms; null when no request followed a response. */
 export function idleBeforeLastRequest(events: readonly ConnEvent[]): number | null {
   let lastComplete: number | null = null;

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectionSegments, wireClose } from '../support/capture.js';
+import { expectCaptureAgreement } from '../support/captureAgreement.js';
 import { metric } from '../support/probe.js';
 import { freePort, serverBinary, startServer } from '../support/realServer.js';
 import { checkIdleAndCloseOnWire, connection, expectIdleFinClose, probeCli, responseHeads, useServerDirs, writeAfterCapScenario } from './support.js';
@@ -158,5 +159,15 @@ describe.skipIf(bin === null)('Apache httpd', () => {
     const clientFin = seg.find((s) => s.fin && s.srcPort === capPort);
     expect(lateRequest?.time ?? 0).toBeGreaterThan(serverFin?.time ?? Infinity);
     expect(clientFin?.time ?? 0).toBeGreaterThan(lateRequest?.time ?? Infinity);
+  });
+
+  it('run --capture, then analyze of its capture: the same verdicts (KeepAliveTimeout 1, MaxKeepAliveRequests 4)', async (ctx) => {
+    const server = await apache('KeepAliveTimeout 1\nMaxKeepAliveRequests 4');
+    const file = path.join(server.dir, 'apache.pcapng');
+    const { run } = await expectCaptureAgreement(ctx, 'Apache httpd', server.url, ['idle-timeout', 'request-cap', 'timeout-mismatch'], file);
+    // MaxKeepAliveRequests N allows N + 1 requests (see the first test).
+    expect(metric(run, 'request-cap', 'maxRequests')).toBe(5);
+    expect(metric(run, 'idle-timeout', 'idleTimeoutMs')).toBeGreaterThanOrEqual(1000 - 1);
+    expect(metric(run, 'idle-timeout', 'idleTimeoutMs')).toBeLessThanOrEqual(1000 + LATE_MS);
   });
 });

@@ -10,6 +10,7 @@ import { serverBinary } from '../support/realServer.js';
 import { connection, expectIdleCloseOnWire, expectIdleFinClose, probeCli } from './support.js';
 import { expectTimeWaitByCloser } from '../support/shortConnections.js';
 import { buildGoFixture } from '../support/realClients.js';
+import { expectCaptureAgreement } from '../support/captureAgreement.js';
 
 /**
  * Go's net/http server (test/fixtures/go-server, standard library only), built once with the
@@ -136,6 +137,14 @@ describe.skipIf(go === null)("Go's net/http server", () => {
     const url = await start('-idle', '1500ms');
     // Go arms the deadline after its write, so on the wire the gap is never below the setting.
     await expectIdleCloseOnWire(ctx, url, { settingMs: 1500, lateMs: LATE_MS });
+  });
+
+  it('run --capture, then analyze of its capture: the same verdicts (IdleTimeout 1s, no request cap)', async (ctx) => {
+    const url = await start('-idle', '1s');
+    const { run } = await expectCaptureAgreement(ctx, 'Go net/http', url, ['idle-timeout', 'request-cap', 'timeout-mismatch'], path.join(dir, 'go.pcapng'));
+    expect(metric(run, 'request-cap', 'maxRequests')).toBeNull();
+    expect(metric(run, 'idle-timeout', 'idleTimeoutMs')).toBeGreaterThanOrEqual(1000 - 1);
+    expect(metric(run, 'idle-timeout', 'idleTimeoutMs')).toBeLessThanOrEqual(1000 + LATE_MS);
   });
 
   it('short-connections: Connection: close leaves 20 of 20 TIME_WAITs on the Go server, a client close 20 of 20 on the client, abandoned connections 20 of 20 on the Go server after its idle timeout; the kept-alive group is one connection', async () => {

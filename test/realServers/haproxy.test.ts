@@ -1,9 +1,11 @@
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVE_DEFAULTS } from '../../src/options/labProfiles.js';
 import { startLabServer } from '../../src/lab/labServer.js';
 import type { LabServer } from '../../src/lab/labServer.js';
 import type { RunResult } from '../../src/model/result.js';
 import { connectionSegments, wireClose } from '../support/capture.js';
+import { expectCaptureAgreement } from '../support/captureAgreement.js';
 import { metric, scenario } from '../support/probe.js';
 import { serverBinary } from '../support/realServer.js';
 import { checkIdleAndCloseOnWire, connection, expectIdleFinClose, probeCli, responseHeads } from './support.js';
@@ -130,6 +132,13 @@ describe.skipIf(bin === null)('HAProxy (mode http, keep-alive) in front of the l
       const resets = seg.filter((s) => s.rst && s.srcPort === haproxy().port);
       expect(resets).toHaveLength(1);
       expect(resets[0]?.time ?? 0).toBeGreaterThanOrEqual(staleRequest?.time ?? Infinity);
+    });
+
+    it('run --capture, then analyze of its capture: the same verdicts (no request cap on the front)', async (ctx) => {
+      const file = path.join(haproxy().dir, 'haproxy.pcapng');
+      const { run } = await expectCaptureAgreement(ctx, 'HAProxy', haproxy().url, ['idle-timeout', 'request-cap', 'timeout-mismatch'], file);
+      expect(metric(run, 'request-cap', 'maxRequests')).toBeNull();
+      expect(metric(run, 'timeout-mismatch', 'serverClose')).toBe('full');
     });
   });
 

@@ -1,6 +1,8 @@
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../src/model/result.js';
 import { connectionSegments } from '../support/capture.js';
+import { expectCaptureAgreement } from '../support/captureAgreement.js';
 import { metric, scenario } from '../support/probe.js';
 import { serverBinary } from '../support/realServer.js';
 import { checkIdleAndCloseOnWire, connection, expectIdleFinClose, probeCli, responseHeads, writeAfterCapScenario } from './support.js';
@@ -141,6 +143,13 @@ describe.skipIf(catalina === null)('Tomcat (NIO connector)', () => {
       expect(serverFin).toBeDefined();
       expect(lateRequest?.time ?? 0).toBeGreaterThan(serverFin?.time ?? Infinity);
       expect(seg.filter((s) => s.srcPort === tomcat().port && s.payload > 0 && s.time > (lateRequest?.time ?? Infinity))).toEqual([]);
+    });
+
+    it('run --capture, then analyze of its capture: the same verdicts', async (ctx) => {
+      const file = path.join(tomcat().dir, 'tomcat.pcapng');
+      const { run } = await expectCaptureAgreement(ctx, 'Tomcat', tomcat().url, ['idle-timeout', 'request-cap', 'timeout-mismatch'], file);
+      expect(metric(run, 'request-cap', 'maxRequests')).toBe(5);
+      expect(metric(run, 'request-cap', 'signalled')).toBe(true);
     });
   });
 
