@@ -178,10 +178,45 @@ export function tsharkVersion(tshark = 'tshark'): string {
 export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket) => void): Promise<void> {
   const args = ['-r', read.file, '-n', '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', `aggregator=${AGGREGATOR}`, '-E', 'quote=n'];
   for (const field of FIELDS) args.push('-e', field);
-  // Only TCP: HTTP/1.x rides on it, and a UDP stream has no tcp.stream to group by.
+  // Only TCP: HTTP/1.x and HTTP/2 ride on it, and a UDP stream has no tcp.stream to group by.
   args.push('-Y', read.filter === null ? 'tcp' : `tcp && (${read.filter})`);
   if (read.tlsKeylog !== null) args.push('-o', `tls.keylog_file:${read.tlsKeylog}`);
   for (const rule of read.decodeAs ?? []) args.push('-d', rule);
+  await tsharkLines(read, args, (line) => {
+    const packet = parseLine(line);
+    if (packet !== null) onPacket(packet);
+  });
+}
+
+/** The HTTP/2 client preface (RFC 9113 §3.4), as a tshark byte string. */
+const H2_PREFACE_BYTES = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1')
+  .toString('hex')
+  .replace(/(..)(?!$)/g, '$1:');
+/** Server ports of h2c prior-knowledge connections looked for at most (each becomes a `-d` rule). */
+const H2C_PORTS_MAX = 64;
+
+/**
+ * The server ports on which the capture holds HTTP/2 connections with prior knowledge (h2c):
+ * a TCP segment that begins with the client preface. tshark recognises the preface only where
+ * it dissects HTTP (port 80, 8080, …, or a port decoded as HTTP with `-d`: packet-http.c hands
+ * it to the http2 dissector); on any other port the frames stay undecoded, so `analyze` first
+ * finds these ports in a quick pass (HTTP and TLS dissection off, one field out) and then
+ * decodes them as HTTP. At most H2C_PORTS_MAX ports.
+ */
+export async function h2cPorts(read: TsharkRead): Promise<number[]> {
+  const args = ['-r', read.file, '-n', '-T', 'fields', '-e', 'tcp.dstport', '--disable-protocol', 'http', '--disable-protocol', 'tls'];
+  const preface = `tcp.len >= 24 && tcp.payload[0:24] == ${H2_PREFACE_BYTES}`;
+  args.push('-Y', read.filter === null ? preface : `${preface} && (${read.filter})`);
+  const ports = new Set<number>();
+  await tsharkLines(read, args, (line) => {
+    const port = Number.parseInt(line, 10);
+    if (Number.isInteger(port) && ports.size < H2C_PORTS_MAX) ports.add(port);
+  });
+  return [...ports].sort((a, b) => a - b);
+}
+
+/** Runs tshark with `args` and hands each line of its output to `onLine`, in order; the errors of readCapture. */
+async function tsharkLines(read: TsharkRead, args: readonly string[], onLine: (line: string) => void): Promise<void> {
   const child = spawn(read.tshark ?? 'tshark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');
@@ -197,8 +232,7 @@ export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket
   lines.on('line', (line) => {
     if (failure !== null) return;
     try {
-      const packet = parseLine(line);
-      if (packet !== null) onPacket(packet);
+      onLine(line);
     } catch (err) {
       failure = err;
       child.kill('SIGTERM');
