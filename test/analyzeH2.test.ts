@@ -178,6 +178,36 @@ describe('run --protocol h2 --capture, then analyze: the same verdicts', () => {
   }
 });
 
+describe('HTTP/1.1 and h2c on one port, in one capture', () => {
+  it('analyze reads both: the h2c connections on a second pass, the HTTP/1 ones once, each judged by its own scenarios', async (ctx) => {
+    const server = await lab('immediate', 0);
+    const file = path.join(dir, 'mixed.pcapng');
+    const args = ['run', server.url, '--json', '-q', '--max-idle', '5s', '--capture', file, '--scenario', 'idle-timeout', '--scenario', 'h2-idle-timeout'];
+    const ran = await runCli(args, { timeoutMs: 90_000 });
+    expect(ran.stderr).toBe('');
+    expect([0, 1]).toContain(ran.code);
+    const run = JSON.parse(ran.stdout) as RunResult;
+    const wire = run.evidence.wire;
+    if (wire?.source !== 'wire') return skip(ctx, wire?.reason ?? 'no evidence.wire in the report');
+    expect(wire.reason).toBeNull();
+    const report = await analyze(file);
+    expect(report.target.protocols).toEqual(['http/1.1', 'h2']);
+    const capture = report.evidence.capture;
+    // Every connection once: the h2c ones set aside on the first pass are not counted twice.
+    expect((capture?.httpConnections ?? 0) + (capture?.h2Connections ?? 0)).toBe(capture?.connections);
+    expect(capture?.h2Connections).toBe(run.scenarios.filter((s) => s.protocol === 'h2').flatMap((s) => s.connections).length + 1);
+    const h1 = metric(run, 'idle-timeout', 'idleTimeoutMs') as number;
+    const h2 = metric(run, 'h2-idle-timeout', 'idleTimeoutMs') as number;
+    console.info(
+      `mixed: run HTTP/1 ${h1} ms, HTTP/2 ${h2} ms; analyze ${metric(report, 'idle-timeout', 'idleTimeoutMs')} ms, ${metric(report, 'h2-idle-timeout', 'idleTimeoutMs')} ms`,
+    );
+    expect(Math.abs((metric(report, 'h2-idle-timeout', 'idleTimeoutMs') as number) - h2)).toBeLessThanOrEqual(SAME_PACKETS_MS);
+    // analyze's HTTP/1 minimum is over every HTTP/1 idle close, the run's over its samples without "Connection: keep-alive".
+    expect(metric(report, 'idle-timeout', 'idleTimeoutMs') as number).toBeLessThanOrEqual(h1 + SAME_PACKETS_MS);
+    expect(metric(report, 'idle-timeout', 'idleTimeoutMs') as number).toBeGreaterThanOrEqual(IDLE_MS - 1);
+  }, 120_000);
+});
+
 describe('real clients captured, then analyzed', () => {
   it("Node's http2 client idle past the lab's GOAWAY: analyze reads the idle timeout tshark reads", async (ctx) => {
     const server = await lab('immediate', 0);

@@ -20,7 +20,7 @@ import { idleTimeoutOf } from '../timeline/classifyClose.js';
 import { formatDuration, roundMs } from '../util/duration.js';
 import { parseKeepAlive } from '../http/keepAliveHeader.js';
 import { CaptureTimelines } from '../wire/captureTimeline.js';
-import { h2cPorts, readCapture, tsharkVersion } from '../wire/tshark.js';
+import { readCapture, tsharkVersion } from '../wire/tshark.js';
 import type { TsharkRead } from '../wire/tshark.js';
 import { CaptureSummary, bracket } from './captureSummary.js';
 import type { KeptConnection, KeptKind } from './captureSummary.js';
@@ -38,16 +38,37 @@ import { summarizeRace } from './race.js';
 export async function measureCapture(read: TsharkRead): Promise<MeasuredRun> {
   const version = tsharkVersion(read.tshark);
   const summary = new CaptureSummary();
-  const timelines = new CaptureTimelines((c) => summary.add(c));
+  // h2c on a port tshark does not dissect as HTTP: its streams are set aside, then read on a
+  // second pass with those ports decoded as HTTP (whose dissector hands the preface to http2).
+  const h2c = { streams: new Set<number>(), ports: new Set<number>() };
+  const timelines = new CaptureTimelines((c) => summary.add(c), false, {
+    undecodedH2c: (stream, port) => {
+      if (h2c.streams.size >= H2C_STREAMS_MAX || (!h2c.ports.has(port) && h2c.ports.size >= H2C_PORTS_MAX)) return false;
+      h2c.streams.add(stream);
+      h2c.ports.add(port);
+      return true;
+    },
+  });
   let epoch: number | null = null;
-  // h2c on a port tshark does not dissect as HTTP: found first, then decoded as HTTP (which hands the preface to http2).
-  const h2c = await h2cPorts(read);
-  const decodeAs = [...(read.decodeAs ?? []), ...h2c.map((port) => `tcp.port==${port},http`)];
-  await readCapture({ ...read, decodeAs }, (p) => {
+  await readCapture(read, (p) => {
     epoch ??= p.epoch - p.time;
     timelines.add(p);
   });
   timelines.finish();
+  if (h2c.streams.size > 0) {
+    const ports = [...h2c.ports].sort((a, b) => a - b);
+    const again = new CaptureTimelines((c) => summary.add(c), false, { only: h2c.streams });
+    const portFilter = `tcp.port in {${ports.join(' ')}}`;
+    await readCapture(
+      {
+        ...read,
+        filter: read.filter === null ? portFilter : `(${read.filter}) && ${portFilter}`,
+        decodeAs: [...(read.decodeAs ?? []), ...ports.map((port) => `tcp.port==${port},http`)],
+      },
+      (p) => again.add(p),
+    );
+    again.finish();
+  }
   const spanMs = roundMs(((timelines.lastTime ?? 0) - (timelines.firstTime ?? 0)) * 1000);
   const capture: CaptureEvidence = {
     file: read.file,
@@ -87,6 +108,10 @@ export async function measureCapture(read: TsharkRead): Promise<MeasuredRun> {
     scenarios: CAPTURE_SCENARIOS.map((s) => scenarioOf(s.id, summary, spanMs)),
   };
 }
+
+/** h2c connections read on the second pass at most (the rest: TCP verdicts only), and their server ports (each a `-d` rule). */
+const H2C_STREAMS_MAX = 100_000;
+const H2C_PORTS_MAX = 64;
 
 /**
  * The bounds a capture report shows: nothing waited for an idle close but the capture itself,

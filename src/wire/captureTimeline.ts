@@ -138,6 +138,18 @@ interface Open {
   h2Refused: number;
 }
 
+/** Which TCP streams a CaptureTimelines assembles. */
+export interface StreamChoice {
+  /** Only these streams (a second pass over the capture); every stream when absent. */
+  readonly only?: ReadonlySet<number>;
+  /**
+   * A stream that opened with an HTTP/2 preface tshark did not decode (CapturedPacket
+   * h2cUndecoded), and its server port: true takes it out of this pass (to be read on another,
+   * with the port decoded as HTTP); false keeps it, with its TCP verdicts only.
+   */
+  readonly undecodedH2c?: (stream: number, serverPort: number) => boolean;
+}
+
 /** Assembles the connections of a capture from its packets, in capture order. */
 export class CaptureTimelines {
   private readonly open = new Map<number, Open>();
@@ -154,10 +166,12 @@ export class CaptureTimelines {
   constructor(
     private readonly onConnection: (c: CapturedConnection) => void,
     private readonly keepAll = false,
+    private readonly streams: StreamChoice = {},
   ) {}
 
   /** One packet, in capture order. */
   add(p: CapturedPacket): void {
+    if (this.streams.only !== undefined && !this.streams.only.has(p.stream)) return;
     this.packets += 1;
     this.firstTime ??= p.time;
     this.lastTime = p.time;
@@ -169,6 +183,11 @@ export class CaptureTimelines {
       this.open.set(p.stream, conn);
     }
     conn.lastTime = p.time;
+    if (p.h2cUndecoded && this.streams.undecodedH2c?.(p.stream, p.dstPort) === true) {
+      // h2c whose frames tshark did not decode on this pass: the connection is read on another.
+      this.open.delete(p.stream);
+      return;
+    }
     if (conn.client === null) {
       decideClient(conn, p);
       if (conn.client === null) {

@@ -59,8 +59,17 @@ export interface CapturedPacket {
   readonly messages: readonly CapturedMessage[];
   /** HTTP/2 frames tshark's http2 dissector decoded in this segment (h2c, or TLS with keys), in order. */
   readonly h2: readonly CapturedH2Frame[];
-  /** The segment carried the HTTP/2 client preface (RFC 9113 §3.4). */
+  /** The segment carried the HTTP/2 client preface (RFC 9113 §3.4), decoded. */
   readonly h2Preface: boolean;
+  /**
+   * The segment begins with the HTTP/2 client preface that no dissector took: h2c with prior
+   * knowledge on a port tshark does not dissect as HTTP. tshark 4.0.17 recognises the preface
+   * only where its HTTP dissector runs (port 80, 8080, … or `-d tcp.port==P,http`: it hands
+   * the connection to http2, as checked here) and has no heuristic that finds it on any port
+   * (`tshark -G heuristic-decodes` lists http2 under `http` and `tls` only): such a connection
+   * is read again with its port decoded as HTTP (measures/measureCapture.ts).
+   */
+  readonly h2cUndecoded: boolean;
 }
 
 /** One HTTP/2 frame (RFC 9113 §4.1) as tshark decoded it: its header and the fields the timeline keeps. */
@@ -140,6 +149,8 @@ const FIELDS = [
   'http.response.line',
   'http.content_length',
   'http.transfer_encoding',
+  // A payload no dissector took: an h2c connection on a port tshark does not dissect as HTTP (h2cUndecoded).
+  'data.data',
   // HTTP/2 (tshark's http2 dissector): one occurrence per frame for the frame header; the
   // GOAWAY, RST_STREAM, SETTINGS and header fields once per frame (or setting, or header field)
   // of their kind, in order, so h2FramesOf can give each frame its own.
@@ -186,33 +197,6 @@ export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket
     const packet = parseLine(line);
     if (packet !== null) onPacket(packet);
   });
-}
-
-/** The HTTP/2 client preface (RFC 9113 §3.4), as a tshark byte string. */
-const H2_PREFACE_BYTES = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1')
-  .toString('hex')
-  .replace(/(..)(?!$)/g, '$1:');
-/** Server ports of h2c prior-knowledge connections looked for at most (each becomes a `-d` rule). */
-const H2C_PORTS_MAX = 64;
-
-/**
- * The server ports on which the capture holds HTTP/2 connections with prior knowledge (h2c):
- * a TCP segment that begins with the client preface. tshark recognises the preface only where
- * it dissects HTTP (port 80, 8080, …, or a port decoded as HTTP with `-d`: packet-http.c hands
- * it to the http2 dissector); on any other port the frames stay undecoded, so `analyze` first
- * finds these ports in a quick pass (HTTP and TLS dissection off, one field out) and then
- * decodes them as HTTP. At most H2C_PORTS_MAX ports.
- */
-export async function h2cPorts(read: TsharkRead): Promise<number[]> {
-  const args = ['-r', read.file, '-n', '-T', 'fields', '-e', 'tcp.dstport', '--disable-protocol', 'http', '--disable-protocol', 'tls'];
-  const preface = `tcp.len >= 24 && tcp.payload[0:24] == ${H2_PREFACE_BYTES}`;
-  args.push('-Y', read.filter === null ? preface : `${preface} && (${read.filter})`);
-  const ports = new Set<number>();
-  await tsharkLines(read, args, (line) => {
-    const port = Number.parseInt(line, 10);
-    if (Number.isInteger(port) && ports.size < H2C_PORTS_MAX) ports.add(port);
-  });
-  return [...ports].sort((a, b) => a - b);
 }
 
 /** Runs tshark with `args` and hands each line of its output to `onLine`, in order; the errors of readCapture. */
@@ -281,8 +265,14 @@ export function parseLine(line: string): CapturedPacket | null {
     messages: messagesOf(f),
     h2: h2FramesOf(f),
     h2Preface: at(H2_AT) !== '',
+    h2cUndecoded: at(DATA_AT).startsWith(H2_PREFACE_HEX),
   };
 }
+
+/** Where the undissected payload is in a line. */
+const DATA_AT = FIELDS.indexOf('data.data');
+/** The HTTP/2 client preface (RFC 9113 §3.4) in tshark's hex. */
+const H2_PREFACE_HEX = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1').toString('hex');
 
 /** Where the HTTP/2 fields start in a line (the index of http2.magic). */
 const H2_AT = FIELDS.indexOf('http2.magic');
