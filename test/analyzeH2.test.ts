@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestContext } from 'vitest';
 import { startLabServer } from '../src/lab/labServer.js';
 import type { LabServer } from '../src/lab/labServer.js';
+import type { ConnEvent } from '../src/model/events.js';
 import type { LabHttp2Profile, RunResult, ScenarioResult } from '../src/model/result.js';
 import { SERVE_HTTP2_DEFAULTS } from '../src/options/labProfiles.js';
 import type { LabProfile } from '../src/options/labProfiles.js';
@@ -102,6 +103,36 @@ function lostStreams(run: RunResult): number {
   return lost;
 }
 
+/**
+ * The events a capture shows, each as its kind and fields with its time after the connect
+ * (to 0.1 ms), in time order: what analyze and a wire-timed run must share. The client's
+ * close and the probe's own events with no packet (its close, deadlines) are left out.
+ */
+function comparable(events: readonly ConnEvent[]): string[] {
+  const connect = events.find((e) => e.kind === 'connect')?.t ?? 0;
+  return events
+    .flatMap((e) => {
+      const at = (e.t - connect).toFixed(1);
+      switch (e.kind) {
+        case 'h2-frame':
+          return [
+            `${at} ${e.dir} ${e.frame.type} ${e.frame.streamId} ${e.frame.flags.join(',')} ${e.frame.errorCode ?? ''} ${e.frame.lastStreamId ?? ''} ${e.frame.debug ?? ''}`,
+          ];
+        case 'request':
+          return [`${at} request #${e.index} ${e.method} ${e.path} ${e.version}`];
+        case 'response-head':
+          return [`${at} response-head #${e.index} ${e.status} ${e.keepAlive} ${e.framing}`];
+        case 'response-complete':
+          return [`${at} response-complete #${e.index}`];
+        case 'peer-fin':
+          return [`${at} peer-fin`];
+        default:
+          return [];
+      }
+    })
+    .sort((a, b) => Number.parseFloat(a) - Number.parseFloat(b) || a.localeCompare(b));
+}
+
 function idleScenario(report: RunResult): ScenarioResult {
   return scenario(report, 'h2-idle-timeout');
 }
@@ -163,8 +194,13 @@ describe('run --protocol h2 --capture, then analyze: the same verdicts', () => {
       expect(metric(run, 'h2-idle-timeout', 'twoStepGoaway')).toBe(style === 'none' ? null : style === 'graceful');
       expect(metric(run, 'h2-request-cap', 'signalled')).toBe(style !== 'none');
 
-      // An independent read of the same file: tshark's own dissectors, not the code under test.
+      // The same events: analyze's timeline of the idle connection is the run's wire-timed one.
       const local = idleScenario(run).connections[0]?.local?.port as number;
+      const mine = idleScenario(report).connections.find((c) => c.local?.port === local);
+      expect(mine, 'analyze keeps the idle connection').toBeDefined();
+      expect(comparable(mine?.events ?? [])).toEqual(comparable(idleScenario(run).connections[0]?.events ?? []));
+
+      // An independent read of the same file: tshark's own dissectors, not the code under test.
       if (style === 'none') {
         const close = wireClose(readSegments(file), server.port, local);
         expect(close.firstCloser).toBe('server');
