@@ -69,10 +69,13 @@ afterAll(async () => {
 });
 
 /** `analyze FILE --json` (with a key log), parsed and checked against the schema. */
-async function analyze(file: string, keylog: string | null = null): Promise<RunResult> {
-  const { code, stdout, stderr } = await runCli(['analyze', file, '--json', '-q', ...(keylog === null ? [] : ['--tls-keylog', keylog])], { timeoutMs: 60_000 });
+async function analyze(file: string, keylog: string | null = null, extra: readonly string[] = [], exitCode: number | null = null): Promise<RunResult> {
+  const { code, stdout, stderr } = await runCli(['analyze', file, '--json', '-q', ...(keylog === null ? [] : ['--tls-keylog', keylog]), ...extra], {
+    timeoutMs: 60_000,
+  });
   expect(stderr).toBe('');
-  expect([0, 1]).toContain(code);
+  if (exitCode === null) expect([0, 1]).toContain(code);
+  else expect(code).toBe(exitCode);
   const report: unknown = JSON.parse(stdout);
   expectValid(expect, report);
   return report as RunResult;
@@ -320,6 +323,12 @@ describe('real clients captured, then analyzed', () => {
     const hidden = await analyze(file);
     expect(hidden.target.protocols).toEqual(['http/1.1']);
     expect(hidden.evidence.capture?.tlsHidden).toBeGreaterThanOrEqual(2);
-    expect(metric(hidden, 'h2-request-cap', 'maxRequests')).toBeNull();
+    expect(hidden.scenarios.map((s) => s.id)).not.toContain('h2-request-cap');
+    // A gate on an HTTP/2 metric keeps its scenario in the report, and fails on what was not seen (exit 1).
+    const gated = await analyze(file, null, ['--expect', `h2-request-cap.maxRequests=${CAP}`], 1);
+    expect(metric(gated, 'h2-request-cap', 'maxRequests')).toBeNull();
+    expect(scenario(gated, 'h2-request-cap').status).toBe('fail');
+    const passed = await analyze(file, keylog, ['--expect', `h2-request-cap.maxRequests=${CAP}`], 0);
+    expect(scenario(passed, 'h2-request-cap').status).toBe('pass');
   }, 60_000);
 });

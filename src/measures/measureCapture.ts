@@ -33,9 +33,10 @@ import { summarizeRace } from './race.js';
  * (wire/captureTimeline.ts), each closed connection is classified and folded into the
  * summary (captureSummary.ts), and the summary becomes a MeasuredRun whose scenarios carry
  * the built-in ids and metric names (plan/captureScenarios.ts): judged, rendered and gated
- * by the same code as `run`.
+ * by the same code as `run`. Reported: the scenarios of the protocols the capture shows, and
+ * every scenario an `--expect` names (`gated`), so that no gate is silently dropped.
  */
-export async function measureCapture(read: TsharkRead): Promise<MeasuredRun> {
+export async function measureCapture(read: TsharkRead, gated: ReadonlySet<string> = new Set()): Promise<MeasuredRun> {
   const version = tsharkVersion(read.tshark);
   const summary = new CaptureSummary();
   // h2c on a port tshark does not dissect as HTTP: its streams are set aside, then read on a
@@ -105,7 +106,8 @@ export async function measureCapture(read: TsharkRead): Promise<MeasuredRun> {
     error: null,
     options: captureBounds(spanMs, protocolsOf(summary)),
     evidence: { socketTable: 'none', capture },
-    scenarios: CAPTURE_SCENARIOS.map((s) => scenarioOf(s.id, summary, spanMs)),
+    // The scenarios of the protocols the capture shows (and any an --expect names, so a gate is never dropped).
+    scenarios: CAPTURE_SCENARIOS.filter((s) => protocolsOf(summary).includes(s.protocol) || gated.has(s.id)).map((s) => scenarioOf(s.id, summary, spanMs)),
   };
 }
 
