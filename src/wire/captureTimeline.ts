@@ -392,7 +392,11 @@ export class CaptureTimelines {
       });
     }
     this.push(conn, { kind: 'h2-frame', t, dir: fromClient ? 'out' : 'in', frame: frameInfo(f, type, flags) });
-    if (fromClient) return;
+    if (fromClient) {
+      // The client gave up on the stream (CANCEL): neither answered nor lost.
+      if (type === 'RST_STREAM') conn.h2Open.delete(f.streamId);
+      return;
+    }
     if (type === 'GOAWAY') conn.h2LastStreamId = Math.min(conn.h2LastStreamId ?? f.lastStreamId ?? 0, f.lastStreamId ?? 0);
     const stream = conn.h2Open.get(f.streamId);
     if (stream === undefined) return;
