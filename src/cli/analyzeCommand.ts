@@ -33,7 +33,7 @@ export async function analyzeCommand(file: string, flags: AnalyzeFlags): Promise
   });
   const outputs = openOutputs(flags);
   try {
-    const run = await measureCapture({ file: plan.file, filter: plan.filter, tlsKeylog: plan.tlsKeylog });
+    const run = await measureCapture({ file: plan.file, filter: plan.filter, tlsKeylog: plan.tlsKeylog }, new Set(plan.gates.map((g) => g.scenario)));
     const { result } = judge([run], { scenarios: plan.scenarios, gates: plan.gates, hops: [], client: plan.client, host: { ephemeralPorts: null } });
     writeOutputs(outputs, result, (stream) => useColor(flags.color, stream.isTTY === true, process.env));
     return exitCodeFor(result);

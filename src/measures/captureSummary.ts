@@ -6,8 +6,12 @@ import { resetSeen } from '../timeline/signals.js';
 import { timeWaitFromCapture } from '../timeline/timeWait.js';
 import { tokenize } from '../http/persistence.js';
 import type { CapturedConnection, StaleRequest } from '../wire/captureTimeline.js';
+import { framesOf, goawaysOf, serverSetting } from '../timeline/h2.js';
+import { measureH2 } from './h2Metrics.js';
+import type { H2MeasureName } from './h2Metrics.js';
 import { closesImmediately } from './race.js';
 import { medianOf } from './metrics.js';
+import type { Trace } from './metrics.js';
 
 /**
  * The connections of a capture, judged one by one as they close (the timeline's own
@@ -17,7 +21,7 @@ import { medianOf } from './metrics.js';
  */
 
 /** What kind of evidence a kept connection is for; a scenario shows the connections of its kinds. */
-export type KeptKind = 'first' | 'idle-close' | 'cap' | 'stale' | 'reset' | 'asks-close' | 'reused' | 'client-close' | 'tls';
+export type KeptKind = 'first' | 'idle-close' | 'cap' | 'stale' | 'reset' | 'asks-close' | 'reused' | 'client-close' | 'tls' | 'h2-idle' | 'h2-cap' | 'h2-lost';
 
 /** A connection whose events are kept, with why. */
 export interface KeptConnection {
@@ -49,6 +53,43 @@ export interface CaptureTrial {
   readonly closeSeenBeforeWrite: boolean;
   readonly outcome: 'ok' | 'ECONNRESET' | 'premature-close';
 }
+
+/** How an HTTP/2 connection's keep-alive ended at a stream cap (h2Metrics' h2StreamsBeforeGoaway, goawaySignalled). */
+interface H2CapClose {
+  readonly streams: number;
+  readonly signalled: boolean;
+  readonly errorCode: string | null;
+  readonly signal: CloseSignal | null;
+}
+
+/** What the HTTP/2 connections of a capture showed, counted over all of them. */
+export class H2CaptureCounts {
+  connections = 0;
+  streams = 0;
+  readonly idleSamples: number[] = [];
+  idleCount = 0;
+  idleMin: number | null = null;
+  idleMax: number | null = null;
+  /** Over the idle closes: the first GOAWAY's error code and debug data, two-step or not, who closed, FIN or RST (counts by value). */
+  readonly idleCodes = new Map<string, number>();
+  readonly idleDebugs = new Map<string, number>();
+  readonly idleTwoStep = new Map<string, number>();
+  readonly idleClosedBy = new Map<string, number>();
+  readonly idleSignals = { fin: 0, rst: 0 };
+  readonly closeAfterGoaway: number[] = [];
+  /** Idle closes without any GOAWAY. */
+  idleWithoutGoaway = 0;
+  readonly caps: H2CapClose[] = [];
+  capCount = 0;
+  maxConcurrentStreams: number | null = null;
+  streamsRefused = 0;
+  streamsAboveLastStreamId = 0;
+  streamsLost = 0;
+  lostConnections = 0;
+}
+
+/** No trace: a capture has no probe steps; the HTTP/2 measures read only the connection's events. */
+const NO_TRACE: Trace = { connections: [], exchanges: [], race: null, repeats: [], pings: [] };
 
 /** Folds connections into the capture's summary. */
 export class CaptureSummary {
@@ -83,6 +124,7 @@ export class CaptureSummary {
   keepAliveHeader: string | null = null;
   serverHeader: string | null = null;
   readonly kept: KeptConnection[] = [];
+  readonly h2 = new H2CaptureCounts();
   private readonly keptPerKind = new Map<KeptKind, number>();
   private readonly peers = new Map<string, PeerCounts>();
   /** Server endpoints by connections, to name the capture's main target. */
@@ -109,22 +151,31 @@ export class CaptureSummary {
     server.tls ||= c.tls;
     this.servers.set(serverKey, server);
     if (c.tlsHidden) this.tlsHidden += 1;
-    if (c.requests > 0) this.httpConnections += 1;
     this.serverHeader ??= c.serverHeader;
-    this.keepAliveHeader ??= firstKeepAlive(c);
-    this.requests += c.requests;
-    this.reusedRequests += Math.max(0, c.requests - 1);
-    if (c.requests > 1) this.reusedConnections += 1;
     bump(this.timeWait, record.timeWait.side);
-
     const kinds: KeptKind[] = [];
     if (this.connections <= KEEP_FIRST) kinds.push('first');
+    // HTTP/2 is judged by its frames (timeline/h2.ts); the HTTP/1 counts below are HTTP/1's.
+    const http1 = !c.http2;
+    let h2Idle: number | null = null;
+    if (c.http2) {
+      const h2 = this.addH2(c, record);
+      kinds.push(...h2.kinds);
+      h2Idle = h2.idle;
+    }
+    if (http1 && c.requests > 0) this.httpConnections += 1;
+    if (http1) {
+      this.keepAliveHeader ??= firstKeepAlive(c);
+      this.requests += c.requests;
+      this.reusedRequests += Math.max(0, c.requests - 1);
+      if (c.requests > 1) this.reusedConnections += 1;
+    }
     if (c.tlsHidden) kinds.push('tls');
-    if (c.requests > 1) kinds.push('reused');
-    const idle = idleTimeoutOf(record.end);
+    if (http1 && c.requests > 1) kinds.push('reused');
+    const idle = http1 ? idleTimeoutOf(record.end) : null;
     // A close right after a response is a cap (one the server did not announce), not an idle timeout.
     // Without its HTTP layer (TLS without keys) a connection shows no response ends: TCP verdicts only.
-    const cap = c.tlsHidden ? null : capClose(record, c);
+    const cap = c.tlsHidden || !http1 ? null : capClose(record, c);
     if (cap !== null) {
       this.capCount += 1;
       if (this.caps.length < SAMPLES_MAX) this.caps.push(cap);
@@ -157,9 +208,67 @@ export class CaptureSummary {
     this.staleRequests += c.stale.length;
     for (const s of c.stale) this.staleAnswers[s.answer] += 1;
     if (c.stale.length > 0) kinds.push('stale');
-    this.addTrials(c);
-    this.addPeer(c, record, cap === null && !c.tlsHidden ? idle : null);
+    if (http1) this.addTrials(c);
+    this.addPeer(c, record, c.http2 ? h2Idle : cap === null && !c.tlsHidden ? idle : null);
     this.keep(record, kinds, c.stale);
+  }
+
+  /**
+   * One HTTP/2 connection, judged by the measures `run` uses on its own (measures/h2Metrics.ts,
+   * timeline/h2.ts): an idle close (the first GOAWAY, or the close when none came, after an
+   * idle time no request was outstanding in, and not at once after a response), else a cap
+   * (a GOAWAY or the server's close after the streams it served). Returns the kinds to keep
+   * it for, and its idle time when it was an idle close.
+   */
+  private addH2(c: CapturedConnection, record: ConnectionRecord): { kinds: KeptKind[]; idle: number | null } {
+    const h2 = this.h2;
+    const measure = (name: H2MeasureName) =>
+      measureH2(name, record, NO_TRACE, null, { maxIdleMs: Number.POSITIVE_INFINITY, maxRequests: Number.POSITIVE_INFINITY }).value;
+    const kinds: KeptKind[] = [];
+    h2.connections += 1;
+    h2.streams += c.requests;
+    h2.maxConcurrentStreams ??= serverSetting(record.events, 'MAX_CONCURRENT_STREAMS');
+    h2.streamsRefused += c.h2Streams.refused;
+    h2.streamsAboveLastStreamId += c.h2Streams.aboveLastStreamId;
+    h2.streamsLost += c.h2Streams.lost;
+    if (c.h2Streams.lost > 0) {
+      h2.lostConnections += 1;
+      kinds.push('h2-lost');
+    }
+    const goaways = goawaysOf(record.events);
+    // The client said GOAWAY first (as it closes): the server's close that follows answers it.
+    if (goaways.length === 0 && framesOf(record.events, 'out', 'GOAWAY').length > 0) return { kinds, idle: null };
+    const idle = measure('h2IdleBeforeGoaway');
+    if (typeof idle === 'number' && !closesImmediately(idle)) {
+      h2.idleCount += 1;
+      h2.idleMin = Math.min(h2.idleMin ?? idle, idle);
+      h2.idleMax = Math.max(h2.idleMax ?? idle, idle);
+      if (h2.idleSamples.length < SAMPLES_MAX) h2.idleSamples.push(idle);
+      if (goaways.length === 0) h2.idleWithoutGoaway += 1;
+      else {
+        bump(h2.idleCodes, String(measure('goawayErrorCode')));
+        bump(h2.idleDebugs, String(measure('goawayDebug')));
+        bump(h2.idleTwoStep, String(measure('twoStepGoaway')));
+      }
+      const after = measure('closeAfterGoaway');
+      if (typeof after === 'number' && h2.closeAfterGoaway.length < SAMPLES_MAX) h2.closeAfterGoaway.push(after);
+      if (record.end.closedBy !== null) bump(h2.idleClosedBy, record.end.closedBy);
+      if (record.end.closedBy === 'server' && record.end.signal !== null) h2.idleSignals[record.end.signal] += 1;
+      kinds.push('h2-idle');
+      return { kinds, idle };
+    }
+    if (c.responses > 0 && (goaways.length > 0 || record.end.closedBy === 'server')) {
+      const streams = measure('h2StreamsBeforeGoaway');
+      if (typeof streams === 'number') {
+        h2.capCount += 1;
+        const code = measure('goawayErrorCode');
+        const signal = record.end.closedBy === 'server' ? record.end.signal : null;
+        if (h2.caps.length < SAMPLES_MAX)
+          h2.caps.push({ streams, signalled: measure('goawaySignalled') === true, errorCode: typeof code === 'string' ? code : null, signal });
+        kinds.push('h2-cap');
+      }
+    }
+    return { kinds, idle: null };
   }
 
   /** The idle closes' median; null for none. */

@@ -7,6 +7,7 @@ import type {
   Finding,
   MeasuredRun,
   MetricValue,
+  ProtocolId,
   RaceReport,
   RunOptionsReport,
   ScenarioMeasurement,
@@ -23,6 +24,7 @@ import { readCapture, tsharkVersion } from '../wire/tshark.js';
 import type { TsharkRead } from '../wire/tshark.js';
 import { CaptureSummary, bracket, staleOutcome } from './captureSummary.js';
 import type { KeptConnection, KeptKind } from './captureSummary.js';
+import { medianOf } from './metrics.js';
 import { summarizeRace } from './race.js';
 
 /**
@@ -31,18 +33,43 @@ import { summarizeRace } from './race.js';
  * (wire/captureTimeline.ts), each closed connection is classified and folded into the
  * summary (captureSummary.ts), and the summary becomes a MeasuredRun whose scenarios carry
  * the built-in ids and metric names (plan/captureScenarios.ts): judged, rendered and gated
- * by the same code as `run`.
+ * by the same code as `run`. Reported: the scenarios of the protocols the capture shows, and
+ * every scenario an `--expect` names (`gated`), so that no gate is silently dropped.
  */
-export async function measureCapture(read: TsharkRead): Promise<MeasuredRun> {
+export async function measureCapture(read: TsharkRead, gated: ReadonlySet<string> = new Set()): Promise<MeasuredRun> {
   const version = tsharkVersion(read.tshark);
   const summary = new CaptureSummary();
-  const timelines = new CaptureTimelines((c) => summary.add(c));
+  // h2c on a port tshark does not dissect as HTTP: its streams are set aside, then read on a
+  // second pass with those ports decoded as HTTP (whose dissector hands the preface to http2).
+  const h2c = { streams: new Set<number>(), ports: new Set<number>() };
+  const timelines = new CaptureTimelines((c) => summary.add(c), false, {
+    undecodedH2c: (stream, port) => {
+      if (h2c.streams.size >= H2C_STREAMS_MAX || (!h2c.ports.has(port) && h2c.ports.size >= H2C_PORTS_MAX)) return false;
+      h2c.streams.add(stream);
+      h2c.ports.add(port);
+      return true;
+    },
+  });
   let epoch: number | null = null;
   await readCapture(read, (p) => {
     epoch ??= p.epoch - p.time;
     timelines.add(p);
   });
   timelines.finish();
+  if (h2c.streams.size > 0) {
+    const ports = [...h2c.ports].sort((a, b) => a - b);
+    const again = new CaptureTimelines((c) => summary.add(c), false, { only: h2c.streams });
+    const portFilter = `tcp.port in {${ports.join(' ')}}`;
+    await readCapture(
+      {
+        ...read,
+        filter: read.filter === null ? portFilter : `(${read.filter}) && ${portFilter}`,
+        decodeAs: [...(read.decodeAs ?? []), ...ports.map((port) => `tcp.port==${port},http`)],
+      },
+      (p) => again.add(p),
+    );
+    again.finish();
+  }
   const spanMs = roundMs(((timelines.lastTime ?? 0) - (timelines.firstTime ?? 0)) * 1000);
   const capture: CaptureEvidence = {
     file: read.file,
@@ -51,6 +78,7 @@ export async function measureCapture(read: TsharkRead): Promise<MeasuredRun> {
     packets: timelines.packets,
     connections: summary.connections,
     httpConnections: summary.httpConnections,
+    h2Connections: summary.h2.connections,
     tlsHidden: summary.tlsHidden,
     spanMs,
     connectionsKept: summary.kept.length,
@@ -67,8 +95,7 @@ export async function measureCapture(read: TsharkRead): Promise<MeasuredRun> {
       server: summary.serverHeader,
       lab: null,
       local: false,
-      // What the capture shows: HTTP/1.x only until analyze reads HTTP/2.
-      protocols: ['http/1.1'],
+      protocols: protocolsOf(summary),
       h2Refusal: null,
     },
     startedAt: new Date(((epoch ?? 0) + (timelines.firstTime ?? 0)) * 1000).toISOString(),
@@ -77,19 +104,24 @@ export async function measureCapture(read: TsharkRead): Promise<MeasuredRun> {
     interrupted: false,
     interruptedBy: null,
     error: null,
-    options: captureBounds(spanMs),
+    options: captureBounds(spanMs, protocolsOf(summary)),
     evidence: { socketTable: 'none', capture },
-    scenarios: CAPTURE_SCENARIOS.map((s) => scenarioOf(s.id, summary, spanMs)),
+    // The scenarios of the protocols the capture shows (and any an --expect names, so a gate is never dropped).
+    scenarios: CAPTURE_SCENARIOS.filter((s) => protocolsOf(summary).includes(s.protocol) || gated.has(s.id)).map((s) => scenarioOf(s.id, summary, spanMs)),
   };
 }
+
+/** h2c connections read on the second pass at most (the rest: TCP verdicts only), and their server ports (each a `-d` rule). */
+const H2C_STREAMS_MAX = 100_000;
+const H2C_PORTS_MAX = 64;
 
 /**
  * The bounds a capture report shows: nothing waited for an idle close but the capture itself,
  * so its span stands for --max-idle (a connection idle longer than that cannot show a close).
  */
-function captureBounds(spanMs: number): RunOptionsReport {
+function captureBounds(spanMs: number, protocols: readonly ProtocolId[]): RunOptionsReport {
   return {
-    protocol: 'http1',
+    protocol: protocols.length > 1 ? 'auto' : protocols[0] === 'h2' ? 'h2' : 'http1',
     maxIdleMs: Math.max(1, Math.ceil(spanMs)),
     maxRequests: RUN_DEFAULTS.maxRequests,
     connectTimeoutMs: RUN_DEFAULTS.connectTimeoutMs,
@@ -98,6 +130,12 @@ function captureBounds(spanMs: number): RunOptionsReport {
     bodyTimeoutMs: RUN_DEFAULTS.bodyTimeoutMs,
     scenarioTimeoutMs: Math.max(1, Math.ceil(spanMs)),
   };
+}
+
+/** What the capture shows: HTTP/1.x when it has HTTP/1.x connections (or no HTTP/2 ones), h2 when it has HTTP/2 ones. */
+function protocolsOf(summary: CaptureSummary): ProtocolId[] {
+  const h1 = summary.httpConnections > 0 || summary.h2.connections === 0;
+  return [...(h1 ? (['http/1.1'] as const) : []), ...(summary.h2.connections > 0 ? (['h2'] as const) : [])];
 }
 
 /** One capture scenario's measurement, its metrics in the order plan/captureScenarios.ts lists them. */
@@ -296,7 +334,103 @@ const MEASURE: Record<string, (s: CaptureSummary) => Measured> = {
     kinds: ['client-close'],
     race: null,
   }),
+  'h2-idle-timeout': (s) => {
+    const h2 = s.h2;
+    const first = firstKept(s, 'h2-idle');
+    const median = medianOf([...h2.idleSamples].sort((a, b) => a - b));
+    const closeAfter = medianOf([...h2.closeAfterGoaway].sort((a, b) => a - b));
+    const code = majority(Object.fromEntries(h2.idleCodes));
+    const twoStep = majority(Object.fromEntries(h2.idleTwoStep));
+    const withGoaway = h2.idleCount - h2.idleWithoutGoaway;
+    return {
+      metrics: {
+        idleTimeoutMs: h2.idleMin,
+        idleTimeoutMedianMs: median,
+        idleTimeoutMaxMs: h2.idleMax,
+        goawayErrorCode: code,
+        goawayDebug: h2.idleDebugs.size === 0 ? null : (mostFrequent(h2.idleDebugs) ?? null),
+        closeAfterGoawayMs: closeAfter,
+        twoStepGoaway: twoStep === null ? null : twoStep === 'true',
+        closeKind: majority(h2.idleSignals),
+        closedBy: majority(Object.fromEntries(h2.idleClosedBy)),
+        maxConcurrentStreams: h2.maxConcurrentStreams,
+        idleCloses: h2.idleCount,
+      },
+      findings: [
+        h2.idleCount === 0
+          ? { text: `no idle HTTP/2 connection ended by the server in the capture (${h2.connections} HTTP/2 connections)`, evidence: [] }
+          : {
+              text: `the server ended ${h2.idleCount} idle HTTP/2 connection${h2.idleCount === 1 ? '' : 's'} after ${formatDuration(h2.idleMin ?? 0)} (min), ${formatDuration(median ?? 0)} (median), ${formatDuration(h2.idleMax ?? 0)} (max) of idle time: ${withGoaway} with GOAWAY${code === null ? '' : ` (${code})`}, ${h2.idleWithoutGoaway} closed without one`,
+              evidence: first === undefined ? [] : [closeEvidence(first.record)],
+            },
+      ],
+      kinds: ['h2-idle'],
+      race: null,
+    };
+  },
+  'h2-request-cap': (s) => {
+    const h2 = s.h2;
+    const counts = new Map<number, number>();
+    for (const c of h2.caps) counts.set(c.streams, (counts.get(c.streams) ?? 0) + 1);
+    const cap = [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]?.[0] ?? null;
+    const first = firstKept(s, 'h2-cap');
+    const signalled = h2.caps.filter((c) => c.signalled).length;
+    const spread = [...counts.keys()].sort((a, b) => a - b);
+    return {
+      metrics: {
+        maxRequests: cap,
+        signalled: h2.capCount === 0 ? null : signalled === h2.caps.length,
+        goawayErrorCode: majority(Object.fromEntries(countBy(h2.caps.map((c) => c.errorCode ?? 'unknown')))),
+        closeKind: majority({ fin: h2.caps.filter((c) => c.signal === 'fin').length, rst: h2.caps.filter((c) => c.signal === 'rst').length }),
+        capCloses: h2.capCount,
+      },
+      findings: [
+        h2.capCount === 0
+          ? { text: 'no HTTP/2 connection ended with a GOAWAY or a close while busy or right after a response (no stream cap seen)', evidence: [] }
+          : {
+              text: `the server ended HTTP/2 connections after ${cap} streams on ${counts.get(cap ?? 0)} of ${h2.capCount} such connections${spread.length > 1 ? ` (seen: ${spread.join(', ')})` : ''}; ${signalled} with a GOAWAY first`,
+              evidence: first === undefined ? [] : [closeEvidence(first.record)],
+            },
+      ],
+      kinds: ['h2-cap'],
+      race: null,
+    };
+  },
+  'h2-streams': (s) => {
+    const h2 = s.h2;
+    const first = firstKept(s, 'h2-lost');
+    return {
+      metrics: {
+        connections: h2.connections,
+        requests: h2.streams,
+        streamsRefused: h2.streamsRefused,
+        streamsAboveLastStreamId: h2.streamsAboveLastStreamId,
+        streamsLost: h2.streamsLost,
+        lostConnections: h2.lostConnections,
+      },
+      findings: [
+        {
+          text: `${h2.streams} streams on ${h2.connections} HTTP/2 connections; without a response: ${h2.streamsRefused} refused (REFUSED_STREAM), ${h2.streamsAboveLastStreamId} above a GOAWAY's last stream id (both safe to retry), ${h2.streamsLost} lost with the connection on ${h2.lostConnections} connection${h2.lostConnections === 1 ? '' : 's'} (no GOAWAY covered them: unsafe to retry)`,
+          evidence: first === undefined ? [] : [closeEvidence(first.record)],
+        },
+      ],
+      kinds: ['h2-lost'],
+      race: null,
+    };
+  },
 };
+
+/** Counts of each value. */
+function countBy(values: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const v of values) out.set(v, (out.get(v) ?? 0) + 1);
+  return out;
+}
+
+/** The most frequent key (ties: the first seen), '' included; undefined for none. */
+function mostFrequent(counts: ReadonlyMap<string, number>): string | undefined {
+  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+}
 
 function firstKept(s: CaptureSummary, kind: KeptKind): KeptConnection | undefined {
   return s.kept.find((k) => k.kinds.includes(kind));

@@ -25,7 +25,7 @@ export interface Remeasurable {
   readonly remeasure: (retime: Retime) => ScenarioMeasurement;
 }
 
-/** Events whose time the metrics rest on: without the packet behind each, a connection keeps the event loop's times. */
+/** Event kinds whose time the metrics rest on (required). */
 const REQUIRED = new Set<ConnEvent['kind']>(['connect', 'request', 'response-head', 'response-complete', 'peer-fin']);
 
 /** Pairs offset further than this from the run's median are a port reused by another connection, not lag. */
@@ -104,7 +104,7 @@ export function applyWireTimes(
     }
     const evidence: WireTimingEvidence = {
       source: 'wire',
-      reason: timed < connections ? untimedReason(connections - timed, connections, run, firstUnmatched) : null,
+      reason: timed < connections ? untimedReason(connections - timed, connections, firstUnmatched) : null,
       file: saved,
       tlsKeylog: savedKeylog,
       tool: recording.tool,
@@ -137,10 +137,8 @@ export function withoutWire(runs: readonly MeasuredRun[], reason: string, record
   return runs.map((run) => ({ ...run, evidence: { ...run.evidence, wire: evidence } }));
 }
 
-function untimedReason(untimed: number, all: number, run: MeasuredRun, first: string | null): string {
-  const why = run.target.protocols.includes('h2')
-    ? 'HTTP/2 exchanges are not read from a capture yet'
-    : `packets missing from the capture, first ${first ?? '?'}`;
+function untimedReason(untimed: number, all: number, first: string | null): string {
+  const why = `packets missing from the capture, first ${first ?? '?'}`;
   return `${untimed} of ${all} connections keep event-loop times (${why}); their scenarios report the event loop's timings`;
 }
 
@@ -175,12 +173,13 @@ function clockOffset(records: readonly ConnectionRecord[], byPort: ReadonlyMap<n
     const found = candidates(record, byPort);
     if (found.length !== 1) continue;
     const at = new Map<string, number>();
-    for (const e of found[0]?.events ?? []) {
-      const key = keyOf(e);
-      if (key !== null && !at.has(key)) at.set(key, originMs + e.t);
+    const wireEvents = found[0]?.events ?? [];
+    for (const [i, key] of keysOf(wireEvents).entries()) {
+      if (key !== null && !at.has(key)) at.set(key, originMs + (wireEvents[i] as ConnEvent).t);
     }
-    for (const e of record.events) {
-      const key = keyOf(e);
+    const keys = keysOf(record.events);
+    for (const [i, e] of record.events.entries()) {
+      const key = keys[i] ?? null;
       const t = key === null ? undefined : at.get(key);
       if (t !== undefined && received(e)) offsets.push(e.t - t);
     }
@@ -204,11 +203,12 @@ function retimeRecord(
 ): { record: ConnectionRecord; lagMaxMs: number | null } | { unmatched: string } {
   if (!record.events.some((e) => e.kind === 'connect')) return { record, lagMaxMs: null };
   const probeConnect = record.events.find((e) => e.kind === 'connect')?.t ?? 0;
-  const wanted = record.events.filter((e) => REQUIRED.has(e.kind)).map(keyOf);
+  const recordKeys = keysOf(record.events);
+  const wanted = recordKeys.filter((k, i) => required(record.events[i] as ConnEvent) && k !== null);
   // A port used twice in one capture (by another run's connections, too): the stream that
   // has the events the probe recorded, and of those the one whose connect is nearest the probe's.
   const missing = (c: CapturedConnection): number => {
-    const keys = new Set(c.events.map(keyOf));
+    const keys = new Set(keysOf(c.events));
     return wanted.filter((k) => !keys.has(k)).length;
   };
   const distance = (c: CapturedConnection): number => {
@@ -218,21 +218,20 @@ function retimeRecord(
   const wire = [...found].sort((a, b) => missing(a) - missing(b) || distance(a) - distance(b))[0];
   if (wire === undefined) return { unmatched: `no TCP stream from local port ${record.local?.port ?? '?'}` };
   const at = new Map<string, number>();
-  for (const e of wire.events) {
-    const key = keyOf(e);
-    if (key !== null && !at.has(key)) at.set(key, toMicros(originMs + e.t + offset));
+  for (const [i, key] of keysOf(wire.events).entries()) {
+    if (key !== null && !at.has(key)) at.set(key, toMicros(originMs + (wire.events[i] as ConnEvent).t + offset));
   }
   let lagMaxMs: number | null = null;
   let reset = false;
   const events: ConnEvent[] = [];
-  for (const e of record.events) {
-    const key = keyOf(e);
+  for (const [i, e] of record.events.entries()) {
+    const key = recordKeys[i] ?? null;
     const t = key === null ? undefined : at.get(key);
     // After an error (the server's RST) a write fails in the kernel (EPIPE): no packet carries it.
     const unsent = e.kind === 'request' && reset;
     if (e.kind === 'error') reset = true;
     if (t === undefined) {
-      if ((REQUIRED.has(e.kind) && !unsent) || key === 'reset') return { unmatched: `no packet for its ${key ?? e.kind} in ${wire.id}` };
+      if ((required(e) && !unsent) || key === 'reset') return { unmatched: `no packet for its ${key ?? e.kind} in ${wire.id}` };
       // No packet (the probe's close after an RST, a deadline): its own time, but never before
       // the event the probe recorded ahead of it (the offset is estimated, the order is not).
       events.push({ ...e, t: Math.max(e.t, events.at(-1)?.t ?? e.t) });
@@ -263,6 +262,30 @@ function retimeRecord(
   return { record: { ...record, events: ordered, end: classifyClose(ordered) }, lagMaxMs };
 }
 
+/**
+ * Events whose time a metric rests on: without the packet behind each, a connection keeps the
+ * event loop's times. Of HTTP/2 frames, the server's GOAWAYs (the idle timeout ends at the first).
+ */
+function required(e: ConnEvent): boolean {
+  return REQUIRED.has(e.kind) || (e.kind === 'h2-frame' && e.dir === 'in' && e.frame.type === 'GOAWAY');
+}
+
+/**
+ * Each event's key (keyOf); an HTTP/2 frame's key is its direction, type, stream and flags
+ * with its ordinal among the frames of that key, so the nth such frame the probe recorded
+ * pairs with the nth the capture shows.
+ */
+function keysOf(events: readonly ConnEvent[]): (string | null)[] {
+  const seen = new Map<string, number>();
+  return events.map((e) => {
+    if (e.kind !== 'h2-frame') return keyOf(e);
+    const key = `h2 ${e.dir} ${e.frame.type} ${e.frame.streamId} ${e.frame.flags.join(',')}`;
+    const n = (seen.get(key) ?? 0) + 1;
+    seen.set(key, n);
+    return `${key} #${n}`;
+  });
+}
+
 /** What pairs a probe event with a capture event: its kind and request index; null for kinds the capture does not show. */
 function keyOf(e: ConnEvent): string | null {
   switch (e.kind) {
@@ -289,7 +312,9 @@ function keyOf(e: ConnEvent): string | null {
  * reports the RST only at the probe's next write or close, however idle its loop.
  */
 function received(e: ConnEvent): boolean {
-  return e.kind === 'connect' || e.kind === 'response-head' || e.kind === 'response-complete' || e.kind === 'peer-fin';
+  return (
+    (e.kind === 'h2-frame' && e.dir === 'in') || e.kind === 'connect' || e.kind === 'response-head' || e.kind === 'response-complete' || e.kind === 'peer-fin'
+  );
 }
 
 /** To the microsecond, as the run's clock and the capture's event times are (wire/clock.ts, wire/captureTimeline.ts). */

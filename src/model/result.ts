@@ -287,6 +287,8 @@ export interface CaptureEvidence {
   readonly connections: number;
   /** Of those, connections on which HTTP/1.x requests were seen. */
   readonly httpConnections: number;
+  /** Of those, connections carrying HTTP/2 frames (h2c, or h2 in TLS with its keys). */
+  readonly h2Connections: number;
   /** Connections carrying TLS whose HTTP was not visible (no --tls-keylog, or a key log without their keys). */
   readonly tlsHidden: number;
   /** First packet → last packet, ms. */

@@ -1,12 +1,14 @@
+import type { ProtocolId } from '../model/result.js';
 import type { MeasureName, MetricSpec, Scenario, Step } from './scenario.js';
 
 /**
  * The scenarios `analyze` reports for a packet capture. They carry the ids and metric names
  * of the built-in scenarios whose questions a capture answers too (idle-timeout,
  * request-cap, stale-race, timeout-mismatch, connection-close, http11-reuse,
- * short-connections), so the metric registry, advice, client verdicts and `--expect` read
+ * short-connections; over HTTP/2 h2-idle-timeout and h2-request-cap), so the metric registry, advice, client verdicts and `--expect` read
  * them unchanged; the figures come from every connection in the capture instead of the
- * probe's own. Metrics only a capture has (counts over its connections) are named here.
+ * probe's own. Metrics only a capture has (counts over its connections, and h2-streams: what
+ * became of HTTP/2 streams no response ended) are named here.
  * measures/measureCapture.ts fills in exactly these names.
  */
 
@@ -20,8 +22,16 @@ function expectStep(that: string, message: string): Step {
   return { type: 'expect', line: 0, that, severity: 'warn', message };
 }
 
-function scenario(id: string, title: string, description: string, headline: string, metrics: Record<string, MetricSpec>, steps: Step[] = []): Scenario {
-  return { id, title, description, source: SOURCE, steps, metrics, headline, exclusive: false, needs: null, protocol: 'http/1.1' };
+function scenario(
+  id: string,
+  title: string,
+  description: string,
+  headline: string,
+  metrics: Record<string, MetricSpec>,
+  steps: Step[] = [],
+  protocol: ProtocolId = 'http/1.1',
+): Scenario {
+  return { id, title, description, source: SOURCE, steps, metrics, headline, exclusive: false, needs: null, protocol };
 }
 
 /** The capture's scenarios, in report order. */
@@ -103,5 +113,57 @@ export const CAPTURE_SCENARIOS: readonly Scenario[] = [
       clientSendsCloseTimeWaitServer: spec('timeWaitServer'),
       clientSendsCloseTimeWaitClient: spec('timeWaitClient'),
     },
+  ),
+  scenario(
+    'h2-idle-timeout',
+    'HTTP/2 idle timeout and GOAWAY (capture)',
+    "On every HTTP/2 connection the server ended while idle: the idle time from the last response to its first GOAWAY (to its close when it sent none), min, median, max; the GOAWAY's error code and debug data, a two-step drain, the time to the close, who closed.",
+    'idleTimeoutMs',
+    {
+      idleTimeoutMs: spec('h2IdleBeforeGoaway'),
+      idleTimeoutMedianMs: spec('idleBeforeCloseMedian'),
+      idleTimeoutMaxMs: spec('idleBeforeCloseMax'),
+      goawayErrorCode: spec('goawayErrorCode'),
+      goawayDebug: spec('goawayDebug'),
+      closeAfterGoawayMs: spec('closeAfterGoaway'),
+      twoStepGoaway: spec('twoStepGoaway'),
+      closeKind: spec('closeKind'),
+      closedBy: spec('closedBy'),
+      maxConcurrentStreams: spec('maxConcurrentStreams'),
+      idleCloses: spec('connections'),
+    },
+    [],
+    'h2',
+  ),
+  scenario(
+    'h2-request-cap',
+    'HTTP/2 streams per connection (capture)',
+    'HTTP/2 connections the server ended while busy or right after a response (a GOAWAY or a close): the streams served on each, and whether a GOAWAY came first.',
+    'maxRequests',
+    {
+      maxRequests: spec('h2StreamsBeforeGoaway'),
+      signalled: spec('goawaySignalled'),
+      goawayErrorCode: spec('goawayErrorCode'),
+      closeKind: spec('closeKind'),
+      capCloses: spec('connections'),
+    },
+    [expectStep('signalled != false', 'the server closed HTTP/2 connections at its stream cap without a GOAWAY: a request sent meanwhile is lost')],
+    'h2',
+  ),
+  scenario(
+    'h2-streams',
+    'HTTP/2 streams without a response (capture)',
+    "The client's HTTP/2 streams no response ended: refused (REFUSED_STREAM) or above a GOAWAY's last stream id (not processed: safe to retry), or lost with a connection the server closed with no GOAWAY covering them (unsafe to retry).",
+    'streamsLost',
+    {
+      connections: spec('connections', null),
+      requests: spec('responses', null),
+      streamsRefused: spec('connections'),
+      streamsAboveLastStreamId: spec('connections'),
+      streamsLost: spec('connections'),
+      lostConnections: spec('connections'),
+    },
+    [expectStep('streamsLost = 0', 'HTTP/2 streams were lost with their connection: no GOAWAY told the client they were not processed')],
+    'h2',
   ),
 ];

@@ -195,7 +195,7 @@ export function evidenceNote(result: RunResult): string | null {
       capture.tlsHidden === 0
         ? ''
         : ` ${capture.tlsHidden} TLS connection${capture.tlsHidden === 1 ? '' : 's'}: HTTP layer not visible (give --tls-keylog), TCP verdicts only.`;
-    return `Evidence: packet capture ${sanitize(capture.file)} read by ${sanitize(capture.tshark)}${capture.filter === null ? '' : ` (filter: ${sanitize(capture.filter)})`}: ${capture.packets} packets, ${capture.connections} TCP connections (${capture.httpConnections} with HTTP/1.x), ${formatDuration(capture.spanMs)}; times are the capture's, TIME_WAIT is inferred from who sent the first FIN; ${capture.connectionsKept} connections kept whole, the rest counted.${tls}`;
+    return `Evidence: packet capture ${sanitize(capture.file)} read by ${sanitize(capture.tshark)}${capture.filter === null ? '' : ` (filter: ${sanitize(capture.filter)})`}: ${capture.packets} packets, ${capture.connections} TCP connections (${capture.httpConnections} with HTTP/1.x${capture.h2Connections === 0 ? '' : `, ${capture.h2Connections} with HTTP/2`}), ${formatDuration(capture.spanMs)}; times are the capture's, TIME_WAIT is inferred from who sent the first FIN; ${capture.connectionsKept} connections kept whole, the rest counted.${tls}`;
   }
   switch (result.evidence.socketTable) {
     case 'proc-net-tcp':

@@ -23,13 +23,14 @@ export interface Goaway {
 }
 
 /**
- * The server's GOAWAY frames, in order, up to the probe's own close: a GOAWAY that answers
- * the probe's (it sends one when it closes) is the server acknowledging, not deciding.
+ * The server's GOAWAY frames, in order, up to the client's own close or its own GOAWAY: a
+ * GOAWAY that answers the client's (the probe sends one when it closes; a capture shows
+ * other clients doing so before their FIN) is the server acknowledging, not deciding.
  */
 export function goawaysOf(events: readonly ConnEvent[]): Goaway[] {
   const out: Goaway[] = [];
   for (const [at, e] of events.entries()) {
-    if (e.kind === 'local-close') break;
+    if (e.kind === 'local-close' || (e.kind === 'h2-frame' && e.dir === 'out' && e.frame.type === 'GOAWAY')) break;
     if (e.kind === 'h2-frame' && e.dir === 'in' && e.frame.type === 'GOAWAY') {
       out.push({ t: e.t, at, lastStreamId: e.frame.lastStreamId ?? 0, errorCode: e.frame.errorCode ?? 'UNKNOWN', debug: e.frame.debug ?? '' });
     }

@@ -1,8 +1,9 @@
-import type { ConnEvent, Endpoint, HttpVersion } from '../model/events.js';
+import type { ConnEvent, Endpoint, H2FrameInfo, HttpVersion } from '../model/events.js';
 import { isPersistent, tokenize } from '../http/persistence.js';
 import type { BodyFraming } from '../http/responseParser.js';
 import { SERVER_TEXT_MAX, sanitize } from '../util/sanitize.js';
-import type { CapturedMessage, CapturedPacket } from './tshark.js';
+import { errorCodeName, flagNames, frameTypeLabel, settingName } from '../http/h2/frames.js';
+import type { CapturedH2Frame, CapturedMessage, CapturedPacket } from './tshark.js';
 
 /**
  * A packet capture's TCP streams turned into the probe's own timeline: for each connection,
@@ -45,6 +46,22 @@ export interface CapturedConnection {
   readonly reuses: readonly { readonly index: number; readonly idleMs: number }[];
   /** The first Server header, sanitised; null when none was seen. */
   readonly serverHeader: string | null;
+  /** HTTP/2 frames were seen (h2c, or h2 in TLS with keys); its requests and responses are its streams. */
+  readonly http2: boolean;
+  /** HTTP/2: what became of the client's streams that no response ended (RFC 9113 §5.4, §6.8); zeros for HTTP/1. */
+  readonly h2Streams: H2StreamCounts;
+}
+
+/**
+ * The client's HTTP/2 streams that got no response: `refused` reset by the server with
+ * REFUSED_STREAM (not processed, RFC 9113 §8.7); `aboveLastStreamId` above the last stream id
+ * of the server's final GOAWAY (not processed, safe to retry, §6.8); `lost` open when the server
+ * closed the connection and covered by no GOAWAY (maybe processed: unsafe to retry, §8.7).
+ */
+export interface H2StreamCounts {
+  readonly refused: number;
+  readonly aboveLastStreamId: number;
+  readonly lost: number;
 }
 
 /** A request written after the server had closed its side: what came back. */
@@ -65,6 +82,15 @@ const TAIL_EVENTS = 64;
 const LIST_MAX = 64;
 /** Packets held while a connection's client is not yet known (no SYN, no request yet). */
 const PENDING_MAX = 32;
+/** HTTP/2 streams tracked per connection while open, and client stream ids remembered for the final GOAWAY (oldest dropped first). */
+const H2_STREAMS_MAX = 1024;
+
+/** An HTTP/2 stream the client opened, until a response or a reset ends it. */
+interface H2Stream {
+  readonly index: number;
+  status: number | null;
+  bodyBytes: number;
+}
 
 interface Side {
   readonly address: string;
@@ -102,6 +128,26 @@ interface Open {
   lastTime: number;
   /** When the first byte of the response now arriving came (a server segment with payload while a request waits); null between responses. */
   responseStart: number | null;
+  http2: boolean;
+  /** HTTP/2 streams open (client's, by id). */
+  h2Open: Map<number, H2Stream>;
+  /** The ids of the client's latest streams, for the final GOAWAY's count of streams above its last stream id. */
+  h2Opened: number[];
+  /** The lowest last stream id of the server's GOAWAYs; null before the first. */
+  h2LastStreamId: number | null;
+  h2Refused: number;
+}
+
+/** Which TCP streams a CaptureTimelines assembles. */
+export interface StreamChoice {
+  /** Only these streams (a second pass over the capture); every stream when absent. */
+  readonly only?: ReadonlySet<number>;
+  /**
+   * A stream that opened with an HTTP/2 preface tshark did not decode (CapturedPacket
+   * h2cUndecoded), and its server port: true takes it out of this pass (to be read on another,
+   * with the port decoded as HTTP); false keeps it, with its TCP verdicts only.
+   */
+  readonly undecodedH2c?: (stream: number, serverPort: number) => boolean;
 }
 
 /** Assembles the connections of a capture from its packets, in capture order. */
@@ -120,10 +166,12 @@ export class CaptureTimelines {
   constructor(
     private readonly onConnection: (c: CapturedConnection) => void,
     private readonly keepAll = false,
+    private readonly streams: StreamChoice = {},
   ) {}
 
   /** One packet, in capture order. */
   add(p: CapturedPacket): void {
+    if (this.streams.only !== undefined && !this.streams.only.has(p.stream)) return;
     this.packets += 1;
     this.firstTime ??= p.time;
     this.lastTime = p.time;
@@ -135,6 +183,11 @@ export class CaptureTimelines {
       this.open.set(p.stream, conn);
     }
     conn.lastTime = p.time;
+    if (p.h2cUndecoded && this.streams.undecodedH2c?.(p.stream, p.dstPort) === true) {
+      // h2c whose frames tshark did not decode on this pass: the connection is read on another.
+      this.open.delete(p.stream);
+      return;
+    }
     if (conn.client === null) {
       decideClient(conn, p);
       if (conn.client === null) {
@@ -201,6 +254,7 @@ export class CaptureTimelines {
       if (m.kind === 'request' && fromClient) this.request(conn, m, t, p.payload);
       if (m.kind === 'response' && !fromClient) this.response(conn, m, t);
     }
+    for (const frame of p.h2) this.h2Frame(conn, frame, fromClient, t);
     if (p.rst) {
       if (fromClient) {
         if (!conn.clientClosed) this.push(conn, { kind: 'local-close', t, how: 'rst', reason: conn.serverFin ? 'after-peer-fin' : 'observed' });
@@ -305,6 +359,80 @@ export class CaptureTimelines {
     conn.lastActivity = t;
   }
 
+  /**
+   * One HTTP/2 frame, as the probe's own connection records it (wire/h2Connection.ts): an
+   * `h2-frame` event in the client's direction, and for the client's streams a `request` at
+   * its HEADERS, a `response-head` at the server's final HEADERS, a `response-complete` at the
+   * END_STREAM that ends the response; the request index is the stream's ordinal.
+   */
+  private h2Frame(conn: Open, f: CapturedH2Frame, fromClient: boolean, t: number): void {
+    conn.http = true;
+    conn.http2 = true;
+    const type = frameTypeLabel(f.type);
+    const flags = flagNames(type, f.flags);
+    const endStream = flags.includes('END_STREAM');
+    const headers = f.headers ?? [];
+    const header = (name: string): string | null => headers.find(([n]) => n === name)?.[1] ?? null;
+    if (fromClient && type === 'HEADERS' && f.streamId % 2 === 1 && !conn.h2Open.has(f.streamId)) {
+      conn.requests += 1;
+      const index = conn.requests;
+      if (conn.h2Open.size >= H2_STREAMS_MAX) conn.h2Open.delete(conn.h2Open.keys().next().value as number);
+      conn.h2Open.set(f.streamId, { index, status: null, bodyBytes: 0 });
+      conn.h2Opened.push(f.streamId);
+      if (conn.h2Opened.length > H2_STREAMS_MAX) conn.h2Opened.shift();
+      this.push(conn, {
+        kind: 'request',
+        t,
+        index,
+        method: sanitize(header(':method') ?? '', 32),
+        path: sanitize(header(':path') ?? '', SERVER_TEXT_MAX),
+        version: '2',
+        connection: null,
+        bytes: f.length + 9,
+      });
+    }
+    this.push(conn, { kind: 'h2-frame', t, dir: fromClient ? 'out' : 'in', frame: frameInfo(f, type, flags) });
+    if (fromClient) {
+      // The client gave up on the stream (CANCEL): neither answered nor lost.
+      if (type === 'RST_STREAM') conn.h2Open.delete(f.streamId);
+      return;
+    }
+    if (type === 'GOAWAY') conn.h2LastStreamId = Math.min(conn.h2LastStreamId ?? f.lastStreamId ?? 0, f.lastStreamId ?? 0);
+    const stream = conn.h2Open.get(f.streamId);
+    if (stream === undefined) return;
+    if (type === 'RST_STREAM') {
+      if (f.errorCode === 7) conn.h2Refused += 1; // REFUSED_STREAM (RFC 9113 §7)
+      conn.h2Open.delete(f.streamId);
+      return;
+    }
+    if (type === 'DATA') stream.bodyBytes += f.length;
+    if (type === 'HEADERS' && stream.status === null) {
+      const status = Number(header(':status'));
+      if (!Number.isInteger(status) || status < 200) return; // an interim response (or none readable): the final one follows
+      stream.status = status;
+      const server = header('server');
+      if (conn.serverHeader === null && server !== null) conn.serverHeader = sanitize(server, SERVER_TEXT_MAX);
+      conn.responses += 1;
+      this.push(conn, {
+        kind: 'response-head',
+        t,
+        index: stream.index,
+        status,
+        version: '2',
+        keepAlive: conn.h2LastStreamId === null,
+        connectionHeader: null,
+        keepAliveHeader: null,
+        informational: [],
+        framing: 'stream',
+      });
+    }
+    if (endStream && stream.status !== null) {
+      this.push(conn, { kind: 'response-complete', t, index: stream.index, bodyBytes: stream.bodyBytes });
+      conn.h2Open.delete(f.streamId);
+      conn.lastActivity = t;
+    }
+  }
+
   private push(conn: Open, e: ConnEvent): void {
     pushEvent(conn, e, this.keepAll);
   }
@@ -336,8 +464,33 @@ export class CaptureTimelines {
       firstFrame: conn.firstFrame,
       reuses: conn.reuses.filter((r) => !stale.some((s) => s.index === r.index)),
       serverHeader: conn.serverHeader,
+      http2: conn.http2,
+      h2Streams: h2StreamCounts(conn),
     });
   }
+}
+
+/** What became of the client's HTTP/2 streams no response ended, as the connection closed (H2StreamCounts). */
+function h2StreamCounts(conn: Open): H2StreamCounts {
+  const last = conn.h2LastStreamId;
+  const aboveLastStreamId = last === null ? 0 : conn.h2Opened.filter((id) => id > last).length;
+  const serverEnded = conn.serverFin || (conn.reset && !conn.clientClosed);
+  const lost = serverEnded ? [...conn.h2Open.keys()].filter((id) => last === null || id <= last).length : 0;
+  return { refused: conn.h2Refused, aboveLastStreamId, lost };
+}
+
+/** The timeline's view of a captured frame (model/events.ts H2FrameInfo), as the probe records its own. */
+function frameInfo(f: CapturedH2Frame, type: string, flags: string[]): H2FrameInfo {
+  return {
+    type,
+    streamId: f.streamId,
+    flags,
+    length: f.length,
+    errorCode: f.errorCode === null ? null : errorCodeName(f.errorCode),
+    lastStreamId: f.lastStreamId,
+    debug: f.debug === null ? null : f.debug === '' ? '' : sanitize(f.debug, SERVER_TEXT_MAX),
+    settings: f.settings === null ? null : Object.fromEntries(f.settings.map(([id, value]) => [settingName(id), value])),
+  };
 }
 
 function newConnection(p: CapturedPacket): Open {
@@ -369,6 +522,11 @@ function newConnection(p: CapturedPacket): Open {
     bytesOut: 0,
     lastTime: p.time,
     responseStart: null,
+    http2: false,
+    h2Open: new Map(),
+    h2Opened: [],
+    h2LastStreamId: null,
+    h2Refused: 0,
   };
 }
 
@@ -382,6 +540,10 @@ function decideClient(conn: Open, p: CapturedPacket): void {
     conn.client = { address: p.dst, port: p.dstPort };
     conn.clientBy = 'syn';
     conn.handshakeSeen = true;
+  } else if (p.h2Preface || p.h2.some((f) => f.type === 1 && f.streamId % 2 === 1 && (f.headers ?? []).some(([n]) => n === ':method'))) {
+    // The HTTP/2 client preface, or a request's HEADERS (RFC 9113 §3.4, §8.3.1).
+    conn.client = { address: p.src, port: p.srcPort };
+    conn.clientBy = 'first-request';
   } else if (p.messages.some((m) => m.kind === 'request')) {
     conn.client = { address: p.src, port: p.srcPort };
     conn.clientBy = 'first-request';

@@ -2,6 +2,7 @@ import type net from 'node:net';
 import { DEFAULT_COMPACTION } from './eventLog.js';
 import type { Compaction } from './eventLog.js';
 import {
+  flagNames,
   CLIENT_PREFACE,
   FrameReader,
   H2ProtocolError,
@@ -561,21 +562,13 @@ const CANCEL = 0x8;
 /** The probe's own frames are never larger than the default maximum. */
 const MAX_FRAME_OUT = 16_384;
 
-const FLAG_NAMES: readonly (readonly [number, string, readonly string[]])[] = [
-  [0x1, 'END_STREAM', ['DATA', 'HEADERS']],
-  [0x1, 'ACK', ['SETTINGS', 'PING']],
-  [0x4, 'END_HEADERS', ['HEADERS', 'PUSH_PROMISE', 'CONTINUATION']],
-  [0x8, 'PADDED', ['DATA', 'HEADERS', 'PUSH_PROMISE']],
-  [0x20, 'PRIORITY', ['HEADERS']],
-];
-
 /** The timeline's view of a frame: its header, flag names and the fields `extra` gives. */
 function frameInfo(frame: H2Frame, extra: Partial<H2FrameInfo> = {}): H2FrameInfo {
   const type = frame.type === 'UNKNOWN' ? `UNKNOWN_0x${frame.typeCode.toString(16)}` : frame.type;
   return {
     type,
     streamId: frame.streamId,
-    flags: FLAG_NAMES.filter(([bit, , types]) => (frame.flags & bit) !== 0 && types.includes(frame.type)).map(([, name]) => name),
+    flags: flagNames(frame.type, frame.flags),
     length: frame.length,
     errorCode: null,
     lastStreamId: null,

@@ -57,6 +57,38 @@ export interface CapturedPacket {
   /** TLS records seen in this segment. */
   readonly tls: boolean;
   readonly messages: readonly CapturedMessage[];
+  /** HTTP/2 frames tshark's http2 dissector decoded in this segment (h2c, or TLS with keys), in order. */
+  readonly h2: readonly CapturedH2Frame[];
+  /** The segment carried the HTTP/2 client preface (RFC 9113 §3.4), decoded. */
+  readonly h2Preface: boolean;
+  /**
+   * The segment begins with the HTTP/2 client preface that no dissector took: h2c with prior
+   * knowledge on a port tshark does not dissect as HTTP. tshark 4.0.17 recognises the preface
+   * only where its HTTP dissector runs (port 80, 8080, … or `-d tcp.port==P,http`: it hands
+   * the connection to http2, as checked here) and has no heuristic that finds it on any port
+   * (`tshark -G heuristic-decodes` lists http2 under `http` and `tls` only): such a connection
+   * is read again with its port decoded as HTTP (measures/measureCapture.ts).
+   */
+  readonly h2cUndecoded: boolean;
+}
+
+/** One HTTP/2 frame (RFC 9113 §4.1) as tshark decoded it: its header and the fields the timeline keeps. */
+export interface CapturedH2Frame {
+  /** The frame type code (0 DATA, 1 HEADERS, … 7 GOAWAY). */
+  readonly type: number;
+  readonly streamId: number;
+  readonly flags: number;
+  readonly length: number;
+  /** GOAWAY, RST_STREAM: the error code. */
+  readonly errorCode: number | null;
+  /** GOAWAY. */
+  readonly lastStreamId: number | null;
+  /** GOAWAY: its debug data, as bytes (latin1); '' when it had none. */
+  readonly debug: string | null;
+  /** SETTINGS: identifier → value, in order. */
+  readonly settings: readonly (readonly [number, number])[] | null;
+  /** HEADERS: the header fields of its block, as tshark decoded them (HPACK state included). */
+  readonly headers: readonly (readonly [string, string])[] | null;
 }
 
 /** What to read from a capture. */
@@ -75,6 +107,18 @@ export interface TsharkRead {
    */
   readonly decodeAs?: readonly string[];
 }
+
+/** SETTINGS values by identifier (RFC 9113 §6.5.2, RFC 8441 §3): tshark names a field per identifier, `unknown` for the rest. */
+const SETTING_FIELDS: readonly (readonly [number | null, string])[] = [
+  [1, 'http2.settings.header_table_size'],
+  [2, 'http2.settings.enable_push'],
+  [3, 'http2.settings.max_concurrent_streams'],
+  [4, 'http2.settings.initial_window_size'],
+  [5, 'http2.settings.max_frame_size'],
+  [6, 'http2.settings.max_header_list_size'],
+  [8, 'http2.settings.extended_connect'],
+  [null, 'http2.settings.unknown'],
+];
 
 /** Occurrences of one field in one frame are joined with this (a control character no header value can hold: RFC 9110 §5.5). */
 const AGGREGATOR = '\x1f';
@@ -105,6 +149,26 @@ const FIELDS = [
   'http.response.line',
   'http.content_length',
   'http.transfer_encoding',
+  // A payload no dissector took: an h2c connection on a port tshark does not dissect as HTTP (h2cUndecoded).
+  'data.data',
+  // HTTP/2 (tshark's http2 dissector): one occurrence per frame for the frame header; the
+  // GOAWAY, RST_STREAM, SETTINGS and header fields once per frame (or setting, or header field)
+  // of their kind, in order, so h2FramesOf can give each frame its own.
+  'http2.magic',
+  'http2.type',
+  'http2.streamid',
+  'http2.flags',
+  'http2.length',
+  'http2.goaway.last_stream_id',
+  'http2.goaway.error',
+  'http2.goaway.addata',
+  'http2.rst_stream.error',
+  'http2.settings.id',
+  ...SETTING_FIELDS.map(([, field]) => field),
+  'http2.header.count',
+  'http2.header.name',
+  // Last: a header value is the one field that may hold a tab (RFC 9110 §5.5), and parseLine joins what follows it back.
+  'http2.header.value',
 ] as const;
 
 /** `tshark -v`'s first line, or MissingToolError. */
@@ -125,10 +189,18 @@ export function tsharkVersion(tshark = 'tshark'): string {
 export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket) => void): Promise<void> {
   const args = ['-r', read.file, '-n', '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', `aggregator=${AGGREGATOR}`, '-E', 'quote=n'];
   for (const field of FIELDS) args.push('-e', field);
-  // Only TCP: HTTP/1.x rides on it, and a UDP stream has no tcp.stream to group by.
+  // Only TCP: HTTP/1.x and HTTP/2 ride on it, and a UDP stream has no tcp.stream to group by.
   args.push('-Y', read.filter === null ? 'tcp' : `tcp && (${read.filter})`);
   if (read.tlsKeylog !== null) args.push('-o', `tls.keylog_file:${read.tlsKeylog}`);
   for (const rule of read.decodeAs ?? []) args.push('-d', rule);
+  await tsharkLines(read, args, (line) => {
+    const packet = parseLine(line);
+    if (packet !== null) onPacket(packet);
+  });
+}
+
+/** Runs tshark with `args` and hands each line of its output to `onLine`, in order; the errors of readCapture. */
+async function tsharkLines(read: TsharkRead, args: readonly string[], onLine: (line: string) => void): Promise<void> {
   const child = spawn(read.tshark ?? 'tshark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');
@@ -144,8 +216,7 @@ export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket
   lines.on('line', (line) => {
     if (failure !== null) return;
     try {
-      const packet = parseLine(line);
-      if (packet !== null) onPacket(packet);
+      onLine(line);
     } catch (err) {
       failure = err;
       child.kill('SIGTERM');
@@ -192,7 +263,94 @@ export function parseLine(line: string): CapturedPacket | null {
     payload: Number(at(14)) || 0,
     tls: at(15) !== '',
     messages: messagesOf(f),
+    h2: h2FramesOf(f),
+    h2Preface: at(H2_AT) !== '',
+    h2cUndecoded: at(DATA_AT).startsWith(H2_PREFACE_HEX),
   };
+}
+
+/** Where the undissected payload is in a line. */
+const DATA_AT = FIELDS.indexOf('data.data');
+/** The HTTP/2 client preface (RFC 9113 §3.4) in tshark's hex. */
+const H2_PREFACE_HEX = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1').toString('hex');
+
+/** Where the HTTP/2 fields start in a line (the index of http2.magic). */
+const H2_AT = FIELDS.indexOf('http2.magic');
+
+/**
+ * The HTTP/2 frames of a segment. tshark lists each field once per occurrence, so the frame
+ * header fields line up one per frame, and the fields only some frames have are handed out in
+ * order to the frames of their type: the GOAWAY fields to the GOAWAYs (debug data only to
+ * those longer than the 8 bytes of last stream id and error code), an RST_STREAM's code,
+ * (length / 6) settings to each SETTINGS frame, header.count header fields to each HEADERS
+ * frame.
+ */
+function h2FramesOf(f: readonly string[]): CapturedH2Frame[] {
+  const at = (name: (typeof FIELDS)[number]): string[] => {
+    const i = FIELDS.indexOf(name);
+    // The header value is last: a tab inside one split it into further columns.
+    return list(name === 'http2.header.value' ? f.slice(i).join('\t') : (f[i] ?? ''));
+  };
+  const types = at('http2.type');
+  if (types.length === 0) return [];
+  const ids = at('http2.streamid');
+  const flags = at('http2.flags');
+  const lengths = at('http2.length');
+  const lastIds = at('http2.goaway.last_stream_id');
+  const goawayErrors = at('http2.goaway.error');
+  const debugs = at('http2.goaway.addata');
+  const rstErrors = at('http2.rst_stream.error');
+  const settingIds = at('http2.settings.id');
+  const settingValues = new Map(SETTING_FIELDS.map(([id, field]) => [id, at(field as (typeof FIELDS)[number])]));
+  const counts = at('http2.header.count');
+  const names = at('http2.header.name');
+  const values = at('http2.header.value');
+  let goaway = 0;
+  let debug = 0;
+  let rst = 0;
+  let setting = 0;
+  const valuesTaken = new Map<number | null, number>();
+  let headers = 0;
+  let field = 0;
+  const frames: CapturedH2Frame[] = [];
+  types.forEach((typeText, i) => {
+    const type = Number(typeText);
+    const length = Number(lengths[i] ?? 0);
+    const frame = {
+      type,
+      streamId: Number(ids[i] ?? 0),
+      flags: Number(flags[i] ?? 0),
+      length,
+      errorCode: null as number | null,
+      lastStreamId: null as number | null,
+      debug: null as string | null,
+      settings: null as [number, number][] | null,
+      headers: null as [string, string][] | null,
+    };
+    if (type === 7) {
+      frame.lastStreamId = Number(lastIds[goaway] ?? 0);
+      frame.errorCode = Number(goawayErrors[goaway] ?? 0);
+      goaway += 1;
+      frame.debug = length > 8 ? Buffer.from(debugs[debug++] ?? '', 'hex').toString('latin1') : '';
+    } else if (type === 3) {
+      frame.errorCode = Number(rstErrors[rst++] ?? 0);
+    } else if (type === 4 && (frame.flags & 0x1) === 0) {
+      frame.settings = [];
+      for (let n = 0; n < Math.floor(length / 6) && setting < settingIds.length; n += 1) {
+        const id = Number(settingIds[setting++]);
+        const key = SETTING_FIELDS.some(([known]) => known === id) ? id : null;
+        const k = valuesTaken.get(key) ?? 0;
+        valuesTaken.set(key, k + 1);
+        frame.settings.push([id, Number(settingValues.get(key)?.[k] ?? 0)]);
+      }
+    } else if (type === 1) {
+      const count = Number(counts[headers++] ?? 0);
+      frame.headers = [];
+      for (let n = 0; n < count && field < names.length; n += 1, field += 1) frame.headers.push([names[field] ?? '', values[field] ?? '']);
+    }
+    frames.push(frame);
+  });
+  return frames;
 }
 
 function flag(value: string): boolean {

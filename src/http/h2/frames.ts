@@ -51,6 +51,26 @@ export type FrameTypeName =
 
 const TYPE_NAMES: readonly FrameTypeName[] = Object.keys(FRAME_TYPE) as FrameTypeName[];
 
+/** A frame type's name as the timeline keeps it (model/events.ts H2FrameInfo): DATA … CONTINUATION, else UNKNOWN_0x… */
+export function frameTypeLabel(code: number): string {
+  const name = TYPE_NAMES[code];
+  return name === undefined || name === 'UNKNOWN' ? `UNKNOWN_0x${code.toString(16)}` : name;
+}
+
+/** Flag names by bit, and the frame types on which each bit means that (RFC 9113 §6). */
+const FLAG_NAMES: readonly (readonly [number, string, readonly string[]])[] = [
+  [0x1, 'END_STREAM', ['DATA', 'HEADERS']],
+  [0x1, 'ACK', ['SETTINGS', 'PING']],
+  [0x4, 'END_HEADERS', ['HEADERS', 'PUSH_PROMISE', 'CONTINUATION']],
+  [0x8, 'PADDED', ['DATA', 'HEADERS', 'PUSH_PROMISE']],
+  [0x20, 'PRIORITY', ['HEADERS']],
+];
+
+/** The names of the flags set on a frame of this type (END_STREAM, ACK, END_HEADERS, PADDED, PRIORITY). */
+export function flagNames(typeName: string, flags: number): string[] {
+  return FLAG_NAMES.filter(([bit, , types]) => (flags & bit) !== 0 && types.includes(typeName)).map(([, name]) => name);
+}
+
 /** Error codes of RST_STREAM and GOAWAY (RFC 9113 §7), by value. */
 const ERROR_NAMES = [
   'NO_ERROR',
