@@ -19,7 +19,7 @@ export function h2AdviceFor(metrics: Readonly<Record<string, MetricValue>>): str
     );
     if (code === null && 'goawayErrorCode' in metrics) {
       advice.push(
-        'The server closes idle HTTP/2 connections without a GOAWAY: a request sent as it closes is lost with nothing saying it was not processed ("http2: client connection lost" in Go, ECONNRESET elsewhere). Make the server send GOAWAY, or have clients health-check idle connections with PING (Go: http2.Transport ReadIdleTimeout) and retry idempotent requests.',
+        'The server closes idle HTTP/2 connections without a GOAWAY: a request sent as it closes is lost with nothing saying it was not processed (what each client then reports: the HTTP/2 clients below). Make the server send GOAWAY, or keep clients below its idle time and retry idempotent requests.',
       );
     }
   }
