@@ -338,7 +338,8 @@ async function exchange(state: StepState, label: string, conn: WireConnection, s
   const connectionHeader = step.connection ?? 'none';
   const method = step.method ?? ctx.method;
   const path = step.path ?? ctx.target.path;
-  const headers = [...ctx.headers, ...(step.headers ?? [])];
+  // The context's own list when the step adds none: the connections reuse a request's encoding while its headers are the same list.
+  const headers = step.headers === undefined || step.headers.length === 0 ? ctx.headers : [...ctx.headers, ...step.headers];
   const outcome =
     conn instanceof H2Connection
       ? await conn.send({ method, path, authority: ctx.target.hostHeader, scheme: ctx.target.tls ? 'https' : 'http', headers, userAgent: ctx.userAgent }, ctx)
