@@ -572,7 +572,10 @@ export class H2Connection extends SocketConnection {
     const next = nextDeadline(pending.deadlines, passed, pending.status === null);
     if (next === null) return;
     const [deadline, ms] = next;
-    pending.timer = setTimeout(() => this.expire(pending, deadline, ms), Math.max(0, pending.sentAt + ms - this.clock.now()));
+    // The first arm waits the whole deadline, a whole number of ms like every stream's: Node
+    // keeps one timer list per duration, and a fractional remainder would make one per stream.
+    const delay = passed === null ? ms : Math.max(0, Math.ceil(pending.sentAt + ms - this.clock.now()));
+    pending.timer = setTimeout(() => this.expire(pending, deadline, ms), delay);
   }
 
   /** A deadline passed: RST_STREAM(CANCEL) ends that stream only; the connection stays. */
