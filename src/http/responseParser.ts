@@ -96,6 +96,10 @@ const STATUS_LINE = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/;
 /** 13 hex digits stay below 2^53, so chunk arithmetic stays exact. */
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(;.*)?$/;
 
+/** Shared by every parser: never written (appendHead replaces it), nor is NO_BODY. */
+const EMPTY: Buffer = Buffer.alloc(0);
+const NO_BODY: BodyFraming = { kind: 'none' };
+
 /** Parses one response (interim 1xx included) for a request with the given method. */
 export class ResponseParser {
   private readonly method: string;
@@ -104,11 +108,11 @@ export class ResponseParser {
   private readonly upgradeRequested: boolean;
   private state: ParserPhase = 'idle';
   /** The head so far is headStore[0, headLength): grown by doubling, so a head trickled a byte at a time costs linear, not quadratic, copying. */
-  private headStore: Buffer = Buffer.alloc(0);
+  private headStore: Buffer = EMPTY;
   private headLength = 0;
   private headTotal = 0;
   private informational: number[] = [];
-  private framing: BodyFraming = { kind: 'none' };
+  private framing: BodyFraming = NO_BODY;
   private remaining = 0;
   private chunk: ChunkState = { at: 'size', line: '' };
   private body = 0;
@@ -118,7 +122,8 @@ export class ResponseParser {
   constructor(options: { readonly method: string; readonly limits?: Partial<ParserLimits>; readonly upgradeRequested?: boolean }) {
     this.method = options.method.toUpperCase();
     this.upgradeRequested = options.upgradeRequested ?? false;
-    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    // The defaults themselves when none is overridden: a parser is made per request.
+    this.limits = options.limits === undefined ? DEFAULT_LIMITS : { ...DEFAULT_LIMITS, ...options.limits };
   }
 
   get phase(): ParserPhase {
@@ -180,7 +185,7 @@ export class ResponseParser {
     this.checkPrefix();
     const end = findHeadEnd(this.headBuf, Math.max(0, start - 3));
     if (end === -1) {
-      if (this.headBuf.length > this.limits.maxHeadBytes) {
+      if (this.headLength > this.limits.maxHeadBytes) {
         throw new ParseError('headers-too-large', `response head exceeds ${this.limits.maxHeadBytes} bytes`);
       }
       return chunk.length;
@@ -189,8 +194,8 @@ export class ResponseParser {
       throw new ParseError('headers-too-large', `response head exceeds ${this.limits.maxHeadBytes} bytes`);
     }
     const consumed = end - start;
-    const headText = this.headBuf.subarray(0, end).toString('latin1');
-    this.headStore = Buffer.alloc(0);
+    const headText = this.headStore.toString('latin1', 0, end);
+    this.headStore = EMPTY;
     this.headLength = 0;
     this.headTotal += end;
     this.onHead(headText, events);
@@ -284,7 +289,7 @@ export class ResponseParser {
 
   /** RFC 9112 §6.3, in its order. */
   private decideFraming(status: number, versionMinor: 0 | 1, headers: readonly (readonly [string, string])[], flags: string[]): BodyFraming {
-    if (this.method === 'HEAD' || status === 204 || status === 304 || status < 200) return { kind: 'none' };
+    if (this.method === 'HEAD' || status === 204 || status === 304 || status < 200) return NO_BODY;
     const te = fieldValues(headers, 'transfer-encoding');
     const cl = fieldValues(headers, 'content-length');
     if (te.length > 0) {
