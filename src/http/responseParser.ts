@@ -180,7 +180,7 @@ export class ResponseParser {
 
   private pushHead(chunk: Buffer, offset: number, events: ParseEvent[]): number {
     const start = this.headLength;
-    this.appendHead(chunk.subarray(offset));
+    this.appendHead(offset === 0 ? chunk : chunk.subarray(offset));
     this.state = 'head';
     this.checkPrefix();
     const end = findHeadEnd(this.headBuf, Math.max(0, start - 3));
