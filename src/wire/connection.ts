@@ -339,10 +339,13 @@ export class ProbeConnection extends SocketConnection {
           informational: head.informational,
           framing: event.framing.kind,
         });
-        if (event.framing.kind !== 'none') {
-          // The head came: first-byte and headers are met, the body deadline counts from here.
+        // The head came: first-byte and headers are met. The body deadline counts from here,
+        // unless the body already ended in the bytes just parsed (the common case: head and
+        // body in one read), where it could never fire.
+        if (pending.timer !== null) clearTimeout(pending.timer);
+        pending.timer = null;
+        if (event.framing.kind !== 'none' && pending.parser.phase === 'body') {
           const limit = pending.deadlines.bodyTimeoutMs;
-          if (pending.timer !== null) clearTimeout(pending.timer);
           pending.timer = setTimeout(() => {
             pending.timer = null;
             if (this.pending === pending && pending.parser.phase === 'body') this.expire(pending, 'body', limit);
