@@ -22,8 +22,12 @@ export function headerValue(headers: HeaderList, name: string): string | null {
 /** All values of a header joined with ", " (RFC 9110 §5.3), or null when absent. */
 export function joinedValue(headers: HeaderList, name: string): string | null {
   const lower = name.toLowerCase();
-  const values = headers.filter(([n]) => n.toLowerCase() === lower).map(([, v]) => v);
-  return values.length === 0 ? null : values.join(', ');
+  let joined: string | null = null;
+  // A loop, and names of another length skipped before lowercasing: this runs on every response.
+  for (const [n, v] of headers) {
+    if (n.length === lower.length && n.toLowerCase() === lower) joined = joined === null ? v : `${joined}, ${v}`;
+  }
+  return joined;
 }
 
 /** Parses `Keep-Alive: timeout=5, max=100` (all fields joined), or null when there is none. */

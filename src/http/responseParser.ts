@@ -96,6 +96,10 @@ const STATUS_LINE = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/;
 /** 13 hex digits stay below 2^53, so chunk arithmetic stays exact. */
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(;.*)?$/;
 
+/** Shared by every parser: never written (appendHead replaces it), nor is NO_BODY. */
+const EMPTY: Buffer = Buffer.alloc(0);
+const NO_BODY: BodyFraming = { kind: 'none' };
+
 /** Parses one response (interim 1xx included) for a request with the given method. */
 export class ResponseParser {
   private readonly method: string;
@@ -104,11 +108,11 @@ export class ResponseParser {
   private readonly upgradeRequested: boolean;
   private state: ParserPhase = 'idle';
   /** The head so far is headStore[0, headLength): grown by doubling, so a head trickled a byte at a time costs linear, not quadratic, copying. */
-  private headStore: Buffer = Buffer.alloc(0);
+  private headStore: Buffer = EMPTY;
   private headLength = 0;
   private headTotal = 0;
   private informational: number[] = [];
-  private framing: BodyFraming = { kind: 'none' };
+  private framing: BodyFraming = NO_BODY;
   private remaining = 0;
   private chunk: ChunkState = { at: 'size', line: '' };
   private body = 0;
@@ -118,7 +122,8 @@ export class ResponseParser {
   constructor(options: { readonly method: string; readonly limits?: Partial<ParserLimits>; readonly upgradeRequested?: boolean }) {
     this.method = options.method.toUpperCase();
     this.upgradeRequested = options.upgradeRequested ?? false;
-    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    // The defaults themselves when none is overridden: a parser is made per request.
+    this.limits = options.limits === undefined ? DEFAULT_LIMITS : { ...DEFAULT_LIMITS, ...options.limits };
   }
 
   get phase(): ParserPhase {
@@ -175,12 +180,12 @@ export class ResponseParser {
 
   private pushHead(chunk: Buffer, offset: number, events: ParseEvent[]): number {
     const start = this.headLength;
-    this.appendHead(chunk.subarray(offset));
+    this.appendHead(offset === 0 ? chunk : chunk.subarray(offset));
     this.state = 'head';
     this.checkPrefix();
     const end = findHeadEnd(this.headBuf, Math.max(0, start - 3));
     if (end === -1) {
-      if (this.headBuf.length > this.limits.maxHeadBytes) {
+      if (this.headLength > this.limits.maxHeadBytes) {
         throw new ParseError('headers-too-large', `response head exceeds ${this.limits.maxHeadBytes} bytes`);
       }
       return chunk.length;
@@ -189,8 +194,8 @@ export class ResponseParser {
       throw new ParseError('headers-too-large', `response head exceeds ${this.limits.maxHeadBytes} bytes`);
     }
     const consumed = end - start;
-    const headText = this.headBuf.subarray(0, end).toString('latin1');
-    this.headStore = Buffer.alloc(0);
+    const headText = this.headStore.toString('latin1', 0, end);
+    this.headStore = EMPTY;
     this.headLength = 0;
     this.headTotal += end;
     this.onHead(headText, events);
@@ -214,8 +219,8 @@ export class ResponseParser {
 
   /** Fails fast on a peer that is not speaking HTTP (an SSH banner, a TLS alert, a Redis reply). */
   private checkPrefix(): void {
-    const n = Math.min(this.headBuf.length, HTTP_PREFIX.length);
-    const seen = this.headBuf.subarray(0, n).toString('latin1');
+    const n = Math.min(this.headLength, HTTP_PREFIX.length);
+    const seen = this.headStore.toString('latin1', 0, n);
     if (seen !== HTTP_PREFIX.slice(0, n)) {
       // A TLS record (content type 21 alert or 22 handshake, then version 3.x): a TLS server
       // answering a plain-text request (RFC 8446 §5.1, RFC 5246 §6.2.1).
@@ -284,9 +289,9 @@ export class ResponseParser {
 
   /** RFC 9112 §6.3, in its order. */
   private decideFraming(status: number, versionMinor: 0 | 1, headers: readonly (readonly [string, string])[], flags: string[]): BodyFraming {
-    if (this.method === 'HEAD' || status === 204 || status === 304 || status < 200) return { kind: 'none' };
-    const te = headers.filter(([n]) => n.toLowerCase() === 'transfer-encoding').map(([, v]) => v);
-    const cl = headers.filter(([n]) => n.toLowerCase() === 'content-length').map(([, v]) => v);
+    if (this.method === 'HEAD' || status === 204 || status === 304 || status < 200) return NO_BODY;
+    const te = fieldValues(headers, 'transfer-encoding');
+    const cl = fieldValues(headers, 'content-length');
     if (te.length > 0) {
       if (cl.length > 0) {
         // §6.3 rule 3: both present may be a smuggling attempt and "ought to be handled as an error".
@@ -306,9 +311,11 @@ export class ResponseParser {
       // §6.3 rule 4: a response whose final coding is not chunked (`chunked, gzip` included) is read until close.
       return { kind: 'close' };
     }
+    // The common case, one plain Content-Length, read without splitting (the same answer as below).
+    if (cl.length === 1 && CONTENT_LENGTH.test(cl[0] as string)) return { kind: 'length', length: Number(cl[0]) };
     if (cl.length > 0) {
       const values = cl.join(',').split(',').map(trimOws);
-      if (values.some((v) => !/^\d{1,15}$/.test(v))) {
+      if (values.some((v) => !CONTENT_LENGTH.test(v))) {
         throw new ParseError('bad-content-length', `invalid Content-Length ${JSON.stringify(cl.join(', '))}`);
       }
       if (new Set(values.map(Number)).size > 1) {
@@ -425,12 +432,26 @@ function splitLines(text: string, flags: string[]): string[] {
  */
 function trimOws(text: string): string {
   // A loop, not /[ \t]+$/: that regex is quadratic on a long run of spaces from a hostile server.
-  const ows = (i: number): boolean => text[i] === ' ' || text[i] === '\t';
   let start = 0;
   let end = text.length;
-  while (start < end && ows(start)) start += 1;
-  while (end > start && ows(end - 1)) end -= 1;
-  return text.slice(start, end);
+  while (start < end && isOws(text.charCodeAt(start))) start += 1;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end -= 1;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
+/** SP or HTAB. */
+function isOws(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
+/** A Content-Length value (RFC 9110 §8.6), at most 15 digits so that it stays an exact number. */
+const CONTENT_LENGTH = /^\d{1,15}$/;
+
+/** The values of every field with this name (given lowercase), in order; names of another length are skipped before lowercasing. */
+function fieldValues(headers: readonly (readonly [string, string])[], lower: string): string[] {
+  const values: string[] = [];
+  for (const [name, value] of headers) if (name.length === lower.length && name.toLowerCase() === lower) values.push(value);
+  return values;
 }
 
 function stripCr(line: string): string {

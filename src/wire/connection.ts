@@ -85,8 +85,8 @@ export type RecordedOutcome = Exclude<ExchangeOutcome, { kind: 'response' }> | O
 /** The outcome to keep: the same, a response without its header fields. */
 export function recorded(outcome: ExchangeOutcome): RecordedOutcome {
   if (outcome.kind !== 'response') return outcome;
-  const { headers: _, ...rest } = outcome;
-  return rest;
+  // A literal, not `{ headers, ...rest }`: the trace keeps one per request, and a rest copy is a larger object.
+  return { kind: outcome.kind, index: outcome.index, status: outcome.status, keepAlive: outcome.keepAlive, bodyBytes: outcome.bodyBytes };
 }
 
 /** How long a request written after the peer's FIN waits for anything (RST, a response) before it counts as a premature close. */
@@ -98,12 +98,24 @@ const SERVER_CLOSE_GRACE_MS = 1000;
 /** Bytes of unsolicited data kept as a preview. */
 const PREVIEW_BYTES = 64;
 
+/** A request as written: its bytes and the Connection header they carry. */
+interface SerializedRequest {
+  readonly spec: RequestSpec;
+  readonly bytes: Buffer;
+  readonly connection: string | null;
+}
+
 interface PendingExchange {
   readonly index: number;
   readonly spec: RequestSpec;
+  /** The Connection header it sent (sentConnectionHeader), or null. */
+  readonly connection: string | null;
   readonly deadlines: ExchangeDeadlines;
   readonly parser: ResponseParser;
-  readonly timers: Set<NodeJS.Timeout>;
+  /** When the request was written (the clock's ms): the first-byte and headers deadlines count from there. */
+  readonly sentAt: number;
+  /** The one timer of its deadlines, armed for the next one due (first-byte, headers, then body from the head); null when none is. */
+  timer: NodeJS.Timeout | null;
   readonly resolve: (outcome: ExchangeOutcome) => void;
   firstByteSeen: boolean;
   head: ResponseHead | null;
@@ -116,6 +128,8 @@ interface PendingExchange {
  */
 export class ProbeConnection extends SocketConnection {
   private pending: PendingExchange | null = null;
+  /** The last request's bytes and what they serialise (requestBytes). */
+  private lastRequest: SerializedRequest | null = null;
   private requestCount = 0;
   private closeOnPeerFin = true;
   /** The kernel took an RST after the peer's FIN (seen in /proc); the socket is kept to write on again. */
@@ -158,17 +172,20 @@ export class ProbeConnection extends SocketConnection {
   send(spec: RequestSpec, deadlines: ExchangeDeadlines): Promise<ExchangeOutcome> {
     const index = ++this.requestCount;
     if (this.socket.destroyed || this.localClosed) return Promise.resolve({ kind: 'not-sent', index });
-    const bytes = serializeRequest(spec);
+    const { bytes, connection } = this.requestBytes(spec);
     const peerClosedBeforeWrite = this.peerFin;
     return new Promise((resolve) => {
       const pending: PendingExchange = {
         index,
         spec,
+        connection,
         deadlines,
         parser: new ResponseParser({ method: spec.method }),
-        timers: new Set(),
+        sentAt: this.clock.now(),
+        timer: null,
         resolve: (outcome) => {
-          for (const timer of pending.timers) clearTimeout(timer);
+          if (pending.timer !== null) clearTimeout(pending.timer);
+          pending.timer = null;
           if (this.pending === pending) this.pending = null;
           resolve(outcome);
         },
@@ -184,7 +201,7 @@ export class ProbeConnection extends SocketConnection {
         method: spec.method,
         path: spec.path,
         version: spec.version,
-        connection: sentConnectionHeader(spec),
+        connection,
         bytes: bytes.length,
       });
       this.socket.write(bytes);
@@ -195,15 +212,31 @@ export class ProbeConnection extends SocketConnection {
         void this.watchStaleWrite(pending);
         return;
       }
-      this.arm(pending, deadlines.firstByteTimeoutMs, () => {
-        if (!pending.firstByteSeen) this.expire(pending, 'first-byte', deadlines.firstByteTimeoutMs);
-      });
-      this.arm(pending, deadlines.headersTimeoutMs, () => {
-        if (pending.parser.phase === 'idle' || pending.parser.phase === 'head') {
-          this.expire(pending, 'headers', deadlines.headersTimeoutMs);
-        }
-      });
+      this.armHead(pending, null);
     });
+  }
+
+  /**
+   * The request's bytes. Serialising is a pure function of the spec, so a loop sending the
+   * same request serialises it once (the header sets, lines and string joins were a sixth of
+   * an HTTP/1 request loop's garbage).
+   */
+  private requestBytes(spec: RequestSpec): SerializedRequest {
+    const last = this.lastRequest;
+    if (
+      last !== null &&
+      last.spec.method === spec.method &&
+      last.spec.path === spec.path &&
+      last.spec.version === spec.version &&
+      last.spec.host === spec.host &&
+      last.spec.connection === spec.connection &&
+      last.spec.userAgent === spec.userAgent &&
+      last.spec.headers === spec.headers
+    ) {
+      return last;
+    }
+    this.lastRequest = { spec, bytes: serializeRequest(spec), connection: sentConnectionHeader(spec) };
+    return this.lastRequest;
   }
 
   /**
@@ -287,7 +320,7 @@ export class ProbeConnection extends SocketConnection {
         const connectionHeader = joinedValue(head.headers, 'connection');
         const keepAlive = isPersistent({
           requestVersion: pending.spec.version,
-          requestTokens: tokenize(sentConnectionHeader(pending.spec)),
+          requestTokens: tokenize(pending.connection),
           responseVersionMinor: head.versionMinor,
           responseTokens: tokenize(connectionHeader),
           framing: event.framing,
@@ -306,11 +339,17 @@ export class ProbeConnection extends SocketConnection {
           informational: head.informational,
           framing: event.framing.kind,
         });
-        if (event.framing.kind !== 'none') {
+        // The head came: first-byte and headers are met. The body deadline counts from here,
+        // unless the body already ended in the bytes just parsed (the common case: head and
+        // body in one read), where it could never fire.
+        if (pending.timer !== null) clearTimeout(pending.timer);
+        pending.timer = null;
+        if (event.framing.kind !== 'none' && pending.parser.phase === 'body') {
           const limit = pending.deadlines.bodyTimeoutMs;
-          this.arm(pending, limit, () => {
-            if (pending.parser.phase === 'body') this.expire(pending, 'body', limit);
-          });
+          pending.timer = setTimeout(() => {
+            pending.timer = null;
+            if (this.pending === pending && pending.parser.phase === 'body') this.expire(pending, 'body', limit);
+          }, limit);
         }
       } else if (event.type === 'complete') {
         this.push({ kind: 'response-complete', t: this.now(), index: pending.index, bodyBytes: event.bodyBytes });
@@ -476,12 +515,39 @@ export class ProbeConnection extends SocketConnection {
     this.notifyCloseWaiters();
   }
 
-  private arm(pending: PendingExchange, ms: number, fire: () => void): void {
-    const timer = setTimeout(() => {
-      pending.timers.delete(timer);
-      if (this.pending === pending) fire();
-    }, ms);
-    pending.timers.add(timer);
+  /**
+   * Arms the exchange's one timer for its head deadline after `passed` (null: the first):
+   * first-byte and headers, the earlier first (first-byte on a tie, the order two timers armed
+   * in that order fired in). One timer re-armed instead of one per deadline.
+   */
+  private armHead(pending: PendingExchange, passed: 'first-byte' | 'headers' | null): void {
+    const { firstByteTimeoutMs: firstByte, headersTimeoutMs: headers } = pending.deadlines;
+    const next =
+      passed === null
+        ? headers < firstByte
+          ? 'headers'
+          : 'first-byte'
+        : passed === 'first-byte'
+          ? headers >= firstByte
+            ? 'headers'
+            : null
+          : firstByte > headers
+            ? 'first-byte'
+            : null;
+    if (next === null) return;
+    const ms = next === 'first-byte' ? firstByte : headers;
+    // The first arm waits the whole deadline, a whole number of ms like every request's: Node
+    // keeps one timer list per duration, and a fractional remainder would make one per request.
+    const delay = passed === null ? ms : Math.max(0, Math.ceil(pending.sentAt + ms - this.clock.now()));
+    pending.timer = setTimeout(() => this.headDeadline(pending, next, ms), delay);
+  }
+
+  private headDeadline(pending: PendingExchange, deadline: 'first-byte' | 'headers', ms: number): void {
+    pending.timer = null;
+    if (this.pending !== pending) return;
+    const due = deadline === 'first-byte' ? !pending.firstByteSeen : pending.parser.phase === 'idle' || pending.parser.phase === 'head';
+    if (due) this.expire(pending, deadline, ms);
+    else this.armHead(pending, deadline);
   }
 
   private expire(pending: PendingExchange, deadline: DeadlineName, limitMs: number): void {

@@ -154,7 +154,9 @@ export type H2Frame = FrameBase &
   );
 
 /**
- * Incremental reader: push arbitrary chunks, get whole frames. Throws H2ProtocolError on a
+ * Incremental reader: push arbitrary chunks, get whole frames. A frame's bytes (data, block,
+ * payload, debug) are views of the chunk pushed, valid as long as the caller does not reuse
+ * that buffer; copy what is kept. Throws H2ProtocolError on a
  * malformed frame (carrying the frames of the same chunk read before it); after that every
  * push throws the same error, since the connection must end. Buffers at most one frame:
  * a frame header announcing more than maxFrameSize is refused before its payload arrives.
@@ -205,8 +207,10 @@ export class FrameReader {
         const flags = bytes[offset + 4] as number;
         // The reserved bit is ignored on receipt (RFC 9113 §4.1).
         const streamId = bytes.readUInt32BE(offset + 5) & MAX_STREAM_ID;
-        // A copy, so a frame never pins the caller's chunk nor this reader's buffer.
-        const payload = Buffer.from(bytes.subarray(offset + FRAME_HEADER_BYTES, offset + FRAME_HEADER_BYTES + length));
+        // A view, not a copy: the probe decodes each frame as it comes and keeps none of its bytes
+        // (a copy per frame was a third of an HTTP/2 request loop's garbage). A caller that keeps
+        // a payload beyond the push copies it (h2Connection's open header block).
+        const payload = bytes.subarray(offset + FRAME_HEADER_BYTES, offset + FRAME_HEADER_BYTES + length);
         offset += FRAME_HEADER_BYTES + length;
         frames.push(this.frame(type, flags, streamId, payload));
       }
@@ -232,12 +236,13 @@ export class FrameReader {
         `${name === 'UNKNOWN' ? `a frame of type 0x${type.toString(16)}` : name} on stream ${streamId} where a CONTINUATION of stream ${this.continuationStream} must follow (RFC 9113 §6.10)`,
       );
     }
-    const base = { length: payload.length, flags, streamId };
+    // Each frame is one object literal (a spread base object was a second object per frame).
+    const length = payload.length;
     const endHeaders = (flags & FLAG.END_HEADERS) !== 0;
     switch (name) {
       case 'DATA': {
         onStream(name, streamId);
-        return { ...base, type: name, data: unpad(name, flags, payload, 0), endStream: (flags & FLAG.END_STREAM) !== 0 };
+        return { length, flags, streamId, type: name, data: unpad(name, flags, payload, 0), endStream: (flags & FLAG.END_STREAM) !== 0 };
       }
       case 'HEADERS': {
         onStream(name, streamId);
@@ -245,37 +250,54 @@ export class FrameReader {
         const fields = unpad(name, flags, payload, hasPriority ? 5 : 0);
         const priority = hasPriority ? priorityOf(payload.subarray(padFieldBytes(flags), padFieldBytes(flags) + 5)) : null;
         this.continuationStream = endHeaders ? null : streamId;
-        return { ...base, type: name, block: fields.subarray(hasPriority ? 5 : 0), endStream: (flags & FLAG.END_STREAM) !== 0, endHeaders, priority };
+        return {
+          length,
+          flags,
+          streamId,
+          type: name,
+          block: fields.subarray(hasPriority ? 5 : 0),
+          endStream: (flags & FLAG.END_STREAM) !== 0,
+          endHeaders,
+          priority,
+        };
       }
       case 'PRIORITY':
         onStream(name, streamId);
         exactLength(name, payload, 5);
-        return { ...base, type: name, priority: priorityOf(payload) };
+        return { length, flags, streamId, type: name, priority: priorityOf(payload) };
       case 'RST_STREAM':
         onStream(name, streamId);
         exactLength(name, payload, 4);
-        return { ...base, type: name, errorCode: payload.readUInt32BE(0) };
+        return { length, flags, streamId, type: name, errorCode: payload.readUInt32BE(0) };
       case 'SETTINGS':
-        return { ...base, type: name, ...settingsOf(flags, streamId, payload) };
+        return { length, flags, streamId, type: name, ...settingsOf(flags, streamId, payload) };
       case 'PUSH_PROMISE': {
         onStream(name, streamId);
         const fields = unpad(name, flags, payload, 4);
         this.continuationStream = endHeaders ? null : streamId;
-        return { ...base, type: name, promisedStreamId: fields.readUInt32BE(0) & MAX_STREAM_ID, block: fields.subarray(4), endHeaders };
+        return { length, flags, streamId, type: name, promisedStreamId: fields.readUInt32BE(0) & MAX_STREAM_ID, block: fields.subarray(4), endHeaders };
       }
       case 'PING':
         onConnection(name, streamId);
         exactLength(name, payload, 8);
-        return { ...base, type: name, ack: (flags & FLAG.ACK) !== 0, payload };
+        return { length, flags, streamId, type: name, ack: (flags & FLAG.ACK) !== 0, payload };
       case 'GOAWAY':
         onConnection(name, streamId);
         if (payload.length < 8)
           throw new H2ProtocolError('FRAME_SIZE_ERROR', `GOAWAY of ${payload.length} bytes, shorter than its 8 bytes of fields (RFC 9113 §6.8)`);
-        return { ...base, type: name, lastStreamId: payload.readUInt32BE(0) & MAX_STREAM_ID, errorCode: payload.readUInt32BE(4), debug: payload.subarray(8) };
+        return {
+          length,
+          flags,
+          streamId,
+          type: name,
+          lastStreamId: payload.readUInt32BE(0) & MAX_STREAM_ID,
+          errorCode: payload.readUInt32BE(4),
+          debug: payload.subarray(8),
+        };
       case 'WINDOW_UPDATE':
         // An increment of 0 is the connection layer's to judge (RFC 9113 §6.9: a stream or a connection error).
         exactLength(name, payload, 4);
-        return { ...base, type: name, increment: payload.readUInt32BE(0) & MAX_STREAM_ID };
+        return { length, flags, streamId, type: name, increment: payload.readUInt32BE(0) & MAX_STREAM_ID };
       case 'CONTINUATION':
         onStream(name, streamId);
         if (this.continuationStream === null) {
@@ -285,9 +307,9 @@ export class FrameReader {
           );
         }
         if (endHeaders) this.continuationStream = null;
-        return { ...base, type: name, block: payload, endHeaders };
+        return { length, flags, streamId, type: name, block: payload, endHeaders };
       case 'UNKNOWN':
-        return { ...base, type: name, typeCode: type, payload };
+        return { length, flags, streamId, type: name, typeCode: type, payload };
     }
   }
 }
