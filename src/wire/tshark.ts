@@ -1,4 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline';
 import { CaptureFileError, MissingToolError } from '../model/errors.js';
 
@@ -43,6 +47,8 @@ export interface CapturedPacket {
   readonly time: number;
   /** Seconds since 1970 (for the report's start time). */
   readonly epoch: number;
+  /** The epoch as tshark wrote it (nanoseconds: a double does not hold them next to the seconds). */
+  readonly epochText: string;
   readonly stream: number;
   readonly src: string;
   readonly dst: string;
@@ -100,6 +106,8 @@ export interface TsharkRead {
   readonly tlsKeylog: string | null;
   /** The tshark executable (a test may name one that does not exist). */
   readonly tshark?: string;
+  /** How to read a large capture in bounded memory; CAPTURE_CHUNKS when absent, null for one pass whatever the size. */
+  readonly chunks?: CaptureChunks | null;
   /**
    * Dissectors to force (`-d`, e.g. `tcp.port==8080,http`): tshark picks a TCP dissector by
    * either port, so a client's ephemeral port that a protocol registered (48898, AMS) would
@@ -184,19 +192,206 @@ export function tsharkVersion(tshark = 'tshark'): string {
 /**
  * Streams the packets of a capture to `onPacket`, in capture order. Rejects with
  * MissingToolError when tshark is not installed, CaptureFileError when tshark cannot read
- * the file (its own one-line reason).
+ * the file (its own one-line reason). Resolves to the number of tshark processes that read it
+ * (more than one: in chunks, see CaptureChunks).
  */
-export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket) => void): Promise<void> {
-  const args = ['-r', read.file, '-n', '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', `aggregator=${AGGREGATOR}`, '-E', 'quote=n'];
+export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket) => void): Promise<number> {
+  const chunks = read.chunks === undefined ? CAPTURE_CHUNKS : read.chunks;
+  // A filter is read in one pass: `tcp.stream == N` (--stream) names tshark's numbering over the whole file.
+  if (chunks !== null && read.filter === null && statSync(read.file).size >= chunks.minBytes) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kap-capture-'));
+    try {
+      const parts = await splitCapture(read, chunks, dir);
+      if (parts !== null && parts.length > chunks.partsPerChunk) {
+        await readChunks(read, chunks, parts, dir, onPacket);
+        return Math.ceil(parts.length / chunks.partsPerChunk);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  await tsharkLines(read, tsharkArgs(read, read.file), (line) => {
+    const packet = parseLine(line);
+    if (packet !== null) onPacket(packet);
+  });
+  return 1;
+}
+
+/**
+ * How a large capture is read in bounded memory. tshark keeps state for every frame it has
+ * dissected (per-frame TCP analysis and reassembly records, in its file-scoped allocator) for
+ * as long as the file is open, so one process over a capture of millions of packets grows to
+ * gigabytes. Its own bound, `-M <count>` (session auto reset), does not help in 4.0.17: every
+ * reset costs about 10 MB that is not given back (measured: docs/analyze.md). So the file is
+ * split (`editcap -c partPackets`, one linear pass, into a temporary directory) and read by one
+ * tshark per chunk of `partsPerChunk` parts, each chunk preceded by the last part of the one
+ * before: tshark sees that part again only to rebuild its reassembly state, so a message that
+ * began there and ends in the chunk is read once, whole. What is read of the overlap is not
+ * handed on (the chunk before did), but it maps the chunk's own tcp.stream numbers onto the
+ * whole file's (ChunkStreams).
+ */
+export interface CaptureChunks {
+  /** Packets per part, and so the overlap: a message whose segments span more packets than this across a chunk boundary is lost. */
+  readonly partPackets: number;
+  /** Parts per chunk: one tshark holds at most (partsPerChunk + 1) × partPackets packets. */
+  readonly partsPerChunk: number;
+  /** Smaller files are read in one pass (no temporary copy). */
+  readonly minBytes: number;
+}
+
+/** The chunks analyze reads in: tshark holds at most 220,000 packets (peak RSS about 280 MiB, bench/README.md), and re-reads 10 % of them. */
+export const CAPTURE_CHUNKS: CaptureChunks = { partPackets: 20_000, partsPerChunk: 10, minBytes: 64 * 1024 * 1024 };
+
+/** tshark's arguments for reading `input`. */
+function tsharkArgs(read: TsharkRead, input: string): string[] {
+  const args = ['-r', input, '-n', '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', `aggregator=${AGGREGATOR}`, '-E', 'quote=n'];
   for (const field of FIELDS) args.push('-e', field);
   // Only TCP: HTTP/1.x and HTTP/2 ride on it, and a UDP stream has no tcp.stream to group by.
   args.push('-Y', read.filter === null ? 'tcp' : `tcp && (${read.filter})`);
   if (read.tlsKeylog !== null) args.push('-o', `tls.keylog_file:${read.tlsKeylog}`);
   for (const rule of read.decodeAs ?? []) args.push('-d', rule);
-  await tsharkLines(read, args, (line) => {
-    const packet = parseLine(line);
-    if (packet !== null) onPacket(packet);
+  return args;
+}
+
+/**
+ * The capture split into pcapng parts of `partPackets` packets (editcap names them
+ * part_00000_<time>.pcapng, …: in order when sorted), or null when editcap cannot split it (not
+ * installed, or a file it cannot read: the one pass then says why).
+ */
+async function splitCapture(read: TsharkRead, chunks: CaptureChunks, dir: string): Promise<string[] | null> {
+  const editcap = read.tshark === undefined ? 'editcap' : path.join(path.dirname(read.tshark), 'editcap');
+  const child = spawn(editcap, ['-F', 'pcapng', '-c', String(chunks.partPackets), read.file, path.join(dir, 'part.pcapng')], { stdio: 'ignore' });
+  const ok = await new Promise<boolean>((resolve) => {
+    child.once('error', () => resolve(false));
+    child.once('close', (code) => resolve(code === 0));
   });
+  if (!ok) return null;
+  return readdirSync(dir)
+    .filter((f) => f.startsWith('part_'))
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+/**
+ * Reads the parts chunk by chunk, one tshark each, handing on packets with the whole file's
+ * numbers. A chunk is its parts concatenated into one file (pcapng sections follow one another,
+ * and tshark reads them as one capture); not on tshark's standard input, which refuses the
+ * socket a Node child gets ("The standard input is a \"special file\" or socket").
+ */
+async function readChunks(
+  read: TsharkRead,
+  chunks: CaptureChunks,
+  parts: readonly string[],
+  dir: string,
+  onPacket: (p: CapturedPacket) => void,
+): Promise<void> {
+  const streams = new ChunkStreams(chunks.partPackets);
+  const chunkFile = path.join(dir, 'chunk.pcapng');
+  for (let first = 0; first < parts.length; first += chunks.partsPerChunk) {
+    const from = first === 0 ? 0 : first - 1;
+    const out = createWriteStream(chunkFile);
+    for (const part of parts.slice(from, first + chunks.partsPerChunk)) await pipeline(createReadStream(part), out, { end: false });
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    streams.startChunk(from * chunks.partPackets, first * chunks.partPackets, Math.min(parts.length, first + chunks.partsPerChunk) - 1);
+    await tsharkLines(read, tsharkArgs(read, chunkFile), (line) => {
+      const packet = parseLine(line);
+      if (packet === null) return;
+      const whole = streams.map(packet);
+      if (whole !== null) onPacket(whole);
+    });
+  }
+}
+
+/**
+ * tcp.stream and frame.number as one pass over the whole file would give them, from one tshark
+ * per chunk (each numbers from 0 and 1 again), and the time after the file's first packet.
+ * A stream the chunk's tshark saw in the overlap is the stream those frames had on the chunk
+ * before (kept per frame of the last part: bounded by partPackets); a new one is a connection
+ * seen before (by its 4-tuple, among the latest TUPLES_MAX) unless it begins with a SYN, as
+ * tshark itself starts a new stream on a SYN; otherwise the next number.
+ */
+class ChunkStreams {
+  private chunk = -1;
+  private frameBase = 0;
+  private overlapEnd = 0;
+  private lastPartStart = 0;
+  /** The whole-file stream of each frame of the current chunk's last part, then of the overlap. */
+  private lastPart: Int32Array;
+  private overlap: Int32Array;
+  private local = new Map<number, number>();
+  private readonly tuples = new Map<string, number>();
+  private next = 0;
+  /** The first packet's epoch, split into whole seconds and nanoseconds (a double holds neither exactly together). */
+  private zero: readonly [number, number] | null = null;
+
+  constructor(private readonly partPackets: number) {
+    this.lastPart = new Int32Array(partPackets).fill(-1);
+    this.overlap = new Int32Array(partPackets).fill(-1);
+  }
+
+  /** A chunk whose first frame is `frameBase` (0-based, whole file), whose own frames start at `ownStart`, whose last part is `lastPart`. */
+  startChunk(frameBase: number, ownStart: number, lastPart: number): void {
+    this.chunk += 1;
+    this.frameBase = frameBase;
+    this.overlapEnd = ownStart;
+    [this.overlap, this.lastPart] = [this.lastPart, this.overlap];
+    this.lastPart.fill(-1);
+    this.lastPartStart = lastPart * this.partPackets;
+    this.local = new Map();
+  }
+
+  /** The packet with the whole file's numbers; null when it belongs to the overlap (handed on by the chunk before). */
+  map(p: CapturedPacket): CapturedPacket | null {
+    const frame = this.frameBase + p.frame; // 1-based
+    const [seconds, nanos] = epochParts(p.epochText);
+    if (this.chunk === 0 && this.zero === null) this.zero = epochParts(p.epochText, p.time);
+    if (frame <= this.overlapEnd) {
+      const stream = this.overlap[frame - 1 - (this.overlapEnd - this.partPackets)] ?? -1;
+      if (stream >= 0 && !this.local.has(p.stream)) this.local.set(p.stream, stream);
+      return null;
+    }
+    let stream = this.local.get(p.stream);
+    if (stream === undefined) {
+      const tuple = tupleOf(p);
+      const known = this.tuples.get(tuple);
+      stream = this.chunk === 0 ? p.stream : known !== undefined && !(p.syn && !p.ack) ? known : this.next;
+      this.next = Math.max(this.next, stream + 1);
+      this.local.set(p.stream, stream);
+      this.tuples.delete(tuple);
+      this.tuples.set(tuple, stream);
+      if (this.tuples.size > TUPLES_MAX) this.tuples.delete(this.tuples.keys().next().value as string);
+    }
+    if (frame > this.lastPartStart) this.lastPart[frame - 1 - this.lastPartStart] = stream;
+    this.zero ??= epochParts(p.epochText, p.time);
+    const [s0, n0] = this.zero;
+    return { ...p, frame, stream, time: seconds - s0 + (nanos - n0) / 1e9 };
+  }
+}
+
+/** 4-tuples of whole-file streams remembered for a connection that goes quiet for longer than a chunk. */
+const TUPLES_MAX = 131_072;
+
+/** The same string for both directions of a connection. */
+function tupleOf(p: CapturedPacket): string {
+  const a = `${p.src} ${p.srcPort}`;
+  const b = `${p.dst} ${p.dstPort}`;
+  return a < b ? `${a} ${b}` : `${b} ${a}`;
+}
+
+/** An epoch in tshark's text (`1796150342.847126059`) as whole seconds and nanoseconds, less `minus` seconds. */
+function epochParts(text: string, minus = 0): [number, number] {
+  const dot = text.indexOf('.');
+  const seconds = Number(dot < 0 ? text : text.slice(0, dot));
+  const nanos = dot < 0 ? 0 : Number(text.slice(dot + 1, dot + 10).padEnd(9, '0'));
+  if (minus === 0) return [seconds, nanos];
+  const whole = Math.floor(minus);
+  let n = nanos - Math.round((minus - whole) * 1e9);
+  let s = seconds - whole;
+  if (n < 0) {
+    n += 1e9;
+    s -= 1;
+  }
+  return [s, n];
 }
 
 /** Runs tshark with `args` and hands each line of its output to `onLine`, in order; the errors of readCapture. */
@@ -251,6 +446,7 @@ export function parseLine(line: string): CapturedPacket | null {
     frame: Number(at(0)),
     time: Number(at(1)),
     epoch: Number(at(2)),
+    epochText: at(2),
     stream,
     src: first(at(4)) || first(at(5)),
     dst: first(at(6)) || first(at(7)),
