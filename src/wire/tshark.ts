@@ -219,10 +219,12 @@ export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket
 
 /**
  * How a large capture is read in bounded memory. tshark keeps state for every frame it has
- * dissected (per-frame TCP analysis and reassembly records, in its file-scoped allocator) for
- * as long as the file is open, so one process over a capture of millions of packets grows to
- * gigabytes. Its own bound, `-M <count>` (session auto reset), does not help in 4.0.17: every
- * reset costs about 10 MB that is not given back (measured: docs/analyze.md). So the file is
+ * dissected for as long as the file is open (about 520 bytes a packet here, two thirds of it
+ * gone with `-o tcp.analyze_sequence_numbers:FALSE`, which reassembly needs for
+ * retransmissions), so one process over a capture of millions of packets grows to gigabytes.
+ * Its own bound, `-M <count>` (session auto reset), does not help in 4.0.17: every reset costs
+ * 6 to 10 MB that is not given back, and restarts tcp.stream and frame.number (measured:
+ * docs/analyze.md). So the file is
  * split (`editcap -c partPackets`, one linear pass, into a temporary directory) and read by one
  * tshark per chunk of `partsPerChunk` parts, each chunk preceded by the last part of the one
  * before: tshark sees that part again only to rebuild its reassembly state, so a message that
@@ -289,9 +291,11 @@ async function readChunks(
   const chunkFile = path.join(dir, 'chunk.pcapng');
   for (let first = 0; first < parts.length; first += chunks.partsPerChunk) {
     const from = first === 0 ? 0 : first - 1;
-    const out = createWriteStream(chunkFile);
-    for (const part of parts.slice(from, first + chunks.partsPerChunk)) await pipeline(createReadStream(part), out, { end: false });
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    let flags = 'w';
+    for (const part of parts.slice(from, first + chunks.partsPerChunk)) {
+      await pipeline(createReadStream(part), createWriteStream(chunkFile, { flags }));
+      flags = 'a';
+    }
     streams.startChunk(from * chunks.partPackets, first * chunks.partPackets, Math.min(parts.length, first + chunks.partsPerChunk) - 1);
     await tsharkLines(read, tsharkArgs(read, chunkFile), (line) => {
       const packet = parseLine(line);
