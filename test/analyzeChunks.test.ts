@@ -1,14 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestContext } from 'vitest';
 import { measureCapture } from '../src/measures/measureCapture.js';
-import { readCapture } from '../src/wire/tshark.js';
+import { CaptureChunksLost, readCapture } from '../src/wire/tshark.js';
 import type { CaptureChunks, CapturedPacket, TsharkRead } from '../src/wire/tshark.js';
 import { recordCapture } from './support/capture.js';
+import { issueTestPki, startHttpsServer } from './support/tls.js';
 
 /**
  * A capture read in chunks (one tshark per 200 packets, each chunk preceded by the 100 before
@@ -30,8 +32,11 @@ const PIECES = 6;
 
 let dir = '';
 let file = '';
+let tlsFile = '';
+let keylog = '';
 let unavailable: string | null = null;
 const servers: http.Server[] = [];
+let stopTls: (() => void) | null = null;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -102,15 +107,67 @@ async function quietConnection(port: number, others: Promise<void>): Promise<voi
   await new Promise((resolve) => socket.once('close', resolve));
 }
 
+/** One TLS connection (its keys appended to `keylog`) that sends `requests` requests, one after another, each after `before`. */
+async function tlsRequests(port: number, ca: Buffer, requests: number, before: (i: number) => Promise<void>): Promise<void> {
+  const socket = tlsConnect({ host: '127.0.0.1', port, ca });
+  socket.on('keylog', (line) => appendFileSync(keylog, line));
+  socket.on('error', () => undefined);
+  await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+  let seen = '';
+  socket.on('data', (d: Buffer) => {
+    seen += d.toString('latin1');
+  });
+  for (let i = 0; i < requests; i++) {
+    await before(i);
+    socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    for (let waited = 0; seen.split('tls\n').length <= i + 1; waited += 5) {
+      if (waited > 5000) throw new Error('no TLS response');
+      await sleep(5);
+    }
+  }
+  socket.end();
+  await new Promise((resolve) => socket.once('close', resolve));
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'kap-chunks-'));
   file = path.join(dir, 'traffic.pcapng');
+  tlsFile = path.join(dir, 'tls.pcapng');
+  keylog = path.join(dir, 'keys.log');
   const busy = await startServer(IDLE_MS, CAP);
   const patient = await startServer(30_000, 0);
+  const pki = issueTestPki(dir);
+  const tls = await startHttpsServer(pki, 30_000);
+  stopTls = tls.stop;
+  const tlsPort = Number(new URL(tls.url).port);
   const recording = await recordCapture(`tcp port ${busy} or tcp port ${patient}`, file);
   if ('unavailable' in recording) {
     unavailable = recording.unavailable;
     return;
+  }
+  const tlsRecording = await recordCapture(`tcp port ${tlsPort}`, tlsFile);
+  if ('unavailable' in tlsRecording) {
+    await recording.stop();
+    unavailable = tlsRecording.unavailable;
+    return;
+  }
+  try {
+    // A TLS connection with a request before and after another's 250 (some 600 packets): it crosses chunk boundaries.
+    const ca = readFileSync(pki.ca);
+    let release = () => {};
+    const others = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await Promise.all([
+      tlsRequests(tlsPort, ca, 2, (i) => (i === 0 ? Promise.resolve() : others)),
+      (async () => {
+        await sleep(100);
+        await tlsRequests(tlsPort, ca, 250, () => Promise.resolve());
+        release();
+      })(),
+    ]);
+  } finally {
+    await tlsRecording.stop();
   }
   try {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 3 });
@@ -130,6 +187,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const server of servers) server.closeAllConnections();
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  stopTls?.();
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
 });
 
@@ -140,11 +198,11 @@ function needCapture(ctx: TestContext): void {
   }
 }
 
-/** Every packet of a read, with its time to the microsecond (the chunked read adds nanoseconds, the one pass prints doubles). */
-async function packets(read: TsharkRead): Promise<{ processes: number; packets: unknown[] }> {
+/** Every packet of a read, and apart their times (the chunked read subtracts nanoseconds, the one pass has tshark's doubles). */
+async function packets(read: TsharkRead): Promise<{ processes: number; packets: unknown[]; times: number[] }> {
   const seen: CapturedPacket[] = [];
   const processes = await readCapture(read, (p) => seen.push(p));
-  return { processes, packets: seen.map((p) => ({ ...p, time: Math.round(p.time * 1e6), epoch: undefined })) };
+  return { processes, packets: seen.map((p) => ({ ...p, time: undefined, epoch: undefined })), times: seen.map((p) => p.time) };
 }
 
 /**
@@ -182,6 +240,8 @@ describe('analyze in chunks (bounded tshark memory)', () => {
     expect(all.filter((p) => p.messages.length > 0).length).toBeGreaterThanOrEqual(2 * 4 * 12);
     expect(straddling(all)).toBeGreaterThanOrEqual(3);
     expect(chunked.packets).toEqual(whole.packets);
+    // The same instants: within a microsecond (the report rounds to 0.1 ms).
+    expect(Math.max(...chunked.times.map((t, i) => Math.abs(t - (whole.times[i] ?? 0))))).toBeLessThan(1e-6);
   });
 
   it('every verdict, metric and connection id as in one pass', async (ctx) => {
@@ -190,5 +250,17 @@ describe('analyze in chunks (bounded tshark memory)', () => {
     const chunked = await measureCapture({ file, filter: null, tlsKeylog: null, chunks: SMALL });
     expect(whole.evidence.capture?.connections).toBeGreaterThanOrEqual(5);
     expect(chunked).toEqual(whole);
+  });
+
+  it('a TLS connection (with its keys) across a boundary: the chunks give up, and analyze reads the capture in one pass', async (ctx) => {
+    needCapture(ctx);
+    const read: TsharkRead = { file: tlsFile, filter: null, tlsKeylog: keylog };
+    console.info(`TLS capture: ${(await packets({ ...read, chunks: null })).packets.length} packets`);
+    await expect(readCapture({ ...read, chunks: SMALL }, () => undefined)).rejects.toBeInstanceOf(CaptureChunksLost);
+    const whole = await measureCapture({ ...read, chunks: null });
+    expect(whole.evidence.capture?.connections).toBe(2);
+    expect(whole.evidence.capture?.httpConnections).toBe(2);
+    expect(whole.evidence.capture?.packets).toBeGreaterThan(2 * SMALL.partPackets * SMALL.partsPerChunk);
+    expect(await measureCapture({ ...read, chunks: SMALL })).toEqual(whole);
   });
 });

@@ -323,6 +323,8 @@ class ChunkStreams {
   private lastPart: Int32Array;
   private overlap: Int32Array;
   private local = new Map<number, number>();
+  /** This chunk's streams whose SYN its tshark saw. */
+  private opened = new Set<number>();
   private readonly tuples = new Map<string, number>();
   private next = 0;
   /** The first packet's epoch, split into whole seconds and nanoseconds (a double holds neither exactly together). */
@@ -342,11 +344,16 @@ class ChunkStreams {
     this.lastPart.fill(-1);
     this.lastPartStart = lastPart * this.partPackets;
     this.local = new Map();
+    this.opened = new Set();
   }
 
   /** The packet with the whole file's numbers; null when it belongs to the overlap (handed on by the chunk before). */
   map(p: CapturedPacket): CapturedPacket | null {
     const frame = this.frameBase + p.frame; // 1-based
+    if (p.syn) this.opened.add(p.stream);
+    // tshark decrypts TLS with the secrets of a handshake it saw, and decodes HTTP/2 header
+    // blocks with HPACK's dynamic table (RFC 7541 §2.3.2): a connection this tshark did not see open reads differently.
+    if (this.chunk > 0 && !this.opened.has(p.stream) && (p.tls || p.h2.length > 0 || p.h2Preface || p.h2cUndecoded)) throw new CaptureChunksLost();
     const [seconds, nanos] = epochParts(p.epochText);
     if (this.chunk === 0 && this.zero === null) this.zero = epochParts(p.epochText, p.time);
     if (frame <= this.overlapEnd) {
@@ -369,6 +376,17 @@ class ChunkStreams {
     this.zero ??= epochParts(p.epochText, p.time);
     const [s0, n0] = this.zero;
     return { ...p, frame, stream, time: seconds - s0 + (nanos - n0) / 1e9 };
+  }
+}
+
+/**
+ * A TLS or HTTP/2 connection crossed into a chunk whose tshark did not see it open: what it
+ * reads there (nothing decrypted, frames not taken for HTTP/2, header blocks not decoded)
+ * differs from one pass. The caller reads the capture again in one pass (measureCapture).
+ */
+export class CaptureChunksLost extends Error {
+  constructor() {
+    super('a TLS or HTTP/2 connection spans a chunk boundary: read the capture in one pass');
   }
 }
 
