@@ -60,6 +60,8 @@ export interface CapturedPacket {
   readonly rst: boolean;
   /** TCP payload bytes. */
   readonly payload: number;
+  /** The raw TCP sequence number (tcp.seq_raw). */
+  readonly seq: number;
   /** TLS records seen in this segment. */
   readonly tls: boolean;
   readonly messages: readonly CapturedMessage[];
@@ -159,6 +161,8 @@ const FIELDS = [
   'http.transfer_encoding',
   // A payload no dissector took: an h2c connection on a port tshark does not dissect as HTTP (h2cUndecoded).
   'data.data',
+  // The raw sequence number: a SYN's tells a new connection on a 4-tuple from a retransmission (ChunkStreams).
+  'tcp.seq_raw',
   // HTTP/2 (tshark's http2 dissector): one occurrence per frame for the frame header; the
   // GOAWAY, RST_STREAM, SETTINGS and header fields once per frame (or setting, or header field)
   // of their kind, in order, so h2FramesOf can give each frame its own.
@@ -322,10 +326,10 @@ class ChunkStreams {
   /** The whole-file stream of each frame of the current chunk's last part, then of the overlap. */
   private lastPart: Int32Array;
   private overlap: Int32Array;
-  private local = new Map<number, number>();
+  private local = new Map<number, TupleStream>();
   /** This chunk's streams whose SYN its tshark saw. */
   private opened = new Set<number>();
-  private readonly tuples = new Map<string, number>();
+  private readonly tuples = new Map<string, TupleStream>();
   private next = 0;
   /** The first packet's epoch, split into whole seconds and nanoseconds (a double holds neither exactly together). */
   private zero: readonly [number, number] | null = null;
@@ -358,25 +362,42 @@ class ChunkStreams {
     if (this.chunk === 0 && this.zero === null) this.zero = epochParts(p.epochText, p.time);
     if (frame <= this.overlapEnd) {
       const stream = this.overlap[frame - 1 - (this.overlapEnd - this.partPackets)] ?? -1;
-      if (stream >= 0 && !this.local.has(p.stream)) this.local.set(p.stream, stream);
+      if (stream >= 0 && !this.local.has(p.stream)) this.local.set(p.stream, this.remember(p, stream));
       return null;
     }
-    let stream = this.local.get(p.stream);
-    if (stream === undefined) {
-      const tuple = tupleOf(p);
-      const known = this.tuples.get(tuple);
-      stream = this.chunk === 0 ? p.stream : known !== undefined && !(p.syn && !p.ack) ? known : this.next;
-      this.next = Math.max(this.next, stream + 1);
-      this.local.set(p.stream, stream);
-      this.tuples.delete(tuple);
-      this.tuples.set(tuple, stream);
-      if (this.tuples.size > TUPLES_MAX) this.tuples.delete(this.tuples.keys().next().value as string);
+    let seen = this.local.get(p.stream);
+    if (seen === undefined) {
+      const known = this.tuples.get(tupleOf(p));
+      // A SYN with the connection's first sequence number is that connection's (tshark: a retransmission), another a new one.
+      const same = known !== undefined && (!(p.syn && !p.ack) || known.isn === p.seq);
+      seen = this.remember(p, this.chunk === 0 ? p.stream : same ? (known as TupleStream).stream : this.next);
+      this.local.set(p.stream, seen);
     }
+    if (p.syn && !p.ack) seen.isn = p.seq;
+    const stream = seen.stream;
     if (frame > this.lastPartStart) this.lastPart[frame - 1 - this.lastPartStart] = stream;
     this.zero ??= epochParts(p.epochText, p.time);
     const [s0, n0] = this.zero;
     return { ...p, frame, stream, time: seconds - s0 + (nanos - n0) / 1e9 };
   }
+
+  /** `stream` as the latest connection of p's 4-tuple (the oldest of TUPLES_MAX forgotten). */
+  private remember(p: CapturedPacket, stream: number): TupleStream {
+    const tuple = tupleOf(p);
+    const known = this.tuples.get(tuple);
+    const entry = known !== undefined && known.stream === stream ? known : { stream, isn: null };
+    this.next = Math.max(this.next, stream + 1);
+    this.tuples.delete(tuple);
+    this.tuples.set(tuple, entry);
+    if (this.tuples.size > TUPLES_MAX) this.tuples.delete(this.tuples.keys().next().value as string);
+    return entry;
+  }
+}
+
+/** A whole-file stream and the client's initial sequence number (tcp.seq_raw of its SYN), once seen. */
+interface TupleStream {
+  readonly stream: number;
+  isn: number | null;
 }
 
 /**
@@ -479,6 +500,7 @@ export function parseLine(line: string): CapturedPacket | null {
     fin: flag(at(12)),
     rst: flag(at(13)),
     payload: Number(at(14)) || 0,
+    seq: Number(at(SEQ_AT)),
     tls: at(15) !== '',
     messages: messagesOf(f),
     h2: h2FramesOf(f),
@@ -489,6 +511,7 @@ export function parseLine(line: string): CapturedPacket | null {
 
 /** Where the undissected payload is in a line. */
 const DATA_AT = FIELDS.indexOf('data.data');
+const SEQ_AT = FIELDS.indexOf('tcp.seq_raw');
 /** The HTTP/2 client preface (RFC 9113 §3.4) in tshark's hex. */
 const H2_PREFACE_HEX = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1').toString('hex');
 
