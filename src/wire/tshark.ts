@@ -315,8 +315,9 @@ async function readChunks(
  * per chunk (each numbers from 0 and 1 again), and the time after the file's first packet.
  * A stream the chunk's tshark saw in the overlap is the stream those frames had on the chunk
  * before (kept per frame of the last part: bounded by partPackets); a new one is a connection
- * seen before (by its 4-tuple, among the latest TUPLES_MAX) unless it begins with a SYN, as
- * tshark itself starts a new stream on a SYN; otherwise the next number.
+ * seen before (by its 4-tuple, among the latest TUPLES_MAX) unless it begins with a SYN with
+ * another initial sequence number, as tshark itself starts a new stream on such a SYN (and keeps
+ * the stream for a SYN with the same one); otherwise the next number.
  */
 class ChunkStreams {
   private chunk = -1;
