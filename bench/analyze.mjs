@@ -1,6 +1,7 @@
 // `keepalive-probe analyze` on a large capture against `tshark -r file -q -z conv,tcp` on the
 // same file: wall time, packets per second and peak RSS of each (for analyze, its node
-// process and its tshark child, read off /proc/<pid>/status VmHWM while they run).
+// process and its children, read off /proc/<pid>/status VmHWM while they run: from 64 MB on,
+// editcap splitting the file and one tshark per chunk, wire/tshark.ts CAPTURE_CHUNKS).
 // The capture is made here: a Node http server (keepAliveTimeout 300 ms) on 127.0.0.1 and a
 // bounded client loop (http.Agent with keep-alive, 4 sockets, pauses past the server's idle
 // timeout every 50 requests), recorded by dumpcap on lo; then replicated with editcap -t

@@ -20,7 +20,7 @@ import { idleTimeoutOf } from '../timeline/classifyClose.js';
 import { formatDuration, roundMs } from '../util/duration.js';
 import { parseKeepAlive } from '../http/keepAliveHeader.js';
 import { CaptureTimelines } from '../wire/captureTimeline.js';
-import { readCapture, tsharkVersion } from '../wire/tshark.js';
+import { CaptureChunksLost, readCapture, tsharkVersion } from '../wire/tshark.js';
 import type { TsharkRead } from '../wire/tshark.js';
 import { CaptureSummary, bracket, staleOutcome } from './captureSummary.js';
 import type { KeptConnection, KeptKind } from './captureSummary.js';
@@ -37,6 +37,16 @@ import { summarizeRace } from './race.js';
  * every scenario an `--expect` names (`gated`), so that no gate is silently dropped.
  */
 export async function measureCapture(read: TsharkRead, gated: ReadonlySet<string> = new Set()): Promise<MeasuredRun> {
+  try {
+    return await measureOnce(read, gated);
+  } catch (err) {
+    // A large capture read in chunks, with a TLS or HTTP/2 connection across a boundary: in one pass (tshark's memory unbounded).
+    if (err instanceof CaptureChunksLost) return measureOnce({ ...read, chunks: null }, gated);
+    throw err;
+  }
+}
+
+async function measureOnce(read: TsharkRead, gated: ReadonlySet<string>): Promise<MeasuredRun> {
   const version = tsharkVersion(read.tshark);
   const summary = new CaptureSummary();
   // h2c on a port tshark does not dissect as HTTP: its streams are set aside, then read on a

@@ -53,7 +53,8 @@ export async function readWire(
   const timelines = new CaptureTimelines((c) => connections.push(c), true);
   let originMs: number | null = null;
   const decodeAs = [...new Set(targets.map((t) => `tcp.port==${t.port},${t.tls ? 'tls' : 'http'}`))];
-  await readCapture({ file, filter: null, tlsKeylog, decodeAs }, (p) => {
+  // One pass: the capture of a run is bounded by the run, and may hold TLS or HTTP/2 across any chunk boundary (CaptureChunksLost).
+  await readCapture({ file, filter: null, tlsKeylog, decodeAs, chunks: null }, (p) => {
     originMs ??= (p.epoch - p.time) * 1000;
     timelines.add(p);
   });

@@ -1,4 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline';
 import { CaptureFileError, MissingToolError } from '../model/errors.js';
 
@@ -43,6 +47,8 @@ export interface CapturedPacket {
   readonly time: number;
   /** Seconds since 1970 (for the report's start time). */
   readonly epoch: number;
+  /** The epoch as tshark wrote it (nanoseconds: a double does not hold them next to the seconds). */
+  readonly epochText: string;
   readonly stream: number;
   readonly src: string;
   readonly dst: string;
@@ -54,6 +60,8 @@ export interface CapturedPacket {
   readonly rst: boolean;
   /** TCP payload bytes. */
   readonly payload: number;
+  /** The raw TCP sequence number (tcp.seq_raw). */
+  readonly seq: number;
   /** TLS records seen in this segment. */
   readonly tls: boolean;
   readonly messages: readonly CapturedMessage[];
@@ -100,6 +108,8 @@ export interface TsharkRead {
   readonly tlsKeylog: string | null;
   /** The tshark executable (a test may name one that does not exist). */
   readonly tshark?: string;
+  /** How to read a large capture in bounded memory; CAPTURE_CHUNKS when absent, null for one pass whatever the size. */
+  readonly chunks?: CaptureChunks | null;
   /**
    * Dissectors to force (`-d`, e.g. `tcp.port==8080,http`): tshark picks a TCP dissector by
    * either port, so a client's ephemeral port that a protocol registered (48898, AMS) would
@@ -151,6 +161,8 @@ const FIELDS = [
   'http.transfer_encoding',
   // A payload no dissector took: an h2c connection on a port tshark does not dissect as HTTP (h2cUndecoded).
   'data.data',
+  // The raw sequence number: a SYN's tells a new connection on a 4-tuple from a retransmission (ChunkStreams).
+  'tcp.seq_raw',
   // HTTP/2 (tshark's http2 dissector): one occurrence per frame for the frame header; the
   // GOAWAY, RST_STREAM, SETTINGS and header fields once per frame (or setting, or header field)
   // of their kind, in order, so h2FramesOf can give each frame its own.
@@ -184,19 +196,246 @@ export function tsharkVersion(tshark = 'tshark'): string {
 /**
  * Streams the packets of a capture to `onPacket`, in capture order. Rejects with
  * MissingToolError when tshark is not installed, CaptureFileError when tshark cannot read
- * the file (its own one-line reason).
+ * the file (its own one-line reason). Resolves to the number of tshark processes that read it
+ * (more than one: in chunks, see CaptureChunks).
  */
-export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket) => void): Promise<void> {
-  const args = ['-r', read.file, '-n', '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', `aggregator=${AGGREGATOR}`, '-E', 'quote=n'];
+export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket) => void): Promise<number> {
+  const chunks = read.chunks === undefined ? CAPTURE_CHUNKS : read.chunks;
+  // A filter is read in one pass: `tcp.stream == N` (--stream) names tshark's numbering over the whole file.
+  if (chunks !== null && read.filter === null && statSync(read.file).size >= chunks.minBytes) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kap-capture-'));
+    try {
+      const parts = await splitCapture(read, chunks, dir);
+      if (parts !== null && parts.length > chunks.partsPerChunk) {
+        await readChunks(read, chunks, parts, dir, onPacket);
+        return Math.ceil(parts.length / chunks.partsPerChunk);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  await tsharkLines(read, tsharkArgs(read, read.file), (line) => {
+    const packet = parseLine(line);
+    if (packet !== null) onPacket(packet);
+  });
+  return 1;
+}
+
+/**
+ * How a large capture is read in bounded memory. tshark keeps state for every frame it has
+ * dissected for as long as the file is open (about 520 bytes a packet here, two thirds of it
+ * gone with `-o tcp.analyze_sequence_numbers:FALSE`, which reassembly needs for
+ * retransmissions), so one process over a capture of millions of packets grows to gigabytes.
+ * Its own bound, `-M <count>` (session auto reset), does not help in 4.0.17: every reset costs
+ * 6 to 10 MB that is not given back, and restarts tcp.stream and frame.number (measured:
+ * docs/analyze.md). So the file is
+ * split (`editcap -c partPackets`, one linear pass, into a temporary directory) and read by one
+ * tshark per chunk of `partsPerChunk` parts, each chunk preceded by the last part of the one
+ * before: tshark sees that part again only to rebuild its reassembly state, so a message that
+ * began there and ends in the chunk is read once, whole. What is read of the overlap is not
+ * handed on (the chunk before did), but it maps the chunk's own tcp.stream numbers onto the
+ * whole file's (ChunkStreams).
+ */
+export interface CaptureChunks {
+  /** Packets per part, and so the overlap: a message whose segments span more packets than this across a chunk boundary is lost. */
+  readonly partPackets: number;
+  /** Parts per chunk: one tshark holds at most (partsPerChunk + 1) × partPackets packets. */
+  readonly partsPerChunk: number;
+  /** Smaller files are read in one pass (no temporary copy). */
+  readonly minBytes: number;
+}
+
+/** The chunks analyze reads in: tshark holds at most 220,000 packets (peak RSS about 280 MiB, bench/README.md), and re-reads 10 % of them. */
+export const CAPTURE_CHUNKS: CaptureChunks = { partPackets: 20_000, partsPerChunk: 10, minBytes: 64 * 1024 * 1024 };
+
+/** tshark's arguments for reading `input`. */
+function tsharkArgs(read: TsharkRead, input: string): string[] {
+  const args = ['-r', input, '-n', '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', `aggregator=${AGGREGATOR}`, '-E', 'quote=n'];
   for (const field of FIELDS) args.push('-e', field);
   // Only TCP: HTTP/1.x and HTTP/2 ride on it, and a UDP stream has no tcp.stream to group by.
   args.push('-Y', read.filter === null ? 'tcp' : `tcp && (${read.filter})`);
   if (read.tlsKeylog !== null) args.push('-o', `tls.keylog_file:${read.tlsKeylog}`);
   for (const rule of read.decodeAs ?? []) args.push('-d', rule);
-  await tsharkLines(read, args, (line) => {
-    const packet = parseLine(line);
-    if (packet !== null) onPacket(packet);
+  return args;
+}
+
+/**
+ * The capture split into pcapng parts of `partPackets` packets (editcap names them
+ * part_00000_<time>.pcapng, …: in order when sorted), or null when editcap cannot split it (not
+ * installed, or a file it cannot read: the one pass then says why).
+ */
+async function splitCapture(read: TsharkRead, chunks: CaptureChunks, dir: string): Promise<string[] | null> {
+  const editcap = read.tshark === undefined ? 'editcap' : path.join(path.dirname(read.tshark), 'editcap');
+  const child = spawn(editcap, ['-F', 'pcapng', '-c', String(chunks.partPackets), read.file, path.join(dir, 'part.pcapng')], { stdio: 'ignore' });
+  const ok = await new Promise<boolean>((resolve) => {
+    child.once('error', () => resolve(false));
+    child.once('close', (code) => resolve(code === 0));
   });
+  if (!ok) return null;
+  return readdirSync(dir)
+    .filter((f) => f.startsWith('part_'))
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+/**
+ * Reads the parts chunk by chunk, one tshark each, handing on packets with the whole file's
+ * numbers. A chunk is its parts concatenated into one file (pcapng sections follow one another,
+ * and tshark reads them as one capture); not on tshark's standard input, which refuses the
+ * socket a Node child gets ("The standard input is a \"special file\" or socket").
+ */
+async function readChunks(
+  read: TsharkRead,
+  chunks: CaptureChunks,
+  parts: readonly string[],
+  dir: string,
+  onPacket: (p: CapturedPacket) => void,
+): Promise<void> {
+  const streams = new ChunkStreams(chunks.partPackets);
+  const chunkFile = path.join(dir, 'chunk.pcapng');
+  for (let first = 0; first < parts.length; first += chunks.partsPerChunk) {
+    const from = first === 0 ? 0 : first - 1;
+    let flags = 'w';
+    for (const part of parts.slice(from, first + chunks.partsPerChunk)) {
+      await pipeline(createReadStream(part), createWriteStream(chunkFile, { flags }));
+      flags = 'a';
+    }
+    streams.startChunk(from * chunks.partPackets, first * chunks.partPackets, Math.min(parts.length, first + chunks.partsPerChunk) - 1);
+    await tsharkLines(read, tsharkArgs(read, chunkFile), (line) => {
+      const packet = parseLine(line);
+      if (packet === null) return;
+      const whole = streams.map(packet);
+      if (whole !== null) onPacket(whole);
+    });
+  }
+}
+
+/**
+ * tcp.stream and frame.number as one pass over the whole file would give them, from one tshark
+ * per chunk (each numbers from 0 and 1 again), and the time after the file's first packet.
+ * A stream the chunk's tshark saw in the overlap is the stream those frames had on the chunk
+ * before (kept per frame of the last part: bounded by partPackets); a new one is a connection
+ * seen before (by its 4-tuple, among the latest TUPLES_MAX) unless it begins with a SYN with
+ * another initial sequence number, as tshark itself starts a new stream on such a SYN (and keeps
+ * the stream for a SYN with the same one); otherwise the next number.
+ */
+class ChunkStreams {
+  private chunk = -1;
+  private frameBase = 0;
+  private overlapEnd = 0;
+  private lastPartStart = 0;
+  /** The whole-file stream of each frame of the current chunk's last part, then of the overlap. */
+  private lastPart: Int32Array;
+  private overlap: Int32Array;
+  private local = new Map<number, TupleStream>();
+  /** This chunk's streams whose SYN its tshark saw. */
+  private opened = new Set<number>();
+  private readonly tuples = new Map<string, TupleStream>();
+  private next = 0;
+  /** The first packet's epoch, split into whole seconds and nanoseconds (a double holds neither exactly together). */
+  private zero: readonly [number, number] | null = null;
+
+  constructor(private readonly partPackets: number) {
+    this.lastPart = new Int32Array(partPackets).fill(-1);
+    this.overlap = new Int32Array(partPackets).fill(-1);
+  }
+
+  /** A chunk whose first frame is `frameBase` (0-based, whole file), whose own frames start at `ownStart`, whose last part is `lastPart`. */
+  startChunk(frameBase: number, ownStart: number, lastPart: number): void {
+    this.chunk += 1;
+    this.frameBase = frameBase;
+    this.overlapEnd = ownStart;
+    [this.overlap, this.lastPart] = [this.lastPart, this.overlap];
+    this.lastPart.fill(-1);
+    this.lastPartStart = lastPart * this.partPackets;
+    this.local = new Map();
+    this.opened = new Set();
+  }
+
+  /** The packet with the whole file's numbers; null when it belongs to the overlap (handed on by the chunk before). */
+  map(p: CapturedPacket): CapturedPacket | null {
+    const frame = this.frameBase + p.frame; // 1-based
+    if (p.syn) this.opened.add(p.stream);
+    // tshark decrypts TLS with the secrets of a handshake it saw, and decodes HTTP/2 header
+    // blocks with HPACK's dynamic table (RFC 7541 §2.3.2): a connection this tshark did not see open reads differently.
+    if (this.chunk > 0 && !this.opened.has(p.stream) && (p.tls || p.h2.length > 0 || p.h2Preface || p.h2cUndecoded)) throw new CaptureChunksLost();
+    const [seconds, nanos] = epochParts(p.epochText);
+    if (this.chunk === 0 && this.zero === null) this.zero = epochParts(p.epochText, p.time);
+    if (frame <= this.overlapEnd) {
+      const stream = this.overlap[frame - 1 - (this.overlapEnd - this.partPackets)] ?? -1;
+      if (stream >= 0 && !this.local.has(p.stream)) this.local.set(p.stream, this.remember(p, stream));
+      return null;
+    }
+    let seen = this.local.get(p.stream);
+    if (seen === undefined) {
+      const known = this.tuples.get(tupleOf(p));
+      // A SYN with the connection's first sequence number is that connection's (tshark: a retransmission), another a new one.
+      const same = known !== undefined && (!(p.syn && !p.ack) || known.isn === p.seq);
+      seen = this.remember(p, this.chunk === 0 ? p.stream : same ? (known as TupleStream).stream : this.next);
+      this.local.set(p.stream, seen);
+    }
+    if (p.syn && !p.ack) seen.isn = p.seq;
+    const stream = seen.stream;
+    if (frame > this.lastPartStart) this.lastPart[frame - 1 - this.lastPartStart] = stream;
+    this.zero ??= epochParts(p.epochText, p.time);
+    const [s0, n0] = this.zero;
+    return { ...p, frame, stream, time: seconds - s0 + (nanos - n0) / 1e9 };
+  }
+
+  /** `stream` as the latest connection of p's 4-tuple (the oldest of TUPLES_MAX forgotten). */
+  private remember(p: CapturedPacket, stream: number): TupleStream {
+    const tuple = tupleOf(p);
+    const known = this.tuples.get(tuple);
+    const entry = known !== undefined && known.stream === stream ? known : { stream, isn: null };
+    this.next = Math.max(this.next, stream + 1);
+    this.tuples.delete(tuple);
+    this.tuples.set(tuple, entry);
+    if (this.tuples.size > TUPLES_MAX) this.tuples.delete(this.tuples.keys().next().value as string);
+    return entry;
+  }
+}
+
+/** A whole-file stream and the client's initial sequence number (tcp.seq_raw of its SYN), once seen. */
+interface TupleStream {
+  readonly stream: number;
+  isn: number | null;
+}
+
+/**
+ * A TLS or HTTP/2 connection crossed into a chunk whose tshark did not see it open: what it
+ * reads there (nothing decrypted, frames not taken for HTTP/2, header blocks not decoded)
+ * differs from one pass. The caller reads the capture again in one pass (measureCapture).
+ */
+export class CaptureChunksLost extends Error {
+  constructor() {
+    super('a TLS or HTTP/2 connection spans a chunk boundary: read the capture in one pass');
+  }
+}
+
+/** 4-tuples of whole-file streams remembered for a connection that goes quiet for longer than a chunk. */
+const TUPLES_MAX = 131_072;
+
+/** The same string for both directions of a connection. */
+function tupleOf(p: CapturedPacket): string {
+  const a = `${p.src} ${p.srcPort}`;
+  const b = `${p.dst} ${p.dstPort}`;
+  return a < b ? `${a} ${b}` : `${b} ${a}`;
+}
+
+/** An epoch in tshark's text (`1796150342.847126059`) as whole seconds and nanoseconds, less `minus` seconds. */
+function epochParts(text: string, minus = 0): [number, number] {
+  const dot = text.indexOf('.');
+  const seconds = Number(dot < 0 ? text : text.slice(0, dot));
+  const nanos = dot < 0 ? 0 : Number(text.slice(dot + 1, dot + 10).padEnd(9, '0'));
+  if (minus === 0) return [seconds, nanos];
+  const whole = Math.floor(minus);
+  let n = nanos - Math.round((minus - whole) * 1e9);
+  let s = seconds - whole;
+  if (n < 0) {
+    n += 1e9;
+    s -= 1;
+  }
+  return [s, n];
 }
 
 /** Runs tshark with `args` and hands each line of its output to `onLine`, in order; the errors of readCapture. */
@@ -251,6 +490,7 @@ export function parseLine(line: string): CapturedPacket | null {
     frame: Number(at(0)),
     time: Number(at(1)),
     epoch: Number(at(2)),
+    epochText: at(2),
     stream,
     src: first(at(4)) || first(at(5)),
     dst: first(at(6)) || first(at(7)),
@@ -261,6 +501,7 @@ export function parseLine(line: string): CapturedPacket | null {
     fin: flag(at(12)),
     rst: flag(at(13)),
     payload: Number(at(14)) || 0,
+    seq: Number(at(SEQ_AT)),
     tls: at(15) !== '',
     messages: messagesOf(f),
     h2: h2FramesOf(f),
@@ -271,6 +512,7 @@ export function parseLine(line: string): CapturedPacket | null {
 
 /** Where the undissected payload is in a line. */
 const DATA_AT = FIELDS.indexOf('data.data');
+const SEQ_AT = FIELDS.indexOf('tcp.seq_raw');
 /** The HTTP/2 client preface (RFC 9113 §3.4) in tshark's hex. */
 const H2_PREFACE_HEX = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1').toString('hex');
 
