@@ -2,6 +2,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { afterEach } from 'vitest';
+import { CLIENT_PREFACE, FLAG, FRAME_TYPE, encodeFrame, encodeHeaders } from '../../src/http/h2/frames.js';
+import { encodeHeaderBlock } from '../../src/http/h2/hpack.js';
 
 /**
  * A raw HTTP/2 client for tests: a net.Socket that writes frames byte by byte and records
@@ -10,11 +12,10 @@ import { afterEach } from 'vitest';
  * test says so (SETTINGS and PING ACKs are explicit), so the test decides what the server sees.
  */
 
-export const FRAME = { DATA: 0x0, HEADERS: 0x1, RST_STREAM: 0x3, SETTINGS: 0x4, PING: 0x6, GOAWAY: 0x7, WINDOW_UPDATE: 0x8 } as const;
-export const ACK = 0x1;
-const END_STREAM = 0x1;
-const END_HEADERS = 0x4;
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+/** Frame types and the ACK flag, as the codec names them (src/http/h2/frames.ts). */
+export const FRAME = FRAME_TYPE;
+export const ACK = FLAG.ACK;
+const PREFACE = CLIENT_PREFACE;
 
 /** A frame the server sent, as read off the wire. */
 export interface ReadFrame {
@@ -35,24 +36,20 @@ export function goawayOf(frame: ReadFrame): { lastStreamId: number; errorCode: n
   };
 }
 
-/** A frame's bytes. */
+/** A frame's bytes (the codec's encoder, so a test can also write frames a client must not send). */
 export function frameBytes(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const header = Buffer.alloc(9);
-  header.writeUIntBE(payload.length, 0, 3);
-  header[3] = type;
-  header[4] = flags;
-  header.writeUInt32BE(streamId, 5);
-  return Buffer.concat([header, payload]);
+  return encodeFrame(type, flags, streamId, payload);
 }
 
-/**
- * A GET request's HEADERS (END_STREAM, END_HEADERS), HPACK without the dynamic table:
- * :method GET (static index 2), :scheme http (6), :path literal, :authority literal.
- */
+/** A GET request's HEADERS (END_STREAM, END_HEADERS), with the probe's own HPACK encoder. */
 export function getRequest(streamId: number, path = '/', authority = 'lab.test'): Buffer {
-  const literal = (nameIndex: number, value: string): Buffer => Buffer.concat([Buffer.from([nameIndex, value.length]), Buffer.from(value, 'latin1')]);
-  const block = Buffer.concat([Buffer.from([0x82, 0x86]), literal(0x04, path), literal(0x01, authority)]);
-  return frameBytes(FRAME.HEADERS, END_STREAM | END_HEADERS, streamId, block);
+  const block = encodeHeaderBlock([
+    [':method', 'GET'],
+    [':scheme', 'http'],
+    [':path', path],
+    [':authority', authority],
+  ]);
+  return encodeHeaders(streamId, block, { endStream: true });
 }
 
 /** A raw client connection. */

@@ -1,5 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import { CLIENT_PREFACE, FRAME_HEADER_BYTES, FRAME_TYPE, encodeGoaway, encodeHeaders, encodeSettings } from '../../src/http/h2/frames.js';
+import { encodeHeaderBlock } from '../../src/http/h2/hpack.js';
 
 /**
  * What the scripted server does to the second request of its first connection: `goaway`
@@ -17,27 +19,16 @@ export interface H2ScriptedServer {
   close(): Promise<void>;
 }
 
-const SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
-const SETTINGS_ACK = Buffer.from([0, 0, 0, 4, 1, 0, 0, 0, 0]);
-const PREFACE_LENGTH = 24;
-const FRAME_HEADER = 9;
-const TYPE_HEADERS = 1;
+const SETTINGS = encodeSettings([]);
+const SETTINGS_ACK = encodeSettings([], true);
+const PREFACE_LENGTH = CLIENT_PREFACE.length;
+const FRAME_HEADER = FRAME_HEADER_BYTES;
+const TYPE_HEADERS = FRAME_TYPE.HEADERS;
 const GOAWAY_CLOSE_DELAY_MS = 100;
 
-function goaway(lastStreamId: number, errorCode: number): Buffer {
-  const frame = Buffer.alloc(FRAME_HEADER + 8);
-  frame.writeUIntBE(8, 0, 3);
-  frame[3] = 7;
-  frame.writeUInt32BE(lastStreamId, FRAME_HEADER);
-  frame.writeUInt32BE(errorCode, FRAME_HEADER + 4);
-  return frame;
-}
-
-/** HEADERS with END_STREAM|END_HEADERS and the HPACK static index 8 (`:status: 200`), RFC 7541 Appendix A. */
+/** A bodiless 200: HEADERS with END_STREAM and END_HEADERS. */
 function ok(stream: number): Buffer {
-  const frame = Buffer.from([0, 0, 1, TYPE_HEADERS, 0x05, 0, 0, 0, 0, 0x88]);
-  frame.writeUInt32BE(stream, 5);
-  return frame;
+  return encodeHeaders(stream, encodeHeaderBlock([[':status', '200']]), { endStream: true });
 }
 
 /**
@@ -82,7 +73,7 @@ export async function startH2Scripted(ending: H2Ending, tlsOptions: { key: Buffe
         else if (ending === 'fin') conn.end();
         else if (ending === 'rst') raw.resetAndDestroy();
         else {
-          conn.write(goaway(streams[0] ?? 0, ending === 'goaway' ? 0 : 2));
+          conn.write(encodeGoaway(streams[0] ?? 0, ending === 'goaway' ? 0 : 2));
           setTimeout(() => conn.end(), GOAWAY_CLOSE_DELAY_MS).unref();
         }
       }
