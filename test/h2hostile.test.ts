@@ -10,6 +10,7 @@ import {
   encodeHeaders,
   encodeRstStream,
   encodeSettings,
+  errorCodeName,
 } from '../src/http/h2/frames.js';
 import type { H2Frame } from '../src/http/h2/frames.js';
 import { encodeHeaderBlock } from '../src/http/h2/hpack.js';
@@ -28,7 +29,7 @@ const rawServer = useRawServer();
 /**
  * An HTTP/2 "server" that reads the probe's preface and frames: it sends its SETTINGS (unless
  * `settings` is false), then `onRequest` once the probe's first HEADERS arrives; `seen` lists
- * the frame types the probe sent.
+ * the frame types the probe sent (a GOAWAY with its error code).
  */
 function h2Peer(onRequest: (socket: net.Socket) => void, seen: string[] = [], settings = true): (socket: net.Socket) => void {
   return (socket) => {
@@ -50,7 +51,7 @@ function h2Peer(onRequest: (socket: net.Socket) => void, seen: string[] = [], se
         return;
       }
       for (const frame of frames) {
-        seen.push(frame.type);
+        seen.push(frame.type === 'GOAWAY' ? `GOAWAY ${errorCodeName(frame.errorCode)}` : frame.type);
         if (frame.type === 'HEADERS' && !answered) {
           answered = true;
           onRequest(socket);
@@ -109,14 +110,14 @@ describe('hostile HTTP/2 peers', () => {
   });
 
   it.each([
-    ['a frame over the 16384-byte maximum', () => encodeFrame(FRAME_TYPE.DATA, 0, 1, Buffer.alloc(20_000)), 'h2-frame-size-error'],
-    ['a header block HPACK cannot decode', () => encodeHeaders(1, Buffer.from([0xff, 0xff, 0xff, 0x7f]), { endStream: true }), 'h2-compression-error'],
+    ['a frame over the 16384-byte maximum', () => encodeFrame(FRAME_TYPE.DATA, 0, 1, Buffer.alloc(20_000)), 'FRAME_SIZE_ERROR'],
+    ['a header block HPACK cannot decode', () => encodeHeaders(1, Buffer.from([0xff, 0xff, 0xff, 0x7f]), { endStream: true }), 'COMPRESSION_ERROR'],
     [
       'PUSH_PROMISE although push is off',
       () => encodeFrame(FRAME_TYPE.PUSH_PROMISE, 0x4, 1, Buffer.concat([Buffer.from([0, 0, 0, 2]), encodeHeaderBlock([[':status', '200']])])),
-      'h2-protocol-error',
+      'PROTOCOL_ERROR',
     ],
-    ['a response without :status', () => response([['server', 'x']]), 'h2-protocol-error'],
+    ['a response without :status', () => response([['server', 'x']]), 'PROTOCOL_ERROR'],
     [
       'a CONTINUATION flood',
       () =>
@@ -124,17 +125,18 @@ describe('hostile HTTP/2 peers', () => {
           encodeFrame(FRAME_TYPE.HEADERS, 0, 1, Buffer.alloc(0)),
           ...Array.from({ length: 40 }, () => encodeFrame(FRAME_TYPE.CONTINUATION, 0, 1, Buffer.alloc(8000, 0x40))),
         ]),
-      'h2-protocol-error',
+      'PROTOCOL_ERROR',
     ],
-  ])('%s: a protocol error on the first request, the probe answers with GOAWAY, exit 3', async (_name, frames, eventCode) => {
+  ])('%s: a protocol error on the first request, the probe answers with GOAWAY, exit 3', async (_name, frames, h2Code) => {
     const seen: string[] = [];
     const url = await rawServer(h2Peer((socket) => socket.write(frames()), seen));
     const { code, result, stderr } = await probeH2(url);
     expect(code).toBe(3);
     expect(result.error?.code).toBe('protocol-error');
-    expect(result.error?.message).toContain(`broke the HTTP/2 protocol (${eventCode.slice(3).toUpperCase().replaceAll('-', '_')})`);
+    expect(result.error?.message).toContain(`broke the HTTP/2 protocol (${h2Code})`);
     expectOneLine(stderr);
-    expect(seen).toContain('GOAWAY');
+    // The probe ends the connection with a GOAWAY that names the violation (RFC 9113 §5.4.1).
+    expect(seen).toContain(`GOAWAY ${h2Code}`);
   });
 
   it('RST_STREAM on the first request: closed-before-response, naming the code', async () => {
