@@ -1,13 +1,12 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { metric, scenario } from '../support/probe.js';
 import { freePort, serverBinary, startServer } from '../support/realServer.js';
-import type { RunningServer } from '../support/realServer.js';
 import { PROBE_LAG_MS } from '../support/timing.js';
 import { issueTestPki } from '../support/tls.js';
-import { expectH2IdleGoaway, expectH2IdleOnWire, probeCli } from './support.js';
+import { expectH2IdleGoaway, expectH2IdleOnWire, probeCli, startInDir, useServerForBlock } from './support.js';
 
 /**
  * Apache httpd with mod_http2 (event MPM) over HTTP/2, one httpd for the file, probed through
@@ -84,37 +83,20 @@ MaxKeepAliveRequests 5
 </VirtualHost>
 `,
   );
-  let server: RunningServer;
-  try {
-    // The h2c ports speak HTTP/1.1 too (Protocols), so the readiness check can use one.
-    server = await startServer(httpd, ['-f', conf, '-d', dir, '-DFOREGROUND'], { cwd: dir, readyUrl: `http://127.0.0.1:${main}/` });
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  return {
-    main: `http://127.0.0.1:${main}/`,
-    tls: `https://127.0.0.1:${tls}/`,
-    vhost: `http://127.0.0.1:${vhost}/`,
-    stop: async () => {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  // The h2c ports speak HTTP/1.1 too (Protocols), so the readiness check can use one.
+  return startInDir(
+    dir,
+    () => startServer(httpd, ['-f', conf, '-d', dir, '-DFOREGROUND'], { cwd: dir, readyUrl: `http://127.0.0.1:${main}/` }),
+    (_server) => ({
+      main: `http://127.0.0.1:${main}/`,
+      tls: `https://127.0.0.1:${tls}/`,
+      vhost: `http://127.0.0.1:${vhost}/`,
+    }),
+  );
 }
 
 describe.skipIf(bin === null)('Apache httpd (mod_http2) over HTTP/2', () => {
-  let apache: ApacheH2 | undefined;
-  beforeAll(async () => {
-    apache = await startApache(bin as string);
-  }, 60_000);
-  afterAll(async () => {
-    await apache?.stop();
-  });
-  const urls = (): ApacheH2 => {
-    if (apache === undefined) throw new Error('httpd did not start');
-    return apache;
-  };
+  const urls = useServerForBlock('httpd', () => startApache(bin as string));
 
   it('main server, h2c by prior knowledge: GOAWAY(NO_ERROR, "timeout") after KeepAliveTimeout 3, FIN at once; MaxKeepAliveRequests 5 caps no HTTP/2 streams', async () => {
     const result = await probeCli(urls().main, ['h2-idle-timeout', 'h2-request-cap'], { protocol: 'h2' });

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { freePort, serverBinary, startServer } from '../support/realServer.js';
 import type { RunningServer } from '../support/realServer.js';
 import { PROBE_LAG_MS } from '../support/timing.js';
 import { issueTestPki } from '../support/tls.js';
-import { connection, expectH2IdleGoaway, expectH2IdleOnWire, probeCli } from './support.js';
+import { connection, expectH2IdleGoaway, expectH2IdleOnWire, probeCli, startInDir, useServerForBlock } from './support.js';
 
 /**
  * h2o 2.2.5 (Debian's h2o), the suite's dedicated HTTP/2 server: of the two the issue offers it
@@ -73,46 +73,29 @@ hosts:
         file.dir: ${www}
 `,
   );
-  let server: RunningServer;
-  try {
-    // The cleartext listener answers HTTP/1.1 too: the readiness check uses it.
-    server = await startServer(h2o, ['-c', conf], { cwd: dir, readyUrl: `http://127.0.0.1:${h2c}/` });
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  return {
-    h2c: `http://127.0.0.1:${h2c}/`,
-    tls: `https://127.0.0.1:${tls}/`,
-    server,
-    logged: () => {
-      const log = path.join(dir, 'access.log');
-      return existsSync(log)
-        ? readFileSync(log, 'utf8')
-            .split('\n')
-            .filter((l) => l !== '').length
-        : 0;
-    },
-    stop: async () => {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  // The cleartext listener answers HTTP/1.1 too: the readiness check uses it.
+  return startInDir(
+    dir,
+    () => startServer(h2o, ['-c', conf], { cwd: dir, readyUrl: `http://127.0.0.1:${h2c}/` }),
+    (server) => ({
+      h2c: `http://127.0.0.1:${h2c}/`,
+      tls: `https://127.0.0.1:${tls}/`,
+      server,
+      logged: () => {
+        const log = path.join(dir, 'access.log');
+        return existsSync(log)
+          ? readFileSync(log, 'utf8')
+              .split('\n')
+              .filter((l) => l !== '').length
+          : 0;
+      },
+    }),
+  );
 }
 
 describe.skipIf(bin === null)('h2o', () => {
   describe('A: http2-idle-timeout 2, http1-request-timeout 3', () => {
-    let h2o: H2o | undefined;
-    beforeAll(async () => {
-      h2o = await startH2o(bin as string, ['http2-idle-timeout: 2', 'http1-request-timeout: 3']);
-    }, 60_000);
-    afterAll(async () => {
-      await h2o?.stop();
-    });
-    const urls = (): H2o => {
-      if (h2o === undefined) throw new Error('h2o did not start');
-      return h2o;
-    };
+    const urls = useServerForBlock('h2o', () => startH2o(bin as string, ['http2-idle-timeout: 2', 'http1-request-timeout: 3']));
 
     it('h2c: GOAWAY(NO_ERROR, last stream 1, "idle timeout") 2 s after the response, FIN at once; no stream cap; 100 concurrent streams', async () => {
       const result = await probeCli(urls().h2c, ['h2-idle-timeout', 'h2-request-cap'], { protocol: 'h2' });

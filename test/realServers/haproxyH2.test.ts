@@ -1,13 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { metric, scenario } from '../support/probe.js';
 import { freePort, serverBinary, startServer } from '../support/realServer.js';
-import type { RunningServer } from '../support/realServer.js';
 import { PROBE_LAG_MS } from '../support/timing.js';
 import { issueTestPki } from '../support/tls.js';
-import { expectH2IdleGoaway, expectH2IdleOnWire, probeCli } from './support.js';
+import { expectH2IdleGoaway, expectH2IdleOnWire, probeCli, startInDir, useServerForBlock } from './support.js';
 
 /**
  * HAProxy 2.6 with HTTP/2 frontends, one haproxy for the file, answering every request itself
@@ -74,36 +73,19 @@ async function startHaproxy(haproxy: string): Promise<HaproxyH2> {
       '',
     ].join('\n'),
   );
-  let server: RunningServer;
-  try {
-    server = await startServer(haproxy, ['-f', cfg, '-db'], { cwd: dir, readyUrl: `http://127.0.0.1:${ready}/` });
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  return {
-    ka: `http://127.0.0.1:${ka}/`,
-    req: `http://127.0.0.1:${req}/`,
-    tls: `https://127.0.0.1:${tls}/`,
-    stop: async () => {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return startInDir(
+    dir,
+    () => startServer(haproxy, ['-f', cfg, '-db'], { cwd: dir, readyUrl: `http://127.0.0.1:${ready}/` }),
+    (_server) => ({
+      ka: `http://127.0.0.1:${ka}/`,
+      req: `http://127.0.0.1:${req}/`,
+      tls: `https://127.0.0.1:${tls}/`,
+    }),
+  );
 }
 
 describe.skipIf(bin === null)('HAProxy HTTP/2 frontends', () => {
-  let haproxy: HaproxyH2 | undefined;
-  beforeAll(async () => {
-    haproxy = await startHaproxy(bin as string);
-  }, 60_000);
-  afterAll(async () => {
-    await haproxy?.stop();
-  });
-  const urls = (): HaproxyH2 => {
-    if (haproxy === undefined) throw new Error('haproxy did not start');
-    return haproxy;
-  };
+  const urls = useServerForBlock('haproxy', () => startHaproxy(bin as string));
 
   it('h2c, timeout http-keep-alive 1500ms: GOAWAY(NO_ERROR, last stream 1) after 1.5 s, FIN at once; no stream cap; SETTINGS_MAX_CONCURRENT_STREAMS 32', async () => {
     const result = await probeCli(urls().ka, ['h2-idle-timeout', 'h2-request-cap'], { protocol: 'h2' });

@@ -1,13 +1,12 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { metric, scenario } from '../support/probe.js';
 import { freePort, serverBinary, startServer } from '../support/realServer.js';
-import type { RunningServer } from '../support/realServer.js';
 import { PROBE_LAG_MS } from '../support/timing.js';
 import { issueTestPki } from '../support/tls.js';
-import { expectH2IdleGoaway, expectH2IdleOnWire, probeCli } from './support.js';
+import { expectH2IdleGoaway, expectH2IdleOnWire, probeCli, startInDir, useServerForBlock } from './support.js';
 
 /**
  * nginx over HTTP/2, one nginx for the file with two server blocks (configurations), probed
@@ -77,36 +76,19 @@ ${temp}
 `,
   );
   const args = ['-c', conf, '-p', `${dir}/`, '-e', path.join(dir, 'error.log'), '-g', 'daemon off; master_process on;'];
-  let server: RunningServer;
-  try {
-    server = await startServer(nginx, args, { cwd: dir, readyUrl: `http://127.0.0.1:${ready}/` });
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  return {
-    a: `http://127.0.0.1:${a}/`,
-    aTls: `https://127.0.0.1:${aTls}/`,
-    b: `http://127.0.0.1:${b}/`,
-    stop: async () => {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return startInDir(
+    dir,
+    () => startServer(nginx, args, { cwd: dir, readyUrl: `http://127.0.0.1:${ready}/` }),
+    (_server) => ({
+      a: `http://127.0.0.1:${a}/`,
+      aTls: `https://127.0.0.1:${aTls}/`,
+      b: `http://127.0.0.1:${b}/`,
+    }),
+  );
 }
 
 describe.skipIf(bin === null)('nginx over HTTP/2', () => {
-  let nginx: NginxH2 | undefined;
-  beforeAll(async () => {
-    nginx = await startNginx(bin as string);
-  }, 60_000);
-  afterAll(async () => {
-    await nginx?.stop();
-  });
-  const urls = (): NginxH2 => {
-    if (nginx === undefined) throw new Error('nginx did not start');
-    return nginx;
-  };
+  const urls = useServerForBlock('nginx', () => startNginx(bin as string));
 
   it('A, h2c: GOAWAY(NO_ERROR, last stream 1) keepalive_timeout after the response and the FIN at once; GOAWAY after keepalive_requests streams', async () => {
     const result = await probeCli(urls().a, ['h2-idle-timeout', 'h2-request-cap'], { protocol: 'h2' });

@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { TestContext } from 'vitest';
 import type { ConnectionRecord, RunResult } from '../../src/model/result.js';
 import type { ConnEvent } from '../../src/model/events.js';
@@ -313,4 +313,44 @@ export async function expectH2IdleOnWire(
   expect(Math.abs(probeIdle - wire.idleMs)).toBeLessThanOrEqual(PROBE_LAG_MS);
   expect(Math.abs(probeClose - wire.closeAfterGoawayMs)).toBeLessThanOrEqual(PROBE_LAG_MS);
   return { result, wire };
+}
+
+/**
+ * Starts a server whose config and files live in `dir`: removes `dir` when it fails to start,
+ * and gives the started server a `stop` that stops it and removes `dir`.
+ */
+export async function startInDir<T extends object>(
+  dir: string,
+  start: () => Promise<RunningServer>,
+  describe: (server: RunningServer) => T,
+): Promise<T & { readonly stop: () => Promise<void> }> {
+  let server: RunningServer;
+  try {
+    server = await start();
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    ...describe(server),
+    stop: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** One server for the calling describe block: started before its tests, stopped after them; the getter fails a test if it did not start. */
+export function useServerForBlock<T extends { stop(): Promise<void> }>(name: string, start: () => Promise<T>): () => T {
+  let server: T | undefined;
+  beforeAll(async () => {
+    server = await start();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return () => {
+    if (server === undefined) throw new Error(`${name} did not start`);
+    return server;
+  };
 }
