@@ -2,6 +2,13 @@
 // Thin shim: the CLI lives in the compiled dist/. The published package ships dist/; a git
 // checkout builds it here on first use (with its own TypeScript), so neither needs an
 // install script. Only that first use loads the build tooling: start-up stays one import.
+// The oldest Node the code runs on (package.json `engines`; AbortSignal.any came in 20.3):
+// an older one gets this line instead of an internal error from deep inside a run.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 3)) {
+  process.stderr.write(`keepalive-probe: Node.js 20.3 or later is needed, this is ${process.version}: install a newer Node [node-too-old]\n`);
+  process.exit(3);
+}
 const entry = new URL('../dist/cli/main.js', import.meta.url);
 let cli;
 try {
