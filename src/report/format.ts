@@ -203,6 +203,6 @@ export function evidenceNote(result: RunResult): string | null {
     case 'netstat':
       return "Evidence: sockets read with netstat -an (no /proc/net/tcp): TIME_WAIT is read, but an RST right behind a response may read as a FIN, and an RST answering a request written after the server's FIN goes unseen.";
     case 'none':
-      return "Evidence: no socket table (no /proc/net/tcp, no netstat): which side holds TIME_WAIT is inferred from who closed first, an RST right behind a response may read as a FIN, and an RST answering a request written after the server's FIN goes unseen.";
+      return "Evidence: no socket table (no /proc/net/tcp, no netstat -an it can read): which side holds TIME_WAIT is inferred from who closed first, an RST right behind a response may read as a FIN, and an RST answering a request written after the server's FIN goes unseen.";
   }
 }

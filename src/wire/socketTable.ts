@@ -21,26 +21,71 @@ export async function openSocketTable(choice: SocketTableChoice): Promise<Socket
   if (choice === 'none') return NONE;
   if (choice !== 'netstat' && (await readTcpRows({ ports: [] })) !== null) return PROC;
   if (choice === 'proc') return NONE;
-  return (await netstatText()) === null ? NONE : NETSTAT;
+  const text = await netstatText();
+  return text === null || !statesKnown(parseNetstat(text)) ? NONE : NETSTAT;
+}
+
+/** The TCP states every netstat layout names, once mapped (STATE_NAMES): the names /proc/net/tcp's readers use. */
+const KNOWN_STATES: ReadonlySet<string> = new Set([
+  'LISTEN',
+  'SYN_SENT',
+  'SYN_RECV',
+  'ESTABLISHED',
+  'FIN_WAIT1',
+  'FIN_WAIT2',
+  'CLOSE_WAIT',
+  'CLOSING',
+  'LAST_ACK',
+  'TIME_WAIT',
+  'CLOSE',
+  // Windows: a socket being torn down, and (with some options) one bound but not connected.
+  'DELETE_TCB',
+  'BOUND',
+]);
+
+/**
+ * Whether the probe can read these rows' states. A netstat that names them in another
+ * language (net-tools outside the C locale, which netstatText sets; a localized Windows, where
+ * nothing sets it) is not read at all: a TIME_WAIT it cannot recognise would pass for "no
+ * TIME_WAIT", so the run infers instead and says so.
+ */
+export function statesKnown(rows: readonly TcpRow[]): boolean {
+  return rows.every((r) => KNOWN_STATES.has(r.state));
 }
 
 /** Bounds one netstat run: a host with many sockets takes a while, and nothing may hang. */
 const NETSTAT_TIMEOUT_MS = 3000;
 
 function netstatText(): Promise<string | null> {
-  // -a all sockets, -n numeric; `-p tcp` (macOS, BSD) and `-t` (Linux net-tools) keep to TCP; Windows lists TCP and UDP, v4 and v6.
-  const args = process.platform === 'win32' ? ['-an'] : process.platform === 'linux' ? ['-ant'] : ['-an', '-p', 'tcp'];
+  const args = netstatArgs(process.platform);
   return new Promise((resolve) => {
-    execFile('netstat', args, { timeout: NETSTAT_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, windowsHide: true }, (err, stdout) =>
+    // net-tools translates states (LANGUAGE=cs: LISTEN is NASLOUCHÁ, LANGUAGE=de: ESTABLISHED is VERBUNDEN): the C locale keeps them in English.
+    const env = { ...process.env, LC_ALL: 'C', LANGUAGE: '' };
+    execFile('netstat', args, { env, timeout: NETSTAT_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, windowsHide: true }, (err, stdout) =>
       resolve(err === null ? stdout : null),
     );
   });
 }
 
+/**
+ * -a all sockets, -n numeric; `-p tcp` (macOS, BSD) and `-t` (Linux net-tools) keep to TCP;
+ * Windows lists TCP and UDP, v4 and v6. macOS and FreeBSD cut a long address to its column
+ * (`fe80::21e:52ff:f.50132`) unless given -W ("avoid truncating addresses", netstat(1) of
+ * both); OpenBSD's -W takes an interface, so the other BSDs go without it.
+ */
+export function netstatArgs(platform: NodeJS.Platform): string[] {
+  if (platform === 'win32') return ['-an'];
+  if (platform === 'linux') return ['-ant'];
+  if (platform === 'darwin' || platform === 'freebsd') return ['-anW', '-p', 'tcp'];
+  return ['-an', '-p', 'tcp'];
+}
+
 async function readNetstatRows(filter: RowFilter): Promise<TcpRow[] | null> {
   const text = await netstatText();
   if (text === null) return null;
-  return parseNetstat(text).filter(
+  const rows = parseNetstat(text);
+  if (!statesKnown(rows)) return null;
+  return rows.filter(
     (r) => filter.ports.includes(r.localPort) || filter.ports.includes(r.remotePort) || (r.state === 'LISTEN' && r.localPort === filter.listening),
   );
 }
