@@ -6,18 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLabServer } from '../src/lab/labServer.js';
 import type { LabServer } from '../src/lab/labServer.js';
 import type { ConnectionRecord, RunResult } from '../src/model/result.js';
+import { SERVE_HTTP2_DEFAULTS } from '../src/options/labProfiles.js';
 import type { LabProfile } from '../src/options/labProfiles.js';
 import { idleTimeoutOf } from '../src/timeline/classifyClose.js';
-import { readSegments, wireClose } from './support/capture.js';
-import {
-  allConnections,
-  analyzeCapture as analyze,
-  expectCaptureAgreement,
-  expectSameVerdicts,
-  needWire,
-  runCaptured,
-  staleWrites,
-} from './support/captureAgreement.js';
+import { connectionSegments, readSegments, wireClose } from './support/capture.js';
+import type { Segment } from './support/capture.js';
+import { analyzeCapture as analyze, expectCaptureAgreement, expectSameVerdicts, needWire, runCaptured, staleWrites } from './support/captureAgreement.js';
 import { BIN, runCli } from './support/cli.js';
 import { metric, scenario } from './support/probe.js';
 import { freePort, serverBinary, startServer } from './support/realServer.js';
@@ -37,7 +31,16 @@ const IDLE: LabProfile = { idleTimeoutMs: 800, maxRequests: 0, http10: 'close', 
 const CAP: LabProfile = { idleTimeoutMs: 5000, maxRequests: 4, http10: 'close', close: 'fin', advertise: false, announceLast: true, http2: null };
 const MISMATCH: LabProfile = { idleTimeoutMs: 600, maxRequests: 0, http10: 'close', close: 'fin', advertise: false, announceLast: true, http2: null };
 const STALE: LabProfile = { idleTimeoutMs: 600, maxRequests: 0, http10: 'close', close: 'fin', advertise: false, announceLast: true, http2: null };
-const LOAD: LabProfile = { idleTimeoutMs: 600, maxRequests: 0, http10: 'close', close: 'fin', advertise: false, announceLast: true, http2: null };
+/** The load test's lab speaks HTTP/1.1 and h2c, so a full suite runs all 13 built-ins; its GOAWAY goes out alone, then the FIN. */
+const LOAD: LabProfile = {
+  idleTimeoutMs: 600,
+  maxRequests: 0,
+  http10: 'close',
+  close: 'fin',
+  advertise: false,
+  announceLast: true,
+  http2: SERVE_HTTP2_DEFAULTS,
+};
 
 /** What the brief of issue 17 asks: wire-measured idle timeouts within 1 ms of an independent read. */
 const WIRE_AGREEMENT_MS = 1;
@@ -46,11 +49,13 @@ const LATE_MS = 250;
 /** node:https's keepAliveTimeout; lib/_http_server.js arms the idle close at keepAliveTimeout + 1000 ms (test/analyze.test.ts). */
 const TLS_KEEP_ALIVE_MS = 500;
 const TLS_IDLE_MS = TLS_KEEP_ALIVE_MS + 1000;
-/** Runs at once in the load test (2 cores: 3 processes per core, plus the servers). */
-const PARALLEL_RUNS = 6;
+/** Full suites at once in the load test, as issue 17 asks (2 cores: 4 probes and 4 dumpcaps per core, plus the lab). */
+const PARALLEL_RUNS = 8;
 
 let dir = '';
-const labs: Record<'idle' | 'cap' | 'mismatch' | 'stale' | 'load', LabServer | null> = { idle: null, cap: null, mismatch: null, stale: null, load: null };
+const labs: Record<'idle' | 'cap' | 'mismatch' | 'stale', LabServer | null> = { idle: null, cap: null, mismatch: null, stale: null };
+/** One lab per parallel run: each run's capture (filtered on its target's port) holds its own connections only. */
+let loadLabs: LabServer[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'kap-run-capture-'));
@@ -58,11 +63,11 @@ beforeAll(async () => {
   labs.cap = await startLabServer(CAP);
   labs.mismatch = await startLabServer(MISMATCH);
   labs.stale = await startLabServer(STALE);
-  labs.load = await startLabServer(LOAD);
+  loadLabs = await Promise.all(Array.from({ length: PARALLEL_RUNS }, () => startLabServer(LOAD)));
 });
 
 afterAll(async () => {
-  await Promise.all(Object.values(labs).map((l) => l?.close()));
+  await Promise.all([...Object.values(labs), ...loadLabs].map((l) => l?.close()));
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
 });
 
@@ -252,16 +257,19 @@ ${temp}
 });
 
 describe('run --capture under load', () => {
-  it(`${PARALLEL_RUNS} runs at once on 2 cores: wire-measured idle timeouts agree with an independent tshark read within 1 ms`, async (ctx) => {
+  it(`${PARALLEL_RUNS} full suites at once on 2 cores: wire-measured idle timeouts agree with an independent tshark read within 1 ms`, async (ctx) => {
     const files = Array.from({ length: PARALLEL_RUNS }, (_, i) => path.join(dir, `load-${i}.pcapng`));
-    const runs = await Promise.all(files.map((f) => runCaptured((labs.load as LabServer).url, ['idle-timeout', 'stale-race'], f)));
-    const port = (labs.load as LabServer).port;
+    const runs = await Promise.all(files.map((f, i) => runCaptured((loadLabs[i] as LabServer).url, [], f)));
     let worstWire = 0;
     let worstLoop = 0;
+    let checked = 0;
     for (const [i, run] of runs.entries()) {
       needWire(ctx, run);
+      expect(run.scenarios.map((s) => s.id)).toEqual(FULL_SUITE);
+      const port = (loadLabs[i] as LabServer).port;
       const segments = readSegments(files[i] as string);
-      const closes = allConnections(run).filter((c) => idleTimeoutOf(c.end) !== null);
+      // Every HTTP/1.1 idle close, each against the capture read on its own.
+      const closes = run.scenarios.filter((s) => s.protocol === 'http/1.1').flatMap((s) => s.connections.filter((c) => idleTimeoutOf(c.end) !== null));
       expect(closes.length).toBeGreaterThanOrEqual(4);
       for (const c of closes) {
         const independent = wireClose(segments, port, c.local?.port as number);
@@ -269,21 +277,60 @@ describe('run --capture under load', () => {
         const diff = Math.abs((idleTimeoutOf(c.end) as number) - (independent.serverIdleMs as number));
         worstWire = Math.max(worstWire, diff);
         expect(diff, `${c.id} (local port ${c.local?.port})`).toBeLessThanOrEqual(WIRE_AGREEMENT_MS);
+        checked += 1;
       }
-      const w = scenario(run, 'idle-timeout').wire?.idleTimeoutMs;
-      const independentMin = Math.min(
-        ...scenario(run, 'idle-timeout')
-          .connections.filter((c) => c.id === 'main' || c.id.startsWith('main#'))
-          .map((c) => wireClose(segments, port, c.local?.port as number).serverIdleMs ?? Number.POSITIVE_INFINITY),
-      );
-      expect(Math.abs((w?.wireMs as number) - independentMin)).toBeLessThanOrEqual(WIRE_AGREEMENT_MS);
-      worstLoop = Math.max(worstLoop, Math.abs((w?.probeMs as number) - independentMin));
-      console.info(
-        `run ${i}: idleTimeoutMs event loop ${w?.probeMs} ms, wire ${w?.wireMs} ms, independent ${independentMin.toFixed(3)} ms; event-loop lag seen up to ${run.evidence.wire?.eventLoopLagMaxMs} ms`,
-      );
+      // The headline figures: HTTP/1.1 idle-timeout and HTTP/2 h2-idle-timeout, each the shortest of its idle connections.
+      for (const [id, independentIdle] of [
+        ['idle-timeout', (c: ConnectionRecord) => wireClose(segments, port, c.local?.port as number).serverIdleMs],
+        ['h2-idle-timeout', (c: ConnectionRecord) => goawayIdle(segments, port, c.local?.port as number)],
+      ] as const) {
+        const w = scenario(run, id).wire?.idleTimeoutMs;
+        // idle-timeout's figure is the shortest of its bare-form samples (main, main#2, …); the Connection: keep-alive form has its own.
+        const samples = scenario(run, id).connections.filter((c) => c.id === 'main' || c.id.startsWith('main#'));
+        const independentMin = Math.min(...samples.map((c) => independentIdle(c) ?? Number.POSITIVE_INFINITY));
+        const diff = Math.abs((w?.wireMs as number) - independentMin);
+        worstWire = Math.max(worstWire, diff);
+        expect(diff, `${id} in run ${i}`).toBeLessThanOrEqual(WIRE_AGREEMENT_MS);
+        worstLoop = Math.max(worstLoop, Math.abs((w?.probeMs as number) - independentMin));
+        console.info(`run ${i} ${id}: event loop ${w?.probeMs} ms, wire ${w?.wireMs} ms, independent ${independentMin.toFixed(3)} ms`);
+      }
+      console.info(`run ${i}: event-loop lag seen up to ${run.evidence.wire?.eventLoopLagMaxMs} ms`);
     }
     console.info(
-      `${PARALLEL_RUNS} parallel runs: wire vs independent read, worst ${worstWire.toFixed(3)} ms over every idle close; event loop vs independent (idleTimeoutMs), worst ${worstLoop.toFixed(3)} ms`,
+      `${PARALLEL_RUNS} full suites at once: wire vs independent read, worst ${worstWire.toFixed(3)} ms over ${checked} HTTP/1.1 idle closes and the two headline idle timeouts; event loop vs independent, worst ${worstLoop.toFixed(3)} ms`,
     );
-  }, 120_000);
+  }, 180_000);
 });
+
+/** The built-in suite a run with no --scenario selects against a target speaking HTTP/1.1 and h2c. */
+const FULL_SUITE = [
+  'http11-reuse',
+  'http10-keepalive',
+  'connection-close',
+  'idle-timeout',
+  'request-cap',
+  'timeout-mismatch',
+  'stale-race',
+  'short-connections',
+  'h2-idle-timeout',
+  'h2-request-cap',
+  'h2-race',
+  'h2-concurrency',
+  'h2-ping',
+];
+
+/**
+ * An HTTP/2 idle close read from the segments alone: the server's last segment with data
+ * before its FIN carries the GOAWAY (the lab sends it alone, then closes); the idle period is
+ * from the server's data segment before it (the end of the last response). A retransmission
+ * (the tail loss probe resends the response's last segment when the ACK is late under load) is
+ * not where the idle period starts.
+ */
+function goawayIdle(segments: readonly Segment[], serverPort: number, clientPort: number): number | null {
+  const conn = connectionSegments(segments, clientPort);
+  const fin = conn.find((s) => s.fin && s.srcPort === serverPort);
+  if (fin === undefined) return null;
+  const served = conn.filter((s) => s.srcPort === serverPort && s.payload > 0 && !s.resent && s.time <= fin.time);
+  const [before, goaway] = served.slice(-2);
+  return before === undefined || goaway === undefined ? null : (goaway.time - before.time) * 1000;
+}

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { expect } from 'vitest';
 
 /**
  * tshark on the loopback interface, filtered to one port, to check the probe against the
@@ -19,6 +20,8 @@ export interface Segment {
   readonly fin: boolean;
   readonly rst: boolean;
   readonly payload: number;
+  /** Payload that went out before (a retransmission, such as Linux's tail loss probe when an ACK is late): bytes below the sender's highest sequence number so far. */
+  readonly resent: boolean;
 }
 
 export interface Capture {
@@ -70,14 +73,22 @@ export function readSegments(file: string): Segment[] {
       'tcp.flags.reset',
       '-e',
       'tcp.len',
+      '-e',
+      'tcp.seq',
     ],
     { encoding: 'utf8', timeout: 60_000 },
   );
+  const sent = new Map<string, number>();
   return out.stdout
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => {
-      const [time = '', stream = '', src = '', dst = '', fin = '', rst = '', len = ''] = line.split(',');
+      const [time = '', stream = '', src = '', dst = '', fin = '', rst = '', len = '', seq = ''] = line.split(',');
+      const payload = Number(len);
+      const key = `${stream}:${src}`;
+      const end = Number(seq) + payload;
+      const before = sent.get(key) ?? 0;
+      sent.set(key, Math.max(before, end));
       return {
         time: Number(time),
         stream: Number(stream),
@@ -85,14 +96,18 @@ export function readSegments(file: string): Segment[] {
         dstPort: Number(dst),
         fin: fin === '1' || fin === 'True',
         rst: rst === '1' || rst === 'True',
-        payload: Number(len),
+        payload,
+        resent: payload > 0 && end <= before,
       };
     });
 }
 
 /** The segments of the connection whose client side used `clientPort`. */
 export function connectionSegments(segments: readonly Segment[], clientPort: number): Segment[] {
-  return segments.filter((s) => s.srcPort === clientPort || s.dstPort === clientPort);
+  const conn = segments.filter((s) => s.srcPort === clientPort || s.dstPort === clientPort);
+  // A client port used twice in one capture (the server held TIME_WAIT, so the port was free again) would mix two connections.
+  expect(new Set(conn.map((s) => s.stream)).size, `client port ${clientPort}: one connection in the capture`).toBeLessThanOrEqual(1);
+  return conn;
 }
 
 /** What the wire says about how a connection ended. */
@@ -110,7 +125,7 @@ export function wireClose(segments: readonly Segment[], serverPort: number, clie
   const close = conn.find((s) => s.fin || s.rst);
   if (close === undefined) return { firstCloser: null, how: null, serverIdleMs: null };
   const firstCloser = close.srcPort === serverPort ? 'server' : 'client';
-  const lastServerData = [...conn.filter((s) => s.time <= close.time && s.srcPort === serverPort && s.payload > 0)].pop();
+  const lastServerData = [...conn.filter((s) => s.time <= close.time && s.srcPort === serverPort && s.payload > 0 && !s.resent)].pop();
   const serverIdleMs = firstCloser === 'server' && lastServerData !== undefined ? (close.time - lastServerData.time) * 1000 : null;
   return { firstCloser, how: close.fin ? 'fin' : 'rst', serverIdleMs };
 }
