@@ -1,9 +1,12 @@
 // The request loop on one kept-alive connection: the probe's time per request (its own
-// timePerRequest metric: connect → last response, over the responses) against a minimal
-// raw-socket loop doing the same (write a request, read the response to its Content-Length,
-// repeat). autocannon -c 1 -p 1 gives no comparable figure: in amount mode its duration counts
-// whole 1 s sampling ticks and its mean latency (2 decimals) leaves out its own loop. Same Node
-// http server on 127.0.0.1, alternating A B A B, min/median/max per request and the ratios of medians.
+// timePerRequest metric: connect → last response, over the responses, to the microsecond)
+// against autocannon -c 1 -p 1 and a minimal raw-socket loop doing the same (write a request,
+// read the response to its Content-Length, repeat). autocannon runs for a fixed duration and
+// its time per request is that duration over the responses it counted: in amount mode (-a) it
+// stops only at its next 1 s sampling tick, so 5000 and 20000 requests both take 1 s there.
+// autocannon is installed on demand into a temporary directory (npm registry), pinned.
+// Same Node http server in its own process on 127.0.0.1, every one of the three a process of its
+// own, alternating A B C A B C, min/median/max per request and the ratios of medians.
 // Usage: npm run build && node bench/request-loop.mjs [requests] [rounds]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +32,24 @@ const port = await new Promise((resolve) => server.stdout.once('data', (d) => re
 const url = `http://127.0.0.1:${port}/`;
 
 const dir = mkdtempSync(path.join(tmpdir(), 'kap-bench-loop-'));
+const AUTOCANNON = 'autocannon@8.0.0';
+const install = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', dir, AUTOCANNON], { encoding: 'utf8', timeout: 180_000 });
+if (install.status !== 0) throw new Error(`npm install ${AUTOCANNON}: ${install.stderr}`);
+/** autocannon for about as long as the probe's loop takes (at least 2 s): ms per response, from its own process. */
+const autocannonSource = `
+  const autocannon = require(${JSON.stringify(path.join(dir, 'node_modules', 'autocannon'))});
+  const seconds = Number(process.argv[1]);
+  autocannon({ url: ${JSON.stringify(`http://127.0.0.1:${port}/`)}, connections: 1, pipelining: 1, duration: seconds }, (err, r) => {
+    if (err) throw err;
+    if (r.non2xx !== 0 || r.errors !== 0) throw new Error('autocannon saw errors');
+    console.log((seconds * 1000) / r.requests.total);
+  });
+`;
+function autocannonOnce(seconds) {
+  const run = spawnSync(process.execPath, ['-e', autocannonSource, String(seconds)], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`autocannon exited ${run.status}: ${run.stderr}`);
+  return Number(run.stdout.trim());
+}
 const scenario = path.join(dir, 'loop.yaml');
 writeFileSync(
   scenario,
@@ -83,9 +104,11 @@ function rawOnce() {
   });
 }
 
-const results = { probe: [], raw: [] };
+const results = { probe: [], autocannon: [], raw: [] };
 for (let r = 0; r < rounds; r++) {
-  results.probe.push(probeOnce());
+  const perRequest = probeOnce();
+  results.probe.push(perRequest);
+  results.autocannon.push(autocannonOnce(Math.max(2, Math.ceil((perRequest * requests) / 1000))));
   results.raw.push(await rawOnce());
 }
 server.kill();
@@ -95,7 +118,7 @@ const stats = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return { min: s[0], median: s[Math.floor(s.length / 2)], max: s.at(-1) };
 };
-console.log(`${requests} requests on one kept-alive connection, ${rounds} rounds alternating; ms per request`);
+console.log(`${requests} requests on one kept-alive connection (autocannon: -c 1 -p 1 for as long), ${rounds} rounds alternating; ms per request`);
 const probe = stats(results.probe);
 for (const [name, xs] of Object.entries(results)) {
   const s = stats(xs);

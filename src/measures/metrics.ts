@@ -89,7 +89,8 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       }
       const start = list[0]?.events[0]?.t;
       if (start === undefined || responses === 0) return plain(null);
-      const per = Math.round((busy / responses) * 100) / 100;
+      // To the microsecond: a kept-alive request on loopback takes tens of them.
+      const per = Math.round((busy / responses) * 1000) / 1000;
       const text = `${responses} responses on ${list.length === 1 ? 'one connection' : `${list.length} connections`}${on === null ? '' : ` (${on})`}, ${formatDuration(busy)} from each connect to its last response: ${per} ms per request (connects included; the waits for each close are not)`;
       return { value: per, finding: { text, evidence: [evidence(list[0] as ConnectionRecord, start, null, `first event of ${list[0]?.id ?? ''}`)] } };
     }
