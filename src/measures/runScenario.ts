@@ -284,7 +284,9 @@ async function runOtherStep(step: Step, state: StepState): Promise<void> {
           .map(async ({ conn }) => {
             if (step.then === 'keep-open') conn.keepHalfOpen();
             if (step.ifClosing && mayReuse(conn.events)) return;
-            await conn.waitForPeerClose(max);
+            // `max` bounds the idle time, counted from the connection's last response: waits on
+            // connections that went idle together overlap instead of adding up.
+            await conn.waitForPeerClose(Math.max(0, idleSince(conn.events) + max - ctx.clock.now()));
           }),
       );
       if (step.extra > 0) await sleep(step.extra, undefined, { signal: state.signal });
