@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Thin shim: the CLI lives in the compiled dist/. The published package ships dist/; a git
-// checkout builds it here on first use (with its own TypeScript), so neither needs an
-// install script. Only that first use loads the build tooling: start-up stays one import.
+// Thin shim: the CLI lives in the bundled dist/ (scripts/build.mjs). The published package
+// ships dist/; a git checkout builds it here on first use (with its own esbuild), so neither
+// needs an install script. Only that first use loads the build tooling: start-up stays one import.
 const entry = new URL('../dist/cli/main.js', import.meta.url);
 let cli;
 try {
@@ -19,12 +19,12 @@ async function buildCheckout() {
   const { fileURLToPath } = await import('node:url');
   if (existsSync(entry)) return false;
   const root = fileURLToPath(new URL('..', import.meta.url));
-  const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
-  if (!existsSync(tsc)) {
-    process.stderr.write('keepalive-probe: dist/ is missing and TypeScript is not installed: run npm install, then npm run build\n');
+  const script = fileURLToPath(new URL('../scripts/build.mjs', import.meta.url));
+  if (!existsSync(script) || !existsSync(fileURLToPath(new URL('../node_modules/esbuild/package.json', import.meta.url)))) {
+    process.stderr.write('keepalive-probe: dist/ is missing and esbuild is not installed: run npm install, then npm run build\n');
     process.exit(4);
   }
-  const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  const build = spawnSync(process.execPath, [script], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   if (build.status !== 0) process.exit(4);
   return true;
 }
