@@ -1,27 +1,28 @@
 // `npm run build`: bundles src/ into dist/ with esbuild, for start-up time (issue 14).
 //
-// tsc's one file per module cost ~60 module loads at start-up; the bundle is one entry,
-// dist/cli/main.js, and code-split chunks (dist/chunks/) that each command imports when it
-// runs, so `--version` and `--help` load the CLI's own small part and nothing of `run`.
-// The runtime dependencies (package.json `dependencies`) stay external and load from
-// node_modules when a command needs them; what src/ imports from devDependencies is bundled
-// (commander: the one library every start-up loads). Type checking is `npm run typecheck`.
+// tsc wrote one file per module, and each file the CLI loads costs a resolution, an open and
+// a compilation. The bundle is one entry, dist/cli/main.js, plus code-split chunks
+// (dist/chunks/) that each command's dynamic import loads when it runs: `--version` and
+// `--help` load main.js and one chunk, nothing of `run`. The runtime dependencies
+// (package.json `dependencies`) stay external and load from node_modules when a command needs
+// them; what src/ imports from devDependencies is bundled (commander: the one library every
+// start-up loads). Type checking is `npm run typecheck`.
 //
 // Every output file sits two levels below the package root (dist/cli/, dist/chunks/), as
 // tsc's did: src/util/version.ts and src/plan/loadScenario.ts find package.json and
 // scenarios/ at `../../` from their own URL.
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const entry = 'src/cli/main.ts';
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-const external = Object.keys(pkg.dependencies ?? {}).flatMap((name) => [name, `${name}/*`]);
 
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
-const { metafile } = await build({
+const options = {
   absWorkingDir: root,
-  entryPoints: { 'cli/main': 'src/cli/main.ts' },
+  entryPoints: { 'cli/main': entry },
   outdir: 'dist',
   chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
@@ -29,7 +30,7 @@ const { metafile } = await build({
   format: 'esm',
   platform: 'node',
   target: 'node20.3',
-  external,
+  external: Object.keys(pkg.dependencies ?? {}).flatMap((name) => [name, `${name}/*`]),
   // Bundled CommonJS (commander) calls require() for Node's built-in modules: give each ESM
   // chunk a real one.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
@@ -37,8 +38,55 @@ const { metafile } = await build({
   minifyWhitespace: true,
   metafile: true,
   logLevel: 'warning',
-  plugins: [lazyChildProcessForCommander()],
-});
+};
+
+// esbuild puts each set of modules shared by the same entries (main and the commands it
+// imports lazily) in a chunk of its own: the ten small modules main.ts needs at start-up
+// (errors, exit codes, defaults, ...) came out as nine chunks, nine more files to load. A
+// first pass finds them; in the second every command entry imports them too, so they share
+// one chunk. It changes what is in which file, not what any command loads.
+const firstPass = await build({ ...options, write: false, plugins: [lazyChildProcessForCommander()] });
+const startupModules = startupInputs(firstPass.metafile);
+
+rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+const { metafile } = await build({ ...options, plugins: [lazyChildProcessForCommander(), commandsShareStartupModules(startupModules)] });
+writeLicences(metafile);
+
+/** The src/ files in the chunks main.js imports statically (the start-up path, main.js aside). */
+function startupInputs(meta) {
+  const outputs = meta.outputs;
+  const main = Object.keys(outputs).find((file) => outputs[file].entryPoint === entry);
+  const chunks = new Set();
+  const visit = (file) => {
+    for (const i of outputs[file].imports) {
+      if (i.kind !== 'import-statement' || i.external || chunks.has(i.path)) continue;
+      chunks.add(i.path);
+      visit(i.path);
+    }
+  };
+  visit(main);
+  return [...chunks].flatMap((chunk) => Object.keys(outputs[chunk].inputs)).filter((input) => input.startsWith('src/'));
+}
+
+/** Each module main.ts imports dynamically (a command) becomes an entry that also imports `modules`. */
+function commandsShareStartupModules(modules) {
+  const mainFile = path.join(root, entry);
+  return {
+    name: 'commands-share-startup-modules',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (args) =>
+        args.kind === 'dynamic-import' && args.importer === mainFile
+          ? { path: path.join(path.dirname(mainFile), args.path.replace(/\.js$/, '.ts')), namespace: 'command-entry' }
+          : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'command-entry' }, (args) => ({
+        contents: [...modules.map((m) => `import ${JSON.stringify(path.join(root, m))};`), `export * from ${JSON.stringify(args.path)};`].join('\n'),
+        loader: 'js',
+        resolveDir: root,
+      }));
+    },
+  };
+}
 
 /**
  * commander requires node:child_process at load, only to run external subcommands (which
@@ -60,15 +108,17 @@ function lazyChildProcessForCommander() {
   };
 }
 
-// The bundled libraries' licences ship beside their code.
-const bundled = new Set(Object.keys(metafile.inputs).flatMap((input) => /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1] ?? []));
-const licences = [...bundled].sort().map((name) => {
-  const dir = new URL(`../node_modules/${name}/`, import.meta.url);
-  const file = readdirSync(dir).find((f) => /^licen[cs]e/i.test(f));
-  if (file === undefined) throw new Error(`${name} is bundled into dist/ but has no licence file to ship with it`);
-  return `${name}\n\n${readFileSync(new URL(file, dir), 'utf8').trim()}\n`;
-});
-writeFileSync(
-  new URL('../dist/THIRD-PARTY-LICENSES.txt', import.meta.url),
-  `Libraries bundled into dist/, with their licences.\n\n${licences.join('\n---\n\n')}`,
-);
+/** The bundled libraries' licences ship beside their code, in dist/THIRD-PARTY-LICENSES.txt. */
+function writeLicences(meta) {
+  const bundled = new Set(Object.keys(meta.inputs).flatMap((input) => /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1] ?? []));
+  const licences = [...bundled].sort().map((name) => {
+    const dir = new URL(`../node_modules/${name}/`, import.meta.url);
+    const file = readdirSync(dir).find((f) => /^licen[cs]e/i.test(f));
+    if (file === undefined) throw new Error(`${name} is bundled into dist/ but has no licence file to ship with it`);
+    return `${name}\n\n${readFileSync(new URL(file, dir), 'utf8').trim()}\n`;
+  });
+  writeFileSync(
+    new URL('../dist/THIRD-PARTY-LICENSES.txt', import.meta.url),
+    `Libraries bundled into dist/, with their licences.\n\n${licences.join('\n---\n\n')}`,
+  );
+}
