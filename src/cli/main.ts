@@ -14,7 +14,7 @@ import type { AnalyzeFlags } from './analyzeCommand.js';
 import { CLIENT_NAMES } from '../catalog/clientNames.js';
 import { PRESETS } from '../catalog/presets.js';
 import { collect, durationArg, formatFlagDuration, headerArg, integerArg, methodArg, portArg, positiveDurationArg } from './options.js';
-import { writeError } from './io.js';
+import { stdoutIsNotTerminal, writeError, writeStdoutSync } from './io.js';
 
 /**
  * The CLI: parse options, run, render, compute the exit code. The only module (with the
@@ -207,9 +207,12 @@ function jsonBeforeUrl(argv: readonly string[]): string[] {
 
 /**
  * Commander's own messages (an unknown option, a bad value): the same one-line format as
- * every other error, `keepalive-probe: <what>`, its "did you mean" on the same line.
+ * every other error, `keepalive-probe: <what>`, its "did you mean" on the same line. Help
+ * and --version off a terminal: one write to fd 1, 80 columns, no colour (commander's own
+ * choices there, without creating process.stdout: cli/io.ts); on a terminal, commander's.
  */
 const OUTPUT = {
+  ...(stdoutIsNotTerminal() ? { writeOut: writeStdoutSync, getOutHelpWidth: (): number => 80, getOutHasColors: (): boolean => false } : {}),
   writeErr: (text: string): void => void process.stderr.write(text),
   outputError: (text: string, write: (s: string) => void): void =>
     write(
