@@ -45,11 +45,11 @@ const options = {
 // (errors, exit codes, defaults, ...) came out as nine chunks, nine more files to load. A
 // first pass finds them; in the second every command entry imports them too, so they share
 // one chunk. It changes what is in which file, not what any command loads.
-const firstPass = await build({ ...options, write: false, plugins: [lazyChildProcessForCommander()] });
+const firstPass = await build({ ...options, write: false, plugins: [lazyChildProcessForCommander(), builtinsByRequire()] });
 const startupModules = startupInputs(firstPass.metafile);
 
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
-const { metafile } = await build({ ...options, plugins: [lazyChildProcessForCommander(), commandsShareStartupModules(startupModules)] });
+const { metafile } = await build({ ...options, plugins: [lazyChildProcessForCommander(), builtinsByRequire(), commandsShareStartupModules(startupModules)] });
 writeLicences(metafile);
 
 /** The src/ files in the chunks main.js imports statically (the start-up path, main.js aside). */
@@ -102,6 +102,29 @@ function lazyChildProcessForCommander() {
       );
       b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
         contents: "module.exports = { get spawn() { return require('node:child_process').spawn; } };",
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/**
+ * src/ imports Node's built-in modules as ESM (`import { readFileSync } from 'node:fs'`); Node
+ * then builds an ESM facade of the whole module, reading every export, and `fs`'s lazy getters
+ * load its streams (~1 ms at every start-up for one readFileSync). In the bundle, src/ gets
+ * the same module from require() (the banner's), its named imports read as properties.
+ */
+function builtinsByRequire() {
+  return {
+    name: 'builtins-by-require',
+    setup(b) {
+      b.onResolve({ filter: /^node:/ }, (args) =>
+        args.kind === 'import-statement' && args.importer.startsWith(path.join(root, 'src', path.sep))
+          ? { path: args.path, namespace: 'builtin-by-require' }
+          : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'builtin-by-require' }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(args.path)});`,
         loader: 'js',
       }));
     },
