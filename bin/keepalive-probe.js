@@ -1,26 +1,30 @@
 #!/usr/bin/env node
 // Thin shim: the CLI lives in the bundled dist/ (scripts/build.mjs). The published package
 // ships dist/; a git checkout builds it here on first use (with its own esbuild), so neither
-// needs an install script. Only that first use loads the build tooling: start-up stays one import.
-const entry = new URL('../dist/cli/main.js', import.meta.url);
+// needs an install script. Only that first use loads the build tooling: start-up stays one
+// require. CommonJS (bin/package.json), as the front it loads: an ES module here would set up
+// Node's ESM loader at every start, ~3 ms that --version and --help do not need.
+const entry = require('node:path').join(__dirname, '../dist/cli/main.cjs');
 let cli;
 try {
-  cli = await import(entry);
+  cli = require(entry);
 } catch (err) {
-  if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !(await buildCheckout())) throw err;
-  cli = await import(entry);
+  if (err?.code !== 'MODULE_NOT_FOUND' || !buildCheckout()) throw err;
+  cli = require(entry);
 }
-process.exitCode = await cli.main(process.argv.slice(2));
+cli.main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
 
-/** Builds dist/ when it is missing (false: it is there, so the import failed for another reason). */
-async function buildCheckout() {
-  const { spawnSync } = await import('node:child_process');
-  const { existsSync } = await import('node:fs');
-  const { fileURLToPath } = await import('node:url');
+/** Builds dist/ when it is missing (false: it is there, so the require failed for another reason). */
+function buildCheckout() {
+  const { spawnSync } = require('node:child_process');
+  const { existsSync } = require('node:fs');
+  const path = require('node:path');
   if (existsSync(entry)) return false;
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  const script = fileURLToPath(new URL('../scripts/build.mjs', import.meta.url));
-  if (!existsSync(script) || !existsSync(fileURLToPath(new URL('../node_modules/esbuild/package.json', import.meta.url)))) {
+  const root = path.join(__dirname, '..');
+  const script = path.join(root, 'scripts/build.mjs');
+  if (!existsSync(script) || !existsSync(path.join(root, 'node_modules/esbuild/package.json'))) {
     process.stderr.write('keepalive-probe: dist/ is missing and esbuild is not installed: run npm install, then npm run build\n');
     process.exit(4);
   }

@@ -1,61 +1,95 @@
 // `npm run build`: bundles src/ into dist/ with esbuild, for start-up time (issue 14).
 //
 // tsc wrote one file per module, and each file the CLI loads costs a resolution, an open and
-// a compilation. The bundle is one entry, dist/cli/main.js, plus code-split chunks
-// (dist/chunks/) that each command's dynamic import loads when it runs: `--version` and
-// `--help` load main.js and one chunk, nothing of `run`. The runtime dependencies
-// (package.json `dependencies`) stay external and load from node_modules when a command needs
-// them; what src/ imports from devDependencies is bundled (commander: the one library every
-// start-up loads). Type checking is `npm run typecheck`.
+// a compilation. The build writes:
+// - dist/cli/main.cjs, the front: src/cli/main.ts, the modules it needs at start-up (errors,
+//   exit codes, defaults, version, ...) and commander, as one CommonJS file. `--version` and
+//   `--help` load it and nothing else: no ESM loader either, whose own set-up was ~3 ms.
+// - dist/commands/<command>.js and their shared chunks (dist/chunks/), ESM, which each
+//   command's dynamic import loads when it runs. They take the start-up modules from the
+//   front (the same classes and constants: `instanceof InputError` in main.ts holds for an
+//   error a command throws), and everything else from their own chunks.
+// The runtime dependencies (package.json `dependencies`) stay external and load from
+// node_modules when a command needs them; what src/ imports from devDependencies is bundled
+// (commander). Type checking is `npm run typecheck`.
 //
-// Every output file sits two levels below the package root (dist/cli/, dist/chunks/), as
-// tsc's did: src/util/version.ts and src/plan/loadScenario.ts find package.json and
-// scenarios/ at `../../` from their own URL.
+// Every output file sits two levels below the package root, as tsc's did:
+// src/util/version.ts and src/plan/loadScenario.ts find package.json and scenarios/ at
+// `../../` from their own URL.
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const entry = 'src/cli/main.ts';
+const entry = path.join(root, 'src/cli/main.ts');
+const front = 'dist/cli/main.cjs';
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
-const options = {
+const common = {
   absWorkingDir: root,
-  entryPoints: { 'cli/main': entry },
-  outdir: 'dist',
-  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20.3',
   external: Object.keys(pkg.dependencies ?? {}).flatMap((name) => [name, `${name}/*`]),
-  // Bundled CommonJS (commander) calls require() for Node's built-in modules: give each ESM
-  // chunk a real one.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   // No source maps: the package ships none (test/package.test.ts). Names stay readable.
   minifyWhitespace: true,
   metafile: true,
   logLevel: 'warning',
 };
 
-// esbuild puts each set of modules shared by the same entries (main and the commands it
-// imports lazily) in a chunk of its own: the ten small modules main.ts needs at start-up
-// (errors, exit codes, defaults, ...) came out as nine chunks, nine more files to load. A
-// first pass finds them; in the second every command entry imports them too, so they share
-// one chunk. It changes what is in which file, not what any command loads.
-const firstPass = await build({ ...options, write: false, plugins: [lazyChildProcessForCommander(), builtinsByRequire()] });
-const startupModules = startupInputs(firstPass.metafile);
-
+const startup = await startupModules();
+const exportsOf = await exportNames(startup);
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
-const { metafile } = await build({ ...options, plugins: [lazyChildProcessForCommander(), builtinsByRequire(), commandsShareStartupModules(startupModules)] });
-writeLicences(metafile);
 
-/** The src/ files in the chunks main.js imports statically (the start-up path, main.js aside). */
-function startupInputs(meta) {
-  const outputs = meta.outputs;
-  const main = Object.keys(outputs).find((file) => outputs[file].entryPoint === entry);
+const commands = [];
+const frontBuild = await build({
+  ...common,
+  stdin: {
+    contents: [
+      `export { main } from ${JSON.stringify(entry)};`,
+      ...startup.map((m) => `export * as ${namespaceOf(m)} from ${JSON.stringify(path.join(root, m))};`),
+    ].join('\n'),
+    resolveDir: root,
+    sourcefile: 'front.js',
+    loader: 'js',
+  },
+  outfile: front,
+  format: 'cjs',
+  // src/util/version.ts reads package.json beside its own URL.
+  define: { 'import.meta.url': '__importMetaUrl' },
+  banner: { js: "var __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [lazyChildProcessForCommander(), commandsLoadedLazily(commands)],
+});
+
+const commandsBuild = await build({
+  ...common,
+  entryPoints: Object.fromEntries(commands.map((file) => [`commands/${path.basename(file, '.ts')}`, file])),
+  outdir: 'dist',
+  chunkNames: 'chunks/[name]-[hash]',
+  splitting: true,
+  format: 'esm',
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  plugins: [startupModulesFromFront(startup, exportsOf), builtinsByRequire()],
+});
+writeLicences([frontBuild.metafile, commandsBuild.metafile]);
+
+/**
+ * The src/ files main.ts needs at start-up: those in the chunks its ESM bundle imports
+ * statically (a first pass, not written), main.ts's own files aside.
+ */
+async function startupModules() {
+  const { metafile } = await build({
+    ...common,
+    entryPoints: [entry],
+    outdir: 'dist',
+    splitting: true,
+    format: 'esm',
+    write: false,
+    plugins: [lazyChildProcessForCommander()],
+  });
+  const outputs = metafile.outputs;
+  const main = Object.keys(outputs).find((file) => outputs[file].entryPoint === path.relative(root, entry));
   const chunks = new Set();
   const visit = (file) => {
     for (const i of outputs[file].imports) {
@@ -68,21 +102,86 @@ function startupInputs(meta) {
   return [...chunks].flatMap((chunk) => Object.keys(outputs[chunk].inputs)).filter((input) => input.startsWith('src/'));
 }
 
-/** Each module main.ts imports dynamically (a command) becomes an entry that also imports `modules`. */
-function commandsShareStartupModules(modules) {
-  const mainFile = path.join(root, entry);
+/** Each module's export names (what a command may import from it through the front). */
+async function exportNames(modules) {
+  const { metafile } = await build({
+    absWorkingDir: root,
+    entryPoints: modules,
+    outdir: 'dist',
+    format: 'esm',
+    write: false,
+    metafile: true,
+    logLevel: 'warning',
+  });
+  return new Map(Object.values(metafile.outputs).map((o) => [o.entryPoint, o.exports]));
+}
+
+/** The front's export holding a start-up module's namespace: src/model/errors.ts → startup_model_errors. */
+function namespaceOf(module) {
+  return `startup_${module
+    .replace(/^src\//, '')
+    .replace(/\.ts$/, '')
+    .replace(/\W/g, '_')}`;
+}
+
+/** main.ts's dynamic imports (the commands) stay dynamic imports of dist/commands/; `files` collects them. */
+function commandsLoadedLazily(files) {
   return {
-    name: 'commands-share-startup-modules',
+    name: 'commands-loaded-lazily',
     setup(b) {
-      b.onResolve({ filter: /.*/ }, (args) =>
-        args.kind === 'dynamic-import' && args.importer === mainFile
-          ? { path: path.join(path.dirname(mainFile), args.path.replace(/\.js$/, '.ts')), namespace: 'command-entry' }
+      b.onResolve({ filter: /.*/ }, (args) => {
+        if (args.kind !== 'dynamic-import' || args.importer !== entry) return undefined;
+        const file = path.join(path.dirname(entry), args.path.replace(/\.js$/, '.ts'));
+        files.push(file);
+        return { path: `../commands/${path.basename(file, '.ts')}.js`, external: true };
+      });
+    },
+  };
+}
+
+/** In the commands' build, an import of a start-up module reads it from the front (one instance of each). */
+function startupModulesFromFront(modules, exportsOf) {
+  const files = new Map(modules.map((m) => [path.join(root, m), m]));
+  return {
+    name: 'startup-modules-from-front',
+    setup(b) {
+      b.onResolve({ filter: /^\.\.?\// }, (args) => {
+        if (args.namespace !== 'file' && args.namespace !== 'from-front') return undefined;
+        if (args.namespace === 'from-front') return { path: `../cli/${path.basename(front)}`, external: true };
+        const file = path.resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'));
+        return files.has(file) ? { path: file, namespace: 'from-front' } : undefined;
+      });
+      b.onLoad({ filter: /.*/, namespace: 'from-front' }, (args) => {
+        const module = files.get(args.path);
+        const names = exportsOf.get(module) ?? [];
+        return {
+          contents: `import front from './front.cjs';\nexport const { ${names.join(', ')} } = front.${namespaceOf(module)};`,
+          resolveDir: root,
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
+
+/**
+ * src/ imports Node's built-in modules as ESM (`import { readFileSync } from 'node:fs'`); Node
+ * then builds an ESM facade of the whole module, reading every export, and `fs`'s lazy getters
+ * load its streams. In the commands' chunks, src/ gets the same module from require() (the
+ * banner's), its named imports read as properties. (The front is CommonJS: esbuild does it.)
+ */
+function builtinsByRequire() {
+  return {
+    name: 'builtins-by-require',
+    setup(b) {
+      b.onResolve({ filter: /^node:/ }, (args) =>
+        args.kind === 'import-statement' && args.importer.startsWith(path.join(root, 'src', path.sep))
+          ? { path: args.path, namespace: 'builtin-by-require' }
           : undefined,
       );
-      b.onLoad({ filter: /.*/, namespace: 'command-entry' }, (args) => ({
-        contents: [...modules.map((m) => `import ${JSON.stringify(path.join(root, m))};`), `export * from ${JSON.stringify(args.path)};`].join('\n'),
+      b.onLoad({ filter: /.*/, namespace: 'builtin-by-require' }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(args.path)});`,
         loader: 'js',
-        resolveDir: root,
       }));
     },
   };
@@ -108,32 +207,10 @@ function lazyChildProcessForCommander() {
   };
 }
 
-/**
- * src/ imports Node's built-in modules as ESM (`import { readFileSync } from 'node:fs'`); Node
- * then builds an ESM facade of the whole module, reading every export, and `fs`'s lazy getters
- * load its streams (~1 ms at every start-up for one readFileSync). In the bundle, src/ gets
- * the same module from require() (the banner's), its named imports read as properties.
- */
-function builtinsByRequire() {
-  return {
-    name: 'builtins-by-require',
-    setup(b) {
-      b.onResolve({ filter: /^node:/ }, (args) =>
-        args.kind === 'import-statement' && args.importer.startsWith(path.join(root, 'src', path.sep))
-          ? { path: args.path, namespace: 'builtin-by-require' }
-          : undefined,
-      );
-      b.onLoad({ filter: /.*/, namespace: 'builtin-by-require' }, (args) => ({
-        contents: `module.exports = require(${JSON.stringify(args.path)});`,
-        loader: 'js',
-      }));
-    },
-  };
-}
-
 /** The bundled libraries' licences ship beside their code, in dist/THIRD-PARTY-LICENSES.txt. */
-function writeLicences(meta) {
-  const bundled = new Set(Object.keys(meta.inputs).flatMap((input) => /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1] ?? []));
+function writeLicences(metafiles) {
+  const inputs = metafiles.flatMap((meta) => Object.keys(meta.inputs));
+  const bundled = new Set(inputs.flatMap((input) => /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1] ?? []));
   const licences = [...bundled].sort().map((name) => {
     const dir = new URL(`../node_modules/${name}/`, import.meta.url);
     const file = readdirSync(dir).find((f) => /^licen[cs]e/i.test(f));
