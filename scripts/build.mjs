@@ -155,7 +155,7 @@ function startupModulesFromFront(modules, exportsOf) {
         const module = files.get(args.path);
         const names = exportsOf.get(module) ?? [];
         return {
-          contents: `import front from './front.cjs';\nexport const { ${names.join(', ')} } = front.${namespaceOf(module)};`,
+          contents: `export const { ${names.join(', ')} } = require('./front.cjs').${namespaceOf(module)};`,
           resolveDir: root,
           loader: 'js',
         };
