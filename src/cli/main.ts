@@ -208,8 +208,9 @@ function jsonBeforeUrl(argv: readonly string[]): string[] {
 /**
  * Commander's own messages (an unknown option, a bad value): the same one-line format as
  * every other error, `keepalive-probe: <what>`, its "did you mean" on the same line. Help
- * and --version off a terminal: one write to fd 1, 80 columns, no colour (commander's own
- * choices there, without creating process.stdout: cli/io.ts); on a terminal, commander's.
+ * and --version off a terminal: one write to fd 1 without creating process.stdout (cli/io.ts),
+ * at commander's width there (80 columns); the help has no colour to keep or strip. On a
+ * terminal, commander's stream and the terminal's width.
  */
 const OUTPUT = {
   ...(stdoutIsNotTerminal() ? { writeOut: writeStdoutSync, getOutHelpWidth: (): number => 80, getOutHasColors: (): boolean => false } : {}),
