@@ -139,7 +139,11 @@ function commandsLoadedLazily(files) {
   };
 }
 
-/** In the commands' build, an import of a start-up module reads it from the front (one instance of each). */
+/**
+ * In the commands' build, an import of a start-up module reads it from the front (one instance
+ * of each), with the banner's require(): an ESM import of the CommonJS front would have Node
+ * lex the front's source for its export names at every command's start.
+ */
 function startupModulesFromFront(modules, exportsOf) {
   const files = new Map(modules.map((m) => [path.join(root, m), m]));
   return {
