@@ -2,8 +2,10 @@
 // How long the response parser holds the event loop when a server sends its head one byte
 // per segment (a trickling or hostile server), up to the 64 KiB head limit.
 //
-//   npm run build && node bench/parser-trickle.mjs
-import { ResponseParser } from '../dist/http/responseParser.js';
+//   node bench/parser-trickle.mjs
+import { importSrc } from './srcModule.mjs';
+
+const { ResponseParser } = await importSrc('http/responseParser.ts');
 
 const head = Buffer.from(`HTTP/1.1 200 OK\r\nX-Pad: ${'a'.repeat(60000)}\r\nContent-Length: 0\r\n\r\n`, 'latin1');
 const times = [];

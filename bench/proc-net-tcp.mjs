@@ -4,13 +4,15 @@
 // times, on the event loop, parsing every row (what the probe did before) against the
 // search for one connection's ports (what it does now), and the whole synchronous read.
 //
-//   npm run build && node bench/proc-net-tcp.mjs [connections=5000]
+//   node bench/proc-net-tcp.mjs [connections=5000]
 //
 // Every millisecond spent here delays the timestamps of every other connection in flight
 // (stale-race runs 30 at once and reads the table as each one closes).
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { parseProcNetTcp, readTcpRowsSync } from '../dist/wire/procNetTcp.js';
+import { importSrc } from './srcModule.mjs';
+
+const { parseProcNetTcp, readTcpRowsSync } = await importSrc('wire/procNetTcp.ts');
 
 const CONNECTIONS = Math.min(Number(process.argv[2] ?? 5000), 20000);
 const ROUNDS = 20;

@@ -426,6 +426,30 @@ describe('serve and list', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('--max-idle <duration>');
   });
+
+  it('help and --version read the same on a pipe, in a file and on a character device, and a pipe closed early is no error', async () => {
+    // Off a terminal they are one write to fd 1 (cli/io.ts), on a character device commander's stream.
+    const { spawnSync } = await import('node:child_process');
+    const dir = mkdtempSync(path.join(tmpdir(), 'kap-help-'));
+    try {
+      for (const args of [['--version'], ['--help'], ['run', '--help'], ['serve', '--help']]) {
+        const piped = await runCli(args);
+        expect(piped.code).toBe(0);
+        const file = path.join(dir, 'out.txt');
+        const quoted = args.map((a) => `'${a}'`).join(' ');
+        const toFile = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" ${quoted} > "${file}"`], { encoding: 'utf8' });
+        expect(toFile.status).toBe(0);
+        expect(readFileSync(file, 'utf8')).toBe(piped.stdout);
+        const toDevice = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" ${quoted} > /dev/null`], { encoding: 'utf8' });
+        expect([toDevice.status, toDevice.stderr]).toEqual([0, '']);
+        // `| true` may exit before the help is written: the writer then meets EPIPE, silently.
+        const closed = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" ${quoted} | true; echo "$?"`], { encoding: 'utf8' });
+        expect([closed.stdout, closed.stderr]).toEqual(['0\n', '']);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('explain', () => {

@@ -58,7 +58,9 @@ describe('the npm package', () => {
     const files = pack().files.map((f) => f.path);
     for (const required of [
       'bin/keepalive-probe.js',
-      'dist/cli/main.js',
+      'dist/cli/main.cjs',
+      'dist/commands/runCommand.js',
+      'bin/package.json',
       'scenarios/idle-timeout.yaml',
       'scenarios/schema.json',
       'docs/report.schema.json',

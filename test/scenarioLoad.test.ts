@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { BUILTIN_ORDER } from '../src/catalog/builtinScenarios.js';
 import { SCENARIO_DIR, ScenarioFileError, loadBuiltinScenarios, loadScenarioFile, parseScenario } from '../src/plan/loadScenario.js';
 
@@ -23,6 +23,20 @@ function expectError(err: ScenarioFileError, file: string, line: number | null, 
 }
 
 describe('loadBuiltinScenarios', () => {
+  test('compiles the scenario schema once per process, however many files load at once (issue 14: it was once per file)', async () => {
+    vi.resetModules();
+    const { Ajv } = await import('ajv');
+    const compile = vi.spyOn(Ajv.prototype, 'compile');
+    try {
+      const fresh = await import('../src/plan/loadScenario.js');
+      await Promise.all([fresh.loadBuiltinScenarios(), fresh.loadBuiltinScenarios()]);
+      await fresh.loadScenarioFile(path.join(fresh.SCENARIO_DIR, 'idle-timeout.yaml'));
+      expect(compile).toHaveBeenCalledTimes(1);
+    } finally {
+      compile.mockRestore();
+    }
+  });
+
   test('returns the built-ins in run order', async () => {
     const scenarios = await loadBuiltinScenarios();
     expect(scenarios.map((s) => s.id)).toEqual([

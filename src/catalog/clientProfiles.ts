@@ -6,13 +6,14 @@
 
 import { CURL_H2_BEHAVIOUR, GO_H2_BEHAVIOUR, H2_ONLY_PROFILES, OKHTTP_H2_BEHAVIOUR, UNDICI_H2_BEHAVIOUR } from './h2Profiles.js';
 import type { H2Behaviour } from './h2Profiles.js';
+import type { ClientName } from './clientNames.js';
 
 /** A value a source confirms, or 'unconfirmed' when no official source was found (never stated as fact). */
 export type Sourced<T> = T | 'unconfirmed';
 
 export interface ClientProfile {
-  /** --client name: lower-case, e.g. 'node-agent'. */
-  readonly name: string;
+  /** --client name: lower-case, e.g. 'node-agent' (one of CLIENT_NAMES, in their order). */
+  readonly name: ClientName;
   /** What the user runs, e.g. 'Node.js http.Agent({ keepAlive: true })'. */
   readonly label: string;
   /** Versions the facts below were checked against, e.g. 'Node 20.x (lib/_http_agent.js v20.20.2)'. */

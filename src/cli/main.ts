@@ -11,10 +11,10 @@ import { EXIT } from '../verdict/exitCode.js';
 import type { RunCommandFlags } from './runCommand.js';
 import type { ServeFlags } from './serveCommand.js';
 import type { AnalyzeFlags } from './analyzeCommand.js';
-import { CLIENT_PROFILES } from '../catalog/clientProfiles.js';
+import { CLIENT_NAMES } from '../catalog/clientNames.js';
 import { PRESETS } from '../catalog/presets.js';
 import { collect, durationArg, formatFlagDuration, headerArg, integerArg, methodArg, portArg, positiveDurationArg } from './options.js';
-import { writeError } from './io.js';
+import { stdoutIsNotTerminal, writeError, writeStdoutSync } from './io.js';
 
 /**
  * The CLI: parse options, run, render, compute the exit code. The only module (with the
@@ -101,7 +101,7 @@ function runOptions(): Option[] {
     ),
     option(
       '--client <name>',
-      `the HTTP client you run (${CLIENT_PROFILES.map((p) => p.name).join(', ')}): the report says whether it reuses dead connections and what to set (docs/clients.md)`,
+      `the HTTP client you run (${CLIENT_NAMES.join(', ')}): the report says whether it reuses dead connections and what to set (docs/clients.md)`,
       { env: true },
     ),
     option('--client-idle <duration>', "your client pool's idle limit as configured (overrides the profile's default)", { parse: duration, env: true }),
@@ -190,7 +190,7 @@ function completionValues(command: string, option: string): ValueCompletion {
   if (['--json', '--junit', '--html', '--cacert', '--tls-keylog', '--capture'].includes(option) || (command === 'list' && option === '--scenario'))
     return 'file';
   if (option === '--scenario') return BUILTIN_ORDER;
-  if (option === '--client') return CLIENT_PROFILES.map((p) => p.name);
+  if (option === '--client') return CLIENT_NAMES;
   if (option === '--behind') return Object.keys(PRESETS);
   return null;
 }
@@ -207,9 +207,13 @@ function jsonBeforeUrl(argv: readonly string[]): string[] {
 
 /**
  * Commander's own messages (an unknown option, a bad value): the same one-line format as
- * every other error, `keepalive-probe: <what>`, its "did you mean" on the same line.
+ * every other error, `keepalive-probe: <what>`, its "did you mean" on the same line. Help
+ * and --version off a terminal: one write to fd 1 without creating process.stdout (cli/io.ts),
+ * at commander's width there (80 columns); the help has no colour to keep or strip. On a
+ * terminal, commander's stream and the terminal's width.
  */
 const OUTPUT = {
+  ...(stdoutIsNotTerminal() ? { writeOut: writeStdoutSync, getOutHelpWidth: (): number => 80, getOutHasColors: (): boolean => false } : {}),
   writeErr: (text: string): void => void process.stderr.write(text),
   outputError: (text: string, write: (s: string) => void): void =>
     write(
@@ -255,7 +259,7 @@ function buildProgram(outcome: Outcome): Command {
     .option('--junit <file>', 'write a JUnit XML report to a file, or - for stdout')
     .option('--html <file>', 'write a self-contained HTML report to a file, or - for stdout')
     .option('-e, --expect <expectation>', 'fail (exit 1) unless this holds, e.g. "idle-timeout>=60s", "stale-race.staleRequests=0" (repeatable)', collect)
-    .option('--client <name>', `the HTTP client that made the traffic (${CLIENT_PROFILES.map((p) => p.name).join(', ')})`)
+    .option('--client <name>', `the HTTP client that made the traffic (${CLIENT_NAMES.join(', ')})`)
     .option('--client-idle <duration>', "that client pool's idle limit as configured", positiveDurationArg)
     .option('-q, --quiet', 'no terminal report')
     .option('-v, --verbose', 'the terminal report with every connection timeline kept')
