@@ -13,6 +13,7 @@ import type {
   ScenarioMeasurement,
   TimeWaitFinding,
 } from '../model/result.js';
+import { captureFilter } from '../plan/analyzePlan.js';
 import { CAPTURE_SCENARIOS } from '../plan/captureScenarios.js';
 import { RUN_DEFAULTS } from '../options/runConfig.js';
 import { serverCloseMode } from '../timeline/closeMode.js';
@@ -40,9 +41,18 @@ export async function measureCapture(read: TsharkRead, gated: ReadonlySet<string
   try {
     return await measureOnce(read, gated);
   } catch (err) {
-    // A large capture read in chunks, with a TLS or HTTP/2 connection across a boundary: in one pass (tshark's memory unbounded).
-    if (err instanceof CaptureChunksLost) return measureOnce({ ...read, chunks: null }, gated);
-    throw err;
+    if (!(err instanceof CaptureChunksLost)) throw err;
+    // A large capture read in chunks, with TLS or HTTP/2 connections across a boundary: again,
+    // those connections read whole from a side file (tshark's memory bounded by their size).
+    if (err.streams !== null) {
+      try {
+        return await measureOnce({ ...read, sideStreams: err.streams }, gated);
+      } catch (again) {
+        if (!(again instanceof CaptureChunksLost)) throw again;
+      }
+    }
+    // The side file did not read as the chunks did: in one pass (tshark's memory unbounded).
+    return measureOnce({ ...read, chunks: null }, gated);
   }
 }
 
@@ -67,13 +77,15 @@ async function measureOnce(read: TsharkRead, gated: ReadonlySet<string>): Promis
   });
   timelines.finish();
   if (h2c.streams.size > 0) {
+    // Those connections only (in chunks for a large capture, their packets gathered into a side
+    // file read whole: each needs its preface), with their server ports decoded as HTTP.
     const ports = [...h2c.ports].sort((a, b) => a - b);
     const again = new CaptureTimelines((c) => summary.add(c), false, { only: h2c.streams });
-    const portFilter = `tcp.port in {${ports.join(' ')}}`;
     await readCapture(
       {
         ...read,
-        filter: read.filter === null ? portFilter : `(${read.filter}) && ${portFilter}`,
+        select: { ports: read.select?.ports ?? [], hosts: read.select?.hosts ?? [], streams: [...h2c.streams] },
+        sideStreams: h2c.streams,
         decodeAs: [...(read.decodeAs ?? []), ...ports.map((port) => `tcp.port==${port},http`)],
       },
       (p) => again.add(p),
@@ -84,7 +96,7 @@ async function measureOnce(read: TsharkRead, gated: ReadonlySet<string>): Promis
   const capture: CaptureEvidence = {
     file: read.file,
     tshark: version,
-    filter: read.filter,
+    filter: read.select === undefined || read.select === null ? null : captureFilter(read.select),
     packets: timelines.packets,
     connections: summary.connections,
     httpConnections: summary.httpConnections,

@@ -1,10 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline';
-import { CaptureFileError, MissingToolError } from '../model/errors.js';
+import { Aborted, CaptureFileError, MissingToolError, TempSpaceError, abortReason } from '../model/errors.js';
+import { captureFilter } from '../plan/analyzePlan.js';
+import type { CaptureSelection } from '../plan/analyzePlan.js';
 
 /**
  * tshark as the dissector of a packet capture: one child process, one pass (never `-2`,
@@ -102,8 +106,12 @@ export interface CapturedH2Frame {
 /** What to read from a capture. */
 export interface TsharkRead {
   readonly file: string;
-  /** A tshark display filter (`-Y`); null for every packet. */
-  readonly filter: string | null;
+  /**
+   * Which connections to read (analyze's --port, --host, --stream); absent or null for every one.
+   * Ports and hosts are tshark's display filter (in each chunk's too); streams are the whole
+   * file's tcp.stream numbers, so a chunked read selects them after ChunkStreams numbered them.
+   */
+  readonly select?: CaptureSelection | null;
   /** An SSLKEYLOGFILE-format key log (`-o tls.keylog_file:`), or null. */
   readonly tlsKeylog: string | null;
   /** The tshark executable (a test may name one that does not exist). */
@@ -116,6 +124,16 @@ export interface TsharkRead {
    * otherwise hide the HTTP on it.
    */
   readonly decodeAs?: readonly string[];
+  /**
+   * Connections (the whole file's tcp.stream numbers) that need their whole history in one
+   * tshark (TLS, HTTP/2: CaptureChunksLost): a chunked read copies their packets into a side
+   * file as it goes and reads that file in one pass at the end, after the other connections.
+   */
+  readonly sideStreams?: ReadonlySet<number>;
+  /** Where a large capture is split (a directory made in it, removed after the read); os.tmpdir() when absent. */
+  readonly tempRoot?: string;
+  /** Aborting it stops the read: tshark and editcap are killed, the parts removed, and Aborted thrown with the signal's reason. */
+  readonly signal?: AbortSignal;
 }
 
 /** SETTINGS values by identifier (RFC 9113 §6.5.2, RFC 8441 §3): tshark names a field per identifier, `unknown` for the rest. */
@@ -194,31 +212,91 @@ export function tsharkVersion(tshark = 'tshark'): string {
 }
 
 /**
- * Streams the packets of a capture to `onPacket`, in capture order. Rejects with
- * MissingToolError when tshark is not installed, CaptureFileError when tshark cannot read
- * the file (its own one-line reason). Resolves to the number of tshark processes that read it
- * (more than one: in chunks, see CaptureChunks).
+ * Streams the packets of a capture to `onPacket`, in capture order (in a chunked read, the
+ * sideStreams' after the others). Rejects with MissingToolError when tshark is not installed,
+ * CaptureFileError when tshark cannot read the file (its own one-line reason), TempSpaceError
+ * when the temporary directory has no room for the split, CaptureChunksLost when a chunk
+ * cannot read a connection as one pass would, Aborted when `read.signal` stops it. Resolves
+ * to the number of chunks read (1: in one pass, see CaptureChunks).
  */
 export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket) => void): Promise<number> {
   const chunks = read.chunks === undefined ? CAPTURE_CHUNKS : read.chunks;
-  // A filter is read in one pass: `tcp.stream == N` (--stream) names tshark's numbering over the whole file.
-  if (chunks !== null && read.filter === null && statSync(read.file).size >= chunks.minBytes) {
-    const dir = mkdtempSync(path.join(tmpdir(), 'kap-capture-'));
+  const size = statSync(read.file).size;
+  if (chunks !== null && size >= chunks.minBytes) {
+    const root = read.tempRoot ?? tmpdir();
+    const needed = Math.ceil(size * SPLIT_SPACE);
+    const free = freeBytes(root);
+    if (free !== null && free < needed) throw new TempSpaceError(needed, free, root);
+    const dir = mkdtempSync(path.join(root, 'kap-capture-'));
     try {
       const parts = await splitCapture(read, chunks, dir);
-      if (parts !== null && parts.length > chunks.partsPerChunk) {
-        await readChunks(read, chunks, parts, dir, onPacket);
-        return Math.ceil(parts.length / chunks.partsPerChunk);
-      }
+      if (parts !== null && parts.length > chunks.partsPerChunk) return await readChunks(read, chunks, parts, dir, onPacket);
+    } catch (err) {
+      // ENOSPC while splitting or copying: the same line as the check above, never a raw error.
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new TempSpaceError(needed, free ?? 0, root);
+      // A copy stopped by the signal rejects with its own AbortError.
+      if (read.signal?.aborted === true && !(err instanceof Aborted)) throw new Aborted(abortReason(read.signal));
+      throw err;
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  await tsharkLines(read, tsharkArgs(read, read.file), (line) => {
+  const streams = new Set(read.select?.streams ?? []);
+  await tsharkLines(read, tsharkArgs(read, read.file, onePassFilter(read.select ?? null)), (line) => {
     const packet = parseLine(line);
-    if (packet !== null) onPacket(packet);
+    if (packet !== null && (streams.size === 0 || streams.has(packet.stream))) onPacket(packet);
   });
   return 1;
+}
+
+/**
+ * Free space the split needs, as a multiple of the capture's size: its parts (pcapng: a pcap
+ * capture of small packets grows by its framing) and the copy of the chunk being read. The
+ * side file (sideStreams) is at most the size of those connections.
+ */
+const SPLIT_SPACE = 1.3;
+
+/** Bytes an unprivileged user may still write under `dir`; null when the system does not say. */
+function freeBytes(dir: string): number | null {
+  try {
+    const stats = statfsSync(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return null;
+  }
+}
+
+/** The display filter of a one-pass read: tshark's own tcp.stream numbers are the whole file's (a long list of streams is left to Node). */
+function onePassFilter(select: CaptureSelection | null): string {
+  const filter = select === null ? null : captureFilter({ ...select, streams: select.streams.length <= 64 ? select.streams : [] });
+  return filter === null ? 'tcp' : `tcp && (${filter})`;
+}
+
+/**
+ * The display filter of a chunk: the ports and hosts (a property of every packet of a
+ * connection), and the first packet of every stream the chunk's tshark sees
+ * (`tcp.time_relative == 0`), so that ChunkStreams numbers the connections left out as one
+ * pass would; selects() then drops those.
+ */
+function chunkFilter(select: CaptureSelection | null): string {
+  const filter = select === null ? null : captureFilter({ ...select, streams: [] });
+  return filter === null ? 'tcp' : `tcp && ((${filter}) || tcp.time_relative == 0)`;
+}
+
+/** The selection as a test of a packet with the whole file's numbers (addresses compared as tshark writes them). */
+function selects(select: CaptureSelection | null): (p: CapturedPacket) => boolean {
+  const ports = new Set(select?.ports ?? []);
+  const hosts = new Set((select?.hosts ?? []).map(canonicalAddress));
+  const streams = new Set(select?.streams ?? []);
+  return (p) =>
+    (ports.size === 0 || ports.has(p.srcPort) || ports.has(p.dstPort)) &&
+    (hosts.size === 0 || hosts.has(p.src) || hosts.has(p.dst)) &&
+    (streams.size === 0 || streams.has(p.stream));
+}
+
+/** An IPv6 address in its compressed lower-case form (RFC 5952), as tshark writes it; IPv4 unchanged. */
+function canonicalAddress(address: string): string {
+  return isIP(address) === 6 ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
 }
 
 /**
@@ -248,12 +326,12 @@ export interface CaptureChunks {
 /** The chunks analyze reads in: tshark holds at most 220,000 packets (peak RSS about 280 MiB, bench/README.md), and re-reads 10 % of them. */
 export const CAPTURE_CHUNKS: CaptureChunks = { partPackets: 20_000, partsPerChunk: 10, minBytes: 64 * 1024 * 1024 };
 
-/** tshark's arguments for reading `input`. */
-function tsharkArgs(read: TsharkRead, input: string): string[] {
+/** tshark's arguments for reading `input` with the display filter `filter` (only TCP: HTTP/1.x and HTTP/2 ride on it, and a UDP stream has no tcp.stream to group by). */
+function tsharkArgs(read: TsharkRead, input: string, filter: string): string[] {
   const args = ['-r', input, '-n', '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', `aggregator=${AGGREGATOR}`, '-E', 'quote=n'];
   for (const field of FIELDS) args.push('-e', field);
-  // Only TCP: HTTP/1.x and HTTP/2 ride on it, and a UDP stream has no tcp.stream to group by.
-  args.push('-Y', read.filter === null ? 'tcp' : `tcp && (${read.filter})`);
+  // tcp.time_relative (chunkFilter) whatever the user's preferences say.
+  args.push('-Y', filter, '-o', 'tcp.calculate_timestamps:TRUE');
   if (read.tlsKeylog !== null) args.push('-o', `tls.keylog_file:${read.tlsKeylog}`);
   for (const rule of read.decodeAs ?? []) args.push('-d', rule);
   return args;
@@ -262,27 +340,40 @@ function tsharkArgs(read: TsharkRead, input: string): string[] {
 /**
  * The capture split into pcapng parts of `partPackets` packets (editcap names them
  * part_00000_<time>.pcapng, …: in order when sorted), or null when editcap cannot split it (not
- * installed, or a file it cannot read: the one pass then says why).
+ * installed, or a file it cannot read: the one pass then says why). Rejects with an ENOSPC
+ * error when the disk fills.
  */
 async function splitCapture(read: TsharkRead, chunks: CaptureChunks, dir: string): Promise<string[] | null> {
   const editcap = read.tshark === undefined ? 'editcap' : path.join(path.dirname(read.tshark), 'editcap');
-  const child = spawn(editcap, ['-F', 'pcapng', '-c', String(chunks.partPackets), read.file, path.join(dir, 'part.pcapng')], { stdio: 'ignore' });
-  const ok = await new Promise<boolean>((resolve) => {
-    child.once('error', () => resolve(false));
-    child.once('close', (code) => resolve(code === 0));
+  const child = spawn(editcap, ['-F', 'pcapng', '-c', String(chunks.partPackets), read.file, path.join(dir, 'part.pcapng')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  if (!ok) return null;
+  const stderr = collectStderr(child);
+  const { code, error } = await exited(child, read.signal);
+  if (error !== null || code !== 0) {
+    if (NO_SPACE.test(stderr())) throw noSpace();
+    return null;
+  }
   return readdirSync(dir)
     .filter((f) => f.startsWith('part_'))
     .sort()
     .map((f) => path.join(dir, f));
 }
 
+/** What editcap and tshark say when the disk is full (strerror(ENOSPC)). */
+const NO_SPACE = /No space left on device/i;
+
+function noSpace(): NodeJS.ErrnoException {
+  return Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+}
+
 /**
- * Reads the parts chunk by chunk, one tshark each, handing on packets with the whole file's
- * numbers. A chunk is its parts concatenated into one file (pcapng sections follow one another,
- * and tshark reads them as one capture); not on tshark's standard input, which refuses the
- * socket a Node child gets ("The standard input is a \"special file\" or socket").
+ * Reads the parts chunk by chunk, one tshark each, handing on the selected packets with the
+ * whole file's numbers; the sideStreams' packets are copied into a side file instead (one more
+ * tshark, `-w`, over each chunk that has any) and read in one pass at the end. A chunk is its
+ * parts concatenated into one file (pcapng sections follow one another, and tshark reads them
+ * as one capture); not on tshark's standard input, which refuses the socket a Node child gets
+ * ("The standard input is a \"special file\" or socket"). Resolves to the number of chunks.
  */
 async function readChunks(
   read: TsharkRead,
@@ -290,23 +381,106 @@ async function readChunks(
   parts: readonly string[],
   dir: string,
   onPacket: (p: CapturedPacket) => void,
-): Promise<void> {
+): Promise<number> {
   const streams = new ChunkStreams(chunks.partPackets);
+  const wanted = selects(read.select ?? null);
+  const filter = chunkFilter(read.select ?? null);
+  const side = new SideFile(dir, read.sideStreams ?? new Set());
+  const lost = new Set<number>();
   const chunkFile = path.join(dir, 'chunk.pcapng');
+  let count = 0;
   for (let first = 0; first < parts.length; first += chunks.partsPerChunk) {
     const from = first === 0 ? 0 : first - 1;
     let flags = 'w';
     for (const part of parts.slice(from, first + chunks.partsPerChunk)) {
-      await pipeline(createReadStream(part), createWriteStream(chunkFile, { flags }));
+      await pipeline(createReadStream(part), createWriteStream(chunkFile, { flags }), { signal: read.signal });
       flags = 'a';
     }
     streams.startChunk(from * chunks.partPackets, first * chunks.partPackets, Math.min(parts.length, first + chunks.partsPerChunk) - 1);
-    await tsharkLines(read, tsharkArgs(read, chunkFile), (line) => {
+    side.startChunk();
+    await tsharkLines(read, tsharkArgs(read, chunkFile, filter), (line) => {
       const packet = parseLine(line);
       if (packet === null) return;
       const whole = streams.map(packet);
-      if (whole !== null) onPacket(whole);
+      if (whole === null || !wanted(whole)) return;
+      if (side.take(packet.stream, whole)) return;
+      // tshark decrypts TLS with the secrets of a handshake it saw, and decodes HTTP/2 header blocks with
+      // HPACK's dynamic table (RFC 7541 §2.3.2): a connection this tshark did not see open reads differently.
+      if (streams.unopened(packet) && (packet.tls || packet.h2.length > 0 || packet.h2Preface || packet.h2cUndecoded)) lost.add(whole.stream);
+      // Once one is lost the read is done again (measureCapture): only the rest of the lost connections are looked for.
+      if (lost.size === 0) onPacket(whole);
     });
+    count += 1;
+    await side.copyChunk(read, chunkFile, first * chunks.partPackets - from * chunks.partPackets);
+  }
+  if (lost.size > 0) throw new CaptureChunksLost(lost);
+  await side.read(read, streams, onPacket);
+  return count;
+}
+
+/**
+ * The packets of the connections that need their whole history in one tshark, copied chunk by
+ * chunk into one file and read in one pass at the end: tshark's memory is then bounded by the
+ * size of those connections, not the capture's. Their whole-file frame numbers are kept (a
+ * number each) to hand them on as one pass numbers them; tshark numbers the side file's
+ * streams in the order they first appear, as they first appeared in the chunks.
+ */
+class SideFile {
+  private readonly file: string;
+  private readonly part: string;
+  private locals = new Set<number>();
+  private readonly frames: number[] = [];
+  /** The whole-file stream of each of the side file's own stream numbers. */
+  private readonly order: number[] = [];
+  private readonly seen = new Set<number>();
+
+  constructor(
+    dir: string,
+    private readonly streams: ReadonlySet<number>,
+  ) {
+    this.file = path.join(dir, 'side.pcapng');
+    this.part = path.join(dir, 'side-part.pcapng');
+  }
+
+  startChunk(): void {
+    this.locals = new Set();
+  }
+
+  /** Takes a packet of a side connection (true), or leaves it to the chunk (false). */
+  take(localStream: number, p: CapturedPacket): boolean {
+    if (!this.streams.has(p.stream)) return false;
+    this.locals.add(localStream);
+    this.frames.push(p.frame);
+    if (!this.seen.has(p.stream)) {
+      this.seen.add(p.stream);
+      this.order.push(p.stream);
+    }
+    return true;
+  }
+
+  /** Copies the chunk's packets of side connections (after its first `overlap` frames, read by the chunk before) to the side file. */
+  async copyChunk(read: TsharkRead, chunkFile: string, overlap: number): Promise<void> {
+    if (this.locals.size === 0) return;
+    const filter = `frame.number > ${overlap} && tcp.stream in {${[...this.locals].join(', ')}}`;
+    await tsharkLines(read, ['-r', chunkFile, '-n', '-Y', filter, '-F', 'pcapng', '-w', this.part], () => undefined);
+    await pipeline(createReadStream(this.part), createWriteStream(this.file, { flags: 'a' }), { signal: read.signal });
+  }
+
+  /** Reads the side file in one pass, handing on its packets with the whole file's numbers. */
+  async read(read: TsharkRead, streams: ChunkStreams, onPacket: (p: CapturedPacket) => void): Promise<void> {
+    if (this.frames.length === 0) return;
+    let at = 0;
+    await tsharkLines(read, tsharkArgs(read, this.file, 'tcp'), (line) => {
+      const p = parseLine(line);
+      if (p === null) return;
+      const frame = this.frames[at];
+      const stream = this.order[p.stream];
+      // The side file's tshark saw the connections otherwise than the chunks: read the capture in one pass.
+      if (frame === undefined || stream === undefined) throw new CaptureChunksLost(null);
+      at += 1;
+      onPacket({ ...p, frame, stream, time: streams.timeOf(p.epochText) });
+    });
+    if (at !== this.frames.length) throw new CaptureChunksLost(null);
   }
 }
 
@@ -352,14 +526,22 @@ class ChunkStreams {
     this.opened = new Set();
   }
 
+  /** Whether this chunk's tshark read p's connection (its own stream number) from the middle: it saw no SYN of it, and it is not the first chunk. */
+  unopened(p: CapturedPacket): boolean {
+    return this.chunk > 0 && !this.opened.has(p.stream);
+  }
+
+  /** Seconds after the whole file's first packet, for a packet with this epoch text. */
+  timeOf(epochText: string): number {
+    const [seconds, nanos] = epochParts(epochText);
+    const [s0, n0] = this.zero ?? [seconds, nanos];
+    return seconds - s0 + (nanos - n0) / 1e9;
+  }
+
   /** The packet with the whole file's numbers; null when it belongs to the overlap (handed on by the chunk before). */
   map(p: CapturedPacket): CapturedPacket | null {
     const frame = this.frameBase + p.frame; // 1-based
     if (p.syn) this.opened.add(p.stream);
-    // tshark decrypts TLS with the secrets of a handshake it saw, and decodes HTTP/2 header
-    // blocks with HPACK's dynamic table (RFC 7541 §2.3.2): a connection this tshark did not see open reads differently.
-    if (this.chunk > 0 && !this.opened.has(p.stream) && (p.tls || p.h2.length > 0 || p.h2Preface || p.h2cUndecoded)) throw new CaptureChunksLost();
-    const [seconds, nanos] = epochParts(p.epochText);
     if (this.chunk === 0 && this.zero === null) this.zero = epochParts(p.epochText, p.time);
     if (frame <= this.overlapEnd) {
       const stream = this.overlap[frame - 1 - (this.overlapEnd - this.partPackets)] ?? -1;
@@ -378,8 +560,7 @@ class ChunkStreams {
     const stream = seen.stream;
     if (frame > this.lastPartStart) this.lastPart[frame - 1 - this.lastPartStart] = stream;
     this.zero ??= epochParts(p.epochText, p.time);
-    const [s0, n0] = this.zero;
-    return { ...p, frame, stream, time: seconds - s0 + (nanos - n0) / 1e9 };
+    return { ...p, frame, stream, time: this.timeOf(p.epochText) };
   }
 
   /** `stream` as the latest connection of p's 4-tuple (the oldest of TUPLES_MAX forgotten). */
@@ -402,13 +583,18 @@ interface TupleStream {
 }
 
 /**
- * A TLS or HTTP/2 connection crossed into a chunk whose tshark did not see it open: what it
+ * TLS or HTTP/2 connections crossed into a chunk whose tshark did not see them open: what it
  * reads there (nothing decrypted, frames not taken for HTTP/2, header blocks not decoded)
- * differs from one pass. The caller reads the capture again in one pass (measureCapture).
+ * differs from one pass. The caller reads the capture again with them as `sideStreams`
+ * (measureCapture); `streams` is null when even that did not give one pass's reading (read in one pass).
  */
 export class CaptureChunksLost extends Error {
-  constructor() {
-    super('a TLS or HTTP/2 connection spans a chunk boundary: read the capture in one pass');
+  constructor(readonly streams: ReadonlySet<number> | null) {
+    super(
+      streams === null
+        ? 'the side file of whole connections did not read as the chunks did: read the capture in one pass'
+        : `${streams.size} TLS or HTTP/2 connection${streams.size === 1 ? '' : 's'} span a chunk boundary: read them whole from a side file`,
+    );
   }
 }
 
@@ -441,15 +627,8 @@ function epochParts(text: string, minus = 0): [number, number] {
 /** Runs tshark with `args` and hands each line of its output to `onLine`, in order; the errors of readCapture. */
 async function tsharkLines(read: TsharkRead, args: readonly string[], onLine: (line: string) => void): Promise<void> {
   const child = spawn(read.tshark ?? 'tshark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
-    if (stderr.length < 16_384) stderr += chunk;
-  });
-  const exited = new Promise<{ code: number | null; error: NodeJS.ErrnoException | null }>((resolve) => {
-    child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, error }));
-    child.once('close', (code) => resolve({ code, error: null }));
-  });
+  const stderr = collectStderr(child);
+  const done = exited(child, read.signal);
   let failure: unknown = null;
   const lines = createInterface({ input: child.stdout, crlfDelay: Number.POSITIVE_INFINITY });
   lines.on('line', (line) => {
@@ -461,13 +640,48 @@ async function tsharkLines(read: TsharkRead, args: readonly string[], onLine: (l
       child.kill('SIGTERM');
     }
   });
-  const { code, error } = await exited;
+  const { code, error } = await done;
   if (error !== null) {
     if (error.code === 'ENOENT') throw new MissingToolError('tshark', TSHARK_HINT);
     throw error;
   }
   if (failure !== null) throw failure;
-  if (code !== 0) throw new CaptureFileError(`cannot read capture ${read.file}: ${tsharkReason(stderr)}`);
+  if (code !== 0) {
+    if (NO_SPACE.test(stderr())) throw noSpace();
+    throw new CaptureFileError(`cannot read capture ${read.file}: ${tsharkReason(stderr())}`);
+  }
+}
+
+/** The first 16 kB a child writes on stderr, as it has come so far. */
+function collectStderr(child: ChildProcess): () => string {
+  let text = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    if (text.length < 16_384) text += chunk;
+  });
+  return () => text;
+}
+
+/**
+ * How a child ended; when `signal` aborts first, the child is killed and, once it has gone,
+ * Aborted is thrown with the signal's reason (so the caller's cleanup runs after it).
+ */
+async function exited(child: ChildProcess, signal: AbortSignal | undefined): Promise<{ code: number | null; error: NodeJS.ErrnoException | null }> {
+  const kill = (): void => {
+    child.kill('SIGTERM');
+  };
+  signal?.addEventListener('abort', kill, { once: true });
+  if (signal?.aborted === true) kill();
+  try {
+    const end = await new Promise<{ code: number | null; error: NodeJS.ErrnoException | null }>((resolve) => {
+      child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, error }));
+      child.once('close', (code) => resolve({ code, error: null }));
+    });
+    if (signal?.aborted === true) throw new Aborted(abortReason(signal));
+    return end;
+  } finally {
+    signal?.removeEventListener('abort', kill);
+  }
 }
 
 /** tshark's own reason, without its banner ("Running as user root") and its "tshark: " prefix. */
