@@ -360,8 +360,8 @@ async function splitCapture(read: TsharkRead, chunks: CaptureChunks, dir: string
     .map((f) => path.join(dir, f));
 }
 
-/** What editcap and tshark say when the disk is full (strerror(ENOSPC)). */
-const NO_SPACE = /No space left on device/i;
+/** What editcap and tshark say when the disk is full: "… because there is no space left on the file system", or strerror(ENOSPC). */
+const NO_SPACE = /no space left on/i;
 
 function noSpace(): NodeJS.ErrnoException {
   return Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
@@ -673,15 +673,32 @@ async function exited(child: ChildProcess, signal: AbortSignal | undefined): Pro
   signal?.addEventListener('abort', kill, { once: true });
   if (signal?.aborted === true) kill();
   try {
-    const end = await new Promise<{ code: number | null; error: NodeJS.ErrnoException | null }>((resolve) => {
-      child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, error }));
-      child.once('close', (code) => resolve({ code, error: null }));
+    const end = await new Promise<{ code: number | null; by: NodeJS.Signals | null; error: NodeJS.ErrnoException | null }>((resolve) => {
+      child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, by: null, error }));
+      child.once('close', (code, by) => resolve({ code, by, error: null }));
     });
+    // Ctrl-C reaches the whole process group: the child may end of it before our handler aborts.
+    if (end.by !== null && signal !== undefined && !signal.aborted) await abortWithin(signal, 250);
     if (signal?.aborted === true) throw new Aborted(abortReason(signal));
-    return end;
+    return { code: end.code, error: end.error };
   } finally {
     signal?.removeEventListener('abort', kill);
   }
+}
+
+/** Resolves when `signal` aborts, or after `ms`. */
+function abortWithin(signal: AbortSignal, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
 
 /** tshark's own reason, without its banner ("Running as user root") and its "tshark: " prefix. */
