@@ -86,6 +86,7 @@ async function measureOnce(read: TsharkRead, gated: ReadonlySet<string>): Promis
         ...read,
         select: { ports: read.select?.ports ?? [], hosts: read.select?.hosts ?? [], streams: [...h2c.streams] },
         sideStreams: h2c.streams,
+        portsHint: ports,
         decodeAs: [...(read.decodeAs ?? []), ...ports.map((port) => `tcp.port==${port},http`)],
       },
       (p) => again.add(p),

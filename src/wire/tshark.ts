@@ -130,6 +130,8 @@ export interface TsharkRead {
    * file as it goes and reads that file in one pass at the end, after the other connections.
    */
   readonly sideStreams?: ReadonlySet<number>;
+  /** Ports one of which every selected connection has (the h2c pass's server ports): narrows what tshark writes out, selects nothing more. */
+  readonly portsHint?: readonly number[];
   /** Where a large capture is split (a directory made in it, removed after the read); os.tmpdir() when absent. */
   readonly tempRoot?: string;
   /** Aborting it stops the read: tshark and editcap are killed, the parts removed, and Aborted thrown with the signal's reason. */
@@ -242,7 +244,7 @@ export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket
     }
   }
   const streams = new Set(read.select?.streams ?? []);
-  await tsharkLines(read, tsharkArgs(read, read.file, onePassFilter(read.select ?? null)), (line) => {
+  await tsharkLines(read, tsharkArgs(read, read.file, onePassFilter(read)), (line) => {
     const packet = parseLine(line);
     if (packet !== null && (streams.size === 0 || streams.has(packet.stream))) onPacket(packet);
   });
@@ -267,9 +269,18 @@ function freeBytes(dir: string): number | null {
 }
 
 /** The display filter of a one-pass read: tshark's own tcp.stream numbers are the whole file's (a long list of streams is left to Node). */
-function onePassFilter(select: CaptureSelection | null): string {
-  const filter = select === null ? null : captureFilter({ ...select, streams: select.streams.length <= 64 ? select.streams : [] });
+function onePassFilter(read: TsharkRead): string {
+  const select = read.select ?? null;
+  const filter = connectionFilter(read, select === null ? [] : select.streams.length <= 64 ? select.streams : []);
   return filter === null ? 'tcp' : `tcp && (${filter})`;
+}
+
+/** The ports, hosts, ports hint and `streams` as one display filter; null for none. */
+function connectionFilter(read: TsharkRead, streams: readonly number[]): string | null {
+  const select = read.select ?? { ports: [], hosts: [], streams: [] };
+  const terms = [captureFilter({ ...select, streams }), read.portsHint === undefined ? null : `tcp.port in {${read.portsHint.join(', ')}}`];
+  const present = terms.filter((t): t is string => t !== null);
+  return present.length === 0 ? null : present.join(' && ');
 }
 
 /**
@@ -278,8 +289,8 @@ function onePassFilter(select: CaptureSelection | null): string {
  * (`tcp.time_relative == 0`), so that ChunkStreams numbers the connections left out as one
  * pass would; selects() then drops those.
  */
-function chunkFilter(select: CaptureSelection | null): string {
-  const filter = select === null ? null : captureFilter({ ...select, streams: [] });
+function chunkFilter(read: TsharkRead): string {
+  const filter = connectionFilter(read, []);
   return filter === null ? 'tcp' : `tcp && ((${filter}) || tcp.time_relative == 0)`;
 }
 
@@ -384,7 +395,7 @@ async function readChunks(
 ): Promise<number> {
   const streams = new ChunkStreams(chunks.partPackets);
   const wanted = selects(read.select ?? null);
-  const filter = chunkFilter(read.select ?? null);
+  const filter = chunkFilter(read);
   const side = new SideFile(dir, read.sideStreams ?? new Set());
   const lost = new Set<number>();
   const chunkFile = path.join(dir, 'chunk.pcapng');
