@@ -252,9 +252,10 @@ export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket
 }
 
 /**
- * Free space the split needs, as a multiple of the capture's size: its parts (pcapng: a pcap
- * capture of small packets grows by its framing) and the copy of the chunk being read. The
- * side file (sideStreams) is at most the size of those connections.
+ * Free space the split needs, as a multiple of the capture's size: its pcapng parts (the size
+ * of a pcapng capture; a pcap of small packets grows by pcapng's framing, 16 to 20 bytes a
+ * packet more) and the chunk being read, which is made of parts removed as they go into it.
+ * The side file (sideStreams) is at most the size of those connections.
  */
 const SPLIT_SPACE = 1.3;
 
@@ -403,9 +404,12 @@ async function readChunks(
   for (let first = 0; first < parts.length; first += chunks.partsPerChunk) {
     const from = first === 0 ? 0 : first - 1;
     let flags = 'w';
-    for (const part of parts.slice(from, first + chunks.partsPerChunk)) {
+    const own = parts.slice(from, first + chunks.partsPerChunk);
+    for (const [i, part] of own.entries()) {
       await pipeline(createReadStream(part), createWriteStream(chunkFile, { flags }), { signal: read.signal });
       flags = 'a';
+      // Read now (the chunk holds it): gone, so the split takes the capture's size, not that and a chunk more. The last is the next chunk's overlap.
+      if (i < own.length - 1) rmSync(part);
     }
     streams.startChunk(from * chunks.partPackets, first * chunks.partPackets, Math.min(parts.length, first + chunks.partsPerChunk) - 1);
     side.startChunk();
