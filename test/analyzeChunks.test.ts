@@ -343,7 +343,7 @@ describe('analyze in chunks (bounded tshark memory)', () => {
     expect(counts[4]).toBe(0);
   });
 
-  it('h2c on a port tshark does not decode: its second pass in chunks, the connections read whole from a side file', async (ctx) => {
+  it('h2c on a port tshark does not decode: its second pass in chunks, the connections that cross a boundary read whole from a side file', async (ctx) => {
     needCapture(ctx);
     const read: TsharkRead = { file: h2cFile, tlsKeylog: null };
     const whole = await measureCapture({ ...read, chunks: null });
@@ -354,6 +354,13 @@ describe('analyze in chunks (bounded tshark memory)', () => {
     // The second pass's read itself (not a fallback to one pass): every packet as one pass gives it.
     const again: TsharkRead = { ...read, decodeAs: [`tcp.port==${h2cPort},http`], select: { ports: [], hosts: [], streams: [0, 1, 2] } };
     const one = await packets({ ...again, chunks: null });
+    // The connections that cross a chunk boundary (each needs its preface): measureCapture sets them aside.
+    const lost = await readCapture({ ...again, chunks: SMALL, wholeHistory: true }, () => undefined).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(lost).toBeInstanceOf(CaptureChunksLost);
+    expect((lost as CaptureChunksLost).streams?.size).toBeGreaterThan(0);
     const side = await packets({ ...again, chunks: SMALL, sideStreams: new Set([0, 1, 2]) });
     expect(side.processes).toBeGreaterThanOrEqual(3);
     expect(side.packets).toEqual(one.packets);

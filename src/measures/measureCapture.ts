@@ -21,7 +21,7 @@ import { idleTimeoutOf } from '../timeline/classifyClose.js';
 import { formatDuration, roundMs } from '../util/duration.js';
 import { parseKeepAlive } from '../http/keepAliveHeader.js';
 import { CaptureTimelines } from '../wire/captureTimeline.js';
-import { CaptureChunksLost, readCapture, tsharkVersion } from '../wire/tshark.js';
+import { CaptureChunksLost, readCapture, readsInChunks, tsharkVersion } from '../wire/tshark.js';
 import type { TsharkRead } from '../wire/tshark.js';
 import { CaptureSummary, bracket, staleOutcome } from './captureSummary.js';
 import type { KeptConnection, KeptKind } from './captureSummary.js';
@@ -77,20 +77,19 @@ async function measureOnce(read: TsharkRead, gated: ReadonlySet<string>): Promis
   });
   timelines.finish();
   if (h2c.streams.size > 0) {
-    // Those connections only (in chunks for a large capture, their packets gathered into a side
-    // file read whole: each needs its preface), with their server ports decoded as HTTP.
+    // Those connections only, with their server ports decoded as HTTP. Each needs its preface:
+    // in a large capture, those that cross a chunk boundary (found by a first read in chunks)
+    // are read whole from a side file, the rest chunk by chunk.
     const ports = [...h2c.ports].sort((a, b) => a - b);
+    const h2cRead: TsharkRead = {
+      ...read,
+      select: { ports: read.select?.ports ?? [], hosts: read.select?.hosts ?? [], streams: [...h2c.streams] },
+      portsHint: ports,
+      decodeAs: [...(read.decodeAs ?? []), ...ports.map((port) => `tcp.port==${port},http`)],
+    };
+    const side = readsInChunks(h2cRead) ? await crossing({ ...h2cRead, wholeHistory: true }) : new Set<number>();
     const again = new CaptureTimelines((c) => summary.add(c), false, { only: h2c.streams });
-    await readCapture(
-      {
-        ...read,
-        select: { ports: read.select?.ports ?? [], hosts: read.select?.hosts ?? [], streams: [...h2c.streams] },
-        sideStreams: h2c.streams,
-        portsHint: ports,
-        decodeAs: [...(read.decodeAs ?? []), ...ports.map((port) => `tcp.port==${port},http`)],
-      },
-      (p) => again.add(p),
-    );
+    await readCapture({ ...h2cRead, sideStreams: side }, (p) => again.add(p));
     again.finish();
   }
   const spanMs = roundMs(((timelines.lastTime ?? 0) - (timelines.firstTime ?? 0)) * 1000);
@@ -132,6 +131,17 @@ async function measureOnce(read: TsharkRead, gated: ReadonlySet<string>): Promis
     // The scenarios of the protocols the capture shows (and any an --expect names, so a gate is never dropped).
     scenarios: CAPTURE_SCENARIOS.filter((s) => protocolsOf(summary).includes(s.protocol) || gated.has(s.id)).map((s) => scenarioOf(s.id, summary, spanMs)),
   };
+}
+
+/** The selected connections that cross a chunk boundary: a read in chunks that hands nothing on. */
+async function crossing(read: TsharkRead): Promise<ReadonlySet<number>> {
+  try {
+    await readCapture(read, () => undefined);
+    return new Set();
+  } catch (err) {
+    if (err instanceof CaptureChunksLost && err.streams !== null) return err.streams;
+    throw err;
+  }
 }
 
 /** h2c connections read on the second pass at most (the rest: TCP verdicts only), and their server ports (each a `-d` rule). */

@@ -130,6 +130,11 @@ export interface TsharkRead {
    * file as it goes and reads that file in one pass at the end, after the other connections.
    */
   readonly sideStreams?: ReadonlySet<number>;
+  /**
+   * Every selected connection needs its whole history (h2c, decoded from its preface on): one
+   * that a chunk's tshark did not see open is lost (CaptureChunksLost), whatever it carries.
+   */
+  readonly wholeHistory?: boolean;
   /** Ports one of which every selected connection has (the h2c pass's server ports): narrows what tshark writes out, selects nothing more. */
   readonly portsHint?: readonly number[];
   /** Where a large capture is split (a directory made in it, removed after the read); os.tmpdir() when absent. */
@@ -224,7 +229,7 @@ export function tsharkVersion(tshark = 'tshark'): string {
 export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket) => void): Promise<number> {
   const chunks = read.chunks === undefined ? CAPTURE_CHUNKS : read.chunks;
   const size = statSync(read.file).size;
-  if (chunks !== null && size >= chunks.minBytes) {
+  if (chunks !== null && readsInChunks(read)) {
     const root = read.tempRoot ?? tmpdir();
     const needed = Math.ceil(size * SPLIT_SPACE);
     const free = freeBytes(root);
@@ -249,6 +254,12 @@ export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket
     if (packet !== null && (streams.size === 0 || streams.has(packet.stream))) onPacket(packet);
   });
   return 1;
+}
+
+/** Whether readCapture would read this capture in chunks (when editcap can split it). */
+export function readsInChunks(read: TsharkRead): boolean {
+  const chunks = read.chunks === undefined ? CAPTURE_CHUNKS : read.chunks;
+  return chunks !== null && statSync(read.file).size >= chunks.minBytes;
 }
 
 /**
@@ -421,7 +432,8 @@ async function readChunks(
       if (side.take(packet.stream, whole)) return;
       // tshark decrypts TLS with the secrets of a handshake it saw, and decodes HTTP/2 header blocks with
       // HPACK's dynamic table (RFC 7541 §2.3.2): a connection this tshark did not see open reads differently.
-      if (streams.unopened(packet) && (packet.tls || packet.h2.length > 0 || packet.h2Preface || packet.h2cUndecoded)) lost.add(whole.stream);
+      if (streams.unopened(packet) && (read.wholeHistory === true || packet.tls || packet.h2.length > 0 || packet.h2Preface || packet.h2cUndecoded))
+        lost.add(whole.stream);
       // Once one is lost the read is done again (measureCapture): only the rest of the lost connections are looked for.
       if (lost.size === 0) onPacket(whole);
     });
