@@ -1,14 +1,15 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline';
 import { Aborted, CaptureFileError, MissingToolError, TempSpaceError, abortReason } from '../model/errors.js';
-import { captureFilter } from '../plan/analyzePlan.js';
 import type { CaptureSelection } from '../plan/analyzePlan.js';
+import { chunkFilter, onePassFilter, selects } from './captureSelection.js';
+import { ChunkStreams } from './chunkStreams.js';
+import { SideFile } from './sideFile.js';
 
 /**
  * tshark as the dissector of a packet capture: one child process, one pass (never `-2`,
@@ -280,48 +281,6 @@ function freeBytes(dir: string): number | null {
   }
 }
 
-/** The display filter of a one-pass read: tshark's own tcp.stream numbers are the whole file's (a long list of streams is left to Node). */
-function onePassFilter(read: TsharkRead): string {
-  const select = read.select ?? null;
-  const filter = connectionFilter(read, select === null ? [] : select.streams.length <= 64 ? select.streams : []);
-  return filter === null ? 'tcp' : `tcp && (${filter})`;
-}
-
-/** The ports, hosts, ports hint and `streams` as one display filter; null for none. */
-function connectionFilter(read: TsharkRead, streams: readonly number[]): string | null {
-  const select = read.select ?? { ports: [], hosts: [], streams: [] };
-  const terms = [captureFilter({ ...select, streams }), read.portsHint === undefined ? null : `tcp.port in {${read.portsHint.join(', ')}}`];
-  const present = terms.filter((t): t is string => t !== null);
-  return present.length === 0 ? null : present.join(' && ');
-}
-
-/**
- * The display filter of a chunk: the ports and hosts (a property of every packet of a
- * connection), and the first packet of every stream the chunk's tshark sees
- * (`tcp.time_relative == 0`), so that ChunkStreams numbers the connections left out as one
- * pass would; selects() then drops those.
- */
-function chunkFilter(read: TsharkRead): string {
-  const filter = connectionFilter(read, []);
-  return filter === null ? 'tcp' : `tcp && ((${filter}) || tcp.time_relative == 0)`;
-}
-
-/** The selection as a test of a packet with the whole file's numbers (addresses compared as tshark writes them). */
-function selects(select: CaptureSelection | null): (p: CapturedPacket) => boolean {
-  const ports = new Set(select?.ports ?? []);
-  const hosts = new Set((select?.hosts ?? []).map(canonicalAddress));
-  const streams = new Set(select?.streams ?? []);
-  return (p) =>
-    (ports.size === 0 || ports.has(p.srcPort) || ports.has(p.dstPort)) &&
-    (hosts.size === 0 || hosts.has(p.src) || hosts.has(p.dst)) &&
-    (streams.size === 0 || streams.has(p.stream));
-}
-
-/** An IPv6 address in its compressed lower-case form (RFC 5952), as tshark writes it; IPv4 unchanged. */
-function canonicalAddress(address: string): string {
-  return isIP(address) === 6 ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
-}
-
 /**
  * How a large capture is read in bounded memory. tshark keeps state for every frame it has
  * dissected for as long as the file is open (about 520 bytes a packet here, two thirds of it
@@ -408,7 +367,15 @@ async function readChunks(
   const streams = new ChunkStreams(chunks.partPackets);
   const wanted = selects(read.select ?? null);
   const filter = chunkFilter(read);
-  const side = new SideFile(dir, read.sideStreams ?? new Set());
+  const side = new SideFile(dir, read.sideStreams ?? new Set(), {
+    run: (args) => tsharkLines(read, args, () => undefined),
+    read: (file, onSide) =>
+      tsharkLines(read, tsharkArgs(read, file, 'tcp'), (line) => {
+        const packet = parseLine(line);
+        if (packet !== null) onSide(packet);
+      }),
+    signal: read.signal,
+  });
   const lost = new Set<number>();
   const chunkFile = path.join(dir, 'chunk.pcapng');
   let count = 0;
@@ -438,175 +405,12 @@ async function readChunks(
       if (lost.size === 0) onPacket(whole);
     });
     count += 1;
-    await side.copyChunk(read, chunkFile, first * chunks.partPackets - from * chunks.partPackets);
+    await side.copyChunk(chunkFile, first * chunks.partPackets - from * chunks.partPackets);
   }
   if (lost.size > 0) throw new CaptureChunksLost(lost);
-  await side.read(read, streams, onPacket);
+  // The side file's tshark saw the connections otherwise than the chunks: read the capture in one pass.
+  if (!(await side.read(streams, onPacket))) throw new CaptureChunksLost(null);
   return count;
-}
-
-/**
- * The packets of the connections that need their whole history in one tshark, copied chunk by
- * chunk into one file and read in one pass at the end: tshark's memory is then bounded by the
- * size of those connections, not the capture's. Their whole-file frame numbers are kept (a
- * number each) to hand them on as one pass numbers them; tshark numbers the side file's
- * streams in the order they first appear, as they first appeared in the chunks.
- */
-class SideFile {
-  private readonly file: string;
-  private readonly part: string;
-  private locals = new Set<number>();
-  private readonly frames: number[] = [];
-  /** The whole-file stream of each of the side file's own stream numbers. */
-  private readonly order: number[] = [];
-  private readonly seen = new Set<number>();
-
-  constructor(
-    dir: string,
-    private readonly streams: ReadonlySet<number>,
-  ) {
-    this.file = path.join(dir, 'side.pcapng');
-    this.part = path.join(dir, 'side-part.pcapng');
-  }
-
-  startChunk(): void {
-    this.locals = new Set();
-  }
-
-  /** Takes a packet of a side connection (true), or leaves it to the chunk (false). */
-  take(localStream: number, p: CapturedPacket): boolean {
-    if (!this.streams.has(p.stream)) return false;
-    this.locals.add(localStream);
-    this.frames.push(p.frame);
-    if (!this.seen.has(p.stream)) {
-      this.seen.add(p.stream);
-      this.order.push(p.stream);
-    }
-    return true;
-  }
-
-  /** Copies the chunk's packets of side connections (after its first `overlap` frames, read by the chunk before) to the side file. */
-  async copyChunk(read: TsharkRead, chunkFile: string, overlap: number): Promise<void> {
-    if (this.locals.size === 0) return;
-    const filter = `frame.number > ${overlap} && tcp.stream in {${[...this.locals].join(', ')}}`;
-    await tsharkLines(read, ['-r', chunkFile, '-n', '-Y', filter, '-F', 'pcapng', '-w', this.part], () => undefined);
-    await pipeline(createReadStream(this.part), createWriteStream(this.file, { flags: 'a' }), { signal: read.signal });
-  }
-
-  /** Reads the side file in one pass, handing on its packets with the whole file's numbers. */
-  async read(read: TsharkRead, streams: ChunkStreams, onPacket: (p: CapturedPacket) => void): Promise<void> {
-    if (this.frames.length === 0) return;
-    let at = 0;
-    await tsharkLines(read, tsharkArgs(read, this.file, 'tcp'), (line) => {
-      const p = parseLine(line);
-      if (p === null) return;
-      const frame = this.frames[at];
-      const stream = this.order[p.stream];
-      // The side file's tshark saw the connections otherwise than the chunks: read the capture in one pass.
-      if (frame === undefined || stream === undefined) throw new CaptureChunksLost(null);
-      at += 1;
-      onPacket({ ...p, frame, stream, time: streams.timeOf(p.epochText) });
-    });
-    if (at !== this.frames.length) throw new CaptureChunksLost(null);
-  }
-}
-
-/**
- * tcp.stream and frame.number as one pass over the whole file would give them, from one tshark
- * per chunk (each numbers from 0 and 1 again), and the time after the file's first packet.
- * A stream the chunk's tshark saw in the overlap is the stream those frames had on the chunk
- * before (kept per frame of the last part: bounded by partPackets); a new one is a connection
- * seen before (by its 4-tuple, among the latest TUPLES_MAX) unless it begins with a SYN with
- * another initial sequence number, as tshark itself starts a new stream on such a SYN (and keeps
- * the stream for a SYN with the same one); otherwise the next number.
- */
-class ChunkStreams {
-  private chunk = -1;
-  private frameBase = 0;
-  private overlapEnd = 0;
-  private lastPartStart = 0;
-  /** The whole-file stream of each frame of the current chunk's last part, then of the overlap. */
-  private lastPart: Int32Array;
-  private overlap: Int32Array;
-  private local = new Map<number, TupleStream>();
-  /** This chunk's streams whose SYN its tshark saw. */
-  private opened = new Set<number>();
-  private readonly tuples = new Map<string, TupleStream>();
-  private next = 0;
-  /** The first packet's epoch, split into whole seconds and nanoseconds (a double holds neither exactly together). */
-  private zero: readonly [number, number] | null = null;
-
-  constructor(private readonly partPackets: number) {
-    this.lastPart = new Int32Array(partPackets).fill(-1);
-    this.overlap = new Int32Array(partPackets).fill(-1);
-  }
-
-  /** A chunk whose first frame is `frameBase` (0-based, whole file), whose own frames start at `ownStart`, whose last part is `lastPart`. */
-  startChunk(frameBase: number, ownStart: number, lastPart: number): void {
-    this.chunk += 1;
-    this.frameBase = frameBase;
-    this.overlapEnd = ownStart;
-    [this.overlap, this.lastPart] = [this.lastPart, this.overlap];
-    this.lastPart.fill(-1);
-    this.lastPartStart = lastPart * this.partPackets;
-    this.local = new Map();
-    this.opened = new Set();
-  }
-
-  /** Whether this chunk's tshark read p's connection (its own stream number) from the middle: it saw no SYN of it, and it is not the first chunk. */
-  unopened(p: CapturedPacket): boolean {
-    return this.chunk > 0 && !this.opened.has(p.stream);
-  }
-
-  /** Seconds after the whole file's first packet, for a packet with this epoch text. */
-  timeOf(epochText: string): number {
-    const [seconds, nanos] = epochParts(epochText);
-    const [s0, n0] = this.zero ?? [seconds, nanos];
-    return seconds - s0 + (nanos - n0) / 1e9;
-  }
-
-  /** The packet with the whole file's numbers; null when it belongs to the overlap (handed on by the chunk before). */
-  map(p: CapturedPacket): CapturedPacket | null {
-    const frame = this.frameBase + p.frame; // 1-based
-    if (p.syn) this.opened.add(p.stream);
-    if (this.chunk === 0 && this.zero === null) this.zero = epochParts(p.epochText, p.time);
-    if (frame <= this.overlapEnd) {
-      const stream = this.overlap[frame - 1 - (this.overlapEnd - this.partPackets)] ?? -1;
-      if (stream >= 0 && !this.local.has(p.stream)) this.local.set(p.stream, this.remember(p, stream));
-      return null;
-    }
-    let seen = this.local.get(p.stream);
-    if (seen === undefined) {
-      const known = this.tuples.get(tupleOf(p));
-      // A SYN with the connection's first sequence number is that connection's (tshark: a retransmission), another a new one.
-      const same = known !== undefined && (!(p.syn && !p.ack) || known.isn === p.seq);
-      seen = this.remember(p, this.chunk === 0 ? p.stream : same ? (known as TupleStream).stream : this.next);
-      this.local.set(p.stream, seen);
-    }
-    if (p.syn && !p.ack) seen.isn = p.seq;
-    const stream = seen.stream;
-    if (frame > this.lastPartStart) this.lastPart[frame - 1 - this.lastPartStart] = stream;
-    this.zero ??= epochParts(p.epochText, p.time);
-    return { ...p, frame, stream, time: this.timeOf(p.epochText) };
-  }
-
-  /** `stream` as the latest connection of p's 4-tuple (the oldest of TUPLES_MAX forgotten). */
-  private remember(p: CapturedPacket, stream: number): TupleStream {
-    const tuple = tupleOf(p);
-    const known = this.tuples.get(tuple);
-    const entry = known !== undefined && known.stream === stream ? known : { stream, isn: null };
-    this.next = Math.max(this.next, stream + 1);
-    this.tuples.delete(tuple);
-    this.tuples.set(tuple, entry);
-    if (this.tuples.size > TUPLES_MAX) this.tuples.delete(this.tuples.keys().next().value as string);
-    return entry;
-  }
-}
-
-/** A whole-file stream and the client's initial sequence number (tcp.seq_raw of its SYN), once seen. */
-interface TupleStream {
-  readonly stream: number;
-  isn: number | null;
 }
 
 /**
@@ -623,32 +427,6 @@ export class CaptureChunksLost extends Error {
         : `${streams.size} TLS or HTTP/2 connection${streams.size === 1 ? '' : 's'} span a chunk boundary: read them whole from a side file`,
     );
   }
-}
-
-/** 4-tuples of whole-file streams remembered for a connection that goes quiet for longer than a chunk. */
-const TUPLES_MAX = 131_072;
-
-/** The same string for both directions of a connection. */
-function tupleOf(p: CapturedPacket): string {
-  const a = `${p.src} ${p.srcPort}`;
-  const b = `${p.dst} ${p.dstPort}`;
-  return a < b ? `${a} ${b}` : `${b} ${a}`;
-}
-
-/** An epoch in tshark's text (`1796150342.847126059`) as whole seconds and nanoseconds, less `minus` seconds. */
-function epochParts(text: string, minus = 0): [number, number] {
-  const dot = text.indexOf('.');
-  const seconds = Number(dot < 0 ? text : text.slice(0, dot));
-  const nanos = dot < 0 ? 0 : Number(text.slice(dot + 1, dot + 10).padEnd(9, '0'));
-  if (minus === 0) return [seconds, nanos];
-  const whole = Math.floor(minus);
-  let n = nanos - Math.round((minus - whole) * 1e9);
-  let s = seconds - whole;
-  if (n < 0) {
-    n += 1e9;
-    s -= 1;
-  }
-  return [s, n];
 }
 
 /** Runs tshark with `args` and hands each line of its output to `onLine`, in order; the errors of readCapture. */
