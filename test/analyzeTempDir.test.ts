@@ -119,6 +119,21 @@ describe('analyze: the temporary directory of a split capture', () => {
     expect(readdirSync(small)).toEqual([]);
   });
 
+  it('a TMPDIR where no directory can be made (no inode left): a small capture needs none; a large one gets the same line', async (ctx) => {
+    const full = tmpfs('no-inodes', 'size=256m,nr_inodes=1');
+    needMount(ctx, full);
+    const small = await runCli(['analyze', FIXTURE, '--json', '-q'], { env: { TMPDIR: full }, timeoutMs: 60_000 });
+    expect(small.stderr).toBe('');
+    expect(small.code).toBe(0);
+    expect((JSON.parse(small.stdout) as { evidence: { capture: { packets: number } } }).evidence.capture.packets).toBe(47);
+    const split = await runCli(['analyze', large], { env: { TMPDIR: full }, timeoutMs: 60_000 });
+    expect(split.code).toBe(3);
+    expect(split.stderr).toMatch(
+      /^keepalive-probe: not enough free space to split the capture: it needs about \d+ MiB in .*, \d+ MiB free: set TMPDIR to a larger disk \[temp-space\]\n$/,
+    );
+    expect(readdirSync(full)).toEqual([]);
+  });
+
   it.each(['SIGTERM', 'SIGINT'] as const)(
     'the CLI stopped by %s while it splits or reads: exit 128 + n, no report, the temporary directory removed',
     async (signal) => {

@@ -42,8 +42,11 @@ export async function analyzeCommand(file: string, flags: AnalyzeFlags): Promise
     clientIdleMs: flags.clientIdle ?? null,
   });
   const outputs = openOutputs(flags);
-  const tempRoot = mkdtempSync(path.join(tmpdir(), 'kap-analyze-'));
-  const removeTemp = (): void => rmSync(tempRoot, { recursive: true, force: true });
+  // A small capture needs no temporary directory: when none can be made here, a large one says why (wire/tshark.ts, TempSpaceError).
+  const tempRoot = madeTempDir();
+  const removeTemp = (): void => {
+    if (tempRoot !== undefined) rmSync(tempRoot, { recursive: true, force: true });
+  };
   process.once('exit', removeTemp);
   const interrupt = stopOnSignals('stopping: no report is written');
   try {
@@ -61,5 +64,14 @@ export async function analyzeCommand(file: string, flags: AnalyzeFlags): Promise
     interrupt.dispose();
     removeTemp();
     process.off('exit', removeTemp);
+  }
+}
+
+/** A new directory under TMPDIR for the split of a large capture; undefined when none can be made (then readCapture tries, and says why). */
+function madeTempDir(): string | undefined {
+  try {
+    return mkdtempSync(path.join(tmpdir(), 'kap-analyze-'));
+  } catch {
+    return undefined;
   }
 }

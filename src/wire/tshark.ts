@@ -235,8 +235,9 @@ export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket
     const needed = Math.ceil(size * SPLIT_SPACE);
     const free = freeBytes(root);
     if (free !== null && free < needed) throw new TempSpaceError(needed, free, root);
-    const dir = mkdtempSync(path.join(root, 'kap-capture-'));
+    let dir: string | null = null;
     try {
+      dir = mkdtempSync(path.join(root, 'kap-capture-'));
       const parts = await splitCapture(read, chunks, dir);
       if (parts !== null && parts.length > chunks.partsPerChunk) return await readChunks(read, chunks, parts, dir, onPacket);
     } catch (err) {
@@ -246,7 +247,7 @@ export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket
       if (read.signal?.aborted === true && !(err instanceof Aborted)) throw new Aborted(abortReason(read.signal));
       throw err;
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      if (dir !== null) rmSync(dir, { recursive: true, force: true });
     }
   }
   const streams = new Set(read.select?.streams ?? []);
