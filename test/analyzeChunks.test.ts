@@ -258,7 +258,7 @@ function needCapture(ctx: TestContext): void {
   }
 }
 
-/** Every packet of a read, and apart their times (the chunked read subtracts nanoseconds, the one pass has tshark's doubles). */
+/** Every packet of a read, and apart their times (compared exactly: ChunkStreams.timeOf gives the one pass's doubles). */
 async function packets(read: TsharkRead): Promise<{ processes: number; packets: unknown[]; times: number[] }> {
   const seen: CapturedPacket[] = [];
   const processes = await readCapture(read, (p) => seen.push(p));
@@ -300,8 +300,8 @@ describe('analyze in chunks (bounded tshark memory)', () => {
     expect(all.filter((p) => p.messages.length > 0).length).toBeGreaterThanOrEqual(2 * 4 * 12);
     expect(straddling(all)).toBeGreaterThanOrEqual(3);
     expect(chunked.packets).toEqual(whole.packets);
-    // The same instants: within a microsecond (the report rounds to 0.1 ms).
-    expect(Math.max(...chunked.times.map((t, i) => Math.abs(t - (whole.times[i] ?? 0))))).toBeLessThan(1e-6);
+    // The same instants, to the last bit (ChunkStreams.timeOf).
+    expect(chunked.times).toEqual(whole.times);
   });
 
   it('every verdict, metric and connection id as in one pass', async (ctx) => {
@@ -331,7 +331,7 @@ describe('analyze in chunks (bounded tshark memory)', () => {
       console.info(`${JSON.stringify(select)}: ${whole.packets.length} packets, ${chunked.processes} chunks`);
       expect(chunked.processes).toBeGreaterThanOrEqual(5);
       expect(chunked.packets).toEqual(whole.packets);
-      expect(Math.max(0, ...chunked.times.map((t, i) => Math.abs(t - (whole.times[i] ?? 0))))).toBeLessThan(1e-6);
+      expect(chunked.times).toEqual(whole.times);
       expect(await measureCapture({ file, select, tlsKeylog: null, chunks: SMALL })).toEqual(
         await measureCapture({ file, select, tlsKeylog: null, chunks: null }),
       );

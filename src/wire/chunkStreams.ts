@@ -47,11 +47,18 @@ export class ChunkStreams {
     return this.chunk > 0 && !this.opened.has(p.stream);
   }
 
-  /** Seconds after the whole file's first packet, for a packet with this epoch text. */
+  /**
+   * Seconds after the whole file's first packet, for a packet with this epoch text: counted in
+   * whole nanoseconds, then written as tshark writes frame.time_relative (seconds and nine
+   * decimals) and parsed, so that it is the very double one pass reads (a report rounds
+   * to 0.001 ms: two doubles a hair apart round a time ending in exactly 500 ns apart).
+   */
   timeOf(epochText: string): number {
     const [seconds, nanos] = epochParts(epochText);
     const [s0, n0] = this.zero ?? [seconds, nanos];
-    return seconds - s0 + (nanos - n0) / 1e9;
+    const ns = (seconds - s0) * 1e9 + (nanos - n0);
+    const abs = Math.abs(ns);
+    return Number(`${ns < 0 ? '-' : ''}${Math.floor(abs / 1e9)}.${String(abs % 1e9).padStart(9, '0')}`);
   }
 
   /** The packet with the whole file's numbers; null when it belongs to the overlap (handed on by the chunk before). */
