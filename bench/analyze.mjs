@@ -1,5 +1,5 @@
-// `keepalive-probe analyze` on a large capture against `tshark -r file -q -z conv,tcp` on the
-// same file: wall time, packets per second and peak RSS of each (for analyze, its node
+// `keepalive-probe analyze` (and `analyze --port`) on a large capture against `tshark -r file -q -z conv,tcp`
+// (and one `tshark -Y` pass with the same port filter) on the same file: wall time, packets per second and peak RSS of each (for analyze, its node
 // process and its children, read off /proc/<pid>/status VmHWM while they run: from 64 MB on,
 // editcap splitting the file and one tshark per chunk, wire/tshark.ts CAPTURE_CHUNKS).
 // The capture is made here: a Node http server (keepAliveTimeout 300 ms) on 127.0.0.1 and a
@@ -75,6 +75,12 @@ if (merged.status !== 0) throw new Error(`mergecap failed: ${merged.stderr}`);
 for (const part of parts) rmSync(part);
 const packets = Number(spawnSync('capinfos', ['-c', '-M', file], { encoding: 'utf8' }).stdout.match(/Number of packets:\s+(\d+)/)?.[1]);
 
+// The room the split takes (wire/tshark.ts SPLIT_SPACE): editcap's parts against the capture's size.
+const splitDir = mkdtempSync(path.join(dir, 'split-'));
+spawnSync('editcap', ['-F', 'pcapng', '-c', '20000', file, path.join(splitDir, 'part.pcapng')]);
+const partsBytes = readdirSync(splitDir).reduce((sum, f) => sum + statSync(path.join(splitDir, f)).size, 0);
+rmSync(splitDir, { recursive: true, force: true });
+
 /** The pids under `root` (itself included), from /proc/<pid>/stat's parent field. */
 function tree(root) {
   const parents = new Map();
@@ -113,9 +119,13 @@ async function measure(command, args) {
   return { ms: performance.now() - started, peaks };
 }
 
+// A filtered read too: `--port` (the server's: every connection) is read chunk by chunk like the
+// unfiltered one; beside it, one tshark pass with the same display filter, as analyze read it before.
 const runs = {
   analyze: () => measure(process.execPath, [bin, 'analyze', file, '--json', '-q']),
+  'analyze --port': () => measure(process.execPath, [bin, 'analyze', file, '--port', String(port), '--json', '-q']),
   'tshark conv,tcp': () => measure('tshark', ['-r', file, '-q', '-z', 'conv,tcp']),
+  'tshark -Y port': () => measure('tshark', ['-r', file, '-n', '-T', 'fields', '-e', 'frame.number', '-Y', `tcp && (tcp.port == ${port})`]),
 };
 const results = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
 for (let r = 0; r < rounds; r++) for (const [name, run] of Object.entries(runs)) results[name].push(await run());
@@ -127,7 +137,7 @@ const stats = (xs) => {
   return { min: s[0], median: s[Math.floor(s.length / 2)], max: s.at(-1) };
 };
 console.log(
-  `${(size / 1e6).toFixed(1)} MB capture, ${packets} packets (${copies} copies of ${REQUESTS} requests by Node's agent); ${rounds} rounds alternating`,
+  `${(size / 1e6).toFixed(1)} MB capture, ${packets} packets (${copies} copies of ${REQUESTS} requests by Node's agent); ${rounds} rounds alternating; split into parts of 20,000 packets: ${(partsBytes / size).toFixed(3)} × its size`,
 );
 const analyzeMedian = stats(results.analyze.map((r) => r.ms)).median;
 for (const [name, xs] of Object.entries(results)) {

@@ -1,5 +1,5 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { InputError, MissingToolError } from '../model/errors.js';
+import { CannotRunError, InputError } from '../model/errors.js';
 import { BUILTIN_ORDER } from '../catalog/builtinScenarios.js';
 import { SHELLS, completionScript } from './completion.js';
 import type { Shell, ValueCompletion } from './completion.js';
@@ -37,8 +37,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       writeError(err.describe());
       return EXIT.usage;
     }
-    // A program the command needs is missing (tshark for analyze): one line saying how to install it.
-    if (err instanceof MissingToolError) {
+    // The command cannot run here (tshark missing, no room to split a capture): one line saying what to do.
+    if (err instanceof CannotRunError) {
       writeError(err.describe());
       return EXIT.unprobeable;
     }

@@ -13,6 +13,7 @@ import type {
   ScenarioMeasurement,
   TimeWaitFinding,
 } from '../model/result.js';
+import { captureFilter } from '../plan/analyzePlan.js';
 import { CAPTURE_SCENARIOS } from '../plan/captureScenarios.js';
 import { RUN_DEFAULTS } from '../options/runConfig.js';
 import { serverCloseMode } from '../timeline/closeMode.js';
@@ -20,7 +21,7 @@ import { idleTimeoutOf } from '../timeline/classifyClose.js';
 import { formatDuration, roundMs } from '../util/duration.js';
 import { parseKeepAlive } from '../http/keepAliveHeader.js';
 import { CaptureTimelines } from '../wire/captureTimeline.js';
-import { CaptureChunksLost, readCapture, tsharkVersion } from '../wire/tshark.js';
+import { CaptureChunksLost, readCapture, readsInChunks, tsharkVersion } from '../wire/tshark.js';
 import type { TsharkRead } from '../wire/tshark.js';
 import { CaptureSummary, bracket, staleOutcome } from './captureSummary.js';
 import type { KeptConnection, KeptKind } from './captureSummary.js';
@@ -40,9 +41,18 @@ export async function measureCapture(read: TsharkRead, gated: ReadonlySet<string
   try {
     return await measureOnce(read, gated);
   } catch (err) {
-    // A large capture read in chunks, with a TLS or HTTP/2 connection across a boundary: in one pass (tshark's memory unbounded).
-    if (err instanceof CaptureChunksLost) return measureOnce({ ...read, chunks: null }, gated);
-    throw err;
+    if (!(err instanceof CaptureChunksLost)) throw err;
+    // A large capture read in chunks, with TLS or HTTP/2 connections across a boundary: again,
+    // those connections read whole from a side file (tshark's memory bounded by their size).
+    if (err.streams !== null) {
+      try {
+        return await measureOnce({ ...read, sideStreams: err.streams }, gated);
+      } catch (again) {
+        if (!(again instanceof CaptureChunksLost)) throw again;
+      }
+    }
+    // The side file did not read as the chunks did: in one pass (tshark's memory unbounded).
+    return measureOnce({ ...read, chunks: null }, gated);
   }
 }
 
@@ -67,24 +77,26 @@ async function measureOnce(read: TsharkRead, gated: ReadonlySet<string>): Promis
   });
   timelines.finish();
   if (h2c.streams.size > 0) {
+    // Those connections only, with their server ports decoded as HTTP. Each needs its preface:
+    // in a large capture, those that cross a chunk boundary (found by a first read in chunks)
+    // are read whole from a side file, the rest chunk by chunk.
     const ports = [...h2c.ports].sort((a, b) => a - b);
+    const h2cRead: TsharkRead = {
+      ...read,
+      select: { ports: read.select?.ports ?? [], hosts: read.select?.hosts ?? [], streams: [...h2c.streams] },
+      portsHint: ports,
+      decodeAs: [...(read.decodeAs ?? []), ...ports.map((port) => `tcp.port==${port},http`)],
+    };
+    const side = readsInChunks(h2cRead) ? await crossing({ ...h2cRead, wholeHistory: true }) : new Set<number>();
     const again = new CaptureTimelines((c) => summary.add(c), false, { only: h2c.streams });
-    const portFilter = `tcp.port in {${ports.join(' ')}}`;
-    await readCapture(
-      {
-        ...read,
-        filter: read.filter === null ? portFilter : `(${read.filter}) && ${portFilter}`,
-        decodeAs: [...(read.decodeAs ?? []), ...ports.map((port) => `tcp.port==${port},http`)],
-      },
-      (p) => again.add(p),
-    );
+    await readCapture({ ...h2cRead, sideStreams: side }, (p) => again.add(p));
     again.finish();
   }
   const spanMs = roundMs(((timelines.lastTime ?? 0) - (timelines.firstTime ?? 0)) * 1000);
   const capture: CaptureEvidence = {
     file: read.file,
     tshark: version,
-    filter: read.filter,
+    filter: read.select === undefined || read.select === null ? null : captureFilter(read.select),
     packets: timelines.packets,
     connections: summary.connections,
     httpConnections: summary.httpConnections,
@@ -119,6 +131,17 @@ async function measureOnce(read: TsharkRead, gated: ReadonlySet<string>): Promis
     // The scenarios of the protocols the capture shows (and any an --expect names, so a gate is never dropped).
     scenarios: CAPTURE_SCENARIOS.filter((s) => protocolsOf(summary).includes(s.protocol) || gated.has(s.id)).map((s) => scenarioOf(s.id, summary, spanMs)),
   };
+}
+
+/** The selected connections that cross a chunk boundary: a read in chunks that hands nothing on. */
+async function crossing(read: TsharkRead): Promise<ReadonlySet<number>> {
+  try {
+    await readCapture(read, () => undefined);
+    return new Set();
+  } catch (err) {
+    if (err instanceof CaptureChunksLost && err.streams !== null) return err.streams;
+    throw err;
+  }
 }
 
 /** h2c connections read on the second pass at most (the rest: TCP verdicts only), and their server ports (each a `-d` rule). */

@@ -54,7 +54,7 @@ export async function readWire(
   let originMs: number | null = null;
   const decodeAs = [...new Set(targets.map((t) => `tcp.port==${t.port},${t.tls ? 'tls' : 'http'}`))];
   // One pass: the capture of a run is bounded by the run, and may hold TLS or HTTP/2 across any chunk boundary (CaptureChunksLost).
-  await readCapture({ file, filter: null, tlsKeylog, decodeAs, chunks: null }, (p) => {
+  await readCapture({ file, tlsKeylog, decodeAs, chunks: null }, (p) => {
     originMs ??= (p.epoch - p.time) * 1000;
     timelines.add(p);
   });

@@ -21,23 +21,57 @@ export class UsageError extends InputError {}
 export class CaptureFileError extends InputError {}
 
 /**
- * A program the command needs is not installed (tshark for `analyze`): exit code 3, the
- * input was fine but the command cannot run here. `code` is stable; `hint` says how to install it.
+ * The input was fine but the command cannot run on this machine: exit code 3. `code` is
+ * stable; `hint` says what the user can do about it.
  */
-export class MissingToolError extends Error {
-  readonly code = 'tool-missing';
+export class CannotRunError extends Error {
   constructor(
-    readonly tool: string,
+    readonly code: 'tool-missing' | 'temp-space',
+    message: string,
     readonly hint: string,
   ) {
-    super(`${tool} is not installed or not on PATH`);
-    this.name = 'MissingToolError';
+    super(message);
+    this.name = 'CannotRunError';
   }
 
   /** The one line shown on stderr. */
   describe(): string {
     return `${this.message}: ${this.hint} [${this.code}]`;
   }
+}
+
+/** A program the command needs is not installed (tshark for `analyze`). */
+export class MissingToolError extends CannotRunError {
+  constructor(
+    readonly tool: string,
+    hint: string,
+  ) {
+    super('tool-missing', `${tool} is not installed or not on PATH`, hint);
+    this.name = 'MissingToolError';
+  }
+}
+
+/**
+ * Too little free space in the temporary directory for `analyze` to split a large capture
+ * (wire/tshark.ts): found before splitting, or as ENOSPC while it splits.
+ */
+export class TempSpaceError extends CannotRunError {
+  constructor(
+    readonly neededBytes: number,
+    readonly freeBytes: number,
+    readonly dir: string,
+  ) {
+    super(
+      'temp-space',
+      `not enough free space to split the capture: it needs about ${mebibytes(neededBytes)} in ${dir}, ${mebibytes(freeBytes)} free`,
+      'set TMPDIR to a larger disk',
+    );
+    this.name = 'TempSpaceError';
+  }
+}
+
+function mebibytes(bytes: number): string {
+  return `${Math.ceil(bytes / 1048576)} MiB`;
 }
 
 /**

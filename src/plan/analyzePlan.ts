@@ -23,11 +23,14 @@ export interface AnalyzeConfig {
   readonly clientIdleMs: number | null;
 }
 
+/** Which connections of a capture to read: any of the ports, and any of the hosts, and any of the streams (an empty list: no condition). */
+export type CaptureSelection = Pick<AnalyzeConfig, 'ports' | 'hosts' | 'streams'>;
+
 /** What `analyze` will do, with every bad input found before tshark starts (InputError, exit 2). */
 export interface AnalyzePlan {
   readonly file: string;
-  /** The tshark display filter the flags make; null for none. */
-  readonly filter: string | null;
+  /** The connections the flags select (wire/tshark.ts applies them, chunk by chunk for a large capture). */
+  readonly select: CaptureSelection;
   readonly tlsKeylog: string | null;
   readonly scenarios: readonly Scenario[];
   readonly gates: readonly Gate[];
@@ -45,7 +48,7 @@ export function makeAnalyzePlan(config: AnalyzeConfig): AnalyzePlan {
   const gates = resolveGates(config.expect, [], CAPTURE_SCENARIOS, Number.POSITIVE_INFINITY, 'analyze');
   return {
     file: config.file,
-    filter: captureFilter(config),
+    select: { ports: config.ports, hosts: config.hosts, streams: config.streams },
     tlsKeylog: config.tlsKeylog,
     scenarios: CAPTURE_SCENARIOS,
     gates,
@@ -53,8 +56,8 @@ export function makeAnalyzePlan(config: AnalyzeConfig): AnalyzePlan {
   };
 }
 
-/** The filters as one tshark display filter: any of the ports, and any of the hosts, and any of the streams. */
-export function captureFilter(config: Pick<AnalyzeConfig, 'ports' | 'hosts' | 'streams'>): string | null {
+/** The selection as one tshark display filter (as one pass over the whole file reads `tcp.stream`); null for every connection. */
+export function captureFilter(config: CaptureSelection): string | null {
   const any = (terms: string[]): string | null => (terms.length === 0 ? null : `(${terms.join(' || ')})`);
   const parts = [
     any(config.ports.map((p) => `tcp.port == ${p}`)),

@@ -1,10 +1,15 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline';
-import { CaptureFileError, MissingToolError } from '../model/errors.js';
+import { Aborted, CaptureFileError, MissingToolError, TempSpaceError, abortReason } from '../model/errors.js';
+import type { CaptureSelection } from '../plan/analyzePlan.js';
+import { chunkFilter, onePassFilter, selects } from './captureSelection.js';
+import { ChunkStreams } from './chunkStreams.js';
+import { SideFile } from './sideFile.js';
 
 /**
  * tshark as the dissector of a packet capture: one child process, one pass (never `-2`,
@@ -102,8 +107,12 @@ export interface CapturedH2Frame {
 /** What to read from a capture. */
 export interface TsharkRead {
   readonly file: string;
-  /** A tshark display filter (`-Y`); null for every packet. */
-  readonly filter: string | null;
+  /**
+   * Which connections to read (analyze's --port, --host, --stream); absent or null for every one.
+   * Ports and hosts are tshark's display filter (in each chunk's too); streams are the whole
+   * file's tcp.stream numbers, so a chunked read selects them after ChunkStreams numbered them.
+   */
+  readonly select?: CaptureSelection | null;
   /** An SSLKEYLOGFILE-format key log (`-o tls.keylog_file:`), or null. */
   readonly tlsKeylog: string | null;
   /** The tshark executable (a test may name one that does not exist). */
@@ -116,6 +125,23 @@ export interface TsharkRead {
    * otherwise hide the HTTP on it.
    */
   readonly decodeAs?: readonly string[];
+  /**
+   * Connections (the whole file's tcp.stream numbers) that need their whole history in one
+   * tshark (TLS, HTTP/2: CaptureChunksLost): a chunked read copies their packets into a side
+   * file as it goes and reads that file in one pass at the end, after the other connections.
+   */
+  readonly sideStreams?: ReadonlySet<number>;
+  /**
+   * Every selected connection needs its whole history (h2c, decoded from its preface on): one
+   * that a chunk's tshark did not see open is lost (CaptureChunksLost), whatever it carries.
+   */
+  readonly wholeHistory?: boolean;
+  /** Ports one of which every selected connection has (the h2c pass's server ports): narrows what tshark writes out, selects nothing more. */
+  readonly portsHint?: readonly number[];
+  /** Where a large capture is split (a directory made in it, removed after the read); os.tmpdir() when absent. */
+  readonly tempRoot?: string;
+  /** Aborting it stops the read: tshark and editcap are killed, the parts removed, and Aborted thrown with the signal's reason. */
+  readonly signal?: AbortSignal;
 }
 
 /** SETTINGS values by identifier (RFC 9113 §6.5.2, RFC 8441 §3): tshark names a field per identifier, `unknown` for the rest. */
@@ -194,31 +220,66 @@ export function tsharkVersion(tshark = 'tshark'): string {
 }
 
 /**
- * Streams the packets of a capture to `onPacket`, in capture order. Rejects with
- * MissingToolError when tshark is not installed, CaptureFileError when tshark cannot read
- * the file (its own one-line reason). Resolves to the number of tshark processes that read it
- * (more than one: in chunks, see CaptureChunks).
+ * Streams the packets of a capture to `onPacket`, in capture order (in a chunked read, the
+ * sideStreams' after the others). Rejects with MissingToolError when tshark is not installed,
+ * CaptureFileError when tshark cannot read the file (its own one-line reason), TempSpaceError
+ * when the temporary directory has no room for the split, CaptureChunksLost when a chunk
+ * cannot read a connection as one pass would, Aborted when `read.signal` stops it. Resolves
+ * to the number of chunks read (1: in one pass, see CaptureChunks).
  */
 export async function readCapture(read: TsharkRead, onPacket: (p: CapturedPacket) => void): Promise<number> {
   const chunks = read.chunks === undefined ? CAPTURE_CHUNKS : read.chunks;
-  // A filter is read in one pass: `tcp.stream == N` (--stream) names tshark's numbering over the whole file.
-  if (chunks !== null && read.filter === null && statSync(read.file).size >= chunks.minBytes) {
-    const dir = mkdtempSync(path.join(tmpdir(), 'kap-capture-'));
+  const size = statSync(read.file).size;
+  if (chunks !== null && readsInChunks(read)) {
+    const root = read.tempRoot ?? tmpdir();
+    const needed = Math.ceil(size * SPLIT_SPACE);
+    const free = freeBytes(root);
+    if (free !== null && free < needed) throw new TempSpaceError(needed, free, root);
+    let dir: string | null = null;
     try {
+      dir = mkdtempSync(path.join(root, 'kap-capture-'));
       const parts = await splitCapture(read, chunks, dir);
-      if (parts !== null && parts.length > chunks.partsPerChunk) {
-        await readChunks(read, chunks, parts, dir, onPacket);
-        return Math.ceil(parts.length / chunks.partsPerChunk);
-      }
+      if (parts !== null && parts.length > chunks.partsPerChunk) return await readChunks(read, chunks, parts, dir, onPacket);
+    } catch (err) {
+      // ENOSPC while splitting or copying: the same line as the check above, never a raw error.
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new TempSpaceError(needed, free ?? 0, root);
+      // A copy stopped by the signal rejects with its own AbortError.
+      if (read.signal?.aborted === true && !(err instanceof Aborted)) throw new Aborted(abortReason(read.signal));
+      throw err;
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      if (dir !== null) rmSync(dir, { recursive: true, force: true });
     }
   }
-  await tsharkLines(read, tsharkArgs(read, read.file), (line) => {
+  const streams = new Set(read.select?.streams ?? []);
+  await tsharkLines(read, tsharkArgs(read, read.file, onePassFilter(read)), (line) => {
     const packet = parseLine(line);
-    if (packet !== null) onPacket(packet);
+    if (packet !== null && (streams.size === 0 || streams.has(packet.stream))) onPacket(packet);
   });
   return 1;
+}
+
+/** Whether readCapture would read this capture in chunks (when editcap can split it). */
+export function readsInChunks(read: TsharkRead): boolean {
+  const chunks = read.chunks === undefined ? CAPTURE_CHUNKS : read.chunks;
+  return chunks !== null && statSync(read.file).size >= chunks.minBytes;
+}
+
+/**
+ * Free space the split needs, as a multiple of the capture's size: its pcapng parts (the size
+ * of a pcapng capture; a pcap of small packets grows by pcapng's framing, 16 to 20 bytes a
+ * packet more) and the chunk being read, which is made of parts removed as they go into it.
+ * The side file (sideStreams) is at most the size of those connections.
+ */
+const SPLIT_SPACE = 1.3;
+
+/** Bytes an unprivileged user may still write under `dir`; null when the system does not say. */
+function freeBytes(dir: string): number | null {
+  try {
+    const stats = statfsSync(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -248,12 +309,12 @@ export interface CaptureChunks {
 /** The chunks analyze reads in: tshark holds at most 220,000 packets (peak RSS about 280 MiB, bench/README.md), and re-reads 10 % of them. */
 export const CAPTURE_CHUNKS: CaptureChunks = { partPackets: 20_000, partsPerChunk: 10, minBytes: 64 * 1024 * 1024 };
 
-/** tshark's arguments for reading `input`. */
-function tsharkArgs(read: TsharkRead, input: string): string[] {
+/** tshark's arguments for reading `input` with the display filter `filter` (only TCP: HTTP/1.x and HTTP/2 ride on it, and a UDP stream has no tcp.stream to group by). */
+function tsharkArgs(read: TsharkRead, input: string, filter: string): string[] {
   const args = ['-r', input, '-n', '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', `aggregator=${AGGREGATOR}`, '-E', 'quote=n'];
   for (const field of FIELDS) args.push('-e', field);
-  // Only TCP: HTTP/1.x and HTTP/2 ride on it, and a UDP stream has no tcp.stream to group by.
-  args.push('-Y', read.filter === null ? 'tcp' : `tcp && (${read.filter})`);
+  // tcp.time_relative (chunkFilter) whatever the user's preferences say.
+  args.push('-Y', filter, '-o', 'tcp.calculate_timestamps:TRUE');
   if (read.tlsKeylog !== null) args.push('-o', `tls.keylog_file:${read.tlsKeylog}`);
   for (const rule of read.decodeAs ?? []) args.push('-d', rule);
   return args;
@@ -262,27 +323,40 @@ function tsharkArgs(read: TsharkRead, input: string): string[] {
 /**
  * The capture split into pcapng parts of `partPackets` packets (editcap names them
  * part_00000_<time>.pcapng, …: in order when sorted), or null when editcap cannot split it (not
- * installed, or a file it cannot read: the one pass then says why).
+ * installed, or a file it cannot read: the one pass then says why). Rejects with an ENOSPC
+ * error when the disk fills.
  */
 async function splitCapture(read: TsharkRead, chunks: CaptureChunks, dir: string): Promise<string[] | null> {
   const editcap = read.tshark === undefined ? 'editcap' : path.join(path.dirname(read.tshark), 'editcap');
-  const child = spawn(editcap, ['-F', 'pcapng', '-c', String(chunks.partPackets), read.file, path.join(dir, 'part.pcapng')], { stdio: 'ignore' });
-  const ok = await new Promise<boolean>((resolve) => {
-    child.once('error', () => resolve(false));
-    child.once('close', (code) => resolve(code === 0));
+  const child = spawn(editcap, ['-F', 'pcapng', '-c', String(chunks.partPackets), read.file, path.join(dir, 'part.pcapng')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  if (!ok) return null;
+  const stderr = collectStderr(child);
+  const { code, error } = await exited(child, read.signal);
+  if (error !== null || code !== 0) {
+    if (NO_SPACE.test(stderr())) throw noSpace();
+    return null;
+  }
   return readdirSync(dir)
     .filter((f) => f.startsWith('part_'))
     .sort()
     .map((f) => path.join(dir, f));
 }
 
+/** What editcap and tshark say when the disk is full: "… because there is no space left on the file system", or strerror(ENOSPC). */
+const NO_SPACE = /no space left on/i;
+
+function noSpace(): NodeJS.ErrnoException {
+  return Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+}
+
 /**
- * Reads the parts chunk by chunk, one tshark each, handing on packets with the whole file's
- * numbers. A chunk is its parts concatenated into one file (pcapng sections follow one another,
- * and tshark reads them as one capture); not on tshark's standard input, which refuses the
- * socket a Node child gets ("The standard input is a \"special file\" or socket").
+ * Reads the parts chunk by chunk, one tshark each, handing on the selected packets with the
+ * whole file's numbers; the sideStreams' packets are copied into a side file instead (one more
+ * tshark, `-w`, over each chunk that has any) and read in one pass at the end. A chunk is its
+ * parts concatenated into one file (pcapng sections follow one another, and tshark reads them
+ * as one capture); not on tshark's standard input, which refuses the socket a Node child gets
+ * ("The standard input is a \"special file\" or socket"). Resolves to the number of chunks.
  */
 async function readChunks(
   read: TsharkRead,
@@ -290,166 +364,77 @@ async function readChunks(
   parts: readonly string[],
   dir: string,
   onPacket: (p: CapturedPacket) => void,
-): Promise<void> {
+): Promise<number> {
   const streams = new ChunkStreams(chunks.partPackets);
+  const wanted = selects(read.select ?? null);
+  const filter = chunkFilter(read);
+  const side = new SideFile(dir, read.sideStreams ?? new Set(), {
+    run: (args) => tsharkLines(read, args, () => undefined),
+    read: (file, onSide) =>
+      tsharkLines(read, tsharkArgs(read, file, 'tcp'), (line) => {
+        const packet = parseLine(line);
+        if (packet !== null) onSide(packet);
+      }),
+    signal: read.signal,
+  });
+  const lost = new Set<number>();
   const chunkFile = path.join(dir, 'chunk.pcapng');
+  let count = 0;
   for (let first = 0; first < parts.length; first += chunks.partsPerChunk) {
     const from = first === 0 ? 0 : first - 1;
     let flags = 'w';
-    for (const part of parts.slice(from, first + chunks.partsPerChunk)) {
-      await pipeline(createReadStream(part), createWriteStream(chunkFile, { flags }));
+    const own = parts.slice(from, first + chunks.partsPerChunk);
+    for (const [i, part] of own.entries()) {
+      await pipeline(createReadStream(part), createWriteStream(chunkFile, { flags }), { signal: read.signal });
       flags = 'a';
+      // Read now (the chunk holds it): gone, so the split takes the capture's size, not that and a chunk more. The last is the next chunk's overlap.
+      if (i < own.length - 1) rmSync(part);
     }
     streams.startChunk(from * chunks.partPackets, first * chunks.partPackets, Math.min(parts.length, first + chunks.partsPerChunk) - 1);
-    await tsharkLines(read, tsharkArgs(read, chunkFile), (line) => {
+    side.startChunk();
+    await tsharkLines(read, tsharkArgs(read, chunkFile, filter), (line) => {
       const packet = parseLine(line);
       if (packet === null) return;
       const whole = streams.map(packet);
-      if (whole !== null) onPacket(whole);
+      if (whole === null || !wanted(whole)) return;
+      if (side.take(packet.stream, whole)) return;
+      // tshark decrypts TLS with the secrets of a handshake it saw, and decodes HTTP/2 header blocks with
+      // HPACK's dynamic table (RFC 7541 §2.3.2): a connection this tshark did not see open reads differently.
+      if (streams.unopened(packet) && (read.wholeHistory === true || packet.tls || packet.h2.length > 0 || packet.h2Preface || packet.h2cUndecoded))
+        lost.add(whole.stream);
+      // Once one is lost the read is done again (measureCapture): only the rest of the lost connections are looked for.
+      if (lost.size === 0) onPacket(whole);
     });
+    count += 1;
+    await side.copyChunk(chunkFile, first * chunks.partPackets - from * chunks.partPackets);
   }
+  if (lost.size > 0) throw new CaptureChunksLost(lost);
+  // The side file's tshark saw the connections otherwise than the chunks: read the capture in one pass.
+  if (!(await side.read(streams, onPacket))) throw new CaptureChunksLost(null);
+  return count;
 }
 
 /**
- * tcp.stream and frame.number as one pass over the whole file would give them, from one tshark
- * per chunk (each numbers from 0 and 1 again), and the time after the file's first packet.
- * A stream the chunk's tshark saw in the overlap is the stream those frames had on the chunk
- * before (kept per frame of the last part: bounded by partPackets); a new one is a connection
- * seen before (by its 4-tuple, among the latest TUPLES_MAX) unless it begins with a SYN with
- * another initial sequence number, as tshark itself starts a new stream on such a SYN (and keeps
- * the stream for a SYN with the same one); otherwise the next number.
- */
-class ChunkStreams {
-  private chunk = -1;
-  private frameBase = 0;
-  private overlapEnd = 0;
-  private lastPartStart = 0;
-  /** The whole-file stream of each frame of the current chunk's last part, then of the overlap. */
-  private lastPart: Int32Array;
-  private overlap: Int32Array;
-  private local = new Map<number, TupleStream>();
-  /** This chunk's streams whose SYN its tshark saw. */
-  private opened = new Set<number>();
-  private readonly tuples = new Map<string, TupleStream>();
-  private next = 0;
-  /** The first packet's epoch, split into whole seconds and nanoseconds (a double holds neither exactly together). */
-  private zero: readonly [number, number] | null = null;
-
-  constructor(private readonly partPackets: number) {
-    this.lastPart = new Int32Array(partPackets).fill(-1);
-    this.overlap = new Int32Array(partPackets).fill(-1);
-  }
-
-  /** A chunk whose first frame is `frameBase` (0-based, whole file), whose own frames start at `ownStart`, whose last part is `lastPart`. */
-  startChunk(frameBase: number, ownStart: number, lastPart: number): void {
-    this.chunk += 1;
-    this.frameBase = frameBase;
-    this.overlapEnd = ownStart;
-    [this.overlap, this.lastPart] = [this.lastPart, this.overlap];
-    this.lastPart.fill(-1);
-    this.lastPartStart = lastPart * this.partPackets;
-    this.local = new Map();
-    this.opened = new Set();
-  }
-
-  /** The packet with the whole file's numbers; null when it belongs to the overlap (handed on by the chunk before). */
-  map(p: CapturedPacket): CapturedPacket | null {
-    const frame = this.frameBase + p.frame; // 1-based
-    if (p.syn) this.opened.add(p.stream);
-    // tshark decrypts TLS with the secrets of a handshake it saw, and decodes HTTP/2 header
-    // blocks with HPACK's dynamic table (RFC 7541 §2.3.2): a connection this tshark did not see open reads differently.
-    if (this.chunk > 0 && !this.opened.has(p.stream) && (p.tls || p.h2.length > 0 || p.h2Preface || p.h2cUndecoded)) throw new CaptureChunksLost();
-    const [seconds, nanos] = epochParts(p.epochText);
-    if (this.chunk === 0 && this.zero === null) this.zero = epochParts(p.epochText, p.time);
-    if (frame <= this.overlapEnd) {
-      const stream = this.overlap[frame - 1 - (this.overlapEnd - this.partPackets)] ?? -1;
-      if (stream >= 0 && !this.local.has(p.stream)) this.local.set(p.stream, this.remember(p, stream));
-      return null;
-    }
-    let seen = this.local.get(p.stream);
-    if (seen === undefined) {
-      const known = this.tuples.get(tupleOf(p));
-      // A SYN with the connection's first sequence number is that connection's (tshark: a retransmission), another a new one.
-      const same = known !== undefined && (!(p.syn && !p.ack) || known.isn === p.seq);
-      seen = this.remember(p, this.chunk === 0 ? p.stream : same ? (known as TupleStream).stream : this.next);
-      this.local.set(p.stream, seen);
-    }
-    if (p.syn && !p.ack) seen.isn = p.seq;
-    const stream = seen.stream;
-    if (frame > this.lastPartStart) this.lastPart[frame - 1 - this.lastPartStart] = stream;
-    this.zero ??= epochParts(p.epochText, p.time);
-    const [s0, n0] = this.zero;
-    return { ...p, frame, stream, time: seconds - s0 + (nanos - n0) / 1e9 };
-  }
-
-  /** `stream` as the latest connection of p's 4-tuple (the oldest of TUPLES_MAX forgotten). */
-  private remember(p: CapturedPacket, stream: number): TupleStream {
-    const tuple = tupleOf(p);
-    const known = this.tuples.get(tuple);
-    const entry = known !== undefined && known.stream === stream ? known : { stream, isn: null };
-    this.next = Math.max(this.next, stream + 1);
-    this.tuples.delete(tuple);
-    this.tuples.set(tuple, entry);
-    if (this.tuples.size > TUPLES_MAX) this.tuples.delete(this.tuples.keys().next().value as string);
-    return entry;
-  }
-}
-
-/** A whole-file stream and the client's initial sequence number (tcp.seq_raw of its SYN), once seen. */
-interface TupleStream {
-  readonly stream: number;
-  isn: number | null;
-}
-
-/**
- * A TLS or HTTP/2 connection crossed into a chunk whose tshark did not see it open: what it
+ * TLS or HTTP/2 connections crossed into a chunk whose tshark did not see them open: what it
  * reads there (nothing decrypted, frames not taken for HTTP/2, header blocks not decoded)
- * differs from one pass. The caller reads the capture again in one pass (measureCapture).
+ * differs from one pass. The caller reads the capture again with them as `sideStreams`
+ * (measureCapture); `streams` is null when even that did not give one pass's reading (read in one pass).
  */
 export class CaptureChunksLost extends Error {
-  constructor() {
-    super('a TLS or HTTP/2 connection spans a chunk boundary: read the capture in one pass');
+  constructor(readonly streams: ReadonlySet<number> | null) {
+    super(
+      streams === null
+        ? 'the side file of whole connections did not read as the chunks did: read the capture in one pass'
+        : `${streams.size} TLS or HTTP/2 connection${streams.size === 1 ? '' : 's'} span a chunk boundary: read them whole from a side file`,
+    );
   }
-}
-
-/** 4-tuples of whole-file streams remembered for a connection that goes quiet for longer than a chunk. */
-const TUPLES_MAX = 131_072;
-
-/** The same string for both directions of a connection. */
-function tupleOf(p: CapturedPacket): string {
-  const a = `${p.src} ${p.srcPort}`;
-  const b = `${p.dst} ${p.dstPort}`;
-  return a < b ? `${a} ${b}` : `${b} ${a}`;
-}
-
-/** An epoch in tshark's text (`1796150342.847126059`) as whole seconds and nanoseconds, less `minus` seconds. */
-function epochParts(text: string, minus = 0): [number, number] {
-  const dot = text.indexOf('.');
-  const seconds = Number(dot < 0 ? text : text.slice(0, dot));
-  const nanos = dot < 0 ? 0 : Number(text.slice(dot + 1, dot + 10).padEnd(9, '0'));
-  if (minus === 0) return [seconds, nanos];
-  const whole = Math.floor(minus);
-  let n = nanos - Math.round((minus - whole) * 1e9);
-  let s = seconds - whole;
-  if (n < 0) {
-    n += 1e9;
-    s -= 1;
-  }
-  return [s, n];
 }
 
 /** Runs tshark with `args` and hands each line of its output to `onLine`, in order; the errors of readCapture. */
 async function tsharkLines(read: TsharkRead, args: readonly string[], onLine: (line: string) => void): Promise<void> {
   const child = spawn(read.tshark ?? 'tshark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
-    if (stderr.length < 16_384) stderr += chunk;
-  });
-  const exited = new Promise<{ code: number | null; error: NodeJS.ErrnoException | null }>((resolve) => {
-    child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, error }));
-    child.once('close', (code) => resolve({ code, error: null }));
-  });
+  const stderr = collectStderr(child);
+  const done = exited(child, read.signal);
   let failure: unknown = null;
   const lines = createInterface({ input: child.stdout, crlfDelay: Number.POSITIVE_INFINITY });
   lines.on('line', (line) => {
@@ -461,13 +446,65 @@ async function tsharkLines(read: TsharkRead, args: readonly string[], onLine: (l
       child.kill('SIGTERM');
     }
   });
-  const { code, error } = await exited;
+  const { code, error } = await done;
   if (error !== null) {
     if (error.code === 'ENOENT') throw new MissingToolError('tshark', TSHARK_HINT);
     throw error;
   }
   if (failure !== null) throw failure;
-  if (code !== 0) throw new CaptureFileError(`cannot read capture ${read.file}: ${tsharkReason(stderr)}`);
+  if (code !== 0) {
+    if (NO_SPACE.test(stderr())) throw noSpace();
+    throw new CaptureFileError(`cannot read capture ${read.file}: ${tsharkReason(stderr())}`);
+  }
+}
+
+/** The first 16 kB a child writes on stderr, as it has come so far. */
+function collectStderr(child: ChildProcess): () => string {
+  let text = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    if (text.length < 16_384) text += chunk;
+  });
+  return () => text;
+}
+
+/**
+ * How a child ended; when `signal` aborts first, the child is killed and, once it has gone,
+ * Aborted is thrown with the signal's reason (so the caller's cleanup runs after it).
+ */
+async function exited(child: ChildProcess, signal: AbortSignal | undefined): Promise<{ code: number | null; error: NodeJS.ErrnoException | null }> {
+  const kill = (): void => {
+    child.kill('SIGTERM');
+  };
+  signal?.addEventListener('abort', kill, { once: true });
+  if (signal?.aborted === true) kill();
+  try {
+    const end = await new Promise<{ code: number | null; by: NodeJS.Signals | null; error: NodeJS.ErrnoException | null }>((resolve) => {
+      child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, by: null, error }));
+      child.once('close', (code, by) => resolve({ code, by, error: null }));
+    });
+    // Ctrl-C reaches the whole process group: the child may end of it before our handler aborts.
+    if (end.by !== null && signal !== undefined && !signal.aborted) await abortWithin(signal, 250);
+    if (signal?.aborted === true) throw new Aborted(abortReason(signal));
+    return { code: end.code, error: end.error };
+  } finally {
+    signal?.removeEventListener('abort', kill);
+  }
+}
+
+/** Resolves when `signal` aborts, or after `ms`. */
+function abortWithin(signal: AbortSignal, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
 
 /** tshark's own reason, without its banner ("Running as user root") and its "tshark: " prefix. */

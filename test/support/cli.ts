@@ -33,14 +33,15 @@ export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessE
  * Starts the CLI, waits (up to 10 s) until `ready()` holds, lets it run 300 ms more, sends
  * `signal` (SIGINT, as Ctrl-C does, by default), and returns the exit code (null when killed
  * by a signal it does not handle), the signal that ended it, stderr and the time from the
- * signal to exit. A child still running 20 s after the signal is killed.
+ * signal to exit. A child still running 20 s after the signal is killed. `env` is added to this process's environment.
  */
 export async function interruptCli(
   args: readonly string[],
   ready: () => boolean | Promise<boolean>,
   signal: NodeJS.Signals = 'SIGINT',
+  env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number | null; endedBy: NodeJS.Signals | null; stderr: string; tookMs: number }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   let endedBy: NodeJS.Signals | null = null;
