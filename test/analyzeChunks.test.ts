@@ -325,8 +325,10 @@ describe('analyze in chunks (bounded tshark memory)', () => {
       { ports: [busyPort, patientPort], hosts: [], streams: [picked[1] ?? 0] },
       { ports: [], hosts: ['::1'], streams: [] },
     ];
+    const counts: number[] = [];
     for (const select of selections) {
       const whole = await packets({ file, select, tlsKeylog: null, chunks: null });
+      counts.push(whole.packets.length);
       const chunked = await packets({ file, select, tlsKeylog: null, chunks: SMALL });
       console.info(`${JSON.stringify(select)}: ${whole.packets.length} packets, ${chunked.processes} chunks`);
       expect(chunked.processes).toBeGreaterThanOrEqual(5);
@@ -337,11 +339,11 @@ describe('analyze in chunks (bounded tshark memory)', () => {
       );
     }
     // Not vacuous: each selection but the IPv6 one keeps some packets, and fewer than all.
-    const counts = await Promise.all(selections.map(async (select) => (await packets({ file, select, tlsKeylog: null, chunks: null })).packets.length));
     expect(counts.slice(0, 4).every((n) => n > 0 && n < all.length)).toBe(true);
     expect(counts[2]).toBe(all.filter((p) => picked.includes(p.stream)).length);
     expect(counts[4]).toBe(0);
-  });
+    // tshark runs by the dozen (five selections, each read four times in five chunks): two cores shared with other test files.
+  }, 180_000);
 
   it('h2c on a port tshark does not decode: its second pass in chunks, the connections that cross a boundary read whole from a side file', async (ctx) => {
     needCapture(ctx);
@@ -365,7 +367,7 @@ describe('analyze in chunks (bounded tshark memory)', () => {
     expect(side.processes).toBeGreaterThanOrEqual(3);
     expect(side.packets).toEqual(one.packets);
     expect((one.packets as CapturedPacket[]).filter((p) => p.h2.length > 0).length).toBeGreaterThan(100);
-  });
+  }, 120_000);
 
   it('a TLS connection (with its keys) across a boundary: read again, those connections whole from a side file', async (ctx) => {
     needCapture(ctx);
@@ -388,5 +390,5 @@ describe('analyze in chunks (bounded tshark memory)', () => {
     expect(whole.evidence.capture?.httpConnections).toBe(2);
     expect(whole.evidence.capture?.packets).toBeGreaterThan(2 * SMALL.partPackets * SMALL.partsPerChunk);
     expect(await measureCapture({ ...read, chunks: SMALL })).toEqual(whole);
-  });
+  }, 120_000);
 });
