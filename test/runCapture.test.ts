@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUILTIN_ORDER } from '../src/catalog/builtinScenarios.js';
 import { startLabServer } from '../src/lab/labServer.js';
 import type { LabServer } from '../src/lab/labServer.js';
 import type { ConnectionRecord, RunResult } from '../src/model/result.js';
@@ -265,7 +266,8 @@ describe('run --capture under load', () => {
     let checked = 0;
     for (const [i, run] of runs.entries()) {
       needWire(ctx, run);
-      expect(run.scenarios.map((s) => s.id)).toEqual(FULL_SUITE);
+      // A run with no --scenario, against a target speaking HTTP/1.1 and h2c: every built-in.
+      expect(run.scenarios.map((s) => s.id)).toEqual(BUILTIN_ORDER);
       const port = (loadLabs[i] as LabServer).port;
       const segments = readSegments(files[i] as string);
       // Every HTTP/1.1 idle close, each against the capture read on its own.
@@ -301,23 +303,6 @@ describe('run --capture under load', () => {
     );
   }, 180_000);
 });
-
-/** The built-in suite a run with no --scenario selects against a target speaking HTTP/1.1 and h2c. */
-const FULL_SUITE = [
-  'http11-reuse',
-  'http10-keepalive',
-  'connection-close',
-  'idle-timeout',
-  'request-cap',
-  'timeout-mismatch',
-  'stale-race',
-  'short-connections',
-  'h2-idle-timeout',
-  'h2-request-cap',
-  'h2-race',
-  'h2-concurrency',
-  'h2-ping',
-];
 
 /**
  * An HTTP/2 idle close read from the segments alone: the server's last segment with data
