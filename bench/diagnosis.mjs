@@ -61,9 +61,13 @@ async function answering(port, ms) {
   while (performance.now() < until) {
     const ok = await new Promise((resolve) => {
       const socket = net.connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
-      socket.once('data', () => (socket.destroy(), resolve(true)));
-      socket.once('error', () => resolve(false));
-      socket.setTimeout(1000, () => (socket.destroy(), resolve(false)));
+      const settle = (answered) => {
+        socket.destroy();
+        resolve(answered);
+      };
+      socket.once('data', () => settle(true));
+      socket.once('error', () => settle(false));
+      socket.setTimeout(1000, () => settle(false));
     });
     if (ok) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -75,7 +79,11 @@ async function answering(port, ms) {
 async function startDaemon(name, command, args, options, port) {
   const child = spawn(command, args, { stdio: 'ignore', ...options });
   await answering(port, 60_000);
-  return { name, url: `http://127.0.0.1:${port}/`, stop: () => (child.kill('SIGTERM'), rmSync(options.cwd, { recursive: true, force: true })) };
+  const stop = () => {
+    child.kill('SIGTERM');
+    rmSync(options.cwd, { recursive: true, force: true });
+  };
+  return { name, url: `http://127.0.0.1:${port}/`, stop };
 }
 
 const seconds = `${idleMs / 1000}`;
@@ -98,7 +106,10 @@ if (existsSync(`${catalinaHome}/bin/catalina.sh`)) {
   const dir = mkdtempSync(path.join(tmpdir(), 'kap-bench-tomcat-'));
   const tomcatPort = port + 2;
   for (const sub of ['conf', 'logs', 'temp', 'work', 'webapps/ROOT']) mkdirSync(path.join(dir, sub), { recursive: true });
-  copyFileSync(['/etc/tomcat10/web.xml', `${catalinaHome}/conf/web.xml`].find((p) => existsSync(p)), path.join(dir, 'conf', 'web.xml'));
+  copyFileSync(
+    ['/etc/tomcat10/web.xml', `${catalinaHome}/conf/web.xml`].find((p) => existsSync(p)),
+    path.join(dir, 'conf', 'web.xml'),
+  );
   writeFileSync(path.join(dir, 'webapps', 'ROOT', 'index.html'), 'ok\n');
   writeFileSync(
     path.join(dir, 'conf', 'server.xml'),
