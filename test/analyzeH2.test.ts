@@ -13,6 +13,7 @@ import { SERVE_HTTP2_DEFAULTS } from '../src/options/labProfiles.js';
 import type { LabProfile } from '../src/options/labProfiles.js';
 import { readH2Frames, readSegments, recordCapture, wireClose } from './support/capture.js';
 import type { H2WireFrame } from './support/capture.js';
+import { TLS_SAME_VERDICT_MS } from './support/captureAgreement.js';
 import { runCli } from './support/cli.js';
 import { metric, scenario } from './support/probe.js';
 import { expectValid } from './support/reportSchema.js';
@@ -144,11 +145,11 @@ function comparable(events: readonly ConnEvent[]): { at: number; what: string }[
 }
 
 /** Two timelines alike: the same events in the same order, each at the same time but for the run's clock offset rounding. */
-function expectSameTimeline(analyzed: readonly ConnEvent[], run: readonly ConnEvent[]): void {
+function expectSameTimeline(analyzed: readonly ConnEvent[], run: readonly ConnEvent[], apartMs: number): void {
   const [a, r] = [comparable(analyzed), comparable(run)];
   expect(a.map((e) => e.what)).toEqual(r.map((e) => e.what));
   const apart = a.map((e, i) => Math.abs(e.at - (r[i]?.at ?? Number.NaN)));
-  expect(Math.max(0, ...apart), `event times apart: ${apart.map((x) => x.toFixed(4)).join(' ')}`).toBeLessThanOrEqual(SAME_PACKET_EVENT_MS);
+  expect(Math.max(0, ...apart), `event times apart: ${apart.map((x) => x.toFixed(4)).join(' ')}`).toBeLessThanOrEqual(apartMs);
 }
 
 function idleScenario(report: RunResult): ScenarioResult {
@@ -189,14 +190,14 @@ describe('run --protocol h2 --capture, then analyze: the same verdicts', () => {
       console.info(`${style}${tls ? ' tls' : ''}: run ${runIdle} ms (event loop ${idleScenario(run).wire?.idleTimeoutMs?.probeMs} ms), analyze ${analyzed} ms`);
       expect(runIdle).toBeGreaterThanOrEqual(IDLE_MS - 1);
       expect(runIdle).toBeLessThanOrEqual(IDLE_MS + LATE_MS);
-      expect(Math.abs(analyzed - runIdle)).toBeLessThanOrEqual(SAME_PACKETS_MS);
+      const same = tls ? TLS_SAME_VERDICT_MS : SAME_PACKETS_MS;
+      expect(Math.abs(analyzed - runIdle)).toBeLessThanOrEqual(same);
       expect(metric(report, 'h2-idle-timeout', 'idleCloses')).toBe(1);
       for (const name of ['goawayErrorCode', 'goawayDebug', 'twoStepGoaway', 'closedBy', 'closeKind']) {
         expect(metric(report, 'h2-idle-timeout', name), name).toEqual(metric(run, 'h2-idle-timeout', name));
       }
       const after = metric(run, 'h2-idle-timeout', 'closeAfterGoawayMs');
-      if (typeof after === 'number')
-        expect(Math.abs((metric(report, 'h2-idle-timeout', 'closeAfterGoawayMs') as number) - after)).toBeLessThanOrEqual(SAME_PACKETS_MS);
+      if (typeof after === 'number') expect(Math.abs((metric(report, 'h2-idle-timeout', 'closeAfterGoawayMs') as number) - after)).toBeLessThanOrEqual(same);
       else expect(metric(report, 'h2-idle-timeout', 'closeAfterGoawayMs')).toBeNull();
       expect(metric(report, 'h2-request-cap', 'maxRequests')).toBe(metric(run, 'h2-request-cap', 'maxRequests'));
       expect(metric(report, 'h2-request-cap', 'signalled')).toBe(metric(run, 'h2-request-cap', 'signalled'));
@@ -216,7 +217,7 @@ describe('run --protocol h2 --capture, then analyze: the same verdicts', () => {
       const local = idleScenario(run).connections[0]?.local?.port as number;
       const mine = idleScenario(report).connections.find((c) => c.local?.port === local);
       expect(mine, 'analyze keeps the idle connection').toBeDefined();
-      expectSameTimeline(mine?.events ?? [], idleScenario(run).connections[0]?.events ?? []);
+      expectSameTimeline(mine?.events ?? [], idleScenario(run).connections[0]?.events ?? [], tls ? TLS_SAME_VERDICT_MS : SAME_PACKET_EVENT_MS);
 
       // An independent read of the same file: tshark's own dissectors, not the code under test.
       if (style === 'none') {

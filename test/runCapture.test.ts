@@ -12,7 +12,15 @@ import type { LabProfile } from '../src/options/labProfiles.js';
 import { idleTimeoutOf } from '../src/timeline/classifyClose.js';
 import { connectionSegments, readSegments, wireClose } from './support/capture.js';
 import type { Segment } from './support/capture.js';
-import { analyzeCapture as analyze, expectCaptureAgreement, expectSameVerdicts, needWire, runCaptured, staleWrites } from './support/captureAgreement.js';
+import {
+  analyzeCapture as analyze,
+  expectCaptureAgreement,
+  expectSameVerdicts,
+  needWire,
+  runCaptured,
+  staleWrites,
+  TLS_SAME_VERDICT_MS,
+} from './support/captureAgreement.js';
 import { BIN, runCli } from './support/cli.js';
 import { metric, scenario } from './support/probe.js';
 import { freePort, serverBinary, startServer } from './support/realServer.js';
@@ -141,7 +149,7 @@ describe('run --capture over TLS', () => {
       expect(idle).toBeLessThanOrEqual(TLS_IDLE_MS + LATE_MS);
       const { code, stdout } = await runCli(['analyze', file, '--tls-keylog', `${file}.keylog`, '--json', '-q'], { timeoutMs: 60_000 });
       expect(code).toBe(0);
-      expectSameVerdicts('TLS', run, JSON.parse(stdout) as RunResult);
+      expectSameVerdicts('TLS', run, JSON.parse(stdout) as RunResult, TLS_SAME_VERDICT_MS);
     } finally {
       server.stop();
     }
