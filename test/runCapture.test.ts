@@ -282,7 +282,7 @@ describe('run --capture under load', () => {
       const closes = run.scenarios.filter((s) => s.protocol === 'http/1.1').flatMap((s) => s.connections.filter((c) => idleTimeoutOf(c.end) !== null));
       expect(closes.length).toBeGreaterThanOrEqual(4);
       for (const c of closes) {
-        const independent = wireClose(segments, port, c.local?.port as number);
+        const independent = wireClose(segments, port, c.local?.port as number, opened(run, c));
         expect(independent.firstCloser).toBe('server');
         const diff = Math.abs((idleTimeoutOf(c.end) as number) - (independent.serverIdleMs as number));
         worstWire = Math.max(worstWire, diff);
@@ -291,8 +291,8 @@ describe('run --capture under load', () => {
       }
       // The headline figures: HTTP/1.1 idle-timeout and HTTP/2 h2-idle-timeout, each the shortest of its idle connections.
       for (const [id, independentIdle] of [
-        ['idle-timeout', (c: ConnectionRecord) => wireClose(segments, port, c.local?.port as number).serverIdleMs],
-        ['h2-idle-timeout', (c: ConnectionRecord) => goawayIdle(segments, port, c.local?.port as number)],
+        ['idle-timeout', (c: ConnectionRecord) => wireClose(segments, port, c.local?.port as number, opened(run, c)).serverIdleMs],
+        ['h2-idle-timeout', (c: ConnectionRecord) => goawayIdle(segments, port, c.local?.port as number, opened(run, c))],
       ] as const) {
         const w = scenario(run, id).wire?.idleTimeoutMs;
         // idle-timeout's figure is the shortest of its bare-form samples (main, main#2, …); the Connection: keep-alive form has its own.
@@ -313,14 +313,22 @@ describe('run --capture under load', () => {
 });
 
 /**
+ * When a connection opened, in epoch seconds (the run's start plus its connect event): a run of
+ * 130-odd connections may use one client port twice (the server held the first one's TIME_WAIT).
+ */
+function opened(run: RunResult, c: ConnectionRecord): number {
+  return (Date.parse(run.startedAt) + (c.events.find((e) => e.kind === 'connect')?.t ?? 0)) / 1000;
+}
+
+/**
  * An HTTP/2 idle close read from the segments alone: the server's last segment with data
  * before its FIN carries the GOAWAY (the lab sends it alone, then closes); the idle period is
  * from the server's data segment before it (the end of the last response). A retransmission
  * (the tail loss probe resends the response's last segment when the ACK is late under load) is
  * not where the idle period starts.
  */
-function goawayIdle(segments: readonly Segment[], serverPort: number, clientPort: number): number | null {
-  const conn = connectionSegments(segments, clientPort);
+function goawayIdle(segments: readonly Segment[], serverPort: number, clientPort: number, near: number): number | null {
+  const conn = connectionSegments(segments, clientPort, near);
   const fin = conn.find((s) => s.fin && s.srcPort === serverPort);
   if (fin === undefined) return null;
   const served = conn.filter((s) => s.srcPort === serverPort && s.payload > 0 && !s.resent && s.time <= fin.time);
