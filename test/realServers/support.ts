@@ -252,6 +252,20 @@ export function expectH2IdleGoaway(label: string, result: RunResult, settingMs: 
   return idle;
 }
 
+/**
+ * A server with no HTTP/2 stream cap, read off h2-request-cap: every stream of probeCli's
+ * --max-requests (50) answered on one connection, no GOAWAY, and the report says so.
+ */
+export function expectNoH2StreamCap(result: RunResult): void {
+  expect(metric(result, 'h2-request-cap', 'maxRequests')).toBeNull();
+  expect(metric(result, 'h2-request-cap', 'signalled')).toBeNull();
+  expect(
+    scenario(result, 'h2-request-cap')
+      .findings.map((f) => f.text)
+      .join('\n'),
+  ).toContain('answered 50 requests on one HTTP/2 connection without a GOAWAY');
+}
+
 /** What the wire showed of one h2-idle-timeout connection. */
 export interface H2WireIdle {
   /** ms from the server's last END_STREAM frame (the response's end) to its first GOAWAY. */
