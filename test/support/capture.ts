@@ -30,7 +30,12 @@ export interface Capture {
 }
 
 /** Starts capturing `tcp port <port>` on lo; resolves a Capture, or a reason why it cannot. */
-export async function startCapture(port: number): Promise<Capture | { readonly unavailable: string }> {
+export function startCapture(port: number): Promise<Capture | { readonly unavailable: string }> {
+  return capturing(port, readSegments);
+}
+
+/** Captures `tcp port <port>` on lo into a temporary file; `stop` reads it with `read` and removes it. */
+async function capturing<T>(port: number, read: (file: string) => T): Promise<{ stop(): Promise<T> } | { readonly unavailable: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'kap-pcap-'));
   const file = path.join(dir, 'capture.pcapng');
   const recording = await recordCapture(`tcp port ${port}`, file);
@@ -41,9 +46,9 @@ export async function startCapture(port: number): Promise<Capture | { readonly u
   return {
     stop: async () => {
       await recording.stop();
-      const segments = readSegments(file);
+      const result = read(file);
       rmSync(dir, { recursive: true, force: true });
-      return segments;
+      return result;
     },
   };
 }
@@ -266,20 +271,6 @@ export interface H2Capture {
 }
 
 /** Starts capturing `tcp port <port>` on lo for an h2c server; resolves an H2Capture, or a reason why it cannot. */
-export async function startH2Capture(port: number): Promise<H2Capture | { readonly unavailable: string }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'kap-pcap-h2-'));
-  const file = path.join(dir, 'capture.pcapng');
-  const recording = await recordCapture(`tcp port ${port}`, file);
-  if ('unavailable' in recording) {
-    rmSync(dir, { recursive: true, force: true });
-    return recording;
-  }
-  return {
-    stop: async () => {
-      await recording.stop();
-      const result = { segments: readSegments(file), frames: readH2Frames(file, port) };
-      rmSync(dir, { recursive: true, force: true });
-      return result;
-    },
-  };
+export function startH2Capture(port: number): Promise<H2Capture | { readonly unavailable: string }> {
+  return capturing(port, (file) => ({ segments: readSegments(file), frames: readH2Frames(file, port) }));
 }
