@@ -23,7 +23,7 @@ import {
 } from './support/captureAgreement.js';
 import { BIN, runCli } from './support/cli.js';
 import { metric, scenario } from './support/probe.js';
-import { freePort, serverBinary, startServer } from './support/realServer.js';
+import { freePort, serverBinary, startNginx } from './support/realServer.js';
 import type { RunningServer } from './support/realServer.js';
 import { issueTestPki, startHttpsServer } from './support/tls.js';
 
@@ -233,29 +233,14 @@ describe.skipIf(nginxBin === null)('run --capture: nginx', () => {
   it('keepalive_timeout 1s; keepalive_requests 4: run --capture and analyze of its file give the same verdicts', async (ctx) => {
     const root = mkdtempSync(path.join(dir, 'nginx-'));
     const port = await freePort();
-    const conf = path.join(root, 'nginx.conf');
-    const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${path.join(root, t)};`).join('\n');
-    writeFileSync(
-      conf,
-      `worker_processes 1;
-pid ${path.join(root, 'nginx.pid')};
-error_log ${path.join(root, 'error.log')} warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-${temp}
-  keepalive_timeout 1s;
+    const url = `http://127.0.0.1:${port}/`;
+    const http = `  keepalive_timeout 1s;
   keepalive_requests 4;
   server {
     listen 127.0.0.1:${port};
     location / { return 200 "ok\\n"; }
-  }
-}
-`,
-    );
-    const url = `http://127.0.0.1:${port}/`;
-    const args = ['-c', conf, '-p', `${root}/`, '-e', path.join(root, 'error.log'), '-g', 'daemon off; master_process on;'];
-    server = await startServer(nginxBin ?? 'nginx', args, { cwd: root, readyUrl: url });
+  }`;
+    server = await startNginx(nginxBin ?? 'nginx', root, http, url);
     const { run } = await expectCaptureAgreement(ctx, 'nginx', url, ['idle-timeout', 'request-cap', 'timeout-mismatch'], path.join(dir, 'nginx.pcapng'));
     expect(run.target.server).toMatch(/^nginx\//);
     expect(metric(run, 'request-cap', 'maxRequests')).toBe(4);

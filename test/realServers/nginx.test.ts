@@ -1,9 +1,7 @@
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectionSegments, wireClose } from '../support/capture.js';
 import { metric, scenario } from '../support/probe.js';
-import { freePort, serverBinary, startServer } from '../support/realServer.js';
+import { freePort, serverBinary, startNginx } from '../support/realServer.js';
 import { checkIdleAndCloseOnWire, connection, expectIdleFinClose, probeCli, responseHeads, useServerDirs, writeAfterCapScenario } from './support.js';
 import { expectTimeWaitByCloser } from '../support/shortConnections.js';
 import { PROBE_LAG_MS } from '../support/timing.js';
@@ -36,29 +34,13 @@ interface Nginx {
 async function nginx(keepalive: string): Promise<Nginx> {
   const dir = tempDir('kap-nginx-');
   const port = await freePort();
-  const conf = path.join(dir, 'nginx.conf');
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${path.join(dir, t)};`).join('\n');
-  writeFileSync(
-    conf,
-    `worker_processes 1;
-pid ${path.join(dir, 'nginx.pid')};
-error_log ${path.join(dir, 'error.log')} warn;
-events { worker_connections 64; }
-http {
-  access_log ${path.join(dir, 'access.log')};
-${temp}
-  ${keepalive}
+  const url = `http://127.0.0.1:${port}/`;
+  const server = `  ${keepalive}
   server {
     listen 127.0.0.1:${port};
     location / { return 200 "ok\\n"; }
-  }
-}
-`,
-  );
-  const url = `http://127.0.0.1:${port}/`;
-  // -e: nginx opens its compiled-in error log before it reads the config.
-  const args = ['-c', conf, '-p', `${dir}/`, '-e', path.join(dir, 'error.log'), '-g', 'daemon off; master_process on;'];
-  keep(await startServer(bin ?? 'nginx', args, { cwd: dir, readyUrl: url }));
+  }`;
+  keep(await startNginx(bin ?? 'nginx', dir, server, url));
   return { url, port, dir };
 }
 

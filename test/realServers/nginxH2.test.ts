@@ -1,9 +1,9 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { metric, scenario } from '../support/probe.js';
-import { freePort, serverBinary, startServer } from '../support/realServer.js';
+import { freePort, serverBinary, startNginx } from '../support/realServer.js';
 import { PROBE_LAG_MS } from '../support/timing.js';
 import { issueTestPki } from '../support/tls.js';
 import { expectH2IdleGoaway, expectH2IdleOnWire, probeCli, startInDir, useServerForBlock } from './support.js';
@@ -38,23 +38,12 @@ interface NginxH2 {
   stop(): Promise<void>;
 }
 
-async function startNginx(nginx: string): Promise<NginxH2> {
+async function startNginxH2(nginx: string): Promise<NginxH2> {
   const dir = mkdtempSync(path.join(tmpdir(), 'kap-nginx-h2-'));
   chmodSync(dir, 0o755); // run as root, nginx serves from an unprivileged worker
   const pki = issueTestPki(dir);
   const [a, aTls, b, ready] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${path.join(dir, t)};`).join('\n');
-  const conf = path.join(dir, 'nginx.conf');
-  writeFileSync(
-    conf,
-    `worker_processes 1;
-pid ${path.join(dir, 'nginx.pid')};
-error_log ${path.join(dir, 'error.log')} warn;
-events { worker_connections 64; }
-http {
-  access_log ${path.join(dir, 'access.log')};
-${temp}
-  server {
+  const servers = `  server {
     listen 127.0.0.1:${a} http2;
     listen 127.0.0.1:${aTls} ssl http2;
     # HTTP/1, only for the readiness check (an h2c-only port does not answer HTTP/1).
@@ -71,14 +60,10 @@ ${temp}
     keepalive_requests 25;
     http2_max_concurrent_streams 16;
     location / { return 200 "ok\\n"; }
-  }
-}
-`,
-  );
-  const args = ['-c', conf, '-p', `${dir}/`, '-e', path.join(dir, 'error.log'), '-g', 'daemon off; master_process on;'];
+  }`;
   return startInDir(
     dir,
-    () => startServer(nginx, args, { cwd: dir, readyUrl: `http://127.0.0.1:${ready}/` }),
+    () => startNginx(nginx, dir, servers, `http://127.0.0.1:${ready}/`),
     (_server) => ({
       a: `http://127.0.0.1:${a}/`,
       aTls: `https://127.0.0.1:${aTls}/`,
@@ -88,7 +73,7 @@ ${temp}
 }
 
 describe.skipIf(bin === null)('nginx over HTTP/2', () => {
-  const urls = useServerForBlock('nginx', () => startNginx(bin as string));
+  const urls = useServerForBlock('nginx', () => startNginxH2(bin as string));
 
   it('A, h2c: GOAWAY(NO_ERROR, last stream 1) keepalive_timeout after the response and the FIN at once; GOAWAY after keepalive_requests streams', async () => {
     const result = await probeCli(urls().a, ['h2-idle-timeout', 'h2-request-cap'], { protocol: 'h2' });

@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import { it } from 'vitest';
 
 /**
@@ -116,4 +117,30 @@ function answers(url: string): Promise<boolean> {
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));
   });
+}
+
+/**
+ * nginx in the foreground (`master_process on`, one worker) with `http` as its http block's
+ * own directives and servers, everything it writes (pid, logs, temp files) in `dir`; ready
+ * once `readyUrl` answers HTTP/1.
+ */
+export function startNginx(bin: string, dir: string, http: string, readyUrl: string): Promise<RunningServer> {
+  const conf = path.join(dir, 'nginx.conf');
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${path.join(dir, t)};`).join('\n');
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+pid ${path.join(dir, 'nginx.pid')};
+error_log ${path.join(dir, 'error.log')} warn;
+events { worker_connections 64; }
+http {
+  access_log ${path.join(dir, 'access.log')};
+${temp}
+${http}
+}
+`,
+  );
+  // -e: nginx opens its compiled-in error log before it reads the config.
+  const args = ['-c', conf, '-p', `${dir}/`, '-e', path.join(dir, 'error.log'), '-g', 'daemon off; master_process on;'];
+  return startServer(bin, args, { cwd: dir, readyUrl });
 }
