@@ -1,9 +1,10 @@
-import { type Server, type Socket, createServer } from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
+import type { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
 import { ProbeConnection } from '../src/wire/connection.js';
 import type { ExchangeDeadlines } from '../src/wire/connection.js';
 import { startClock } from '../src/wire/clock.js';
 import { openSocketTable } from '../src/wire/socketTable.js';
+import { onRequestHeads, useRawServer } from './support/rawServer.js';
 
 /**
  * The per-exchange deadlines share one timer, re-armed as each is met (wire/connection.ts
@@ -16,17 +17,12 @@ import { openSocketTable } from '../src/wire/socketTable.js';
 /** What a raw server writes on each request, then it stalls (the connection stays open). */
 type Script = (socket: Socket) => void;
 
-const servers: Server[] = [];
-afterAll(() => Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve)))));
+const rawServer = useRawServer();
 
+/** A raw server that runs `script` on the first request head of each connection; its port. */
 async function serve(script: Script): Promise<number> {
-  const server = createServer((socket) => {
-    socket.on('error', () => undefined);
-    socket.once('data', () => script(socket));
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as { port: number }).port;
+  const url = await rawServer((socket) => onRequestHeads(socket, (n) => n === 1 && script(socket)));
+  return Number(new URL(url).port);
 }
 
 /** One request with these deadlines: the outcome, how long after the write it came, and the connection's events `idleAfterMs` later. */
