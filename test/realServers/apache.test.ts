@@ -1,10 +1,9 @@
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectionSegments, wireClose } from '../support/capture.js';
 import { expectCaptureAgreement } from '../support/captureAgreement.js';
 import { metric } from '../support/probe.js';
-import { freePort, serverBinary, startServer } from '../support/realServer.js';
+import { freePort, serverBinary, startApache } from '../support/realServer.js';
 import { checkIdleAndCloseOnWire, connection, expectIdleFinClose, probeCli, responseHeads, useServerDirs, writeAfterCapScenario } from './support.js';
 
 /**
@@ -24,7 +23,6 @@ import { checkIdleAndCloseOnWire, connection, expectIdleFinClose, probeCli, resp
 const LATE_MS = 400;
 
 const bin = serverBinary('apache2', ['/usr/sbin/apache2', '/usr/sbin/httpd'], 'apt-get install apache2');
-const MODULES = '/usr/lib/apache2/modules';
 const { dir: tempDir, keep } = useServerDirs();
 
 interface Apache {
@@ -37,37 +35,8 @@ interface Apache {
 async function apache(keepalive: string): Promise<Apache> {
   const dir = tempDir('kap-apache-');
   const port = await freePort();
-  const conf = path.join(dir, 'httpd.conf');
-  writeFileSync(path.join(dir, 'index.html'), 'ok\n');
-  writeFileSync(path.join(dir, 'mime.types'), 'text/html html\n');
-  const modules = ['mpm_event', 'authz_core', 'dir', 'mime'].map((m) => `LoadModule ${m}_module ${MODULES}/mod_${m}.so`).join('\n');
-  // As root httpd must drop to an unprivileged user for its children (mod_unixd is built in).
-  const user = process.getuid?.() === 0 ? 'User www-data\nGroup www-data\n' : '';
-  writeFileSync(
-    conf,
-    `ServerRoot ${dir}
-DefaultRuntimeDir ${dir}
-PidFile ${path.join(dir, 'httpd.pid')}
-ErrorLog ${path.join(dir, 'error.log')}
-LogLevel warn
-ServerName 127.0.0.1
-Listen 127.0.0.1:${port}
-${modules}
-${user}StartServers 1
-ServerLimit 1
-ThreadsPerChild 16
-MinSpareThreads 4
-MaxSpareThreads 16
-MaxRequestWorkers 16
-TypesConfig ${path.join(dir, 'mime.types')}
-DocumentRoot ${dir}
-DirectoryIndex index.html
-KeepAlive On
-${keepalive}
-`,
-  );
   const url = `http://127.0.0.1:${port}/`;
-  keep(await startServer(bin ?? 'apache2', ['-f', conf, '-d', dir, '-DFOREGROUND'], { cwd: dir, readyUrl: url }));
+  keep(await startApache(bin ?? 'apache2', dir, { ports: [port], config: `KeepAlive On\n${keepalive}`, readyUrl: url }));
   return { url, port, dir };
 }
 

@@ -1,9 +1,9 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { metric } from '../support/probe.js';
-import { freePort, serverBinary, startServer } from '../support/realServer.js';
+import { freePort, serverBinary, startApache } from '../support/realServer.js';
 import { PROBE_LAG_MS } from '../support/timing.js';
 import { issueTestPki } from '../support/tls.js';
 import { expectH2IdleGoaway, expectNoH2StreamCap, expectH2IdleOnWire, probeCli, startInDir, useServerForBlock } from './support.js';
@@ -26,7 +26,6 @@ import { expectH2IdleGoaway, expectNoH2StreamCap, expectH2IdleOnWire, probeCli, 
 const LATE_MS = 400;
 
 const bin = serverBinary('apache2', ['/usr/sbin/apache2', '/usr/sbin/httpd'], 'apt-get install apache2');
-const MODULES = '/usr/lib/apache2/modules';
 
 interface ApacheH2 {
   readonly main: string;
@@ -35,38 +34,12 @@ interface ApacheH2 {
   stop(): Promise<void>;
 }
 
-async function startApache(httpd: string): Promise<ApacheH2> {
+async function startApacheH2(httpd: string): Promise<ApacheH2> {
   const dir = mkdtempSync(path.join(tmpdir(), 'kap-apache-h2-'));
   chmodSync(dir, 0o755); // run as root, httpd serves from www-data children
   const pki = issueTestPki(dir);
-  writeFileSync(path.join(dir, 'index.html'), 'ok\n');
-  writeFileSync(path.join(dir, 'mime.types'), 'text/html html\n');
   const [main, tls, vhost] = [await freePort(), await freePort(), await freePort()];
-  const modules = ['mpm_event', 'authz_core', 'dir', 'mime', 'http2', 'ssl'].map((m) => `LoadModule ${m}_module ${MODULES}/mod_${m}.so`).join('\n');
-  const user = process.getuid?.() === 0 ? 'User www-data\nGroup www-data\n' : '';
-  const conf = path.join(dir, 'httpd.conf');
-  writeFileSync(
-    conf,
-    `ServerRoot ${dir}
-DefaultRuntimeDir ${dir}
-PidFile ${path.join(dir, 'httpd.pid')}
-ErrorLog ${path.join(dir, 'error.log')}
-LogLevel warn
-ServerName 127.0.0.1
-Listen 127.0.0.1:${main}
-Listen 127.0.0.1:${tls}
-Listen 127.0.0.1:${vhost}
-${modules}
-${user}StartServers 1
-ServerLimit 1
-ThreadsPerChild 16
-MinSpareThreads 4
-MaxSpareThreads 16
-MaxRequestWorkers 16
-TypesConfig ${path.join(dir, 'mime.types')}
-DocumentRoot ${dir}
-DirectoryIndex index.html
-Protocols h2 h2c http/1.1
+  const config = `Protocols h2 h2c http/1.1
 KeepAlive On
 KeepAliveTimeout 3
 MaxKeepAliveRequests 5
@@ -81,12 +54,11 @@ MaxKeepAliveRequests 5
   KeepAliveTimeout 2
   H2MaxSessionStreams 20
 </VirtualHost>
-`,
-  );
+`;
   // The h2c ports speak HTTP/1.1 too (Protocols), so the readiness check can use one.
   return startInDir(
     dir,
-    () => startServer(httpd, ['-f', conf, '-d', dir, '-DFOREGROUND'], { cwd: dir, readyUrl: `http://127.0.0.1:${main}/` }),
+    () => startApache(httpd, dir, { ports: [main, tls, vhost], extraModules: ['http2', 'ssl'], config, readyUrl: `http://127.0.0.1:${main}/` }),
     (_server) => ({
       main: `http://127.0.0.1:${main}/`,
       tls: `https://127.0.0.1:${tls}/`,
@@ -96,7 +68,7 @@ MaxKeepAliveRequests 5
 }
 
 describe.skipIf(bin === null)('Apache httpd (mod_http2) over HTTP/2', () => {
-  const urls = useServerForBlock('httpd', () => startApache(bin as string));
+  const urls = useServerForBlock('httpd', () => startApacheH2(bin as string));
 
   it('main server, h2c by prior knowledge: GOAWAY(NO_ERROR, "timeout") after KeepAliveTimeout 3, FIN at once; MaxKeepAliveRequests 5 caps no HTTP/2 streams', async () => {
     const result = await probeCli(urls().main, ['h2-idle-timeout', 'h2-request-cap'], { protocol: 'h2' });

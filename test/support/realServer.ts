@@ -144,3 +144,49 @@ ${http}
   const args = ['-c', conf, '-p', `${dir}/`, '-e', path.join(dir, 'error.log'), '-g', 'daemon off; master_process on;'];
   return startServer(bin, args, { cwd: dir, readyUrl });
 }
+
+const APACHE_MODULES = '/usr/lib/apache2/modules';
+
+/**
+ * Apache httpd in the foreground (event MPM, one process of 16 threads) listening on `ports`
+ * of 127.0.0.1, with `extraModules` besides those it always needs and `config` after its
+ * globals; config, pid, logs, runtime files and DocumentRoot (an index.html saying "ok") all in
+ * `dir`; ready once `readyUrl` answers HTTP/1.
+ */
+export function startApache(
+  bin: string,
+  dir: string,
+  options: { readonly ports: readonly number[]; readonly extraModules?: readonly string[]; readonly config: string; readonly readyUrl: string },
+): Promise<RunningServer> {
+  writeFileSync(path.join(dir, 'index.html'), 'ok\n');
+  writeFileSync(path.join(dir, 'mime.types'), 'text/html html\n');
+  const modules = ['mpm_event', 'authz_core', 'dir', 'mime', ...(options.extraModules ?? [])]
+    .map((m) => `LoadModule ${m}_module ${APACHE_MODULES}/mod_${m}.so`)
+    .join('\n');
+  // As root httpd must drop to an unprivileged user for its children (mod_unixd is built in).
+  const user = process.getuid?.() === 0 ? 'User www-data\nGroup www-data\n' : '';
+  const conf = path.join(dir, 'httpd.conf');
+  writeFileSync(
+    conf,
+    `ServerRoot ${dir}
+DefaultRuntimeDir ${dir}
+PidFile ${path.join(dir, 'httpd.pid')}
+ErrorLog ${path.join(dir, 'error.log')}
+LogLevel warn
+ServerName 127.0.0.1
+${options.ports.map((port) => `Listen 127.0.0.1:${port}`).join('\n')}
+${modules}
+${user}StartServers 1
+ServerLimit 1
+ThreadsPerChild 16
+MinSpareThreads 4
+MaxSpareThreads 16
+MaxRequestWorkers 16
+TypesConfig ${path.join(dir, 'mime.types')}
+DocumentRoot ${dir}
+DirectoryIndex index.html
+${options.config}
+`,
+  );
+  return startServer(bin, ['-f', conf, '-d', dir, '-DFOREGROUND'], { cwd: dir, readyUrl: options.readyUrl });
+}
