@@ -96,7 +96,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
   const abort = new AbortController();
   // A race step sleeps on up to 64 connections at once, each listening to this signal.
   setMaxListeners(100, abort.signal);
-  const state: StepState = { ctx, live, exchanges, signal: abort.signal, race: null, repeats: [], pings: [], protocol: scenario.protocol, settled: null };
+  const state: StepState = { ctx, live, exchanges, signal: abort.signal, race: null, repeats: [], pings: [], protocol: scenario.protocol };
   let error: ProbeError | null = null;
   const deadline = setTimeout(() => abort.abort({ kind: 'scenario-deadline', limitMs: ctx.scenarioTimeoutMs } satisfies AbortReason), ctx.scenarioTimeoutMs);
   const onStop = (): void => abort.abort(abortReason(ctx.stop));
@@ -223,8 +223,6 @@ interface StepState {
   readonly pings: PingStop[];
   /** The scenario's protocol: what `open` connects with. */
   readonly protocol: ProtocolId;
-  /** The connection a repeat step has just yielded for (beforeReuse): its request needs no second yield, which would cost a whole event-loop turn per request. */
-  settled: WireConnection | null;
 }
 
 async function runSteps(steps: readonly Step[], state: StepState): Promise<void> {
@@ -245,8 +243,12 @@ function runStep(step: Step, state: StepState): Promise<void> {
 
 async function runRequest(step: Extract<Step, { type: 'request' }>, state: StepState): Promise<void> {
   const conn = connection(state, step.on);
-  if (state.settled !== conn && conn.events.some(isRequest)) await beforeReuse();
-  state.settled = null;
+  if (conn.events.some(isRequest)) await beforeReuse();
+  await requestNow(step, state, conn);
+}
+
+/** The request step once the connection has settled (runRequest, or a repeat round that has just yielded). */
+async function requestNow(step: Extract<Step, { type: 'request' }>, state: StepState, conn: WireConnection): Promise<void> {
   if (step.ifOpen && !mayReuse(conn.events)) return;
   await exchange(state, step.on, conn, step);
 }
@@ -330,13 +332,13 @@ async function runRepeat(step: Extract<Step, { type: 'repeat' }>, state: StepSta
   for (let i = 0; i < max; i++) {
     const conn = connection(state, step.on);
     await beforeReuse();
-    state.settled = conn;
     if (!mayReuse(conn.events)) return stop('closed', i);
     if (step.budget !== null && ctx.clock.now() - began >= step.budget) return stop('budget', i);
     if (only === null) await runSteps(step.steps, state);
     else {
       if (state.signal.aborted) throw new Aborted(abortReason(state.signal));
-      await runRequest(only, state);
+      // The round has just yielded to the check phase: a second yield would cost a whole loop turn.
+      await requestNow(only, state, connection(state, only.on));
     }
   }
   stop('max', max);
