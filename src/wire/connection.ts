@@ -450,7 +450,8 @@ export class ProbeConnection extends SocketConnection {
     const until = this.clock.now() + STALE_WRITE_SETTLE_MS;
     let gone = false;
     while (!gone && this.clock.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, STALE_WRITE_POLL_MS));
+      // On the run's shared grid: connections polling at once share one read of the table (procNetTcp.ts).
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.ceil(STALE_WRITE_POLL_MS - (this.clock.now() % STALE_WRITE_POLL_MS)))));
       if (this.pending !== pending) return; // answered, failed, or closed meanwhile
       gone = (await this.ownSocketGoneAsync()) === true;
     }

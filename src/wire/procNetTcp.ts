@@ -111,7 +111,26 @@ function parseLine(line: string, littleEndian: boolean): TcpRow | null {
 
 /** Reads the rows of both socket tables that `filter` wants; null where neither table can be read (not Linux). */
 export async function readTcpRows(filter: RowFilter): Promise<TcpRow[] | null> {
-  return rowsOf(await Promise.all(TABLES.map((file) => readFile(file, 'utf8').catch(() => null))), filter);
+  return rowsOf(await tableTexts(), filter);
+}
+
+/** The tables' text being read now, if a read is under way. */
+let reading: Promise<readonly (string | null)[]> | null = null;
+
+/**
+ * Both tables' text. A read asked for while another is under way shares it: the connections
+ * polling their own row at once (a race's trials after the server's close, on one shared
+ * grid: connection.ts) then cost the event loop one file read per poll instead of one each.
+ */
+function tableTexts(): Promise<readonly (string | null)[]> {
+  if (reading !== null) return reading;
+  const texts = Promise.all(TABLES.map((file) => readFile(file, 'utf8').catch(() => null)));
+  reading = texts;
+  const done = (): void => {
+    if (reading === texts) reading = null;
+  };
+  texts.then(done, done);
+  return texts;
 }
 
 /**
