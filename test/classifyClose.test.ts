@@ -188,6 +188,7 @@ describe('still open', () => {
       closedBy: 'none',
       signal: null,
       idleMs: null,
+      idleErrorMs: null,
       responses: 2,
       summary: 'still open',
       evidence: [],

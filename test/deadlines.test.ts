@@ -1,9 +1,8 @@
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ProbeConnection } from '../src/wire/connection.js';
 import type { ExchangeDeadlines } from '../src/wire/connection.js';
 import { startClock } from '../src/wire/clock.js';
-import { openSocketTable } from '../src/wire/socketTable.js';
+import { openLoopback } from './support/probe.js';
 import { onRequestHeads, useRawServer } from './support/rawServer.js';
 
 /**
@@ -33,27 +32,14 @@ async function exchange(
 ): Promise<{ outcome: { kind: string; deadline?: string; limitMs?: number }; ms: number; events: readonly { kind: string }[] }> {
   const port = await serve(script);
   const clock = startClock();
-  const table = await openSocketTable('none');
-  const conn = await ProbeConnection.open(
-    'main',
-    { host: '127.0.0.1', serverName: '127.0.0.1', port, tls: false, insecure: false, ca: null, connectTimeoutMs: 2000, table },
-    clock,
-  );
-  const spec = {
-    method: 'GET',
-    path: '/',
-    version: '1.1',
-    host: `127.0.0.1:${port}`,
-    connection: null,
-    headers: [],
-    userAgent: 'keepalive-probe-test',
-  } as const;
+  const { conn, get } = await openLoopback(port, clock);
   const sent = clock.now();
-  const outcome = await conn.send(spec, deadlines);
+  const outcome = await conn.send(get, deadlines);
   const ms = clock.now() - sent;
   await new Promise((resolve) => setTimeout(resolve, idleAfterMs));
   const events = [...conn.events];
   await conn.close('rst', 'cleanup');
+  clock.stop();
   return { outcome, ms, events };
 }
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_ORDER } from '../src/catalog/builtinScenarios.js';
 import { startLabServer } from '../src/lab/labServer.js';
 import type { LabServer } from '../src/lab/labServer.js';
+import { UNCERTAIN_ERROR_MS } from '../src/model/metrics.js';
 import type { ConnectionRecord, RunResult } from '../src/model/result.js';
 import { SERVE_HTTP2_DEFAULTS } from '../src/options/labProfiles.js';
 import type { LabProfile } from '../src/options/labProfiles.js';
@@ -51,6 +52,10 @@ const LOAD: LabProfile = {
   http2: SERVE_HTTP2_DEFAULTS,
 };
 
+/** The event loop's figures against the wire's, beyond their error bounds: both rounded to 0.1 ms, and a packet reaches the socket a few µs after the capture. */
+const BOUND_SLOP_MS = 0.2;
+/** What the brief of issue 14 asks of the event loop's headline idle timeout under load. */
+const LOAD_PRECISION_MS = 5;
 /** What the brief of issue 17 asks: wire-measured idle timeouts within 1 ms of an independent read. */
 const WIRE_AGREEMENT_MS = 1;
 /** A server timer never fires early; on a busy 2-core machine it may fire this much late. */
@@ -257,6 +262,9 @@ describe('run --capture under load', () => {
     let worstWire = 0;
     let worstLoop = 0;
     let checked = 0;
+    let bounded = 0;
+    let precise = 0;
+    let uncertain = 0;
     for (const [i, run] of runs.entries()) {
       needWire(ctx, run);
       // A run with no --scenario, against a target speaking HTTP/1.1 and h2c: every built-in.
@@ -281,7 +289,7 @@ describe('run --capture under load', () => {
       ] as const) {
         const w = scenario(run, id).wire?.idleTimeoutMs;
         // idle-timeout's figure is the shortest of its bare-form samples (main, main#2, …); the Connection: keep-alive form has its own.
-        const samples = scenario(run, id).connections.filter((c) => c.id === 'main' || c.id.startsWith('main#'));
+        const samples = scenario(run, id).connections.filter((c) => c.id.startsWith('main'));
         const independentMin = Math.min(...samples.map((c) => independentIdle(c) ?? Number.POSITIVE_INFINITY));
         const diff = Math.abs((w?.wireMs as number) - independentMin);
         worstWire = Math.max(worstWire, diff);
@@ -290,7 +298,25 @@ describe('run --capture under load', () => {
         console.info(`run ${i} ${id}: event loop ${w?.probeMs} ms, wire ${w?.wireMs} ms, independent ${independentMin.toFixed(3)} ms`);
       }
       console.info(`run ${i}: event-loop lag seen up to ${run.evidence.wire?.eventLoopLagMaxMs} ms`);
+      // Every timing metric the event loop measured lies within its own error bound of the wire's value.
+      for (const s of run.scenarios) {
+        for (const [name, w] of Object.entries(s.wire ?? {})) {
+          if (w.probeMs === null || w.wireMs === null || w.probeErrorMs === null) continue;
+          expect(
+            Math.abs(w.probeMs - w.wireMs),
+            `${s.id}.${name} in run ${i}: event loop ${w.probeMs} ±${w.probeErrorMs}, wire ${w.wireMs}`,
+          ).toBeLessThanOrEqual(w.probeErrorMs + BOUND_SLOP_MS);
+          bounded += 1;
+        }
+      }
+      const headline = scenario(run, 'idle-timeout').wire?.idleTimeoutMs;
+      if (Math.abs((headline?.probeMs as number) - (headline?.wireMs as number)) <= LOAD_PRECISION_MS) precise += 1;
+      if ((headline?.probeErrorMs ?? 0) > UNCERTAIN_ERROR_MS) uncertain += 1;
     }
+    expect(bounded).toBeGreaterThanOrEqual(PARALLEL_RUNS * 4);
+    console.info(
+      `${PARALLEL_RUNS} full suites at once: ${bounded} event-loop timing metrics within their error bounds of the wire; the headline idle timeout within ${LOAD_PRECISION_MS} ms of the wire in ${precise} of ${PARALLEL_RUNS} runs, said uncertain in ${uncertain}`,
+    );
     console.info(
       `${PARALLEL_RUNS} full suites at once: wire vs independent read, worst ${worstWire.toFixed(3)} ms over ${checked} HTTP/1.1 idle closes and the two headline idle timeouts; event loop vs independent, worst ${worstLoop.toFixed(3)} ms`,
     );

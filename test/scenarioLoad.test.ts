@@ -119,6 +119,7 @@ describe('parseScenario', () => {
             ['X-B', '2'],
           ],
           ifOpen: true,
+          timed: false,
         },
         { type: 'wait', line: 11, ms: 1500 },
         { type: 'wait', line: 12, ms: '$maxIdle' },
@@ -132,7 +133,7 @@ describe('parseScenario', () => {
           budget: null,
           until: 'closed',
           steps: [
-            { type: 'request', line: 20, on: 'b', version: '1.1', method: null, path: null, connection: 'none', headers: [], ifOpen: false },
+            { type: 'request', line: 20, on: 'b', version: '1.1', method: null, path: null, connection: 'none', headers: [], ifOpen: false, timed: false },
             { type: 'expect', line: 21, that: 'reused', severity: 'fail', message: null },
           ],
         },
@@ -404,7 +405,7 @@ describe('parseScenario', () => {
     const scenario = await parseScenario(valid, 'one.json');
     expect(scenario.steps).toEqual([
       { type: 'open', line: 5, as: 'main' },
-      { type: 'request', line: 6, on: 'main', version: '1.1', method: null, path: null, connection: 'close', headers: [], ifOpen: false },
+      { type: 'request', line: 6, on: 'main', version: '1.1', method: null, path: null, connection: 'close', headers: [], ifOpen: false, timed: false },
     ]);
     expect([scenario.id, scenario.title, scenario.description, scenario.headline, scenario.metrics]).toEqual(['json-one', 'From JSON', '', null, {}]);
 

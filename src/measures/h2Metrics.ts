@@ -1,17 +1,19 @@
 import type { ConnectionRecord } from '../model/result.js';
 import type { MeasureName } from '../plan/scenario.js';
+import { UNCERTAIN_ERROR_MS } from '../model/metrics.js';
 import {
   DRAIN_LAST_STREAM_ID,
   closeAfterGoaway,
   finalGoaway,
   goawaysOf,
   h2IdleTimeout,
+  h2IdleTimeoutError,
   responsesBeforeGoaway,
   serverSetting,
   twoStepGoaway,
 } from '../timeline/h2.js';
 import { formatDuration, roundMs } from '../util/duration.js';
-import { evidence, plain, searchBound } from './metrics.js';
+import { evidence, labelled, plain, searchBound } from './metrics.js';
 import type { MeasureContext, Measured, Trace } from './metrics.js';
 
 /** The HTTP/2 measures (docs/scenarios.md), each read from one connection's frames through timeline/h2.ts. */
@@ -40,6 +42,9 @@ export function measureH2(name: H2MeasureName, conn: ConnectionRecord | null, tr
   const last = finalGoaway(events);
   switch (name) {
     case 'h2IdleBeforeGoaway': {
+      // Over several samples of the label (one taken again after a late stamp), the shortest certain one.
+      const sample = on === null ? conn : (idleSample(labelled(trace, on)) ?? conn);
+      if (sample !== conn) return measureH2(name, sample, trace, on, ctx);
       const idle = h2IdleTimeout(events, conn.end);
       if (idle === null) {
         const text =
@@ -55,6 +60,7 @@ export function measureH2(name: H2MeasureName, conn: ConnectionRecord | null, tr
       return {
         value: roundMs(idle),
         finding: { text, evidence: [evidence(conn, first?.t ?? conn.end.evidence.at(-1) ?? null, null, first === undefined ? conn.end.kind : 'GOAWAY')] },
+        errorMs: h2IdleTimeoutError(events, conn.end) ?? 0,
       };
     }
     case 'goawayErrorCode':
@@ -110,7 +116,9 @@ export function measureH2(name: H2MeasureName, conn: ConnectionRecord | null, tr
       const rtts = pingRtts(events);
       if (rtts.length === 0) return plain(null);
       const median = rtts.sort((a, b) => a - b)[Math.floor(rtts.length / 2)] as number;
-      return plain(Math.round(median * 100) / 100);
+      // Each round trip ends at an ACK stamped when the loop got to it (the PING is stamped as written).
+      const late = events.map((e) => (e.kind === 'h2-frame' && e.dir === 'in' && e.frame.type === 'PING' ? (e.late ?? 0) : 0));
+      return { ...plain(Math.round(median * 100) / 100), errorMs: roundMs(Math.max(...late)) };
     }
     case 'pingResetsIdle': {
       const stop = trace.pings.findLast((p) => p.on === on);
@@ -180,4 +188,17 @@ function streamLimitEnforced(conn: ConnectionRecord, trace: Trace): Measured {
 
 function goawayWords(g: { lastStreamId: number; errorCode: string; debug: string }): string {
   return `GOAWAY ${g.errorCode}, last stream ${g.lastStreamId}${g.debug === '' ? '' : `, debug "${g.debug}"`}`;
+}
+
+/**
+ * The connection whose HTTP/2 idle timeout a label's samples give: the shortest among those whose
+ * error bound is at most UNCERTAIN_ERROR_MS, else among all; null when none shows one.
+ */
+function idleSample(list: readonly ConnectionRecord[]): ConnectionRecord | null {
+  const idle = list.flatMap((c) => {
+    const ms = h2IdleTimeout(c.events, c.end);
+    return ms === null ? [] : [{ c, ms, certain: (h2IdleTimeoutError(c.events, c.end) ?? 0) <= UNCERTAIN_ERROR_MS }];
+  });
+  const pool = idle.some((x) => x.certain) ? idle.filter((x) => x.certain) : idle;
+  return pool.reduce<(typeof pool)[number] | null>((a, b) => (a === null || b.ms < a.ms ? b : a), null)?.c ?? null;
 }

@@ -1,3 +1,4 @@
+import { unitOfName } from '../model/metrics.js';
 import path from 'node:path';
 import type { ConnEvent } from '../model/events.js';
 import type {
@@ -186,6 +187,12 @@ function scenarioOf(id: string, summary: CaptureSummary, spanMs: number): Scenar
     startedAtMs: 0,
     durationMs: Math.round(spanMs),
     metrics: ordered,
+    // A capture's times are the kernel's: no timing metric carries an error of the probe's stamping.
+    errorMs: Object.fromEntries(
+      Object.keys(ordered)
+        .filter((name) => typeof ordered[name] === 'number' && unitOfName(name) === 'ms')
+        .map((name) => [name, 0]),
+    ),
     findings,
     error: null,
     connections: keptOf(summary, kinds),
@@ -266,7 +273,7 @@ const MEASURE: Record<string, (s: CaptureSummary) => Measured> = {
   },
   'stale-race': (s) => {
     const T = s.idleCloseMin;
-    const trials = s.trials.map((t) => ({ offsetMs: T === null ? 0 : roundMs(t.idleMs - T), ...t }));
+    const trials = s.trials.map((t) => ({ offsetMs: T === null ? 0 : roundMs(t.idleMs - T), ...t, idleErrorMs: 0 }));
     const race = summarizeRace(T, trials);
     const first = firstKept(s, 'stale');
     const staleText =

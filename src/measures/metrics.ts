@@ -1,4 +1,5 @@
 import type { ConnectionRecord, Evidence, Finding, MetricValue, RaceReport } from '../model/result.js';
+import { UNCERTAIN_ERROR_MS } from '../model/metrics.js';
 import { SMALL_BODY_MAX, SPLIT_KEPT_MS } from '../model/events.js';
 import type { ConnEvent } from '../model/events.js';
 import type { RecordedOutcome } from '../wire/connection.js';
@@ -59,6 +60,8 @@ export interface MeasureContext {
 export interface Measured {
   readonly value: MetricValue;
   readonly finding: Finding | null;
+  /** A timing metric's error bound, ms: how far the value may be off because its stamps were late (wire/clock.ts); absent for other metrics. */
+  readonly errorMs?: number;
 }
 
 /** Derives one metric from the trace. `on` is a connection label (the last connection with it), or null for all. */
@@ -73,18 +76,21 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
     case 'raceSafeIdle':
       return raceMeasure(name, trace.race);
     case 'raceWindowUpper':
-      return plain(trace.race?.windowUpperMs ?? null);
+      return { ...plain(trace.race?.windowUpperMs ?? null), ...(trace.race === null ? {} : { errorMs: trace.race.errorMs }) };
     case 'timePerRequest': {
       // Each connection from its connect to its last complete response: the requests and the
       // connects, not the probe's own waits for a close in between.
       const list = on === null ? trace.connections.map((c) => c.record) : labelled(trace, on);
       let busy = 0;
       let responses = 0;
+      // Each span may be off by the larger lateness of its two ends; spread over the responses.
+      let late = 0;
       for (const c of list) {
-        const first = c.events[0]?.t;
-        const last = c.events.findLast((e) => e.kind === 'response-complete')?.t;
+        const first = c.events[0];
+        const last = c.events.findLast((e) => e.kind === 'response-complete');
         if (first === undefined || last === undefined) continue;
-        busy += last - first;
+        busy += last.t - first.t;
+        late += Math.max(first.late ?? 0, last.late ?? 0);
         responses += responsesOf(c.events);
       }
       const start = list[0]?.events[0]?.t;
@@ -92,7 +98,11 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       // To the microsecond: a kept-alive request on loopback takes tens of them.
       const per = Math.round((busy / responses) * 1000) / 1000;
       const text = `${responses} responses on ${list.length === 1 ? 'one connection' : `${list.length} connections`}${on === null ? '' : ` (${on})`}, ${formatDuration(busy)} from each connect to its last response: ${per} ms per request (connects included; the waits for each close are not)`;
-      return { value: per, finding: { text, evidence: [evidence(list[0] as ConnectionRecord, start, null, `first event of ${list[0]?.id ?? ''}`)] } };
+      return {
+        value: per,
+        finding: { text, evidence: [evidence(list[0] as ConnectionRecord, start, null, `first event of ${list[0]?.id ?? ''}`)] },
+        errorMs: Math.round((late / responses) * 1000) / 1000,
+      };
     }
     case 'timeWaitClient':
     case 'timeWaitServer': {
@@ -154,7 +164,11 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       const text = closesImmediately(idle)
         ? `${conn.end.summary}, right after a response that announced keep-alive: the server allows one request per connection without saying so (it sends no "Connection: close")`
         : conn.end.summary;
-      return { value: idle, finding: { text, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.kind)] } };
+      return {
+        value: idle,
+        finding: { text, evidence: [evidence(conn, conn.end.evidence.at(-1) ?? null, null, conn.end.kind)] },
+        errorMs: conn.end.idleErrorMs ?? 0,
+      };
     }
     case 'responseStall':
       return responseStall(on === null ? trace.connections.map((c) => c.record) : labelled(trace, on));
@@ -167,7 +181,7 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
     }
     case 'idleBeforeCloseMax': {
       const idles = on === null ? [] : idleSamples(labelled(trace, on));
-      return plain(idles.at(-1) ?? null);
+      return { ...plain(idles.at(-1) ?? null), ...sampleError(on === null ? [] : labelled(trace, on)) };
     }
     case 'keepAliveHeader': {
       const head = firstHead(events);
@@ -320,14 +334,15 @@ function ms(value: number): string {
   return `${value.toFixed(1)} ms`;
 }
 
-function labelled(trace: Trace, label: string): ConnectionRecord[] {
+/** The connections with the label, in the order the scenario has them. */
+export function labelled(trace: Trace, label: string): ConnectionRecord[] {
   return trace.connections.filter((c) => c.label === label).map((c) => c.record);
 }
 
 function raceMeasure(name: 'raceWindow' | 'raceSafeIdle', race: RaceReport | null): Measured {
   if (race === null || race.idleTimeoutMs === null) return plain(null);
   const value = name === 'raceWindow' ? race.windowMs : race.safeIdleMs;
-  if (name === 'raceSafeIdle') return plain(value);
+  if (name === 'raceSafeIdle') return { ...plain(value), errorMs: race.errorMs };
   const T = race.idleTimeoutMs;
   const failedInTime = failedWhileOpen(race.trials);
   const afterClose = race.trials.filter((t) => t.closeSeenBeforeWrite);
@@ -346,7 +361,7 @@ function raceMeasure(name: 'raceWindow' | 'raceSafeIdle', race: RaceReport | nul
     first === undefined
       ? []
       : [{ connection: first.connection, localPort: null, t: null, requestIndex: 2, detail: `${first.outcome} after ${formatDuration(first.idleMs)} idle` }];
-  return { value, finding: { text: parts.join('; '), evidence: evidenceList } };
+  return { value, finding: { text: parts.join('; '), evidence: evidenceList }, errorMs: race.errorMs };
 }
 
 /** Where a repeat loop on `label` stopped looking: --max-requests, or its time budget (then with the pace that used it up). */
@@ -378,9 +393,27 @@ export function plain(value: MetricValue): Measured {
 /** Idle closes wider apart than this are the server's own jitter, not the probe's stamping (loopback: well under 5 ms). */
 const IDLE_SPREAD_MS = 25;
 
-/** The idle timeouts of the connections the server closed while idle, ascending. */
+/**
+ * The samples idle figures are read from: the connections the server closed while idle whose
+ * idle time is certain (error bound at most UNCERTAIN_ERROR_MS), so that a stamp the event loop
+ * made late is measured again by the other samples instead of passing for the server's jitter;
+ * all of them when none is certain (the figure is then reported as uncertain).
+ */
+function idleSampled(list: readonly ConnectionRecord[]): readonly ConnectionRecord[] {
+  const closed = list.filter((c) => idleTimeoutOf(c.end) !== null);
+  const certain = closed.filter((c) => (c.end.idleErrorMs ?? 0) <= UNCERTAIN_ERROR_MS);
+  return certain.length > 0 ? certain : closed;
+}
+
+/** The error bound of a figure read off idle samples (their min, median, max): the largest of theirs; absent with no sample. */
+function sampleError(list: readonly ConnectionRecord[]): { errorMs?: number } {
+  const errors = idleSampled(list).map((c) => c.end.idleErrorMs ?? 0);
+  return errors.length === 0 ? {} : { errorMs: Math.max(...errors) };
+}
+
+/** The idle timeouts of the sampled connections (idleSampled), ascending. */
 function idleSamples(list: readonly ConnectionRecord[]): number[] {
-  return list
+  return idleSampled(list)
     .map((c) => idleTimeoutOf(c.end))
     .filter((x): x is number => x !== null)
     .sort((a, b) => a - b);
@@ -403,11 +436,13 @@ function idleSpread(list: readonly ConnectionRecord[], single: Measured): Measur
   const idles = idleSamples(list);
   const min = idles[0];
   const max = idles.at(-1);
-  if (idles.length < 2 || min === undefined || max === undefined) return single;
-  if (max - min <= IDLE_SPREAD_MS) return { value: min, finding: null };
+  const closed = list.filter((c) => idleTimeoutOf(c.end) !== null).length;
+  if (closed < 2 || min === undefined || max === undefined) return single;
+  const error = sampleError(list);
+  if (max - min <= IDLE_SPREAD_MS) return { value: min, finding: null, ...error };
   const first = list.find((c) => idleTimeoutOf(c.end) === min) as ConnectionRecord;
   const text = `${idles.length} idle connections closed after ${formatDuration(min)} (min), ${formatDuration(medianOf(idles) ?? min)} (median), ${formatDuration(max)} (max): the server closes idle connections anywhere in that range, so a timer wheel or a poller that checks timeouts now and then decides, not the configured value alone (Tomcat's NIO poller is one); clients must stay below the minimum, ${formatDuration(min)}`;
-  return { value: min, finding: { text, evidence: [evidence(first, first.end.evidence.at(-1) ?? null, null, first.end.summary)] } };
+  return { value: min, finding: { text, evidence: [evidence(first, first.end.evidence.at(-1) ?? null, null, first.end.summary)] }, ...error };
 }
 
 function idleBeforeCloseMedian(list: readonly ConnectionRecord[], on: string, ctx: MeasureContext): Measured {
@@ -420,6 +455,12 @@ function idleBeforeCloseMedian(list: readonly ConnectionRecord[], on: string, ct
   if (median !== null) {
     const range = idles.length > 1 ? `, ${formatDuration(idles[0] as number)}–${formatDuration(idles.at(-1) as number)}` : '';
     parts.push(`the server closed ${closed.length} of ${list.length} idle connections (${on}) a median ${formatDuration(median)} after their response${range}`);
+    const setAside = closed.length - idles.length;
+    if (setAside > 0) {
+      parts.push(
+        `${setAside} of these close times ${setAside === 1 ? 'is' : 'are'} left out: the probe's event loop was held up around ${setAside === 1 ? 'its' : 'their'} stamps (error above ${UNCERTAIN_ERROR_MS} ms), so the other samples measure it again`,
+      );
+    }
   }
   if (notAlive > 0) parts.push(`${notAlive} of ${list.length} were not kept alive (the server closed right after the response)`);
   if (kept.length > 0) {
@@ -430,6 +471,7 @@ function idleBeforeCloseMedian(list: readonly ConnectionRecord[], on: string, ct
   const shown = [...closed.slice(0, 1), ...kept.slice(0, 2)];
   return {
     value: median,
+    ...sampleError(list),
     finding:
       parts.length === 0 ? null : { text: parts.join('; '), evidence: shown.map((c) => evidence(c, c.end.evidence.at(-1) ?? null, null, c.end.summary)) },
   };
@@ -506,5 +548,6 @@ function responseStall(connections: readonly ConnectionRecord[]): Measured {
   return {
     value: median,
     finding: { text, evidence: [evidence(first.conn, null, first.index, `head, then ${first.bodyBytes} B ${formatDuration(first.gapMs)} later`)] },
+    errorMs: roundMs(Math.max(...stalled.map((r) => r.errorMs))),
   };
 }

@@ -36,20 +36,34 @@ export function failedWhileOpen(trials: readonly RaceTrial[]): RaceTrial[] {
   return trials.filter((t) => !t.closeSeenBeforeWrite && !isAnswered(t.outcome));
 }
 
-/** The race report from T and the trials (see RaceReport). */
-export function summarizeRace(idleTimeoutMs: number | null, trials: readonly RaceTrial[]): RaceReport {
-  if (idleTimeoutMs === null) return { idleTimeoutMs, trials, windowMs: null, windowUpperMs: null, safeIdleMs: null };
+/**
+ * The race report from T and the trials (see RaceReport). `idleTimeoutErrorMs`: T's error
+ * bound; the figures' bound adds nothing for the trials that do not decide them, and takes the
+ * larger of T's and those of the trials that do (the earliest failure, the last answer before it).
+ */
+export function summarizeRace(idleTimeoutMs: number | null, trials: readonly RaceTrial[], idleTimeoutErrorMs = 0): RaceReport {
+  const errorMs = idleTimeoutErrorMs;
+  if (idleTimeoutMs === null) return { idleTimeoutMs, trials, windowMs: null, windowUpperMs: null, safeIdleMs: null, errorMs };
   const failedInTime = failedWhileOpen(trials);
   if (failedInTime.length === 0) {
-    return { idleTimeoutMs, trials, windowMs: 0, windowUpperMs: 0, safeIdleMs: safeIdleMs(idleTimeoutMs) };
+    return { idleTimeoutMs, trials, windowMs: 0, windowUpperMs: 0, safeIdleMs: safeIdleMs(idleTimeoutMs), errorMs };
   }
   // Failures begin somewhere between the last answered request before the earliest failure
   // and that failure: the offsets are a grid, so the window is known within one step of it.
-  const earliest = Math.min(...failedInTime.map((t) => t.idleMs));
-  const lastOk = Math.max(0, ...trials.filter((t) => isAnswered(t.outcome) && t.idleMs < earliest).map((t) => t.idleMs));
+  const first = failedInTime.reduce((a, b) => (b.idleMs < a.idleMs ? b : a));
+  const earliest = first.idleMs;
+  const answered = trials.filter((t) => isAnswered(t.outcome) && t.idleMs < earliest);
+  const lastOk = answered.reduce<RaceTrial | null>((a, b) => (a === null || b.idleMs > a.idleMs ? b : a), null);
   const windowMs = Math.max(0, roundMs(idleTimeoutMs - earliest));
-  const windowUpperMs = Math.max(windowMs, roundMs(idleTimeoutMs - lastOk));
-  return { idleTimeoutMs, trials, windowMs, windowUpperMs, safeIdleMs: safeIdleMs(idleTimeoutMs, windowUpperMs) };
+  const windowUpperMs = Math.max(windowMs, roundMs(idleTimeoutMs - (lastOk?.idleMs ?? 0)));
+  return {
+    idleTimeoutMs,
+    trials,
+    windowMs,
+    windowUpperMs,
+    safeIdleMs: safeIdleMs(idleTimeoutMs, windowUpperMs),
+    errorMs: Math.max(errorMs, first.idleErrorMs, lastOk?.idleErrorMs ?? 0),
+  };
 }
 
 /** Trials grouped by planned offset, in the order planned: offset → outcomes. */

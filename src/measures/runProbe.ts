@@ -4,6 +4,7 @@ import type { Scenario } from '../plan/scenario.js';
 import { headerValue } from '../http/keepAliveHeader.js';
 import { SERVER_TEXT_MAX, sanitize } from '../util/sanitize.js';
 import { startClock } from '../wire/clock.js';
+import type { Clock } from '../wire/clock.js';
 import { ProbeConnection } from '../wire/connection.js';
 import { H2Connection } from '../wire/h2Connection.js';
 import { isLocalAddress } from '../wire/localAddress.js';
@@ -11,6 +12,7 @@ import { roundMs } from '../util/duration.js';
 import { watchLoopDelay } from '../wire/loopDelay.js';
 import { openSocketTable } from '../wire/socketTable.js';
 import { firstRequestError } from './firstRequestError.js';
+import { TimedStarts } from './timedStarts.js';
 import { connectOptions, runScenario } from './runScenario.js';
 import type { ProbeSettings, RunContext } from './runScenario.js';
 
@@ -32,19 +34,21 @@ export type ProbeOptions = ProbeSettings & {
  */
 export async function runProbe(scenarios: readonly Scenario[], options: ProbeOptions): Promise<MeasuredRun> {
   const loopDelay = watchLoopDelay();
+  const clock = startClock();
   try {
-    return await probe(scenarios, options, loopDelay);
+    return await probe(scenarios, options, loopDelay, clock);
   } finally {
-    loopDelay.stop(); // also when a bug throws: the monitor's timer must not outlive the run
+    // Also when a bug throws: neither the monitor's timer nor the clock's may outlive the run.
+    loopDelay.stop();
+    clock.stop();
   }
 }
 
-async function probe(selected: readonly Scenario[], options: ProbeOptions, loopDelay: { stop(): number }): Promise<MeasuredRun> {
+async function probe(selected: readonly Scenario[], options: ProbeOptions, loopDelay: { stop(): number }, clock: Clock): Promise<MeasuredRun> {
   let scenarios = selected;
   const startedAt = new Date();
-  const clock = startClock();
   const table = await openSocketTable(options.socketTable ?? 'auto');
-  const ctx: RunContext = { ...options, clock, table };
+  const ctx: RunContext = { ...options, clock, table, timedStarts: new TimedStarts(clock) };
   let preflight: Preflight;
   let error: ProbeError | null = null;
   try {
@@ -83,6 +87,7 @@ async function probe(selected: readonly Scenario[], options: ProbeOptions, loopD
     startedAtMs: roundMs(clock.now()),
     durationMs: 0,
     metrics: {},
+    errorMs: {},
     findings: [],
     error: { code: 'interrupted', message: 'not started: the run was stopped first', errno: null, syscall: null, hint: null },
     connections: [],

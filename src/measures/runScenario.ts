@@ -17,8 +17,10 @@ import type { Scenario, Step } from '../plan/scenario.js';
 import { connectHost } from '../plan/target.js';
 import type { Target } from '../plan/target.js';
 import { classifyClose } from '../timeline/classifyClose.js';
-import { h2IdleTimeout } from '../timeline/h2.js';
-import { idleBeforeLastRequest, idleSince, mayReuse, unframedBody } from '../timeline/queries.js';
+import { h2IdleTimeout, h2IdleTimeoutError } from '../timeline/h2.js';
+import { idleBeforeLastRequest, idleSince, idleStart, lateBeforeLastRequest, mayReuse, unframedBody } from '../timeline/queries.js';
+import { UNCERTAIN_ERROR_MS } from '../model/metrics.js';
+import type { TimedStarts } from './timedStarts.js';
 import { outcomeOf } from '../timeline/outcome.js';
 import { resetSeen } from '../timeline/signals.js';
 import { timeWaitOf } from '../timeline/timeWait.js';
@@ -66,6 +68,8 @@ export interface ProbeSettings extends ExchangeDeadlines {
 /** Everything a scenario needs from the run. */
 export interface RunContext extends ProbeSettings {
   readonly clock: Clock;
+  /** When the run's timed idle periods begin, kept apart (timedStarts.ts). */
+  readonly timedStarts: TimedStarts;
   /** The socket table the run reads (opened once from `socketTable`). */
   readonly table: SocketTable;
   /**
@@ -96,7 +100,17 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
   const abort = new AbortController();
   // A race step sleeps on up to 64 connections at once, each listening to this signal.
   setMaxListeners(100, abort.signal);
-  const state: StepState = { ctx, live, exchanges, signal: abort.signal, race: null, repeats: [], pings: [], protocol: scenario.protocol };
+  const state: StepState = {
+    ctx,
+    live,
+    exchanges,
+    signal: abort.signal,
+    race: null,
+    repeats: [],
+    pings: [],
+    protocol: scenario.protocol,
+    settling: new Map(),
+  };
   let error: ProbeError | null = null;
   const deadline = setTimeout(() => abort.abort({ kind: 'scenario-deadline', limitMs: ctx.scenarioTimeoutMs } satisfies AbortReason), ctx.scenarioTimeoutMs);
   const onStop = (): void => abort.abort(abortReason(ctx.stop));
@@ -110,6 +124,8 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
   aborted.catch(() => undefined);
   try {
     await Promise.race([runSteps(scenario.steps, state), aborted]);
+    // A sample measured again after the last step that looked at its label (a `timed` request last).
+    await Promise.race([Promise.all(state.settling.values()), aborted]);
   } catch (err) {
     error = stopError(err, scenario, ctx, startedAtMs, abortReason(abort.signal));
   } finally {
@@ -152,13 +168,27 @@ function raceOf(
     trials = trials.map((t) => {
       const events = byId.get(t.connection)?.events;
       const idle = events === undefined ? null : idleBeforeLastRequest(events);
-      return idle === null ? t : { ...t, idleMs: roundMs(idle) };
+      return idle === null || events === undefined ? t : { ...t, idleMs: roundMs(idle), idleErrorMs: lateBeforeLastRequest(events) };
     });
   }
+  const calibration = race.calibration === null ? undefined : byId.get(race.calibration);
   return summarizeRace(
     T,
     [...trials].sort((a, b) => a.offsetMs - b.offsetMs),
+    calibration === undefined ? 0 : (h2IdleTimeoutError(calibration.events, calibration.end) ?? 0),
   );
+}
+
+/** One finding naming the timing metrics whose error bound exceeds UNCERTAIN_ERROR_MS, if any. */
+function uncertainFindings(metrics: Readonly<Record<string, MetricValue>>, errorMs: Readonly<Record<string, number>>): Finding[] {
+  const uncertain = Object.entries(errorMs).filter(([name, error]) => error > UNCERTAIN_ERROR_MS && metrics[name] !== null);
+  if (uncertain.length === 0) return [];
+  const worst = Math.max(...uncertain.map(([, error]) => error));
+  const text =
+    `${uncertain.map(([name, error]) => `${name} ±${formatDuration(error)}`).join(', ')}: uncertain, the probe's event loop was held up when it stamped ` +
+    `${uncertain.length === 1 ? 'its' : 'their'} ends (a busy machine), so ${uncertain.length === 1 ? 'it' : 'they'} may be off by up to ${formatDuration(worst)}; ` +
+    "run again on a quieter machine, or with --capture for the wire's times";
+  return [{ text, evidence: [] }];
 }
 
 /** A scenario's metrics and findings from its trace (the run's own times, or a capture's). */
@@ -172,6 +202,7 @@ function measureTrace(
 ): ScenarioMeasurement {
   const measureCtx = { maxIdleMs: ctx.maxIdleMs, maxRequests: ctx.maxRequests };
   const metrics: Record<string, MetricValue> = {};
+  const errorMs: Record<string, number> = {};
   const findings: Finding[] = [];
   // A scenario cut short (timeout, Ctrl-C) keeps its metrics and timelines, but findings such
   // as "no close within --max-idle" would claim what was never waited for.
@@ -179,10 +210,11 @@ function measureTrace(
   for (const [name, spec] of Object.entries(scenario.metrics)) {
     const measured = measure(spec, trace, measureCtx);
     metrics[name] = measured.value;
+    if (measured.errorMs !== undefined && measured.value !== null) errorMs[name] = measured.errorMs;
     if (measured.finding !== null && !cutShort && !findings.some((f) => f.text === measured.finding?.text)) findings.push(measured.finding);
   }
   const records = trace.connections.map((c) => c.record);
-  findings.push(...strayBytesFindings(records), ...unframedFindings(records));
+  findings.push(...strayBytesFindings(records), ...unframedFindings(records), ...uncertainFindings(metrics, errorMs));
   return {
     id: scenario.id,
     title: scenario.title,
@@ -192,6 +224,7 @@ function measureTrace(
     startedAtMs,
     durationMs,
     metrics,
+    errorMs,
     findings,
     error: error?.toInfo() ?? null,
     connections: records,
@@ -223,6 +256,8 @@ interface StepState {
   readonly pings: PingStop[];
   /** The scenario's protocol: what `open` connects with. */
   readonly protocol: ProtocolId;
+  /** Connections whose idle period a `timed` request is measuring again on a new connection (settleIdleStart): later steps on their label wait for it. */
+  readonly settling: Map<WireConnection, Promise<void>>;
 }
 
 async function runSteps(steps: readonly Step[], state: StepState): Promise<void> {
@@ -242,7 +277,7 @@ function runStep(step: Step, state: StepState): Promise<void> {
 }
 
 async function runRequest(step: Extract<Step, { type: 'request' }>, state: StepState): Promise<void> {
-  const conn = connection(state, step.on);
+  const conn = await settledConnection(state, step.on);
   if (conn.events.some(isRequest)) await beforeReuse();
   await requestNow(step, state, conn);
 }
@@ -251,6 +286,63 @@ async function runRequest(step: Extract<Step, { type: 'request' }>, state: StepS
 async function requestNow(step: Extract<Step, { type: 'request' }>, state: StepState, conn: WireConnection): Promise<void> {
   if (step.ifOpen && !mayReuse(conn.events)) return;
   await exchange(state, step.on, conn, step);
+  if (step.timed) {
+    // Stopped (Ctrl-C, --scenario-timeout) while it waits: the scenario's own stop reports that.
+    const settled = settleIdleStart(step, state, conn).catch((err: unknown) => {
+      if (!state.signal.aborted) throw err;
+    });
+    state.settling.set(conn, settled);
+  }
+}
+
+/** How many times a `timed` sample is taken again when its response was stamped late. */
+const IDLE_START_TRIES = 3;
+/** How long the event loop must have run without a stall before a `timed` sample is taken again, ms. */
+const QUIET_MS = 20;
+/** The longest a `timed` sample waits for the loop to run quiet, ms: then it is taken anyway. */
+const QUIET_WAIT_MAX_MS = 300;
+/** How often the wait for a quiet loop looks, ms. */
+const QUIET_POLL_MS = 5;
+
+/**
+ * A measured idle period begins at a response: when the event loop stamped that response more
+ * than UNCERTAIN_ERROR_MS late (busy with the probe's own start-up burst, or the process not
+ * scheduled on a loaded machine), the idle time read later would be off by as much. Measures
+ * it again: once the loop has run quiet for QUIET_MS, and at a start of its own (TimedStarts),
+ * opens another connection with the same label just after this one and sends the same request
+ * on it, so the idle period starts on a sure stamp. A new connection rather than another request
+ * on this one: a server's request cap must not end the sample. The late sample stays (its
+ * close is still seen, and the measures set it aside as uncertain). Runs beside the scenario's
+ * next steps, so samples keep their spacing.
+ */
+async function settleIdleStart(step: Extract<Step, { type: 'request' }>, state: StepState, first: WireConnection): Promise<void> {
+  const { clock, timedStarts } = state.ctx;
+  let conn = first;
+  for (let tries = 0; ; tries++) {
+    const start = idleStart(conn.events);
+    if (start.late <= UNCERTAIN_ERROR_MS || !mayReuse(conn.events) || tries === IDLE_START_TRIES) {
+      timedStarts.began(start.t);
+      return;
+    }
+    for (let waited = 0; clock.quietFor() < QUIET_MS && waited < QUIET_WAIT_MAX_MS; waited += QUIET_POLL_MS) {
+      await sleep(QUIET_POLL_MS, undefined, { signal: state.signal });
+    }
+    await timedStarts.next(state.signal);
+    try {
+      conn = await openConnection(state, step.on, `${first.id}~${tries + 1}`, conn);
+      if ((await exchange(state, step.on, conn, step)).kind !== 'response') return;
+    } catch (err) {
+      // The sample cannot be taken again (the server refused another connection): the late one stands, said uncertain.
+      if (err instanceof ProbeError) return;
+      throw err;
+    }
+  }
+}
+
+/** The newest connection with the label, once any sample of the label being measured again (settleIdleStart) is in place. */
+async function settledConnection(state: StepState, label: string): Promise<WireConnection> {
+  await Promise.all(state.live.filter((l) => l.label === label).map((l) => state.settling.get(l.conn)));
+  return connection(state, label);
 }
 
 function isRequest(e: ConnEvent): boolean {
@@ -280,6 +372,7 @@ async function runOtherStep(step: Step, state: StepState): Promise<void> {
     case 'wait-close': {
       // Every open connection with that label, at once (idle-timeout samples several).
       const max = resolveDuration(step.max, ctx);
+      await settledConnection(state, step.on);
       await Promise.all(
         state.live
           .filter((l) => l.label === step.on)
@@ -295,7 +388,7 @@ async function runOtherStep(step: Step, state: StepState): Promise<void> {
       return;
     }
     case 'close':
-      await connection(state, step.on).close(step.how, 'step');
+      await (await settledConnection(state, step.on)).close(step.how, 'step');
       return;
     case 'repeat':
       await runRepeat(step, state);
@@ -353,7 +446,8 @@ function beforeReuse(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-async function openConnection(state: StepState, label: string, id: string): Promise<WireConnection> {
+/** Opens a connection with the label: the newest of the label, or just after `after` (a sample measured again: the scenario's own newest stays newest). */
+async function openConnection(state: StepState, label: string, id: string, after: WireConnection | null = null): Promise<WireConnection> {
   const options = connectOptions(state.ctx);
   const conn =
     state.protocol === 'h2'
@@ -365,7 +459,9 @@ async function openConnection(state: StepState, label: string, id: string): Prom
     await conn.close('rst', 'cleanup');
     throw new Aborted(abortReason(state.signal));
   }
-  state.live.push({ label, conn });
+  const at = after === null ? -1 : state.live.findIndex((l) => l.conn === after);
+  if (at < 0) state.live.push({ label, conn });
+  else state.live.splice(at + 1, 0, { label, conn });
   return conn;
 }
 
@@ -412,7 +508,7 @@ async function exchange(state: StepState, label: string, conn: WireConnection, s
  * response instead of 2 T (a calibration already closed by an earlier step works too).
  */
 async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState): Promise<void> {
-  const calibration = connection(state, step.after);
+  const calibration = await settledConnection(state, step.after);
   const trials: RaceTrial[] = [];
   state.race = { idleTimeoutMs: null, calibration: calibration.id, trials };
   const origin = idleSince(calibration.events);
@@ -453,6 +549,8 @@ async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState):
         offsetMs: trial.offsetMs,
         connection: conn.id,
         idleMs,
+        // Its idle time ends at the request as written (exact) and begins at a response as stamped.
+        idleErrorMs: lateBeforeLastRequest(conn.events),
         closeSeenBeforeWrite,
         outcome: conn instanceof H2Connection && got === 'ok' ? 'answered' : got,
       });

@@ -150,7 +150,11 @@ function wireMetrics(before: ScenarioMeasurement, after: ScenarioMeasurement): R
     if (unitOfName(name) !== 'ms') continue;
     const probe = before.metrics[name];
     if (typeof value !== 'number' && typeof probe !== 'number') continue;
-    out[name] = { probeMs: typeof probe === 'number' ? probe : null, wireMs: typeof value === 'number' ? value : null };
+    out[name] = {
+      probeMs: typeof probe === 'number' ? probe : null,
+      probeErrorMs: before.errorMs[name] ?? null,
+      wireMs: typeof value === 'number' ? value : null,
+    };
   }
   return out;
 }
@@ -239,7 +243,9 @@ function retimeRecord(
       continue;
     }
     if (received(e)) lagMaxMs = Math.max(lagMaxMs ?? 0, e.t - t);
-    events.push({ ...e, t });
+    // The packet's time is the kernel's: nothing of the event loop's lateness is left in it.
+    const { late: _late, ...timed } = e;
+    events.push({ ...timed, t } as ConnEvent);
   }
   // The server's RST that the probe's socket never reported: after the server's FIN Node no
   // longer reads, so an RST answering a request written then only shows at the next write.

@@ -22,60 +22,72 @@ export type LocalCloseReason = 'step' | 'after-peer-fin' | 'cleanup' | 'deadline
 /** Which per-exchange deadline expired. */
 export type DeadlineName = 'connect' | 'tls' | 'first-byte' | 'headers' | 'body';
 
-/** One thing that happened on a connection. */
-export type ConnEvent =
-  | { readonly kind: 'connect'; readonly t: number; readonly local: Endpoint; readonly remote: Endpoint }
-  | { readonly kind: 'tls'; readonly t: number; readonly protocol: string | null; readonly alpn: string | null }
-  | {
-      readonly kind: 'request';
-      readonly t: number;
-      readonly index: number;
-      readonly method: string;
-      readonly path: string;
-      readonly version: WireVersion;
-      readonly connection: string | null;
-      readonly bytes: number;
-    }
-  | {
-      readonly kind: 'response-head';
-      readonly t: number;
-      readonly index: number;
-      readonly status: number;
-      readonly version: WireVersion;
-      /** Persistence decided per RFC 9112 §9.3 for this exchange. */
-      readonly keepAlive: boolean;
-      readonly connectionHeader: string | null;
-      readonly keepAliveHeader: string | null;
-      readonly informational: readonly number[];
-      /**
-       * How the body is delimited (RFC 9112 §6.3): `close` is a body with neither Content-Length nor chunked,
-       * read until the server closes; `stream` an HTTP/2 body, ended by END_STREAM (RFC 9113 §8.1).
-       */
-      readonly framing: 'none' | 'length' | 'chunked' | 'close' | 'stream';
-    }
-  | { readonly kind: 'response-complete'; readonly t: number; readonly index: number; readonly bodyBytes: number }
-  /** Bytes that arrived while no request was outstanding (RFC 9112 §9.2: not a valid response). */
-  | { readonly kind: 'unsolicited'; readonly t: number; readonly bytes: number; readonly preview: string }
-  | { readonly kind: 'peer-fin'; readonly t: number }
-  | {
-      readonly kind: 'error';
-      readonly t: number;
-      readonly code: string;
-      readonly syscall: string | null;
-      readonly message: string;
-    }
-  | { readonly kind: 'protocol-error'; readonly t: number; readonly index: number; readonly code: string; readonly message: string }
-  | { readonly kind: 'timeout'; readonly t: number; readonly deadline: DeadlineName; readonly limitMs: number; readonly index: number | null }
-  | { readonly kind: 'local-close'; readonly t: number; readonly how: 'fin' | 'rst'; readonly reason: LocalCloseReason }
-  | { readonly kind: 'closed'; readonly t: number }
-  /** An HTTP/2 frame sent (`out`) or received (`in`), RFC 9113 §6. */
-  | { readonly kind: 'h2-frame'; readonly t: number; readonly dir: 'in' | 'out'; readonly frame: H2FrameInfo }
-  /**
-   * The middle of a long connection, counted instead of kept (wire/eventLog.ts): whole
-   * exchanges, each answered in full and kept alive, nothing else (no close, error, GOAWAY,
-   * SETTINGS or PING inside). `t` is its first event's time, `to` its last one's (a response's end).
-   */
-  | { readonly kind: 'elided'; readonly t: number; readonly to: number; readonly counts: ElidedCounts };
+/**
+ * One thing that happened on a connection. `late`, on what the probe received (a connect, TLS,
+ * response bytes, the peer's FIN, a socket error, an incoming HTTP/2 frame, the socket's close): how much earlier than `t` it may really have happened, ms, because
+ * the event loop was busy or the process not scheduled (wire/clock.ts). Absent on what the probe
+ * did itself (a request or frame written, its own close: stamped as it acts) and on a capture's
+ * events (the kernel's time).
+ */
+export type ConnEvent = Late &
+  (
+    | { readonly kind: 'connect'; readonly t: number; readonly local: Endpoint; readonly remote: Endpoint }
+    | { readonly kind: 'tls'; readonly t: number; readonly protocol: string | null; readonly alpn: string | null }
+    | {
+        readonly kind: 'request';
+        readonly t: number;
+        readonly index: number;
+        readonly method: string;
+        readonly path: string;
+        readonly version: WireVersion;
+        readonly connection: string | null;
+        readonly bytes: number;
+      }
+    | {
+        readonly kind: 'response-head';
+        readonly t: number;
+        readonly index: number;
+        readonly status: number;
+        readonly version: WireVersion;
+        /** Persistence decided per RFC 9112 §9.3 for this exchange. */
+        readonly keepAlive: boolean;
+        readonly connectionHeader: string | null;
+        readonly keepAliveHeader: string | null;
+        readonly informational: readonly number[];
+        /**
+         * How the body is delimited (RFC 9112 §6.3): `close` is a body with neither Content-Length nor chunked,
+         * read until the server closes; `stream` an HTTP/2 body, ended by END_STREAM (RFC 9113 §8.1).
+         */
+        readonly framing: 'none' | 'length' | 'chunked' | 'close' | 'stream';
+      }
+    | { readonly kind: 'response-complete'; readonly t: number; readonly index: number; readonly bodyBytes: number }
+    /** Bytes that arrived while no request was outstanding (RFC 9112 §9.2: not a valid response). */
+    | { readonly kind: 'unsolicited'; readonly t: number; readonly bytes: number; readonly preview: string }
+    | { readonly kind: 'peer-fin'; readonly t: number }
+    | {
+        readonly kind: 'error';
+        readonly t: number;
+        readonly code: string;
+        readonly syscall: string | null;
+        readonly message: string;
+      }
+    | { readonly kind: 'protocol-error'; readonly t: number; readonly index: number; readonly code: string; readonly message: string }
+    | { readonly kind: 'timeout'; readonly t: number; readonly deadline: DeadlineName; readonly limitMs: number; readonly index: number | null }
+    | { readonly kind: 'local-close'; readonly t: number; readonly how: 'fin' | 'rst'; readonly reason: LocalCloseReason }
+    | { readonly kind: 'closed'; readonly t: number }
+    /** An HTTP/2 frame sent (`out`) or received (`in`), RFC 9113 §6. */
+    | { readonly kind: 'h2-frame'; readonly t: number; readonly dir: 'in' | 'out'; readonly frame: H2FrameInfo }
+    /**
+     * The middle of a long connection, counted instead of kept (wire/eventLog.ts): whole
+     * exchanges, each answered in full and kept alive, nothing else (no close, error, GOAWAY,
+     * SETTINGS or PING inside). `t` is its first event's time, `to` its last one's (a response's end).
+     */
+    | { readonly kind: 'elided'; readonly t: number; readonly to: number; readonly counts: ElidedCounts }
+  );
+
+interface Late {
+  readonly late?: number;
+}
 
 /** What an elided stretch held. */
 export interface ElidedCounts {

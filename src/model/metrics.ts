@@ -251,3 +251,10 @@ export function unitOfName(name: string): MetricUnit | null {
 export function entryByAlias(alias: string): MetricEntry | undefined {
   return METRIC_ENTRIES.find((e) => e.alias === alias);
 }
+
+/**
+ * A timing metric whose error bound (how late the probe may have stamped its two ends, wire/clock.ts)
+ * exceeds this many ms is uncertain: measured again where the scenario has other samples, else
+ * reported as uncertain. A quiet machine's stamps are bound to about 1 ms.
+ */
+export const UNCERTAIN_ERROR_MS = 2;

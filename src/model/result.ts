@@ -68,6 +68,11 @@ export interface CloseClassification {
   readonly signal: CloseSignal | null;
   /** Idle time between the last complete response (or connect) and the server's close, when the server closed an idle connection. */
   readonly idleMs: number | null;
+  /**
+   * How far idleMs may be off, ms (null with it): the larger of how late its two ends may have
+   * been stamped (ConnEvent `late`, wire/clock.ts); 0 on a capture's wire times.
+   */
+  readonly idleErrorMs: number | null;
   /** Responses completed on the connection before it ended. */
   readonly responses: number;
   /** Plain words, e.g. "server closed the idle connection (FIN) after 3001 ms". */
@@ -135,6 +140,12 @@ export interface ScenarioMeasurement {
   readonly startedAtMs: number;
   readonly durationMs: number;
   readonly metrics: Readonly<Record<string, MetricValue>>;
+  /**
+   * Each timing metric's error bound, ms, by metric name: how far its value may be off because
+   * the probe's event loop stamped its two ends late (wire/clock.ts). Above UNCERTAIN_ERROR_MS
+   * (model/metrics.ts) the value is uncertain. 0 for times read off a capture.
+   */
+  readonly errorMs: Readonly<Record<string, number>>;
   readonly findings: readonly Finding[];
   readonly error: ProbeErrorInfo | null;
   readonly connections: readonly ConnectionRecord[];
@@ -152,6 +163,8 @@ export interface ScenarioMeasurement {
 export interface WireMetric {
   /** The value from the probe's event-loop times. */
   readonly probeMs: number | null;
+  /** Its error bound (ScenarioMeasurement errorMs): probeMs is within it of the wire's value. */
+  readonly probeErrorMs: number | null;
   /** The value from the capture's kernel timestamps (what `metrics` holds). */
   readonly wireMs: number | null;
 }
@@ -170,6 +183,8 @@ export interface RaceTrial {
   readonly connection: string;
   /** Actual idle time when the request was written: end of the previous response → request, ms. */
   readonly idleMs: number;
+  /** How far idleMs may be off: how late the response that began it may have been stamped, ms (0 on a capture's times). */
+  readonly idleErrorMs: number;
   /** Whether the server's FIN (or RST) had already arrived when the request was written. */
   readonly closeSeenBeforeWrite: boolean;
   /** What the client experienced: ok, premature-close, ECONNRESET, EPIPE, … */
@@ -195,6 +210,8 @@ export interface RaceReport {
   readonly windowUpperMs: number | null;
   /** The longest idle time at which the client should still reuse a connection: safeIdleMs in measures/race.ts. */
   readonly safeIdleMs: number | null;
+  /** How far T, the trials' idle times and the figures above may be off because the probe stamped them late, ms (0 on a capture's wire times). */
+  readonly errorMs: number;
 }
 
 /** A failure to probe, with a stable code (see model/errors.ts). */

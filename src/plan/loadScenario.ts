@@ -171,6 +171,7 @@ function toStep(raw: RawStep, at: (string | number)[], opened: Set<string>, file
         connection: (v.connection as 'keep-alive' | 'close' | 'none' | undefined) ?? 'none',
         headers: Object.entries((v.headers as Record<string, string> | undefined) ?? {}),
         ifOpen: (v['if-open'] as boolean | undefined) ?? false,
+        timed: (v.timed as boolean | undefined) ?? false,
       };
     case 'wait':
       return { type: 'wait', line, ms: durationRef(value) };

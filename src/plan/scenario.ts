@@ -48,6 +48,12 @@ export type Step =
       readonly headers: readonly (readonly [string, string])[];
       /** Skip the request when the connection is closed or its last response said it would not persist. */
       readonly ifOpen: boolean;
+      /**
+       * The idle time after this response is a measurement: when the response was stamped late
+       * (the event loop busy or the process not scheduled, wire/clock.ts), the request is sent
+       * again on the connection once the loop runs quiet, so the idle period starts on a sure stamp.
+       */
+      readonly timed: boolean;
     }
   | { readonly type: 'wait'; readonly line: number; readonly ms: DurationRef }
   | {

@@ -1,7 +1,7 @@
 import type { ClientVerdict, ConnectionRecord, H2ClientVerdict, MetricValue, ProbeErrorInfo, RaceReport, RunResult, ScenarioResult } from '../model/result.js';
 import { byOffset } from '../measures/race.js';
 import type { ConnEvent, H2FrameInfo } from '../model/events.js';
-import { unitOfName } from '../model/metrics.js';
+import { UNCERTAIN_ERROR_MS, unitOfName } from '../model/metrics.js';
 import { errorMeaning } from '../timeline/classifyClose.js';
 import { formatDuration } from '../util/duration.js';
 import { sanitize } from '../util/sanitize.js';
@@ -17,8 +17,21 @@ export function errorText(error: ProbeErrorInfo): string {
 /** The scenario's headline metric, or its error, in a few words. */
 export function keyFigure(s: ScenarioResult): string {
   if (s.error !== null) return sanitize(s.error.code);
-  const [name, value] = headlineOf(s);
-  return name === null ? '' : `${name} ${formatMetric(name, value)}`;
+  const [name] = headlineOf(s);
+  return name === null ? '' : `${name} ${formatMeasured(s, name)}`;
+}
+
+/** A scenario's metric for people, with its error bound when that makes it uncertain (above UNCERTAIN_ERROR_MS): "2.00 s ±12 ms (uncertain)". */
+export function formatMeasured(s: Pick<ScenarioResult, 'metrics' | 'errorMs'>, name: string): string {
+  const text = formatMetric(name, s.metrics[name] ?? null);
+  const error = uncertainBy(s, name);
+  return error === null ? text : `${text} ±${formatDuration(error)} (uncertain)`;
+}
+
+/** A metric's error bound when it exceeds UNCERTAIN_ERROR_MS, else null. */
+export function uncertainBy(s: Pick<ScenarioResult, 'metrics' | 'errorMs'>, name: string): number | null {
+  const error = s.errorMs[name];
+  return error !== undefined && error > UNCERTAIN_ERROR_MS && s.metrics[name] !== null ? error : null;
 }
 
 function headlineOf(s: ScenarioResult): [string | null, MetricValue] {

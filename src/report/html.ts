@@ -7,7 +7,7 @@ import type { EventMark } from '../timeline/classifyClose.js';
 import { phases } from '../timeline/queries.js';
 import { formatDuration, roundMs } from '../util/duration.js';
 import { exitCodeFor } from '../verdict/exitCode.js';
-import { clientRow, describeEvent, h2ClientRow, errorText, evidenceNote, formatMetric, hopChain, keyFigure, offsetLabel } from './format.js';
+import { clientRow, describeEvent, h2ClientRow, errorText, evidenceNote, formatMeasured, formatMetric, hopChain, keyFigure, offsetLabel } from './format.js';
 import { sanitize } from '../util/sanitize.js';
 import { escapeXml, xmlText } from './xml.js';
 
@@ -118,7 +118,7 @@ function scenarioSection(s: ScenarioResult): string {
   if (s.error !== null) parts.push(`<p class="error-box">could not run: ${xmlText(s.error.message, 400)} [${xmlText(s.error.code)}]</p>`);
   const metrics = Object.entries(s.metrics);
   if (metrics.length > 0) {
-    parts.push(`<dl class="metrics">${metrics.map(([k, v]) => `<div><dt>${xmlText(k)}</dt><dd>${escapeXml(formatMetric(k, v))}</dd></div>`).join('')}</dl>`);
+    parts.push(`<dl class="metrics">${metrics.map(([k]) => `<div><dt>${xmlText(k)}</dt><dd>${escapeXml(formatMeasured(s, k))}</dd></div>`).join('')}</dl>`);
   }
   const items = [
     ...s.findings.map((f) => `<li class="finding">${xmlText(f.text, 400)}</li>`),

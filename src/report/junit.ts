@@ -1,5 +1,5 @@
 import type { ProbeErrorInfo, RunResult, ScenarioResult } from '../model/result.js';
-import { errorText } from './format.js';
+import { errorText, uncertainBy } from './format.js';
 import { xmlText } from './xml.js';
 
 /**
@@ -49,7 +49,10 @@ function testCase(s: ScenarioResult): string[] {
     body.push(`      <failure type="expectation" message="${xmlText(failed.map((e) => e.expression).join('; '))}">${lines.join('\n')}</failure>`);
   }
   const out = [
-    ...Object.entries(s.metrics).map(([k, v]) => `${k} = ${JSON.stringify(v)}`),
+    ...Object.entries(s.metrics).map(([k, v]) => {
+      const error = uncertainBy(s, k);
+      return `${k} = ${JSON.stringify(v)}${error === null ? '' : ` (±${error} ms: uncertain)`}`;
+    }),
     ...s.findings.map((f) => `- ${f.text}`),
     ...s.expectations.filter((e) => !e.ok && e.severity === 'warn').map((e) => `warning: ${e.message}`),
     ...s.advice.map((a) => `advice: ${a}`),

@@ -10,6 +10,7 @@ import {
   describeEvent,
   errorText,
   evidenceNote,
+  formatMeasured,
   formatMetric,
   h2ClientRow,
   hopChain,
@@ -140,7 +141,7 @@ function summaryTable(result: RunResult, c: ChalkInstance): string {
  * line; the timelines when it failed or could not run. -v shows every finding and timeline.
  */
 function scenarioSection(s: ScenarioResult, c: ChalkInstance, verbose: boolean, shown: Set<string>): string[] {
-  const all = Object.entries(s.metrics).map(([k, v]) => `${k}=${formatMetric(k, v)}`);
+  const all = Object.keys(s.metrics).map((k) => `${k}=${formatMeasured(s, k)}`);
   const lead = `${s.id} ${s.status.toUpperCase()} (${formatDuration(s.durationMs)}): `;
   const metrics = verbose ? all : fitted(all, LINE_WIDTH - lead.length);
   const lines = [`${c.bold(s.id)} ${paintStatus(s.status, c)} (${formatDuration(s.durationMs)})${metrics.length > 0 ? `: ${metrics.join('  ')}` : ''}`];

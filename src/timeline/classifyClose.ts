@@ -1,7 +1,7 @@
 import type { CloseClassification, CloseKind, CloseSignal, Closer } from '../model/result.js';
 import type { ConnEvent } from '../model/events.js';
 import { formatDuration, roundMs } from '../util/duration.js';
-import { idleSince, lastHead, outstandingRequest, responsesOf } from './queries.js';
+import { idleStart, lastHead, outstandingRequest, responsesOf } from './queries.js';
 import type { Outstanding } from './queries.js';
 import { errorSignal } from './signals.js';
 
@@ -16,12 +16,12 @@ export function classifyClose(events: readonly ConnEvent[]): CloseClassification
   const responses = responsesOf(events);
   const first = events.find(isEndEvent);
   if (first === undefined) {
-    return { kind: 'open', closedBy: 'none', signal: null, idleMs: null, responses, summary: 'still open', evidence: [] };
+    return { kind: 'open', closedBy: 'none', signal: null, idleMs: null, idleErrorMs: null, responses, summary: 'still open', evidence: [] };
   }
   const at = events.indexOf(first);
   const before = events.slice(0, at);
   const outstanding = outstandingRequest(events, at);
-  const lastActivity = idleSince(events, at);
+  const idle = idleStart(events, at);
 
   switch (first.kind) {
     case 'local-close':
@@ -50,9 +50,9 @@ export function classifyClose(events: readonly ConnEvent[]): CloseClassification
     case 'closed':
       return result('open', 'none', null, null, responses, [first.t], 'socket closed without FIN or error');
     case 'error':
-      return classifyError(first, outstanding, lastActivity, responses);
+      return classifyError(first, outstanding, idle, responses);
     case 'peer-fin':
-      return classifyFin(first, before, events.slice(events.indexOf(first) + 1), outstanding, lastActivity, responses);
+      return classifyFin(first, before, events.slice(events.indexOf(first) + 1), outstanding, idle, responses);
   }
 }
 
@@ -61,9 +61,10 @@ function classifyFin(
   before: readonly ConnEvent[],
   after: readonly ConnEvent[],
   outstanding: Outstanding | null,
-  lastActivity: number,
+  idle: IdleStart,
   responses: number,
 ): CloseClassification {
+  const lastActivity = idle.t;
   if (outstanding !== null) {
     // connection.ts records what the parser made of the FIN after the FIN itself: the end of a
     // close-delimited body (RFC 9112 §6.3 rule 8), or a truncated head or body.
@@ -111,6 +112,7 @@ function classifyFin(
       responses,
       [lastActivity, fin.t],
       `server closed (FIN) after response #${head.index}, which said the connection would not persist`,
+      idleError(idle, fin),
     );
   }
   const what = responses === 0 ? 'connection before any request' : 'idle connection';
@@ -122,15 +124,12 @@ function classifyFin(
     responses,
     [lastActivity, fin.t],
     `server closed the ${what} (FIN) after ${formatDuration(idleMs)}`,
+    idleError(idle, fin),
   );
 }
 
-function classifyError(
-  error: Extract<ConnEvent, { kind: 'error' }>,
-  outstanding: Outstanding | null,
-  lastActivity: number,
-  responses: number,
-): CloseClassification {
+function classifyError(error: Extract<ConnEvent, { kind: 'error' }>, outstanding: Outstanding | null, idle: IdleStart, responses: number): CloseClassification {
+  const lastActivity = idle.t;
   const signal = errorSignal(error);
   if (signal === 'write-after-reset') {
     return result('write-epipe', 'server', 'rst', null, responses, [error.t], `writing failed with ${error.code}: the server had already reset the connection`);
@@ -156,6 +155,7 @@ function classifyError(
       responses,
       [lastActivity, error.t],
       `server reset the idle connection (RST) after ${formatDuration(idleMs)}`,
+      idleError(idle, error),
     );
   }
   return result('open', 'none', null, null, responses, [error.t], `socket error ${error.code}${error.syscall ? ` on ${error.syscall}` : ''}`);
@@ -173,8 +173,16 @@ function result(
   responses: number,
   evidence: readonly number[],
   summary: string,
+  idleErrorMs = 0,
 ): CloseClassification {
-  return { kind, closedBy, signal, idleMs, responses, summary, evidence };
+  return { kind, closedBy, signal, idleMs, idleErrorMs: idleMs === null ? null : idleErrorMs, responses, summary, evidence };
+}
+
+type IdleStart = ReturnType<typeof idleStart>;
+
+/** How far an idle time from `idle` to `end` may be off: either end may have been stamped late by its `late` (wire/clock.ts). */
+function idleError(idle: IdleStart, end: ConnEvent): number {
+  return roundMs(Math.max(idle.late, end.late ?? 0));
 }
 
 /** The idle timeout a close shows: the idle time before the server closed (FIN or RST) an idle connection; null for any other end. */

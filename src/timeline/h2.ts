@@ -1,7 +1,8 @@
 import type { ConnEvent, H2FrameInfo } from '../model/events.js';
 import type { CloseClassification } from '../model/result.js';
 import { idleTimeoutOf } from './classifyClose.js';
-import { idleSince, outstandingRequest, responsesOf } from './queries.js';
+import { idleSince, idleStart, outstandingRequest, responsesOf } from './queries.js';
+import { roundMs } from '../util/duration.js';
 
 /**
  * What an HTTP/2 connection's frames say about its end (RFC 9113 §6.8): the server's GOAWAYs,
@@ -48,6 +49,13 @@ export function h2IdleTimeout(events: readonly ConnEvent[], end: CloseClassifica
   if (first === undefined) return idleTimeoutOf(end);
   if (outstandingRequest(events, first.at) !== null) return null; // a GOAWAY while busy is a cap or a drain, not idleness
   return first.t - idleSince(events, first.at);
+}
+
+/** How far h2IdleTimeout may be off, ms: the larger of how late its two ends may have been stamped; null when it is null. */
+export function h2IdleTimeoutError(events: readonly ConnEvent[], end: CloseClassification): number | null {
+  const first = goawaysOf(events)[0];
+  if (first === undefined || h2IdleTimeout(events, end) === null) return first === undefined ? end.idleErrorMs : null;
+  return roundMs(Math.max(idleStart(events, first.at).late, events[first.at]?.late ?? 0));
 }
 
 /** From the server's first GOAWAY to its close (FIN or RST), ms; null when there was no GOAWAY or the server did not close. */

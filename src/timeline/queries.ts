@@ -15,12 +15,17 @@ type EventOf<K extends ConnEvent['kind']> = Extract<ConnEvent, { kind: K }>;
 
 /** When the connection became idle before `end` (exclusive index): its last complete response, else the connect (or TLS). */
 export function idleSince(events: readonly ConnEvent[], end = events.length): number {
+  return idleStart(events, end).t;
+}
+
+/** idleSince with how late its event may have been stamped (ms, 0 when exact or unknown: an elided stretch ends in an exchange kept in full after it). */
+export function idleStart(events: readonly ConnEvent[], end = events.length): { readonly t: number; readonly late: number } {
   for (let i = end - 1; i >= 0; i--) {
     const e = events[i];
-    if (e !== undefined && (e.kind === 'response-complete' || e.kind === 'connect' || e.kind === 'tls')) return e.t;
-    if (e?.kind === 'elided') return e.to;
+    if (e !== undefined && (e.kind === 'response-complete' || e.kind === 'connect' || e.kind === 'tls')) return { t: e.t, late: e.late ?? 0 };
+    if (e?.kind === 'elided') return { t: e.to, late: 0 };
   }
-  return events[0]?.t ?? 0;
+  return { t: events[0]?.t ?? 0, late: events[0]?.late ?? 0 };
 }
 
 /** The idle time before request `index`, from the last complete response before it, ms; null when it was not written or no response preceded it. */
@@ -31,6 +36,12 @@ export function idleBeforeRequest(events: readonly ConnEvent[], index: number): 
     if (e.kind === 'request' && e.index === index) return lastComplete === null ? null : e.t - lastComplete;
   }
   return null;
+}
+
+/** How late the response before the last request may have been stamped (ConnEvent `late`), ms; 0 when none. */
+export function lateBeforeLastRequest(events: readonly ConnEvent[]): number {
+  const last = events.findLastIndex((e) => e.kind === 'request');
+  return events.findLast((e, i) => i < last && e.kind === 'response-complete')?.late ?? 0;
 }
 
 /** The idle time before the last request written after a complete response, ms; null when no request followed a response. */
@@ -180,18 +191,22 @@ export interface SplitResponse {
   readonly index: number;
   /** Head → complete, ms. */
   readonly gapMs: number;
+  /** How far gapMs may be off: the larger lateness of its two stamps (ConnEvent `late`), ms. */
+  readonly errorMs: number;
   readonly bodyBytes: number;
 }
 
 /** Every response with a body on this connection, with the time from its head to its last byte (those kept: an elided stretch is counted, not timed). */
 export function splitResponses(events: readonly ConnEvent[]): SplitResponse[] {
-  const heads = new Map<number, number>();
+  const heads = new Map<number, EventOf<'response-head'>>();
   const out: SplitResponse[] = [];
   for (const e of events) {
-    if (e.kind === 'response-head') heads.set(e.index, e.t);
+    if (e.kind === 'response-head') heads.set(e.index, e);
     else if (e.kind === 'response-complete' && e.bodyBytes > 0) {
       const head = heads.get(e.index);
-      if (head !== undefined) out.push({ index: e.index, gapMs: e.t - head, bodyBytes: e.bodyBytes });
+      if (head !== undefined) {
+        out.push({ index: e.index, gapMs: e.t - head.t, errorMs: Math.max(head.late ?? 0, e.late ?? 0), bodyBytes: e.bodyBytes });
+      }
     }
   }
   return out;

@@ -135,6 +135,7 @@ export function judgeScenario(
     startedAtMs: s.startedAtMs,
     durationMs: s.durationMs,
     metrics: s.metrics,
+    errorMs: s.errorMs,
     findings,
     expectations,
     advice:

@@ -112,7 +112,23 @@ export abstract class SocketConnection {
     return this.clock.now();
   }
 
+  /** Records an event; what came from the peer or the kernel carries how late it may have been stamped. */
   protected push(event: ConnEvent): void {
-    this.eventLog.push(event);
+    this.eventLog.push(received(event) ? { ...event, late: this.clock.lateness(event.t) } : event);
+  }
+}
+
+/** Whether an event is something that arrived (stamped when the loop got to it) rather than something the probe did or a deadline. */
+function received(e: ConnEvent): boolean {
+  switch (e.kind) {
+    case 'request':
+    case 'local-close':
+    case 'timeout':
+    case 'elided':
+      return false;
+    case 'h2-frame':
+      return e.dir === 'in';
+    default:
+      return true;
   }
 }

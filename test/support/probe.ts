@@ -7,6 +7,10 @@ import type { MetricValue, ProtocolChoice, RunResult, ScenarioResult } from '../
 import { loadBuiltinScenarios } from '../../src/plan/loadScenario.js';
 import type { Scenario } from '../../src/plan/scenario.js';
 import type { Compaction } from '../../src/wire/eventLog.js';
+import type { Clock } from '../../src/wire/clock.js';
+import { ProbeConnection } from '../../src/wire/connection.js';
+import type { RequestSpec } from '../../src/http/request.js';
+import { openSocketTable } from '../../src/wire/socketTable.js';
 
 /** Bounds small enough for tests; each test states the ones it depends on. */
 export interface ProbeBounds {
@@ -89,4 +93,24 @@ export async function probeCli(url: string, ids: readonly string[] = [], bounds:
   }
   if (code !== 0) throw new Error(`keepalive-probe exited ${String(code)}: ${stderr}`);
   return JSON.parse(stdout) as RunResult;
+}
+
+/** One probe connection to 127.0.0.1:`port` (no socket table), and the plain GET it sends there. */
+export async function openLoopback(port: number, clock: Clock): Promise<{ conn: ProbeConnection; get: RequestSpec }> {
+  const table = await openSocketTable('none');
+  const conn = await ProbeConnection.open(
+    'main',
+    { host: '127.0.0.1', serverName: '127.0.0.1', port, tls: false, insecure: false, ca: null, connectTimeoutMs: 2000, table },
+    clock,
+  );
+  const get: RequestSpec = {
+    method: 'GET',
+    path: '/',
+    version: '1.1',
+    host: `127.0.0.1:${port}`,
+    connection: null,
+    headers: [],
+    userAgent: 'keepalive-probe-test',
+  };
+  return { conn, get };
 }

@@ -1,0 +1,124 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UNCERTAIN_ERROR_MS } from '../src/model/metrics.js';
+import { classifyClose } from '../src/timeline/classifyClose.js';
+import { startClock } from '../src/wire/clock.js';
+import type { RunClock } from '../src/wire/clock.js';
+import { openLoopback } from './support/probe.js';
+
+/**
+ * Each received event carries how late the probe may have stamped it (`late`, wire/clock.ts),
+ * and an idle time the larger of its two ends' (`idleErrorMs`). Checked against a server in a
+ * process of its own, so that blocking this event loop does not delay it: the server answers
+ * one request per connection, closes the connection IDLE_MS later, and says how long after its
+ * response it really closed (its own timer runs late on a busy machine too). The probe's idle
+ * time, stamped on a loop held up by a synchronous busy wait while the response or the FIN
+ * arrives, is that far off; its bound covers the difference, and says it is uncertain.
+ */
+
+const IDLE_MS = 300;
+/** How long the probe's event loop is held up. */
+const BLOCK_MS = 60;
+/** The server's close time against the FIN's arrival: one loopback segment, and the server's own write after its timer. */
+const TRANSIT_MS = 2;
+
+const serverSource = `
+  const net = require('node:net');
+  const server = net.createServer((socket) => {
+    socket.once('data', () => {
+      socket.write('HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok', () => {
+        const answered = process.hrtime.bigint();
+        setTimeout(() => {
+          console.log(JSON.stringify({ port: socket.remotePort, idleMs: Number(process.hrtime.bigint() - answered) / 1e6 }));
+          socket.end();
+        }, ${IDLE_MS});
+      });
+    });
+    socket.on('error', () => undefined);
+  });
+  server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ listening: server.address().port })));
+`;
+
+let server: ChildProcess;
+let port: number;
+/** The server's own idle time per client port, as it reports it. */
+const serverIdle = new Map<number, (ms: number) => void>();
+
+beforeAll(async () => {
+  server = spawn(process.execPath, ['-e', serverSource], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: server.stdout as NodeJS.ReadableStream });
+  port = await new Promise<number>((resolve) => {
+    lines.on('line', (line) => {
+      const msg = JSON.parse(line) as { listening?: number; port?: number; idleMs?: number };
+      if (msg.listening !== undefined) resolve(msg.listening);
+      if (msg.port !== undefined && msg.idleMs !== undefined) serverIdle.get(msg.port)?.(msg.idleMs);
+    });
+  });
+});
+
+afterAll(() => {
+  server.kill();
+});
+
+function busyWait(ms: number, clock: RunClock): void {
+  const until = clock.now() + ms;
+  while (clock.now() < until) {
+    // Holding the event loop, as a burst of the probe's own work or a descheduled process would.
+  }
+}
+
+/** One request, then idle until the server closes; `hold` blocks the loop at the chosen moment. */
+async function idleClose(hold: 'none' | 'response' | 'fin') {
+  const clock = startClock();
+  try {
+    const { conn, get } = await openLoopback(port, clock);
+    const local = conn.local?.port as number;
+    const reported = new Promise<number>((resolve) => serverIdle.set(local, resolve));
+    const answered = conn.send(get, { firstByteTimeoutMs: 5000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 });
+    // The response arrives while the loop is held: it is stamped up to BLOCK_MS late.
+    if (hold === 'response') busyWait(BLOCK_MS, clock);
+    await answered;
+    // The FIN arrives while the loop is held.
+    const blocker = hold === 'fin' ? setTimeout(() => busyWait(BLOCK_MS, clock), IDLE_MS - BLOCK_MS / 2) : null;
+    expect(await conn.waitForPeerClose(IDLE_MS + 5000)).toBe(true);
+    if (blocker !== null) clearTimeout(blocker);
+    const end = classifyClose(conn.events);
+    await conn.close('fin', 'cleanup');
+    return { end, events: conn.events, serverIdleMs: await reported };
+  } finally {
+    clock.stop();
+  }
+}
+
+describe('how late a stamp may be, against a server in its own process', () => {
+  it('a quiet loop: every received event carries its lateness; the idle time is within its bound of the server’s', async () => {
+    const { end, events, serverIdleMs } = await idleClose('none');
+    expect(end.kind).toBe('server-idle-close');
+    for (const e of events) {
+      const received = e.kind !== 'request' && e.kind !== 'local-close';
+      expect(e.late !== undefined, `${e.kind} carries late`).toBe(received);
+    }
+    expect(Math.abs((end.idleMs as number) - serverIdleMs)).toBeLessThanOrEqual((end.idleErrorMs as number) + TRANSIT_MS);
+    console.info(`quiet: probe ${end.idleMs} ms ±${end.idleErrorMs}, server ${serverIdleMs.toFixed(3)} ms`);
+  });
+
+  it('the FIN arrives while the loop is held: the idle time is too long by about the hold, and its bound covers it', async () => {
+    const { end, events, serverIdleMs } = await idleClose('fin');
+    const fin = events.find((e) => e.kind === 'peer-fin');
+    // The stamp is late by most of the hold (the FIN came in its middle), and says so.
+    expect((end.idleMs as number) - serverIdleMs).toBeGreaterThan(BLOCK_MS / 4);
+    expect(fin?.late).toBeGreaterThan(UNCERTAIN_ERROR_MS);
+    expect(Math.abs((end.idleMs as number) - serverIdleMs)).toBeLessThanOrEqual((end.idleErrorMs as number) + TRANSIT_MS);
+    console.info(`FIN held: probe ${end.idleMs} ms ±${end.idleErrorMs}, server ${serverIdleMs.toFixed(3)} ms`);
+  });
+
+  it('the response arrives while the loop is held: the idle time is too short, and its bound covers it', async () => {
+    const { end, events, serverIdleMs } = await idleClose('response');
+    const response = events.find((e) => e.kind === 'response-complete');
+    expect(serverIdleMs - (end.idleMs as number)).toBeGreaterThan(BLOCK_MS / 4);
+    expect(response?.late).toBeGreaterThan(UNCERTAIN_ERROR_MS);
+    expect(Math.abs((end.idleMs as number) - serverIdleMs)).toBeLessThanOrEqual((end.idleErrorMs as number) + TRANSIT_MS);
+    console.info(`response held: probe ${end.idleMs} ms ±${end.idleErrorMs}, server ${serverIdleMs.toFixed(3)} ms`);
+  });
+});
