@@ -110,6 +110,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
     pings: [],
     protocol: scenario.protocol,
     settling: new Map(),
+    opened: new Map(),
   };
   let error: ProbeError | null = null;
   const deadline = setTimeout(() => abort.abort({ kind: 'scenario-deadline', limitMs: ctx.scenarioTimeoutMs } satisfies AbortReason), ctx.scenarioTimeoutMs);
@@ -258,6 +259,8 @@ interface StepState {
   readonly protocol: ProtocolId;
   /** Connections whose idle period a `timed` request is measuring again on a new connection (settleIdleStart): later steps on their label wait for it. */
   readonly settling: Map<WireConnection, Promise<void>>;
+  /** How many connections each label's `open` steps have opened. */
+  readonly opened: Map<string, number>;
 }
 
 async function runSteps(steps: readonly Step[], state: StepState): Promise<void> {
@@ -296,7 +299,7 @@ async function requestNow(step: Extract<Step, { type: 'request' }>, state: StepS
 }
 
 /** How many times a `timed` sample is taken again when its response was stamped late. */
-const IDLE_START_TRIES = 3;
+const IDLE_START_TRIES = 2;
 /** How long the event loop must have run without a stall before a `timed` sample is taken again, ms. */
 const QUIET_MS = 20;
 /** The longest a `timed` sample waits for the loop to run quiet, ms: then it is taken anyway. */
@@ -339,10 +342,25 @@ async function settleIdleStart(step: Extract<Step, { type: 'request' }>, state: 
   }
 }
 
-/** The newest connection with the label, once any sample of the label being measured again (settleIdleStart) is in place. */
+/**
+ * The newest connection with the label, once it is not being measured again (settleIdleStart):
+ * its sample taken again lands just after it, so the newest may then be that new connection.
+ * The label's older connections being measured again do not hold up a step on the newest.
+ */
 async function settledConnection(state: StepState, label: string): Promise<WireConnection> {
+  let conn = connection(state, label);
+  for (let settling = state.settling.get(conn); settling !== undefined; settling = state.settling.get(conn)) {
+    await settling;
+    const newest = connection(state, label);
+    if (newest === conn) break;
+    conn = newest;
+  }
+  return conn;
+}
+
+/** Once every connection with the label is in place: those being measured again, with their new samples. */
+async function settledLabel(state: StepState, label: string): Promise<void> {
   await Promise.all(state.live.filter((l) => l.label === label).map((l) => state.settling.get(l.conn)));
-  return connection(state, label);
 }
 
 function isRequest(e: ConnEvent): boolean {
@@ -353,8 +371,10 @@ async function runOtherStep(step: Step, state: StepState): Promise<void> {
   const { ctx } = state;
   switch (step.type) {
     case 'open': {
-      const n = state.live.filter((l) => l.label === step.as).length;
-      await openConnection(state, step.as, n === 0 ? step.as : `${step.as}#${n + 1}`);
+      // Counted by the scenario's own opens: a sample taken again (settleIdleStart) is named after its first.
+      const n = (state.opened.get(step.as) ?? 0) + 1;
+      state.opened.set(step.as, n);
+      await openConnection(state, step.as, n === 1 ? step.as : `${step.as}#${n}`);
       return;
     }
     case 'request':
@@ -372,7 +392,7 @@ async function runOtherStep(step: Step, state: StepState): Promise<void> {
     case 'wait-close': {
       // Every open connection with that label, at once (idle-timeout samples several).
       const max = resolveDuration(step.max, ctx);
-      await settledConnection(state, step.on);
+      await settledLabel(state, step.on);
       await Promise.all(
         state.live
           .filter((l) => l.label === step.on)

@@ -266,7 +266,8 @@ function retimeRecord(
     .map((e, i) => ({ e, i }))
     .sort((a, b) => a.e.t - b.e.t || a.i - b.i)
     .map((x) => x.e);
-  return { record: { ...record, events: ordered, end: classifyClose(ordered) }, lagMaxMs };
+  const eventLoop = { idleMs: record.end.idleMs, idleErrorMs: record.end.idleErrorMs };
+  return { record: { ...record, events: ordered, end: classifyClose(ordered), eventLoop }, lagMaxMs };
 }
 
 /**

@@ -91,6 +91,8 @@ export interface ConnectionRecord {
   readonly events: readonly ConnEvent[];
   readonly end: CloseClassification;
   readonly timeWait: TimeWaitFinding;
+  /** `run --capture`: the idle time the event loop measured and its bound, before the capture's times replaced them (`end` is the wire's); absent otherwise. */
+  readonly eventLoop?: { readonly idleMs: number | null; readonly idleErrorMs: number | null };
 }
 
 /** A metric value as it appears in JSON. */
