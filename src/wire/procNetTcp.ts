@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import type { Endpoint } from '../model/events.js';
 
@@ -50,13 +51,62 @@ export interface RowFilter {
 export function parseProcNetTcp(text: string, littleEndian = endianness() === 'LE', filter?: RowFilter): TcpRow[] {
   const body = text.indexOf('\n') + 1;
   if (body === 0) return [];
-  const lines = filter === undefined ? text.slice(body).split('\n') : linesMatching(text, body, filter);
   const rows: TcpRow[] = [];
+  addRows(rows, text, body, littleEndian, filter);
+  return rows;
+}
+
+/** Adds to `rows` the rows of the lines of `text` from `from` on that `filter` wants (all without one). */
+function addRows(rows: TcpRow[], text: string, from: number, littleEndian: boolean, filter: RowFilter | undefined): void {
+  const lines = filter === undefined ? text.slice(from).split('\n') : linesMatching(text, from, filter);
   for (const line of lines) {
     const row = parseLine(line, littleEndian);
     if (row !== null && (filter === undefined || wanted(row, filter))) rows.push(row);
   }
-  return rows;
+}
+
+/**
+ * The same parse fed the table in pieces as they are read: the file's text is never held
+ * whole. A table of thousands of rows is hundreds of KB (150 bytes a row), and each scenario
+ * reads it as it ends, most of them in the same few hundred ms at the end of a run: held whole
+ * (the chunks read, their concatenation, its string), those copies made a tenth of the
+ * probe's peak RSS (bench/suite-memory.mjs). A read may end mid-line: the partial line waits
+ * for the next piece.
+ */
+export class TableParser {
+  private readonly rows: TcpRow[] = [];
+  /** The text read after the last complete line (all of it until the header line is complete). */
+  private pending = '';
+  private header = true;
+
+  constructor(
+    private readonly filter: RowFilter,
+    private readonly littleEndian = endianness() === 'LE',
+  ) {}
+
+  /** Feeds the next piece of the file. */
+  push(piece: string): void {
+    const text = this.pending + piece;
+    const end = text.lastIndexOf('\n') + 1;
+    let from = 0;
+    if (this.header) {
+      from = text.indexOf('\n') + 1;
+      if (from === 0) {
+        this.pending = text;
+        return;
+      }
+      this.header = false;
+    }
+    this.pending = text.slice(end);
+    if (end > from) addRows(this.rows, text.slice(0, end - 1), from, this.littleEndian, this.filter);
+  }
+
+  /** The rows, once the whole file has been pushed. */
+  end(): TcpRow[] {
+    if (!this.header && this.pending !== '') addRows(this.rows, this.pending, 0, this.littleEndian, this.filter);
+    this.pending = '';
+    return this.rows;
+  }
 }
 
 function wanted(row: TcpRow, filter: RowFilter): boolean {
@@ -109,10 +159,82 @@ function parseLine(line: string, littleEndian: boolean): TcpRow | null {
   };
 }
 
-/** Reads the rows of both socket tables that `filter` wants; null where neither table can be read (not Linux). */
-export async function readTcpRows(filter: RowFilter): Promise<TcpRow[] | null> {
-  return rowsOf(await Promise.all(TABLES.map((file) => readFile(file, 'utf8').catch(() => null))), filter);
+/** How much of a table one read takes: a few reads for thousands of rows. */
+const CHUNK_BYTES = 64 * 1024;
+
+/** A read asked for and not yet begun. */
+interface Waiting {
+  readonly filter: RowFilter;
+  readonly resolve: (rows: TcpRow[] | null) => void;
 }
+
+/** Reads asked for while the tables were being read: the next pass serves them all. */
+let waiting: Waiting[] = [];
+let reading = false;
+/** The one buffer of the asynchronous reads (one pass at a time). */
+let asyncBuffer: Buffer | null = null;
+
+/**
+ * Reads the rows of both socket tables that `filter` wants; null where neither table can be
+ * read (not Linux). Every read asked for while a pass is under way waits for the next pass,
+ * which serves them all: each still sees the tables as they were after it asked, and the
+ * scenarios that end together (each reads the tables as it ends, polling) share their reads
+ * instead of each holding a buffer and its text.
+ */
+export function readTcpRows(filter: RowFilter): Promise<TcpRow[] | null> {
+  return new Promise((resolve) => {
+    waiting.push({ filter, resolve });
+    if (!reading) void readForWaiting();
+  });
+}
+
+async function readForWaiting(): Promise<void> {
+  reading = true;
+  try {
+    while (waiting.length > 0) {
+      const batch = waiting;
+      waiting = [];
+      const tables: (TcpRow[][] | null)[] = [];
+      for (const file of TABLES)
+        tables.push(
+          await readTable(
+            file,
+            batch.map((w) => w.filter),
+          ),
+        );
+      for (const [i, w] of batch.entries()) w.resolve(rowsOf(tables.map((rows) => rows?.[i] ?? null)));
+    }
+  } finally {
+    reading = false;
+  }
+}
+
+/** The rows each filter wants from one table; null when it cannot be read. */
+async function readTable(file: string, filters: readonly RowFilter[]): Promise<TcpRow[][] | null> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const parsers = filters.map((filter) => new TableParser(filter));
+    asyncBuffer ??= Buffer.allocUnsafe(CHUNK_BYTES);
+    for (;;) {
+      const { bytesRead } = await handle.read(asyncBuffer, 0, CHUNK_BYTES, null);
+      if (bytesRead === 0) return parsers.map((parser) => parser.end());
+      const piece = asyncBuffer.toString('latin1', 0, bytesRead);
+      for (const parser of parsers) parser.push(piece);
+    }
+  } catch {
+    return null;
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+/** One buffer for every synchronous read (they cannot overlap). */
+let syncBuffer: Buffer | null = null;
 
 /**
  * The same, read synchronously: for the one moment the socket's state must be read before
@@ -121,19 +243,32 @@ export async function readTcpRows(filter: RowFilter): Promise<TcpRow[] | null> {
 export function readTcpRowsSync(filter: RowFilter): TcpRow[] | null {
   return rowsOf(
     TABLES.map((file) => {
+      let fd: number;
       try {
-        return readFileSync(file, 'utf8');
+        fd = openSync(file, 'r');
       } catch {
         return null;
       }
+      try {
+        const parser = new TableParser(filter);
+        syncBuffer ??= Buffer.allocUnsafe(CHUNK_BYTES);
+        for (;;) {
+          const bytesRead = readSync(fd, syncBuffer, 0, CHUNK_BYTES, null);
+          if (bytesRead === 0) return parser.end();
+          parser.push(syncBuffer.toString('latin1', 0, bytesRead));
+        }
+      } catch {
+        return null;
+      } finally {
+        closeSync(fd);
+      }
     }),
-    filter,
   );
 }
 
-function rowsOf(texts: readonly (string | null)[], filter: RowFilter): TcpRow[] | null {
-  if (texts.every((text) => text === null)) return null;
-  return texts.flatMap((text) => (text === null ? [] : parseProcNetTcp(text, undefined, filter)));
+function rowsOf(tables: readonly (TcpRow[] | null)[]): TcpRow[] | null {
+  if (tables.every((rows) => rows === null)) return null;
+  return tables.flatMap((rows) => rows ?? []);
 }
 
 /** Rows of the connection seen from `a` (local a, remote b) and from `b` (local b, remote a). */
