@@ -1,0 +1,16 @@
+import type { Scenario } from './scenario.js';
+
+/** A built-in scenario as parsed from its file: the text it was parsed from, and the scenario without its `source`. */
+export interface ParsedBuiltin {
+  readonly text: string;
+  readonly scenario: Omit<Scenario, 'source'>;
+}
+
+/**
+ * The built-in scenarios parsed at build time (loadScenario.ts parseBuiltins: JSON of a
+ * ParsedBuiltin per file name), or null. In src/ it is null and every built-in is parsed
+ * from its YAML; scripts/build.mjs replaces this module in the bundle with the parsed ones,
+ * so that a run of the built-ins loads neither the YAML parser nor the schema validator, nor
+ * builds their objects: together they were ~10 MiB of a run's peak RSS (bench/suite-memory.mjs).
+ */
+export const PARSED_BUILTINS: string | null = null;
