@@ -1,9 +1,9 @@
 import type { Scenario } from './scenario.js';
 
-/** A built-in scenario as parsed from its file: the text it was parsed from, and the scenario without its `source`. */
+/** A built-in scenario as parsed from its file: the text it was parsed from, and the scenario (`source`: the file's name). */
 export interface ParsedBuiltin {
   readonly text: string;
-  readonly scenario: Omit<Scenario, 'source'>;
+  readonly scenario: Scenario;
 }
 
 /**

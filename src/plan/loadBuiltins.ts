@@ -20,6 +20,7 @@ export async function loadBuiltinScenarios(parsed: string | null = PARSED_BUILTI
       const file = path.join(SCENARIO_DIR, name);
       const text = await readScenarioText(file);
       const built = Object.hasOwn(known, name) ? known[name] : undefined;
+      // The path replaces the stored name where it stands: the scenario's fields keep the parser's order.
       if (built !== undefined && built.text === text) return { ...built.scenario, source: file };
       const { parseScenario } = await import('./loadScenario.js');
       return parseScenario(text, file);

@@ -31,8 +31,8 @@ export async function loadScenarioFile(file: string): Promise<Scenario> {
 
 /**
  * Every built-in scenario parsed, as the build stores them in the bundle (PARSED_BUILTINS in
- * builtinCache.ts): each file's text and its scenario without `source` (the path where the
- * package is installed, set when loaded), keyed by file name.
+ * builtinCache.ts): each file's text and its scenario, keyed by file name, with that name as
+ * `source` (the path where the package is installed replaces it when loaded).
  */
 export async function parseBuiltins(): Promise<string> {
   const files = (await readdir(SCENARIO_DIR)).filter((f) => f.endsWith('.yaml'));
@@ -40,8 +40,7 @@ export async function parseBuiltins(): Promise<string> {
   for (const name of files.sort()) {
     const file = path.join(SCENARIO_DIR, name);
     const text = await readScenarioText(file);
-    const { source: _, ...scenario } = await parseScenario(text, file);
-    parsed[name] = { text, scenario };
+    parsed[name] = { text, scenario: { ...(await parseScenario(text, file)), source: name } };
   }
   const json = JSON.stringify(parsed);
   // The scenarios come back from JSON: nothing in them may be lost on the way (undefined, a Map, NaN).
