@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { TableParser, addressKey, parseProcNetTcp, readTcpRows, readTcpRowsSync, rowsForConnection } from '../src/wire/procNetTcp.js';
+import { TableParser, addressKey, parseProcNetTcp, rowsForConnection } from '../src/wire/procNetTcp.js';
+import { readTcpRows, readTcpRowsSync } from '../src/wire/procNetTcpRead.js';
 import type { TcpRow } from '../src/wire/procNetTcp.js';
 
 // Copied in the kernel's layout (header line, right-aligned `sl`, trailing padding).

@@ -1,6 +1,3 @@
-import { closeSync, openSync, readSync } from 'node:fs';
-import { open } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import type { Endpoint } from '../model/events.js';
 
@@ -31,8 +28,6 @@ const STATES: Readonly<Record<string, string>> = {
   '0B': 'CLOSING',
   '0C': 'NEW_SYN_RECV',
 };
-
-const TABLES = ['/proc/net/tcp', '/proc/net/tcp6'];
 
 /**
  * Which rows to parse: those with one of `ports` as local or remote port, and the LISTEN
@@ -159,118 +154,6 @@ function parseLine(line: string, littleEndian: boolean): TcpRow | null {
   };
 }
 
-/** How much of a table one read takes: a few reads for thousands of rows. */
-const CHUNK_BYTES = 64 * 1024;
-
-/** A read asked for and not yet begun. */
-interface Waiting {
-  readonly filter: RowFilter;
-  readonly resolve: (rows: TcpRow[] | null) => void;
-}
-
-/** Reads asked for while the tables were being read: the next pass serves them all. */
-let waiting: Waiting[] = [];
-let reading = false;
-/** The one buffer of the asynchronous reads (one pass at a time). */
-let asyncBuffer: Buffer | null = null;
-
-/**
- * Reads the rows of both socket tables that `filter` wants; null where neither table can be
- * read (not Linux). Every read asked for while a pass is under way waits for the next pass,
- * which serves them all: each still sees the tables as they were after it asked, and the
- * scenarios that end together (each reads the tables as it ends, polling) share their reads
- * instead of each holding a buffer and its text.
- */
-export function readTcpRows(filter: RowFilter): Promise<TcpRow[] | null> {
-  return new Promise((resolve) => {
-    waiting.push({ filter, resolve });
-    if (!reading) void readForWaiting();
-  });
-}
-
-async function readForWaiting(): Promise<void> {
-  reading = true;
-  try {
-    while (waiting.length > 0) {
-      const batch = waiting;
-      waiting = [];
-      const tables: (TcpRow[][] | null)[] = [];
-      for (const file of TABLES)
-        tables.push(
-          await readTable(
-            file,
-            batch.map((w) => w.filter),
-          ),
-        );
-      for (const [i, w] of batch.entries()) w.resolve(rowsOf(tables.map((rows) => rows?.[i] ?? null)));
-    }
-  } finally {
-    reading = false;
-  }
-}
-
-/** The rows each filter wants from one table; null when it cannot be read. */
-async function readTable(file: string, filters: readonly RowFilter[]): Promise<TcpRow[][] | null> {
-  let handle: FileHandle;
-  try {
-    handle = await open(file, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const parsers = filters.map((filter) => new TableParser(filter));
-    asyncBuffer ??= Buffer.allocUnsafe(CHUNK_BYTES);
-    for (;;) {
-      const { bytesRead } = await handle.read(asyncBuffer, 0, CHUNK_BYTES, null);
-      if (bytesRead === 0) return parsers.map((parser) => parser.end());
-      const piece = asyncBuffer.toString('latin1', 0, bytesRead);
-      for (const parser of parsers) parser.push(piece);
-    }
-  } catch {
-    return null;
-  } finally {
-    await handle.close().catch(() => undefined);
-  }
-}
-
-/** One buffer for every synchronous read (they cannot overlap). */
-let syncBuffer: Buffer | null = null;
-
-/**
- * The same, read synchronously: for the one moment the socket's state must be read before
- * the event loop moves on (see ProbeConnection.resetSeenAsEnd).
- */
-export function readTcpRowsSync(filter: RowFilter): TcpRow[] | null {
-  return rowsOf(
-    TABLES.map((file) => {
-      let fd: number;
-      try {
-        fd = openSync(file, 'r');
-      } catch {
-        return null;
-      }
-      try {
-        const parser = new TableParser(filter);
-        syncBuffer ??= Buffer.allocUnsafe(CHUNK_BYTES);
-        for (;;) {
-          const bytesRead = readSync(fd, syncBuffer, 0, CHUNK_BYTES, null);
-          if (bytesRead === 0) return parser.end();
-          parser.push(syncBuffer.toString('latin1', 0, bytesRead));
-        }
-      } catch {
-        return null;
-      } finally {
-        closeSync(fd);
-      }
-    }),
-  );
-}
-
-function rowsOf(tables: readonly (TcpRow[] | null)[]): TcpRow[] | null {
-  if (tables.every((rows) => rows === null)) return null;
-  return tables.flatMap((rows) => rows ?? []);
-}
-
 /** Rows of the connection seen from `a` (local a, remote b) and from `b` (local b, remote a). */
 export function rowsForConnection(rows: readonly TcpRow[], a: Endpoint, b: Endpoint): { aSide: TcpRow[]; bSide: TcpRow[] } {
   const matches = (row: TcpRow, local: Endpoint, remote: Endpoint): boolean =>
@@ -347,14 +230,14 @@ export interface SeenRows {
 
 /**
  * These connections' rows (all to one server port) once no end is in a transient state any
- * more, polled for at most POLL_BOUND_MS, from `read` (/proc/net/tcp unless another table is
- * given): one read of the table per poll for all of them (a scenario ends with up to 61
+ * more, polled for at most POLL_BOUND_MS, from `read` (the run's socket table,
+ * wire/socketTable.ts): one read of the table per poll for all of them (a scenario ends with up to 61
  * connections, and each read of a table holding thousands of TIME_WAIT rows costs
  * milliseconds). null entries where the table cannot be read (not Linux).
  */
 export async function settledRowsAll(
   pairs: readonly { readonly local: Endpoint; readonly remote: Endpoint }[],
-  read: (filter: RowFilter) => Promise<TcpRow[] | null> = readTcpRows,
+  read: (filter: RowFilter) => Promise<TcpRow[] | null>,
 ): Promise<(SeenRows | null)[]> {
   const first = pairs[0];
   if (first === undefined) return [];
