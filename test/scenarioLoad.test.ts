@@ -68,10 +68,10 @@ describe('loadBuiltinScenarios', () => {
     expect(JSON.stringify(stored)).toBe(JSON.stringify(await loadBuiltinScenarios(null)));
   });
 
-  test('a stored parse is used only for a file whose text it was made from', async () => {
-    const stored = JSON.parse(await parseBuiltins()) as Record<string, { text: string; scenario: { title: string } }>;
-    const edited = stored['idle-timeout.yaml'];
-    const kept = stored['request-cap.yaml'];
+  test('a stored parse is used only for a file whose text, and schema, it was made from', async () => {
+    const stored = JSON.parse(await parseBuiltins()) as { schema: string; files: Record<string, { text: string; scenario: { title: string } }> };
+    const edited = stored.files['idle-timeout.yaml'];
+    const kept = stored.files['request-cap.yaml'];
     if (edited === undefined || kept === undefined) throw new Error('built-ins missing');
     // Two stored parses marked: one as if its file had been edited since the build, one with its text unchanged.
     edited.text += '# edited\n';
@@ -83,6 +83,11 @@ describe('loadBuiltinScenarios', () => {
     expect(title('idle-timeout')).not.toBe('stale');
     expect(title('request-cap')).toBe('stored');
     expect(scenarios.map((s) => s.source)).toEqual(scenarios.map((s) => path.join(SCENARIO_DIR, `${s.id}.yaml`)));
+    // Made with another schema than the one beside the files: no stored parse is used.
+    stored.schema += ' ';
+    const revalidated = await loadBuiltinScenarios(JSON.stringify(stored));
+    expect(revalidated.find((s) => s.id === 'request-cap')?.title).not.toBe('stored');
+    expect(revalidated).toEqual(await loadBuiltinScenarios(null));
   });
 });
 

@@ -1,20 +1,22 @@
-import { readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BUILTIN_ORDER } from '../catalog/builtinScenarios.js';
 import { PARSED_BUILTINS } from './builtinCache.js';
-import type { ParsedBuiltin } from './builtinCache.js';
+import type { ParsedBuiltin, ParsedBuiltins } from './builtinCache.js';
 import type { Scenario } from './scenario.js';
-import { SCENARIO_DIR, readScenarioText } from './scenarioFile.js';
+import { SCENARIO_DIR, SCHEMA_FILE, readScenarioText } from './scenarioFile.js';
 
 /**
  * Loads every built-in scenario, in BUILTIN_ORDER. A file whose text is the one parsed at
- * build time (`parsed`, builtinCache.ts) takes that parse; any other (edited since the build,
- * or no build: src/) is parsed and validated here, with the YAML parser and the validator
- * loaded only then.
+ * build time (`parsed`, builtinCache.ts), with the schema it was validated against, takes that
+ * parse; any other (edited since the build, or no build: src/) is parsed and validated here,
+ * with the YAML parser and the validator loaded only then.
  */
 export async function loadBuiltinScenarios(parsed: string | null = PARSED_BUILTINS): Promise<Scenario[]> {
   const files = (await readdir(SCENARIO_DIR)).filter((f) => f.endsWith('.yaml'));
-  const known: Record<string, ParsedBuiltin> = parsed === null ? {} : (JSON.parse(parsed) as Record<string, ParsedBuiltin>);
+  const stored = parsed === null ? null : (JSON.parse(parsed) as ParsedBuiltins);
+  const schema = stored === null ? null : await readFile(SCHEMA_FILE, 'utf8').catch(() => null);
+  const known: Readonly<Record<string, ParsedBuiltin>> = stored !== null && stored.schema === schema ? stored.files : {};
   const scenarios = await Promise.all(
     files.map(async (name) => {
       const file = path.join(SCENARIO_DIR, name);

@@ -8,8 +8,8 @@ import type { Document } from 'yaml';
 import { parseDuration } from '../util/duration.js';
 import { ExpectationSyntaxError, parseExpectation } from './expectation.js';
 import type { CountRef, DurationRef, MeasureName, MetricSpec, Scenario, Step } from './scenario.js';
-import type { ParsedBuiltin } from './builtinCache.js';
-import { SCENARIO_DIR, ScenarioFileError, readScenarioText } from './scenarioFile.js';
+import type { ParsedBuiltin, ParsedBuiltins } from './builtinCache.js';
+import { SCENARIO_DIR, SCHEMA_FILE, ScenarioFileError, readScenarioText } from './scenarioFile.js';
 
 /**
  * The schema's validator, compiled once per process: the promise is kept, not the result,
@@ -18,9 +18,7 @@ import { SCENARIO_DIR, ScenarioFileError, readScenarioText } from './scenarioFil
 let validator: Promise<ValidateFunction> | null = null;
 
 function schemaValidator(): Promise<ValidateFunction> {
-  validator ??= readFile(path.join(SCENARIO_DIR, 'schema.json'), 'utf8').then((text) =>
-    new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(text) as object),
-  );
+  validator ??= readFile(SCHEMA_FILE, 'utf8').then((text) => new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(text) as object));
   return validator;
 }
 
@@ -31,17 +29,18 @@ export async function loadScenarioFile(file: string): Promise<Scenario> {
 
 /**
  * Every built-in scenario parsed, as the build stores them in the bundle (PARSED_BUILTINS in
- * builtinCache.ts): each file's text and its scenario, keyed by file name, with that name as
- * `source` (the path where the package is installed replaces it when loaded).
+ * builtinCache.ts): the schema's text, and each file's text and its scenario, keyed by file
+ * name, with that name as `source` (the path where the package is installed replaces it when loaded).
  */
 export async function parseBuiltins(): Promise<string> {
-  const files = (await readdir(SCENARIO_DIR)).filter((f) => f.endsWith('.yaml'));
-  const parsed: Record<string, ParsedBuiltin> = {};
-  for (const name of files.sort()) {
+  const names = (await readdir(SCENARIO_DIR)).filter((f) => f.endsWith('.yaml'));
+  const files: Record<string, ParsedBuiltin> = {};
+  for (const name of names.sort()) {
     const file = path.join(SCENARIO_DIR, name);
     const text = await readScenarioText(file);
-    parsed[name] = { text, scenario: { ...(await parseScenario(text, file)), source: name } };
+    files[name] = { text, scenario: { ...(await parseScenario(text, file)), source: name } };
   }
+  const parsed: ParsedBuiltins = { schema: await readFile(SCHEMA_FILE, 'utf8'), files };
   const json = JSON.stringify(parsed);
   // The scenarios come back from JSON: nothing in them may be lost on the way (undefined, a Map, NaN).
   if (!isDeepStrictEqual(JSON.parse(json), parsed)) throw new Error('a built-in scenario does not survive JSON: it cannot be stored in the bundle');

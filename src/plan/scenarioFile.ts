@@ -6,6 +6,9 @@ import { InputError } from '../model/errors.js';
 /** The folder of built-in scenarios, shipped with the package. */
 export const SCENARIO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scenarios');
 
+/** The JSON schema every scenario file is validated against. */
+export const SCHEMA_FILE = path.join(SCENARIO_DIR, 'schema.json');
+
 /** A scenario file that cannot be used; the message names file, line and field. */
 export class ScenarioFileError extends InputError {
   constructor(
