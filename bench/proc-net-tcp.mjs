@@ -12,7 +12,8 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { importSrc } from './srcModule.mjs';
 
-const { parseProcNetTcp, readTcpRowsSync } = await importSrc('wire/procNetTcp.ts');
+const { parseProcNetTcp } = await importSrc('wire/procNetTcp.ts');
+const { readTcpRowsSync } = await importSrc('wire/procNetTcpRead.ts');
 
 const CONNECTIONS = Math.min(Number(process.argv[2] ?? 5000), 20000);
 const ROUNDS = 20;

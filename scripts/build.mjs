@@ -18,7 +18,7 @@
 // `../../` from their own URL.
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -42,6 +42,7 @@ const startup = await startupModules();
 const exportsOf = await exportNames(startup);
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 
+const parsedBuiltins = await parseBuiltins();
 const commands = [];
 const frontBuild = await build({
   ...common,
@@ -70,7 +71,7 @@ const commandsBuild = await build({
   splitting: true,
   format: 'esm',
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  plugins: [startupModulesFromFront(startup, exportsOf), builtinsByRequire()],
+  plugins: [startupModulesFromFront(startup, exportsOf), builtinsByRequire(), builtinScenariosParsed(parsedBuiltins)],
 });
 writeLicences([frontBuild.metafile, commandsBuild.metafile]);
 
@@ -164,6 +165,38 @@ function startupModulesFromFront(modules, exportsOf) {
           loader: 'js',
         };
       });
+    },
+  };
+}
+
+/**
+ * The built-in scenarios parsed here, with src/'s own parser (src/plan/loadScenario.ts
+ * parseBuiltins, bundled into dist/ for the moment: its scenarios/ is found two levels up).
+ */
+async function parseBuiltins() {
+  const dir = path.join(root, 'dist/.parse-builtins');
+  const outfile = path.join(dir, 'loadScenario.mjs');
+  try {
+    await build({ ...common, metafile: false, entryPoints: [path.join(root, 'src/plan/loadScenario.ts')], outfile, format: 'esm' });
+    const { parseBuiltins } = await import(pathToFileURL(outfile).href);
+    return await parseBuiltins();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * src/plan/builtinCache.ts, null in src/, holds in the bundle the built-in scenarios parsed at
+ * build time: a run of the built-ins then loads neither yaml nor ajv (see that file).
+ */
+function builtinScenariosParsed(parsed) {
+  const cache = path.join(root, 'src/plan/builtinCache.ts');
+  return {
+    name: 'builtin-scenarios-parsed',
+    setup(b) {
+      b.onLoad({ filter: /builtinCache\.ts$/ }, (args) =>
+        args.path === cache ? { contents: `export const PARSED_BUILTINS = ${JSON.stringify(parsed)};`, loader: 'js' } : undefined,
+      );
     },
   };
 }

@@ -2,7 +2,7 @@ import net from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { runProbe } from '../src/measures/runProbe.js';
-import { loadBuiltinScenarios } from '../src/plan/loadScenario.js';
+import { loadBuiltinScenarios } from '../src/plan/loadBuiltins.js';
 import { parseTarget } from '../src/plan/target.js';
 import { renderHtml } from '../src/report/html.js';
 import { renderJson } from '../src/report/json.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ExpectationResult, MeasuredRun, MetricValue, ProbeErrorInfo, ScenarioMeasurement } from '../src/model/result.js';
 import { resolveGates } from '../src/plan/gates.js';
-import { loadBuiltinScenarios } from '../src/plan/loadScenario.js';
+import { loadBuiltinScenarios } from '../src/plan/loadBuiltins.js';
 import { judge } from '../src/verdict/judge.js';
 import { statusOf } from '../src/verdict/status.js';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { METRIC_ENTRIES, METRICS, readMetric, unitOfName } from '../src/model/metrics.js';
-import { loadBuiltinScenarios } from '../src/plan/loadScenario.js';
+import { loadBuiltinScenarios } from '../src/plan/loadBuiltins.js';
 import { MEASURES } from '../src/plan/scenario.js';
 
 /**

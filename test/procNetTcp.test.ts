@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { addressKey, parseProcNetTcp, readTcpRows, readTcpRowsSync, rowsForConnection } from '../src/wire/procNetTcp.js';
+import { TableParser, addressKey, parseProcNetTcp, rowsForConnection } from '../src/wire/procNetTcp.js';
+import { readTcpRows, readTcpRowsSync } from '../src/wire/procNetTcpRead.js';
 import type { TcpRow } from '../src/wire/procNetTcp.js';
 
 // Copied in the kernel's layout (header line, right-aligned `sl`, trailing padding).
@@ -163,6 +164,37 @@ describe('parseProcNetTcp', () => {
   });
 });
 
+describe('TableParser', () => {
+  /** The rows of `text` fed in pieces cut at `cuts` (offsets), as reads of the file return them. */
+  const inPieces = (text: string, cuts: readonly number[], filter: { ports: number[]; listening?: number }): TcpRow[] => {
+    const parser = new TableParser(filter, true);
+    const at = [0, ...[...new Set(cuts)].sort((a, b) => a - b), text.length];
+    for (let i = 1; i < at.length; i++) parser.push(text.slice(at[i - 1], at[i]));
+    return parser.end();
+  };
+
+  test('cut anywhere, even mid-line or inside the header, gives the rows of the whole text', () => {
+    const tables = [TCP4, TCP6, TCP4.trimEnd(), 'header only', ''];
+    const filters = [{ ports: [50000] }, { ports: [], listening: 8080 }, { ports: [80, 8080, 57344, 54321] }];
+    fc.assert(
+      fc.property(fc.constantFrom(...tables), fc.constantFrom(...filters), fc.array(fc.nat(), { maxLength: 8 }), (text, filter, cuts) => {
+        expect(
+          inPieces(
+            text,
+            cuts.map((c) => c % (text.length + 1)),
+            filter,
+          ),
+        ).toEqual(parseProcNetTcp(text, true, filter));
+      }),
+    );
+  });
+
+  test('one byte at a time', () => {
+    const cuts = [...TCP4].map((_, i) => i);
+    expect(inPieces(TCP4, cuts, { ports: [50000], listening: 8080 })).toEqual(parseProcNetTcp(TCP4, true, { ports: [50000], listening: 8080 }));
+  });
+});
+
 describe('rowsForConnection', () => {
   const rows = [...parseProcNetTcp(TCP4, true), ...parseProcNetTcp(TCP6, true)];
 
@@ -241,6 +273,15 @@ describe('readTcpRows on this host', () => {
         if (aSide.some((row) => row.state === 'TIME_WAIT')) break;
       }
       expect(aSide.map((row) => [row.localAddress, row.localPort, row.remotePort, row.state])).toEqual([['127.0.0.1', local.port, port, 'TIME_WAIT']]);
+      // Reads asked for at once share passes over the tables; each gets the rows of its own filter.
+      const [mine, listening, none] = await Promise.all([
+        readTcpRows({ ports: [local.port] }),
+        readTcpRows({ ports: [], listening: port }),
+        readTcpRows({ ports: [] }),
+      ]);
+      expect(endpoints(rowsForConnection(mine ?? [], local, { address: '127.0.0.1', port }).aSide)).toEqual(endpoints(aSide));
+      expect(endpoints(listening ?? [])).toEqual([[`127.0.0.1:${port}`, '0.0.0.0:0', 'LISTEN']]);
+      expect(none).toEqual([]);
       // The synchronous read (used inside an 'end' handler) sees the same row.
       expect(endpoints(rowsForConnection(readTcpRowsSync({ ports: [local.port] }) ?? [], local, { address: '127.0.0.1', port }).aSide)).toEqual(
         endpoints(aSide),

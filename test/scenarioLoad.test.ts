@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
 import { BUILTIN_ORDER } from '../src/catalog/builtinScenarios.js';
-import { SCENARIO_DIR, ScenarioFileError, loadBuiltinScenarios, loadScenarioFile, parseScenario } from '../src/plan/loadScenario.js';
+import { loadBuiltinScenarios } from '../src/plan/loadBuiltins.js';
+import { loadScenarioFile, parseBuiltins, parseScenario } from '../src/plan/loadScenario.js';
+import { SCENARIO_DIR, ScenarioFileError } from '../src/plan/scenarioFile.js';
 
 /** Joins lines with \n; line N of the file is element N-1, so the line numbers below can be read off. */
 const lines = (...text: string[]): string => `${text.join('\n')}\n`;
@@ -29,8 +31,9 @@ describe('loadBuiltinScenarios', () => {
     const compile = vi.spyOn(Ajv.prototype, 'compile');
     try {
       const fresh = await import('../src/plan/loadScenario.js');
-      await Promise.all([fresh.loadBuiltinScenarios(), fresh.loadBuiltinScenarios()]);
-      await fresh.loadScenarioFile(path.join(fresh.SCENARIO_DIR, 'idle-timeout.yaml'));
+      const builtins = await import('../src/plan/loadBuiltins.js');
+      await Promise.all([builtins.loadBuiltinScenarios(), builtins.loadBuiltinScenarios()]);
+      await fresh.loadScenarioFile(path.join(SCENARIO_DIR, 'idle-timeout.yaml'));
       expect(compile).toHaveBeenCalledTimes(1);
     } finally {
       compile.mockRestore();
@@ -56,6 +59,35 @@ describe('loadBuiltinScenarios', () => {
     ]);
     expect(BUILTIN_ORDER).toEqual(scenarios.map((s) => s.id));
     expect(scenarios.map((s) => s.source)).toEqual(scenarios.map((s) => path.join(SCENARIO_DIR, `${s.id}.yaml`)));
+  });
+
+  test('the parse stored at build time gives the same scenarios as parsing the files', async () => {
+    const stored = await loadBuiltinScenarios(await parseBuiltins());
+    expect(stored).toEqual(await loadBuiltinScenarios(null));
+    // Field for field in the same order (what JSON.stringify of a scenario would show).
+    expect(JSON.stringify(stored)).toBe(JSON.stringify(await loadBuiltinScenarios(null)));
+  });
+
+  test('a stored parse is used only for a file whose text, and schema, it was made from', async () => {
+    const stored = JSON.parse(await parseBuiltins()) as { schema: string; files: Record<string, { text: string; scenario: { title: string } }> };
+    const edited = stored.files['idle-timeout.yaml'];
+    const kept = stored.files['request-cap.yaml'];
+    if (edited === undefined || kept === undefined) throw new Error('built-ins missing');
+    // Two stored parses marked: one as if its file had been edited since the build, one with its text unchanged.
+    edited.text += '# edited\n';
+    edited.scenario.title = 'stale';
+    kept.scenario.title = 'stored';
+    const scenarios = await loadBuiltinScenarios(JSON.stringify(stored));
+    const title = (id: string): string | undefined => scenarios.find((s) => s.id === id)?.title;
+    expect(title('idle-timeout')).toBe((await loadBuiltinScenarios(null)).find((s) => s.id === 'idle-timeout')?.title);
+    expect(title('idle-timeout')).not.toBe('stale');
+    expect(title('request-cap')).toBe('stored');
+    expect(scenarios.map((s) => s.source)).toEqual(scenarios.map((s) => path.join(SCENARIO_DIR, `${s.id}.yaml`)));
+    // Made with another schema than the one beside the files: no stored parse is used.
+    stored.schema += ' ';
+    const revalidated = await loadBuiltinScenarios(JSON.stringify(stored));
+    expect(revalidated.find((s) => s.id === 'request-cap')?.title).not.toBe('stored');
+    expect(revalidated).toEqual(await loadBuiltinScenarios(null));
   });
 });
 

@@ -13,7 +13,6 @@ import { USER_AGENT } from '../util/version.js';
 import { exitCodeFor } from '../verdict/exitCode.js';
 import { judge, judgeScenario } from '../verdict/judge.js';
 import { readHostFacts } from '../wire/hostFacts.js';
-import { startLabServer } from '../lab/labServer.js';
 import { writeError } from './io.js';
 import { closeOutputs, openOutputs, writeOutputs } from './outputs.js';
 import type { OutputFlags } from './outputs.js';
@@ -31,7 +30,8 @@ export interface RunCommandFlags extends RunFlags, OutputFlags {
 export async function runCommand(url: string | undefined, flags: RunCommandFlags): Promise<number> {
   const plan = await makePlan(runConfigFrom(url, flags, process.env));
   const outputs = openOutputs(flags);
-  const lab = plan.targets.length === 0 ? await startLabServer(DEMO_PROFILE) : null;
+  // The lab's modules (and node:http2, which its HTTP/2 side uses) load only for the demo.
+  const lab = plan.targets.length === 0 ? await (await import('../lab/labServer.js')).startLabServer(DEMO_PROFILE) : null;
   const interrupt = stopOnSignals();
   let progress: Progress | null = null;
   try {

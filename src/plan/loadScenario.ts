@@ -1,35 +1,15 @@
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
-import { BUILTIN_ORDER } from '../catalog/builtinScenarios.js';
-import { InputError } from '../model/errors.js';
 import { parseDuration } from '../util/duration.js';
 import { ExpectationSyntaxError, parseExpectation } from './expectation.js';
 import type { CountRef, DurationRef, MeasureName, MetricSpec, Scenario, Step } from './scenario.js';
-
-/** The folder of built-in scenarios, shipped with the package. */
-export const SCENARIO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scenarios');
-
-/** A scenario file that cannot be used; the message names file, line and field. */
-export class ScenarioFileError extends InputError {
-  constructor(
-    readonly file: string,
-    readonly line: number | null,
-    readonly field: string | null,
-    readonly reason: string,
-  ) {
-    super(`${file}${line === null ? '' : `:${line}`}: ${field === null ? '' : `${field}: `}${reason}`);
-    this.name = 'ScenarioFileError';
-  }
-
-  override describe(): string {
-    return `invalid scenario file ${this.message}`;
-  }
-}
+import type { ParsedBuiltin, ParsedBuiltins } from './builtinCache.js';
+import { SCENARIO_DIR, SCHEMA_FILE, ScenarioFileError, readScenarioText } from './scenarioFile.js';
 
 /**
  * The schema's validator, compiled once per process: the promise is kept, not the result,
@@ -38,33 +18,33 @@ export class ScenarioFileError extends InputError {
 let validator: Promise<ValidateFunction> | null = null;
 
 function schemaValidator(): Promise<ValidateFunction> {
-  validator ??= readFile(path.join(SCENARIO_DIR, 'schema.json'), 'utf8').then((text) =>
-    new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(text) as object),
-  );
+  validator ??= readFile(SCHEMA_FILE, 'utf8').then((text) => new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(text) as object));
   return validator;
-}
-
-/** Loads every built-in scenario, in BUILTIN_ORDER. */
-export async function loadBuiltinScenarios(): Promise<Scenario[]> {
-  const files = (await readdir(SCENARIO_DIR)).filter((f) => f.endsWith('.yaml'));
-  const scenarios = await Promise.all(files.map((f) => loadScenarioFile(path.join(SCENARIO_DIR, f))));
-  const rank = (id: string): number => {
-    const i = BUILTIN_ORDER.indexOf(id);
-    return i === -1 ? BUILTIN_ORDER.length : i;
-  };
-  return scenarios.sort((a, b) => rank(a.id) - rank(b.id) || a.id.localeCompare(b.id));
 }
 
 /** Reads, parses and validates one scenario file (YAML or JSON). Throws ScenarioFileError. */
 export async function loadScenarioFile(file: string): Promise<Scenario> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
-    throw new ScenarioFileError(file, null, null, `cannot read the file (${code})`);
+  return parseScenario(await readScenarioText(file), file);
+}
+
+/**
+ * Every built-in scenario parsed, as the build stores them in the bundle (PARSED_BUILTINS in
+ * builtinCache.ts): the schema's text, and each file's text and its scenario, keyed by file
+ * name, with that name as `source` (the path where the package is installed replaces it when loaded).
+ */
+export async function parseBuiltins(): Promise<string> {
+  const names = (await readdir(SCENARIO_DIR)).filter((f) => f.endsWith('.yaml'));
+  const files: Record<string, ParsedBuiltin> = {};
+  for (const name of names.sort()) {
+    const file = path.join(SCENARIO_DIR, name);
+    const text = await readScenarioText(file);
+    files[name] = { text, scenario: { ...(await parseScenario(text, file)), source: name } };
   }
-  return parseScenario(text, file);
+  const parsed: ParsedBuiltins = { schema: await readFile(SCHEMA_FILE, 'utf8'), files };
+  const json = JSON.stringify(parsed);
+  // The scenarios come back from JSON: nothing in them may be lost on the way (undefined, a Map, NaN).
+  if (!isDeepStrictEqual(JSON.parse(json), parsed)) throw new Error('a built-in scenario does not survive JSON: it cannot be stored in the bundle');
+  return json;
 }
 
 /** Parses and validates scenario text; `file` is used in messages and as the scenario's source. */

@@ -1,5 +1,6 @@
 import { BUILTIN_ORDER } from '../catalog/builtinScenarios.js';
-import { ScenarioFileError, loadBuiltinScenarios, loadScenarioFile } from './loadScenario.js';
+import { loadBuiltinScenarios } from './loadBuiltins.js';
+import { ScenarioFileError } from './scenarioFile.js';
 import type { Scenario } from './scenario.js';
 import { UsageError } from '../model/errors.js';
 import { didYouMean } from '../util/didYouMean.js';
@@ -24,6 +25,8 @@ export async function selectScenarios(names: readonly string[], alwaysBuiltins: 
         `unknown scenario "${name}"${didYouMean(name, BUILTIN_ORDER)}: built-in scenarios are ${BUILTIN_ORDER.join(', ')}; a scenario file path must contain "/" or end in .yaml, .yml or .json`,
       );
     }
+    // The YAML parser and the schema validator load only for a scenario file.
+    const { loadScenarioFile } = await import('./loadScenario.js');
     const scenario = await loadScenarioFile(name);
     const clash = chosen.find((s) => s.id === scenario.id);
     if (clash !== undefined) {

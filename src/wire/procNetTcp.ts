@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import type { Endpoint } from '../model/events.js';
 
@@ -31,8 +29,6 @@ const STATES: Readonly<Record<string, string>> = {
   '0C': 'NEW_SYN_RECV',
 };
 
-const TABLES = ['/proc/net/tcp', '/proc/net/tcp6'];
-
 /**
  * Which rows to parse: those with one of `ports` as local or remote port, and the LISTEN
  * rows on `listening`. Search for a connection's ephemeral port, which few rows share, not for
@@ -50,13 +46,62 @@ export interface RowFilter {
 export function parseProcNetTcp(text: string, littleEndian = endianness() === 'LE', filter?: RowFilter): TcpRow[] {
   const body = text.indexOf('\n') + 1;
   if (body === 0) return [];
-  const lines = filter === undefined ? text.slice(body).split('\n') : linesMatching(text, body, filter);
   const rows: TcpRow[] = [];
+  addRows(rows, text, body, littleEndian, filter);
+  return rows;
+}
+
+/** Adds to `rows` the rows of the lines of `text` from `from` on that `filter` wants (all without one). */
+function addRows(rows: TcpRow[], text: string, from: number, littleEndian: boolean, filter: RowFilter | undefined): void {
+  const lines = filter === undefined ? text.slice(from).split('\n') : linesMatching(text, from, filter);
   for (const line of lines) {
     const row = parseLine(line, littleEndian);
     if (row !== null && (filter === undefined || wanted(row, filter))) rows.push(row);
   }
-  return rows;
+}
+
+/**
+ * The same parse fed the table in pieces as they are read: the file's text is never held
+ * whole. A table of thousands of rows is hundreds of KB (150 bytes a row), and each scenario
+ * reads it as it ends, most of them in the same few hundred ms at the end of a run: held whole
+ * (the chunks read, their concatenation, its string), those copies made a tenth of the
+ * probe's peak RSS (bench/suite-memory.mjs). A read may end mid-line: the partial line waits
+ * for the next piece.
+ */
+export class TableParser {
+  private readonly rows: TcpRow[] = [];
+  /** The text read after the last complete line (all of it until the header line is complete). */
+  private pending = '';
+  private header = true;
+
+  constructor(
+    private readonly filter: RowFilter,
+    private readonly littleEndian = endianness() === 'LE',
+  ) {}
+
+  /** Feeds the next piece of the file. */
+  push(piece: string): void {
+    const text = this.pending + piece;
+    const end = text.lastIndexOf('\n') + 1;
+    let from = 0;
+    if (this.header) {
+      from = text.indexOf('\n') + 1;
+      if (from === 0) {
+        this.pending = text;
+        return;
+      }
+      this.header = false;
+    }
+    this.pending = text.slice(end);
+    if (end > from) addRows(this.rows, text.slice(0, end - 1), from, this.littleEndian, this.filter);
+  }
+
+  /** The rows, once the whole file has been pushed. */
+  end(): TcpRow[] {
+    if (!this.header && this.pending !== '') addRows(this.rows, this.pending, 0, this.littleEndian, this.filter);
+    this.pending = '';
+    return this.rows;
+  }
 }
 
 function wanted(row: TcpRow, filter: RowFilter): boolean {
@@ -107,52 +152,6 @@ function parseLine(line: string, littleEndian: boolean): TcpRow | null {
     state: STATES[code] ?? `UNKNOWN_${code}`,
     line: line.trim(),
   };
-}
-
-/** Reads the rows of both socket tables that `filter` wants; null where neither table can be read (not Linux). */
-export async function readTcpRows(filter: RowFilter): Promise<TcpRow[] | null> {
-  return rowsOf(await tableTexts(), filter);
-}
-
-/** The tables' text being read now, if a read is under way. */
-let reading: Promise<readonly (string | null)[]> | null = null;
-
-/**
- * Both tables' text. A read asked for while another is under way shares it: the connections
- * polling their own row at once (a race's trials after the server's close, on one shared
- * grid: connection.ts) then cost the event loop one file read per poll instead of one each.
- */
-function tableTexts(): Promise<readonly (string | null)[]> {
-  if (reading !== null) return reading;
-  const texts = Promise.all(TABLES.map((file) => readFile(file, 'utf8').catch(() => null)));
-  reading = texts;
-  const done = (): void => {
-    if (reading === texts) reading = null;
-  };
-  texts.then(done, done);
-  return texts;
-}
-
-/**
- * The same, read synchronously: for the one moment the socket's state must be read before
- * the event loop moves on (see ProbeConnection.resetSeenAsEnd).
- */
-export function readTcpRowsSync(filter: RowFilter): TcpRow[] | null {
-  return rowsOf(
-    TABLES.map((file) => {
-      try {
-        return readFileSync(file, 'utf8');
-      } catch {
-        return null;
-      }
-    }),
-    filter,
-  );
-}
-
-function rowsOf(texts: readonly (string | null)[], filter: RowFilter): TcpRow[] | null {
-  if (texts.every((text) => text === null)) return null;
-  return texts.flatMap((text) => (text === null ? [] : parseProcNetTcp(text, undefined, filter)));
 }
 
 /** Rows of the connection seen from `a` (local a, remote b) and from `b` (local b, remote a). */
@@ -231,14 +230,14 @@ export interface SeenRows {
 
 /**
  * These connections' rows (all to one server port) once no end is in a transient state any
- * more, polled for at most POLL_BOUND_MS, from `read` (/proc/net/tcp unless another table is
- * given): one read of the table per poll for all of them (a scenario ends with up to 61
+ * more, polled for at most POLL_BOUND_MS, from `read` (the run's socket table,
+ * wire/socketTable.ts): one read of the table per poll for all of them (a scenario ends with up to 61
  * connections, and each read of a table holding thousands of TIME_WAIT rows costs
  * milliseconds). null entries where the table cannot be read (not Linux).
  */
 export async function settledRowsAll(
   pairs: readonly { readonly local: Endpoint; readonly remote: Endpoint }[],
-  read: (filter: RowFilter) => Promise<TcpRow[] | null> = readTcpRows,
+  read: (filter: RowFilter) => Promise<TcpRow[] | null>,
 ): Promise<(SeenRows | null)[]> {
   const first = pairs[0];
   if (first === undefined) return [];

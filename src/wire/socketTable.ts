@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import type { SocketTableChoice, SocketTableSource } from '../model/result.js';
-import { readTcpRows, readTcpRowsSync } from './procNetTcp.js';
+import { readTcpRows, readTcpRowsSync } from './procNetTcpRead.js';
 import type { RowFilter, TcpRow } from './procNetTcp.js';
 
 /** A socket table the run reads. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readTcpRows } from '../../src/wire/procNetTcp.js';
+import { readTcpRows } from '../../src/wire/procNetTcpRead.js';
 import { useLab } from '../support/lab.js';
 import { metric, probe } from '../support/probe.js';
 import { findGo, useGoClient } from '../support/realClients.js';

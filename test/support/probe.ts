@@ -4,7 +4,7 @@ import { readHostFacts } from '../../src/wire/hostFacts.js';
 import { runCli } from './cli.js';
 import { parseTarget } from '../../src/plan/target.js';
 import type { MetricValue, ProtocolChoice, RunResult, ScenarioResult } from '../../src/model/result.js';
-import { loadBuiltinScenarios } from '../../src/plan/loadScenario.js';
+import { loadBuiltinScenarios } from '../../src/plan/loadBuiltins.js';
 import type { Scenario } from '../../src/plan/scenario.js';
 import type { Compaction } from '../../src/wire/eventLog.js';
 import type { Clock } from '../../src/wire/clock.js';

@@ -1,4 +1,5 @@
-import { readTcpRows, rowsForConnection } from '../../src/wire/procNetTcp.js';
+import { rowsForConnection } from '../../src/wire/procNetTcp.js';
+import { readTcpRows } from '../../src/wire/procNetTcpRead.js';
 import type { RunResult } from '../../src/model/result.js';
 import { expect } from 'vitest';
 import { scenario } from './probe.js';
