@@ -15,8 +15,10 @@ import { connectionSegments, readSegments, wireClose } from './support/capture.j
 import type { Segment } from './support/capture.js';
 import {
   analyzeCapture as analyze,
+  BOUND_SLOP_MS,
   expectCaptureAgreement,
   expectSameVerdicts,
+  expectWithinBounds,
   needWire,
   runCaptured,
   staleWrites,
@@ -52,8 +54,6 @@ const LOAD: LabProfile = {
   http2: SERVE_HTTP2_DEFAULTS,
 };
 
-/** The event loop's figures against the wire's, beyond their error bounds: both rounded to 0.1 ms, and a packet reaches the socket a few µs after the capture. */
-const BOUND_SLOP_MS = 0.2;
 /** Idle times the kernel may hand over later than the capture saw them under this load, beyond what the probe's bound can see (see the load test). */
 const OUTSIDE_BOUND_SHARE = 0.02;
 /** What the brief of issue 14 asks of the event loop's headline idle timeout under load. */
@@ -92,6 +92,7 @@ describe('run --capture: the lab server', () => {
     const file = path.join(dir, 'idle.pcapng');
     const run = await runCaptured((labs.idle as LabServer).url, ['idle-timeout'], file);
     needWire(ctx, run);
+    expectWithinBounds('lab', run);
     expect(run.evidence.wire?.file).toBe(file);
     const idle = scenario(run, 'idle-timeout');
     const wire = idle.wire?.idleTimeoutMs;
@@ -119,6 +120,7 @@ describe('run --capture: the lab server', () => {
       runCaptured((labs.stale as LabServer).url, ['stale-race'], files.stale),
     ]);
     for (const run of [cap, mismatch, stale]) needWire(ctx, run);
+    for (const run of [cap, mismatch, stale]) expectWithinBounds('lab', run);
     expect(metric(cap, 'request-cap', 'maxRequests')).toBe(CAP.maxRequests);
     expectSameVerdicts('lab request-cap', cap, await analyze(files.cap));
     expect(staleWrites(mismatch).written).toBe(1);
@@ -133,6 +135,7 @@ describe('run --capture: the lab server', () => {
   it('--capture without a file: the capture is read and not kept', async (ctx) => {
     const run = await runCaptured((labs.idle as LabServer).url, ['http11-reuse'], null);
     needWire(ctx, run);
+    expectWithinBounds('lab', run);
     expect(run.evidence.wire?.file).toBeNull();
     // No timing metric in this scenario: wire-timed all the same, with nothing to replace.
     expect(scenario(run, 'http11-reuse').wire).toEqual({});
@@ -147,6 +150,7 @@ describe('run --capture over TLS', () => {
       const file = path.join(dir, 'tls.pcapng');
       const run = await runCaptured(server.url, ['idle-timeout'], file, undefined, ['--cacert', pki.ca]);
       needWire(ctx, run);
+      expectWithinBounds('TLS', run, TLS_SAME_VERDICT_MS);
       expect(run.target.tls).toBe(true);
       expect(run.evidence.wire?.tlsKeylog).toBe(`${file}.keylog`);
       expect(readFileSync(`${file}.keylog`, 'utf8')).toContain('CLIENT_');

@@ -3,7 +3,7 @@ import type { MeasureName } from '../plan/scenario.js';
 import { UNCERTAIN_ERROR_MS } from '../model/metrics.js';
 import {
   DRAIN_LAST_STREAM_ID,
-  closeAfterGoaway,
+  closeAfterGoawayTimed,
   finalGoaway,
   goawaysOf,
   h2IdleTimeout,
@@ -43,7 +43,7 @@ export function measureH2(name: H2MeasureName, conn: ConnectionRecord | null, tr
   switch (name) {
     case 'h2IdleBeforeGoaway': {
       // Over several samples of the label (one taken again after a late stamp), the shortest certain one.
-      const sample = on === null ? conn : (idleSample(labelled(trace, on)) ?? conn);
+      const sample = on === null ? conn : (idleSampleOf(labelled(trace, on)) ?? conn);
       if (sample !== conn) return measureH2(name, sample, trace, on, ctx);
       const idle = h2IdleTimeout(events, conn.end);
       if (idle === null) {
@@ -70,13 +70,13 @@ export function measureH2(name: H2MeasureName, conn: ConnectionRecord | null, tr
     case 'goawayDebug':
       return plain(first === undefined ? null : (goaways.map((g) => g.debug).find((d) => d !== '') ?? ''));
     case 'closeAfterGoaway': {
-      const delay = closeAfterGoaway(events, conn.end);
+      const delay = closeAfterGoawayTimed(events, conn.end);
       if (first === undefined) return plain(null);
       if (delay === null) {
         const text = `after its GOAWAY the server did not close the connection: it waits for the client to close (${conn.end.summary})`;
         return { value: null, finding: { text, evidence: [evidence(conn, first.t, null, 'GOAWAY')] } };
       }
-      return plain(roundMs(delay));
+      return { ...plain(roundMs(delay.ms)), errorMs: delay.errorMs };
     }
     case 'twoStepGoaway': {
       if (first === undefined) return plain(null);
@@ -191,10 +191,11 @@ function goawayWords(g: { lastStreamId: number; errorCode: string; debug: string
 }
 
 /**
- * The connection whose HTTP/2 idle timeout a label's samples give: the shortest among those whose
- * error bound is at most UNCERTAIN_ERROR_MS, else among all; null when none shows one.
+ * The connection whose idle timeout a label's samples give (HTTP/2: to the first GOAWAY; HTTP/1,
+ * or no GOAWAY: to the close): the shortest among those whose error bound is at most
+ * UNCERTAIN_ERROR_MS, else among all; null when none shows one.
  */
-function idleSample(list: readonly ConnectionRecord[]): ConnectionRecord | null {
+export function idleSampleOf(list: readonly ConnectionRecord[]): ConnectionRecord | null {
   const idle = list.flatMap((c) => {
     const ms = h2IdleTimeout(c.events, c.end);
     return ms === null ? [] : [{ c, ms, certain: (h2IdleTimeoutError(c.events, c.end) ?? 0) <= UNCERTAIN_ERROR_MS }];

@@ -8,7 +8,17 @@ import { serverCloseMode } from '../timeline/closeMode.js';
 import { timeWaitSourceText } from '../timeline/timeWait.js';
 import type { ServerCloseMode } from '../timeline/closeMode.js';
 import { isAnswered, outcomeOf } from '../timeline/outcome.js';
-import { firstHead, idleBeforeLastRequest, idleBeforeRequest, lastHead, requestEvent, responsesOf, splitResponses, unframedBody } from '../timeline/queries.js';
+import {
+  firstHead,
+  idleBeforeLastRequest,
+  idleBeforeRequest,
+  lateBeforeRequest,
+  lastHead,
+  requestEvent,
+  responsesOf,
+  splitResponses,
+  unframedBody,
+} from '../timeline/queries.js';
 import { errorSignal } from '../timeline/signals.js';
 import { parseKeepAlive } from '../http/keepAliveHeader.js';
 import { formatDuration, roundMs } from '../util/duration.js';
@@ -265,7 +275,7 @@ export function measure(spec: MetricSpec, trace: Trace, ctx: MeasureContext): Me
       // With `request: N`, the idle before that request: timeout-mismatch's late request, not
       // its write-again after the RST (an EPIPE in the kernel, never on the wire).
       const idle = spec.request === null ? idleBeforeLastRequest(events) : idleBeforeRequest(events, spec.request);
-      return plain(idle === null ? null : Math.round(idle));
+      return idle === null ? plain(null) : { ...plain(Math.round(idle)), errorMs: lateBeforeRequest(events, spec.request) };
     }
     case 'h2IdleBeforeGoaway':
     case 'goawayErrorCode':

@@ -18,9 +18,10 @@ import { connectHost } from '../plan/target.js';
 import type { Target } from '../plan/target.js';
 import { classifyClose } from '../timeline/classifyClose.js';
 import { h2IdleTimeout, h2IdleTimeoutError } from '../timeline/h2.js';
-import { idleBeforeLastRequest, idleSince, idleStart, lateBeforeLastRequest, mayReuse, unframedBody } from '../timeline/queries.js';
+import { idleBeforeLastRequest, idleSince, idleStart, lateBeforeRequest, mayReuse, unframedBody } from '../timeline/queries.js';
 import { UNCERTAIN_ERROR_MS } from '../model/metrics.js';
 import type { TimedStarts } from './timedStarts.js';
+import { idleSampleOf } from './h2Metrics.js';
 import { outcomeOf } from '../timeline/outcome.js';
 import { resetSeen } from '../timeline/signals.js';
 import { timeWaitOf } from '../timeline/timeWait.js';
@@ -153,26 +154,32 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
  */
 export type Retime = (record: ConnectionRecord) => ConnectionRecord;
 
-/** The race report from the race step's state: T from its calibration connection, each trial's idle time from its events. */
+/**
+ * The race report from the race step's state: T from its calibration connection, each trial's
+ * idle time from its events. Measured again on other times (a capture's), T is the shortest of
+ * the calibration's samples (one taken again after a late stamp is one more), as the scenario's
+ * idleTimeoutMs reads them.
+ */
 function raceOf(
   race: StepState['race'],
-  connections: readonly { readonly record: ConnectionRecord }[],
+  connections: readonly { readonly label: string; readonly record: ConnectionRecord }[],
   retimedFrom: readonly { readonly record: ConnectionRecord }[] | null,
 ): RaceReport | null {
   if (race === null) return null;
   const byId = new Map(connections.map((c) => [c.record.id, c.record]));
   let T = race.idleTimeoutMs;
+  let calibration = race.calibration === null ? undefined : byId.get(race.calibration);
   let trials: readonly RaceTrial[] = race.trials;
   if (retimedFrom !== null) {
-    const calibration = race.calibration === null ? undefined : byId.get(race.calibration);
+    const label = connections.find((c) => c.record.id === race.calibration)?.label;
+    calibration = idleSampleOf(connections.filter((c) => c.label === label).map((c) => c.record)) ?? calibration;
     if (T !== null && calibration !== undefined) T = h2IdleTimeout(calibration.events, calibration.end) ?? T;
     trials = trials.map((t) => {
       const events = byId.get(t.connection)?.events;
       const idle = events === undefined ? null : idleBeforeLastRequest(events);
-      return idle === null || events === undefined ? t : { ...t, idleMs: roundMs(idle), idleErrorMs: lateBeforeLastRequest(events) };
+      return idle === null || events === undefined ? t : { ...t, idleMs: roundMs(idle), idleErrorMs: lateBeforeRequest(events) };
     });
   }
-  const calibration = race.calibration === null ? undefined : byId.get(race.calibration);
   return summarizeRace(
     T,
     [...trials].sort((a, b) => a.offsetMs - b.offsetMs),
@@ -570,7 +577,7 @@ async function runRace(step: Extract<Step, { type: 'race' }>, state: StepState):
         connection: conn.id,
         idleMs,
         // Its idle time ends at the request as written (exact) and begins at a response as stamped.
-        idleErrorMs: lateBeforeLastRequest(conn.events),
+        idleErrorMs: lateBeforeRequest(conn.events),
         closeSeenBeforeWrite,
         outcome: conn instanceof H2Connection && got === 'ok' ? 'answered' : got,
       });

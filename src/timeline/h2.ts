@@ -60,10 +60,16 @@ export function h2IdleTimeoutError(events: readonly ConnEvent[], end: CloseClass
 
 /** From the server's first GOAWAY to its close (FIN or RST), ms; null when there was no GOAWAY or the server did not close. */
 export function closeAfterGoaway(events: readonly ConnEvent[], end: CloseClassification): number | null {
+  return closeAfterGoawayTimed(events, end)?.ms ?? null;
+}
+
+/** closeAfterGoaway with how far it may be off: the larger lateness of the GOAWAY's stamp and the close's (ms). */
+export function closeAfterGoawayTimed(events: readonly ConnEvent[], end: CloseClassification): { readonly ms: number; readonly errorMs: number } | null {
   const first = goawaysOf(events)[0];
   if (first === undefined || end.closedBy !== 'server') return null;
   const close = events.find((e, i) => i > first.at && (e.kind === 'peer-fin' || (e.kind === 'error' && e.code === 'ECONNRESET')));
-  return close === undefined ? null : close.t - first.t;
+  if (close === undefined) return null;
+  return { ms: close.t - first.t, errorMs: roundMs(Math.max(events[first.at]?.late ?? 0, close.late ?? 0)) };
 }
 
 /** Whether the server drained in two steps: a first GOAWAY with the maximum stream id, then one with the real last stream. */

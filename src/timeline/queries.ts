@@ -38,10 +38,14 @@ export function idleBeforeRequest(events: readonly ConnEvent[], index: number): 
   return null;
 }
 
-/** How late the response before the last request may have been stamped (ConnEvent `late`), ms; 0 when none. */
-export function lateBeforeLastRequest(events: readonly ConnEvent[]): number {
-  const last = events.findLastIndex((e) => e.kind === 'request');
-  return events.findLast((e, i) => i < last && e.kind === 'response-complete')?.late ?? 0;
+/**
+ * How late the response an idle time before a request starts from may have been stamped
+ * (ConnEvent `late`), ms: before request `index`, or the last request when null; 0 when none.
+ * The idle time ends at the request as written, which is exact.
+ */
+export function lateBeforeRequest(events: readonly ConnEvent[], index: number | null = null): number {
+  const at = index === null ? events.findLastIndex((e) => e.kind === 'request') : events.findIndex((e) => e.kind === 'request' && e.index === index);
+  return events.findLast((e, i) => i < at && e.kind === 'response-complete')?.late ?? 0;
 }
 
 /** The idle time before the last request written after a complete response, ms; null when no request followed a response. */

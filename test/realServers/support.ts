@@ -5,7 +5,11 @@ import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { TestContext } from 'vitest';
 import type { ConnectionRecord, RunResult } from '../../src/model/result.js';
 import type { ConnEvent } from '../../src/model/events.js';
+import { UNCERTAIN_ERROR_MS } from '../../src/model/metrics.js';
+import { closeAfterGoawayTimed, h2IdleTimeout, h2IdleTimeoutError } from '../../src/timeline/h2.js';
+import { roundMs } from '../../src/util/duration.js';
 import { startCapture, startH2Capture, wireClose } from '../support/capture.js';
+import { BOUND_SLOP_MS } from '../support/captureAgreement.js';
 import type { Capture, H2WireFrame, Segment } from '../support/capture.js';
 import { metric, probeCli as probeBuiltCli, scenario } from '../support/probe.js';
 import type { ProbeBounds } from '../support/probe.js';
@@ -117,26 +121,43 @@ export async function whileCapturing<T>(capture: Capture, fn: () => Promise<T>):
 }
 
 /**
- * The idle-timeout connection of `run` on the wire: the server sent the first FIN, the probe
- * says so too, and its idle time is within PROBE_LAG_MS of the wire's (tshark times the same
- * two segments on lo; the probe differs only by how late it stamped each).
+ * The idle-timeout connections of `run` on the wire: the server sent the first FIN, the probe
+ * says so too, and each idle time lies within its own error bound of the wire's (tshark times the
+ * same two segments on lo; the probe differs only by how late it stamped each).
  */
 export function expectIdleFinOnWire(label: string, run: RunResult, segments: readonly Segment[], port: number): void {
-  // idle-timeout samples the bare request form three times (main, main#2, main#3): each
-  // sample against its own connection on the wire, and the metric is their minimum.
-  const samples = scenario(run, 'idle-timeout').connections.filter((c) => c.id === 'main' || c.id.startsWith('main#'));
-  expect(samples.length).toBeGreaterThanOrEqual(3);
-  const idles: number[] = [];
-  for (const conn of samples) {
-    const wire = wireClose(segments, port, conn.local?.port ?? -1);
+  expectIdleSamplesOnWire(label, run, segments, port, (conn, wire) => {
     expect(wire).toMatchObject({ firstCloser: 'server', how: 'fin' });
     expect(conn.end.closedBy).toBe(wire.firstCloser);
+  });
+}
+
+/**
+ * idle-timeout samples the bare request form three times (main, main#2, main#3), and takes a
+ * sample again on a new connection when its response was stamped late (main~1, main#2~1, …):
+ * each sample against its own connection on the wire, where the event loop's idle time lies
+ * within its error bound of the wire's; the metric is the shortest of the certain samples
+ * (error bound at most 2 ms), of all of them when none is.
+ */
+function expectIdleSamplesOnWire(
+  label: string,
+  run: RunResult,
+  segments: readonly Segment[],
+  port: number,
+  each: (conn: ConnectionRecord, wire: ReturnType<typeof wireClose>) => void,
+): void {
+  const samples = scenario(run, 'idle-timeout').connections.filter((c) => c.id.startsWith('main'));
+  expect(samples.length).toBeGreaterThanOrEqual(3);
+  for (const conn of samples) {
+    const wire = wireClose(segments, port, conn.local?.port ?? -1);
+    each(conn, wire);
     const probeIdle = conn.end.idleMs as number;
-    console.info(`${label} idle close (${conn.id}): probe ${probeIdle} ms, wire ${wire.serverIdleMs?.toFixed(3)} ms`);
-    expect(Math.abs(probeIdle - (wire.serverIdleMs ?? Infinity))).toBeLessThanOrEqual(PROBE_LAG_MS);
-    idles.push(probeIdle);
+    const error = conn.end.idleErrorMs as number;
+    console.info(`${label} idle close (${conn.id}): probe ${probeIdle} ms ±${error}, wire ${wire.serverIdleMs?.toFixed(3)} ms`);
+    expect(Math.abs(probeIdle - (wire.serverIdleMs ?? Number.POSITIVE_INFINITY))).toBeLessThanOrEqual(error + BOUND_SLOP_MS);
   }
-  expect(metric(run, 'idle-timeout', 'idleTimeoutMs')).toBe(Math.min(...idles));
+  const certain = samples.filter((c) => (c.end.idleErrorMs as number) <= UNCERTAIN_ERROR_MS);
+  expect(metric(run, 'idle-timeout', 'idleTimeoutMs')).toBe(Math.min(...(certain.length > 0 ? certain : samples).map((c) => c.end.idleMs as number)));
 }
 
 /**
@@ -184,27 +205,18 @@ const WIRE_ARM_MS = 1;
  * close kind the probe reports, its idle gap on the wire lies in [settingMs, settingMs + lateMs]
  * (a server timer never fires early; it is armed when the response is handed to the kernel, a
  * fraction of a millisecond before its last segment shows on the wire: WIRE_ARM_MS),
- * and the probe's figure for that connection is within PROBE_LAG_MS of the wire's; the metric is
- * their minimum.
+ * and the probe's figure for that connection is within its error bound of the wire's; the metric
+ * is the shortest certain one (expectIdleSamplesOnWire).
  */
 export async function expectIdleCloseOnWire(ctx: TestContext, url: string, timing: { settingMs: number; lateMs: number }): Promise<void> {
   const { result, segments, port } = await probeOnWire(ctx, url, ['idle-timeout']);
-  const samples = scenario(result, 'idle-timeout').connections.filter((c) => c.id === 'main' || c.id.startsWith('main#'));
-  expect(samples.length).toBeGreaterThanOrEqual(3);
-  const idles: number[] = [];
-  for (const conn of samples) {
-    const wire = wireClose(segments, port, conn.local?.port ?? -1);
+  expectIdleSamplesOnWire(url, result, segments, port, (conn, wire) => {
     expect(conn.end.closedBy).toBe('server');
     expect(wire.firstCloser).toBe('server');
     expect(wire.how).toBe(metric(result, 'idle-timeout', 'closeKind'));
     expect(wire.serverIdleMs).toBeGreaterThanOrEqual(timing.settingMs - WIRE_ARM_MS);
     expect(wire.serverIdleMs).toBeLessThanOrEqual(timing.settingMs + timing.lateMs);
-    const idle = conn.end.idleMs as number;
-    console.info(`${url} idle close (${conn.id}): probe ${idle} ms, wire ${wire.serverIdleMs?.toFixed(3)} ms`);
-    expect(Math.abs(idle - (wire.serverIdleMs as number))).toBeLessThanOrEqual(PROBE_LAG_MS);
-    idles.push(idle);
-  }
-  expect(metric(result, 'idle-timeout', 'idleTimeoutMs')).toBe(Math.min(...idles));
+  });
 }
 
 /**
@@ -280,7 +292,7 @@ export interface H2WireIdle {
  * GOAWAYs (error code, last stream id, in order) are the ones on the probe's timeline; the
  * wire's idle gap, from the segment carrying the response's END_STREAM to the one carrying
  * the first GOAWAY, lies in [settingMs − WIRE_ARM_MS, settingMs + lateMs]; the probe's
- * idleTimeoutMs and closeAfterGoawayMs are within PROBE_LAG_MS of the wire's; the server sent
+ * idle time and close after GOAWAY are within their error bounds of the wire's; the server sent
  * the first FIN, as the probe says. Only h2c: over TLS tshark would need the session keys,
  * which the probe does not export. Skips loudly where capture is not permitted.
  */
@@ -300,33 +312,42 @@ export async function expectH2IdleOnWire(
   if (outcome.status === 'rejected') throw outcome.reason;
   const result = outcome.value;
 
-  const conn = connection(result, 'h2-idle-timeout');
-  const clientPort = conn.local?.port ?? -1;
-  const fromServer = frames.filter((f) => f.srcPort === port && f.dstPort === clientPort);
-  const goaways = fromServer.filter((f) => f.type === 7);
-  const probeGoaways = conn.events.flatMap((e) => (e.kind === 'h2-frame' && e.dir === 'in' && e.frame.type === 'GOAWAY' ? [e.frame] : []));
-  expect(goaways.map((g) => [H2_ERROR_NAMES[g.goawayError ?? -1] ?? g.goawayError, g.goawayLastStreamId])).toEqual(
-    probeGoaways.map((g) => [g.errorCode, g.lastStreamId]),
-  );
-  const first = goaways[0] as H2WireFrame;
-  const isEnd = (f: H2WireFrame): boolean => (f.type === 0 || f.type === 1) && (f.flags & 0x1) !== 0;
-  const end = fromServer.filter((f) => f.time <= first.time && isEnd(f)).pop();
-  expect(end).toBeDefined();
-  const close = wireClose(segments, port, clientPort);
-  expect(close.firstCloser).toBe('server');
-  expect(close.how).toBe(metric(result, 'h2-idle-timeout', 'closeKind'));
-  const serverClose = segments.find((s) => s.srcPort === port && s.dstPort === clientPort && (s.fin || s.rst));
-  const wire = { idleMs: (first.time - (end as H2WireFrame).time) * 1000, closeAfterGoawayMs: ((serverClose?.time ?? Number.NaN) - first.time) * 1000 };
-  const probeIdle = metric(result, 'h2-idle-timeout', 'idleTimeoutMs') as number;
-  const probeClose = metric(result, 'h2-idle-timeout', 'closeAfterGoawayMs') as number;
-  console.info(
-    `${url} h2 idle GOAWAY: probe ${probeIdle} ms, wire ${wire.idleMs.toFixed(3)} ms; close after GOAWAY: probe ${probeClose} ms, wire ${wire.closeAfterGoawayMs.toFixed(3)} ms`,
-  );
-  expect(wire.idleMs).toBeGreaterThanOrEqual(timing.settingMs - WIRE_ARM_MS);
-  expect(wire.idleMs).toBeLessThanOrEqual(timing.settingMs + timing.lateMs);
-  expect(Math.abs(probeIdle - wire.idleMs)).toBeLessThanOrEqual(PROBE_LAG_MS);
-  expect(Math.abs(probeClose - wire.closeAfterGoawayMs)).toBeLessThanOrEqual(PROBE_LAG_MS);
-  return { result, wire };
+  // One sample, or more when one was taken again after a late stamp (main~1): each against its own connection on the wire.
+  const samples = scenario(result, 'h2-idle-timeout').connections;
+  const wires = samples.map((conn) => {
+    const clientPort = conn.local?.port ?? -1;
+    const fromServer = frames.filter((f) => f.srcPort === port && f.dstPort === clientPort);
+    const goaways = fromServer.filter((f) => f.type === 7);
+    const probeGoaways = conn.events.flatMap((e) => (e.kind === 'h2-frame' && e.dir === 'in' && e.frame.type === 'GOAWAY' ? [e.frame] : []));
+    expect(goaways.map((g) => [H2_ERROR_NAMES[g.goawayError ?? -1] ?? g.goawayError, g.goawayLastStreamId])).toEqual(
+      probeGoaways.map((g) => [g.errorCode, g.lastStreamId]),
+    );
+    const first = goaways[0] as H2WireFrame;
+    const isEnd = (f: H2WireFrame): boolean => (f.type === 0 || f.type === 1) && (f.flags & 0x1) !== 0;
+    const end = fromServer.filter((f) => f.time <= first.time && isEnd(f)).pop();
+    expect(end).toBeDefined();
+    const close = wireClose(segments, port, clientPort);
+    expect(close.firstCloser).toBe('server');
+    expect(close.how).toBe(metric(result, 'h2-idle-timeout', 'closeKind'));
+    const serverClose = segments.find((s) => s.srcPort === port && s.dstPort === clientPort && (s.fin || s.rst));
+    const wire = { idleMs: (first.time - (end as H2WireFrame).time) * 1000, closeAfterGoawayMs: ((serverClose?.time ?? Number.NaN) - first.time) * 1000 };
+    // The probe's own figures for this connection lie within their error bounds of the wire's.
+    const probeIdle = h2IdleTimeout(conn.events, conn.end) as number;
+    const idleError = h2IdleTimeoutError(conn.events, conn.end) as number;
+    const after = closeAfterGoawayTimed(conn.events, conn.end);
+    console.info(
+      `${url} h2 idle GOAWAY (${conn.id}): probe ${probeIdle.toFixed(1)} ms ±${idleError}, wire ${wire.idleMs.toFixed(3)} ms; close after GOAWAY: probe ${after?.ms.toFixed(1)} ms ±${after?.errorMs}, wire ${wire.closeAfterGoawayMs.toFixed(3)} ms`,
+    );
+    expect(wire.idleMs).toBeGreaterThanOrEqual(timing.settingMs - WIRE_ARM_MS);
+    expect(wire.idleMs).toBeLessThanOrEqual(timing.settingMs + timing.lateMs);
+    expect(Math.abs(probeIdle - wire.idleMs)).toBeLessThanOrEqual(idleError + BOUND_SLOP_MS);
+    expect(Math.abs((after?.ms ?? Number.NaN) - wire.closeAfterGoawayMs)).toBeLessThanOrEqual((after?.errorMs ?? 0) + BOUND_SLOP_MS);
+    return { wire, probeIdle, certain: idleError <= UNCERTAIN_ERROR_MS };
+  });
+  // The metric: the shortest certain sample (of all, when none is).
+  const certain = wires.filter((w) => w.certain);
+  expect(metric(result, 'h2-idle-timeout', 'idleTimeoutMs')).toBe(roundMs(Math.min(...(certain.length > 0 ? certain : wires).map((w) => w.probeIdle))));
+  return { result, wire: (wires[0] as (typeof wires)[number]).wire };
 }
 
 /**

@@ -62,6 +62,30 @@ export function needWire(ctx: TestContext, run: RunResult): void {
   for (const s of run.scenarios) expect(s.wire, `${s.id} timed on the wire`).toBeDefined();
 }
 
+/** Both idle times rounded to 0.1 ms, and a packet reaches the socket a few µs after the capture sees it pass. */
+export const BOUND_SLOP_MS = 0.2;
+
+/**
+ * Every idle time the run's event loop measured lies within its own error bound of the wire's
+ * (the connection's `eventLoop` beside its wire-timed `end`), give or take `slopMs` (over TLS,
+ * TLS_SAME_VERDICT_MS: the record the probe decrypts is matched to a packet less exactly).
+ */
+export function expectWithinBounds(label: string, run: RunResult, slopMs = BOUND_SLOP_MS): void {
+  let worst = 0;
+  for (const s of run.scenarios) {
+    for (const c of s.connections) {
+      const loop = c.eventLoop;
+      if (loop === undefined || loop.idleMs === null || c.end.idleMs === null) continue;
+      const off = Math.abs(loop.idleMs - c.end.idleMs);
+      worst = Math.max(worst, off);
+      expect(off, `${label} ${s.id} ${c.id}: event loop ${loop.idleMs} ±${loop.idleErrorMs}, wire ${c.end.idleMs}`).toBeLessThanOrEqual(
+        (loop.idleErrorMs as number) + slopMs,
+      );
+    }
+  }
+  console.info(`${label}: every event-loop idle time within its error bound of the wire's (worst ${worst.toFixed(1)} ms off)`);
+}
+
 export function allConnections(run: RunResult): ConnectionRecord[] {
   return run.scenarios.flatMap((s) => s.connections);
 }
@@ -137,9 +161,9 @@ export function expectSameVerdicts(label: string, run: RunResult, report: RunRes
   if (ran('idle-timeout')) {
     runMs = metric(run, 'idle-timeout', 'idleTimeoutMs') as number | null;
     runEventLoopMs = scenario(run, 'idle-timeout').wire?.idleTimeoutMs?.probeMs ?? null;
-    // The run's own figure is the shortest of its samples without "Connection: keep-alive" (label main).
+    // The run's own figure is the shortest of its samples without "Connection: keep-alive" (label main, and any taken again: main~1).
     const bare = scenario(run, 'idle-timeout')
-      .connections.filter((c) => c.id === 'main' || c.id.startsWith('main#'))
+      .connections.filter((c) => c.id.startsWith('main'))
       .map((c) => idleTimeoutOf(c.end))
       .filter((x): x is number => x !== null);
     if (runMs === null) {
@@ -187,6 +211,7 @@ export async function expectCaptureAgreement(
 ): Promise<{ run: RunResult; report: RunResult; idle: IdleAgreement }> {
   const run = await runCaptured(url, ids, file);
   needWire(ctx, run);
+  expectWithinBounds(label, run);
   const report = await analyzeCapture(file);
   const idle = expectSameVerdicts(label, run, report);
   const diff = idle.runMs === null || idle.analyzeMs === null ? null : Math.abs(idle.runMs - idle.analyzeMs).toFixed(1);
