@@ -19,7 +19,7 @@ export interface RunClock extends Clock {
   stop(): void;
 }
 
-/** A gap this long between two ticks is a stall: a stamp in it may be that late (above the 2 ms a timing metric may be off, model/metrics.ts UNCERTAIN_ERROR_MS). */
+/** A loop that went this long between two check phases stalled: a stamp in it may be that late (above the 2 ms a timing metric may be off, model/metrics.ts UNCERTAIN_ERROR_MS). */
 const STALL_MS = 2;
 
 /** How often the loop watch ticks, ms: the finest a timer runs, and what a quiet stamp's bound comes to. */
@@ -30,37 +30,36 @@ const TICK_MS = 1;
  * stamped when the event loop runs its callback, not when the bytes arrived: the loop may have
  * been busy with other callbacks, or the process not scheduled at all (a loaded machine).
  * Bytes handed over in one poll phase arrived after the previous poll phase returned without
- * them, and a timer ticking every TICK_MS runs between poll phases, so the last tick before
- * the stamp bounds the arrival from below; when that tick ran in the same loop iteration as the
- * stamp (the check phase has not cleared it yet), the poll before it may have returned just
- * before it ran, so the tick before that one bounds it instead. On a quiet machine the bound is
- * about 1 ms; a loop held up by 30 ms gives about 30 ms. It catches the OS scheduling the
- * process late too, since the ticks then run late alike.
+ * them. A timer ticks every TICK_MS and queues a check-phase callback (setImmediate), which
+ * runs right after that iteration's poll phase and records the tick as settled: every settled
+ * tick ran before a poll phase that has since returned, so the newest settled one bounds the
+ * arrival of whatever a later poll phase hands over. Not the newest tick itself: Node runs
+ * every expired timer in one timers phase and refreshes its clock between them, so after a
+ * long stall (a busy loop, the process descheduled) several ticks may run back to back before
+ * the poll phase that finally hands over bytes that have waited all along. On a quiet machine
+ * the bound is about 1 ms; a loop held up by 30 ms gives about 30 ms, whether its own work or
+ * the OS held it.
  */
 export function startClock(): RunClock {
   const origin = performance.now();
   let last = 0;
-  let previous = 0;
+  let settled = 0;
+  let settledAt = 0;
   let stalledUntil = 0;
-  let unsettled = false;
   const settle = (): void => {
-    unsettled = false;
+    const now = performance.now() - origin;
+    if (now - settledAt > STALL_MS) stalledUntil = now;
+    settledAt = now;
+    settled = last;
   };
   const tick = setInterval(() => {
-    previous = last;
     last = performance.now() - origin;
-    if (last - previous > STALL_MS) stalledUntil = last;
-    if (process.env.KAP_GAPS && last - previous > 2.5)
-      process.stderr.write(
-        `gap ${previous.toFixed(1)} -> ${last.toFixed(1)} (${(last - previous).toFixed(1)}) hr ${Number(process.hrtime.bigint() / 1000n)}\n`,
-      );
-    unsettled = true;
     setImmediate(settle);
   }, TICK_MS);
   tick.unref();
   return {
     now: () => round3(performance.now() - origin),
-    lateness: (t) => Math.max(0, round3(t - (unsettled ? previous : last))),
+    lateness: (t) => Math.max(0, round3(t - settled)),
     quietFor: () => performance.now() - origin - stalledUntil,
     stop: () => clearInterval(tick),
   };
