@@ -1,6 +1,7 @@
 import { Chalk } from 'chalk';
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
+import { UNCERTAIN_ERROR_MS } from '../model/metrics.js';
 import type { ClientVerdict, ConnectionRecord, H2ClientVerdict, RunResult, ScenarioResult, ScenarioStatus } from '../model/result.js';
 import { formatDuration } from '../util/duration.js';
 import { exitCodeFor } from '../verdict/exitCode.js';
@@ -11,6 +12,7 @@ import {
   errorText,
   evidenceNote,
   formatMeasured,
+  uncertainBy,
   formatMetric,
   h2ClientRow,
   hopChain,
@@ -46,14 +48,23 @@ export function renderTerminal(result: RunResult, options: TerminalOptions): str
   if (result.clients.length > 0) out.push('', clientsSection(result, c, verbose));
   // Right under the HTTP/1 clients (one block of client verdicts); apart from them in -v, where both are tables.
   if (result.h2Clients.length > 0) out.push(...(verbose || result.clients.length === 0 ? [''] : []), h2ClientsSection(result.h2Clients, c, verbose));
-  if (result.loopDelayMaxMs >= LOOP_DELAY_WARN_MS) {
-    out.push(
-      '',
-      `${c.yellow('!')} The probe's event loop was held up to ${formatDuration(result.loopDelayMaxMs)} during this run (busy machine): any time above may be late by as much.`,
-    );
-  }
+  const timing = timingNote(result);
+  if (timing !== null) out.push('', `${c.yellow('!')} ${timing}`);
   out.push('', footer(result, c));
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * One line when the probe's own timing needs saying: timing figures whose error bound makes them
+ * uncertain (marked ±), or a loop held up long enough to ask whether the figures are sure.
+ */
+function timingNote(result: RunResult): string | null {
+  const errors = result.scenarios.flatMap((s) => Object.keys(s.errorMs).flatMap((name) => uncertainBy(s, name) ?? []));
+  if (errors.length > 0) {
+    return `${errors.length} timing figure${errors.length === 1 ? ' is' : 's are'} uncertain (marked ±, off by up to ${formatDuration(Math.max(...errors))}): the probe's event loop was held up when it stamped them (busy machine). Run again on a quieter machine, or with --capture for the wire's times.`;
+  }
+  if (result.loopDelayMaxMs < LOOP_DELAY_WARN_MS) return null;
+  return `The probe's event loop was held up to ${formatDuration(result.loopDelayMaxMs)} during this run (busy machine), though not when it stamped the figures above: each is within ${UNCERTAIN_ERROR_MS} ms.`;
 }
 
 /** Findings a scenario that did not pass shows in the default report (the first are the ones its status rests on); -v shows all. */

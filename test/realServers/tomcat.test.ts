@@ -76,7 +76,8 @@ describe.skipIf(catalina === null)('Tomcat (NIO connector)', () => {
       expect(max - min).toBeGreaterThan(100);
       expect(scenario(result, 'idle-timeout').findings.map((f) => f.text)).toContainEqual(
         expect.stringMatching(
-          /^3 idle connections closed after .* \(min\), .* \(median\), .* \(max\): the server closes idle connections anywhere in that range, so a timer wheel or a poller/,
+          // Three samples, and any taken again after a late stamp.
+          /^([3-9]|1\d) idle connections closed after .* \(min\), .* \(median\), .* \(max\): the server closes idle connections anywhere in that range, so a timer wheel or a poller/,
         ),
       );
     });
