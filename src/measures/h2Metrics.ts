@@ -1,6 +1,5 @@
 import type { ConnectionRecord } from '../model/result.js';
 import type { MeasureName } from '../plan/scenario.js';
-import { UNCERTAIN_ERROR_MS } from '../model/metrics.js';
 import {
   DRAIN_LAST_STREAM_ID,
   closeAfterGoawayTimed,
@@ -13,7 +12,7 @@ import {
   twoStepGoaway,
 } from '../timeline/h2.js';
 import { formatDuration, roundMs } from '../util/duration.js';
-import { evidence, labelled, plain, searchBound } from './metrics.js';
+import { evidence, labelled, plain, searchBound, sureSamples } from './metrics.js';
 import type { MeasureContext, Measured, Trace } from './metrics.js';
 
 /** The HTTP/2 measures (docs/scenarios.md), each read from one connection's frames through timeline/h2.ts. */
@@ -193,13 +192,13 @@ function goawayWords(g: { lastStreamId: number; errorCode: string; debug: string
 /**
  * The connection whose idle timeout a label's samples give (HTTP/2: to the first GOAWAY; HTTP/1,
  * or no GOAWAY: to the close): the shortest among those whose error bound is at most
- * UNCERTAIN_ERROR_MS, else among all; null when none shows one.
+ * UNCERTAIN_ERROR_MS, else the one with the smallest bound (sureSamples); null when none shows one.
  */
 export function idleSampleOf(list: readonly ConnectionRecord[]): ConnectionRecord | null {
   const idle = list.flatMap((c) => {
     const ms = h2IdleTimeout(c.events, c.end);
-    return ms === null ? [] : [{ c, ms, certain: (h2IdleTimeoutError(c.events, c.end) ?? 0) <= UNCERTAIN_ERROR_MS }];
+    return ms === null ? [] : [{ c, ms, errorMs: h2IdleTimeoutError(c.events, c.end) ?? 0 }];
   });
-  const pool = idle.some((x) => x.certain) ? idle.filter((x) => x.certain) : idle;
+  const pool = sureSamples(idle, (x) => x.errorMs);
   return pool.reduce<(typeof pool)[number] | null>((a, b) => (a === null || b.ms < a.ms ? b : a), null)?.c ?? null;
 }

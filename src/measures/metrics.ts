@@ -406,13 +406,24 @@ const IDLE_SPREAD_MS = 25;
 /**
  * The samples idle figures are read from: the connections the server closed while idle whose
  * idle time is certain (error bound at most UNCERTAIN_ERROR_MS), so that a stamp the event loop
- * made late is measured again by the other samples instead of passing for the server's jitter;
- * all of them when none is certain (the figure is then reported as uncertain).
+ * made late is measured again by the other samples instead of passing for the server's jitter.
+ * When none is certain (a loaded machine), those whose bound is at most twice the smallest: the
+ * shortest of all would lean towards the samples whose response was stamped latest. The figure
+ * is then reported as uncertain, and a spread counts as the server's only beyond the bound.
  */
 function idleSampled(list: readonly ConnectionRecord[]): readonly ConnectionRecord[] {
-  const closed = list.filter((c) => idleTimeoutOf(c.end) !== null);
-  const certain = closed.filter((c) => (c.end.idleErrorMs ?? 0) <= UNCERTAIN_ERROR_MS);
-  return certain.length > 0 ? certain : closed;
+  return sureSamples(
+    list.filter((c) => idleTimeoutOf(c.end) !== null),
+    (c) => c.end.idleErrorMs ?? 0,
+  );
+}
+
+/** Of samples with error bounds: the certain ones (at most UNCERTAIN_ERROR_MS), else those whose bound is at most twice the smallest (idleSampled). */
+export function sureSamples<T>(samples: readonly T[], errorOf: (sample: T) => number): readonly T[] {
+  const certain = samples.filter((s) => errorOf(s) <= UNCERTAIN_ERROR_MS);
+  if (certain.length > 0 || samples.length === 0) return certain;
+  const least = Math.min(...samples.map(errorOf));
+  return samples.filter((s) => errorOf(s) <= 2 * least);
 }
 
 /** The error bound of a figure read off idle samples (their min, median, max): the largest of theirs; absent with no sample. */
@@ -449,7 +460,7 @@ function idleSpread(list: readonly ConnectionRecord[], single: Measured): Measur
   const closed = list.filter((c) => idleTimeoutOf(c.end) !== null).length;
   if (closed < 2 || min === undefined || max === undefined) return single;
   const error = sampleError(list);
-  if (max - min <= IDLE_SPREAD_MS) return { value: min, finding: null, ...error };
+  if (max - min <= IDLE_SPREAD_MS + (error.errorMs ?? 0)) return { value: min, finding: null, ...error };
   const first = list.find((c) => idleTimeoutOf(c.end) === min) as ConnectionRecord;
   const text = `${idles.length} idle connections closed after ${formatDuration(min)} (min), ${formatDuration(medianOf(idles) ?? min)} (median), ${formatDuration(max)} (max): the server closes idle connections anywhere in that range, so a timer wheel or a poller that checks timeouts now and then decides, not the configured value alone (Tomcat's NIO poller is one); clients must stay below the minimum, ${formatDuration(min)}`;
   return { value: min, finding: { text, evidence: [evidence(first, first.end.evidence.at(-1) ?? null, null, first.end.summary)] }, ...error };
@@ -466,7 +477,12 @@ function idleBeforeCloseMedian(list: readonly ConnectionRecord[], on: string, ct
     const range = idles.length > 1 ? `, ${formatDuration(idles[0] as number)}–${formatDuration(idles.at(-1) as number)}` : '';
     parts.push(`the server closed ${closed.length} of ${list.length} idle connections (${on}) a median ${formatDuration(median)} after their response${range}`);
     const setAside = closed.length - idles.length;
-    if (setAside > 0) {
+    const noneCertain = idleSampled(list).every((c) => (c.end.idleErrorMs ?? 0) > UNCERTAIN_ERROR_MS);
+    if (setAside > 0 && noneCertain) {
+      parts.push(
+        `none of these close times is certain (the probe's event loop was held up around their stamps: error above ${UNCERTAIN_ERROR_MS} ms), so the figures are read from the ${idles.length === 1 ? 'one' : `${idles.length}`} with the smallest errors`,
+      );
+    } else if (setAside > 0) {
       parts.push(
         `${setAside} of these close times ${setAside === 1 ? 'is' : 'are'} left out: the probe's event loop was held up around ${setAside === 1 ? 'its' : 'their'} stamps (error above ${UNCERTAIN_ERROR_MS} ms), so the other samples measure it again`,
       );

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { TestContext } from 'vitest';
 import type { ConnectionRecord, RunResult } from '../../src/model/result.js';
 import type { ConnEvent } from '../../src/model/events.js';
-import { UNCERTAIN_ERROR_MS } from '../../src/model/metrics.js';
+import { sureSamples } from '../../src/measures/metrics.js';
 import { closeAfterGoawayTimed, h2IdleTimeout, h2IdleTimeoutError } from '../../src/timeline/h2.js';
 import { roundMs } from '../../src/util/duration.js';
 import { startCapture, startH2Capture, wireClose } from '../support/capture.js';
@@ -137,7 +137,7 @@ export function expectIdleFinOnWire(label: string, run: RunResult, segments: rea
  * sample again on a new connection when its response was stamped late (main~1, main#2~1, …):
  * each sample against its own connection on the wire, where the event loop's idle time lies
  * within its error bound of the wire's; the metric is the shortest of the certain samples
- * (error bound at most 2 ms), of all of them when none is.
+ * (error bound at most 2 ms), or of the least uncertain ones when none is (measures/metrics.ts sureSamples).
  */
 function expectIdleSamplesOnWire(
   label: string,
@@ -156,8 +156,8 @@ function expectIdleSamplesOnWire(
     console.info(`${label} idle close (${conn.id}): probe ${probeIdle} ms ±${error}, wire ${wire.serverIdleMs?.toFixed(3)} ms`);
     expect(Math.abs(probeIdle - (wire.serverIdleMs ?? Number.POSITIVE_INFINITY))).toBeLessThanOrEqual(error + BOUND_SLOP_MS);
   }
-  const certain = samples.filter((c) => (c.end.idleErrorMs as number) <= UNCERTAIN_ERROR_MS);
-  expect(metric(run, 'idle-timeout', 'idleTimeoutMs')).toBe(Math.min(...(certain.length > 0 ? certain : samples).map((c) => c.end.idleMs as number)));
+  const sure = sureSamples(samples, (c) => c.end.idleErrorMs as number);
+  expect(metric(run, 'idle-timeout', 'idleTimeoutMs')).toBe(Math.min(...sure.map((c) => c.end.idleMs as number)));
 }
 
 /**
@@ -342,11 +342,10 @@ export async function expectH2IdleOnWire(
     expect(wire.idleMs).toBeLessThanOrEqual(timing.settingMs + timing.lateMs);
     expect(Math.abs(probeIdle - wire.idleMs)).toBeLessThanOrEqual(idleError + BOUND_SLOP_MS);
     expect(Math.abs((after?.ms ?? Number.NaN) - wire.closeAfterGoawayMs)).toBeLessThanOrEqual((after?.errorMs ?? 0) + BOUND_SLOP_MS);
-    return { wire, probeIdle, certain: idleError <= UNCERTAIN_ERROR_MS };
+    return { wire, probeIdle, idleError };
   });
-  // The metric: the shortest certain sample (of all, when none is).
-  const certain = wires.filter((w) => w.certain);
-  expect(metric(result, 'h2-idle-timeout', 'idleTimeoutMs')).toBe(roundMs(Math.min(...(certain.length > 0 ? certain : wires).map((w) => w.probeIdle))));
+  // The metric: the shortest certain sample (of the least uncertain ones, when none is).
+  expect(metric(result, 'h2-idle-timeout', 'idleTimeoutMs')).toBe(roundMs(Math.min(...sureSamples(wires, (w) => w.idleError).map((w) => w.probeIdle))));
   return { result, wire: (wires[0] as (typeof wires)[number]).wire };
 }
 
