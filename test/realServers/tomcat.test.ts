@@ -1,3 +1,4 @@
+import { UNCERTAIN_ERROR_MS } from '../../src/model/metrics.js';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../src/model/result.js';
@@ -73,13 +74,23 @@ describe.skipIf(catalina === null)('Tomcat (NIO connector)', () => {
       const max = metric(result, 'idle-timeout', 'idleTimeoutMaxMs') as number;
       expect(min).toBeLessThanOrEqual(median);
       expect(median).toBeLessThanOrEqual(max);
-      expect(max - min).toBeGreaterThan(100);
-      expect(scenario(result, 'idle-timeout').findings.map((f) => f.text)).toContainEqual(
-        expect.stringMatching(
-          // Three samples, and any taken again after a late stamp.
-          /^([3-9]|1\d) idle connections closed after .* \(min\), .* \(median\), .* \(max\): the server closes idle connections anywhere in that range, so a timer wheel or a poller/,
-        ),
-      );
+      // Every bare-form sample (main, main#2, main#3, and any taken again after a late stamp), each within its bound.
+      const samples = scenario(result, 'idle-timeout').connections.filter((c) => c.id.startsWith('main'));
+      const lows = samples.map((c) => (c.end.idleMs as number) - (c.end.idleErrorMs as number));
+      const highs = samples.map((c) => (c.end.idleMs as number) + (c.end.idleErrorMs as number));
+      expect(Math.max(...lows) - Math.min(...highs)).toBeGreaterThan(100);
+      const findings = scenario(result, 'idle-timeout').findings.map((f) => f.text);
+      if ((scenario(result, 'idle-timeout').errorMs.idleTimeoutMs as number) <= UNCERTAIN_ERROR_MS) {
+        expect(max - min).toBeGreaterThan(100);
+        expect(findings).toContainEqual(
+          expect.stringMatching(
+            /^([3-9]|1\d) idle connections closed after .* \(min\), .* \(median\), .* \(max\): the server closes idle connections anywhere in that range, so a timer wheel or a poller/,
+          ),
+        );
+      } else {
+        // A machine too busy for a certain sample: the figures say so instead of naming a spread the probe cannot vouch for.
+        expect(findings).toContainEqual(expect.stringMatching(/uncertain/));
+      }
     });
 
     it('the client verdicts use the hint each client gets: HttpClient 4 sends Connection: keep-alive, so it expires at the hint', () => {
