@@ -179,10 +179,25 @@ export class ResponseParser {
   }
 
   private pushHead(chunk: Buffer, offset: number, events: ParseEvent[]): number {
+    if (this.headLength === 0) {
+      // The common case, a whole head in one read: parsed where it lies, not copied first
+      // (the same checks, in the same order, as on the bytes appendHead would have copied).
+      const end = findHeadEnd(chunk, offset);
+      if (end !== -1) {
+        this.state = 'head';
+        checkPrefix(chunk, offset, chunk.length);
+        if (end - offset > this.limits.maxHeadBytes) {
+          throw new ParseError('headers-too-large', `response head exceeds ${this.limits.maxHeadBytes} bytes`);
+        }
+        this.headTotal += end - offset;
+        this.onHead(chunk.toString('latin1', offset, end), events);
+        return end;
+      }
+    }
     const start = this.headLength;
     this.appendHead(offset === 0 ? chunk : chunk.subarray(offset));
     this.state = 'head';
-    this.checkPrefix();
+    checkPrefix(this.headStore, 0, this.headLength);
     const end = findHeadEnd(this.headBuf, Math.max(0, start - 3));
     if (end === -1) {
       if (this.headLength > this.limits.maxHeadBytes) {
@@ -215,21 +230,6 @@ export class ResponseParser {
     }
     bytes.copy(this.headStore, this.headLength);
     this.headLength = needed;
-  }
-
-  /** Fails fast on a peer that is not speaking HTTP (an SSH banner, a TLS alert, a Redis reply). */
-  private checkPrefix(): void {
-    const n = Math.min(this.headLength, HTTP_PREFIX.length);
-    const seen = this.headStore.toString('latin1', 0, n);
-    if (seen !== HTTP_PREFIX.slice(0, n)) {
-      // A TLS record (content type 21 alert or 22 handshake, then version 3.x): a TLS server
-      // answering a plain-text request (RFC 8446 §5.1, RFC 5246 §6.2.1).
-      const [type, major] = this.headBuf;
-      if ((type === 21 || type === 22) && (major === 3 || this.headBuf.length === 1)) {
-        throw new ParseError('not-http', `the server answered with a TLS ${type === 21 ? 'alert' : 'handshake'} record: this port speaks TLS`, true);
-      }
-      throw new ParseError('not-http', `response does not start with "HTTP/" (got ${JSON.stringify(this.headBuf.subarray(0, 16).toString('latin1'))})`);
-    }
   }
 
   private onHead(text: string, events: ParseEvent[]): void {
@@ -394,6 +394,25 @@ export class ResponseParser {
   private finish(): ParseEvent {
     this.state = 'complete';
     return { type: 'complete', bodyBytes: this.body };
+  }
+}
+
+/**
+ * Fails fast on a peer that is not speaking HTTP (an SSH banner, a TLS alert, a Redis reply):
+ * the head so far is buf[from, to).
+ */
+function checkPrefix(buf: Buffer, from: number, to: number): void {
+  const n = Math.min(to - from, HTTP_PREFIX.length);
+  for (let i = 0; i < n; i++) {
+    if (buf[from + i] === HTTP_PREFIX.charCodeAt(i)) continue;
+    const head = buf.subarray(from, to);
+    // A TLS record (content type 21 alert or 22 handshake, then version 3.x): a TLS server
+    // answering a plain-text request (RFC 8446 §5.1, RFC 5246 §6.2.1).
+    const [type, major] = head;
+    if ((type === 21 || type === 22) && (major === 3 || head.length === 1)) {
+      throw new ParseError('not-http', `the server answered with a TLS ${type === 21 ? 'alert' : 'handshake'} record: this port speaks TLS`, true);
+    }
+    throw new ParseError('not-http', `response does not start with "HTTP/" (got ${JSON.stringify(head.subarray(0, 16).toString('latin1'))})`);
   }
 }
 
