@@ -155,8 +155,9 @@ export class ProbeConnection extends SocketConnection {
   private readonly endDataPhase = (): void => {
     this.dataThisPhase = false;
   };
-  /** The last Connection or Keep-Alive value from the server and its sanitised text (a loop's responses repeat them). */
-  private readonly serverTextMemo = new LastValue(serverText);
+  /** The server's last Connection and Keep-Alive values and their sanitised text (a loop's responses repeat them). */
+  private readonly connectionText = new LastValue(serverText);
+  private readonly keepAliveText = new LastValue(serverText);
   /** Connection values tokenised, the request's and the response's (the same ones on every request of a loop). */
   private readonly requestTokens = new LastValue(tokenize);
   private readonly responseTokens = new LastValue(tokenize);
@@ -356,8 +357,8 @@ export class ProbeConnection extends SocketConnection {
           status: head.status,
           version: head.versionMinor === 1 ? '1.1' : '1.0',
           keepAlive,
-          connectionHeader: this.serverTextMemo.of(connectionHeader),
-          keepAliveHeader: this.serverTextMemo.of(joinedValue(head.headers, 'keep-alive')),
+          connectionHeader: this.connectionText.of(connectionHeader),
+          keepAliveHeader: this.keepAliveText.of(joinedValue(head.headers, 'keep-alive')),
           informational: head.informational,
           framing: event.framing.kind,
         });
