@@ -96,18 +96,21 @@ export class EventLog {
    * exchanges stays in full, and the stretch after it starts a new elided event.
    */
   private foldPastTail(tail: number): void {
-    while (this.exchanges.length > tail) {
+    const past = this.exchanges.length - tail;
+    let i = 0;
+    while (i < past) {
       const start = this.foldFrom;
       let end = start;
-      while (this.exchanges.length > tail && this.exchanges[0]?.foldable === true) end = (this.exchanges.shift()?.end ?? 0) - this.removed;
+      for (let x = this.exchanges[i]; i < past && x?.foldable === true; x = this.exchanges[++i]) end = x.end - this.removed;
       if (end > start) this.foldStretch(start, end);
       else {
-        const kept = this.exchanges.shift();
-        if (kept === undefined) return;
-        this.foldFrom = kept.end - this.removed;
+        this.foldFrom = (this.exchanges[i]?.end ?? 0) - this.removed;
         this.elidedAt = null;
+        i += 1;
       }
     }
+    // One splice for the batch: shifting them off one by one moved the tail's entries each time.
+    if (past > 0) this.exchanges.splice(0, past);
   }
 
   /** Folds log[start, end), whole exchanges right after foldFrom, into the elided event before them (or a new one). */
