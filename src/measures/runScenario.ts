@@ -379,31 +379,39 @@ type RequestOverrides = Partial<Pick<Extract<Step, { type: 'request' }>, 'method
 /** One request on `conn`, recorded; the first request on a connection must be answered (or the scenario cannot run). */
 async function exchange(state: StepState, label: string, conn: WireConnection, step: RequestOverrides): Promise<ExchangeOutcome> {
   const { ctx } = state;
-  const connectionHeader = step.connection ?? 'none';
-  const method = step.method ?? ctx.method;
-  const path = step.path ?? ctx.target.path;
-  // The context's own list when the step adds none: the connections reuse a request's encoding while its headers are the same list.
-  const headers = step.headers === undefined || step.headers.length === 0 ? ctx.headers : [...ctx.headers, ...step.headers];
-  const outcome =
-    conn instanceof H2Connection
-      ? await conn.send({ method, path, authority: ctx.target.hostHeader, scheme: ctx.target.tls ? 'https' : 'http', headers, userAgent: ctx.userAgent }, ctx)
-      : await conn.send(
-          {
-            method,
-            path,
-            version: step.version ?? '1.1',
-            host: ctx.target.hostHeader,
-            connection: connectionHeader === 'none' ? null : connectionHeader,
-            headers,
-            userAgent: ctx.userAgent,
-          },
-          ctx,
-        );
+  const outcome = await sendRequest(ctx, conn, step);
   state.exchanges.push({ label, connection: conn.id, outcome: recorded(outcome) });
   // An unframed body that never ended is a finding (unframedFindings), not a target that cannot be probed.
   const error = outcome.index === 1 && unframedBody(conn.events) === undefined ? firstRequestError(outcome, ctx.target) : null;
   if (error !== null) throw error;
   return outcome;
+}
+
+/**
+ * Writes the request a step describes on `conn`. Apart from exchange: an async function keeps
+ * its whole register file across each await, and building the request took most of it.
+ */
+function sendRequest(ctx: RunContext, conn: WireConnection, step: RequestOverrides): Promise<ExchangeOutcome> {
+  const connectionHeader = step.connection ?? 'none';
+  const method = step.method ?? ctx.method;
+  const path = step.path ?? ctx.target.path;
+  // The context's own list when the step adds none: the connections reuse a request's encoding while its headers are the same list.
+  const headers = step.headers === undefined || step.headers.length === 0 ? ctx.headers : [...ctx.headers, ...step.headers];
+  if (conn instanceof H2Connection) {
+    return conn.send({ method, path, authority: ctx.target.hostHeader, scheme: ctx.target.tls ? 'https' : 'http', headers, userAgent: ctx.userAgent }, ctx);
+  }
+  return conn.send(
+    {
+      method,
+      path,
+      version: step.version ?? '1.1',
+      host: ctx.target.hostHeader,
+      connection: connectionHeader === 'none' ? null : connectionHeader,
+      headers,
+      userAgent: ctx.userAgent,
+    },
+    ctx,
+  );
 }
 
 /**
