@@ -4,6 +4,8 @@
  * are counted and discarded, never buffered.
  */
 
+import { isFieldName } from './fieldName.js';
+
 /** How the body of a response is delimited (RFC 9112 §6.3). */
 export type BodyFraming =
   | { readonly kind: 'none' }
@@ -489,11 +491,11 @@ function isOws(code: number): boolean {
 /** A Content-Length value (RFC 9110 §8.6), at most 15 digits so that it stays an exact number. */
 const CONTENT_LENGTH = /^\d{1,15}$/;
 
-/** The values of every field with this name (given lowercase), in order; names of another length are skipped before lowercasing. */
+/** The values of every field with this name (given lowercase), in order. */
 function fieldValues(headers: readonly (readonly [string, string])[], lower: string): readonly string[] {
   let values: string[] | null = null;
   for (const [name, value] of headers) {
-    if (name.length !== lower.length || name.toLowerCase() !== lower) continue;
+    if (!isFieldName(name, lower)) continue;
     if (values === null) values = [value];
     else values.push(value);
   }
