@@ -21,8 +21,13 @@ import type { ConnEvent, ElidedCounts } from '../model/events.js';
  */
 export class EventLog {
   private readonly log: ConnEvent[] = [];
-  /** Requests written and not yet ended (answered, refused, timed out), with when their response head came (null: not yet). */
-  private readonly outstanding = new Map<number, number | null>();
+  /**
+   * Requests written and not yet ended (answered, refused, timed out), and when each one's
+   * response head came (null: not yet). Two arrays, not a Map: HTTP/1 has one request out at a
+   * time, and a Map emptied on every response shrank and rebuilt its table every time.
+   */
+  private readonly outstanding: number[] = [];
+  private readonly outstandingHead: (number | null)[] = [];
   /** Exchanges completed while the head fills. */
   private headExchanges = 0;
   /** Where the exchanges that may still be folded begin; -1 while the head fills. */
@@ -65,10 +70,19 @@ export class EventLog {
     const { compaction } = this;
     if (compaction === null) return;
     if (!foldable(e) || this.stalled(e)) this.filling = false;
-    if (e.kind === 'request') this.outstanding.set(e.index, null);
-    if (e.kind === 'response-head' && this.outstanding.has(e.index)) this.outstanding.set(e.index, e.t);
+    if (e.kind === 'request') {
+      const at = this.outstanding.indexOf(e.index);
+      if (at < 0) {
+        this.outstanding.push(e.index);
+        this.outstandingHead.push(null);
+      } else this.outstandingHead[at] = null;
+    }
+    if (e.kind === 'response-head') {
+      const at = this.outstanding.indexOf(e.index);
+      if (at >= 0) this.outstandingHead[at] = e.t;
+    }
     const ended = endedRequest(e);
-    if (ended === null || !this.outstanding.delete(ended) || this.outstanding.size > 0) return;
+    if (ended === null || !this.endOutstanding(ended) || this.outstanding.length > 0) return;
     // Nothing outstanding: an exchange ends here.
     if (this.foldFrom < 0) {
       this.headExchanges += 1;
@@ -86,8 +100,23 @@ export class EventLog {
   /** A small body that arrived SPLIT_KEPT_MS or more after its head: the stall finding reads it one by one. */
   private stalled(e: ConnEvent): boolean {
     if (e.kind !== 'response-complete' || e.bodyBytes === 0 || e.bodyBytes > SMALL_BODY_MAX) return false;
-    const head = this.outstanding.get(e.index);
+    const at = this.outstanding.indexOf(e.index);
+    const head = at < 0 ? null : this.outstandingHead[at];
     return head !== undefined && head !== null && e.t - head >= SPLIT_KEPT_MS;
+  }
+
+  /** Takes request `index` off the outstanding ones; false when it was not among them. */
+  private endOutstanding(index: number): boolean {
+    const at = this.outstanding.indexOf(index);
+    if (at < 0) return false;
+    // The last one moves into its place: the order of outstanding requests says nothing.
+    const lastIndex = this.outstanding.pop() as number;
+    const lastHead = this.outstandingHead.pop() as number | null;
+    if (at < this.outstanding.length) {
+      this.outstanding[at] = lastIndex;
+      this.outstandingHead[at] = lastHead;
+    }
+    return true;
   }
 
   /**
