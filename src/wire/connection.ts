@@ -155,9 +155,6 @@ export class ProbeConnection extends SocketConnection {
   private readonly endDataPhase = (): void => {
     this.dataThisPhase = false;
   };
-  /** The server's last Connection and Keep-Alive values and their sanitised text (a loop's responses repeat them). */
-  private readonly connectionText = new LastValue(serverText);
-  private readonly keepAliveText = new LastValue(serverText);
   /** Connection values tokenised, the request's and the response's (the same ones on every request of a loop). */
   private readonly requestTokens = new LastValue(tokenize);
   private readonly responseTokens = new LastValue(tokenize);
@@ -357,8 +354,8 @@ export class ProbeConnection extends SocketConnection {
           status: head.status,
           version: head.versionMinor === 1 ? '1.1' : '1.0',
           keepAlive,
-          connectionHeader: this.connectionText.of(connectionHeader),
-          keepAliveHeader: this.keepAliveText.of(joinedValue(head.headers, 'keep-alive')),
+          connectionHeader: serverText(connectionHeader),
+          keepAliveHeader: serverText(joinedValue(head.headers, 'keep-alive')),
           informational: head.informational,
           framing: event.framing.kind,
         });
@@ -533,12 +530,13 @@ export class ProbeConnection extends SocketConnection {
 
   protected onClose(): void {
     this.closedFlag = true;
-    if (this.headTimer !== null) clearTimeout(this.headTimer);
-    this.headTimer = null;
     this.push({ kind: 'closed', t: this.now() });
     const pending = this.pending;
     if (pending !== null) pending.resolve({ kind: 'premature-close', index: pending.index, peerClosedBeforeWrite: false });
     this.notifyCloseWaiters();
+    // Nothing is sent any more: the head deadline's timer must not keep the process alive.
+    if (this.headTimer !== null) clearTimeout(this.headTimer);
+    this.headTimer = null;
   }
 
   /**
@@ -609,8 +607,16 @@ export class ProbeConnection extends SocketConnection {
 
 /** A header value from the server as the model keeps it: sanitised and capped (util/sanitize.ts). */
 function serverText(value: string | null): string | null {
-  return value === null ? null : sanitize(value, SERVER_TEXT_MAX);
+  if (value === null) return null;
+  // The last two values and their text: a loop's responses repeat their Connection and Keep-Alive values.
+  if (value === lastServerText[0]) return lastServerText[1];
+  if (value === lastServerText[2]) return lastServerText[3];
+  const text = sanitize(value, SERVER_TEXT_MAX);
+  lastServerText = [value, text, lastServerText[0], lastServerText[1]];
+  return text;
 }
+
+let lastServerText: [string, string, string, string] = ['', '', '', ''];
 
 /** A pure function of a header value with its last answer kept: on one connection the same values come again and again. */
 class LastValue<T> {
