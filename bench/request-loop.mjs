@@ -6,7 +6,8 @@
 // stops only at its next 1 s sampling tick, so 5000 and 20000 requests both take 1 s there.
 // autocannon is installed on demand into a temporary directory (npm registry), pinned.
 // Same Node http server in its own process on 127.0.0.1, every one of the three a process of its
-// own, alternating A B C A B C, min/median/max per request and the ratios of medians.
+// own, alternating A B C A B C, min/median/max per request, the ratios of medians and the median
+// of each round's ratio.
 // Usage: npm run build && node bench/request-loop.mjs [requests] [rounds]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -122,6 +123,12 @@ console.log(`${requests} requests on one kept-alive connection (autocannon: -c 1
 const probe = stats(results.probe);
 for (const [name, xs] of Object.entries(results)) {
   const s = stats(xs);
-  const ratio = name === 'probe' ? '' : `  probe/${name} ${(probe.median / s.median).toFixed(2)}×`;
+  // Also each round's own ratio (its runs back to back): the loopback's round trip drifts on a
+  // shared machine, by 2× within one run, and the medians of the columns can come from moments apart.
+  const paired = stats(xs.map((x, r) => (results.probe[r] ?? 0) / x));
+  const ratio =
+    name === 'probe'
+      ? ''
+      : `  probe/${name} ${(probe.median / s.median).toFixed(2)}×, per round ${paired.median.toFixed(2)}× (${paired.min.toFixed(2)}–${paired.max.toFixed(2)})`;
   console.log(`  ${name.padEnd(10)} min ${s.min.toFixed(3)} / median ${s.median.toFixed(3)} / max ${s.max.toFixed(3)}${ratio}`);
 }

@@ -1,3 +1,5 @@
+import { isFieldName } from './fieldName.js';
+
 /** Header fields as parsed: name as sent, value trimmed. */
 export type HeaderList = readonly (readonly [string, string])[];
 
@@ -23,9 +25,9 @@ export function headerValue(headers: HeaderList, name: string): string | null {
 export function joinedValue(headers: HeaderList, name: string): string | null {
   const lower = name.toLowerCase();
   let joined: string | null = null;
-  // A loop, and names of another length skipped before lowercasing: this runs on every response.
+  // A loop, and names compared without lowercasing them: this runs on every response.
   for (const [n, v] of headers) {
-    if (n.length === lower.length && n.toLowerCase() === lower) joined = joined === null ? v : `${joined}, ${v}`;
+    if (isFieldName(n, lower)) joined = joined === null ? v : `${joined}, ${v}`;
   }
   return joined;
 }

@@ -4,6 +4,8 @@
  * are counted and discarded, never buffered.
  */
 
+import { isFieldName } from './fieldName.js';
+
 /** How the body of a response is delimited (RFC 9112 §6.3). */
 export type BodyFraming =
   | { readonly kind: 'none' }
@@ -92,7 +94,6 @@ type ChunkState =
 
 const HTTP_PREFIX = 'HTTP/';
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const STATUS_LINE = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/;
 /** 13 hex digits stay below 2^53, so chunk arithmetic stays exact. */
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(;.*)?$/;
 
@@ -179,10 +180,25 @@ export class ResponseParser {
   }
 
   private pushHead(chunk: Buffer, offset: number, events: ParseEvent[]): number {
+    if (this.headLength === 0) {
+      // The common case, a whole head in one read: parsed where it lies, not copied first
+      // (the same checks, in the same order, as on the bytes appendHead would have copied).
+      const end = findHeadEnd(chunk, offset);
+      if (end !== -1) {
+        this.state = 'head';
+        checkPrefix(chunk, offset, chunk.length);
+        if (end - offset > this.limits.maxHeadBytes) {
+          throw new ParseError('headers-too-large', `response head exceeds ${this.limits.maxHeadBytes} bytes`);
+        }
+        this.headTotal += end - offset;
+        this.onHead(chunk.toString('latin1', offset, end), events);
+        return end;
+      }
+    }
     const start = this.headLength;
     this.appendHead(offset === 0 ? chunk : chunk.subarray(offset));
     this.state = 'head';
-    this.checkPrefix();
+    checkPrefix(this.headStore, 0, this.headLength);
     const end = findHeadEnd(this.headBuf, Math.max(0, start - 3));
     if (end === -1) {
       if (this.headLength > this.limits.maxHeadBytes) {
@@ -217,41 +233,28 @@ export class ResponseParser {
     this.headLength = needed;
   }
 
-  /** Fails fast on a peer that is not speaking HTTP (an SSH banner, a TLS alert, a Redis reply). */
-  private checkPrefix(): void {
-    const n = Math.min(this.headLength, HTTP_PREFIX.length);
-    const seen = this.headStore.toString('latin1', 0, n);
-    if (seen !== HTTP_PREFIX.slice(0, n)) {
-      // A TLS record (content type 21 alert or 22 handshake, then version 3.x): a TLS server
-      // answering a plain-text request (RFC 8446 §5.1, RFC 5246 §6.2.1).
-      const [type, major] = this.headBuf;
-      if ((type === 21 || type === 22) && (major === 3 || this.headBuf.length === 1)) {
-        throw new ParseError('not-http', `the server answered with a TLS ${type === 21 ? 'alert' : 'handshake'} record: this port speaks TLS`, true);
-      }
-      throw new ParseError('not-http', `response does not start with "HTTP/" (got ${JSON.stringify(this.headBuf.subarray(0, 16).toString('latin1'))})`);
-    }
-  }
-
   private onHead(text: string, events: ParseEvent[]): void {
     const flags: string[] = [];
     const lines = splitLines(text, flags);
-    const statusLine = lines.shift() ?? '';
-    const match = STATUS_LINE.exec(statusLine);
-    if (match === null) {
+    const statusLine = lines[0] ?? '';
+    if (!isStatusLine(statusLine)) {
       // A well-formed 1.x version means the fault lies in the rest of the line ("HTTP/1.1 OK").
       if (/^HTTP\/\d+(\.\d+)? /.test(statusLine) && !/^HTTP\/1\.\d /.test(statusLine)) {
         throw new ParseError('bad-version', `unsupported version in status line ${JSON.stringify(statusLine.slice(0, 40))}`);
       }
       throw new ParseError('bad-status-line', `malformed status line ${JSON.stringify(statusLine.slice(0, 80))}`);
     }
-    if (match[1] !== '1') {
-      throw new ParseError('bad-version', `HTTP/${match[1]}.${match[2]} is not HTTP/1.x`);
+    const major = statusLine[5];
+    const minor = statusLine[7];
+    if (major !== '1') {
+      throw new ParseError('bad-version', `HTTP/${major}.${minor} is not HTTP/1.x`);
     }
-    const status = Number(match[3]);
-    if (status < 100) throw new ParseError('bad-status-line', `status code ${match[3]} out of range`);
+    const code = statusLine.slice(9, 12);
+    const status = Number(code);
+    if (status < 100) throw new ParseError('bad-status-line', `status code ${code} out of range`);
     // RFC 9110 §2.5: a higher 1.x minor version is treated as the highest one we support.
-    const versionMinor: 0 | 1 = match[2] === '0' ? 0 : 1;
-    const headers = parseFields(lines, this.limits.maxHeaders, flags);
+    const versionMinor: 0 | 1 = minor === '0' ? 0 : 1;
+    const headers = parseFields(lines, 1, this.limits.maxHeaders, flags);
 
     // RFC 9110 §15.2.2: a server switches protocols only when the request asked for it (Upgrade).
     if (status === 101 && !this.upgradeRequested) {
@@ -271,7 +274,7 @@ export class ResponseParser {
     const head: ResponseHead = {
       versionMinor,
       status,
-      reason: match[4] ?? '',
+      reason: statusLine.slice(13),
       headers,
       informational: this.informational,
       headBytes: this.headTotal,
@@ -397,6 +400,25 @@ export class ResponseParser {
   }
 }
 
+/**
+ * Fails fast on a peer that is not speaking HTTP (an SSH banner, a TLS alert, a Redis reply):
+ * the head so far is buf[from, to).
+ */
+function checkPrefix(buf: Buffer, from: number, to: number): void {
+  const n = Math.min(to - from, HTTP_PREFIX.length);
+  for (let i = 0; i < n; i++) {
+    if (buf[from + i] === HTTP_PREFIX.charCodeAt(i)) continue;
+    const head = buf.subarray(from, to);
+    // A TLS record (content type 21 alert or 22 handshake, then version 3.x): a TLS server
+    // answering a plain-text request (RFC 8446 §5.1, RFC 5246 §6.2.1).
+    const [type, major] = head;
+    if ((type === 21 || type === 22) && (major === 3 || head.length === 1)) {
+      throw new ParseError('not-http', `the server answered with a TLS ${type === 21 ? 'alert' : 'handshake'} record: this port speaks TLS`, true);
+    }
+    throw new ParseError('not-http', `response does not start with "HTTP/" (got ${JSON.stringify(head.subarray(0, 16).toString('latin1'))})`);
+  }
+}
+
 /** Index just past the empty line ending a head (CRLF CRLF, or bare LFs), or -1. */
 function findHeadEnd(buf: Buffer, from: number): number {
   for (let i = from; i < buf.length; i++) {
@@ -412,18 +434,40 @@ function findHeadEnd(buf: Buffer, from: number): number {
  * terminator (flagged); a CR anywhere else is rejected, as the RFC requires.
  */
 function splitLines(text: string, flags: string[]): string[] {
-  const lines = text.split('\n');
-  lines.pop(); // what follows the final LF: nothing
-  let bareLf = lines.pop() === ''; // the empty line ending the head
-  const out: string[] = [];
-  for (const raw of lines) {
-    if (!raw.endsWith('\r')) bareLf = true;
-    const line = stripCr(raw);
-    if (line.includes('\r')) throw new ParseError('bare-cr', 'bare CR inside a response head');
-    out.push(line);
+  // One pass with indexOf, each line sliced once without its CR (split, then stripping each
+  // line, made two strings per line and was a tenth of a request loop's parsing).
+  const lines: string[] = [];
+  let bareLf = false;
+  let cr = text.indexOf('\r');
+  // The head ends with its LF: nothing follows the last one.
+  for (let start = 0, lf = text.indexOf('\n'); lf !== -1; start = lf + 1, lf = text.indexOf('\n', start)) {
+    let end = lf;
+    if (lf > start && text.charCodeAt(lf - 1) === 0x0d) end = lf - 1;
+    else bareLf = true;
+    if (cr !== -1 && cr < start) cr = text.indexOf('\r', start);
+    if (cr !== -1 && cr < end) throw new ParseError('bare-cr', 'bare CR inside a response head');
+    lines.push(text.slice(start, end));
   }
+  lines.pop(); // the empty line ending the head
   if (bareLf) flags.push('lf-line-endings');
-  return out;
+  return lines;
+}
+
+/**
+ * `HTTP/d.d ddd`, then nothing or a space and the reason phrase (RFC 9112 §4), checked without
+ * a regular expression and its match array. The line holds no CR or LF (splitLines), so any
+ * reason phrase is valid here.
+ */
+function isStatusLine(line: string): boolean {
+  if (line.length < 12 || !line.startsWith('HTTP/') || line.charCodeAt(6) !== 0x2e || line.charCodeAt(8) !== 0x20) return false;
+  const digits =
+    isDigit(line.charCodeAt(5)) && isDigit(line.charCodeAt(7)) && isDigit(line.charCodeAt(9)) && isDigit(line.charCodeAt(10)) && isDigit(line.charCodeAt(11));
+  return digits && (line.length === 12 || line.charCodeAt(12) === 0x20);
+}
+
+/** An ASCII digit (what \d matches). */
+function isDigit(code: number): boolean {
+  return code >= 0x30 && code <= 0x39;
 }
 
 /**
@@ -447,21 +491,30 @@ function isOws(code: number): boolean {
 /** A Content-Length value (RFC 9110 §8.6), at most 15 digits so that it stays an exact number. */
 const CONTENT_LENGTH = /^\d{1,15}$/;
 
-/** The values of every field with this name (given lowercase), in order; names of another length are skipped before lowercasing. */
-function fieldValues(headers: readonly (readonly [string, string])[], lower: string): string[] {
-  const values: string[] = [];
-  for (const [name, value] of headers) if (name.length === lower.length && name.toLowerCase() === lower) values.push(value);
-  return values;
+/** The values of every field with this name (given lowercase), in order. */
+function fieldValues(headers: readonly (readonly [string, string])[], lower: string): readonly string[] {
+  let values: string[] | null = null;
+  for (const [name, value] of headers) {
+    if (!isFieldName(name, lower)) continue;
+    if (values === null) values = [value];
+    else values.push(value);
+  }
+  return values ?? NO_VALUES;
 }
+
+/** Shared by every head without the field, never written. */
+const NO_VALUES: readonly string[] = [];
 
 function stripCr(line: string): string {
   return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
 
-function parseFields(lines: readonly string[], maxHeaders: number, flags: string[]): [string, string][] {
+/** The header fields of lines[from...]. */
+function parseFields(lines: readonly string[], from: number, maxHeaders: number, flags: string[]): [string, string][] {
   const headers: [string, string][] = [];
-  for (const line of lines) {
-    if (line.startsWith(' ') || line.startsWith('\t')) {
+  for (let i = from; i < lines.length; i++) {
+    const line = lines[i] as string;
+    if (isOws(line.charCodeAt(0))) {
       // obs-fold (RFC 9112 §5.2): a user agent replaces it with a space.
       const last = headers[headers.length - 1];
       if (last === undefined) throw new ParseError('bad-header', 'header continuation line before any field');

@@ -292,17 +292,24 @@ async function runRequest(step: Extract<Step, { type: 'request' }>, state: StepS
   await requestNow(step, state, conn);
 }
 
-/** The request step once the connection has settled (runRequest, or a repeat round that has just yielded). */
-async function requestNow(step: Extract<Step, { type: 'request' }>, state: StepState, conn: WireConnection): Promise<void> {
-  if (step.ifOpen && !mayReuse(conn.events)) return;
-  await exchange(state, step.on, conn, step);
-  if (step.timed) {
-    // Stopped (Ctrl-C, --scenario-timeout) while it waits: the scenario's own stop reports that.
-    const settled = settleIdleStart(step, state, conn).catch((err: unknown) => {
-      if (!state.signal.aborted) throw err;
-    });
-    state.settling.set(conn, settled);
-  }
+/**
+ * The request step once the connection has settled (runRequest, or a repeat round that has
+ * just yielded). Not async: the exchange's own promise is awaited by the caller, one promise
+ * and one resumption fewer per request of a loop.
+ */
+function requestNow(step: Extract<Step, { type: 'request' }>, state: StepState, conn: WireConnection): Promise<unknown> | undefined {
+  if (step.ifOpen && !mayReuse(conn.recentEvents)) return undefined;
+  const exchanged = exchange(state, step.on, conn, step);
+  return step.timed ? exchanged.then(() => startSettling(step, state, conn)) : exchanged;
+}
+
+/** A `timed` request answered: its sample is measured again beside the next steps when its response was stamped late (settleIdleStart). */
+function startSettling(step: Extract<Step, { type: 'request' }>, state: StepState, conn: WireConnection): void {
+  // Stopped (Ctrl-C, --scenario-timeout) while it waits: the scenario's own stop reports that.
+  const settled = settleIdleStart(step, state, conn).catch((err: unknown) => {
+    if (!state.signal.aborted) throw err;
+  });
+  state.settling.set(conn, settled);
 }
 
 /** How many times a `timed` sample is taken again when its response was stamped late. */
@@ -452,7 +459,8 @@ async function runRepeat(step: Extract<Step, { type: 'repeat' }>, state: StepSta
   for (let i = 0; i < max; i++) {
     const conn = connection(state, step.on);
     await beforeReuse();
-    if (!mayReuse(conn.events)) return stop('closed', i);
+    // Read back from the newest event: the events not yet folded say the same (wire/eventLog.ts).
+    if (!mayReuse(conn.recentEvents)) return stop('closed', i);
     if (step.budget !== null && ctx.clock.now() - began >= step.budget) return stop('budget', i);
     if (only === null) await runSteps(step.steps, state);
     else {
@@ -497,31 +505,39 @@ type RequestOverrides = Partial<Pick<Extract<Step, { type: 'request' }>, 'method
 /** One request on `conn`, recorded; the first request on a connection must be answered (or the scenario cannot run). */
 async function exchange(state: StepState, label: string, conn: WireConnection, step: RequestOverrides): Promise<ExchangeOutcome> {
   const { ctx } = state;
-  const connectionHeader = step.connection ?? 'none';
-  const method = step.method ?? ctx.method;
-  const path = step.path ?? ctx.target.path;
-  // The context's own list when the step adds none: the connections reuse a request's encoding while its headers are the same list.
-  const headers = step.headers === undefined || step.headers.length === 0 ? ctx.headers : [...ctx.headers, ...step.headers];
-  const outcome =
-    conn instanceof H2Connection
-      ? await conn.send({ method, path, authority: ctx.target.hostHeader, scheme: ctx.target.tls ? 'https' : 'http', headers, userAgent: ctx.userAgent }, ctx)
-      : await conn.send(
-          {
-            method,
-            path,
-            version: step.version ?? '1.1',
-            host: ctx.target.hostHeader,
-            connection: connectionHeader === 'none' ? null : connectionHeader,
-            headers,
-            userAgent: ctx.userAgent,
-          },
-          ctx,
-        );
+  const outcome = await sendRequest(ctx, conn, step);
   state.exchanges.push({ label, connection: conn.id, outcome: recorded(outcome) });
   // An unframed body that never ended is a finding (unframedFindings), not a target that cannot be probed.
   const error = outcome.index === 1 && unframedBody(conn.events) === undefined ? firstRequestError(outcome, ctx.target) : null;
   if (error !== null) throw error;
   return outcome;
+}
+
+/**
+ * Writes the request a step describes on `conn`. Apart from exchange: an async function keeps
+ * its whole register file across each await, and building the request took most of it.
+ */
+function sendRequest(ctx: RunContext, conn: WireConnection, step: RequestOverrides): Promise<ExchangeOutcome> {
+  const connectionHeader = step.connection ?? 'none';
+  const method = step.method ?? ctx.method;
+  const path = step.path ?? ctx.target.path;
+  // The context's own list when the step adds none: the connections reuse a request's encoding while its headers are the same list.
+  const headers = step.headers === undefined || step.headers.length === 0 ? ctx.headers : [...ctx.headers, ...step.headers];
+  if (conn instanceof H2Connection) {
+    return conn.send({ method, path, authority: ctx.target.hostHeader, scheme: ctx.target.tls ? 'https' : 'http', headers, userAgent: ctx.userAgent }, ctx);
+  }
+  return conn.send(
+    {
+      method,
+      path,
+      version: step.version ?? '1.1',
+      host: ctx.target.hostHeader,
+      connection: connectionHeader === 'none' ? null : connectionHeader,
+      headers,
+      userAgent: ctx.userAgent,
+    },
+    ctx,
+  );
 }
 
 /**

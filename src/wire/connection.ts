@@ -114,7 +114,7 @@ interface PendingExchange {
   readonly parser: ResponseParser;
   /** When the request was written (the clock's ms): the first-byte and headers deadlines count from there. */
   readonly sentAt: number;
-  /** The one timer of its deadlines, armed for the next one due (first-byte, headers, then body from the head); null when none is. */
+  /** The timer of its later deadlines (the second head deadline, the body from the head), armed for the next one due; null when none is. The first is the connection's headTimer. */
   timer: NodeJS.Timeout | null;
   readonly resolve: (outcome: ExchangeOutcome) => void;
   firstByteSeen: boolean;
@@ -139,6 +139,25 @@ export class ProbeConnection extends SocketConnection {
   private frozenNow: number | null = null;
   /** The last complete response said the connection would not persist. */
   private persistenceEnded = false;
+  /**
+   * The timer of each request's first head deadline, one per connection, re-armed with
+   * refresh(): a timer made and cleared per request empties Node's list for its duration
+   * every time, and the next request builds it again (armHead). Left armed once met, it
+   * fires for nothing: headTimerFor says which exchange it still counts for.
+   */
+  private headTimer: NodeJS.Timeout | null = null;
+  /** The duration headTimer was made with (refresh() keeps it). */
+  private headTimerMs = 0;
+  /** The exchange headTimer is armed for, and for which deadline; null once that deadline is met or the exchange ended. */
+  private headTimerFor: PendingExchange | null = null;
+  private headTimerDeadline: 'first-byte' | 'headers' = 'first-byte';
+  /** Clears dataThisPhase in the check phase (one function, not a closure per read). */
+  private readonly endDataPhase = (): void => {
+    this.dataThisPhase = false;
+  };
+  /** Connection values tokenised, the request's and the response's (the same ones on every request of a loop). */
+  private readonly requestTokens = new LastValue(tokenize);
+  private readonly responseTokens = new LastValue(tokenize);
 
   private constructor(
     id: string,
@@ -186,6 +205,7 @@ export class ProbeConnection extends SocketConnection {
         resolve: (outcome) => {
           if (pending.timer !== null) clearTimeout(pending.timer);
           pending.timer = null;
+          if (this.headTimerFor === pending) this.headTimerFor = null;
           if (this.pending === pending) this.pending = null;
           resolve(outcome);
         },
@@ -271,7 +291,7 @@ export class ProbeConnection extends SocketConnection {
     // Marks "data in this I/O phase" until the check phase; see resetSeenAsEnd.
     if (!this.dataThisPhase) {
       this.dataThisPhase = true;
-      setImmediate(() => (this.dataThisPhase = false));
+      setImmediate(this.endDataPhase);
     }
     const pending = this.pending;
     if (pending === null) {
@@ -320,9 +340,9 @@ export class ProbeConnection extends SocketConnection {
         const connectionHeader = joinedValue(head.headers, 'connection');
         const keepAlive = isPersistent({
           requestVersion: pending.spec.version,
-          requestTokens: tokenize(pending.connection),
+          requestTokens: this.requestTokens.of(pending.connection),
           responseVersionMinor: head.versionMinor,
-          responseTokens: tokenize(connectionHeader),
+          responseTokens: this.responseTokens.of(connectionHeader),
           framing: event.framing,
         });
         pending.head = head;
@@ -342,6 +362,7 @@ export class ProbeConnection extends SocketConnection {
         // The head came: first-byte and headers are met. The body deadline counts from here,
         // unless the body already ended in the bytes just parsed (the common case: head and
         // body in one read), where it could never fire.
+        if (this.headTimerFor === pending) this.headTimerFor = null;
         if (pending.timer !== null) clearTimeout(pending.timer);
         pending.timer = null;
         if (event.framing.kind !== 'none' && pending.parser.phase === 'body') {
@@ -514,6 +535,9 @@ export class ProbeConnection extends SocketConnection {
     const pending = this.pending;
     if (pending !== null) pending.resolve({ kind: 'premature-close', index: pending.index, peerClosedBeforeWrite: false });
     this.notifyCloseWaiters();
+    // Nothing is sent any more: the head deadline's timer must not keep the process alive.
+    if (this.headTimer !== null) clearTimeout(this.headTimer);
+    this.headTimer = null;
   }
 
   /**
@@ -537,14 +561,34 @@ export class ProbeConnection extends SocketConnection {
             : null;
     if (next === null) return;
     const ms = next === 'first-byte' ? firstByte : headers;
-    // The first arm waits the whole deadline, a whole number of ms like every request's: Node
-    // keeps one timer list per duration, and a fractional remainder would make one per request.
-    const delay = passed === null ? ms : Math.max(0, Math.ceil(pending.sentAt + ms - this.clock.now()));
-    pending.timer = setTimeout(() => this.headDeadline(pending, next, ms), delay);
+    if (passed === null) {
+      // The first arm waits the whole deadline, a whole number of ms like every request's: Node
+      // keeps one timer list per duration, and a fractional remainder would make one per request.
+      this.headTimerFor = pending;
+      this.headTimerDeadline = next;
+      if (this.headTimer !== null && this.headTimerMs === ms) {
+        this.headTimer.refresh();
+      } else {
+        if (this.headTimer !== null) clearTimeout(this.headTimer);
+        this.headTimer = setTimeout(this.headTimerFired, ms);
+        this.headTimerMs = ms;
+      }
+      return;
+    }
+    const delay = Math.max(0, Math.ceil(pending.sentAt + ms - this.clock.now()));
+    pending.timer = setTimeout(() => {
+      pending.timer = null;
+      this.headDeadline(pending, next, ms);
+    }, delay);
   }
 
+  private readonly headTimerFired = (): void => {
+    const pending = this.headTimerFor;
+    this.headTimerFor = null;
+    if (pending !== null) this.headDeadline(pending, this.headTimerDeadline, this.headTimerMs);
+  };
+
   private headDeadline(pending: PendingExchange, deadline: 'first-byte' | 'headers', ms: number): void {
-    pending.timer = null;
     if (this.pending !== pending) return;
     const due = deadline === 'first-byte' ? !pending.firstByteSeen : pending.parser.phase === 'idle' || pending.parser.phase === 'head';
     if (due) this.expire(pending, deadline, ms);
@@ -564,5 +608,29 @@ export class ProbeConnection extends SocketConnection {
 
 /** A header value from the server as the model keeps it: sanitised and capped (util/sanitize.ts). */
 function serverText(value: string | null): string | null {
-  return value === null ? null : sanitize(value, SERVER_TEXT_MAX);
+  if (value === null) return null;
+  // The last two values and their text: a loop's responses repeat their Connection and Keep-Alive values.
+  if (value === lastServerText[0]) return lastServerText[1];
+  if (value === lastServerText[2]) return lastServerText[3];
+  const text = sanitize(value, SERVER_TEXT_MAX);
+  lastServerText = [value, text, lastServerText[0], lastServerText[1]];
+  return text;
+}
+
+let lastServerText: [string, string, string, string] = ['', '', '', ''];
+
+/** A pure function of a header value with its last answer kept: on one connection the same values come again and again. */
+class LastValue<T> {
+  private input: string | null | undefined = undefined;
+  private output: T | undefined = undefined;
+
+  constructor(private readonly fn: (value: string | null) => T) {}
+
+  of(value: string | null): T {
+    if (value !== this.input) {
+      this.output = this.fn(value);
+      this.input = value;
+    }
+    return this.output as T;
+  }
 }

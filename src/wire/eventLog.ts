@@ -7,6 +7,9 @@ import type { ConnEvent, ElidedCounts } from '../model/events.js';
  * `elided` event that counts them (model/events.ts). Each push costs the same however many
  * requests went before (a fold moves at most the tail's events), so a loop of 20 000 requests
  * keeps a few hundred events, not 60 000 (HTTP/1) or 140 000 (HTTP/2, where every frame is one).
+ * Exchanges past the tail are folded FOLD_BATCH at a time, or as soon as `events` is read:
+ * whoever reads the events sees them folded as if one by one, and a loop moves the tail's events
+ * once every FOLD_BATCH requests instead of on every one (`recent` reads the newest without it).
  *
  * Only what no query needs one by one is folded: an exchange is a stretch that ends when no
  * request is left outstanding, and it is folded only when it holds nothing but requests,
@@ -18,16 +21,28 @@ import type { ConnEvent, ElidedCounts } from '../model/events.js';
  */
 export class EventLog {
   private readonly log: ConnEvent[] = [];
-  /** Requests written and not yet ended (answered, refused, timed out), with when their response head came (null: not yet). */
-  private readonly outstanding = new Map<number, number | null>();
+  /**
+   * Requests written and not yet ended (answered, refused, timed out), and when each one's
+   * response head came (null: not yet). Two arrays, not a Map: HTTP/1 has one request out at a
+   * time, and a Map emptied on every response shrank and rebuilt its table every time.
+   */
+  private readonly outstanding: number[] = [];
+  private readonly outstandingHead: (number | null)[] = [];
   /** Exchanges completed while the head fills. */
   private headExchanges = 0;
   /** Where the exchanges that may still be folded begin; -1 while the head fills. */
   private foldFrom = -1;
   /** Index of the elided event just before foldFrom, when there is one to grow. */
   private elidedAt: number | null = null;
-  /** The complete exchanges after foldFrom, oldest first: where each ends (exclusive) and whether it may be folded. */
+  /**
+   * The complete exchanges after foldFrom, oldest first: where each ends (exclusive) and
+   * whether it may be folded. `end` counts the events folded away before it was recorded, so
+   * a fold (which only removes events before every exchange here) updates one counter, not
+   * each of the tail's ends: its place in the log is `end - removed`.
+   */
   private readonly exchanges: { end: number; foldable: boolean }[] = [];
+  /** Events removed from the log by folds so far. */
+  private removed = 0;
   private filling = true;
 
   /** `compaction` null: every event is kept (a capture of the probe's own connections, tests). */
@@ -37,6 +52,16 @@ export class EventLog {
 
   /** The events: the log itself, not a copy (its middle is folded in place as the connection goes on). */
   get events(): readonly ConnEvent[] {
+    if (this.compaction !== null && this.exchanges.length > this.compaction.tail) this.foldPastTail(this.compaction.tail);
+    return this.log;
+  }
+
+  /**
+   * The log as it stands, the oldest exchanges past the tail perhaps not folded yet: the same
+   * newest events as `events` (the tail is never folded), for a query that reads back from the
+   * end (mayReuse before each request of a loop) without folding on every call.
+   */
+  get recent(): readonly ConnEvent[] {
     return this.log;
   }
 
@@ -45,10 +70,19 @@ export class EventLog {
     const { compaction } = this;
     if (compaction === null) return;
     if (!foldable(e) || this.stalled(e)) this.filling = false;
-    if (e.kind === 'request') this.outstanding.set(e.index, null);
-    if (e.kind === 'response-head' && this.outstanding.has(e.index)) this.outstanding.set(e.index, e.t);
+    if (e.kind === 'request') {
+      const at = this.outstanding.indexOf(e.index);
+      if (at < 0) {
+        this.outstanding.push(e.index);
+        this.outstandingHead.push(null);
+      } else this.outstandingHead[at] = null;
+    }
+    if (e.kind === 'response-head') {
+      const at = this.outstanding.indexOf(e.index);
+      if (at >= 0) this.outstandingHead[at] = e.t;
+    }
     const ended = endedRequest(e);
-    if (ended === null || !this.outstanding.delete(ended) || this.outstanding.size > 0) return;
+    if (ended === null || !this.endOutstanding(ended) || this.outstanding.length > 0) return;
     // Nothing outstanding: an exchange ends here.
     if (this.foldFrom < 0) {
       this.headExchanges += 1;
@@ -58,42 +92,70 @@ export class EventLog {
       }
       return;
     }
-    this.exchanges.push({ end: this.log.length, foldable: this.filling });
+    this.exchanges.push({ end: this.log.length + this.removed, foldable: this.filling });
     this.filling = true;
-    if (this.exchanges.length > compaction.tail) this.foldOldest();
+    if (this.exchanges.length >= compaction.tail + FOLD_BATCH) this.foldPastTail(compaction.tail);
   }
 
   /** A small body that arrived SPLIT_KEPT_MS or more after its head: the stall finding reads it one by one. */
   private stalled(e: ConnEvent): boolean {
     if (e.kind !== 'response-complete' || e.bodyBytes === 0 || e.bodyBytes > SMALL_BODY_MAX) return false;
-    const head = this.outstanding.get(e.index);
+    const at = this.outstanding.indexOf(e.index);
+    const head = at < 0 ? null : this.outstandingHead[at];
     return head !== undefined && head !== null && e.t - head >= SPLIT_KEPT_MS;
   }
 
-  /** Folds the oldest exchange after the head into the elided event before it (or leaves it in full, when it holds more than exchanges). */
-  private foldOldest(): void {
-    const oldest = this.exchanges.shift();
-    if (oldest === undefined) return;
-    const start = this.foldFrom;
-    if (!oldest.foldable) {
-      this.foldFrom = oldest.end;
-      this.elidedAt = null;
-      return;
+  /** Takes request `index` off the outstanding ones; false when it was not among them. */
+  private endOutstanding(index: number): boolean {
+    const at = this.outstanding.indexOf(index);
+    if (at < 0) return false;
+    // The last one moves into its place: the order of outstanding requests says nothing.
+    const lastIndex = this.outstanding.pop() as number;
+    const lastHead = this.outstandingHead.pop() as number | null;
+    if (at < this.outstanding.length) {
+      this.outstanding[at] = lastIndex;
+      this.outstandingHead[at] = lastHead;
     }
+    return true;
+  }
+
+  /**
+   * Folds the exchanges before the last `tail`, oldest first: each stretch of foldable ones
+   * into the elided event before it (one splice per stretch); one that holds more than
+   * exchanges stays in full, and the stretch after it starts a new elided event.
+   */
+  private foldPastTail(tail: number): void {
+    const past = this.exchanges.length - tail;
+    let i = 0;
+    while (i < past) {
+      const start = this.foldFrom;
+      let end = start;
+      for (let x = this.exchanges[i]; i < past && x?.foldable === true; x = this.exchanges[++i]) end = x.end - this.removed;
+      if (end > start) this.foldStretch(start, end);
+      else {
+        this.foldFrom = (this.exchanges[i]?.end ?? 0) - this.removed;
+        this.elidedAt = null;
+        i += 1;
+      }
+    }
+    // One splice for the batch: shifting them off one by one moved the tail's entries each time.
+    if (past > 0) this.exchanges.splice(0, past);
+  }
+
+  /** Folds log[start, end), whole exchanges right after foldFrom, into the elided event before them (or a new one). */
+  private foldStretch(start: number, end: number): void {
     const previous = this.elidedAt === null ? null : this.log[this.elidedAt];
-    const summary = fold(previous?.kind === 'elided' ? previous : null, this.log, start, oldest.end);
-    let removed: number;
+    const summary = fold(previous?.kind === 'elided' ? previous : null, this.log, start, end);
     if (this.elidedAt === null) {
-      this.log.splice(start, oldest.end - start, summary);
+      this.log.splice(start, end - start, summary);
       this.elidedAt = start;
       this.foldFrom = start + 1;
-      removed = oldest.end - start - 1;
+      this.removed += end - start - 1;
     } else {
       this.log[this.elidedAt] = summary;
-      this.log.splice(start, oldest.end - start);
-      removed = oldest.end - start;
+      this.log.splice(start, end - start);
+      this.removed += end - start;
     }
-    for (const x of this.exchanges) x.end -= removed;
   }
 }
 
@@ -105,6 +167,9 @@ export interface Compaction {
 
 /** Enough for every scenario's metrics and the reports' timelines (the terminal shows 24 events, the HTML lanes a few hundred). */
 export const DEFAULT_COMPACTION: Compaction = { head: 64, tail: 64 };
+
+/** How many exchanges past the tail wait to be folded together when nobody reads the events meanwhile. */
+const FOLD_BATCH = 32;
 
 const ROUTINE_FRAMES = new Set(['HEADERS', 'CONTINUATION', 'DATA', 'WINDOW_UPDATE']);
 

@@ -49,6 +49,11 @@ export abstract class SocketConnection {
     return this.eventLog.events;
   }
 
+  /** The newest events as `events` has them, older ones perhaps not folded yet: for queries that read back from the end (wire/eventLog.ts `recent`). */
+  get recentEvents(): readonly ConnEvent[] {
+    return this.eventLog.recent;
+  }
+
   get local(): Endpoint | null {
     return this.localEndpoint;
   }
