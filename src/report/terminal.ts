@@ -61,10 +61,11 @@ export function renderTerminal(result: RunResult, options: TerminalOptions): str
 function timingNote(result: RunResult): string | null {
   const errors = result.scenarios.flatMap((s) => Object.keys(s.errorMs).flatMap((name) => uncertainBy(s, name) ?? []));
   if (errors.length > 0) {
-    return `${errors.length} timing figure${errors.length === 1 ? ' is' : 's are'} uncertain (marked ±, off by up to ${formatDuration(Math.max(...errors))}): the probe's event loop was held up when it stamped them (busy machine). Run again on a quieter machine, or with --capture for the wire's times.`;
+    // One line at 120 columns: the report of the demo fits 80 lines.
+    return `${errors.length} timing figure${errors.length === 1 ? ' is' : 's are'} uncertain (±, up to ${formatDuration(Math.max(...errors))}): the probe was held up on a busy machine; rerun, or use --capture.`;
   }
   if (result.loopDelayMaxMs < LOOP_DELAY_WARN_MS) return null;
-  return `The probe's event loop was held up to ${formatDuration(result.loopDelayMaxMs)} during this run (busy machine), though not when it stamped the figures above: each is within ${UNCERTAIN_ERROR_MS} ms.`;
+  return `The probe was held up to ${formatDuration(result.loopDelayMaxMs)} (busy machine), but no timing figure above is off by more than ${UNCERTAIN_ERROR_MS} ms.`;
 }
 
 /** Findings a scenario that did not pass shows in the default report (the first are the ones its status rests on); -v shows all. */

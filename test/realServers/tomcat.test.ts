@@ -74,11 +74,6 @@ describe.skipIf(catalina === null)('Tomcat (NIO connector)', () => {
       const max = metric(result, 'idle-timeout', 'idleTimeoutMaxMs') as number;
       expect(min).toBeLessThanOrEqual(median);
       expect(median).toBeLessThanOrEqual(max);
-      // Every bare-form sample (main, main#2, main#3, and any taken again after a late stamp), each within its bound.
-      const samples = scenario(result, 'idle-timeout').connections.filter((c) => c.id.startsWith('main'));
-      const lows = samples.map((c) => (c.end.idleMs as number) - (c.end.idleErrorMs as number));
-      const highs = samples.map((c) => (c.end.idleMs as number) + (c.end.idleErrorMs as number));
-      expect(Math.max(...lows) - Math.min(...highs)).toBeGreaterThan(100);
       const findings = scenario(result, 'idle-timeout').findings.map((f) => f.text);
       if ((scenario(result, 'idle-timeout').errorMs.idleTimeoutMs as number) <= UNCERTAIN_ERROR_MS) {
         expect(max - min).toBeGreaterThan(100);
@@ -88,8 +83,11 @@ describe.skipIf(catalina === null)('Tomcat (NIO connector)', () => {
           ),
         );
       } else {
-        // A machine too busy for a certain sample: the figures say so instead of naming a spread the probe cannot vouch for.
+        // A machine too busy for a certain sample (every test file at once on 2 cores): the figures say so, and a
+        // spread is named only where it exceeds their bound.
         expect(findings).toContainEqual(expect.stringMatching(/uncertain/));
+        const bound = scenario(result, 'idle-timeout').errorMs.idleTimeoutMs as number;
+        if (findings.some((f) => /idle connections closed after .* \(min\)/.test(f))) expect(max - min).toBeGreaterThan(bound);
       }
     });
 
