@@ -79,7 +79,7 @@ describe.skipIf(catalina === null)('Tomcat (NIO connector)', () => {
         expect(max - min).toBeGreaterThan(100);
         expect(findings).toContainEqual(
           expect.stringMatching(
-            /^([3-9]|1\d) idle connections closed after .* \(min\), .* \(median\), .* \(max\): the server closes idle connections anywhere in that range, so a timer wheel or a poller/,
+            /^\d+ idle connections closed after .* \(min\), .* \(median\), .* \(max\): the server closes idle connections anywhere in that range, so a timer wheel or a poller/,
           ),
         );
       } else {
