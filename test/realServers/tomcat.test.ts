@@ -75,19 +75,22 @@ describe.skipIf(catalina === null)('Tomcat (NIO connector)', () => {
       expect(min).toBeLessThanOrEqual(median);
       expect(median).toBeLessThanOrEqual(max);
       const findings = scenario(result, 'idle-timeout').findings.map((f) => f.text);
-      if ((scenario(result, 'idle-timeout').errorMs.idleTimeoutMs as number) <= UNCERTAIN_ERROR_MS) {
+      const named = findings.some((f) =>
+        /^\d+ idle connections closed after .* \(min\), .* \(median\), .* \(max\): the server closes idle connections anywhere in that range, so a timer wheel or a poller/.test(
+          f,
+        ),
+      );
+      const bound = scenario(result, 'idle-timeout').errorMs.idleTimeoutMs as number;
+      // The three samples 100 ms apart, each certain (the usual case): the poller spreads them by 100 ms or more, and the report names it.
+      const originals = scenario(result, 'idle-timeout').connections.filter((c) => c.id === 'main' || /^main#\d$/.test(c.id));
+      if (originals.length === 3 && originals.every((c) => (c.end.idleErrorMs as number) <= UNCERTAIN_ERROR_MS)) {
         expect(max - min).toBeGreaterThan(100);
-        expect(findings).toContainEqual(
-          expect.stringMatching(
-            /^\d+ idle connections closed after .* \(min\), .* \(median\), .* \(max\): the server closes idle connections anywhere in that range, so a timer wheel or a poller/,
-          ),
-        );
+        expect(named).toBe(true);
       } else {
-        // A machine too busy for a certain sample (every test file at once on 2 cores): the figures say so, and a
-        // spread is named only where it exceeds their bound.
-        expect(findings).toContainEqual(expect.stringMatching(/uncertain/));
-        const bound = scenario(result, 'idle-timeout').errorMs.idleTimeoutMs as number;
-        if (findings.some((f) => /idle connections closed after .* \(min\)/.test(f))) expect(max - min).toBeGreaterThan(bound);
+        // Samples stamped late (every test file at once on 2 cores) are set aside or taken again at other times: a
+        // spread is named exactly where it exceeds the figures' bound and the server's own jitter.
+        expect(named).toBe(max - min > 25 + bound);
+        if (bound > UNCERTAIN_ERROR_MS) expect(findings).toContainEqual(expect.stringMatching(/uncertain/));
       }
     });
 
