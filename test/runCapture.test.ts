@@ -15,10 +15,10 @@ import { connectionSegments, readSegments, wireClose } from './support/capture.j
 import type { Segment } from './support/capture.js';
 import {
   analyzeCapture as analyze,
-  BOUND_SLOP_MS,
   expectCaptureAgreement,
   expectSameVerdicts,
   expectWithinBounds,
+  idlesAgainstWire,
   needWire,
   runCaptured,
   staleWrites,
@@ -54,7 +54,7 @@ const LOAD: LabProfile = {
   http2: SERVE_HTTP2_DEFAULTS,
 };
 
-/** Idle times the kernel may hand over later than the capture saw them under this load, beyond what the probe's bound can see (see the load test). */
+/** The share of idle times the load test lets lie beyond their bound (see there). */
 const OUTSIDE_BOUND_SHARE = 0.02;
 /** What the brief of issue 14 asks of the event loop's headline idle timeout under load. */
 const LOAD_PRECISION_MS = 5;
@@ -308,23 +308,13 @@ describe('run --capture under load', () => {
       }
       console.info(`run ${i}: event-loop lag seen up to ${run.evidence.wire?.eventLoopLagMaxMs} ms`);
       // Every idle time the event loop measured (HTTP/1.1 and HTTP/2, every scenario) against the wire's: within its own
-      // error bound, which covers the probe's process (a busy loop, the process scheduled late). What it cannot see is the
-      // kernel handing a packet to the socket later than the capture saw it pass (softirq work deferred to ksoftirqd when
-      // 8 probes, 8 dumpcaps and the labs' process share 2 cores): counted, and held to a few.
-      for (const s of run.scenarios) {
-        for (const c of s.connections) {
-          const loop = c.eventLoop;
-          if (loop === undefined || loop.idleMs === null || c.end.idleMs === null) continue;
-          const off = Math.abs(loop.idleMs - c.end.idleMs);
-          const beyond = off - ((loop.idleErrorMs as number) + BOUND_SLOP_MS);
-          if (beyond > 0) {
-            outside.push(`${s.id} ${c.id} in run ${i}: event loop ${loop.idleMs} ±${loop.idleErrorMs}, wire ${c.end.idleMs}`);
-            worstBeyond = Math.max(worstBeyond, beyond);
-          }
-          if (off > LOAD_PRECISION_MS) offBy5 += 1;
-          bounded += 1;
-        }
-      }
+      // error bound, which covers the probe's process (a busy loop, the process scheduled late). Under this load a few
+      // lie beyond it (0.5 % in bench/precision.mjs, cause not established): counted, and held to a few.
+      const idles = idlesAgainstWire(run);
+      outside.push(...idles.outside.map((x) => `${x.text} in run ${i}`));
+      worstBeyond = Math.max(worstBeyond, ...idles.outside.map((x) => x.beyondMs));
+      offBy5 += idles.all.filter((x) => x.offMs > LOAD_PRECISION_MS).length;
+      bounded += idles.all.length;
       const headline = scenario(run, 'idle-timeout').wire?.idleTimeoutMs;
       if (Math.abs((headline?.probeMs as number) - (headline?.wireMs as number)) <= LOAD_PRECISION_MS) precise += 1;
       if ((headline?.probeErrorMs ?? 0) > UNCERTAIN_ERROR_MS) uncertain += 1;
