@@ -4,12 +4,11 @@ import type { Scenario } from '../plan/scenario.js';
 import { headerValue } from '../http/keepAliveHeader.js';
 import { SERVER_TEXT_MAX, sanitize } from '../util/sanitize.js';
 import { startClock } from '../wire/clock.js';
-import type { Clock } from '../wire/clock.js';
+import type { RunClock } from '../wire/clock.js';
 import { ProbeConnection } from '../wire/connection.js';
 import { H2Connection } from '../wire/h2Connection.js';
 import { isLocalAddress } from '../wire/localAddress.js';
 import { roundMs } from '../util/duration.js';
-import { watchLoopDelay } from '../wire/loopDelay.js';
 import { openSocketTable } from '../wire/socketTable.js';
 import { firstRequestError } from './firstRequestError.js';
 import { TimedStarts } from './timedStarts.js';
@@ -33,18 +32,15 @@ export type ProbeOptions = ProbeSettings & {
  * no scenario runs and the result carries the error. Nothing is judged here (verdict/).
  */
 export async function runProbe(scenarios: readonly Scenario[], options: ProbeOptions): Promise<MeasuredRun> {
-  const loopDelay = watchLoopDelay();
   const clock = startClock();
   try {
-    return await probe(scenarios, options, loopDelay, clock);
+    return await probe(scenarios, options, clock);
   } finally {
-    // Also when a bug throws: neither the monitor's timer nor the clock's may outlive the run.
-    loopDelay.stop();
-    clock.stop();
+    clock.stop(); // also when a bug throws: the clock's timer must not outlive the run
   }
 }
 
-async function probe(selected: readonly Scenario[], options: ProbeOptions, loopDelay: { stop(): number }, clock: Clock): Promise<MeasuredRun> {
+async function probe(selected: readonly Scenario[], options: ProbeOptions, clock: RunClock): Promise<MeasuredRun> {
   let scenarios = selected;
   const startedAt = new Date();
   const table = await openSocketTable(options.socketTable ?? 'auto');
@@ -108,7 +104,7 @@ async function probe(selected: readonly Scenario[], options: ProbeOptions, loopD
     },
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(clock.now()),
-    loopDelayMaxMs: loopDelay.stop(),
+    loopDelayMaxMs: clock.heldMaxMs(),
     interrupted: interruptedBy !== null,
     interruptedBy,
     error: error?.toInfo() ?? null,

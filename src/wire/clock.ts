@@ -16,6 +16,8 @@ export interface Clock {
 
 /** The run's clock, watching its event loop until stopped. */
 export interface RunClock extends Clock {
+  /** The longest the loop went between two check phases so far, ms (0.1 ms steps): the most any stamp of the run may be late. */
+  heldMaxMs(): number;
   stop(): void;
 }
 
@@ -46,9 +48,12 @@ export function startClock(): RunClock {
   let settled = 0;
   let settledAt = 0;
   let stalledUntil = 0;
+  let heldMax = 0;
   const settle = (): void => {
     const now = performance.now() - origin;
     if (now - settledAt > STALL_MS) stalledUntil = now;
+    // A stamp made just now could be this late: the bound lateness() gives it.
+    heldMax = Math.max(heldMax, now - settled);
     settledAt = now;
     settled = last;
   };
@@ -61,6 +66,7 @@ export function startClock(): RunClock {
     now: () => round3(performance.now() - origin),
     lateness: (t) => Math.max(0, round3(t - settled)),
     quietFor: () => performance.now() - origin - stalledUntil,
+    heldMaxMs: () => Math.round(heldMax * 10) / 10,
     stop: () => clearInterval(tick),
   };
 }
