@@ -103,7 +103,7 @@ describe('parseScenario', () => {
       'steps:', // 7
       '  - open: a', // 8
       '  - open: { as: b }', // 9
-      '  - request: { on: a, version: "1.0", method: HEAD, path: /x?y=1, connection: keep-alive, headers: { X-A: "1", X-B: "2" }, if-open: true }', // 10
+      '  - request: { on: a, version: "1.0", method: HEAD, path: /x?y=1, connection: keep-alive, headers: { X-A: "1", X-B: "2" }, if-open: true, timed: true }', // 10
       '  - wait: 1.5s', // 11
       '  - wait: $maxIdle', // 12
       '  - wait-close: { on: a, max: 2s, extra: 200ms, then: keep-open }', // 13
@@ -151,7 +151,7 @@ describe('parseScenario', () => {
             ['X-B', '2'],
           ],
           ifOpen: true,
-          timed: false,
+          timed: true,
         },
         { type: 'wait', line: 11, ms: 1500 },
         { type: 'wait', line: 12, ms: '$maxIdle' },
@@ -207,6 +207,19 @@ describe('parseScenario', () => {
       ),
     );
     expectError(err, 'custom.yaml', 6, 'steps[1].request', 'missing required field "on"');
+  });
+
+  test('a request whose `timed` is not a boolean names the field', async () => {
+    const err = await failure(
+      lines(
+        'id: t', // 1
+        'title: T', // 2
+        'steps:', // 3
+        '  - open: main', // 4
+        '  - request: { on: main, timed: "yes" }', // 5
+      ),
+    );
+    expect(String(err)).toMatch(/custom\.yaml:5.*timed/);
   });
 
   test.each([
