@@ -26,12 +26,14 @@ const TRANSIT_MS = 2;
 const serverSource = `
   const net = require('node:net');
   const server = net.createServer((socket) => {
-    socket.once('data', () => {
+    socket.once('data', (request) => {
+      // GET /tail: a few bytes go out right before the FIN, in the same segment.
+      const tail = request.toString('latin1').startsWith('GET /tail ') ? 'tail' : undefined;
       socket.write('HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok', () => {
         const answered = process.hrtime.bigint();
         setTimeout(() => {
           console.log(JSON.stringify({ port: socket.remotePort, idleMs: Number(process.hrtime.bigint() - answered) / 1e6 }));
-          socket.end();
+          socket.end(tail);
         }, ${IDLE_MS});
       });
     });
@@ -68,14 +70,14 @@ function busyWait(ms: number, clock: RunClock): void {
   }
 }
 
-/** One request, then idle until the server closes; `hold` blocks the loop at the chosen moment. */
-async function idleClose(hold: 'none' | 'response' | 'fin') {
+/** One request (to `path`), then idle until the server closes; `hold` blocks the loop at the chosen moment. */
+async function idleClose(hold: 'none' | 'response' | 'fin', path = '/') {
   const clock = startClock();
   try {
     const { conn, get } = await openLoopback(port, clock);
     const local = conn.local?.port as number;
     const reported = new Promise<number>((resolve) => serverIdle.set(local, resolve));
-    const answered = conn.send(get, { firstByteTimeoutMs: 5000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 });
+    const answered = conn.send({ ...get, path }, { firstByteTimeoutMs: 5000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 });
     // The response arrives while the loop is held: it is stamped up to BLOCK_MS late.
     if (hold === 'response') busyWait(BLOCK_MS, clock);
     await answered;
@@ -111,6 +113,19 @@ describe('how late a stamp may be, against a server in its own process', () => {
     expect(fin?.late).toBeGreaterThan(UNCERTAIN_ERROR_MS);
     expect(Math.abs((end.idleMs as number) - serverIdleMs)).toBeLessThanOrEqual((end.idleErrorMs as number) + TRANSIT_MS);
     console.info(`FIN held: probe ${end.idleMs} ms ±${end.idleErrorMs}, server ${serverIdleMs.toFixed(3)} ms`);
+  });
+
+  it('bytes and the FIN arrive together while the loop is held: the FIN, handed over a poll phase after the bytes, is bounded by their wait', async () => {
+    // libuv reads the bytes, stops at the short read, and hands the FIN over in the next poll
+    // phase, after a check phase has settled a tick taken after the hold (wire/clock.ts SocketArrivals).
+    const { events, serverIdleMs } = await idleClose('fin', '/tail');
+    const response = events.find((e) => e.kind === 'response-complete');
+    const fin = events.find((e) => e.kind === 'peer-fin');
+    expect(events.some((e) => e.kind === 'unsolicited')).toBe(true);
+    const idle = (fin?.t as number) - (response?.t as number);
+    expect(idle - serverIdleMs).toBeGreaterThan(BLOCK_MS / 4);
+    expect(Math.abs(idle - serverIdleMs)).toBeLessThanOrEqual(Math.max(fin?.late ?? 0, response?.late ?? 0) + TRANSIT_MS);
+    console.info(`bytes and FIN held: probe ${idle.toFixed(1)} ms, FIN ±${fin?.late}, server ${serverIdleMs.toFixed(3)} ms`);
   });
 
   it('the response arrives while the loop is held: the idle time is too short, and its bound covers it', async () => {
