@@ -5,6 +5,7 @@ import { UNCERTAIN_ERROR_MS } from '../src/model/metrics.js';
 import { classifyClose } from '../src/timeline/classifyClose.js';
 import { startClock } from '../src/wire/clock.js';
 import type { RunClock } from '../src/wire/clock.js';
+import { Timekeeper } from '../src/wire/timekeeper.js';
 import { openLoopback } from './support/probe.js';
 
 /**
@@ -70,11 +71,12 @@ function busyWait(ms: number, clock: RunClock): void {
   }
 }
 
-/** One request (to `path`), then idle until the server closes; `hold` blocks the loop at the chosen moment. */
-async function idleClose(hold: 'none' | 'response' | 'fin', path = '/') {
+/** One request, then idle until the server closes; `hold` blocks the loop at the chosen moment; `timed`: the socket is the timekeeper's. */
+async function idleClose(hold: 'none' | 'response' | 'fin', timed = false, path = '/') {
   const clock = startClock();
+  const timekeeper = timed ? new Timekeeper((hrMs) => clock.at(hrMs)) : null;
   try {
-    const { conn, get } = await openLoopback(port, clock);
+    const { conn, get } = await openLoopback(port, clock, timekeeper);
     const local = conn.local?.port as number;
     const reported = new Promise<number>((resolve) => serverIdle.set(local, resolve));
     const answered = conn.send({ ...get, path }, { firstByteTimeoutMs: 5000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 });
@@ -90,6 +92,7 @@ async function idleClose(hold: 'none' | 'response' | 'fin', path = '/') {
     return { end, events: conn.events, serverIdleMs: await reported };
   } finally {
     clock.stop();
+    await timekeeper?.stop();
   }
 }
 
@@ -118,7 +121,7 @@ describe('how late a stamp may be, against a server in its own process', () => {
   it('bytes and the FIN arrive together while the loop is held: the FIN, handed over a poll phase after the bytes, is bounded by their wait', async () => {
     // libuv reads the bytes, stops at the short read, and hands the FIN over in the next poll
     // phase, after a check phase has settled a tick taken after the hold (wire/clock.ts SocketArrivals).
-    const { events, serverIdleMs } = await idleClose('fin', '/tail');
+    const { events, serverIdleMs } = await idleClose('fin', false, '/tail');
     const response = events.find((e) => e.kind === 'response-complete');
     const fin = events.find((e) => e.kind === 'peer-fin');
     expect(events.some((e) => e.kind === 'unsolicited')).toBe(true);
@@ -135,5 +138,20 @@ describe('how late a stamp may be, against a server in its own process', () => {
     expect(response?.late).toBeGreaterThan(UNCERTAIN_ERROR_MS);
     expect(Math.abs((end.idleMs as number) - serverIdleMs)).toBeLessThanOrEqual((end.idleErrorMs as number) + TRANSIT_MS);
     console.info(`response held: probe ${end.idleMs} ms ±${end.idleErrorMs}, server ${serverIdleMs.toFixed(3)} ms`);
+  });
+
+  it('on a socket the timekeeper holds, the response and the FIN are stamped when they arrived, though this loop is held both times', async () => {
+    const fin = await idleClose('fin', true);
+    const response = await idleClose('response', true);
+    for (const { end, events, serverIdleMs } of [fin, response]) {
+      expect(end.kind).toBe('server-idle-close');
+      // The main loop's stamps would be off by most of the hold (the tests above); the thread's are not held by it.
+      for (const e of events.filter((e) => e.kind === 'response-complete' || e.kind === 'peer-fin')) expect(e.late, e.kind).toBeLessThan(BLOCK_MS / 2);
+      expect(Math.abs((end.idleMs as number) - serverIdleMs)).toBeLessThan(BLOCK_MS / 4);
+      expect(Math.abs((end.idleMs as number) - serverIdleMs)).toBeLessThanOrEqual((end.idleErrorMs as number) + TRANSIT_MS);
+    }
+    console.info(
+      `timekeeper: FIN held ${fin.end.idleMs} ms ±${fin.end.idleErrorMs} (server ${fin.serverIdleMs.toFixed(3)}), response held ${response.end.idleMs} ms ±${response.end.idleErrorMs} (server ${response.serverIdleMs.toFixed(3)})`,
+    );
   });
 });

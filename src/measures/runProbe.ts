@@ -10,6 +10,7 @@ import { H2Connection } from '../wire/h2Connection.js';
 import { isLocalAddress } from '../wire/localAddress.js';
 import { roundMs } from '../util/duration.js';
 import { openSocketTable } from '../wire/socketTable.js';
+import { Timekeeper } from '../wire/timekeeper.js';
 import { firstRequestError } from './firstRequestError.js';
 import { TimedStarts } from './timedStarts.js';
 import { connectOptions, runScenario } from './runScenario.js';
@@ -33,18 +34,20 @@ export type ProbeOptions = ProbeSettings & {
  */
 export async function runProbe(scenarios: readonly Scenario[], options: ProbeOptions): Promise<MeasuredRun> {
   const clock = startClock();
+  const timekeeper = new Timekeeper((hrMs) => clock.at(hrMs));
   try {
-    return await probe(scenarios, options, clock);
+    return await probe(scenarios, options, clock, timekeeper);
   } finally {
-    clock.stop(); // also when a bug throws: the clock's timer must not outlive the run
+    clock.stop(); // also when a bug throws: the clock's timer and the timekeeper's thread must not outlive the run
+    await timekeeper.stop();
   }
 }
 
-async function probe(selected: readonly Scenario[], options: ProbeOptions, clock: RunClock): Promise<MeasuredRun> {
+async function probe(selected: readonly Scenario[], options: ProbeOptions, clock: RunClock, timekeeper: Timekeeper): Promise<MeasuredRun> {
   let scenarios = selected;
   const startedAt = new Date();
   const table = await openSocketTable(options.socketTable ?? 'auto');
-  const ctx: RunContext = { ...options, clock, table, timedStarts: new TimedStarts(clock) };
+  const ctx: RunContext = { ...options, clock, table, timedStarts: new TimedStarts(clock), timekeeper };
   let preflight: Preflight;
   let error: ProbeError | null = null;
   try {

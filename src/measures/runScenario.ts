@@ -36,6 +36,7 @@ import type { SeenRows } from '../wire/procNetTcp.js';
 import type { Compaction } from '../wire/eventLog.js';
 import type { ConnEvent, Endpoint } from '../model/events.js';
 import type { SocketTable } from '../wire/socketTable.js';
+import type { Timekeeper } from '../wire/timekeeper.js';
 import { firstRequestError } from './firstRequestError.js';
 import { measure, strayBytesFindings, unframedFindings } from './metrics.js';
 import type { PingStop, RepeatStop, Trace } from './metrics.js';
@@ -73,6 +74,8 @@ export interface RunContext extends ProbeSettings {
   readonly timedStarts: TimedStarts;
   /** The socket table the run reads (opened once from `socketTable`). */
   readonly table: SocketTable;
+  /** The thread that holds the connections of samples measured again and stamps what arrives on them (wire/timekeeper.ts). */
+  readonly timekeeper: Timekeeper;
   /**
    * Called with each scenario's measurement and a function that measures it again with its
    * connections' times replaced (`run --capture`: the wire's times, measures/wireTiming.ts).
@@ -481,9 +484,14 @@ function beforeReuse(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Opens a connection with the label: the newest of the label, or just after `after` (a sample measured again: the scenario's own newest stays newest). */
+/**
+ * Opens a connection with the label: the newest of the label, or just after `after`. A
+ * connection opened after another is a sample measured again (settleIdleStart): the scenario's
+ * own newest stays newest, and the timekeeper holds its socket, so that the stamps its idle time
+ * rests on are not held up by this event loop's own work (wire/timekeeper.ts).
+ */
 async function openConnection(state: StepState, label: string, id: string, after: WireConnection | null = null): Promise<WireConnection> {
-  const options = connectOptions(state.ctx);
+  const options = after === null ? connectOptions(state.ctx) : { ...connectOptions(state.ctx), timekeeper: state.ctx.timekeeper };
   const conn =
     state.protocol === 'h2'
       ? await H2Connection.open(id, options, state.ctx.clock, state.ctx.firstByteTimeoutMs)

@@ -12,6 +12,8 @@ export interface Clock {
   lateness(t: number): number;
   /** Ms since the event loop last went more than STALL_MS without running a tick (since the start, when it never did). */
   quietFor(): number;
+  /** The run clock's reading at a moment another thread read process.hrtime (in ms): the timekeeper's stamps (wire/timekeeper.ts). */
+  at(hrMs: number): number;
 }
 
 /** The run's clock, watching its event loop until stopped. */
@@ -44,6 +46,8 @@ const TICK_MS = 1;
  */
 export function startClock(): RunClock {
   const origin = performance.now();
+  // The same monotonic clock (uv_hrtime) as performance.now(), read a moment apart: under a microsecond.
+  const hrOrigin = Number(process.hrtime.bigint()) / 1e6;
   let last = 0;
   let settled = 0;
   let settledAt = 0;
@@ -66,6 +70,7 @@ export function startClock(): RunClock {
     now: () => round3(performance.now() - origin),
     lateness: (t) => Math.max(0, round3(t - settled)),
     quietFor: () => performance.now() - origin - stalledUntil,
+    at: (hrMs) => round3(hrMs - hrOrigin),
     heldMaxMs: () => Math.round(heldMax * 10) / 10,
     stop: () => clearInterval(tick),
   };

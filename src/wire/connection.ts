@@ -1,4 +1,4 @@
-import type net from 'node:net';
+import type { ProbeSocket, Timekeeper } from './timekeeper.js';
 import { DEFAULT_COMPACTION } from './eventLog.js';
 import type { Compaction } from './eventLog.js';
 import type { DeadlineName, LocalCloseReason } from '../model/events.js';
@@ -35,6 +35,8 @@ export interface ConnectOptions {
   readonly keylog?: ((line: Buffer) => void) | null;
   /** How many exchanges the event log keeps in full at each end (wire/eventLog.ts); null keeps every event; default DEFAULT_COMPACTION. Internal: tests set it low. */
   readonly compaction?: Compaction | null;
+  /** The thread that holds the socket and stamps what arrives (wire/timekeeper.ts); absent or null: this event loop. */
+  readonly timekeeper?: Timekeeper | null;
 }
 
 /** Per-exchange deadlines. socket.setTimeout alone is not enough: a trickling server never trips it. */
@@ -161,7 +163,7 @@ export class ProbeConnection extends SocketConnection {
 
   private constructor(
     id: string,
-    socket: net.Socket,
+    socket: ProbeSocket,
     clock: Clock,
     private readonly table: SocketTable,
     compaction: Compaction | null,

@@ -4,6 +4,7 @@ import { ProbeError } from '../model/errors.js';
 import { hostPort } from '../util/hostPort.js';
 import { connectError } from './connectError.js';
 import type { ConnectOptions } from './connection.js';
+import type { ProbeSocket } from './timekeeper.js';
 
 /** What the TLS handshake settled, for the `tls` event. */
 export interface TlsFacts {
@@ -21,13 +22,13 @@ export interface DialHooks {
 
 /**
  * Opens a probe socket (allowHalfOpen, so the probe, not Node, decides when to answer the
- * server's FIN) offering `alpn` over TLS. The socket is returned at once so the caller can
- * attach its listeners before any byte arrives; `ready` settles when TCP (and TLS) are up,
- * bounded by the connect deadline, or rejects with a ProbeError.
+ * server's FIN) offering `alpn` over TLS; in the run's timekeeper thread when the options name
+ * it (wire/timekeeper.ts: a sample measured again). The socket is returned at once so the
+ * caller can attach its listeners before any byte arrives; `ready` settles when TCP (and TLS)
+ * are up, bounded by the connect deadline, or rejects with a ProbeError.
  */
-export function dial(options: ConnectOptions, alpn: readonly string[], hooks: DialHooks): { socket: net.Socket; ready: Promise<TlsFacts | null> } {
-  const socket = options.tls ? tls.connect(tlsOptions(options, alpn)) : net.connect({ host: options.host, port: options.port, allowHalfOpen: true });
-  if (options.tls && options.keylog != null) socket.on('keylog', options.keylog);
+export function dial(options: ConnectOptions, alpn: readonly string[], hooks: DialHooks): { socket: ProbeSocket; ready: Promise<TlsFacts | null> } {
+  const { socket, facts } = connect(options, alpn);
   const where = hostPort(options.host, options.port);
   const ready = new Promise<TlsFacts | null>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -44,13 +45,28 @@ export function dial(options: ConnectOptions, alpn: readonly string[], hooks: Di
     socket.once(options.tls ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       socket.off('error', fail);
-      if (!options.tls) return resolve(null);
-      const tlsSocket = socket as tls.TLSSocket;
-      const chosen = tlsSocket.alpnProtocol;
-      resolve({ protocol: tlsSocket.getProtocol(), alpn: typeof chosen === 'string' ? chosen : null });
+      resolve(options.tls ? facts() : null);
     });
   });
   return { socket, ready };
+}
+
+/** The socket, connecting, and how to read what its TLS handshake settled once it has. */
+function connect(options: ConnectOptions, alpn: readonly string[]): { socket: ProbeSocket; facts: () => TlsFacts | null } {
+  const { timekeeper } = options;
+  if (timekeeper != null) {
+    const tlsTo = options.tls ? { serverName: options.serverName, alpn, insecure: options.insecure, ca: options.ca, keylog: options.keylog != null } : null;
+    const socket = timekeeper.connect({ host: options.host, port: options.port, tls: tlsTo }, options.keylog ?? null);
+    return { socket, facts: () => socket.tlsFacts };
+  }
+  if (!options.tls) return { socket: net.connect({ host: options.host, port: options.port, allowHalfOpen: true }), facts: () => null };
+  const socket = tls.connect(tlsOptions(options, alpn));
+  if (options.keylog != null) socket.on('keylog', options.keylog);
+  const facts = (): TlsFacts => {
+    const chosen = socket.alpnProtocol;
+    return { protocol: socket.getProtocol(), alpn: typeof chosen === 'string' ? chosen : null };
+  };
+  return { socket, facts };
 }
 
 /** tls.connect honours allowHalfOpen (lib/_tls_wrap.js passes it to the TLSSocket) but its types omit it. */

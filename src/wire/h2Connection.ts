@@ -1,4 +1,4 @@
-import type net from 'node:net';
+import type { ProbeSocket } from './timekeeper.js';
 import { DEFAULT_COMPACTION } from './eventLog.js';
 import type { Compaction } from './eventLog.js';
 import {
@@ -109,7 +109,7 @@ export class H2Connection extends SocketConnection {
   /** The last request's header block and what it encodes (headerBlock). */
   private lastBlock: { readonly spec: H2RequestSpec; readonly block: Buffer } | null = null;
 
-  private constructor(id: string, socket: net.Socket, clock: Clock, compaction: Compaction | null) {
+  private constructor(id: string, socket: ProbeSocket, clock: Clock, compaction: Compaction | null) {
     super(id, socket, clock, compaction);
     // Frames go out in separate writes (a HEADERS right after the SETTINGS ACK): with Nagle on,
     // the second would wait for the server's delayed ACK, 40 ms.

@@ -11,6 +11,7 @@ import type { Clock } from '../../src/wire/clock.js';
 import { ProbeConnection } from '../../src/wire/connection.js';
 import type { RequestSpec } from '../../src/http/request.js';
 import { openSocketTable } from '../../src/wire/socketTable.js';
+import type { Timekeeper } from '../../src/wire/timekeeper.js';
 
 /** Bounds small enough for tests; each test states the ones it depends on. */
 export interface ProbeBounds {
@@ -96,11 +97,11 @@ export async function probeCli(url: string, ids: readonly string[] = [], bounds:
 }
 
 /** One probe connection to 127.0.0.1:`port` (no socket table), and the plain GET it sends there. */
-export async function openLoopback(port: number, clock: Clock): Promise<{ conn: ProbeConnection; get: RequestSpec }> {
+export async function openLoopback(port: number, clock: Clock, timekeeper: Timekeeper | null = null): Promise<{ conn: ProbeConnection; get: RequestSpec }> {
   const table = await openSocketTable('none');
   const conn = await ProbeConnection.open(
     'main',
-    { host: '127.0.0.1', serverName: '127.0.0.1', port, tls: false, insecure: false, ca: null, connectTimeoutMs: 2000, table },
+    { host: '127.0.0.1', serverName: '127.0.0.1', port, tls: false, insecure: false, ca: null, connectTimeoutMs: 2000, table, timekeeper },
     clock,
   );
   const get: RequestSpec = {

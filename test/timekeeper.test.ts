@@ -1,0 +1,109 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ConnEvent } from '../src/model/events.js';
+import { ProbeError } from '../src/model/errors.js';
+import { SERVE_HTTP2_DEFAULTS } from '../src/options/labProfiles.js';
+import { classifyClose } from '../src/timeline/classifyClose.js';
+import { startClock } from '../src/wire/clock.js';
+import type { RunClock } from '../src/wire/clock.js';
+import { ProbeConnection } from '../src/wire/connection.js';
+import type { ConnectOptions } from '../src/wire/connection.js';
+import { H2Connection } from '../src/wire/h2Connection.js';
+import { openSocketTable } from '../src/wire/socketTable.js';
+import { Timekeeper } from '../src/wire/timekeeper.js';
+import { useLab } from './support/lab.js';
+import { freePort } from './support/realServer.js';
+
+/**
+ * A socket the timekeeper thread holds (a sample measured again) is a socket like the event
+ * loop's own to the connections that use it: the same events in the same order, the same
+ * endpoints, TLS and ALPN, the session keys for a capture, the same errors. Against the lab.
+ */
+const startLab = useLab();
+const IDLE_MS = 300;
+const deadlines = { firstByteTimeoutMs: 3000, headersTimeoutMs: 3000, bodyTimeoutMs: 3000 };
+
+let clock: RunClock;
+let timekeeper: Timekeeper;
+afterEach(async () => {
+  clock?.stop();
+  await timekeeper?.stop();
+});
+
+async function options(port: number, tls: boolean, keylog: ((line: Buffer) => void) | null = null): Promise<ConnectOptions> {
+  clock = startClock();
+  timekeeper = new Timekeeper((hrMs) => clock.at(hrMs));
+  const table = await openSocketTable('none');
+  return { host: '127.0.0.1', serverName: '127.0.0.1', port, tls, insecure: true, ca: null, connectTimeoutMs: 2000, table, keylog };
+}
+
+const kinds = (events: readonly ConnEvent[]): string[] => events.map((e) => (e.kind === 'h2-frame' ? `${e.dir} ${e.frame.type}` : e.kind));
+
+const get = (port: number) => ({
+  method: 'GET',
+  path: '/',
+  version: '1.1' as const,
+  host: `127.0.0.1:${port}`,
+  connection: null,
+  headers: [],
+  userAgent: 'keepalive-probe-test',
+});
+
+describe('a socket the timekeeper holds', () => {
+  it('HTTP/1.1: the same events, endpoints and idle close as a socket of this loop', async () => {
+    const lab = await startLab({ idleTimeoutMs: IDLE_MS });
+    const base = await options(lab.port, false);
+    const run = async (timed: boolean) => {
+      const conn = await ProbeConnection.open('main', timed ? { ...base, timekeeper } : base, clock);
+      expect((await conn.send(get(lab.port), deadlines)).kind).toBe('response');
+      expect(await conn.waitForPeerClose(IDLE_MS * 10)).toBe(true);
+      await conn.close('fin', 'cleanup');
+      return conn;
+    };
+    const [own, timed] = [await run(false), await run(true)];
+    expect(kinds(timed.events)).toEqual(kinds(own.events));
+    expect(timed.local?.address).toBe('127.0.0.1');
+    expect(timed.remote).toEqual({ address: '127.0.0.1', port: lab.port });
+    expect([timed.bytesIn, timed.bytesOut]).toEqual([own.bytesIn, own.bytesOut]);
+    const end = classifyClose(timed.events);
+    expect([end.kind, end.closedBy, end.signal]).toEqual(['server-idle-close', 'server', 'fin']);
+    // Stamped by the thread, on this run's clock: the idle time is the lab's timer, within the bound the thread gives it.
+    expect(end.idleMs as number).toBeGreaterThanOrEqual(IDLE_MS - (end.idleErrorMs as number));
+    expect(end.idleMs as number).toBeLessThan(IDLE_MS * 1.25 + (end.idleErrorMs as number));
+    for (const e of timed.events) if (e.kind !== 'request' && e.kind !== 'local-close') expect(e.late, e.kind).toBeGreaterThanOrEqual(0);
+  });
+
+  it('HTTP/2 over TLS: ALPN h2, the session keys for a capture, the GOAWAY and the FIN', async () => {
+    const lab = await startLab({ idleTimeoutMs: IDLE_MS, http2: { ...SERVE_HTTP2_DEFAULTS, goaway: 'immediate', closeAfterGoawayMs: 0 } }, { tls: true });
+    const keys: string[] = [];
+    const base = await options(lab.port, true, (line) => keys.push(line.toString('latin1')));
+    const conn = await H2Connection.open('main', { ...base, timekeeper }, clock, 3000);
+    expect(conn.events.find((e) => e.kind === 'tls')).toMatchObject({ alpn: 'h2', protocol: 'TLSv1.3' });
+    expect(keys.some((k) => k.startsWith('CLIENT_HANDSHAKE_TRAFFIC_SECRET '))).toBe(true);
+    expect(
+      (
+        await conn.send(
+          { method: 'GET', path: '/', authority: `127.0.0.1:${lab.port}`, scheme: 'https', headers: [], userAgent: 'keepalive-probe-test' },
+          deadlines,
+        )
+      ).kind,
+    ).toBe('response');
+    expect(await conn.waitForPeerClose(IDLE_MS * 10)).toBe(true);
+    await conn.close('fin', 'cleanup');
+    const after = kinds(conn.events).slice(kinds(conn.events).indexOf('response-complete'));
+    expect(after.slice(0, 3)).toEqual(['response-complete', 'in GOAWAY', 'peer-fin']);
+  });
+
+  it('a refused connection is the same ProbeError as on this loop', async () => {
+    const port = await freePort();
+    const base = await options(port, false);
+    const refused = (o: ConnectOptions) =>
+      ProbeConnection.open('main', o, clock).then(
+        () => null,
+        (err: unknown) => err,
+      );
+    const [own, timed] = [await refused(base), await refused({ ...base, timekeeper })];
+    expect(own).toBeInstanceOf(ProbeError);
+    expect(timed).toBeInstanceOf(ProbeError);
+    expect([(timed as ProbeError).code, (timed as ProbeError).message]).toEqual([(own as ProbeError).code, (own as ProbeError).message]);
+  });
+});
