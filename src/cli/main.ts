@@ -176,6 +176,11 @@ function runOptions(): Option[] {
       shown: 'auto',
       env: true,
     }),
+    option(
+      '--timekeeper <when>',
+      "which timed idle samples a thread of their own stamps (the probe's own work cannot delay those stamps): auto (all of them on a machine busy as the run starts, else those taken again after a stamp over 30 ms late), always, never",
+      { choices: ['auto', 'always', 'never'], value: 'auto', shown: 'auto', env: true },
+    ),
     option('--color <when>', 'colour on the terminal: auto, always, never (FORCE_COLOR and NO_COLOR are honoured)', {
       choices: ['auto', 'always', 'never'],
       value: 'auto',

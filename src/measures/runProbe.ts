@@ -1,5 +1,5 @@
 import { ProbeError, abortReason } from '../model/errors.js';
-import type { LabProfileReport, MeasuredRun, ProtocolId, ScenarioMeasurement } from '../model/result.js';
+import type { LabProfileReport, MeasuredRun, ProtocolId, ScenarioMeasurement, TimekeeperChoice } from '../model/result.js';
 import type { Scenario } from '../plan/scenario.js';
 import { headerValue } from '../http/keepAliveHeader.js';
 import { SERVER_TEXT_MAX, sanitize } from '../util/sanitize.js';
@@ -10,7 +10,7 @@ import { H2Connection } from '../wire/h2Connection.js';
 import { isLocalAddress } from '../wire/localAddress.js';
 import { roundMs } from '../util/duration.js';
 import { openSocketTable } from '../wire/socketTable.js';
-import { Timekeeper } from '../wire/timekeeper.js';
+import { Timekeeper, machineBusy } from '../wire/timekeeper.js';
 import { firstRequestError } from './firstRequestError.js';
 import { TimedStarts } from './timedStarts.js';
 import { connectOptions, runScenario } from './runScenario.js';
@@ -43,11 +43,23 @@ export async function runProbe(scenarios: readonly Scenario[], options: ProbeOpt
   }
 }
 
+/** Which timed samples the timekeeper stamps (--timekeeper): on auto, every one when the machine is already busy. */
+function timedSamples(choice: TimekeeperChoice): RunContext['stamper']['samples'] {
+  if (choice === 'never') return 'none';
+  return choice === 'always' || machineBusy() ? 'all' : 'again';
+}
+
 async function probe(selected: readonly Scenario[], options: ProbeOptions, clock: RunClock, timekeeper: Timekeeper): Promise<MeasuredRun> {
   let scenarios = selected;
   const startedAt = new Date();
   const table = await openSocketTable(options.socketTable ?? 'auto');
-  const ctx: RunContext = { ...options, clock, table, timedStarts: new TimedStarts(clock), timekeeper };
+  const ctx: RunContext = {
+    ...options,
+    clock,
+    table,
+    timedStarts: new TimedStarts(clock),
+    stamper: { timekeeper, samples: timedSamples(options.timekeeper ?? 'auto') },
+  };
   let preflight: Preflight;
   let error: ProbeError | null = null;
   try {

@@ -12,6 +12,7 @@ import type {
   RaceTrial,
   ScenarioMeasurement,
   SocketTableChoice,
+  TimekeeperChoice,
 } from '../model/result.js';
 import type { Scenario, Step } from '../plan/scenario.js';
 import { connectHost } from '../plan/target.js';
@@ -59,6 +60,8 @@ export interface ProbeSettings extends ExchangeDeadlines {
   readonly stop?: AbortSignal;
   /** Which socket table to read (--socket-table); auto when absent. */
   readonly socketTable?: SocketTableChoice;
+  /** Which timed samples the timekeeper stamps (--timekeeper); auto when absent. */
+  readonly timekeeper?: TimekeeperChoice;
   /** Which protocols to probe (--protocol); auto when absent. */
   readonly protocol?: ProtocolChoice;
   /** Receives every TLS connection's session keys (`run --capture` decrypts its capture with them); absent: not logged. */
@@ -74,8 +77,8 @@ export interface RunContext extends ProbeSettings {
   readonly timedStarts: TimedStarts;
   /** The socket table the run reads (opened once from `socketTable`). */
   readonly table: SocketTable;
-  /** The thread that holds the connections of samples measured again and stamps what arrives on them (wire/timekeeper.ts). */
-  readonly timekeeper: Timekeeper;
+  /** The thread that stamps timed samples (wire/timekeeper.ts), and which: `again` (samples taken again after a stamp over LOADED_LATE_MS late), `all` (every one, from the first), `none`. */
+  readonly stamper: { readonly timekeeper: Timekeeper; readonly samples: 'again' | 'all' | 'none' };
   /**
    * Called with each scenario's measurement and a function that measures it again with its
    * connections' times replaced (`run --capture`: the wire's times, measures/wireTiming.ts).
@@ -115,6 +118,7 @@ export async function runScenario(scenario: Scenario, ctx: RunContext): Promise<
     protocol: scenario.protocol,
     settling: new Map(),
     opened: new Map(),
+    timedLabels: timedLabels(scenario.steps),
   };
   let error: ProbeError | null = null;
   const deadline = setTimeout(() => abort.abort({ kind: 'scenario-deadline', limitMs: ctx.scenarioTimeoutMs } satisfies AbortReason), ctx.scenarioTimeoutMs);
@@ -271,6 +275,17 @@ interface StepState {
   readonly settling: Map<WireConnection, Promise<void>>;
   /** How many connections each label's `open` steps have opened. */
   readonly opened: Map<string, number>;
+  /** Labels that `timed` requests measure idle periods on. */
+  readonly timedLabels: ReadonlySet<string>;
+}
+
+/** The labels of the connections `timed` requests are sent on. */
+function timedLabels(steps: readonly Step[], labels = new Set<string>()): Set<string> {
+  for (const step of steps) {
+    if (step.type === 'request' && step.timed) labels.add(step.on);
+    if (step.type === 'repeat') timedLabels(step.steps, labels);
+  }
+  return labels;
 }
 
 async function runSteps(steps: readonly Step[], state: StepState): Promise<void> {
@@ -349,7 +364,7 @@ async function settleIdleStart(step: Extract<Step, { type: 'request' }>, state: 
     }
     await timedStarts.next(state.signal);
     try {
-      conn = await openConnection(state, step.on, `${first.id}~${tries + 1}`, conn);
+      conn = await openConnection(state, step.on, `${first.id}~${tries + 1}`, conn, onTimekeeper(state, start.late));
       if ((await exchange(state, step.on, conn, step)).kind !== 'response') return;
     } catch (err) {
       // The sample cannot be taken again (the server refused another connection): the late one stands, said uncertain.
@@ -357,6 +372,24 @@ async function settleIdleStart(step: Extract<Step, { type: 'request' }>, state: 
       throw err;
     }
   }
+}
+
+/**
+ * A response stamped this late did not wait for the probe's own work alone: on a quiet machine
+ * the start-up burst of every scenario connecting at once holds the first samples' responses
+ * 8–18 ms; with eight suites at once on two cores they waited 40–300 ms.
+ */
+const LOADED_LATE_MS = 30;
+
+/**
+ * Whether the sample taken again after a response stamped `late` ms late goes to the timekeeper:
+ * always when it takes every sample; on `again`, when the stamp was late enough to mean a loaded
+ * machine (a quiet one keeps its memory: the thread costs 10–16 MiB, and the event loop, quiet
+ * again by then, stamps the sample well).
+ */
+function onTimekeeper(state: StepState, late: number): boolean {
+  const { samples } = state.ctx.stamper;
+  return samples === 'all' || (samples === 'again' && late > LOADED_LATE_MS);
 }
 
 /**
@@ -485,13 +518,20 @@ function beforeReuse(): Promise<void> {
 }
 
 /**
- * Opens a connection with the label: the newest of the label, or just after `after`. A
- * connection opened after another is a sample measured again (settleIdleStart): the scenario's
- * own newest stays newest, and the timekeeper holds its socket, so that the stamps its idle time
- * rests on are not held up by this event loop's own work (wire/timekeeper.ts).
+ * Opens a connection with the label: the newest of the label, or just after `after` (a sample
+ * measured again: the scenario's own newest stays newest). `timed`: the timekeeper holds its
+ * socket, so that the stamps its idle time rests on are not held up by this event loop's work
+ * (wire/timekeeper.ts); by default, every connection a `timed` request measures on when the
+ * timekeeper takes all samples.
  */
-async function openConnection(state: StepState, label: string, id: string, after: WireConnection | null = null): Promise<WireConnection> {
-  const options = after === null ? connectOptions(state.ctx) : { ...connectOptions(state.ctx), timekeeper: state.ctx.timekeeper };
+async function openConnection(
+  state: StepState,
+  label: string,
+  id: string,
+  after: WireConnection | null = null,
+  timed = state.ctx.stamper.samples === 'all' && state.timedLabels.has(label),
+): Promise<WireConnection> {
+  const options = timed ? { ...connectOptions(state.ctx), timekeeper: state.ctx.stamper.timekeeper } : connectOptions(state.ctx);
   const conn =
     state.protocol === 'h2'
       ? await H2Connection.open(id, options, state.ctx.clock, state.ctx.firstByteTimeoutMs)

@@ -24,6 +24,14 @@ export const LAB_CLOSE_MODES: readonly LabCloseMode[] = ['fin', 'rst', 'half', '
  */
 export type SocketTableSource = 'proc-net-tcp' | 'netstat' | 'none';
 
+/**
+ * `--timekeeper`: which timed idle samples a thread of their own holds and stamps
+ * (wire/timekeeper.ts): auto, every one when the machine is busy as the run starts (a 1-minute
+ * load average at or above its CPUs), else those taken again after a response stamped over
+ * 30 ms late; always, every one; never, none.
+ */
+export type TimekeeperChoice = 'auto' | 'always' | 'never';
+
 /** `--socket-table`: auto picks the first that works, in the order above. */
 export type SocketTableChoice = 'auto' | 'proc' | 'netstat' | 'none';
 

@@ -1,4 +1,4 @@
-import type { ProtocolChoice, RunOptionsReport, SocketTableChoice } from '../model/result.js';
+import type { ProtocolChoice, RunOptionsReport, SocketTableChoice, TimekeeperChoice } from '../model/result.js';
 
 /**
  * The run's configuration: the command line (and environment) converted once, with the
@@ -31,6 +31,8 @@ export interface RunConfig extends RunOptionsReport {
   readonly hops: readonly string[];
   /** --socket-table: where socket states are read. */
   readonly socketTable: SocketTableChoice;
+  /** --timekeeper: which timed samples a thread of their own stamps. */
+  readonly timekeeper: TimekeeperChoice;
   /** --capture: capture the probe's connections and time them on the wire; `file` keeps the capture (null: not kept). Null without the flag. */
   readonly capture: { readonly file: string | null } | null;
 }
@@ -70,6 +72,7 @@ export interface RunFlags {
   readonly clientIdle?: number;
   readonly hop?: readonly string[];
   readonly socketTable?: SocketTableChoice;
+  readonly timekeeper?: TimekeeperChoice;
   readonly protocol?: ProtocolChoice;
   /** `--capture` alone is true; `--capture FILE` the file. */
   readonly capture?: string | true;
@@ -100,6 +103,7 @@ export function runConfigFrom(url: string | undefined, flags: RunFlags, env: Rea
     clientIdleMs: flags.clientIdle ?? null,
     hops: flags.hop ?? [],
     socketTable: flags.socketTable ?? 'auto',
+    timekeeper: flags.timekeeper ?? 'auto',
     protocol: flags.protocol ?? 'auto',
     capture: flags.capture === undefined ? null : { file: flags.capture === true || flags.capture === '' ? null : flags.capture },
   };

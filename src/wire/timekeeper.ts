@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { TlsFacts } from './dial.js';
 
@@ -63,7 +64,7 @@ type SocketOp = { readonly op: 'write'; readonly bytes: Uint8Array } | { readonl
 /** Main thread → timekeeper. */
 type Command = ({ readonly op: 'connect'; readonly to: TimedConnect } | SocketOp) & { readonly id: number };
 
-/** Timekeeper → main thread, in batches (one per turn of its loop); `at` is process.hrtime in ms, `late` its bound. */
+/** Timekeeper → main thread, one message per event; `at` is process.hrtime in ms, `late` its bound. */
 type Report = { readonly id: number; readonly at: number; readonly late: number } & (
   | { readonly ev: 'connect'; readonly local: [string, number]; readonly remote: [string, number] }
   | { readonly ev: 'secure'; readonly protocol: string | null; readonly alpn: string | null }
@@ -76,6 +77,18 @@ type Report = { readonly id: number; readonly at: number; readonly late: number 
 
 /** The nice value the timekeeper's thread asks for (the default is 0; -20 the most urgent). */
 const TIMEKEEPER_NICE = -10;
+
+/**
+ * Whether the machine is already busy as a run starts: a 1-minute load average at or above
+ * the CPUs this process may use. Then the timekeeper stamps timed samples from the first
+ * (their responses and closes would meet a loop held up by others' work as much as by the
+ * probe's own), instead of only those taken again; a quiet machine never starts the thread.
+ * Always false where there is no load average (Windows reports 0).
+ */
+export function machineBusy(): boolean {
+  const [lastMinute = 0] = os.loadavg();
+  return lastMinute >= os.availableParallelism();
+}
 
 /** Converts a process.hrtime reading (ms) to the run clock (wire/clock.ts Clock.at). */
 type ToRunClock = (hrMs: number) => number;
@@ -117,7 +130,7 @@ export class Timekeeper {
   private thread(): Worker {
     if (this.worker !== null) return this.worker;
     const worker = new Worker(`(${timekeeperThread.toString()})(require, ${TIMEKEEPER_NICE})`, { eval: true });
-    worker.on('message', (batch: readonly Report[]) => this.deliver(batch));
+    worker.on('message', (report: Report) => this.deliver(report));
     worker.on('error', (err) => {
       // A bug in the thread: every socket it held fails, rather than waiting forever.
       for (const [id, socket] of this.sockets)
@@ -127,13 +140,11 @@ export class Timekeeper {
     return worker;
   }
 
-  private deliver(batch: readonly Report[]): void {
-    for (const report of batch) {
-      const socket = this.sockets.get(report.id);
-      if (socket === undefined) continue;
-      if (report.ev === 'close') this.sockets.delete(report.id);
-      socket.deliver(report, { t: this.toRunClock(report.at), late: report.late });
-    }
+  private deliver(report: Report): void {
+    const socket = this.sockets.get(report.id);
+    if (socket === undefined) return;
+    if (report.ev === 'close') this.sockets.delete(report.id);
+    socket.deliver(report, { t: this.toRunClock(report.at), late: report.late });
     // Open sockets keep the process alive through the thread, as their own sockets would.
     if (this.sockets.size === 0) this.worker?.unref();
     else this.worker?.ref();
@@ -258,8 +269,8 @@ export class TimedSocket extends EventEmitter implements ProbeSocket {
 /**
  * The thread's code, run from its source text (a worker of its own file would need one path
  * for the bundle and another for the tests): it may use only its arguments and globals. Each socket
- * is allowHalfOpen, as dial.ts's; its events go back in one message per turn of the loop, each
- * stamped when its callback ran, with how late that may be: a tick every 1 ms marked settled in
+ * is allowHalfOpen, as dial.ts's; its events go back one message each, stamped when its
+ * callback ran, with how late that may be: a tick every 1 ms marked settled in
  * the check phase, as the run clock does (wire/clock.ts). The tick runs only while a socket is
  * open.
  */
@@ -291,16 +302,10 @@ function timekeeperThread(require: NodeJS.Require, nice: number): void {
     arrivals.set(id, { at, settled: from });
     return { at, late: Math.max(0, Math.round((at - from) * 1000) / 1000) };
   };
-  let batch: unknown[] = [];
-  const flush = (): void => {
-    const out = batch;
-    batch = [];
-    port.postMessage(out);
-  };
-  const report = (id: number, fields: object): void => {
-    if (batch.length === 0) setImmediate(flush);
-    batch.push({ id, ...stamp(id), ...fields });
-  };
+  // One message per event, as a socket has one callback per read: the main thread drains its
+  // microtasks between two messages (an \`await\` on the connect resumes before the server's
+  // first bytes are handed over) and handles messages that came together in one poll phase.
+  const report = (id: number, fields: object): void => port.postMessage({ id, ...stamp(id), ...fields });
   const sockets = new Map<number, import('node:net').Socket>();
   const contexts = new Map<string, import('node:tls').SecureContext>();
 

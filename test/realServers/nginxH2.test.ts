@@ -91,8 +91,9 @@ describe.skipIf(bin === null)('nginx over HTTP/2', () => {
     expect(metric(result, 'h2-request-cap', 'closeKind')).toBe('fin');
   });
 
-  it('A, h2 over TLS (ALPN): the same GOAWAY after 2 s and cap of 10; HTTP/1.1 on the same port idles out after the same keepalive_timeout', async () => {
-    const result = await probeCli(urls().aTls, ['h2-idle-timeout', 'h2-request-cap', 'idle-timeout'], { insecure: true });
+  it('A, h2 over TLS (ALPN), the timed samples on the timekeeper: the same GOAWAY after 2 s and cap of 10; HTTP/1.1 on the same port idles out after the same keepalive_timeout', async () => {
+    // nginx sends its SETTINGS with the end of the handshake: the thread must hand them over after the connect has been awaited.
+    const result = await probeCli(urls().aTls, ['h2-idle-timeout', 'h2-request-cap', 'idle-timeout'], { insecure: true, timekeeper: 'always' });
     expect(result.target.protocols).toEqual(['http/1.1', 'h2']);
     expect(scenario(result, 'h2-idle-timeout').connections[0]?.events.find((e) => e.kind === 'tls')).toMatchObject({ alpn: 'h2' });
     expectH2IdleGoaway('nginx h2 (TLS) keepalive_timeout 2s', result, 2000, LATE_MS);

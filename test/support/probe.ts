@@ -3,7 +3,7 @@ import { judge } from '../../src/verdict/judge.js';
 import { readHostFacts } from '../../src/wire/hostFacts.js';
 import { runCli } from './cli.js';
 import { parseTarget } from '../../src/plan/target.js';
-import type { MetricValue, ProtocolChoice, RunResult, ScenarioResult } from '../../src/model/result.js';
+import type { MetricValue, ProtocolChoice, RunResult, ScenarioResult, TimekeeperChoice } from '../../src/model/result.js';
 import { loadBuiltinScenarios } from '../../src/plan/loadBuiltins.js';
 import type { Scenario } from '../../src/plan/scenario.js';
 import type { Compaction } from '../../src/wire/eventLog.js';
@@ -26,6 +26,8 @@ export interface ProbeBounds {
   readonly protocol?: ProtocolChoice;
   /** How many exchanges each connection's events keep in full at each end (no flag; null keeps every event; the default when absent). */
   readonly compaction?: Compaction | null;
+  /** --timekeeper (auto when absent). */
+  readonly timekeeper?: TimekeeperChoice;
 }
 
 /** Probes `url` with the named built-in scenarios (all when empty) as the CLI does: measure, then judge. */
@@ -50,6 +52,7 @@ export async function probe(url: string, ids: readonly string[] = [], bounds: Pr
     lab: null,
     protocol: bounds.protocol ?? 'auto',
     ...(bounds.compaction === undefined ? {} : { compaction: bounds.compaction }),
+    ...(bounds.timekeeper === undefined ? {} : { timekeeper: bounds.timekeeper }),
   });
   return judge([measured], { scenarios, gates: [], hops: [], client: null, host: readHostFacts() }).result;
 }
@@ -75,6 +78,7 @@ export async function probeCli(url: string, ids: readonly string[] = [], bounds:
   if (bounds.insecure === true) args.push('--insecure');
   if (bounds.protocol !== undefined) args.push('--protocol', bounds.protocol);
   if (bounds.bodyMs !== undefined) args.push('--body-timeout', `${bounds.bodyMs}ms`);
+  if (bounds.timekeeper !== undefined) args.push('--timekeeper', bounds.timekeeper);
   const { code, stdout, stderr } = await runCli(args, { timeoutMs: maxIdleMs + 60_000 });
   // Every run through here must pass (warnings allowed): exit 1 is a failed expectation,
   // which no test of a real server expects; name what failed.
