@@ -93,6 +93,21 @@ describe('a socket the timekeeper holds', () => {
     expect(after.slice(0, 3)).toEqual(['response-complete', 'in GOAWAY', 'peer-fin']);
   });
 
+  it('a thread that dies under its sockets: they fail and close instead of waiting forever, and the next connection starts a new thread', async () => {
+    const lab = await startLab({ idleTimeoutMs: 60_000 });
+    const base = { ...(await options(lab.port, false)), timekeeper };
+    const conn = await ProbeConnection.open('main', base, clock);
+    expect((await conn.send(get(lab.port), deadlines)).kind).toBe('response');
+    // As if it crashed: its own handle, ended from outside (stop() would first let go of it).
+    await (timekeeper as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    expect(await conn.waitForPeerClose(3000)).toBe(true);
+    expect(conn.isClosed).toBe(true);
+    expect(conn.events.find((e) => e.kind === 'error')).toMatchObject({ code: 'ETIMEKEEPER' });
+    const again = await ProbeConnection.open('main', base, clock);
+    expect((await again.send(get(lab.port), deadlines)).kind).toBe('response');
+    await again.close('fin', 'cleanup');
+  });
+
   it('a refused connection is the same ProbeError as on this loop', async () => {
     const port = await freePort();
     const base = await options(port, false);

@@ -131,13 +131,26 @@ export class Timekeeper {
     if (this.worker !== null) return this.worker;
     const worker = new Worker(`(${timekeeperThread.toString()})(require, ${TIMEKEEPER_NICE})`, { eval: true });
     worker.on('message', (report: Report) => this.deliver(report));
-    worker.on('error', (err) => {
-      // A bug in the thread: every socket it held fails, rather than waiting forever.
-      for (const [id, socket] of this.sockets)
-        socket.deliver({ id, at: 0, late: 0, ev: 'error', code: 'ETIMEKEEPER', syscall: null, message: err.message }, null);
-    });
+    worker.on('error', (err) => this.lost(worker, `the timekeeper thread failed: ${err.message}`));
+    worker.on('exit', (code) => this.lost(worker, `the timekeeper thread exited (${code})`));
     this.worker = worker;
     return worker;
+  }
+
+  /**
+   * The thread is gone (a bug in it, or it ran out of memory) while not stopped: every socket it
+   * held fails and closes, as a socket of the loop would, rather than waiting forever; a later
+   * connection starts a new thread.
+   */
+  private lost(worker: Worker, message: string): void {
+    if (this.worker !== worker) return;
+    this.worker = null;
+    const held = [...this.sockets];
+    this.sockets.clear();
+    for (const [id, socket] of held) {
+      socket.deliver({ id, at: 0, late: 0, ev: 'error', code: 'ETIMEKEEPER', syscall: null, message }, null);
+      socket.deliver({ id, at: 0, late: 0, ev: 'close', hadError: true }, null);
+    }
   }
 
   private deliver(report: Report): void {
