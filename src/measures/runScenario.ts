@@ -384,7 +384,7 @@ const LOADED_LATE_MS = 30;
 /**
  * Whether the sample taken again after a response stamped `late` ms late goes to the timekeeper:
  * always when it takes every sample; on `again`, when the stamp was late enough to mean a loaded
- * machine (a quiet one keeps its memory: the thread costs 10–16 MiB, and the event loop, quiet
+ * machine (a quiet one keeps its memory: the thread costs 8–12 MiB, and the event loop, quiet
  * again by then, stamps the sample well).
  */
 function onTimekeeper(state: StepState, late: number): boolean {

@@ -90,6 +90,12 @@ export function machineBusy(): boolean {
   return lastMinute >= os.availableParallelism();
 }
 
+/**
+ * The thread's heap: it holds a few sockets and copies what they read to the main thread, so a
+ * small young generation does (V8 sizes a worker's like the main thread's otherwise).
+ */
+const THREAD_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 32 };
+
 /** Converts a process.hrtime reading (ms) to the run clock (wire/clock.ts Clock.at). */
 type ToRunClock = (hrMs: number) => number;
 
@@ -129,7 +135,7 @@ export class Timekeeper {
 
   private thread(): Worker {
     if (this.worker !== null) return this.worker;
-    const worker = new Worker(`(${timekeeperThread.toString()})(require, ${TIMEKEEPER_NICE})`, { eval: true });
+    const worker = new Worker(`(${timekeeperThread.toString()})(require, ${TIMEKEEPER_NICE})`, { eval: true, resourceLimits: THREAD_LIMITS });
     worker.on('message', (report: Report) => this.deliver(report));
     worker.on('error', (err) => this.lost(worker, `the timekeeper thread failed: ${err.message}`));
     worker.on('exit', (code) => this.lost(worker, `the timekeeper thread exited (${code})`));
