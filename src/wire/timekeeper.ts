@@ -3,13 +3,15 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { TlsFacts } from './dial.js';
 
-// The timekeeper: a thread of its own that holds the sockets of samples measured again
-// (runScenario's settleIdleStart) and stamps what arrives on them. On a loaded machine the run's
+// The timekeeper: a thread of its own that holds the sockets of timed idle samples (those taken
+// again on a loaded machine, or all of them: --timekeeper, runScenario's openConnection) and
+// stamps what arrives on them. On a loaded machine the run's
 // event loop is busy with the probe's own work (a scenario's flood, the race's connections, the
 // parsing of /proc/net/tcp) when a response or a FIN arrives, and a stamp taken there is late by
 // as much; this thread does nothing else, so the OS wakes it as soon as the bytes arrive.
 // Measured beside a main loop busy 40 % of the time while eight full suites ran at once: its
-// stamps' bounds had a median of 1.6–6 ms where the main loop's had 15–33 ms.
+// stamps' bounds had a median of 1.6–6 ms where the main loop's had 15–33 ms (and 0.9–1.2 ms
+// once the thread asked for a higher priority).
 
 /** When the timekeeper saw something arrive, on the run clock, and how late it may have stamped it (its own loop watch, as wire/clock.ts). */
 export interface Stamp {
@@ -100,8 +102,8 @@ const THREAD_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 32 
 type ToRunClock = (hrMs: number) => number;
 
 /**
- * One per run, started when first needed (a sample measured again: most runs never need it,
- * and a thread costs ~10 MiB), stopped with the run.
+ * One per run, started when first needed (a quiet machine never needs it, and the thread costs
+ * 8–12 MiB), stopped with the run.
  */
 export class Timekeeper {
   private worker: Worker | null = null;
