@@ -91,11 +91,11 @@ export class SocketArrivals {
   private lastT = Number.NEGATIVE_INFINITY;
   private lastSettled = 0;
 
-  constructor(private readonly clock: Clock) {}
-
-  /** The bound for something on this socket stamped at `t` (the socket's arrivals in order). */
-  lateness(t: number): number {
-    const own = this.clock.lateness(t);
+  /**
+   * The bound for something on this socket stamped at `t` (the socket's arrivals in order),
+   * given the stamping loop's own lateness for it (Clock.lateness, or the timekeeper thread's).
+   */
+  lateness(t: number, own: number): number {
     const late = t - own < this.lastT ? Math.max(own, round3(t - this.lastSettled)) : own;
     this.lastT = t;
     this.lastSettled = t - late;

@@ -55,7 +55,7 @@ export function dial(options: ConnectOptions, alpn: readonly string[], hooks: Di
 function connect(options: ConnectOptions, alpn: readonly string[]): { socket: ProbeSocket; facts: () => TlsFacts | null } {
   const { timekeeper } = options;
   if (timekeeper != null) {
-    const tlsTo = options.tls ? { serverName: options.serverName, alpn, insecure: options.insecure, ca: options.ca, keylog: options.keylog != null } : null;
+    const tlsTo = options.tls ? { fields: tlsFields(options, alpn), serverName: options.serverName, ca: options.ca, keylog: options.keylog != null } : null;
     const socket = timekeeper.connect({ host: options.host, port: options.port, tls: tlsTo }, options.keylog ?? null);
     return { socket, facts: () => socket.tlsFacts };
   }
@@ -69,23 +69,38 @@ function connect(options: ConnectOptions, alpn: readonly string[]): { socket: Pr
   return { socket, facts };
 }
 
-/** tls.connect honours allowHalfOpen (lib/_tls_wrap.js passes it to the TLSSocket) but its types omit it. */
 function tlsOptions(options: ConnectOptions, alpn: readonly string[]): tls.ConnectionOptions {
   const { serverName } = options;
-  const opts: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
-    host: options.host,
-    port: options.port,
-    // SNI carries names only (RFC 6066 §3).
-    servername: net.isIP(serverName) === 0 ? serverName : undefined,
+  return {
+    ...tlsFields(options, alpn),
     // Node checks servername, else host: with --resolve host is the address connected to, and
     // an IP URL has no servername, so name the URL's host explicitly.
     checkServerIdentity: (_host, cert) => tls.checkServerIdentity(serverName, cert),
+    ...(options.ca === null ? {} : { secureContext: secureContextFor(options.ca) }),
+  };
+}
+
+/** The TLS connect options that are plain data (the timekeeper's thread takes them as they are, wire/timekeeper.ts). */
+export interface TlsFields {
+  readonly host: string;
+  readonly port: number;
+  readonly servername: string | undefined;
+  readonly rejectUnauthorized: boolean;
+  readonly ALPNProtocols: string[];
+  /** tls.connect honours it (lib/_tls_wrap.js passes it to the TLSSocket) though its types omit it. */
+  readonly allowHalfOpen: true;
+}
+
+export function tlsFields(options: ConnectOptions, alpn: readonly string[]): TlsFields {
+  return {
+    host: options.host,
+    port: options.port,
+    // SNI carries names only (RFC 6066 §3).
+    servername: net.isIP(options.serverName) === 0 ? options.serverName : undefined,
     rejectUnauthorized: !options.insecure,
     ALPNProtocols: [...alpn],
     allowHalfOpen: true,
-    ...(options.ca === null ? {} : { secureContext: secureContextFor(options.ca) }),
   };
-  return opts;
 }
 
 /**

@@ -32,7 +32,7 @@ export abstract class SocketConnection {
   protected constructor(id: string, socket: ProbeSocket, clock: Clock, compaction: Compaction | null) {
     this.id = id;
     this.eventLog = new EventLog(compaction);
-    this.arrivals = new SocketArrivals(clock);
+    this.arrivals = new SocketArrivals();
     this.socket = socket;
     this.clock = clock;
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
@@ -131,11 +131,8 @@ export abstract class SocketConnection {
     if (received(event)) {
       const stamp = this.socket.stamp;
       const e = event as { t: number; late?: number };
-      if (stamp == null) e.late = this.arrivals.lateness(event.t);
-      else {
-        e.t = stamp.t;
-        e.late = stamp.late;
-      }
+      if (stamp != null) e.t = stamp.t;
+      e.late = this.arrivals.lateness(e.t, stamp?.late ?? this.clock.lateness(e.t));
     }
     this.eventLog.push(event);
   }

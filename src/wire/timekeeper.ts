@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { TlsFacts } from './dial.js';
+import type { TlsFacts, TlsFields } from './dial.js';
 
 // The timekeeper: a thread of its own that holds the sockets of timed idle samples (those taken
 // again on a loaded machine, or all of them: --timekeeper, runScenario's openConnection) and
@@ -13,7 +13,7 @@ import type { TlsFacts } from './dial.js';
 // stamps' bounds had a median of 1.6–6 ms where the main loop's had 15–33 ms (and 0.9–1.2 ms
 // once the thread asked for a higher priority).
 
-/** When the timekeeper saw something arrive, on the run clock, and how late it may have stamped it (its own loop watch, as wire/clock.ts). */
+/** When the timekeeper saw something arrive, on the run clock, and how late its loop may have stamped it (its own tick, as wire/clock.ts startClock). */
 export interface Stamp {
   readonly t: number;
   readonly late: number;
@@ -52,9 +52,10 @@ export interface TimedConnect {
   readonly host: string;
   readonly port: number;
   readonly tls: {
+    /** What dial.ts's own TLS options hold as plain data. */
+    readonly fields: TlsFields;
+    /** The name the certificate must carry (dial.ts tlsOptions' checkServerIdentity). */
     readonly serverName: string;
-    readonly alpn: readonly string[];
-    readonly insecure: boolean;
     readonly ca: readonly string[] | null;
     readonly keylog: boolean;
   } | null;
@@ -102,8 +103,8 @@ const THREAD_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 32 
 type ToRunClock = (hrMs: number) => number;
 
 /**
- * One per run, started when first needed (a quiet machine never needs it, and the thread costs
- * 8–12 MiB), stopped with the run.
+ * One per run, started when first needed (a quiet machine never needs it, and the thread adds
+ * about 8 MiB to the peak), stopped with the run.
  */
 export class Timekeeper {
   private worker: Worker | null = null;
@@ -313,20 +314,16 @@ function timekeeperThread(require: NodeJS.Require, nice: number): void {
   const settle = (): void => {
     settled = last;
   };
-  // Per socket, its last arrival and that arrival's settled tick: what follows a read on the
-  // same socket may have waited for the next poll phase (wire/clock.ts SocketArrivals).
-  const arrivals = new Map<number, { at: number; settled: number }>();
-  const stamp = (id: number): { at: number; late: number } => {
+  // The loop's own bound; the rule after a short read on the same socket is applied where
+  // the stamps are read (wire/clock.ts SocketArrivals, in wire/socketConnection.ts).
+  const stamp = (): { at: number; late: number } => {
     const at = hrMs();
-    const last = arrivals.get(id);
-    const from = last !== undefined && settled < last.at ? Math.min(settled, last.settled) : settled;
-    arrivals.set(id, { at, settled: from });
-    return { at, late: Math.max(0, Math.round((at - from) * 1000) / 1000) };
+    return { at, late: Math.max(0, Math.round((at - settled) * 1000) / 1000) };
   };
   // One message per event, as a socket has one callback per read: the main thread drains its
   // microtasks between two messages (an \`await\` on the connect resumes before the server's
   // first bytes are handed over) and handles messages that came together in one poll phase.
-  const report = (id: number, fields: object): void => port.postMessage({ id, ...stamp(id), ...fields });
+  const report = (id: number, fields: object): void => port.postMessage({ id, ...stamp(), ...fields });
   const sockets = new Map<number, import('node:net').Socket>();
   const contexts = new Map<string, import('node:tls').SecureContext>();
 
@@ -348,21 +345,17 @@ function timekeeperThread(require: NodeJS.Require, nice: number): void {
       const { serverName, ca } = to.tls;
       const key = ca === null ? '' : ca.join('\n');
       let secureContext = ca === null ? undefined : contexts.get(key);
+      // As dial.ts secureContextFor: Node's roots beside the user's CAs, an intermediate trusted as an anchor.
       if (ca !== null && secureContext === undefined) {
         secureContext = tls.createSecureContext({ ca: [...tls.rootCertificates, ...ca], allowPartialTrustChain: true });
         contexts.set(key, secureContext);
       }
-      const options: import('node:tls').ConnectionOptions & { allowHalfOpen: boolean } = {
-        host: to.host,
-        port: to.port,
-        servername: net.isIP(serverName) === 0 ? serverName : undefined,
+      // dial.ts tlsOptions, its functions and secure context made here.
+      const tlsSocket = tls.connect({
+        ...to.tls.fields,
         checkServerIdentity: (_host, cert) => tls.checkServerIdentity(serverName, cert),
-        rejectUnauthorized: !to.tls.insecure,
-        ALPNProtocols: [...to.tls.alpn],
-        allowHalfOpen: true,
         ...(secureContext === undefined ? {} : { secureContext }),
-      };
-      const tlsSocket = tls.connect(options);
+      });
       if (to.tls.keylog) tlsSocket.on('keylog', (line: Buffer) => report(id, { ev: 'keylog', line: new Uint8Array(line) }));
       tlsSocket.once('secureConnect', () => {
         const alpn = tlsSocket.alpnProtocol;
@@ -388,7 +381,6 @@ function timekeeperThread(require: NodeJS.Require, nice: number): void {
     socket.on('close', (hadError: boolean) => {
       report(id, { ev: 'close', hadError });
       sockets.delete(id);
-      arrivals.delete(id);
       if (sockets.size === 0 && tick !== null) {
         clearInterval(tick);
         tick = null;
