@@ -343,8 +343,8 @@ const QUIET_POLL_MS = 5;
  * A measured idle period begins at a response: when the event loop stamped that response more
  * than UNCERTAIN_ERROR_MS late (busy with the probe's own start-up burst, or the process not
  * scheduled on a loaded machine), the idle time read later would be off by as much. Measures
- * it again: once the loop has run quiet for QUIET_MS, and at a start of its own (TimedStarts),
- * opens another connection with the same label just after this one and sends the same request
+ * it again: once the loop has run quiet for QUIET_MS (unless the timekeeper takes the sample,
+ * onTimekeeper), and at a start of its own (TimedStarts), opens another connection with the same label just after this one and sends the same request
  * on it, so the idle period starts on a sure stamp. A new connection rather than another request
  * on this one: a server's request cap must not end the sample. The late sample stays (its
  * close is still seen, and the measures set it aside as uncertain). Runs beside the scenario's
@@ -359,12 +359,14 @@ async function settleIdleStart(step: Extract<Step, { type: 'request' }>, state: 
       timedStarts.began(start.t);
       return;
     }
-    for (let waited = 0; clock.quietFor() < QUIET_MS && waited < QUIET_WAIT_MAX_MS; waited += QUIET_POLL_MS) {
+    // On the timekeeper the sample's stamps do not wait for this loop: no need for it to run quiet first.
+    const onThread = onTimekeeper(state, start.late);
+    for (let waited = 0; !onThread && clock.quietFor() < QUIET_MS && waited < QUIET_WAIT_MAX_MS; waited += QUIET_POLL_MS) {
       await sleep(QUIET_POLL_MS, undefined, { signal: state.signal });
     }
     await timedStarts.next(state.signal);
     try {
-      conn = await openConnection(state, step.on, `${first.id}~${tries + 1}`, conn, onTimekeeper(state, start.late));
+      conn = await openConnection(state, step.on, `${first.id}~${tries + 1}`, conn, onThread);
       if ((await exchange(state, step.on, conn, step)).kind !== 'response') return;
     } catch (err) {
       // The sample cannot be taken again (the server refused another connection): the late one stands, said uncertain.
@@ -384,7 +386,7 @@ const LOADED_LATE_MS = 30;
 /**
  * Whether the sample taken again after a response stamped `late` ms late goes to the timekeeper:
  * always when it takes every sample; on `again`, when the stamp was late enough to mean a loaded
- * machine (a quiet one keeps its memory: the thread costs 8–12 MiB, and the event loop, quiet
+ * machine (a quiet one keeps its memory: the thread adds about 8 MiB, and the event loop, quiet
  * again by then, stamps the sample well).
  */
 function onTimekeeper(state: StepState, late: number): boolean {
