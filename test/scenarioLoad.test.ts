@@ -219,7 +219,7 @@ describe('parseScenario', () => {
         '  - request: { on: main, timed: "yes" }', // 5
       ),
     );
-    expect(String(err)).toMatch(/custom\.yaml:5.*timed/);
+    expectError(err, 'custom.yaml', 5, 'steps[1].request.timed', 'must be boolean');
   });
 
   test.each([

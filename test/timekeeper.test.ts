@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnEvent } from '../src/model/events.js';
 import { ProbeError } from '../src/model/errors.js';
@@ -69,14 +70,16 @@ describe('a socket the timekeeper holds', () => {
     // Stamped by the thread, on this run's clock: the idle time is the lab's timer, within the bound the thread gives it.
     expect(end.idleMs as number).toBeGreaterThanOrEqual(IDLE_MS - (end.idleErrorMs as number));
     expect(end.idleMs as number).toBeLessThan(IDLE_MS * 1.25 + (end.idleErrorMs as number));
-    for (const e of timed.events) if (e.kind !== 'request' && e.kind !== 'local-close') expect(e.late, e.kind).toBeGreaterThanOrEqual(0);
+    // What arrived carries the thread's bound, as on this loop; what the probe did carries none.
+    for (const [i, e] of timed.events.entries()) expect(e.late === undefined, e.kind).toBe(own.events[i]?.late === undefined);
   });
 
-  it('HTTP/2 over TLS: ALPN h2, the session keys for a capture, the GOAWAY and the FIN', async () => {
+  it('HTTP/2 over TLS, the certificate checked against --cacert: ALPN h2, the session keys for a capture, the GOAWAY and the FIN', async () => {
     const lab = await startLab({ idleTimeoutMs: IDLE_MS, http2: { ...SERVE_HTTP2_DEFAULTS, goaway: 'immediate', closeAfterGoawayMs: 0 } }, { tls: true });
     const keys: string[] = [];
     const base = await options(lab.port, true, (line) => keys.push(line.toString('latin1')));
-    const conn = await H2Connection.open('main', { ...base, timekeeper }, clock, 3000);
+    // Verified against the lab's certificate (--cacert), as the thread builds its own secure context.
+    const conn = await H2Connection.open('main', { ...base, insecure: false, ca: [lab.certificate as string], timekeeper }, clock, 3000);
     expect(conn.events.find((e) => e.kind === 'tls')).toMatchObject({ alpn: 'h2', protocol: 'TLSv1.3' });
     expect(keys.some((k) => k.startsWith('CLIENT_HANDSHAKE_TRAFFIC_SECRET '))).toBe(true);
     expect(
@@ -106,6 +109,36 @@ describe('a socket the timekeeper holds', () => {
     const again = await ProbeConnection.open('main', base, clock);
     expect((await again.send(get(lab.port), deadlines)).kind).toBe('response');
     await again.close('fin', 'cleanup');
+  });
+
+  it('a certificate that --cacert does not vouch for is the same ProbeError as on this loop', async () => {
+    const lab = await startLab({ idleTimeoutMs: IDLE_MS }, { tls: true });
+    const other = await startLab({ idleTimeoutMs: IDLE_MS }, { tls: true });
+    const base = { ...(await options(lab.port, true)), insecure: false, ca: [other.certificate as string] };
+    const failed = (o: ConnectOptions) =>
+      ProbeConnection.open('main', o, clock).then(
+        () => null,
+        (err: unknown) => err,
+      );
+    const [own, timed] = [await failed(base), await failed({ ...base, timekeeper })];
+    expect(own).toBeInstanceOf(ProbeError);
+    expect([(timed as ProbeError).code, (timed as ProbeError).message]).toEqual([(own as ProbeError).code, (own as ProbeError).message]);
+  });
+
+  it.runIf(process.platform === 'linux')('its thread runs at nice −10 where the OS allows it (root here), the rest of the process at its own', async () => {
+    const lab = await startLab({ idleTimeoutMs: 60_000 });
+    const base = await options(lab.port, false);
+    const nices = (): number[] =>
+      readdirSync('/proc/self/task').map((tid) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'latin1').split(') ')[1]?.split(' ')[16]));
+    const before = nices();
+    const conn = await ProbeConnection.open('main', { ...base, timekeeper }, clock);
+    const after = nices();
+    await conn.close('fin', 'cleanup');
+    const own = Math.min(...before);
+    // One thread more at -10 when permitted (Linux: root or CAP_SYS_NICE); otherwise none below the process's own.
+    const raised = process.getuid?.() === 0;
+    expect(after.filter((n) => n === -10).length - before.filter((n) => n === -10).length).toBe(raised ? 1 : 0);
+    expect(Math.min(...after)).toBe(raised ? Math.min(own, -10) : own);
   });
 
   it('a refused connection is the same ProbeError as on this loop', async () => {
