@@ -49,6 +49,19 @@ const get = (port: number) => ({
   userAgent: 'keepalive-probe-test',
 });
 
+/** Opening with these options fails, on this loop and on the timekeeper, with the same ProbeError. */
+async function expectSameOpenError(base: ConnectOptions): Promise<void> {
+  const failure = (o: ConnectOptions) =>
+    ProbeConnection.open('main', o, clock).then(
+      () => null,
+      (err: unknown) => err,
+    );
+  const [own, timed] = [await failure(base), await failure({ ...base, timekeeper })];
+  expect(own).toBeInstanceOf(ProbeError);
+  expect(timed).toBeInstanceOf(ProbeError);
+  expect([(timed as ProbeError).code, (timed as ProbeError).message]).toEqual([(own as ProbeError).code, (own as ProbeError).message]);
+}
+
 describe('a socket the timekeeper holds', () => {
   it('HTTP/1.1: the same events, endpoints and idle close as a socket of this loop', async () => {
     const lab = await startLab({ idleTimeoutMs: IDLE_MS });
@@ -115,14 +128,7 @@ describe('a socket the timekeeper holds', () => {
     const lab = await startLab({ idleTimeoutMs: IDLE_MS }, { tls: true });
     const other = await startLab({ idleTimeoutMs: IDLE_MS }, { tls: true });
     const base = { ...(await options(lab.port, true)), insecure: false, ca: [other.certificate as string] };
-    const failed = (o: ConnectOptions) =>
-      ProbeConnection.open('main', o, clock).then(
-        () => null,
-        (err: unknown) => err,
-      );
-    const [own, timed] = [await failed(base), await failed({ ...base, timekeeper })];
-    expect(own).toBeInstanceOf(ProbeError);
-    expect([(timed as ProbeError).code, (timed as ProbeError).message]).toEqual([(own as ProbeError).code, (own as ProbeError).message]);
+    await expectSameOpenError(base);
   });
 
   it.runIf(process.platform === 'linux')('its thread runs at nice −10 where the OS allows it (root here), the rest of the process at its own', async () => {
@@ -144,14 +150,6 @@ describe('a socket the timekeeper holds', () => {
   it('a refused connection is the same ProbeError as on this loop', async () => {
     const port = await freePort();
     const base = await options(port, false);
-    const refused = (o: ConnectOptions) =>
-      ProbeConnection.open('main', o, clock).then(
-        () => null,
-        (err: unknown) => err,
-      );
-    const [own, timed] = [await refused(base), await refused({ ...base, timekeeper })];
-    expect(own).toBeInstanceOf(ProbeError);
-    expect(timed).toBeInstanceOf(ProbeError);
-    expect([(timed as ProbeError).code, (timed as ProbeError).message]).toEqual([(own as ProbeError).code, (own as ProbeError).message]);
+    await expectSameOpenError(base);
   });
 });
