@@ -262,9 +262,16 @@ function retimeRecord(
   }
   // In the wire's order: a request the probe wrote before it had read the server's FIN, but
   // that left after the FIN had arrived, was written on a closed connection (as analyze reads it).
+  // Except the probe's close in answer to the server's end of stream, which follows that end
+  // whatever order the two FINs took: over TLS the stream ends at the server's close_notify,
+  // and under load the probe's FIN can leave before the server's own (seen: 1.8 ms before, the
+  // run then reading the client as the closer where analyze read the server).
+  const peerFinAt = events.find((e) => e.kind === 'peer-fin')?.t;
+  const orderAt = (e: ConnEvent): number =>
+    e.kind === 'local-close' && e.reason === 'after-peer-fin' && peerFinAt !== undefined ? Math.max(e.t, peerFinAt) : e.t;
   const ordered = events
-    .map((e, i) => ({ e, i }))
-    .sort((a, b) => a.e.t - b.e.t || a.i - b.i)
+    .map((e, i) => ({ e, i, at: orderAt(e) }))
+    .sort((a, b) => a.at - b.at || a.i - b.i)
     .map((x) => x.e);
   const eventLoop = { idleMs: record.end.idleMs, idleErrorMs: record.end.idleErrorMs };
   return { record: { ...record, events: ordered, end: classifyClose(ordered), eventLoop }, lagMaxMs };
